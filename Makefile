@@ -1,0 +1,39 @@
+# opskit — every target installs what it needs first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+DEMO   ?= build/demo
+
+.PHONY: install demo test lint lab bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "opskit: could not create a virtual environment; on Debian run: sudo apt-get install python3-venv" >&2; exit 2; }
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/opskit sandbox demo-data --out $(DEMO)
+	$(BIN)/opskit sandbox tour --data $(DEMO)/tenant.yaml
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lab: install
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode jupyterlab
+	$(BIN)/jupyter lab notebooks/
+
+bench: install
+	$(BIN)/python benchmarks/sandbox.py
+
+clean:
+	rm -rf $(VENV) build out .pytest_cache .ruff_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

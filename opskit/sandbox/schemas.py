@@ -1,0 +1,129 @@
+"""Discovery documents the practice tenant publishes, and the models built from them.
+
+The PAM shapes follow draft-grizzle-scim-pam-ext as Delinea serves it (see docs/connectors.md);
+User and Group are scim2-models' own RFC 7643 schemas. The same schema documents build the
+pydantic models that filters and PATCH operations are evaluated against, so what the server
+advertises and what it enforces cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from scim2_models import Context, Group, Resource, Schema, User
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+CONTAINER = "urn:ietf:params:scim:schemas:pam:1.0:Container"
+CONTAINER_PERMISSION = "urn:ietf:params:scim:schemas:pam:1.0:ContainerPermission"
+PRIVILEGED_DATA = "urn:ietf:params:scim:schemas:pam:1.0:PrivilegedData"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+RESOURCE_TYPE = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+SPC = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+
+
+def _attr(name: str, type_: str = "string", *, required: bool = False, multi: bool = False,
+          mutability: str = "readWrite", case_exact: bool = False,
+          sub: list[dict[str, Any]] | None = None, refs: list[str] | None = None,
+          description: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": name, "type": type_, "multiValued": multi, "description": description or name,
+        "required": required, "caseExact": case_exact, "mutability": mutability,
+        "returned": "default", "uniqueness": "none",
+    }
+    if sub is not None:
+        out["subAttributes"] = sub
+    if refs is not None:
+        out["referenceTypes"] = refs
+    return out
+
+
+def _reference(name: str, target: str, *, required: bool = False, multi: bool = False,
+               extra: list[dict[str, Any]] | None = None, description: str = "") -> dict[str, Any]:
+    sub = [
+        _attr("value", case_exact=True, description=f"id of the {target}"),
+        _attr("$ref", "reference", case_exact=True, refs=[target],
+              description=f"URI of the {target}"),
+        _attr("display", mutability="readOnly", description=f"name of the {target}"),
+        *(extra or []),
+    ]
+    return _attr(name, "complex", required=required, multi=multi, sub=sub,
+                 description=description or f"the {target}")
+
+
+PAM_SCHEMAS: list[dict[str, Any]] = [
+    {
+        "id": CONTAINER, "name": "Container",
+        "description": "A Secret Server folder",
+        "attributes": [
+            _attr("name", required=True, description="folder name"),
+            _attr("displayName", description="folder name as shown"),
+            _attr("description"),
+            _reference("parent", "Container", description="parent folder; absent at the root"),
+            _reference("privilegedData", "PrivilegedData", multi=True,
+                       extra=[_attr("type", description="secret template")],
+                       description="the secrets held in the folder"),
+        ],
+    },
+    {
+        "id": CONTAINER_PERMISSION, "name": "ContainerPermission",
+        "description": "A folder permission: one user or group, and its rights on the folder",
+        "attributes": [
+            _reference("container", "Container", required=True,
+                       extra=[_attr("name", mutability="readOnly")]),
+            _reference("user", "User", description="the user granted, or"),
+            _reference("group", "Group", description="the group granted"),
+            _attr("rights", required=True, multi=True,
+                  description="Owner, Edit, Add Secret or View; the cloud keeps only the first"),
+        ],
+    },
+    {
+        "id": PRIVILEGED_DATA, "name": "PrivilegedData",
+        "description": "A Secret Server secret (fields are never returned)",
+        "attributes": [
+            _attr("name", required=True, description="secret name"),
+            _attr("type", description="secret template"),
+            _reference("container", "Container", description="the folder holding the secret"),
+        ],
+    },
+]
+
+RESOURCE_TYPES: list[tuple[str, str, str]] = [
+    # (name, endpoint, schema)
+    ("User", "/Users", USER),
+    ("Group", "/Groups", GROUP),
+    ("Container", "/Containers", CONTAINER),
+    ("ContainerPermission", "/ContainerPermissions", CONTAINER_PERMISSION),
+    ("PrivilegedData", "/PrivilegedData", PRIVILEGED_DATA),
+]
+
+
+@cache
+def schema_documents() -> dict[str, dict[str, Any]]:
+    """Schema resources by URN, without meta (the app adds locations)."""
+    docs: dict[str, dict[str, Any]] = {}
+    for model in (User, Group):
+        dumped = model.to_schema().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        dumped.pop("meta", None)
+        docs[dumped["id"]] = dumped
+    for doc in PAM_SCHEMAS:
+        full = {"schemas": [SCHEMA], **doc}
+        Schema.model_validate(full)  # the documents must stay valid RFC 7643 schemas
+        docs[doc["id"]] = full
+    return docs
+
+
+@cache
+def models() -> dict[str, type[Resource[Any]]]:
+    """The pydantic model of each resource type, keyed by resource type name."""
+    built: dict[str, type[Resource[Any]]] = {"User": User, "Group": Group}
+    docs = schema_documents()
+    for name, _endpoint, urn in RESOURCE_TYPES[2:]:
+        built[name] = Resource.from_schema(Schema.model_validate(docs[urn]))
+    return built

@@ -1,0 +1,364 @@
+"""The tenant file: the practice tenant's data, in YAML or JSON.
+
+The models below are the file's contract (``docs/tenant-file.schema.json`` is generated from
+them). Loading checks every field and every cross-reference and refuses the whole file on the
+first problems found, naming the file, the path inside it and what is wrong, so nothing is ever
+served from a half-read file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FOLDER_RIGHTS = ("Owner", "Edit", "Add Secret", "View")
+"""Folder rights as Secret Server ranks them, highest first."""
+
+SECRET_RIGHTS = ("Owner", "Edit", "View", "List")
+
+SCOPES = ("xpm.platform", "xpmheadless")
+
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f/?#]+$")]
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ServiceAccount(_Model):
+    """The Platform service user the cloud connector acts as."""
+
+    user: Id = Field(description="id of a user below; its Owner grants decide what the cloud shows")
+    client_id: Text = Field(description="OAuth2 client id (the service user's username)")
+    client_secret: Text = Field(
+        description="OAuth2 client secret: inline in practice data only, or env:NAME"
+    )
+    has_scim_role: bool = Field(
+        True,
+        description="false rehearses a service user without the custom SCIM role: "
+        "tokens are issued but every SCIM call is refused with 403",
+    )
+
+
+class Cloud(_Model):
+    """Settings of the cloud flavor (SCIM Cloud Connector)."""
+
+    expires_in: int = Field(3600, ge=1, le=86400, description="token lifetime, seconds")
+    accepted_scopes: list[Literal["xpm.platform", "xpmheadless"]] = Field(
+        default_factory=lambda: list(SCOPES),
+        min_length=1,
+        description="scopes the token endpoint grants; drop one to rehearse its refusal",
+    )
+
+
+class OnPrem(_Model):
+    """Settings of the on-prem flavor (On-Prem SCIM Connector)."""
+
+    token: Text = Field(description="static bearer token of the SCIM connector endpoint")
+
+
+class Limits(_Model):
+    max_results: int = Field(
+        1000, ge=1, le=100000, description="largest page size, advertised in ServiceProviderConfig"
+    )
+
+
+class User(_Model):
+    id: Id
+    userName: Text
+    displayName: Text | None = None
+    active: bool = True
+    email: Text | None = None
+    externalId: Text | None = None
+
+
+class Group(_Model):
+    id: Id
+    displayName: Text
+    members: list[Id] = Field(default_factory=list, description="ids of users or groups")
+    platform: bool = Field(True, description="the group exists on the Delinea Platform")
+    secret_server: bool = Field(True, description="the group exists (is synced) in Secret Server")
+    externalId: Text | None = None
+
+
+class Folder(_Model):
+    id: Id
+    name: Text
+    parent: Id | None = None
+    inherit_permissions: bool | None = Field(
+        None,
+        description="take the parent's effective permissions; default true for a subfolder, "
+        "meaningless at the root",
+    )
+
+
+class Grant(_Model):
+    user: Id | None = None
+    group: Id | None = None
+    rights: list[Text] = Field(min_length=1, description="as sent; the cloud keeps only the first")
+
+    @model_validator(mode="after")
+    def _one_principal(self) -> Grant:
+        if (self.user is None) == (self.group is None):
+            raise ValueError("give exactly one of 'user' or 'group'")
+        return self
+
+    @property
+    def principal(self) -> tuple[str, str]:
+        return ("user", self.user) if self.user is not None else ("group", self.group or "")
+
+
+class Permission(Grant):
+    folder: Id
+
+
+class Secret(_Model):
+    id: Id
+    name: Text
+    folder: Id
+    template: Text = "Password"
+    permissions: list[Grant] | None = Field(
+        None, description="the secret's own permissions; absent = inherit the folder's"
+    )
+
+
+class IgaGroup(_Model):
+    model_config = ConfigDict(extra="allow")
+    name: Text
+    members: list[Text] = Field(default_factory=list, description="userNames")
+    externalId: Text | None = None
+
+
+class Iga(_Model):
+    model_config = ConfigDict(extra="allow")
+    groups: list[IgaGroup] = Field(default_factory=list)
+
+
+class TenantFile(_Model):
+    """One practice tenant: who exists, what folders and secrets there are, who may reach them."""
+
+    tenant: Id
+    service_account: ServiceAccount
+    onprem: OnPrem
+    cloud: Cloud = Field(default_factory=Cloud)
+    limits: Limits = Field(default_factory=Limits)
+    users: list[User] = Field(default_factory=list)
+    groups: list[Group] = Field(default_factory=list)
+    folders: list[Folder] = Field(default_factory=list)
+    permissions: list[Permission] = Field(default_factory=list)
+    secrets: list[Secret] = Field(default_factory=list)
+    iga: Iga | None = None
+
+
+class TenantFileError(ValueError):
+    """A tenant file that cannot be served; the message names file, path and problem."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {path}: {problem}" if path else f"{source}: {problem}"
+                 for path, problem in problems[:20]]
+        if len(problems) > 20:
+            lines.append(f"... and {len(problems) - 20} more problems")
+        super().__init__("\n".join(lines))
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
+    """Every problem a schema alone cannot see: duplicates, dangling references, cycles."""
+    problems: list[tuple[str, str]] = []
+
+    def duplicates(items: list[Any], attr: str, where: str, fold: bool = False) -> None:
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            key = getattr(item, attr)
+            key = key.lower() if fold else key
+            if key in seen:
+                problems.append((f"{where}[{i}].{attr}",
+                                 f"duplicate {attr} {getattr(item, attr)!r} "
+                                 f"(first at {where}[{seen[key]}])"))
+            else:
+                seen[key] = i
+
+    duplicates(tf.users, "id", "users")
+    duplicates(tf.users, "userName", "users", fold=True)
+    duplicates(tf.groups, "id", "groups")
+    duplicates(tf.folders, "id", "folders")
+    duplicates(tf.secrets, "id", "secrets")
+    users = {u.id: u for u in tf.users}
+    groups = {g.id: g for g in tf.groups}
+    folders = {f.id: f for f in tf.folders}
+    for i, g in enumerate(tf.groups):
+        if g.id in users:
+            problems.append((f"groups[{i}].id", f"id {g.id!r} is also a user's id; "
+                             "member lists could not tell them apart"))
+
+    if tf.service_account.user not in users:
+        problems.append(("service_account.user", f"no user with id {tf.service_account.user!r}"))
+
+    for i, g in enumerate(tf.groups):
+        for j, m in enumerate(g.members):
+            if m not in users and m not in groups:
+                problems.append((f"groups[{i}].members[{j}]", f"no user or group with id {m!r}"))
+        for m, n in Counter(g.members).items():
+            if n > 1:
+                problems.append((f"groups[{i}].members", f"member {m!r} listed {n} times"))
+
+    # Nested groups: a cycle would make membership infinite.
+    state: dict[str, int] = {}
+
+    def visit(gid: str, trail: list[str]) -> None:
+        state[gid] = 1
+        for m in groups[gid].members:
+            if m in groups:
+                if state.get(m) == 1:
+                    cycle = " -> ".join([*trail[trail.index(m):], m]) if m in trail else m
+                    problems.append((f"groups[{tf.groups.index(groups[m])}].members",
+                                     f"group membership cycle: {cycle}"))
+                elif m not in state:
+                    visit(m, [*trail, m])
+        state[gid] = 2
+
+    for gid in groups:
+        if gid not in state:
+            visit(gid, [gid])
+
+    for i, f in enumerate(tf.folders):
+        if f.parent is not None and f.parent not in folders:
+            problems.append((f"folders[{i}].parent", f"no folder with id {f.parent!r}"))
+    for i, f in enumerate(tf.folders):
+        seen_chain = {f.id}
+        p = f.parent
+        while p is not None and p in folders:
+            if p in seen_chain:
+                problems.append((f"folders[{i}].parent", f"folder tree cycle through {p!r}"))
+                break
+            seen_chain.add(p)
+            p = folders[p].parent
+
+    def check_grant(grant: Grant, where: str, vocabulary: tuple[str, ...]) -> None:
+        kind, pid = grant.principal
+        if kind == "user" and pid not in users:
+            problems.append((f"{where}.user", f"no user with id {pid!r}"))
+        if kind == "group":
+            if pid not in groups:
+                problems.append((f"{where}.group", f"no group with id {pid!r}"))
+            elif not groups[pid].secret_server:
+                problems.append((f"{where}.group", f"group {pid!r} is not in Secret Server "
+                                 "(secret_server: false), so no permission can name it"))
+        for k, right in enumerate(grant.rights):
+            if right not in vocabulary:
+                problems.append((f"{where}.rights[{k}]",
+                                 f"unknown right {right!r}; use one of {', '.join(vocabulary)}"))
+
+    seen_grants: dict[tuple[str, str, str], int] = {}
+    for i, p in enumerate(tf.permissions):
+        where = f"permissions[{i}]"
+        check_grant(p, where, FOLDER_RIGHTS)
+        if p.folder not in folders:
+            problems.append((f"{where}.folder", f"no folder with id {p.folder!r}"))
+            continue
+        if folder_inherits(folders[p.folder]):
+            problems.append((f"{where}.folder", f"folder {p.folder!r} inherits its parent's "
+                             "permissions (the default for a subfolder); set "
+                             "inherit_permissions: false on it to give it its own"))
+        key = (p.folder, *p.principal)
+        if key in seen_grants:
+            problems.append((where, f"a second permission for {p.principal[0]} "
+                             f"{p.principal[1]!r} on folder {p.folder!r} "
+                             f"(first at permissions[{seen_grants[key]}])"))
+        seen_grants[key] = i
+
+    for i, s in enumerate(tf.secrets):
+        if s.folder not in folders:
+            problems.append((f"secrets[{i}].folder", f"no folder with id {s.folder!r}"))
+        seen_principals: set[tuple[str, str]] = set()
+        for j, grant in enumerate(s.permissions or []):
+            check_grant(grant, f"secrets[{i}].permissions[{j}]", SECRET_RIGHTS)
+            if grant.principal in seen_principals:
+                problems.append((f"secrets[{i}].permissions[{j}]",
+                                 f"a second permission for {grant.principal[0]} "
+                                 f"{grant.principal[1]!r}"))
+            seen_principals.add(grant.principal)
+    return problems
+
+
+def folder_inherits(folder: Folder) -> bool:
+    """Whether a folder takes its parent's permissions (the default below the root)."""
+    if folder.parent is None:
+        return False
+    return True if folder.inherit_permissions is None else folder.inherit_permissions
+
+
+def parse_tenant(data: Any, source: str = "<tenant>") -> TenantFile:
+    """Validate already-parsed tenant data; raise TenantFileError naming every problem."""
+    if not isinstance(data, dict):
+        raise TenantFileError(source, [("", "the file must hold a mapping at the top level "
+                                        "(tenant:, service_account:, users:, ...)")])
+    try:
+        tf = TenantFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check its spelling against docs/tenant-file.md)"
+            elif err["type"] == "missing":
+                msg = "required field is missing"
+            problems.append((_loc(err["loc"]), msg))
+        raise TenantFileError(source, problems) from None
+    problems = _cross_references(tf)
+    if problems:
+        raise TenantFileError(source, problems)
+    secret = tf.service_account.client_secret
+    if secret.startswith("env:"):
+        name = secret[4:]
+        if name not in os.environ:
+            raise TenantFileError(source, [("service_account.client_secret",
+                                            f"environment variable {name} is not set")])
+        tf.service_account.client_secret = os.environ[name]
+    return tf
+
+
+def load_tenant(path: str | os.PathLike[str]) -> TenantFile:
+    """Read and validate a tenant file (``.yaml``, ``.yml`` or ``.json``)."""
+    p = Path(path)
+    source = str(p)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise TenantFileError(source, [("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TenantFileError(source, [("", f"cannot be read: {exc}")]) from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise TenantFileError(source, [(f"line {exc.lineno}, column {exc.colno}",
+                                        f"not valid JSON: {exc.msg}")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TenantFileError(source, [(where, f"not valid YAML: {problem}")]) from None
+    return parse_tenant(data, source)
+
+
+def json_schema() -> dict[str, Any]:
+    """The tenant file's JSON Schema, as published in docs/."""
+    schema = TenantFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "opskit practice tenant file"
+    return schema
