@@ -362,3 +362,7 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "opskit practice tenant file"
     return schema
+
+
+if __name__ == "__main__":  # python -m opskit.sandbox.tenantfile > docs/tenant-file.schema.json
+    print(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,75 @@
+"""`opskit sandbox …` as a user runs it: one clear line on bad input, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from opskit.sandbox.serve import bind
+
+from .conftest import SMALL
+
+
+def opskit(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "opskit.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_serve_refuses_a_bad_tenant_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = SMALL.read_text()
+    bad.write_text(text.replace("folder: f1, user: u-scim", "folder: f9, user: u-scim"))
+    r = opskit("sandbox", "serve", "--data", str(bad), "--port", "0")
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"opskit: {bad}: permissions[0].folder: no folder with id 'f9'")
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_serve_refuses_bad_faults() -> None:
+    r = opskit("sandbox", "serve", "--data", str(SMALL), "--faults", "429=2")
+    assert r.returncode == 2 and "--faults: fault 429: 2.0 is not a share" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_serve_reports_a_busy_port() -> None:
+    sock = bind()
+    try:
+        port = str(sock.getsockname()[1])
+        r = opskit("sandbox", "serve", "--data", str(SMALL), "--port", port)
+        assert r.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+        assert "Traceback" not in r.stderr
+    finally:
+        sock.close()
+
+
+def test_serve_runs_until_sigterm() -> None:
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    proc = subprocess.Popen([sys.executable, "-m", "opskit.cli", "sandbox", "serve", "--data",
+                             str(SMALL), "--port", str(port), "--latency-ms", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith(f"practice tenant 'acme' at http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/_sandbox/health")
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert health.json()["tenant"] == "acme"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0

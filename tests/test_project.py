@@ -1,0 +1,50 @@
+"""The project's own promises: one source of dependencies, a two-command quick start."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_environment_yml_is_derived_from_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    python = [d for d in deps if isinstance(d, str) and d.startswith("python")]
+    assert python == [f"python{project['requires-python']}"]
+    pip = [d for d in deps if isinstance(d, dict)]
+    # Everything else comes from pyproject through pip: no second list to drift.
+    assert pip == [{"pip": ["-e .[dev]"]}]
+    assert set(project["optional-dependencies"]) == {"dev"}
+    assert [d for d in deps if isinstance(d, str)] == [*python, "pip"]
+
+
+def test_readme_quick_start_is_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", quick, re.S)
+    assert block is not None
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
+    assert [c for c in commands if c] == ["make demo", "make test"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M)
+
+
+def test_makefile_targets() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("install", "demo", "test", "lab", "bench", "clean"):
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    assert "--compile-bytecode" in makefile
+
+
+def test_console_script() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {"opskit": "opskit.cli:main"}

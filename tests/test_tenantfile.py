@@ -1,0 +1,154 @@
+"""Tenant files: a bad one is refused whole, with file, path and problem named."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from opskit.sandbox.tenantfile import TenantFileError, json_schema, load_tenant, parse_tenant
+
+from .conftest import SMALL
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def data() -> dict:
+    return yaml.safe_load(SMALL.read_text())
+
+
+def problem(data: dict, source: str = "acme.yaml") -> str:
+    with pytest.raises(TenantFileError) as info:
+        parse_tenant(data, source)
+    message = str(info.value)
+    assert message.startswith(source + ": ")
+    assert "Traceback" not in message
+    return message
+
+
+def test_small_tenant_loads(data: dict) -> None:
+    tf = parse_tenant(data)
+    assert tf.tenant == "acme" and len(tf.users) == 4 and len(tf.secrets) == 5
+
+
+def test_unknown_field_is_named(data: dict) -> None:
+    data["users"][1]["mail"] = "alice@acme.com"
+    assert "users[1].mail: unknown field" in problem(data)
+
+
+def test_missing_required_field(data: dict) -> None:
+    del data["service_account"]["client_id"]
+    assert "service_account.client_id: required field is missing" in problem(data)
+
+
+def test_wrong_type(data: dict) -> None:
+    data["users"][0]["active"] = "sometimes"
+    assert "users[0].active:" in problem(data)
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda d: d["permissions"][0].update(folder="f9"), "permissions[0].folder: no folder with "
+                                                        "id 'f9'"),
+    (lambda d: d["permissions"][1].update(group="g9"), "permissions[1].group: no group with id "
+                                                       "'g9'"),
+    (lambda d: d["groups"][0]["members"].append("u9"), "groups[0].members[2]: no user or group "
+                                                       "with id 'u9'"),
+    (lambda d: d["secrets"][0].update(folder="nowhere"), "secrets[0].folder: no folder"),
+    (lambda d: d["folders"][1].update(parent="f9"), "folders[1].parent: no folder with id 'f9'"),
+    (lambda d: d["service_account"].update(user="ghost"), "service_account.user: no user with "
+                                                          "id 'ghost'"),
+])
+def test_dangling_references(data: dict, edit, expected: str) -> None:
+    edit(data)
+    assert expected in problem(data)
+
+
+def test_duplicate_ids(data: dict) -> None:
+    data["users"].append(copy.deepcopy(data["users"][1]) | {"userName": "other@acme.com"})
+    assert "users[4].id: duplicate id 'u1' (first at users[1])" in problem(data)
+
+
+def test_duplicate_user_names_ignore_case(data: dict) -> None:
+    data["users"].append({"id": "u9", "userName": "BOB@acme.com"})
+    assert "users[4].userName: duplicate userName" in problem(data)
+
+
+def test_group_membership_cycle(data: dict) -> None:
+    data["groups"][2]["members"].append("g1")  # g1 → g3 → g1
+    assert "group membership cycle" in problem(data)
+
+
+def test_folder_cycle(data: dict) -> None:
+    data["folders"][0]["parent"] = "f2"
+    assert "folder tree cycle" in problem(data)
+
+
+def test_permission_on_inheriting_folder(data: dict) -> None:
+    data["permissions"].append({"folder": "f2", "user": "u1", "rights": ["View"]})
+    assert "inherits its parent's permissions" in problem(data)
+
+
+def test_permission_naming_an_unsynced_group(data: dict) -> None:
+    data["permissions"].append({"folder": "f1", "group": "g4", "rights": ["View"]})
+    assert "is not in Secret Server" in problem(data)
+
+
+def test_unknown_right_and_two_principals(data: dict) -> None:
+    data["permissions"][0]["rights"] = ["Admin"]
+    assert "permissions[0].rights[0]: unknown right 'Admin'" in problem(data)
+    data = yaml.safe_load(SMALL.read_text())
+    data["permissions"][0]["group"] = "g1"
+    assert "exactly one of 'user' or 'group'" in problem(data)
+
+
+def test_every_problem_is_reported_at_once(data: dict) -> None:
+    data["permissions"][0]["folder"] = "f9"
+    data["secrets"][1]["folder"] = "f8"
+    message = problem(data)
+    assert "f9" in message and "f8" in message
+
+
+def test_secret_from_environment(data: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    data["service_account"]["client_secret"] = "env:OPSKIT_TEST_SECRET"
+    assert "environment variable OPSKIT_TEST_SECRET is not set" in problem(data)
+    monkeypatch.setenv("OPSKIT_TEST_SECRET", "from-env")
+    assert parse_tenant(data).service_account.client_secret == "from-env"
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(TenantFileError, match=r"missing\.yaml: file not found"):
+        load_tenant(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tenant: acme\nusers: [\n")
+    with pytest.raises(TenantFileError, match=r"bad.yaml: line \d+, column \d+: not valid YAML"):
+        load_tenant(bad)
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text('{"tenant": }')
+    with pytest.raises(TenantFileError, match=r"bad\.json: line 1, column 12: not valid JSON"):
+        load_tenant(bad_json)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(TenantFileError, match=r"mapping at the top level"):
+        load_tenant(listy)
+
+
+def test_json_and_yaml_are_the_same_tenant(tmp_path: Path, data: dict) -> None:
+    as_json = tmp_path / "acme.json"
+    as_json.write_text(json.dumps(data))
+    assert load_tenant(as_json) == load_tenant(SMALL)
+
+
+def test_published_json_schema_is_current_and_accepts_the_example(data: dict) -> None:
+    published = json.loads((ROOT / "docs" / "tenant-file.schema.json").read_text())
+    assert published == json_schema(), (
+        "docs/tenant-file.schema.json is stale: "
+        "python -m opskit.sandbox.tenantfile > docs/tenant-file.schema.json")
+    jsonschema.validate(data, published)
+    data["users"][0]["bogus"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, published)
