@@ -73,3 +73,23 @@ def test_serve_runs_until_sigterm() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+def test_demo_data_then_tour(tmp_path: Path) -> None:
+    r = opskit("sandbox", "demo-data", "--out", str(tmp_path), "--scale", "1", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "tenant.yaml").is_file() and (tmp_path / "iga_export.csv").is_file()
+    r = opskit("sandbox", "tour", "--data", str(tmp_path / "tenant.yaml"))
+    assert r.returncode == 0, r.stderr
+    assert "token issued to scim.integration@acme.com" in r.stdout
+    rows = {line.split()[0]: line.split()[1:] for line in r.stdout.splitlines()
+            if line.split() and line.split()[0] in ("Users", "PrivilegedData", "Containers")}
+    cloud, onprem = (int(n.replace(",", "")) for n in rows["Containers"])
+    assert 0 < cloud < onprem  # the service account does not own every folder
+    assert r.stdout.rstrip().endswith("practice tenant stopped")
+    assert "practice-only" not in r.stdout + r.stderr
+
+
+def test_demo_data_refuses_bad_scale(tmp_path: Path) -> None:
+    r = opskit("sandbox", "demo-data", "--out", str(tmp_path), "--scale", "0")
+    assert r.returncode == 2 and "--scale must be 1 or more" in r.stderr

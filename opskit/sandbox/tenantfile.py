@@ -196,6 +196,7 @@ def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
     duplicates(tf.users, "id", "users")
     duplicates(tf.users, "userName", "users", fold=True)
     duplicates(tf.groups, "id", "groups")
+    duplicates(tf.groups, "displayName", "groups", fold=True)
     duplicates(tf.folders, "id", "folders")
     duplicates(tf.secrets, "id", "secrets")
     users = {u.id: u for u in tf.users}
@@ -344,7 +345,9 @@ def load_tenant(path: str | os.PathLike[str]) -> TenantFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise TenantFileError(source, [("", f"cannot be read: {exc}")]) from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        # libyaml's loader is ten times faster than the pure-Python one on large tenants.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.load(text, loader)
     except json.JSONDecodeError as exc:
         raise TenantFileError(source, [(f"line {exc.lineno}, column {exc.colno}",
                                         f"not valid JSON: {exc.msg}")]) from None
