@@ -26,6 +26,8 @@ BULK_MAX_OPERATIONS = 1000
 BULK_MAX_PAYLOAD = 1_048_576
 _KIND_BY_SEGMENT = {v.lower(): k for k, v in ENDPOINTS.items()}
 _LIST_PARAMS = ("filter", "startindex", "count", "attributes", "excludedattributes")
+_DISCOVERY = {"serviceproviderconfig": "ServiceProviderConfig", "resourcetypes": "ResourceTypes",
+              "schemas": "Schemas"}
 
 
 def _scim(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -129,12 +131,20 @@ class Sandbox:
         if not parts:
             raise ScimError(404, "Resource '/' not found.")
         head = parts[0].lower()
-        if head == "serviceproviderconfig" and method == "GET":
+        if head in _DISCOVERY and method != "GET":
+            # RFC 7644 §4: the discovery endpoints are read-only; the resource exists.
+            raise ScimError(405, f"Method {method} is not allowed on /{_DISCOVERY[head]}; "
+                            "use GET.", headers={"Allow": "GET"})
+        if head == "serviceproviderconfig":
             return _scim(self._spc(flavor, base))
-        if head == "resourcetypes" and method == "GET":
+        if head == "resourcetypes":
             return self._discovery(parts, self._resource_types(base), "ResourceType")
-        if head == "schemas" and method == "GET":
+        if head == "schemas":
             return self._discovery(parts, self._schemas(base), "Schema")
+        if head == ".search" and len(parts) == 1 and method == "POST":
+            # RFC 7644 §3.4.3 search across every resource type: neither connector offers it.
+            raise ScimError(501, "Searching several resource types at once (POST /.search) is "
+                            "not supported; search one endpoint, e.g. POST /Users/.search.")
         if head == "bulk":
             if flavor == "cloud":
                 raise ScimError(404, "Bulk operations are not supported by the SCIM Cloud "

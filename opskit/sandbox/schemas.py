@@ -1,9 +1,11 @@
 """Discovery documents the practice tenant publishes, and the models built from them.
 
 The PAM shapes follow draft-grizzle-scim-pam-ext as Delinea serves it (see docs/connectors.md);
-User and Group are scim2-models' own RFC 7643 schemas. The same schema documents build the
-pydantic models that filters and PATCH operations are evaluated against, so what the server
-advertises and what it enforces cannot drift apart.
+Group is scim2-models' own RFC 7643 schema; User is RFC 7643's core User cut down to the
+attributes the tenant keeps (a Secret Server or Platform user has no nickName, photos or
+addresses): the other core attributes are accepted and ignored on writes, and not advertised.
+The same schema documents build the pydantic models that filters and PATCH operations are
+evaluated against, so what the server advertises and what it enforces cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from functools import cache
 from typing import Any
 
 from scim2_models import Context, Group, Resource, Schema, User
+
+from .tenantfile import FOLDER_RIGHTS
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -31,7 +35,7 @@ SPC = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 def _attr(name: str, type_: str = "string", *, required: bool = False, multi: bool = False,
           mutability: str = "readWrite", case_exact: bool = False,
           sub: list[dict[str, Any]] | None = None, refs: list[str] | None = None,
-          description: str = "") -> dict[str, Any]:
+          canonical: list[str] | None = None, description: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": name, "type": type_, "multiValued": multi, "description": description or name,
         "required": required, "caseExact": case_exact, "mutability": mutability,
@@ -41,13 +45,19 @@ def _attr(name: str, type_: str = "string", *, required: bool = False, multi: bo
         out["subAttributes"] = sub
     if refs is not None:
         out["referenceTypes"] = refs
+    if canonical is not None:
+        out["canonicalValues"] = canonical
     return out
 
 
 def _reference(name: str, target: str, *, required: bool = False, multi: bool = False,
-               extra: list[dict[str, Any]] | None = None, description: str = "") -> dict[str, Any]:
+               extra: list[dict[str, Any]] | None = None, value_required: bool = False,
+               description: str = "") -> dict[str, Any]:
+    """A reference to another resource. value_required: the server resolves the reference by
+    its value and refuses one without (RFC 7643 §2.4: required once the reference is sent)."""
     sub = [
-        _attr("value", case_exact=True, description=f"id of the {target}"),
+        _attr("value", required=value_required, case_exact=True,
+              description=f"id of the {target}"),
         _attr("$ref", "reference", case_exact=True, refs=[target],
               description=f"URI of the {target}"),
         _attr("display", mutability="readOnly", description=f"name of the {target}"),
@@ -63,10 +73,11 @@ PAM_SCHEMAS: list[dict[str, Any]] = [
         "description": "A Secret Server folder",
         "attributes": [
             _attr("name", required=True, description="folder name"),
-            _attr("displayName", description="folder name as shown"),
+            # Secret Server has one folder name: displayName is that name, not settable apart.
+            _attr("displayName", mutability="readOnly", description="folder name as shown"),
             _attr("description"),
             _reference("parent", "Container", description="parent folder; absent at the root"),
-            _reference("privilegedData", "PrivilegedData", multi=True,
+            _reference("privilegedData", "PrivilegedData", multi=True, value_required=True,
                        extra=[_attr("type", description="secret template")],
                        description="the secrets held in the folder"),
         ],
@@ -75,11 +86,11 @@ PAM_SCHEMAS: list[dict[str, Any]] = [
         "id": CONTAINER_PERMISSION, "name": "ContainerPermission",
         "description": "A folder permission: one user or group, and its rights on the folder",
         "attributes": [
-            _reference("container", "Container", required=True,
+            _reference("container", "Container", required=True, value_required=True,
                        extra=[_attr("name", mutability="readOnly")]),
-            _reference("user", "User", description="the user granted, or"),
-            _reference("group", "Group", description="the group granted"),
-            _attr("rights", required=True, multi=True,
+            _reference("user", "User", value_required=True, description="the user granted, or"),
+            _reference("group", "Group", value_required=True, description="the group granted"),
+            _attr("rights", required=True, multi=True, canonical=list(FOLDER_RIGHTS),
                   description="Owner, Edit, Add Secret or View; the cloud keeps only the first"),
         ],
     },
@@ -93,6 +104,14 @@ PAM_SCHEMAS: list[dict[str, Any]] = [
         ],
     },
 ]
+
+# The core User attributes the tenant keeps. Secret Server keeps one e-mail address per user
+# and serves it as the primary work address; groups are derived from group membership.
+USER_ATTRIBUTES = ("userName", "displayName", "active", "password", "emails", "groups")
+# Core User attributes a client may send (Okta and Entra do) that the tenant ignores.
+IGNORED_USER_ATTRIBUTES = frozenset(
+    a.name.lower() for a in User.to_schema().attributes or []
+    if a.name and a.name not in USER_ATTRIBUTES)
 
 RESOURCE_TYPES: list[tuple[str, str, str]] = [
     # (name, endpoint, schema)
@@ -111,6 +130,9 @@ def schema_documents() -> dict[str, dict[str, Any]]:
     for model in (User, Group):
         dumped = model.to_schema().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
         dumped.pop("meta", None)
+        if model is User:
+            dumped["attributes"] = [a for a in dumped["attributes"]
+                                    if a["name"] in USER_ATTRIBUTES]
         docs[dumped["id"]] = dumped
     for doc in PAM_SCHEMAS:
         full = {"schemas": [SCHEMA], **doc}
@@ -122,8 +144,8 @@ def schema_documents() -> dict[str, dict[str, Any]]:
 @cache
 def models() -> dict[str, type[Resource[Any]]]:
     """The pydantic model of each resource type, keyed by resource type name."""
-    built: dict[str, type[Resource[Any]]] = {"User": User, "Group": Group}
+    built: dict[str, type[Resource[Any]]] = {"Group": Group}
     docs = schema_documents()
-    for name, _endpoint, urn in RESOURCE_TYPES[2:]:
+    for name, _endpoint, urn in [RESOURCE_TYPES[0], *RESOURCE_TYPES[2:]]:
         built[name] = Resource.from_schema(Schema.model_validate(docs[urn]))
     return built
