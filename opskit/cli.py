@@ -73,6 +73,22 @@ def _sandbox_tour(args: argparse.Namespace) -> int:
     return tour(args.data)
 
 
+def _inventory(args: argparse.Namespace) -> int:
+    from .inventory import fetch_inventory, save_snapshot
+
+    inv = fetch_inventory(args.profile, progress=not args.quiet)
+    path = save_snapshot(inv, args.out)
+    meta = inv.meta
+    print(f"inventory of {meta['source']} ({meta['flavor']}, {meta['base_url']}) "
+          f"in {meta['seconds']:.1f} s, {meta['requests']} requests")
+    for name, count in inv.counts().items():
+        print(f"  {name:<22}{count:>10,}")
+    for note in meta["notes"]:
+        print(f"  note: {note}")
+    print(f"snapshot: {path}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opskit", description="Operations toolkit for IGA-to-Delinea SCIM integrations.")
@@ -100,17 +116,27 @@ def build_parser() -> argparse.ArgumentParser:
                              "flavor serves, stop")
     tour_p.add_argument("--data", type=Path, required=True)
     tour_p.set_defaults(func=_sandbox_tour)
+    inv = sub.add_parser("inventory", help="fetch a tenant into a snapshot (parquet + manifest)")
+    inv.add_argument("--profile", default=None, help="profile name (default: sandbox)")
+    inv.add_argument("--out", type=Path, required=True, help="snapshot folder to write")
+    inv.add_argument("--quiet", action="store_true", help="no progress bar")
+    inv.set_defaults(func=_inventory)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ._redact import redact
+    from .errors import OpskitError
     from .sandbox.tenantfile import TenantFileError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (UsageError, TenantFileError) as exc:
-        print(f"opskit: {exc}", file=sys.stderr)
+    except (UsageError, TenantFileError, OpskitError) as exc:
+        print(f"opskit: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except KeyboardInterrupt:
+        print("opskit: interrupted", file=sys.stderr)
         return EXIT_CANNOT_RUN
 
 

@@ -93,3 +93,60 @@ def test_demo_data_then_tour(tmp_path: Path) -> None:
 def test_demo_data_refuses_bad_scale(tmp_path: Path) -> None:
     r = opskit("sandbox", "demo-data", "--out", str(tmp_path), "--scale", "0")
     assert r.returncode == 2 and "--scale must be 1 or more" in r.stderr
+
+
+def _profiles(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "opskit.toml"
+    path.write_text(f"""
+[profiles.practice-cloud]
+kind = "cloud"
+tenant = "{url}"
+client_id = "scim.integration@acme.com"
+client_secret = "env:PRACTICE_SCIM_SECRET"
+
+[profiles.practice-onprem]
+kind = "onprem"
+base_url = "{url}/SCIMConnector/v2"
+token = "file:{tmp_path / 'onprem-token'}"
+""")
+    (tmp_path / "onprem-token").write_text("practice-onprem-token\n")
+    return path
+
+
+def test_inventory_with_cloud_and_onprem_profiles(tmp_path: Path, sandbox) -> None:
+    from opskit.inventory import load_snapshot
+
+    config = _profiles(tmp_path, sandbox.url)
+    env = {**os.environ, "OPSKIT_CONFIG": str(config), "PRACTICE_SCIM_SECRET": "practice-only"}
+    counts = {}
+    for name in ("practice-cloud", "practice-onprem"):
+        out = tmp_path / name
+        r = subprocess.run([sys.executable, "-m", "opskit.cli", "inventory", "--profile", name,
+                            "--out", str(out), "--quiet"], capture_output=True, text=True,
+                           env=env, timeout=120, cwd=tmp_path.parent)
+        assert r.returncode == 0, r.stderr
+        assert "practice-only" not in r.stdout + r.stderr
+        counts[name] = load_snapshot(out).counts()
+    # tests/data/small.yaml: the cloud sees 3 of 5 folders and 2 of 5 secrets.
+    assert counts["practice-cloud"]["containers"] == 3
+    assert counts["practice-onprem"]["containers"] == 5
+    assert counts["practice-cloud"]["privileged_data"] == 2
+    assert counts["practice-onprem"]["privileged_data"] == 5
+
+
+def test_inventory_without_profile_uses_the_practice_tenant(tmp_path: Path) -> None:
+    r = opskit("inventory", "--out", str(tmp_path / "snap"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "inventory of sandbox (cloud" in r.stdout
+    assert (tmp_path / "snap" / "manifest.json").is_file()
+
+
+def test_inventory_with_missing_secret_says_so(tmp_path: Path, sandbox) -> None:
+    config = _profiles(tmp_path, sandbox.url)
+    env = {k: v for k, v in os.environ.items() if k != "PRACTICE_SCIM_SECRET"}
+    r = subprocess.run([sys.executable, "-m", "opskit.cli", "inventory", "--profile",
+                        "practice-cloud", "--out", str(tmp_path / "x")], capture_output=True,
+                       text=True, env={**env, "OPSKIT_CONFIG": str(config)}, timeout=60)
+    assert r.returncode == 2
+    assert "PRACTICE_SCIM_SECRET is not set" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x").exists()

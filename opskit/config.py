@@ -1,0 +1,318 @@
+"""Profiles: which tenant to talk to and how, with secrets only by reference.
+
+A profile file is ``opskit.toml`` in the working directory, else ``$OPSKIT_CONFIG``, else
+``~/.config/opskit/opskit.toml``. Two profiles are built in: ``sandbox`` (the practice tenant's
+cloud flavor) and ``sandbox-onprem`` (its on-prem flavor); both start the practice tenant for the
+duration of the call, or use the one ``OPSKIT_SANDBOX_URL`` names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from ._redact import remember
+from .errors import ConfigError, SecretError
+
+Kind = Literal["cloud", "onprem", "sandbox"]
+Flavor = Literal["cloud", "onprem"]
+TOKEN_PATH = "/identity/api/oauth2/token/xpmplatform"
+CLOUD_SCIM_PATH = "/scim/v2"
+DEFAULT_SCOPE = "xpm.platform"
+SECRET_SCHEMES = ("env:", "keyring:", "file:")
+BUILTIN = ("sandbox", "sandbox-onprem")
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret named by reference (``env:``, ``keyring:``, ``file:``), resolved at use time.
+
+    Its repr shows the reference, never the value; the value exists only inside ``resolve()``.
+    """
+
+    ref: str
+    _practice: str | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def practice(cls, value: str, label: str) -> SecretRef:
+        """A practice tenant's known credential (never read from a user's file)."""
+        return cls(f"practice:{label}", value)
+
+    def resolve(self) -> str:
+        value = self._resolve()
+        remember(value)
+        return value
+
+    def _resolve(self) -> str:
+        if self._practice is not None:
+            return self._practice
+        scheme, _, rest = self.ref.partition(":")
+        if scheme == "env":
+            value = os.environ.get(rest)
+            if not value:
+                raise SecretError(f"the environment variable {rest} is not set (or empty)",
+                                  f"export {rest}=… in the environment that runs opskit, or "
+                                  "point the profile at another secret reference")
+            return value
+        if scheme == "file":
+            path = Path(rest).expanduser()
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SecretError(f"the secret file {path} cannot be read ({exc.strerror})",
+                                  "create it (mode 600) or fix the path in the profile") from None
+            if not value:
+                raise SecretError(f"the secret file {path} is empty", "write the secret into it")
+            return value
+        if scheme == "keyring":
+            service, _, name = rest.rpartition("/")
+            try:
+                import keyring
+                value = keyring.get_password(service, name)
+            except Exception as exc:  # any keyring backend failure is a configuration problem
+                raise SecretError(f"the keyring could not be read for {rest} "
+                                  f"({type(exc).__name__})",
+                                  "check the keyring backend, or use env: or file:") from None
+            if not value:
+                raise SecretError(f"no keyring entry for service {service!r}, name {name!r}",
+                                  f"store it: keyring set {service} {name}")
+            return value
+        raise SecretError(f"unknown secret reference {self.ref!r}",
+                          "use env:NAME, keyring:SERVICE/NAME or file:PATH")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A resolved, validated profile. Secrets stay references until a request needs them."""
+
+    name: str
+    kind: Kind
+    flavor: Flavor
+    base_url: str = ""
+    token_url: str = ""
+    client_id: str = ""
+    client_secret: SecretRef | None = None
+    scope: str = DEFAULT_SCOPE
+    token: SecretRef | None = None
+    verify: bool | str = True
+    sandbox_data: str | None = None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+_USERINFO = re.compile(r"(?<=://)[^/?#]*@")
+
+
+def _shown(raw: str) -> str:
+    """A URL as an error message may quote it: any user:password@ part masked."""
+    return repr(_USERINFO.sub("***@", raw))
+
+
+def _url(raw: Any, where: str) -> httpx.URL:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{where}: a URL is required", "give the tenant's https:// URL")
+    if raw != raw.strip() or any(c.isspace() for c in raw):
+        raise ConfigError(f"{where}: {_shown(raw)} contains spaces",
+                          "remove the spaces; a tenant URL looks like https://acme.delinea.app")
+    try:
+        url = httpx.URL(raw)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"{where}: {_shown(raw)} is not a valid URL ({exc})",
+                          "write it as https://host[:port]/path") from None
+    if url.scheme not in ("http", "https"):
+        raise ConfigError(f"{where}: {_shown(raw)} is not an https:// URL",
+                          "write it as https://host[:port]/path")
+    if not url.host:
+        raise ConfigError(f"{where}: {_shown(raw)} has no host",
+                          "write it as https://host[:port]/path")
+    if url.userinfo:
+        raise ConfigError(f"{where}: {_shown(raw)} carries a user name or password",
+                          "remove it from the URL; credentials go in client_secret or token, "
+                          "by reference")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ConfigError(f"{where}: {_shown(raw)} uses http:// to a host that is not this "
+                          "machine", "use https:// (plain http is only for the practice tenant "
+                          "on 127.0.0.1)")
+    return url
+
+
+def cloud_urls(tenant: str, where: str = "tenant") -> tuple[str, str]:
+    """(SCIM base, token URL) of a cloud tenant given by name or by URL."""
+    if "://" not in tenant:
+        if not _TENANT_NAME.fullmatch(tenant or ""):  # `$` would let "acme\n" through
+            raise ConfigError(f"{where}: {tenant!r} is neither a tenant name nor a URL",
+                              "give the tenant name (acme) or its URL (https://acme.delinea.app)")
+        origin = f"https://{tenant.lower()}.delinea.app"
+    else:
+        url = _url(tenant, where)
+        port = f":{url.port}" if url.port else ""
+        host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address
+        origin = f"{url.scheme}://{host}{port}"
+        path = url.path.rstrip("/")
+        if path not in ("", CLOUD_SCIM_PATH):
+            raise ConfigError(f"{where}: {_shown(tenant)} has the path {path!r}",
+                              "give the tenant's origin (https://acme.delinea.app) or its SCIM "
+                              "base (…/scim/v2); opskit derives the token URL from it")
+    return origin + CLOUD_SCIM_PATH, origin + TOKEN_PATH
+
+
+def _secret(raw: Any, where: str) -> SecretRef:
+    if not isinstance(raw, str) or not raw:
+        raise ConfigError(f"{where} is missing",
+                          "give it by reference: env:NAME, keyring:SERVICE/NAME or file:PATH")
+    if not raw.startswith(SECRET_SCHEMES):
+        # Never echo the value: it may be the secret itself.
+        raise ConfigError(f"{where} holds a literal value; profiles take secrets only by "
+                          "reference", "replace it with env:NAME, keyring:SERVICE/NAME or "
+                          "file:PATH, and rotate the secret if the file was shared")
+    return SecretRef(raw)
+
+
+def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -> Profile:
+    where = f"{source}: profiles.{name}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} is not a table", "write it as [profiles.NAME] with keys")
+    kind = raw.get("kind")
+    allowed = {"cloud": {"kind", "tenant", "client_id", "client_secret", "scope", "verify"},
+               "onprem": {"kind", "base_url", "token", "verify"},
+               "sandbox": {"kind", "data", "flavor"}}
+    if kind not in allowed:
+        raise ConfigError(f"{where}.kind is {kind!r}", "set kind = \"cloud\", \"onprem\" or "
+                          "\"sandbox\"")
+    unknown = sorted(set(raw) - allowed[kind])
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for kind {kind!r}",
+                          f"keys for {kind}: {', '.join(sorted(allowed[kind]))}")
+    verify = raw.get("verify", True)
+    if not isinstance(verify, bool | str):
+        raise ConfigError(f"{where}.verify must be true, false or a CA bundle path")
+    if kind == "cloud":
+        base, token_url = cloud_urls(str(raw.get("tenant", "")), f"{where}.tenant")
+        client_id = raw.get("client_id")
+        if not isinstance(client_id, str) or not client_id:
+            raise ConfigError(f"{where}.client_id is missing",
+                              "set it to the service user's name, e.g. scim.integration@acme.com")
+        scope = raw.get("scope", DEFAULT_SCOPE)
+        if not isinstance(scope, str) or not scope or any(c.isspace() for c in scope):
+            raise ConfigError(f"{where}.scope {scope!r} is not a scope", "use xpm.platform")
+        return Profile(name, "cloud", "cloud", base, token_url, client_id,
+                       _secret(raw.get("client_secret"), f"{where}.client_secret"), scope,
+                       verify=verify)
+    if kind == "onprem":
+        url = _url(raw.get("base_url"), f"{where}.base_url")
+        base = str(url).rstrip("/")
+        if not base.lower().endswith("/v2"):
+            raise ConfigError(f"{where}.base_url {base!r} does not end in /v2",
+                              "the on-prem connector's SCIM base is "
+                              "https://<host>/SCIMConnector/v2")
+        return Profile(name, "onprem", "onprem", base,
+                       token=_secret(raw.get("token"), f"{where}.token"), verify=verify)
+    flavor = raw.get("flavor", "cloud")
+    if flavor not in ("cloud", "onprem"):
+        raise ConfigError(f"{where}.flavor is {flavor!r}", "use \"cloud\" or \"onprem\"")
+    data = raw.get("data")
+    if data is not None and not isinstance(data, str):
+        raise ConfigError(f"{where}.data must be a tenant file path")
+    return Profile(name, "sandbox", flavor, sandbox_data=data)
+
+
+def config_path() -> Path | None:
+    """The profile file in use, by the documented order; None when there is none."""
+    here = Path("opskit.toml")
+    if here.is_file():
+        return here
+    env = os.environ.get("OPSKIT_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    home = Path("~/.config/opskit/opskit.toml").expanduser()
+    return home if home.is_file() else None
+
+
+def load_profiles(path: Path | None = None) -> dict[str, Profile]:
+    """Every profile: the built-in ones, then those of the profile file."""
+    profiles = {"sandbox": Profile("sandbox", "sandbox", "cloud"),
+                "sandbox-onprem": Profile("sandbox-onprem", "sandbox", "onprem")}
+    path = path or config_path()
+    if path is None:
+        return profiles
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"the profile file {path} does not exist",
+                          "create it, or unset OPSKIT_CONFIG") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line it names") from None
+    tables = raw.get("profiles", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: 'profiles' must be a table", "write [profiles.NAME] tables")
+    for name, table in tables.items():
+        if name in BUILTIN:
+            raise ConfigError(f"{path}: profiles.{name} shadows a built-in profile",
+                              "give it another name")
+        profiles[name] = parse_profile(name, table, str(path))
+    return profiles
+
+
+def get_profile(name: str | None = None, path: Path | None = None) -> Profile:
+    profiles = load_profiles(path)
+    name = name or "sandbox"
+    if name not in profiles:
+        known = ", ".join(sorted(profiles))
+        raise ConfigError(f"unknown profile {name!r}", f"known profiles: {known}; profiles are "
+                          "defined in opskit.toml, $OPSKIT_CONFIG or ~/.config/opskit/opskit.toml")
+    return profiles[name]
+
+
+@contextmanager
+def connect(profile: Profile | str | None = None) -> Iterator[Profile]:
+    """A profile ready to use: for the practice tenant, one running for the block's duration."""
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    if prof.kind != "sandbox":
+        yield prof
+        return
+    # The practice tenant is a separate wing: only its serving entry point is used here.
+    from .sandbox.serve import running
+
+    external = os.environ.get("OPSKIT_SANDBOX_URL")
+    data = _sandbox_tenant(prof)
+    if external:
+        yield _sandbox_profile(prof, external.rstrip("/"), data)
+        return
+    with running(data) as sb:
+        yield _sandbox_profile(prof, sb.url, sb.tenant.file)
+
+
+def _sandbox_tenant(prof: Profile) -> Any:
+    from .sandbox.demodata import generate
+    from .sandbox.tenantfile import load_tenant, parse_tenant
+
+    if prof.sandbox_data:
+        return load_tenant(prof.sandbox_data)
+    return parse_tenant(generate(scale=1, seed=0), "<demo data>")
+
+
+def _sandbox_profile(prof: Profile, url: str, data: Any) -> Profile:
+    sa = data.service_account
+    if prof.flavor == "cloud":
+        return replace(prof, base_url=url + CLOUD_SCIM_PATH, token_url=url + TOKEN_PATH,
+                       client_id=sa.client_id,
+                       client_secret=SecretRef.practice(sa.client_secret, "client_secret"))
+    return replace(prof, base_url=url + "/SCIMConnector/v2",
+                   token=SecretRef.practice(data.onprem.token, "onprem_token"))

@@ -1,0 +1,119 @@
+"""One error tree for everything a user can meet, each error with a plain-language remedy.
+
+``str(error)`` is the whole message a user sees: what is wrong, then what to do. No error ever
+carries a secret: messages are built from names and statuses, never from credentials or tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OpskitError(Exception):
+    """Base of every error opskit raises on purpose."""
+
+    remediation: str = ""
+    partial: Any = None  # what could be read before the failure, marked incomplete
+
+    def __init__(self, message: str, remediation: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if remediation is not None:
+            self.remediation = remediation
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  → {self.remediation}" if self.remediation else self.message
+
+
+class ConfigError(OpskitError):
+    """A profile, a URL or a secret reference that cannot be used as written."""
+
+
+class SecretError(ConfigError):
+    """A secret reference that does not resolve (missing variable, keyring entry, file)."""
+
+
+class TransportError(OpskitError):
+    """The tenant could not be reached, or kept failing, after the retries allowed."""
+
+
+class AuthError(OpskitError):
+    """No token could be obtained; ``diagnosis`` says why (see opskit.auth.TokenDiagnosis)."""
+
+    def __init__(self, message: str, remediation: str | None = None, diagnosis: Any = None):
+        super().__init__(message, remediation)
+        self.diagnosis = diagnosis
+
+
+class ScimError(OpskitError):
+    """A SCIM request the server refused, with the SCIM error's status, scimType and detail."""
+
+    remediation = "Check the request against the server's ServiceProviderConfig and Schemas."
+
+    def __init__(self, message: str, *, status: int | None = None, scim_type: str | None = None,
+                 detail: str | None = None, method: str = "", url: str = "",
+                 remediation: str | None = None):
+        super().__init__(message, remediation)
+        self.status = status
+        self.scim_type = scim_type
+        self.detail = detail
+        self.method = method
+        self.url = url
+
+
+class ScimBadRequest(ScimError):
+    remediation = "The server refused the request as malformed; see the detail."
+
+
+class ScimInvalidFilter(ScimBadRequest):
+    remediation = ("The server refused the filter. The SCIM Cloud Connector accepts only 'eq' "
+                   "and 'co'; opskit evaluates other operators itself when told the flavor.")
+
+
+class ScimUnauthorized(ScimError):
+    remediation = ("The token was refused: it expired, was revoked, or is for another tenant. "
+                   "Run `opskit token-check` for this profile.")
+
+
+class ScimAccessDenied(ScimError):
+    remediation = ("A token was accepted but SCIM refused the call. On the cloud connector the "
+                   "service user's custom role is the likely cause: it needs 'Bypass Direct API "
+                   "Authentication Restriction' and 'Manage Identity Settings' first, and Owner "
+                   "on folders and secrets it changes.")
+
+
+class ScimNotFound(ScimError):
+    remediation = ("The resource or endpoint does not exist, or the account cannot see it (the "
+                   "cloud connector hides folders and secrets it does not own).")
+
+
+class ScimConflict(ScimError):
+    remediation = "A resource with the same unique attribute exists already."
+
+
+class ScimTooMany(ScimError):
+    remediation = "Narrow the filter or page with a smaller count."
+
+
+class ScimRateLimited(ScimError):
+    remediation = "The server kept throttling past the retry budget; run again later."
+
+
+class ScimServerError(ScimError):
+    remediation = "The server failed; retry later, and check the connector's logs if it lasts."
+
+
+class NotScimResponse(ScimError):
+    remediation = ("The URL answered, but not as a SCIM service: check the base URL (cloud: "
+                   "https://<tenant>.delinea.app/scim/v2; on-prem: …/SCIMConnector/v2) and any "
+                   "proxy or login page in front of it.")
+
+
+class IncompleteError(OpskitError):
+    """A listing or inventory that could not be read whole; never a quietly short result."""
+
+    def __init__(self, message: str, remediation: str | None = None, *,
+                 resource: str = "", page: int | None = None):
+        super().__init__(message, remediation)
+        self.resource = resource
+        self.page = page

@@ -1,0 +1,365 @@
+"""A tenant fetched into tidy pandas DataFrames, and snapshots of it on disk.
+
+One call reads users, groups, folders (containers), folder permissions and secrets (privileged
+data) concurrently through one SCIM client, and returns them as DataFrames with the metadata a
+report needs: where they came from, when, how many, and whether anything could not be read.
+Snapshots are a folder of parquet files plus a manifest with checksums, written to a temporary
+name and renamed, so a crash never leaves a snapshot that looks complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import Profile, connect
+from .errors import ConfigError, OpskitError, ScimNotFound
+from .scim import ScimClient, ScimList, urns
+
+SCHEMA_VERSION = 1
+FRAMES = ("users", "groups", "group_members", "containers", "container_permissions",
+          "privileged_data")
+COLUMNS: dict[str, list[str]] = {
+    "users": ["id", "userName", "displayName", "active", "email", "externalId"],
+    "groups": ["id", "displayName", "externalId", "member_count"],
+    "group_members": ["group_id", "member_id", "member_type", "member_display"],
+    "containers": ["id", "name", "parent_id", "parent_name", "path", "secret_count"],
+    "container_permissions": ["id", "container_id", "container_name", "principal_type",
+                              "principal_id", "principal_name", "right", "rights"],
+    "privileged_data": ["id", "name", "type", "container_id", "container_name"],
+}
+_ENDPOINT_FRAMES = {"Users": "users", "Groups": "groups", "Containers": "containers",
+                    "ContainerPermissions": "container_permissions",
+                    "PrivilegedData": "privileged_data"}
+
+
+@dataclass
+class Inventory:
+    users: pd.DataFrame
+    groups: pd.DataFrame
+    group_members: pd.DataFrame
+    containers: pd.DataFrame
+    container_permissions: pd.DataFrame
+    privileged_data: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in FRAMES}
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.meta.get("complete", False))
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(df) for name, df in self.frames().items()}
+
+
+# --------------------------------------------------------------------------- tidy frames
+def _frame(rows: list[dict[str, Any]], name: str) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=COLUMNS[name])
+
+
+def _email(user: dict[str, Any]) -> str | None:
+    emails = [e for e in user.get("emails") or [] if isinstance(e, dict)]
+    primary = [e for e in emails if e.get("primary")] or emails
+    return primary[0].get("value") if primary else None
+
+
+def _ref(res: dict[str, Any], key: str) -> dict[str, Any]:
+    value = res.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def tidy_users(resources: list[dict[str, Any]]) -> pd.DataFrame:
+    return _frame([{"id": u["id"], "userName": u.get("userName"),
+                    "displayName": u.get("displayName"),
+                    "active": bool(u.get("active", True)), "email": _email(u),
+                    "externalId": u.get("externalId")} for u in resources], "users")
+
+
+def tidy_groups(resources: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    groups, members = [], []
+    for g in resources:
+        listed = [m for m in g.get("members") or [] if isinstance(m, dict)]
+        groups.append({"id": g["id"], "displayName": g.get("displayName"),
+                       "externalId": g.get("externalId"), "member_count": len(listed)})
+        for m in listed:
+            kind = m.get("type") or ("Group" if "/Groups/" in str(m.get("$ref", "")) else "User")
+            members.append({"group_id": g["id"], "member_id": str(m.get("value")),
+                            "member_type": kind, "member_display": m.get("display")})
+    return _frame(groups, "groups"), _frame(members, "group_members")
+
+
+def folder_paths(ids: list[str], names: list[str], parents: list[str | None],
+                 parent_names: list[str | None]) -> list[str]:
+    """`/IT/Databases/Prod` for every folder; `…/Parent/Child` where an ancestor is unseen."""
+    by_id = dict(zip(ids, zip(names, parents, parent_names, strict=True), strict=True))
+    memo: dict[str, str] = {}
+
+    def path(fid: str, depth: int = 0) -> str:
+        if fid in memo:
+            return memo[fid]
+        name, parent, parent_name = by_id[fid]
+        if parent is None or depth > len(by_id):
+            out = f"/{name}"
+        elif parent in by_id:
+            out = f"{path(parent, depth + 1)}/{name}"
+        else:
+            out = f"…/{parent_name}/{name}" if parent_name else f"…/{name}"
+        memo[fid] = out
+        return out
+
+    return [path(fid) for fid in ids]
+
+
+def tidy_containers(resources: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for c in resources:
+        parent = _ref(c, "parent")
+        rows.append({"id": c["id"], "name": c.get("name") or c.get("displayName"),
+                     "parent_id": str(parent["value"]) if parent.get("value") else None,
+                     "parent_name": parent.get("display"),
+                     "secret_count": len(c.get("privilegedData") or [])})
+    paths = folder_paths([r["id"] for r in rows], [r["name"] for r in rows],
+                         [r["parent_id"] for r in rows], [r["parent_name"] for r in rows])
+    for row, path in zip(rows, paths, strict=True):
+        row["path"] = path
+    return _frame(rows, "containers")
+
+
+def tidy_permissions(resources: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for p in resources:
+        container = _ref(p, "container")
+        kind = "user" if p.get("user") else "group"
+        principal = _ref(p, kind)
+        rights = [str(r) for r in p.get("rights") or []]
+        rows.append({"id": p["id"], "container_id": str(container.get("value")),
+                     "container_name": container.get("display") or container.get("name"),
+                     "principal_type": kind, "principal_id": str(principal.get("value")),
+                     "principal_name": principal.get("display"),
+                     "right": rights[0] if rights else None, "rights": rights})
+    return _frame(rows, "container_permissions")
+
+
+def tidy_privileged_data(resources: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for s in resources:
+        container = _ref(s, "container")
+        rows.append({"id": s["id"], "name": s.get("name"), "type": s.get("type"),
+                     "container_id": str(container["value"]) if container.get("value") else None,
+                     "container_name": container.get("display")})
+    return _frame(rows, "privileged_data")
+
+
+# --------------------------------------------------------------------------- fetching
+async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) -> Inventory:
+    """Read a tenant into an Inventory through an open ScimClient."""
+    started = time.perf_counter()
+    notes: list[str] = []
+    advertised = await client.resource_types()
+    names = {rt.get("name") for rt in advertised or []}
+    bar = tqdm(total=None, unit=" resources", desc=f"inventory {source}".strip(),
+               disable=None if progress else True, leave=False)
+    lock = threading.Lock()
+
+    def tick(n: int) -> None:
+        with lock:
+            bar.update(n)
+
+    async def read(endpoint: str) -> ScimList:
+        kind = urns.ENDPOINT_TYPES[endpoint]
+        if advertised is not None and kind not in names:
+            notes.append(f"{endpoint}: the server does not offer resource type {kind}")
+            return ScimList([], 0)
+        try:
+            return await client.list(endpoint, on_progress=tick)
+        except ScimNotFound:
+            notes.append(f"{endpoint}: not found on this server")
+            return ScimList([], 0)
+
+    try:
+        results = await asyncio.gather(*(read(e) for e in _ENDPOINT_FRAMES),
+                                       return_exceptions=True)
+    finally:
+        bar.close()
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for r in failures:
+        if not isinstance(r, OpskitError):
+            raise r
+    listed = {e: (ScimList([], 0, complete=False) if isinstance(r, BaseException) else r)
+              for e, r in zip(_ENDPOINT_FRAMES, results, strict=True)}
+    notes.extend(r.message if r.message.startswith(f"{e}:") else f"{e}: {r.message}"
+                 for e, r in zip(_ENDPOINT_FRAMES, results, strict=True)
+                 if isinstance(r, OpskitError))
+    for found in listed.values():
+        notes.extend(found.notes)
+    groups, members = tidy_groups(listed["Groups"])
+    inv = Inventory(users=tidy_users(listed["Users"]), groups=groups, group_members=members,
+                    containers=tidy_containers(listed["Containers"]),
+                    container_permissions=tidy_permissions(listed["ContainerPermissions"]),
+                    privileged_data=tidy_privileged_data(listed["PrivilegedData"]))
+    inv.meta = {
+        "source": source, "flavor": client.flavor, "base_url": client.base_url,
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "counts": inv.counts(),
+        "server_totals": {e: r.total for e, r in listed.items()},
+        "complete": all(r.complete for r in listed.values()),
+        "notes": notes, "requests": client.requests,
+        "seconds": round(time.perf_counter() - started, 3),
+        "pam": advertised is None or bool(names & set(urns.PAM_TYPES)),
+    }
+    if failures:
+        # Never a quietly short result: the caller gets the error, with what was read attached.
+        error = failures[0]
+        error.partial = inv  # type: ignore[union-attr]  # failures are OpskitErrors
+        raise error
+    return inv
+
+
+def _run(coro_factory: Callable[[], Any]) -> Any:
+    """Run a coroutine to completion, also from inside a running loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro_factory())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro_factory())
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="opskit-inventory")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def fetch_inventory(profile: Profile | str | None = None, *, progress: bool = True,
+                    concurrency: int | None = None) -> Inventory:
+    """Fetch a tenant by profile (default: the practice tenant)."""
+    with connect(profile) as prof:
+        kwargs = {"concurrency": concurrency} if concurrency else {}
+
+        async def go() -> Inventory:
+            async with ScimClient.for_profile(prof, **kwargs) as client:
+                return await fetch(client, source=prof.name, progress=progress)
+
+        return _run(go)
+
+
+# --------------------------------------------------------------------------- snapshots
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _replaceable(target: Path) -> None:
+    """Refuse to replace anything but an earlier snapshot or an empty folder."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise ConfigError(f"{target} exists and is not a folder",
+                          "give a new folder name for the snapshot")
+    if not (target / "manifest.json").is_file() and any(target.iterdir()):
+        raise ConfigError(f"{target} is a folder with other files in it, not an opskit snapshot",
+                          "give a new or empty folder (a snapshot replaces the folder whole)")
+
+
+def save_snapshot(inv: Inventory, directory: str | os.PathLike[str]) -> Path:
+    """Write the inventory to `directory` (parquet files + manifest.json), atomically.
+
+    An existing snapshot (or empty folder) there is replaced; any other folder is refused.
+    """
+    target = Path(directory).expanduser().absolute()
+    _replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        checksums = {}
+        for name, df in inv.frames().items():
+            path = tmp / f"{name}.parquet"
+            df.to_parquet(path, index=False)
+            checksums[path.name] = _sha256(path)
+        manifest = {"schema_version": SCHEMA_VERSION, "meta": inv.meta, "counts": inv.counts(),
+                    "files": checksums}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        if target.exists():
+            _replaceable(target)
+            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old",
+                                          dir=target.parent))
+            target.rename(trash / "old")
+            tmp.rename(target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def load_snapshot(directory: str | os.PathLike[str]) -> Inventory:
+    """Read a snapshot back, refusing one that is partial, altered or of another schema."""
+    root = Path(directory)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        raise ConfigError(f"{root} is not an opskit snapshot (no manifest.json)",
+                          "point at a folder written by `opskit inventory --out`")
+    altered = "the snapshot was altered or is incomplete; take a new one"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise OpskitError(f"{root}: manifest.json is not valid JSON", altered) from None
+    if not isinstance(manifest, dict):
+        raise OpskitError(f"{root}: manifest.json is not a snapshot manifest", altered)
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise ConfigError(f"{root}: snapshot schema version {manifest.get('schema_version')} "
+                          f"is not {SCHEMA_VERSION}", "take a new snapshot with this opskit")
+    files = manifest.get("files")
+    counts = manifest.get("counts")
+    if not isinstance(files, dict) or not isinstance(counts, dict):
+        raise OpskitError(f"{root}: manifest.json lacks files or counts", altered)
+    frames = {}
+    for name in FRAMES:
+        path = root / f"{name}.parquet"
+        expected = files.get(path.name)
+        if not path.is_file() or expected != _sha256(path):
+            raise OpskitError(f"{root}: {path.name} is missing or does not match its checksum",
+                              altered)
+        df = pd.read_parquet(path)
+        if len(df) != counts.get(name):
+            raise OpskitError(f"{root}: {path.name} holds {len(df)} rows, the manifest "
+                              f"{counts.get(name)}", altered)
+        frames[name] = _lists_back(df)
+    return Inventory(**frames, meta=manifest.get("meta", {}))
+
+
+def _lists_back(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet reads list cells back as numpy arrays: make them lists again, as fetched."""
+    for column in df.columns:
+        if df[column].dtype == object and any(isinstance(v, np.ndarray) for v in df[column]):
+            df[column] = [v.tolist() if isinstance(v, np.ndarray) else v for v in df[column]]
+    return df

@@ -1,0 +1,399 @@
+"""An async SCIM client on httpx: concurrent paging that backs off, typed errors, leniency.
+
+Listing reads the first page with the largest page size the server advertises, then every other
+page concurrently. Concurrency is shared by all requests of a client and adapts: halved when the
+server throttles (429), grown back one step at a time while it does not. Results are deduplicated
+by id; a list whose totalResults changes while it is read is read again rather than returned
+short, and a page that keeps failing raises IncompleteError naming the resource and the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from scim2_models import Context, Group, Resource, Schema, ScimFilter, User
+
+from .. import http
+from .._redact import logger, redact
+from ..auth import _unreachable_detail, auth_for
+from ..config import Profile
+from ..errors import (
+    ConfigError,
+    IncompleteError,
+    OpskitError,
+    ScimError,
+    ScimInvalidFilter,
+    ScimNotFound,
+    ScimRateLimited,
+    ScimServerError,
+    TransportError,
+)
+from . import filters, urns
+from .responses import list_page, scim_json
+
+log = logger("opskit.scim")
+DEFAULT_PAGE_SIZE = 100  # when a server advertises no maximum
+MAX_PAGE_SIZE = 1000
+DEFAULT_CONCURRENCY = 8
+
+
+class ScimList(list[dict[str, Any]]):
+    """A listing: the resources, plus the server's count and whether it was read whole."""
+
+    def __init__(self, items: list[dict[str, Any]], total: int, complete: bool = True,
+                 notes: list[str] | None = None, pages: int = 0):
+        super().__init__(items)
+        self.total = total
+        self.complete = complete
+        self.notes = notes or []
+        self.pages = pages
+
+
+class AdaptiveLimiter:
+    """At most `limit` requests in flight; halved on throttling, regrown by one per `limit`
+    successes in a row, between 1 and `maximum`."""
+
+    def __init__(self, start: int = DEFAULT_CONCURRENCY, maximum: int | None = None):
+        self.maximum = maximum or start
+        self.limit = max(1, min(start, self.maximum))
+        self.in_flight = 0
+        self.throttles = 0
+        self.lowest = self.limit
+        self._streak = 0
+        self._last_cut = 0.0
+        self._cond: asyncio.Condition | None = None
+        self._wakers: set[asyncio.Future[None]] = set()
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def __aenter__(self) -> None:
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        cond = self._condition()
+        async with cond:
+            self.in_flight -= 1
+            cond.notify_all()
+
+    def throttled(self, _what: object = None) -> None:
+        """Called on a 429: halve, at most once per half-second (one burst is one signal)."""
+        self.throttles += 1
+        now = time.monotonic()
+        if now - self._last_cut > 0.5:
+            self.limit = max(1, self.limit // 2)
+            self.lowest = min(self.lowest, self.limit)
+            self._last_cut = now
+        self._streak = 0
+
+    def succeeded(self) -> None:
+        self._streak += 1
+        if self._streak >= self.limit and self.limit < self.maximum:
+            self.limit += 1
+            self._streak = 0
+            if self._cond is not None:
+                # Wake waiters on the loop that owns the condition.
+                asyncio.get_running_loop().call_soon(self._wake)
+
+    def _wake(self) -> None:
+        async def notify() -> None:
+            async with self._condition():
+                self._condition().notify_all()
+        # Keep a reference: the loop holds tasks only weakly.
+        task = asyncio.ensure_future(notify())
+        self._wakers.add(task)
+        task.add_done_callback(self._wakers.discard)
+
+
+class ScimClient:
+    """SCIM operations against one base URL. Use as ``async with ScimClient.for_profile(p)``."""
+
+    def __init__(self, base_url: str, client: httpx.AsyncClient, *, flavor: str | None = None,
+                 page_size: int | None = None, concurrency: int = DEFAULT_CONCURRENCY,
+                 owns_client: bool = True):
+        self.base_url = base_url.rstrip("/")
+        self.http = client
+        self.flavor = flavor
+        self.page_size = page_size
+        self.limiter = AdaptiveLimiter(concurrency)
+        self.requests = 0
+        self._owns = owns_client
+        self._spc: dict[str, Any] | None = None
+        self._models: dict[str, type[Resource[Any]] | None] = {}
+        transport = getattr(client, "_transport", None)
+        if isinstance(transport, http.RetryTransport):
+            transport.listeners.append(self._on_retry)
+
+    @classmethod
+    def for_profile(cls, profile: Profile, **kwargs: Any) -> ScimClient:
+        if not profile.base_url:
+            raise ConfigError(f"profile {profile.name!r} has no SCIM base URL yet",
+                              "open it with `with opskit.config.connect(profile) as p:` (the "
+                              "practice tenant runs for that block) and use p")
+        concurrency = kwargs.get("concurrency", DEFAULT_CONCURRENCY)
+        client = http.async_client(auth=auth_for(profile), verify=profile.verify,
+                                   max_connections=max(concurrency * 2, 8))
+        return cls(profile.base_url, client, flavor=profile.flavor, **kwargs)
+
+    async def __aenter__(self) -> ScimClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns:
+            await self.http.aclose()
+
+    def _on_retry(self, what: int | str) -> None:
+        if what == 429:
+            self.limiter.throttled(what)
+
+    # ------------------------------------------------------------------ raw requests
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                      json: Any = None) -> Any:
+        url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+        headers = {"Content-Type": "application/scim+json"} if json is not None else None
+        async with self.limiter:
+            self.requests += 1
+            try:
+                response = await self.http.request(method, url, params=params, json=json,
+                                                   headers=headers)
+            except httpx.TransportError as exc:
+                raise TransportError(f"{method} {redact(url)}: {_unreachable_detail(exc)}",
+                                     "check the URL, the network and that the service is up; "
+                                     "opskit already retried") from None
+        body = scim_json(response)
+        self.limiter.succeeded()
+        return body
+
+    # ------------------------------------------------------------------ discovery
+    async def service_provider_config(self) -> dict[str, Any]:
+        if self._spc is None:
+            try:
+                self._spc = await self.request("GET", "ServiceProviderConfig") or {}
+            except ScimNotFound:
+                self._spc = {}
+        return self._spc
+
+    async def max_page_size(self) -> int:
+        if self.page_size:
+            return self.page_size
+        spc = await self.service_provider_config()
+        advertised = (spc.get("filter") or {}).get("maxResults")
+        if isinstance(advertised, int) and advertised > 0:
+            return min(advertised, MAX_PAGE_SIZE)
+        return DEFAULT_PAGE_SIZE
+
+    async def resource_types(self) -> list[dict[str, Any]] | None:
+        try:
+            body = await self.request("GET", "ResourceTypes")
+        except ScimNotFound:
+            return None
+        return list_page(body, httpx.Response(200, request=httpx.Request("GET", "x")))[1] \
+            if isinstance(body, dict) else None
+
+    async def _model(self, endpoint: str) -> type[Resource[Any]] | None:
+        """The model client-side filters are evaluated on (from the server's own schema)."""
+        name = urns.ENDPOINT_TYPES.get(endpoint, endpoint)
+        if name not in self._models:
+            model: type[Resource[Any]] | None = {"User": User, "Group": Group}.get(name)
+            if model is None and name in urns.RESOURCE_TYPES:
+                try:
+                    doc = await self.request("GET", f"Schemas/{urns.RESOURCE_TYPES[name][1]}")
+                    model = Resource.from_schema(Schema.model_validate(doc))
+                except (ScimError, ValidationError, ValueError):
+                    model = None
+            self._models[name] = model
+        return self._models[name]
+
+    # ------------------------------------------------------------------ CRUD
+    async def get(self, endpoint: str, rid: str, attributes: list[str] | None = None) -> Any:
+        params = {"attributes": ",".join(attributes)} if attributes else None
+        return await self.request("GET", f"{endpoint}/{rid}", params=params)
+
+    async def create(self, endpoint: str, body: dict[str, Any]) -> Any:
+        return await self.request("POST", endpoint, json=_without_meta(body))
+
+    async def replace(self, endpoint: str, rid: str, body: dict[str, Any]) -> Any:
+        return await self.request("PUT", f"{endpoint}/{rid}", json=_without_meta(body))
+
+    async def patch(self, endpoint: str, rid: str, operations: list[dict[str, Any]]) -> Any:
+        return await self.request("PATCH", f"{endpoint}/{rid}",
+                                  json={"schemas": [urns.PATCH_OP], "Operations": operations})
+
+    async def delete(self, endpoint: str, rid: str) -> None:
+        await self.request("DELETE", f"{endpoint}/{rid}")
+
+    # ------------------------------------------------------------------ listing
+    async def list(self, endpoint: str, filter: str | None = None, *,
+                   attributes: list[str] | None = None,
+                   on_progress: Callable[[int], None] | None = None) -> ScimList:
+        """Every resource of an endpoint (matching the filter), read concurrently."""
+        server, client_side = filters.split(filter, eq_co_only=self.flavor == "cloud")
+        try:
+            found = await self._list_all(endpoint, server, attributes, on_progress)
+        except ScimInvalidFilter:
+            if self.flavor == "cloud" or server is None:
+                raise
+            # A server that refuses what it could not evaluate: evaluate it here instead.
+            server, client_side = filters.split(filter, eq_co_only=True)
+            found = await self._list_all(endpoint, server, attributes, on_progress)
+        if client_side is None:
+            return found
+        return await self._filter_here(endpoint, found, client_side)
+
+    async def _filter_here(self, endpoint: str, found: ScimList, text: str) -> ScimList:
+        model = await self._model(endpoint)
+        if model is None:
+            raise OpskitError(f"cannot evaluate the filter {text!r} on {endpoint}: the server "
+                              "does not publish its schema", "filter with eq and co only")
+        bound = ScimFilter[model](text)  # type: ignore[index]
+        kept, unreadable = [], 0
+        for res in found:
+            try:
+                instance = model.model_validate(res, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+            except ValidationError:
+                unreadable += 1
+                continue
+            if bound.match(instance):
+                kept.append(res)
+        notes = [*found.notes, f"{endpoint}: filter {text!r} evaluated by opskit"]
+        if unreadable:
+            notes.append(f"{endpoint}: {unreadable} resources did not fit the schema and could "
+                         "not be filtered")
+        return ScimList(kept, len(kept), found.complete and not unreadable, notes, found.pages)
+
+    async def _page(self, endpoint: str, params: dict[str, Any], start: int, count: int
+                    ) -> tuple[int | None, list[dict[str, Any]]]:
+        query = {**params, "startIndex": start, "count": count}
+        try:
+            body = await self.request("GET", endpoint, params=query)
+        except (TransportError, ScimServerError, ScimRateLimited) as exc:
+            # Failures that outlasted the retries. A refusal (401, 403, 404, a bad filter) or an
+            # answer that is not SCIM keeps its own type and remediation.
+            raise IncompleteError(
+                f"{endpoint}: the page at startIndex {start} (count {count}) could not be read: "
+                f"{exc.message}", "the server kept failing for this page past the retries; run "
+                "again later, and check the connector's logs if it lasts",
+                resource=endpoint, page=start) from None
+        dummy = httpx.Response(200, request=httpx.Request("GET", f"{self.base_url}/{endpoint}"))
+        return list_page(body, dummy)
+
+    async def _range(self, endpoint: str, params: dict[str, Any], start: int, count: int
+                     ) -> tuple[set[int], list[dict[str, Any]], int]:
+        """Resources start … start+count-1; follows up when a server returns short pages."""
+        totals: set[int] = set()
+        items: list[dict[str, Any]] = []
+        pages = 0
+        while len(items) < count:
+            total, got = await self._page(endpoint, params, start + len(items),
+                                          count - len(items))
+            pages += 1
+            if total is not None:
+                totals.add(total)
+            if not got:
+                break
+            items.extend(got)
+        return totals, items, pages
+
+    async def _list_all(self, endpoint: str, server_filter: str | None,
+                        attributes: list[str] | None,
+                        on_progress: Callable[[int], None] | None) -> ScimList:
+        size = await self.max_page_size()
+        params: dict[str, Any] = {}
+        if server_filter:
+            params["filter"] = server_filter
+        if attributes:
+            params["attributes"] = ",".join(attributes)
+        seen_totals: list[int] = []
+        pages = 0
+        for _attempt in range(3):
+            total, first = await self._page(endpoint, params, 1, size)
+            pages += 1
+            if total is None:  # a server that does not count: read until an empty page
+                total = len(first) if len(first) < size else -1
+            totals = {total}
+            stride = len(first) if 0 < len(first) < size else size
+            chunks: list[list[dict[str, Any]]] = [first]
+            if total < 0:
+                more_totals, rest, n = await self._range(endpoint, params, len(first) + 1,
+                                                         2**31)
+                totals |= more_totals
+                chunks.append(rest)
+                pages += n
+                total = len(first) + len(rest)
+            elif total > len(first):
+                starts = range(len(first) + 1, total + 1, stride)
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        tasks = [tg.create_task(self._range(endpoint, params, s,
+                                                            min(stride, total - s + 1)))
+                                 for s in starts]
+                        if on_progress is not None:
+                            on_progress(len(first))
+                            for t in tasks:
+                                t.add_done_callback(
+                                    lambda t: on_progress(len(t.result()[1]))
+                                    if not t.cancelled() and t.exception() is None else None)
+                except BaseExceptionGroup as group:
+                    # The caller gets the page's own error (IncompleteError, a typed SCIM
+                    # error), not a group that `except IncompleteError` would miss.
+                    raise _first_error(group) from None
+                for t in tasks:
+                    more_totals, items, n = t.result()
+                    totals |= more_totals
+                    chunks.append(items)
+                    pages += n
+            elif on_progress is not None:
+                on_progress(len(first))
+            unique: dict[str, dict[str, Any]] = {}
+            anonymous: list[dict[str, Any]] = []
+            for chunk in chunks:
+                for res in chunk:
+                    rid = res.get("id")
+                    if rid is None:
+                        anonymous.append(res)
+                    else:
+                        unique.setdefault(str(rid), res)
+            items = [*unique.values(), *anonymous]
+            seen_totals.extend(sorted(totals))
+            if len(totals) == 1 and len(items) == total:
+                return ScimList(items, total, True, pages=pages)
+            log.info("%s: count changed while listing (%s, %d read); reading again", endpoint,
+                     sorted(totals), len(items))
+        note = (f"{endpoint}: totalResults kept changing while listing "
+                f"({', '.join(map(str, sorted(set(seen_totals))))}); {len(items)} read")
+        return ScimList(items, total, False, [note], pages=pages)
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    """The error to raise for a failed group of page reads: the first opskit error, else the
+    first error of any kind (a cancellation or an interrupt stays what it is)."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            stack[:0] = exc.exceptions
+        else:
+            leaves.append(exc)
+    for exc in leaves:
+        if not isinstance(exc, Exception):
+            return exc
+    return next((e for e in leaves if isinstance(e, OpskitError)), leaves[0])
+
+
+def _without_meta(body: dict[str, Any]) -> dict[str, Any]:
+    # Servers generate meta themselves (the FAQ says client meta is ignored): never send it.
+    return {k: v for k, v in body.items() if k.lower() != "meta"}

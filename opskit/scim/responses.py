@@ -1,0 +1,115 @@
+"""Turning HTTP answers into SCIM data or typed errors, leniently where real servers differ."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from .._redact import redact
+from ..errors import (
+    NotScimResponse,
+    ScimAccessDenied,
+    ScimBadRequest,
+    ScimConflict,
+    ScimError,
+    ScimInvalidFilter,
+    ScimNotFound,
+    ScimRateLimited,
+    ScimServerError,
+    ScimTooMany,
+    ScimUnauthorized,
+)
+
+_JSON_TYPES = ("application/scim+json", "application/json")
+
+
+def _error_class(status: int, scim_type: str | None) -> type[ScimError]:
+    if scim_type == "invalidFilter":
+        return ScimInvalidFilter
+    if scim_type == "tooMany" or status == 413:
+        return ScimTooMany
+    if scim_type == "uniqueness" or status == 409:
+        return ScimConflict
+    return {400: ScimBadRequest, 401: ScimUnauthorized, 403: ScimAccessDenied,
+            404: ScimNotFound, 429: ScimRateLimited}.get(
+        status, ScimServerError if status >= 500 else ScimError)
+
+
+def _describe(response: httpx.Response) -> str:
+    return f"{response.request.method} {redact(str(response.request.url))}"
+
+
+def scim_json(response: httpx.Response) -> Any:
+    """The JSON body of a successful answer; a typed error for anything else."""
+    if response.status_code >= 400:
+        raise error_from(response)
+    if response.status_code == 204 or not response.content:
+        # DELETE answers 204; so may a PATCH that returns no resource (RFC 7644 §3.5.2).
+        if response.request.method == "DELETE" or (response.status_code == 204 and
+                                                   response.request.method == "PATCH"):
+            return None
+        raise NotScimResponse(f"{_describe(response)} answered {response.status_code} with an "
+                              "empty body where a SCIM resource was expected",
+                              status=response.status_code, method=response.request.method,
+                              url=str(response.request.url))
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if body is None or (ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json")):
+        what = "an HTML page" if "html" in ctype or response.text.lstrip()[:1] == "<" \
+            else f"content of type {ctype or 'unknown'}"
+        raise NotScimResponse(f"{_describe(response)} answered {response.status_code} with "
+                              f"{what}, not SCIM JSON", status=response.status_code,
+                              method=response.request.method, url=str(response.request.url))
+    return body
+
+
+def error_from(response: httpx.Response) -> ScimError:
+    """A typed error from a 4xx/5xx answer: SCIM error body when there is one."""
+    status = response.status_code
+    scim_type = detail = None
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        scim_type = body.get("scimType") or None
+        raw = body.get("detail") or body.get("message") or body.get("error_description")
+        detail = redact(str(raw)) if raw else None
+    cls = _error_class(status, scim_type)
+    if body is None and response.content:
+        ctype = response.headers.get("content-type", "unknown")
+        # A 404 page that is not a SCIM error is a wrong base URL far more often than a missing
+        # resource: calling it "not found" would turn a wrong URL into an empty listing.
+        cls = NotScimResponse if status not in (401, 403, 429) and status < 500 else cls
+        detail = f"non-SCIM {ctype.split(';')[0]} body"
+    message = f"{_describe(response)} failed: HTTP {status}"
+    if scim_type:
+        message += f" {scim_type}"
+    if detail:
+        message += f": {detail}"
+    return cls(message, status=status, scim_type=scim_type, detail=detail,
+               method=response.request.method, url=str(response.request.url))
+
+
+def list_page(body: Any, response: httpx.Response) -> tuple[int | None, list[dict[str, Any]]]:
+    """(totalResults, resources) of a list answer. Lenient: no `Resources` on an empty page,
+    ids as numbers, `itemsPerPage` echoing the requested count (ignored)."""
+    if not isinstance(body, dict):
+        raise NotScimResponse(f"{_describe(response)}: a list answer must be a JSON object")
+    resources = body.get("Resources", body.get("resources")) or []
+    if not isinstance(resources, list):
+        raise NotScimResponse(f"{_describe(response)}: 'Resources' is not a list")
+    for r in resources:
+        if isinstance(r, dict) and r.get("id") is not None and not isinstance(r["id"], str):
+            r["id"] = str(r["id"])
+    total = body.get("totalResults")
+    try:
+        total = int(total) if total is not None else None
+    except (TypeError, ValueError):
+        total = None
+    return total, [r for r in resources if isinstance(r, dict)]

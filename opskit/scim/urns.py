@@ -1,0 +1,22 @@
+"""Schema URNs and endpoints as Delinea publishes them (the only thing shared with the sandbox's
+contract, and written out here on purpose rather than imported from it)."""
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+CONTAINER = "urn:ietf:params:scim:schemas:pam:1.0:Container"
+CONTAINER_PERMISSION = "urn:ietf:params:scim:schemas:pam:1.0:ContainerPermission"
+PRIVILEGED_DATA = "urn:ietf:params:scim:schemas:pam:1.0:PrivilegedData"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+# resource type name → (endpoint, core schema)
+RESOURCE_TYPES: dict[str, tuple[str, str]] = {
+    "User": ("Users", USER),
+    "Group": ("Groups", GROUP),
+    "Container": ("Containers", CONTAINER),
+    "ContainerPermission": ("ContainerPermissions", CONTAINER_PERMISSION),
+    "PrivilegedData": ("PrivilegedData", PRIVILEGED_DATA),
+}
+ENDPOINT_TYPES = {endpoint: name for name, (endpoint, _) in RESOURCE_TYPES.items()}
+PAM_TYPES = ("Container", "ContainerPermission", "PrivilegedData")

@@ -1,0 +1,199 @@
+"""Small real servers on 127.0.0.1 for the client-side tests: any ASGI app, TLS, closed ports.
+
+Nothing here mocks httpx: every test talks HTTP to a socket on the loopback interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import uvicorn
+
+from opskit.config import Profile, SecretRef
+from opskit.sandbox.serve import RunningSandbox
+from opskit.scim import urns
+
+LOOPBACK = "127.0.0.1"
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _bind(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((LOOPBACK, port))
+    sock.listen(256)
+    return sock
+
+
+@contextmanager
+def serve_asgi(app: Any, *, certfile: Path | None = None,
+               keyfile: Path | None = None) -> Iterator[str]:
+    """Serve an ASGI app on a free loopback port for the block; yields its base URL."""
+    sock = _bind()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off",
+                            loop="asyncio", http="h11", ssl_certfile=certfile,
+                            ssl_keyfile=keyfile)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
+                              name="test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    scheme = "https" if certfile else "http"
+    try:
+        yield f"{scheme}://{LOOPBACK}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    sock = _bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 that no trust store knows: (cert, key)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "opskit test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return certfile, keyfile
+
+
+def cloud_profile(sb: RunningSandbox, name: str = "practice", **overrides: Any) -> Profile:
+    """A cloud profile pointing at a running practice tenant, wired as `sandbox` is."""
+    sa = sb.tenant.file.service_account
+    fields: dict[str, Any] = {
+        "base_url": sb.cloud_url, "token_url": sb.token_url, "client_id": sa.client_id,
+        "client_secret": SecretRef.practice(sa.client_secret, "client_secret"), **overrides}
+    return Profile(name, "cloud", "cloud", **fields)
+
+
+def onprem_profile(sb: RunningSandbox, name: str = "practice-onprem") -> Profile:
+    return Profile(name, "onprem", "onprem", base_url=sb.onprem_url,
+                   token=SecretRef.practice(sb.tenant.file.onprem.token, "onprem_token"))
+
+
+async def send_json(send: Send, status: int, body: bytes,
+                    content_type: bytes = b"application/scim+json",
+                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer a raw ASGI request."""
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+        *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ListServer:
+    """A SCIM-ish /v2/Users list with knobs for what real servers do.
+
+    delay: seconds per list request (to see concurrency); cap: largest page it returns;
+    overlap: pages after the first also repeat the resource before them; grow: called with
+    the request number, may add resources; lenient: application/json, itemsPerPage echoing
+    count, no Resources key when empty, numeric ids, totalResults as a string;
+    total: False to leave totalResults out.
+    """
+
+    def __init__(self, n: int, *, delay: float = 0.0, cap: int | None = None,
+                 overlap: bool = False, grow: Callable[[int, list[Any]], None] | None = None,
+                 lenient: bool = False, total: bool = True) -> None:
+        self.items: list[dict[str, Any]] = [
+            {"schemas": [urns.USER], "id": i if lenient else str(i), "userName": f"user{i}@x.org"}
+            for i in range(1, n + 1)]
+        self.delay, self.cap, self.overlap, self.grow = delay, cap, overlap, grow
+        self.lenient, self.total = lenient, total
+        self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.log: list[tuple[int, float, float]] = []  # (startIndex, started, ended)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        ctype = b"application/json" if self.lenient else b"application/scim+json"
+        if path.startswith("/v2/Users/"):
+            rid = path.rsplit("/", 1)[1]
+            found = [r for r in self.items if str(r["id"]) == rid]
+            if found:
+                await send_json(send, 200, json.dumps(found[0]).encode(), ctype)
+            else:
+                await send_json(send, 404, json.dumps({
+                    "schemas": [urns.ERROR], "status": "404", "detail": "no such user"}).encode())
+            return
+        if path != "/v2/Users":
+            await send_json(send, 404, json.dumps({"schemas": [urns.ERROR], "status": "404",
+                                                   "detail": f"{path} not here"}).encode())
+            return
+        self.requests += 1
+        if self.grow:
+            self.grow(self.requests, self.items)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        started = time.monotonic()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.in_flight -= 1
+        start = int(query.get("startIndex", 1))
+        count = int(query.get("count", 100))
+        if self.cap:
+            count = min(count, self.cap)
+        items = self.items
+        if "filter" in query:  # only `userName eq "…"`
+            wanted = json.loads(query["filter"].split(" eq ", 1)[1])
+            items = [r for r in items if r["userName"] == wanted]
+        first = start - 1
+        if self.overlap and start > 1:
+            first -= 1
+        page = items[first:start - 1 + count]
+        body: dict[str, Any] = {"schemas": [urns.LIST_RESPONSE], "startIndex": start,
+                                "itemsPerPage": count if self.lenient else len(page)}
+        if self.total:
+            body["totalResults"] = str(len(items)) if self.lenient else len(items)
+        if page or not self.lenient:
+            body["Resources"] = page
+        self.log.append((start, started, time.monotonic()))
+        await send_json(send, 200, json.dumps(body).encode(), ctype)

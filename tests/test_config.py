@@ -1,0 +1,377 @@
+"""Profiles: tenant URLs, secrets by reference resolved at use time, one clear message each."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import httpx
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+from opskit import config
+from opskit.config import Profile, SecretRef, cloud_urls, connect, get_profile, load_profiles
+from opskit.errors import ConfigError, SecretError
+
+SECRET = "s3cr3t-value-never-shown"
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def profile_file(tmp_path: Path, body: str) -> Path:
+    return write_config(tmp_path / "opskit.toml", body)
+
+
+def assert_clear(error: Exception, *, must_not_contain: str = SECRET) -> str:
+    """One clear message: what is wrong, then what to do; never the secret."""
+    text = str(error)
+    assert isinstance(error, ConfigError)
+    assert error.message and error.remediation
+    assert text.startswith(error.message)
+    assert "→" in text and error.remediation in text
+    assert must_not_contain not in text
+    assert must_not_contain not in repr(error)
+    return text
+
+
+# --------------------------------------------------------------------------- tenant URLs
+@pytest.mark.parametrize("tenant", ["acme", "ACME", "https://acme.delinea.app",
+                                    "https://acme.delinea.app/", "https://acme.delinea.app/scim/v2",
+                                    "https://acme.delinea.app/scim/v2/"])
+def test_cloud_tenant_name_or_url(tenant: str) -> None:
+    assert cloud_urls(tenant) == ("https://acme.delinea.app/scim/v2",
+                                  "https://acme.delinea.app/identity/api/oauth2/token/xpmplatform")
+
+
+def test_cloud_profile_from_file(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, """
+[profiles.acme]
+kind = "cloud"
+tenant = "acme"
+client_id = "scim.integration@acme.com"
+client_secret = "env:ACME_SCIM_SECRET"
+
+[profiles.beta]
+kind = "cloud"
+tenant = "https://beta.delinea.app:8443"
+client_id = "svc@beta.com"
+client_secret = "file:~/beta.secret"
+scope = "xpmheadless"
+""")
+    profiles = load_profiles(path)
+    acme = profiles["acme"]
+    assert (acme.kind, acme.flavor) == ("cloud", "cloud")
+    assert acme.base_url == "https://acme.delinea.app/scim/v2"
+    assert acme.token_url == "https://acme.delinea.app/identity/api/oauth2/token/xpmplatform"
+    assert acme.scope == "xpm.platform"
+    assert acme.client_id == "scim.integration@acme.com"
+    assert acme.client_secret == SecretRef("env:ACME_SCIM_SECRET")
+    beta = profiles["beta"]
+    assert beta.base_url == "https://beta.delinea.app:8443/scim/v2"
+    assert beta.scope == "xpmheadless"
+    # The built-in profiles are always there.
+    assert {"sandbox", "sandbox-onprem"} <= set(profiles)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8765", "http://localhost:8765/scim/v2",
+                                 "http://[::1]:8765"])
+def test_plain_http_only_to_loopback(url: str) -> None:
+    base, token_url = cloud_urls(url)
+    assert base.startswith("http://") and base.endswith(":8765/scim/v2")
+    assert token_url.endswith(":8765/identity/api/oauth2/token/xpmplatform")
+    # A derived URL must itself be a usable URL (an IPv6 host keeps its brackets).
+    assert httpx.URL(base).port == 8765
+
+
+def test_onprem_profile(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, """
+[profiles.acme-ss]
+kind = "onprem"
+base_url = "https://ss-scim.acme.local/SCIMConnector/v2/"
+token = "keyring:opskit/acme-ss"
+""")
+    prof = get_profile("acme-ss", path)
+    assert (prof.kind, prof.flavor) == ("onprem", "onprem")
+    assert prof.base_url == "https://ss-scim.acme.local/SCIMConnector/v2"
+    assert prof.token == SecretRef("keyring:opskit/acme-ss")
+    assert prof.client_secret is None
+
+
+def test_onprem_base_url_must_end_in_v2(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, """
+[profiles.ss]
+kind = "onprem"
+base_url = "https://ss-scim.acme.local/SCIMConnector"
+token = "env:SS_TOKEN"
+""")
+    with pytest.raises(ConfigError) as info:
+        load_profiles(path)
+    assert "/v2" in assert_clear(info.value)
+
+
+# --------------------------------------------------------------------------- clear errors
+@pytest.mark.parametrize(("tenant", "words"), [
+    ("https://acme .delinea.app", "spaces"),
+    (" https://acme.delinea.app", "spaces"),
+    ("acme corp", "neither a tenant name nor a URL"),
+    ("acme\n", "neither a tenant name nor a URL"),
+    ("https://", "no host"),
+    ("https:///scim/v2", "no host"),
+    ("http://acme.delinea.app", "not this machine"),
+    ("http://10.0.0.5:8765", "not this machine"),
+    ("ftp://acme.delinea.app", "https://"),
+    ("https://acme.delinea.app/identity", "path"),
+])
+def test_bad_tenant_is_one_clear_message(tmp_path: Path, tenant: str, words: str) -> None:
+    path = profile_file(tmp_path, f"""
+[profiles.acme]
+kind = "cloud"
+tenant = {json.dumps(tenant)}
+client_id = "svc@acme.com"
+client_secret = "env:ACME_SCIM_SECRET"
+""")
+    with pytest.raises(ConfigError) as info:
+        load_profiles(path)
+    text = assert_clear(info.value)
+    assert words in text
+    assert "profiles.acme.tenant" in text  # says where
+
+
+def test_password_in_a_tenant_url_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, f"""
+[profiles.acme]
+kind = "cloud"
+tenant = "http://svc:{SECRET}@acme.delinea.app"
+client_id = "svc@acme.com"
+client_secret = "env:ACME_SCIM_SECRET"
+""")
+    with pytest.raises(ConfigError) as info:
+        load_profiles(path)
+    assert_clear(info.value)
+
+
+def test_unknown_profile(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, """
+[profiles.acme]
+kind = "onprem"
+base_url = "https://ss.acme.local/SCIMConnector/v2"
+token = "env:SS_TOKEN"
+""")
+    with pytest.raises(ConfigError) as info:
+        get_profile("acmee", path)
+    text = assert_clear(info.value)
+    assert "'acmee'" in text
+    assert "acme" in info.value.remediation and "sandbox" in info.value.remediation
+
+
+def test_literal_secret_in_the_file_is_refused(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, f"""
+[profiles.acme]
+kind = "cloud"
+tenant = "acme"
+client_id = "svc@acme.com"
+client_secret = "{SECRET}"
+""")
+    with pytest.raises(ConfigError) as info:
+        load_profiles(path)
+    text = assert_clear(info.value)
+    assert "literal" in text and "env:NAME" in text
+
+
+def test_literal_onprem_token_is_refused(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, f"""
+[profiles.ss]
+kind = "onprem"
+base_url = "https://ss.acme.local/SCIMConnector/v2"
+token = "{SECRET}"
+""")
+    with pytest.raises(ConfigError) as info:
+        load_profiles(path)
+    assert "literal" in assert_clear(info.value)
+
+
+def test_other_profile_file_mistakes(tmp_path: Path) -> None:
+    cases = {
+        'kind = "cloudy"': "kind",
+        'kind = "cloud"\ntenant = "acme"\nclient_secret = "env:X"': "client_id",
+        'kind = "onprem"\nbase_url = "https://x.local/v2"\ntoken = "env:X"\nscope = "a"':
+            "unknown key",
+    }
+    for body, words in cases.items():
+        path = profile_file(tmp_path, f"[profiles.p]\n{body}\n")
+        with pytest.raises(ConfigError) as info:
+            load_profiles(path)
+        assert words in assert_clear(info.value)
+    path = profile_file(tmp_path, '[profiles.sandbox]\nkind = "sandbox"\n')
+    with pytest.raises(ConfigError, match="shadows a built-in"):
+        load_profiles(path)
+    path = profile_file(tmp_path, "[profiles.p\nkind = 1\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_profiles(path)
+
+
+def test_profile_file_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = write_config(tmp_path / "elsewhere.toml", """
+[profiles.from-env]
+kind = "onprem"
+base_url = "https://ss.acme.local/SCIMConnector/v2"
+token = "env:SS_TOKEN"
+""")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("OPSKIT_CONFIG", str(elsewhere))
+    assert "from-env" in load_profiles()
+    write_config(work / "opskit.toml", """
+[profiles.from-cwd]
+kind = "onprem"
+base_url = "https://ss.acme.local/SCIMConnector/v2"
+token = "env:SS_TOKEN"
+""")
+    assert set(load_profiles()) == {"sandbox", "sandbox-onprem", "from-cwd"}
+    (work / "opskit.toml").unlink()
+    monkeypatch.setenv("OPSKIT_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_profiles()
+
+
+# --------------------------------------------------------------------------- secrets
+def test_missing_env_var_is_a_secret_error_at_use_time(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPSKIT_TEST_SECRET", raising=False)
+    path = profile_file(tmp_path, """
+[profiles.acme]
+kind = "cloud"
+tenant = "acme"
+client_id = "svc@acme.com"
+client_secret = "env:OPSKIT_TEST_SECRET"
+""")
+    prof = get_profile("acme", path)  # loading never reads the secret
+    assert prof.client_secret is not None
+    with pytest.raises(SecretError) as info:
+        prof.client_secret.resolve()
+    text = assert_clear(info.value)
+    assert "OPSKIT_TEST_SECRET" in text and "export" in text
+    # Resolved at use time: the value in force when it is used, each time.
+    monkeypatch.setenv("OPSKIT_TEST_SECRET", SECRET)
+    assert prof.client_secret.resolve() == SECRET
+    monkeypatch.setenv("OPSKIT_TEST_SECRET", SECRET + "-rotated")
+    assert prof.client_secret.resolve() == SECRET + "-rotated"
+
+
+def test_file_secret(tmp_path: Path) -> None:
+    secret_file = tmp_path / "client.secret"
+    secret_file.write_text(SECRET + "\n")
+    assert SecretRef(f"file:{secret_file}").resolve() == SECRET
+    empty = tmp_path / "empty.secret"
+    empty.write_text("\n")
+    for ref in (f"file:{empty}", f"file:{tmp_path / 'missing.secret'}"):
+        with pytest.raises(SecretError) as info:
+            SecretRef(ref).resolve()
+        assert_clear(info.value)
+
+
+class _MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+def test_keyring_secret() -> None:
+    previous = keyring.get_keyring()
+    memory = _MemoryKeyring()
+    keyring.set_keyring(memory)
+    try:
+        ref = SecretRef("keyring:opskit/acme-ss")
+        with pytest.raises(SecretError) as info:
+            ref.resolve()
+        assert "keyring set opskit acme-ss" in assert_clear(info.value)
+        memory.set_password("opskit", "acme-ss", SECRET)
+        assert ref.resolve() == SECRET
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_unknown_secret_scheme() -> None:
+    with pytest.raises(SecretError) as info:
+        SecretRef("vault:acme/scim").resolve()
+    assert_clear(info.value)
+
+
+def test_secrets_are_never_repr_d_or_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("OPSKIT_TEST_SECRET", SECRET)
+    path = profile_file(tmp_path, """
+[profiles.acme]
+kind = "cloud"
+tenant = "acme"
+client_id = "svc@acme.com"
+client_secret = "env:OPSKIT_TEST_SECRET"
+""")
+    prof = get_profile("acme", path)
+    assert prof.client_secret is not None
+    assert prof.client_secret.resolve() == SECRET
+    practice = SecretRef.practice(SECRET, "client_secret")
+    assert practice.resolve() == SECRET
+    for shown in (repr(prof), str(prof), repr(prof.client_secret), repr(practice),
+                  str(practice), caplog.text):
+        assert SECRET not in shown
+    assert "env:OPSKIT_TEST_SECRET" in repr(prof)
+
+
+# --------------------------------------------------------------------------- built-in profiles
+@pytest.mark.parametrize(("name", "path"), [("sandbox", "/scim/v2"),
+                                            ("sandbox-onprem", "/SCIMConnector/v2")])
+def test_builtin_sandbox_runs_for_the_duration_of_connect(
+        name: str, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPSKIT_SANDBOX_URL", raising=False)
+    with connect(name) as prof:
+        url = httpx.URL(prof.base_url)
+        assert url.scheme == "http" and url.host == "127.0.0.1"
+        assert prof.base_url.endswith(path)
+        assert httpx.get(f"http://127.0.0.1:{url.port}/_sandbox/health").json()["status"] == "ok"
+        if name == "sandbox":
+            assert prof.token_url.endswith("/identity/api/oauth2/token/xpmplatform")
+            assert prof.client_secret is not None and prof.token is None
+            assert "practice-only" not in repr(prof)
+        else:
+            assert prof.token is not None and prof.client_secret is None
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{url.port}/_sandbox/health")
+
+
+def test_connect_reuses_the_sandbox_named_by_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPSKIT_SANDBOX_URL", raising=False)
+    with connect("sandbox") as first:
+        monkeypatch.setenv("OPSKIT_SANDBOX_URL", first.base_url.removesuffix("/scim/v2") + "/")
+        with connect("sandbox") as second:
+            assert second.base_url == first.base_url
+            assert second.token_url == first.token_url
+        with connect("sandbox-onprem") as onprem:
+            assert onprem.base_url.startswith(first.base_url.removesuffix("/scim/v2"))
+
+
+def test_connect_passes_real_profiles_through(tmp_path: Path) -> None:
+    prof = Profile("acme", "cloud", "cloud", *cloud_urls("acme"), client_id="svc@acme.com",
+                   client_secret=SecretRef("env:X"))
+    with connect(prof) as same:
+        assert same is prof
+    empty = profile_file(tmp_path, "")
+    assert config.get_profile(None, empty).name == "sandbox"  # the default

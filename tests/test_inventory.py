@@ -1,0 +1,405 @@
+"""Inventory: tidy frames from a tenant, snapshots on disk, other servers, and faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pandas as pd
+import pytest
+
+from opskit import http, inventory
+from opskit.config import Profile, SecretRef
+from opskit.errors import ConfigError, IncompleteError, NotScimResponse, OpskitError
+from opskit.inventory import COLUMNS, FRAMES, Inventory, fetch_inventory
+from opskit.sandbox import demodata
+from opskit.sandbox.app import PREFIX, Sandbox
+from opskit.sandbox.oauth import TOKEN_PATH
+from opskit.sandbox.serve import RunningSandbox, running
+from opskit.sandbox.store import Tenant
+from opskit.sandbox.tenantfile import TenantFile, parse_tenant
+from opskit.scim import ScimClient, urns
+
+from .conftest import SMALL
+from .servers import (
+    ListServer,
+    Receive,
+    Scope,
+    Send,
+    cloud_profile,
+    onprem_profile,
+    send_json,
+    serve_asgi,
+)
+
+SORT_KEYS = {"group_members": ["group_id", "member_id"]}
+
+
+def small_profile(flavor: str = "cloud") -> Profile:
+    return Profile(f"small-{flavor}", "sandbox", flavor, sandbox_data=str(SMALL))  # type: ignore[arg-type]
+
+
+def canonical(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    keys = SORT_KEYS.get(name, ["id"])
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+def assert_same_inventory(got: Inventory, want: Inventory) -> None:
+    for name in FRAMES:
+        a, b = getattr(got, name), getattr(want, name)
+        keys = SORT_KEYS.get(name, ["id"])
+        assert not a.duplicated(keys).any(), f"duplicates in {name}"
+        pd.testing.assert_frame_equal(canonical(a, name), canonical(b, name), obj=name)
+
+
+# --------------------------------------------------------------------------- the practice tenant
+def test_cloud_inventory_of_the_small_tenant() -> None:
+    inv = fetch_inventory(small_profile("cloud"), progress=False)
+    for name in FRAMES:
+        assert list(getattr(inv, name).columns) == COLUMNS[name]
+    assert sorted(inv.users.id) == ["u-scim", "u1", "u2", "u3"]  # the cloud shows disabled too
+    assert sorted(inv.groups.id) == ["g1", "g2", "g3", "g4"]  # Platform groups
+    members = set(zip(inv.group_members.group_id, inv.group_members.member_id, strict=True))
+    assert members == {("g1", "u1"), ("g1", "g3"), ("g2", "u-scim"), ("g3", "u2"), ("g4", "u1")}
+    assert dict(zip(inv.group_members.member_id, inv.group_members.member_type,
+                    strict=True))["g3"] == "Group"
+    # Only folders the service user owns; their paths from the root.
+    assert dict(zip(inv.containers.id, inv.containers.path, strict=True)) == {
+        "f1": "/IT", "f2": "/IT/Databases", "f3": "/IT/Databases/Prod"}
+    prod = inv.containers.set_index("id").loc["f3"]
+    assert (prod.parent_id, prod.parent_name, prod.secret_count) == ("f2", "Databases", 1)
+    assert sorted(inv.privileged_data.id) == ["s1", "s2"]
+    secrets = inv.privileged_data.set_index("id")
+    assert secrets.loc["s1", "container_id"] == "f3"
+    perms = inv.container_permissions
+    assert set(perms.container_id) == {"f1", "f2", "f3"}
+    owner = perms[(perms.container_id == "f3") & (perms.principal_id == "g2")].iloc[0]
+    assert (owner.principal_type, owner.right, list(owner.rights)) == ("group", "Owner",
+                                                                       ["Owner"])
+    meta = inv.meta
+    assert meta["source"] == "small-cloud" and meta["flavor"] == "cloud"
+    assert meta["complete"] is True and meta["notes"] == []
+    assert meta["counts"] == inv.counts()
+    assert pd.Timestamp(meta["fetched_at"]).tzinfo is not None
+
+
+def test_onprem_inventory_of_the_small_tenant() -> None:
+    inv = fetch_inventory(small_profile("onprem"), progress=False)
+    assert sorted(inv.users.id) == ["u-scim", "u1", "u2"]  # enabled users only
+    assert sorted(inv.groups.id) == ["g1", "g2", "g3", "g5"]  # Secret Server groups
+    assert sorted(inv.containers.id) == ["f1", "f2", "f3", "f4", "f5"]
+    assert dict(zip(inv.containers.id, inv.containers.path, strict=True))["f5"] == "/Shared"
+    assert sorted(inv.privileged_data.id) == ["s1", "s2", "s3", "s4", "s5"]
+    assert inv.meta["flavor"] == "onprem" and inv.complete
+
+
+def test_paths_for_unseen_parents_and_cycles() -> None:
+    assert inventory.folder_paths(["a", "b", "c"], ["A", "B", "C"], [None, "a", "zz"],
+                                  [None, "A", "Hidden"]) == ["/A", "/A/B", "…/Hidden/C"]
+    cyclic = inventory.folder_paths(["a", "b"], ["A", "B"], ["b", "a"], ["B", "A"])
+    assert len(cyclic) == 2  # terminates
+
+
+def test_fetch_inventory_from_inside_a_running_loop() -> None:
+    """Notebooks call it with a loop already running."""
+    async def inside() -> Inventory:
+        return fetch_inventory(small_profile("cloud"), progress=False)
+
+    assert len(asyncio.run(inside()).users) == 4
+
+
+# --------------------------------------------------------------------------- snapshots
+@pytest.fixture(scope="module")
+def small_inventory() -> Inventory:
+    return fetch_inventory(small_profile("cloud"), progress=False)
+
+
+def leftovers(directory: Path, keep: str) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name != keep)
+
+
+def test_snapshot_round_trip(tmp_path: Path, small_inventory: Inventory) -> None:
+    path = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    assert path == tmp_path / "snap"
+    assert sorted(p.name for p in path.iterdir()) == sorted(
+        [f"{n}.parquet" for n in FRAMES] + ["manifest.json"])
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["schema_version"] == inventory.SCHEMA_VERSION
+    assert manifest["counts"] == small_inventory.counts()
+    assert set(manifest["files"]) == {f"{n}.parquet" for n in FRAMES}
+    assert all(len(v) == 64 for v in manifest["files"].values())  # sha256
+    back = inventory.load_snapshot(path)
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(small_inventory, name),
+                                      obj=name)
+    assert back.meta == json.loads(json.dumps(small_inventory.meta, default=str))
+    assert back.container_permissions.rights.map(type).eq(list).all()  # lists, as fetched
+    assert leftovers(tmp_path, "snap") == []  # no temporary folders left behind
+
+
+def test_snapshot_replaces_an_older_snapshot(tmp_path: Path, small_inventory: Inventory) -> None:
+    target = tmp_path / "snap"
+    inventory.save_snapshot(small_inventory, target)
+    smaller = Inventory(**{n: getattr(small_inventory, n).head(1) for n in FRAMES},
+                        meta={**small_inventory.meta, "note": "second"})
+    inventory.save_snapshot(smaller, target)
+    back = inventory.load_snapshot(target)
+    assert back.meta["note"] == "second" and len(back.users) == 1
+    assert leftovers(tmp_path, "snap") == []
+
+
+def test_snapshot_refuses_to_replace_other_folders(tmp_path: Path,
+                                                   small_inventory: Inventory) -> None:
+    precious = tmp_path / "reports"
+    precious.mkdir()
+    (precious / "q3.xlsx").write_text("keep me")
+    with pytest.raises(ConfigError) as info:
+        inventory.save_snapshot(small_inventory, precious)
+    assert info.value.remediation
+    assert (precious / "q3.xlsx").read_text() == "keep me"
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(ConfigError):
+        inventory.save_snapshot(small_inventory, a_file)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    inventory.save_snapshot(small_inventory, empty)  # an empty folder is fine
+    assert leftovers(tmp_path, "") == ["empty", "file.txt", "reports"]
+
+
+def test_a_failed_save_leaves_nothing(tmp_path: Path, small_inventory: Inventory) -> None:
+    broken = Inventory(**{n: getattr(small_inventory, n) for n in FRAMES},
+                       meta=small_inventory.meta)
+    broken.users = broken.users.assign(active=[object()] * len(broken.users))  # unwritable
+    with pytest.raises(Exception):  # noqa: B017 - pyarrow's own error
+        inventory.save_snapshot(broken, tmp_path / "snap")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("tamper", ["parquet", "missing", "manifest-json", "counts", "schema"])
+def test_a_tampered_snapshot_is_refused(tmp_path: Path, small_inventory: Inventory,
+                                        tamper: str) -> None:
+    path = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    manifest_path = path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    if tamper == "parquet":
+        users = pd.read_parquet(path / "users.parquet")
+        users.loc[0, "userName"] = "mallory@acme.com"
+        users.to_parquet(path / "users.parquet", index=False)
+    elif tamper == "missing":
+        (path / "groups.parquet").unlink()
+    elif tamper == "manifest-json":
+        manifest_path.write_text(manifest_path.read_text()[:-20])
+    elif tamper == "counts":
+        # A consistent-looking file swap: new checksum, but the rows disagree with the counts.
+        pd.read_parquet(path / "users.parquet").head(1).to_parquet(path / "users.parquet",
+                                                                   index=False)
+        manifest["files"]["users.parquet"] = inventory._sha256(path / "users.parquet")
+        manifest_path.write_text(json.dumps(manifest))
+    elif tamper == "schema":
+        manifest["schema_version"] = 99
+        manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(OpskitError) as info:
+        inventory.load_snapshot(path)
+    assert info.value.remediation
+    with pytest.raises(ConfigError, match=r"no manifest\.json"):
+        inventory.load_snapshot(tmp_path)
+
+
+# --------------------------------------------------------------------------- scim2-server
+def test_plain_scim_server_without_pam_types(scim2_server: Any) -> None:
+    """scim2-server has Users and Groups only: PAM frames come back empty, with a note."""
+    base = f"http://127.0.0.1:{scim2_server.port}/v2"
+    prof = Profile("scim2", "onprem", "onprem", base_url=base,
+                   token=SecretRef.practice("unused-token", "t"))
+
+    async def seed() -> tuple[set[str], set[str], set[tuple[str, str]]]:
+        async with ScimClient.for_profile(prof) as c:
+            before_users = {u["id"] for u in await c.list("Users")}
+            before_groups = {g["id"] for g in await c.list("Groups")}
+            users = [await c.create("Users", {"schemas": [urns.USER],
+                                              "userName": f"inv{i}@example.org",
+                                              "displayName": f"Inv {i}"}) for i in range(6)]
+            admins = await c.create("Groups", {
+                "schemas": [urns.GROUP], "displayName": "Inventory Admins",
+                "members": [{"value": u["id"], "type": "User"} for u in users[:3]]})
+            everyone = await c.create("Groups", {
+                "schemas": [urns.GROUP], "displayName": "Inventory Everyone",
+                "members": [{"value": u["id"], "type": "User"} for u in users[3:]]
+                + [{"value": admins["id"], "type": "Group"}]})
+            members = {(admins["id"], u["id"]) for u in users[:3]}
+            members |= {(everyone["id"], u["id"]) for u in users[3:]}
+            members.add((everyone["id"], admins["id"]))
+            return (before_users | {u["id"] for u in users},
+                    before_groups | {admins["id"], everyone["id"]}, members)
+
+    user_ids, group_ids, members = asyncio.run(seed())
+    inv = fetch_inventory(prof, progress=False)
+    assert set(inv.users.id) == user_ids and inv.users.id.is_unique
+    assert set(inv.groups.id) == group_ids
+    assert {f"inv{i}@example.org" for i in range(6)} <= set(inv.users.userName)
+    got = set(zip(inv.group_members.group_id, inv.group_members.member_id, strict=True))
+    assert members <= got
+    for name in ("containers", "container_permissions", "privileged_data"):
+        frame = getattr(inv, name)
+        assert frame.empty and list(frame.columns) == COLUMNS[name]
+    notes = " ".join(inv.meta["notes"])
+    for kind in urns.PAM_TYPES:
+        assert kind in notes
+    assert inv.complete and inv.meta["pam"] is False
+
+
+def test_a_lenient_server_with_users_only() -> None:
+    """No ResourceTypes, numeric ids, application/json: Users read, the rest noted as absent."""
+    with serve_asgi(ListServer(130, lenient=True)) as url:
+        prof = Profile("lenient", "onprem", "onprem", base_url=url + "/v2",
+                       token=SecretRef.practice("unused-token", "t"))
+        inv = fetch_inventory(prof, progress=False)
+    assert sorted(inv.users.id, key=int) == [str(i) for i in range(1, 131)]
+    assert inv.complete and inv.counts()["groups"] == 0
+    for endpoint in ("Groups", "Containers", "ContainerPermissions", "PrivilegedData"):
+        assert f"{endpoint}: not found on this server" in inv.meta["notes"]
+
+
+def test_an_unconnected_sandbox_profile_says_how_to_connect() -> None:
+    with pytest.raises(ConfigError, match="connect"):
+        ScimClient.for_profile(small_profile("cloud"))
+
+
+# --------------------------------------------------------------------------- reliability
+@pytest.fixture(scope="module")
+def demo_tenant() -> TenantFile:
+    data = demodata.generate(scale=1)
+    data["limits"] = {"max_results": 50}  # many pages, so faults have pages to hit
+    return parse_tenant(data, "demo")
+
+
+@pytest.fixture(scope="module")
+def fault_free(demo_tenant: TenantFile) -> dict[str, Inventory]:
+    out = {}
+    with running(demo_tenant) as sb:
+        out["cloud"] = fetch_inventory(cloud_profile(sb), progress=False)
+        out["onprem"] = fetch_inventory(onprem_profile(sb), progress=False)
+    for inv in out.values():
+        assert inv.complete and inv.meta["requests"] > 20
+    return out
+
+
+def test_faults_do_not_change_the_inventory(demo_tenant: TenantFile,
+                                            fault_free: dict[str, Inventory]) -> None:
+    """The rehearsal spec as documented (Retry-After 1 s), tokens dying after 1 s."""
+    faults = "429=0.1,503=0.05,drop=0.02,token_expiry=1,seed=1"
+    with running(demo_tenant, faults=faults, latency_ms=30) as sb:
+        inv = fetch_inventory(cloud_profile(sb), progress=False)
+        tokens = sb.sandbox.issuer.issued
+    assert inv.complete and inv.meta["notes"] == []
+    assert_same_inventory(inv, fault_free["cloud"])
+    assert tokens > 1  # tokens really did expire during the run
+
+
+def test_faults_are_really_met_and_survived(demo_tenant: TenantFile,
+                                            fault_free: dict[str, Inventory]) -> None:
+    heard: Counter[object] = Counter()
+
+    async def go(sb: RunningSandbox) -> tuple[Inventory, int]:
+        prof = cloud_profile(sb)
+        async with ScimClient.for_profile(prof, page_size=25) as c:
+            c.http._transport.listeners.append(lambda what: heard.update([what]))  # type: ignore[attr-defined]
+            inv = await inventory.fetch(c, source="faulty", progress=False)
+            return inv, c.http.auth.fetches  # type: ignore[union-attr]
+
+    faults = "429=0.1,503=0.05,drop=0.05,token_expiry=0.3,retry_after=0,seed=3"
+    with running(demo_tenant, faults=faults, latency_ms=50) as sb:
+        inv, fetches = asyncio.run(go(sb))
+    assert_same_inventory(inv, fault_free["cloud"])
+    assert heard[429] and heard[503]
+    assert heard["RemoteProtocolError"] + heard["ReadError"] > 0  # dropped connections
+    assert fetches > 1  # expired tokens were replaced mid-run
+
+
+def test_onprem_faults_do_not_change_the_inventory(demo_tenant: TenantFile,
+                                                   fault_free: dict[str, Inventory]) -> None:
+    with running(demo_tenant, faults="429=0.15,503=0.1,drop=0.05,seed=4,retry_after=0") as sb:
+        inv = fetch_inventory(onprem_profile(sb), progress=False)
+    assert inv.complete
+    assert_same_inventory(inv, fault_free["onprem"])
+
+
+class FailPage:
+    """Wraps an ASGI app: one page of one endpoint answers 503 (Retry-After: 0) forever."""
+
+    def __init__(self, app: Any, endpoint: str, start: int) -> None:
+        self.app, self.endpoint, self.start = app, endpoint, start
+        self.failures = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith(f"/{self.endpoint}"):
+            query = parse_qs(scope["query_string"].decode())
+            if int(query.get("startIndex", ["1"])[0]) == self.start:
+                self.failures += 1
+                body = json.dumps({"schemas": [urns.ERROR], "status": "503",
+                                   "detail": "Secret Server service unavailable."}).encode()
+                await send_json(send, 503, body, headers=[(b"retry-after", b"0")])
+                return
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def failing(tenant: TenantFile, endpoint: str, start: int) -> Iterator[tuple[Profile, FailPage]]:
+    app = FailPage(Sandbox(Tenant(tenant)).app, endpoint, start)
+    with serve_asgi(app) as url:
+        sa = tenant.service_account
+        yield Profile("failing", "cloud", "cloud", base_url=url + PREFIX["cloud"],
+                      token_url=url + TOKEN_PATH, client_id=sa.client_id,
+                      client_secret=SecretRef.practice(sa.client_secret, "client_secret")), app
+
+
+@pytest.mark.parametrize(("endpoint", "start"), [("Users", 51), ("PrivilegedData", 1),
+                                                 ("ContainerPermissions", 301)])
+def test_a_page_that_keeps_failing_is_never_a_short_result(
+        demo_tenant: TenantFile, fault_free: dict[str, Inventory], endpoint: str,
+        start: int) -> None:
+    with failing(demo_tenant, endpoint, start) as (prof, app), \
+            pytest.raises(IncompleteError) as info:
+        fetch_inventory(prof, progress=False)
+    error = info.value
+    assert (error.resource, error.page) == (endpoint, start)
+    assert endpoint in str(error) and f"startIndex {start}" in str(error)
+    assert error.remediation
+    assert app.failures == http.RetryPolicy().max_attempts  # retried, then given up
+    partial = error.partial
+    assert isinstance(partial, Inventory)
+    assert partial.complete is False and partial.meta["complete"] is False
+    assert [n for n in partial.meta["notes"] if n.startswith(f"{endpoint}:")] == [
+        error.message]
+    frame = inventory._ENDPOINT_FRAMES[endpoint]
+    for name in FRAMES:  # everything else was read whole
+        if name != frame and not (frame == "groups" and name == "group_members"):
+            pd.testing.assert_frame_equal(canonical(getattr(partial, name), name),
+                                          canonical(getattr(fault_free["cloud"], name), name))
+
+
+def test_a_wrong_base_url_is_not_an_empty_inventory(sandbox: RunningSandbox) -> None:
+    prof = Profile("wrong", "onprem", "onprem", base_url=sandbox.url + "/SCIMConnector/v3",
+                   token=SecretRef.practice("practice-onprem-token", "t"))
+    with pytest.raises(NotScimResponse) as info:
+        fetch_inventory(prof, progress=False)
+    assert "base URL" in info.value.remediation
+
+
+def test_access_denied_is_reported_as_such(small_tenant: TenantFile) -> None:
+    from opskit.errors import ScimAccessDenied
+
+    data = small_tenant.model_dump(by_alias=True, exclude_none=True)
+    data["service_account"]["has_scim_role"] = False
+    with running(parse_tenant(data, "no-role")) as sb, \
+            pytest.raises(ScimAccessDenied) as info:
+        fetch_inventory(cloud_profile(sb), progress=False)
+    assert "Bypass Direct API" in str(info.value)
+    assert info.value.partial is None or info.value.partial.complete is False

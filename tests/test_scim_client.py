@@ -1,0 +1,502 @@
+"""The async SCIM client: CRUD, concurrent paging, typed errors, filters, leniency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from opskit import http
+from opskit.errors import (
+    ConfigError,
+    NotScimResponse,
+    ScimAccessDenied,
+    ScimConflict,
+    ScimError,
+    ScimInvalidFilter,
+    ScimNotFound,
+    ScimTooMany,
+    ScimUnauthorized,
+)
+from opskit.sandbox import demodata
+from opskit.sandbox.serve import RunningSandbox, running
+from opskit.sandbox.tenantfile import TenantFile, parse_tenant
+from opskit.scim import ScimClient, ScimList, filters, urns
+
+from .servers import (
+    ListServer,
+    Receive,
+    Scope,
+    Send,
+    cloud_profile,
+    onprem_profile,
+    send_json,
+    serve_asgi,
+)
+
+USER = urns.USER
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def client_for(sb: RunningSandbox, flavor: str, **kwargs: Any) -> ScimClient:
+    prof = cloud_profile(sb) if flavor == "cloud" else onprem_profile(sb)
+    return ScimClient.for_profile(prof, **kwargs)
+
+
+def plain_client(base_url: str, **kwargs: Any) -> ScimClient:
+    policy = http.RetryPolicy(max_attempts=3, backoff_base=0.001)
+    return ScimClient(base_url, http.async_client(policy=policy), **kwargs)
+
+
+def ids(resources: list[dict[str, Any]]) -> list[str]:
+    return sorted(str(r["id"]) for r in resources)
+
+
+# --------------------------------------------------------------------------- CRUD
+@pytest.mark.parametrize("flavor", ["cloud", "onprem"])
+def test_crud_round_trip(sandbox: RunningSandbox, flavor: str) -> None:
+    async def go() -> None:
+        async with client_for(sandbox, flavor) as c:
+            created = await c.create("Users", {
+                "schemas": [USER], "userName": "dana@acme.com", "displayName": "Dana",
+                "active": True, "meta": {"created": "1999-01-01T00:00:00Z"}})
+            rid = created["id"]
+            assert created["meta"]["created"] != "1999-01-01T00:00:00Z"  # server-made meta
+            got = await c.get("Users", rid, attributes=["userName"])
+            assert got["userName"] == "dana@acme.com" and "displayName" not in got
+            replaced = await c.replace("Users", rid, {**created, "displayName": "Dana R"})
+            assert replaced["displayName"] == "Dana R"
+            patched = await c.patch("Users", rid, [
+                {"op": "replace", "path": "displayName", "value": "Dana P"}])
+            assert patched is None or patched["displayName"] == "Dana P"
+            assert (await c.get("Users", rid))["displayName"] == "Dana P"
+            found = await c.list("Users", filters.eq("userName", "dana@acme.com"))
+            assert ids(found) == [rid]
+            await c.delete("Users", rid)
+            with pytest.raises(ScimNotFound):
+                await c.get("Users", rid)
+        if flavor == "onprem":  # the on-prem connector disables (and then hides) the user
+            async with client_for(sandbox, "cloud") as cloud:
+                assert (await cloud.get("Users", rid))["active"] is False
+
+    run(go())
+
+
+# --------------------------------------------------------------------------- listing
+@pytest.mark.parametrize("flavor", ["cloud", "onprem"])
+def test_paged_listing_equals_one_page(sandbox: RunningSandbox, flavor: str) -> None:
+    async def go() -> None:
+        async with client_for(sandbox, flavor) as whole:
+            expected = {e: ids(await whole.list(e)) for e in
+                        ("Users", "Groups", "Containers", "ContainerPermissions",
+                         "PrivilegedData")}
+        for size in (1, 2, 3):
+            async with client_for(sandbox, flavor, page_size=size) as c:
+                for endpoint, want in expected.items():
+                    got = await c.list(endpoint)
+                    assert ids(got) == want, (endpoint, size)
+                    assert got.complete and got.total == len(want) and not got.notes
+                    assert got.pages == max(1, -(-len(want) // size))
+
+    run(go())
+
+
+@pytest.fixture
+def list_server() -> Iterator[Callable[..., tuple[ListServer, str]]]:
+    stack: list[Any] = []
+
+    def start(n: int, **kwargs: Any) -> tuple[ListServer, str]:
+        app = ListServer(n, **kwargs)
+        cm = serve_asgi(app)
+        url = cm.__enter__()
+        stack.append(cm)
+        return app, url + "/v2"
+
+    yield start
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)
+
+
+def test_first_page_alone_then_the_rest_concurrently(list_server: Any) -> None:
+    app, url = list_server(40, delay=0.05)
+
+    async def go() -> ScimList:
+        async with plain_client(url, page_size=5, concurrency=8) as c:
+            return await c.list("Users")
+
+    got = run(go())
+    assert ids(got) == sorted(str(i) for i in range(1, 41)) and got.complete
+    first = [entry for entry in app.log if entry[0] == 1]
+    others = [entry for entry in app.log if entry[0] != 1]
+    assert len(first) == 1 and len(others) == 7
+    assert all(started >= first[0][2] for _, started, _ in others)  # page 1 finished first
+    assert app.max_in_flight > 1  # the rest overlapped
+
+
+def test_overlapping_pages_are_deduplicated(list_server: Any) -> None:
+    _app, url = list_server(12, overlap=True)
+
+    async def go() -> ScimList:
+        async with plain_client(url, page_size=4) as c:
+            return await c.list("Users")
+
+    got = run(go())
+    assert ids(got) == sorted(str(i) for i in range(1, 13))
+    assert len(got) == 12 and got.complete
+
+
+def test_short_pages_are_followed_up(list_server: Any) -> None:
+    _app, url = list_server(25, cap=3)
+
+    async def go() -> ScimList:
+        async with plain_client(url, page_size=10) as c:
+            return await c.list("Users")
+
+    got = run(go())
+    assert ids(got) == sorted(str(i) for i in range(1, 26)) and got.complete
+
+
+def test_a_server_without_totalresults_is_read_to_the_end(list_server: Any) -> None:
+    _app, url = list_server(11, total=False)
+
+    async def go() -> ScimList:
+        async with plain_client(url, page_size=4) as c:
+            return await c.list("Users")
+
+    got = run(go())
+    assert ids(got) == sorted(str(i) for i in range(1, 12)) and got.complete
+
+
+def test_a_count_that_changes_once_is_read_again(list_server: Any) -> None:
+    def grow(request: int, items: list[Any]) -> None:
+        if request == 3:  # a user is created while the list is being read
+            items.append({"schemas": [USER], "id": "new", "userName": "new@x.org"})
+
+    app, url = list_server(20, grow=grow, delay=0.01)
+
+    async def go() -> ScimList:
+        async with plain_client(url, page_size=5, concurrency=2) as c:
+            return await c.list("Users")
+
+    got = run(go())
+    assert "new" in ids(got) and len(got) == 21
+    assert got.complete and got.total == 21
+    assert app.requests > 5  # read twice
+
+
+def test_a_count_that_keeps_changing_is_marked_incomplete(list_server: Any) -> None:
+    def grow(request: int, items: list[Any]) -> None:
+        items.append({"schemas": [USER], "id": f"new{request}", "userName": f"n{request}@x"})
+
+    _app, url = list_server(10, grow=grow)
+
+    async def go() -> ScimList:
+        async with plain_client(url, page_size=4) as c:
+            return await c.list("Users")
+
+    got = run(go())
+    assert not got.complete
+    assert len(got.notes) == 1 and got.notes[0].startswith("Users:")
+    assert "totalResults kept changing" in got.notes[0]
+    assert len({r["id"] for r in got}) == len(got)  # still no duplicates
+
+
+def test_lenient_shapes(list_server: Any) -> None:
+    """application/json, itemsPerPage echoing count, no Resources when empty, numeric ids."""
+    _app, url = list_server(7, lenient=True)
+
+    async def go() -> None:
+        async with plain_client(url, page_size=3) as c:
+            got = await c.list("Users")
+            assert ids(got) == [str(i) for i in range(1, 8)]
+            assert all(isinstance(r["id"], str) for r in got)
+            assert got.complete and got.total == 7
+            none = await c.list("Users", filters.eq("userName", "nobody@x.org"))
+            assert list(none) == [] and none.complete and none.total == 0
+            one = await c.list("Users", filters.eq("userName", "user5@x.org"))
+            assert ids(one) == ["5"]
+            assert (await c.get("Users", "5"))["userName"] == "user5@x.org"
+
+    run(go())
+
+
+def test_progress_is_reported(sandbox: RunningSandbox) -> None:
+    seen: list[int] = []
+
+    async def go() -> ScimList:
+        async with client_for(sandbox, "onprem", page_size=2) as c:
+            return await c.list("Users", on_progress=seen.append)
+
+    got = run(go())
+    assert sum(seen) == len(got)
+
+
+# --------------------------------------------------------------------------- typed errors
+def check_error(error: ScimError, status: int, scim_type: str | None = None) -> None:
+    assert error.status == status
+    assert error.scim_type == scim_type
+    assert error.detail
+    assert error.remediation and error.remediation in str(error)
+    assert str(status) in str(error)
+
+
+def test_typed_errors(sandbox: RunningSandbox) -> None:
+    async def go() -> None:
+        async with client_for(sandbox, "cloud") as c:
+            with pytest.raises(ScimNotFound) as nf:
+                await c.get("Users", "no-such-user")
+            check_error(nf.value, 404)
+            assert nf.value.method == "GET" and nf.value.url.endswith("/Users/no-such-user")
+            with pytest.raises(ScimConflict) as conflict:
+                await c.create("Users", {"schemas": [USER],
+                                         "userName": "bob@acme.com"})
+            check_error(conflict.value, 409, "uniqueness")
+            with pytest.raises(ScimInvalidFilter) as bad_filter:
+                await c.request("GET", "Users", params={"filter": 'userName sw "a"'})
+            check_error(bad_filter.value, 400, "invalidFilter")
+            with pytest.raises(ScimAccessDenied) as denied:  # moving a secret it doesn't own
+                await c.patch("Containers", "f1", [
+                    {"op": "add", "path": "privilegedData", "value": [{"value": "s3"}]}])
+            check_error(denied.value, 403)
+            assert "Access Denied" in str(denied.value)
+        async with client_for(sandbox, "onprem") as c:
+            ops = [{"method": "DELETE", "path": f"/Users/x{i}"} for i in range(1001)]
+            with pytest.raises(ScimTooMany) as too_many:
+                await c.request("POST", "Bulk", json={
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                    "Operations": ops})
+            check_error(too_many.value, 413, too_many.value.scim_type)
+
+    run(go())
+
+
+def test_unauthorized_and_access_denied_keep_their_type(small_tenant: TenantFile) -> None:
+    """A refusal while listing is the typed error with its remediation, not 'incomplete'."""
+    data = small_tenant.model_dump(by_alias=True, exclude_none=True)
+    data["service_account"]["has_scim_role"] = False
+    with running(parse_tenant(data, "no-role")) as sb:
+        async def go() -> None:
+            async with client_for(sb, "cloud") as c:
+                with pytest.raises(ScimAccessDenied) as denied:
+                    await c.list("Users")
+                check_error(denied.value, 403)
+                assert "Bypass Direct API" in str(denied.value)
+            async with ScimClient(sb.onprem_url, http.async_client(
+                    headers={"Authorization": "Bearer wrong"})) as c:
+                with pytest.raises(ScimUnauthorized) as unauthorized:
+                    await c.list("Groups")
+                check_error(unauthorized.value, 401)
+
+        run(go())
+
+
+async def not_scim(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers that are not SCIM: login pages, empty bodies, the wrong content type."""
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    html = b"<!DOCTYPE html><html><body>Please sign in</body></html>"
+    if path.startswith("/html-ok"):
+        await send_json(send, 200, html, b"text/html; charset=utf-8")
+    elif path.startswith("/html-404"):
+        await send_json(send, 404, html, b"text/html")
+    elif path.startswith("/empty"):
+        await send_json(send, 200, b"", b"application/scim+json")
+    elif path.startswith("/no-content"):
+        await send_json(send, 204, b"", b"application/scim+json")
+    elif path.startswith("/text"):
+        await send_json(send, 200, b'{"totalResults": 0}', b"text/plain")
+    elif path.startswith("/redirect"):
+        await send_json(send, 302, b"", b"text/html", [(b"location", b"/login")])
+    else:
+        await send_json(send, 200, b'{"Resources": [], "totalResults": 0}')
+
+
+@pytest.fixture(scope="module")
+def not_scim_url() -> Iterator[str]:
+    with serve_asgi(not_scim) as url:
+        yield url
+
+
+@pytest.mark.parametrize(("base", "words"), [
+    ("/html-ok", "HTML"), ("/html-404", "non-SCIM text/html"), ("/empty", "empty body"),
+    ("/text", "text/plain"), ("/redirect", "302")])
+def test_non_scim_answers(not_scim_url: str, base: str, words: str) -> None:
+    async def go() -> None:
+        async with plain_client(not_scim_url + base, page_size=10) as c:
+            with pytest.raises(NotScimResponse) as info:
+                await c.get("Users", "1")
+            assert words in str(info.value)
+            assert "base URL" in info.value.remediation
+            # A listing says the same, rather than "incomplete" or "not found".
+            with pytest.raises(NotScimResponse):
+                await c.list("Users")
+
+    run(go())
+
+
+def test_no_content_is_fine_for_delete_and_patch(not_scim_url: str) -> None:
+    async def go() -> None:
+        async with plain_client(not_scim_url + "/no-content") as c:
+            assert await c.delete("Users", "1") is None
+            assert await c.patch("Users", "1", [{"op": "remove", "path": "title"}]) is None
+            with pytest.raises(NotScimResponse):
+                await c.get("Users", "1")
+
+    run(go())
+
+
+# --------------------------------------------------------------------------- filters
+def test_filter_quoting() -> None:
+    assert filters.eq("userName", "a@b.com") == 'userName eq "a@b.com"'
+    assert filters.eq("userName", 'o"neil') == r'userName eq "o\"neil"'
+    assert filters.co("displayName", "back\\slash") == r'displayName co "back\\slash"'
+    assert filters.eq("active", True) == "active eq true"
+    assert filters.eq("x", None) == "x eq null"
+    assert filters.eq("n", 3) == "n eq 3"
+    when = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert filters.eq("meta.lastModified", when) == \
+        'meta.lastModified eq "2024-01-02T03:04:05+00:00"'
+    assert filters.and_(filters.eq("a", 1)) == "a eq 1"
+    assert filters.and_(filters.eq("a", 1), "", filters.co("b", "x")) == '(a eq 1) and (b co "x")'
+    assert filters.eq(f"{urns.CONTAINER}:name", "IT") == f'{urns.CONTAINER}:name eq "IT"'
+    for bad_path in ('userName or userName pr', "", "user name", 'x"'):
+        with pytest.raises(ConfigError):
+            filters.eq(bad_path, "v")
+    with pytest.raises(ConfigError):
+        filters.compare("userName", "eq 1 or", "v")
+    with pytest.raises(ConfigError):
+        filters.parse('userName eq "unterminated')
+
+
+def test_a_quoted_value_cannot_change_the_filter() -> None:
+    hostile = 'x" or userName pr or userName eq "y'
+    text = filters.eq("userName", hostile)
+    ast = filters.parse(text)
+    assert type(ast).__name__ == "Comparison"  # one comparison, not an `or`
+    assert ast.value == hostile  # type: ignore[attr-defined]
+
+
+def test_split_by_capability() -> None:
+    assert filters.split(None, True) == (None, None)
+    assert filters.split('userName sw "a"', False) == ('userName sw "a"', None)
+    assert filters.split('userName eq "a"', True) == ('userName eq "a"', None)
+    server, here = filters.split('userName sw "a" and displayName co "n" and active eq true',
+                                 True)
+    assert server == 'displayName co "n" and active eq true'
+    assert here == '(userName sw "a")'
+    assert filters.split('userName eq "a" or userName eq "b"', True) == \
+        (None, '(userName eq "a" or userName eq "b")')
+    # Re-rendered terms keep their escapes.
+    server, _ = filters.split(filters.and_(filters.eq("userName", 'a"b'),
+                                           filters.co("displayName", "\\")), True)
+    assert server == r'userName eq "a\"b" and displayName co "\\"'
+
+
+def test_hostile_user_names_on_the_practice_tenant(sandbox: RunningSandbox) -> None:
+    quote, backslash = 'o"neil@acme.com', "back\\slash@acme.com"
+    hostile = 'x" or userName pr or userName eq "y'
+
+    async def go() -> None:
+        async with client_for(sandbox, "cloud") as c:
+            q = await c.create("Users", {"schemas": [USER], "userName": quote})
+            b = await c.create("Users", {"schemas": [USER], "userName": backslash})
+        for flavor in ("cloud", "onprem"):
+            async with client_for(sandbox, flavor) as c:
+                assert ids(await c.list("Users", filters.eq("userName", quote))) == [q["id"]]
+                assert ids(await c.list("Users", filters.eq("userName", backslash))) == \
+                    [b["id"]]
+                assert ids(await c.list("Users", filters.co("userName", '"'))) == [q["id"]]
+                assert ids(await c.list("Users", filters.co("userName", "\\"))) == [b["id"]]
+                both = filters.and_(filters.co("userName", "neil"), filters.eq("userName", quote))
+                assert ids(await c.list("Users", both)) == [q["id"]]
+                assert list(await c.list("Users", filters.eq("userName", hostile))) == []
+
+    run(go())
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[RunningSandbox]:
+    with running(parse_tenant(demodata.generate(scale=1), "demo")) as sb:
+        yield sb
+
+
+@pytest.mark.parametrize("text", [
+    'userName sw "a"',
+    'userName sw "a" and active eq true',
+    'displayName ew "n" or userName co "ro"',
+    'userName co "e" and not (displayName sw "A")',
+    'emails[type eq "work" and value co "a"]',
+])
+def test_unsupported_operators_on_cloud_are_evaluated_here(demo: RunningSandbox,
+                                                           text: str) -> None:
+    """The cloud connector only takes eq/co; the answer must match the on-prem flavor's own
+    evaluation over the users both flavors show."""
+    async def go() -> tuple[ScimList, ScimList, set[str], set[str]]:
+        async with client_for(demo, "cloud") as cloud, client_for(demo, "onprem") as onprem:
+            return (await cloud.list("Users", text), await onprem.list("Users", text),
+                    set(ids(await cloud.list("Users"))), set(ids(await onprem.list("Users"))))
+
+    cloud, onprem, cloud_all, onprem_all = run(go())
+    shared = cloud_all & onprem_all
+    assert onprem, "the filter should match someone"
+    assert set(ids(cloud)) & shared == set(ids(onprem)) & shared
+    assert cloud.complete and onprem.complete
+    assert any("evaluated by opskit" in n for n in cloud.notes)
+    assert not onprem.notes  # pushed whole to a server that supports it
+
+
+def test_a_server_that_refuses_a_filter_gets_the_supported_part(demo: RunningSandbox) -> None:
+    """Flavor unknown: the whole filter is tried, and on invalidFilter split as for cloud."""
+    text = 'userName sw "a" and active eq true'
+
+    async def go() -> tuple[ScimList, ScimList]:
+        prof = cloud_profile(demo)
+        unknown = ScimClient.for_profile(prof)
+        unknown.flavor = None
+        async with unknown, client_for(demo, "cloud") as cloud:
+            return await unknown.list("Users", text), await cloud.list("Users", text)
+
+    unknown, cloud = run(go())
+    assert ids(unknown) == ids(cloud) and len(unknown) > 0
+
+
+def test_bad_filter_syntax_is_caught_before_sending(sandbox: RunningSandbox) -> None:
+    async def go() -> None:
+        async with client_for(sandbox, "cloud") as c:
+            with pytest.raises(ConfigError):
+                await c.list("Users", 'userName eq "a" and')
+            assert c.requests == 0
+
+    run(go())
+
+
+def test_non_scim_html_from_a_real_server(sandbox: RunningSandbox) -> None:
+    """A wrong base URL on a real host: its 404 page is 'not SCIM', not 'no such user'."""
+    async def go() -> None:
+        async with ScimClient(sandbox.url + "/scim/v3", http.async_client()) as c:
+            with pytest.raises(NotScimResponse):
+                await c.get("Users", "u1")
+
+    run(go())
+
+
+def test_transport_failure_is_one_clear_error() -> None:
+    from opskit.errors import TransportError
+
+    from .servers import closed_port
+
+    async def go() -> None:
+        async with plain_client(f"http://127.0.0.1:{closed_port()}/v2") as c:
+            with pytest.raises(TransportError) as info:
+                await c.get("Users", "1")
+            assert "refused" in str(info.value) and info.value.remediation
+
+    run(go())
+
