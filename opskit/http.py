@@ -43,7 +43,7 @@ _MAYBE_SENT = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, htt
 
 @dataclass
 class RetryPolicy:
-    max_attempts: int = 8
+    max_attempts: int = 10
     max_total_seconds: float = 120.0
     backoff_base: float = 0.25
     backoff_cap: float = 15.0

