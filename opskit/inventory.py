@@ -208,10 +208,12 @@ _FRAMES: dict[str, Callable[[list[Any]], Any]] = {
 # one that honours it (as the on-prem connector does) sends a third less JSON.
 ATTRIBUTES: dict[str, list[str]] = {
     "Users": ["userName", "displayName", "active", "emails", "externalId"],
-    "Groups": ["displayName", "members", "externalId"],
-    "Containers": ["name", "displayName", "parent"],
-    "ContainerPermissions": ["container", "user", "group", "rights"],
-    "PrivilegedData": ["name", "type", "container"],
+    "Groups": ["displayName", "members.value", "members.display", "members.type",
+               "externalId"],
+    "Containers": ["name", "displayName", "parent.value", "parent.display"],
+    "ContainerPermissions": ["container.value", "container.display", "user.value",
+                             "user.display", "group.value", "group.display", "rights"],
+    "PrivilegedData": ["name", "type", "container.value", "container.display"],
 }
 
 

@@ -387,3 +387,16 @@ def test_service_account_without_role_gets_403(small_tenant) -> None:
         r = httpx.get(sb.cloud_url + "/Users",
                       headers={"Authorization": f"Bearer {token.json()['access_token']}"})
         scim_error(r, 403)  # ...and SCIM refuses it
+
+
+def test_sub_attribute_projection(scim: Flavors) -> None:
+    r = scim.onprem.get("/ContainerPermissions", params={
+        "attributes": "container.value,user.display,rights"}).json()["Resources"]
+    first = r[0]
+    assert set(first) == {"schemas", "id", "container", "user", "rights"} or set(first) == {
+        "schemas", "id", "container", "rights"}
+    assert set(first["container"]) == {"value"}
+    # A URN-qualified name selects the same attribute.
+    u = scim.onprem.get("/Users/u1", params={
+        "attributes": "urn:ietf:params:scim:schemas:core:2.0:User:userName"}).json()
+    assert set(u) == {"schemas", "id", "userName"}

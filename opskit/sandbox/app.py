@@ -337,37 +337,62 @@ class Sandbox:
 
 
 class _Projection:
-    """`attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), on top-level attributes."""
+    """`attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5): attributes and sub-attributes
+    (`container.value`) to return, or top-level attributes to leave out."""
 
-    def __init__(self, include: set[str] | None, exclude: set[str]):
-        self.include = include
+    def __init__(self, include: dict[str, set[str] | None] | None, exclude: set[str]):
+        self.include = include  # attribute → its sub-attributes to keep (None: all of them)
         self.exclude = exclude
         # Rendered projections are cached like whole resources, under this key.
-        self.key = (tuple(sorted(include)) if include is not None else None,
-                    tuple(sorted(exclude)))
+        self.key = (None if include is None else tuple(sorted(
+            (a, tuple(sorted(s)) if s is not None else None) for a, s in include.items())),
+            tuple(sorted(exclude)))
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> _Projection | None:
-        def names(key: str) -> set[str]:
+        def paths(key: str) -> list[tuple[str, str | None]]:
             raw = params.get(key) or ""
             if isinstance(raw, list):
                 raw = ",".join(raw)
-            return {n.strip().split(".")[0].lower().rsplit(":", 1)[-1]
-                    for n in str(raw).split(",") if n.strip()}
-        include, exclude = names("attributes"), names("excludedattributes")
+            out = []
+            for name in str(raw).split(","):
+                # A URN prefix ends at the last colon: urn:…:2.0:User:name.givenName
+                attr, _, sub = name.strip().rsplit(":", 1)[-1].lower().partition(".")
+                if attr:
+                    out.append((attr, sub or None))
+            return out
+        include: dict[str, set[str] | None] = {}
+        for attr, sub in paths("attributes"):
+            if sub is None or include.get(attr, set()) is None:
+                include[attr] = None
+            else:
+                include.setdefault(attr, set()).add(sub)  # type: ignore[union-attr]
+        exclude = {attr for attr, sub in paths("excludedattributes") if sub is None}
         if not include and not exclude:
             return None
         return cls(include or None, exclude)
 
     def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
-        always = {"id", "schemas"}
         out = {}
         for key, value in resource.items():
             k = key.lower()
-            if k in always or (self.include is None and k not in self.exclude) or (
-                    self.include is not None and k in self.include):
+            if k in ("id", "schemas"):
                 out[key] = value
+            elif self.include is None:
+                if k not in self.exclude:
+                    out[key] = value
+            elif k in self.include:
+                subs = self.include[k]
+                out[key] = value if subs is None else _keep(value, subs)
         return out
+
+
+def _keep(value: Any, subs: set[str]) -> Any:
+    if isinstance(value, list):
+        return [_keep(v, subs) for v in value]
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k.lower() in subs}
+    return value
 
 
 def _query(request: Request) -> dict[str, str]:
