@@ -33,6 +33,7 @@ lab: install
 
 bench: install
 	$(BIN)/python benchmarks/sandbox.py
+	$(BIN)/python benchmarks/pipeline.py
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache .ruff_cache *.egg-info

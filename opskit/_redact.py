@@ -17,8 +17,11 @@ _values: set[str] = set()
 _PATTERNS = [
     (re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer|basic)\s+[^\s,;'\"]+"), r"\1\2 " + MASK),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
-    (re.compile(r"(?i)((?:client_secret|access_token|refresh_token|password|token)"
+    (re.compile(r"(?i)((?:client_secret|access_token|refresh_token|password)"
                 r"[\"']?\s*[:=]\s*[\"']?)[^\s&,;'\"]+"), r"\1" + MASK),
+    # A bare "token:" is also a word in prose ("no token: the endpoint …"): mask only what
+    # looks like one.
+    (re.compile(r"(?i)(\btoken[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{12,}"), r"\1" + MASK),
 ]
 
 
@@ -41,6 +44,25 @@ def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redact_known(text: str) -> str:
+    """Text with only the registered secret values masked: safe on code and markup (a plotly.js
+    bundle, HTML), where the credential-shaped patterns of `redact` could match program text."""
+    if not text:
+        return text
+    with _lock:
+        values = sorted(_values, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def is_known_secret(text: str) -> bool:
+    """Whether the text contains a registered secret value."""
+    with _lock:
+        return any(value in text for value in _values)
 
 
 class RedactingFilter(logging.Filter):

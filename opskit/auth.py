@@ -103,7 +103,7 @@ def decode_jwt_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-def _unreachable_detail(exc: BaseException) -> str:
+def unreachable_detail(exc: BaseException) -> str:
     chain: list[BaseException] = []
     while exc is not None and exc not in chain:
         chain.append(exc)
@@ -212,16 +212,16 @@ def _base_diagnosis(token_url: str, client_id: str, scope: str) -> TokenDiagnosi
                           client_id=client_id, scope_requested=scope)
 
 
-def diagnose_token(profile: Profile, scope: str | None = None, *,
-                   client_auth: str = "post") -> TokenDiagnosis:
-    """Ask for one token and explain the answer (never raises for a refused token).
+def request_token(profile: Profile, scope: str | None = None, *, client_auth: str = "post"
+                  ) -> tuple[TokenDiagnosis, str | None]:
+    """One token request: (diagnosis, the token or None). Never raises for a refused token.
 
-    A practice-tenant profile is connected first (the practice tenant runs for the call)."""
+    The token is for the caller to use at once (see BearerAuth), never to keep or show."""
     if profile.kind == "sandbox" and profile.client_secret is None:
         from .config import connect
 
         with connect(profile) as connected:
-            return diagnose_token(connected, scope, client_auth=client_auth)
+            return request_token(connected, scope, client_auth=client_auth)
     if profile.flavor != "cloud" or not profile.client_secret:
         raise ConfigError(f"profile {profile.name!r} is not a cloud profile",
                           "the token check applies to the cloud connector's OAuth2 flow")
@@ -235,12 +235,34 @@ def diagnose_token(profile: Profile, scope: str | None = None, *,
         try:
             response = c.send(request)
         except httpx.TransportError as exc:
-            d.cause, d.detail = TENANT_UNREACHABLE, _unreachable_detail(exc)
+            d.cause, d.detail = TENANT_UNREACHABLE, unreachable_detail(exc)
             d.remediation = REMEDIATION[TENANT_UNREACHABLE]
-            return d
+            return d, None
     d.elapsed_ms = (time.perf_counter() - started) * 1000
-    d, _token = interpret_token_response(response, d)
-    return d
+    return interpret_token_response(response, d)
+
+
+def diagnose_token(profile: Profile, scope: str | None = None, *,
+                   client_auth: str = "post") -> TokenDiagnosis:
+    """Ask for one token and explain the answer (never raises for a refused token).
+
+    A practice-tenant profile is connected first (the practice tenant runs for the call)."""
+    return request_token(profile, scope, client_auth=client_auth)[0]
+
+
+class BearerAuth(httpx.Auth):
+    """A token already obtained: the token check sends the very token it diagnosed."""
+
+    def __init__(self, token: str):
+        remember(token)
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
 
 
 class StaticTokenAuth(httpx.Auth):

@@ -117,3 +117,19 @@ class IncompleteError(OpskitError):
         super().__init__(message, remediation)
         self.resource = resource
         self.page = page
+
+
+class RunError(OpskitError):
+    """A notebook run refused before it starts: unknown notebook, profile or threshold."""
+
+
+class ParameterError(RunError):
+    """A notebook parameter that the notebook does not declare, or of the wrong type."""
+
+
+class SecretParameterError(ParameterError):
+    """A parameter whose name or value looks like a secret: secrets never travel as parameters
+    (papermill writes parameters into the executed notebook in clear text)."""
+
+    remediation = ("Name the secret in the profile by reference (env:NAME, keyring:SERVICE/NAME "
+                   "or file:PATH) and let the notebook resolve it; see docs/profiles.md.")

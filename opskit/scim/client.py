@@ -21,7 +21,7 @@ from scim2_models import Context, Group, Resource, Schema, ScimFilter, User
 
 from .. import http
 from .._redact import logger, redact
-from ..auth import _unreachable_detail, auth_for
+from ..auth import auth_for, unreachable_detail
 from ..config import Profile
 from ..errors import (
     ConfigError,
@@ -193,7 +193,7 @@ class ScimClient:
                 return await self.http.request(method, url, params=params, json=json,
                                                headers=headers)
             except httpx.TransportError as exc:
-                raise TransportError(f"{method} {redact(url)}: {_unreachable_detail(exc)}",
+                raise TransportError(f"{method} {redact(url)}: {unreachable_detail(exc)}",
                                      "check the URL, the network and that the service is up; "
                                      "opskit already retried") from None
 

@@ -1,0 +1,152 @@
+"""The HTML report: the executed notebook without its code, under a header that says how the run
+went. Self-contained and offline: the template fetches nothing, and plotly.js comes embedded once
+by the renderer `opskit.report.setup()` selects."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from functools import lru_cache
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from ..report.findings import SEVERITIES, by_severity
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "report" / "templates"
+TEMPLATE_NAME = "opskit_report"
+MAX_FINDINGS_SHOWN = 200  # the rest are in findings.csv and results.json
+
+# Shared by the report header and the index page.
+CSS = """
+:root { --ok: #1a7f37; --findings: #9a6700; --failed: #cf222e; --muted: #6e7781;
+  --line: #d0d7de; --soft: #f6f8fa; --critical: #8b0000; --high: #cf222e; --medium: #bc4c00;
+  --low: #9a6700; --info: #0969da; }
+.opskit { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
+  line-height: 1.45; }
+.opskit h1 { font-size: 1.6em; margin: 0 0 .3em 0; }
+.opskit table { border-collapse: collapse; width: 100%; margin: .6em 0; font-size: .92em; }
+.opskit th, .opskit td { border-bottom: 1px solid var(--line); padding: .35em .6em;
+  text-align: left; vertical-align: top; }
+.opskit th { background: var(--soft); font-weight: 600; }
+.opskit td.num, .opskit th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.opskit .muted { color: var(--muted); }
+.opskit .badge { display: inline-block; padding: .1em .6em; border-radius: 1em; color: #fff;
+  font-size: .85em; font-weight: 600; vertical-align: middle; }
+.opskit .badge.ok { background: var(--ok); }
+.opskit .badge.findings { background: var(--findings); }
+.opskit .badge.failed { background: var(--failed); }
+.opskit .sev { display: inline-block; min-width: 1.6em; padding: 0 .45em; border-radius: .3em;
+  color: #fff; text-align: center; font-weight: 600; font-size: .85em; }
+.opskit .sev.critical { background: var(--critical); }
+.opskit .sev.high { background: var(--high); }
+.opskit .sev.medium { background: var(--medium); } .opskit .sev.low { background: var(--low); }
+.opskit .sev.info { background: var(--info); } .opskit .sev.zero { background: none;
+  color: var(--muted); font-weight: normal; }
+.opskit-run { margin: 1em 2em 2em 2em; padding: 1em 1.4em; border: 1px solid var(--line);
+  border-left: 6px solid var(--muted); border-radius: 6px; background: #fff; }
+.opskit-run.ok { border-left-color: var(--ok); }
+.opskit-run.findings { border-left-color: var(--findings); }
+.opskit-run.failed { border-left-color: var(--failed); }
+.opskit-run dl { display: grid; grid-template-columns: max-content auto; gap: .15em 1em;
+  margin: .4em 0; }
+.opskit-run dt { color: var(--muted); } .opskit-run dd { margin: 0; }
+.opskit-run .error { background: #ffebe9; border: 1px solid #ff818266; padding: .5em .8em;
+  border-radius: 6px; font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
+  white-space: pre-wrap; }
+.opskit-run details { margin-top: .6em; }
+"""
+
+
+@lru_cache(maxsize=1)
+def _exporter() -> Any:
+    """One exporter per process: building it loads and compiles the templates (the slow part)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)],
+                        exclude_input=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True)
+
+
+_export_lock = threading.Lock()  # an exporter's Jinja environment is shared state
+
+
+def render_report(nb: nbformat.NotebookNode, results: dict[str, Any],
+                  notes: list[str]) -> str:
+    resources = {"metadata": {"name": f"{results['notebook']} · {results['profile']}"},
+                 "opskit_css": CSS, "opskit_header": run_header(results, notes)}
+    with _export_lock:
+        body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    return body
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
+
+
+def _seconds(results: dict[str, Any]) -> str:
+    try:
+        delta = (datetime.fromisoformat(results["finished_at"])
+                 - datetime.fromisoformat(results["started_at"])).total_seconds()
+    except (KeyError, ValueError):
+        return ""
+    return f" ({delta:.1f} s)"
+
+
+def severity_chips(counts: dict[str, int]) -> str:
+    return " ".join(
+        f'<span class="sev {sev if counts.get(sev) else "zero"}" title="{sev}">'
+        f'{counts.get(sev, 0) or "·"}</span>' for sev in SEVERITIES)
+
+
+def run_header(results: dict[str, Any], notes: list[str]) -> str:
+    status = results["status"]
+    findings = results["findings"]
+    counts = by_severity(findings)
+    e = escape
+    rows = [f'<section class="opskit opskit-run {e(status)}">',
+            f'<h1>{e(results["notebook"])} <span class="badge {e(status)}">{e(status)}</span>'
+            '</h1>',
+            "<dl>",
+            f'<dt>profile</dt><dd>{e(results["profile"])}</dd>',
+            f'<dt>started</dt><dd>{e(_when(results["started_at"]))}</dd>',
+            f'<dt>finished</dt><dd>{e(_when(results["finished_at"]))}{_seconds(results)}</dd>',
+            f'<dt>fails on</dt><dd>{e(results.get("fail_on", ""))} and above</dd>',
+            '<dt>findings</dt><dd>'
+            + (f'{severity_chips(counts)} <span class="muted">critical · high · medium · low · '
+               'info</span>' if findings else '<span class="muted">none</span>') + "</dd>",
+            "</dl>"]
+    error = results.get("error")
+    if error:
+        where = (f'<a href="#papermill-error-cell">cell [{e(str(error["cell"]))}]</a>'
+                 if error.get("cell") else "the kernel")
+        rows.append(f'<p>The run stopped at {where}; its error is shown below, where it '
+                    'happened.</p>')
+        text = f'{error["ename"]}: {error["evalue"]}' if error.get("evalue") else error["ename"]
+        rows.append(f'<div class="error">{e(text)}</div>')
+    rows += [f'<p class="muted">{e(note)}</p>' for note in notes]
+    if findings:
+        rows.append("<table><thead><tr><th>severity</th><th>code</th><th>subject</th>"
+                    "<th>message</th><th>remediation</th></tr></thead><tbody>")
+        for f in findings[:MAX_FINDINGS_SHOWN]:
+            rows.append(f'<tr><td><span class="sev {e(f["severity"])}">{e(f["severity"])}'
+                        f'</span></td><td><code>{e(f["code"])}</code></td>'
+                        f'<td>{e(f["subject"])}</td><td>{e(f["message"])}</td>'
+                        f'<td>{e(f["remediation"])}</td></tr>')
+        rows.append("</tbody></table>")
+        if len(findings) > MAX_FINDINGS_SHOWN:
+            rows.append(f'<p class="muted">… and {len(findings) - MAX_FINDINGS_SHOWN} more in '
+                        'findings.csv.</p>')
+    params = results.get("parameters") or {}
+    if params:
+        rows.append("<details><summary>parameters</summary><table><tbody>")
+        rows += [f"<tr><th>{e(str(k))}</th><td><code>{e(repr(v))}</code></td></tr>"
+                 for k, v in params.items()]
+        rows.append("</tbody></table></details>")
+    rows.append("</section>")
+    return "\n".join(rows)

@@ -1,0 +1,117 @@
+"""The index of every run in an output folder (`index.json`, `index.html`), rebuilt from the
+`results.json` files present, so it never disagrees with the folders beside it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from ..report.findings import SEVERITIES, by_severity
+from .files import atomic_write_text
+from .html import CSS, severity_chips
+
+INDEX_JSON, INDEX_HTML = "index.json", "index.html"
+RESULTS_FILE, REPORT_FILE = "results.json", "report.html"
+
+
+def collect_runs(out_dir: Path) -> list[dict[str, Any]]:
+    """One entry per committed run, newest first (partial folders are hidden: skipped)."""
+    runs = []
+    for results_path in out_dir.glob(f"*/*/*/{RESULTS_FILE}"):
+        run_dir = results_path.parent
+        if any(part.startswith(".") for part in run_dir.relative_to(out_dir).parts):
+            continue
+        try:
+            results = json.loads(results_path.read_text(encoding="utf-8"))
+            findings = results.get("findings", [])
+            counts = by_severity(findings)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a results.json this index can read: say nothing rather than guess
+        rel = run_dir.relative_to(out_dir).as_posix()
+        runs.append({
+            "notebook": results.get("notebook", run_dir.parent.parent.name),
+            "profile": results.get("profile", run_dir.parent.name),
+            "started_at": results.get("started_at", ""),
+            "finished_at": results.get("finished_at", ""),
+            "status": results.get("status", "failed"),
+            "findings": counts,
+            "error": (results.get("error") or {}).get("ename"),
+            "run_dir": rel,
+            "report": f"{rel}/{REPORT_FILE}",
+            "results": f"{rel}/{RESULTS_FILE}",
+        })
+    runs.sort(key=lambda r: (r["started_at"], r["run_dir"]), reverse=True)
+    return runs
+
+
+def rebuild_index(out_dir: Path) -> Path:
+    """Write index.json and index.html (atomically); return the path of index.html."""
+    runs = collect_runs(out_dir)
+    generated = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    document = {"generated_at": generated, "runs": runs}
+    atomic_write_text(out_dir / INDEX_JSON, json.dumps(document, indent=2) + "\n")
+    atomic_write_text(out_dir / INDEX_HTML, render_index(runs, generated))
+    return out_dir / INDEX_HTML
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
+
+
+def _row(run: dict[str, Any]) -> str:
+    e = escape
+    status = run["status"]
+    return (f'<tr><td>{e(_when(run["started_at"]))}</td><td>{e(run["notebook"])}</td>'
+            f'<td>{e(run["profile"])}</td>'
+            f'<td><span class="badge {e(status)}" title="{e(run.get("error") or "")}">'
+            f'{e(status)}</span></td>'
+            f'<td>{severity_chips(run["findings"])}</td>'
+            f'<td><a href="{e(run["report"])}">report</a> · '
+            f'<a href="{e(run["results"])}" class="muted">results.json</a></td></tr>')
+
+
+def render_index(runs: list[dict[str, Any]], generated: str) -> str:
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for run in runs:  # newest first: the first seen per pair is the latest
+        latest.setdefault((run["notebook"], run["profile"]), run)
+    failing = sum(1 for r in latest.values() if r["status"] != "ok")
+    head = ("<tr><th>started</th><th>notebook</th><th>profile</th><th>status</th>"
+            f'<th title="{" · ".join(SEVERITIES)}">findings <span class="muted">'
+            f'({" · ".join(SEVERITIES)})</span></th><th></th></tr>')
+    latest_rows = "\n".join(_row(r) for r in sorted(latest.values(),
+                                                    key=lambda r: (r["notebook"], r["profile"])))
+    all_rows = "\n".join(_row(r) for r in runs)
+    summary = (f"{len(runs)} run{'s' if len(runs) != 1 else ''}, "
+               f"{len(latest)} notebook × profile pair{'s' if len(latest) != 1 else ''}, "
+               f"{failing} needing attention in their latest run") if runs else "No runs yet."
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>opskit reports</title>
+<style>{CSS}
+body {{ margin: 2em auto; max-width: 1100px; padding: 0 1.5em; }}
+h2 {{ font-size: 1.15em; margin-top: 1.8em; }}
+</style>
+</head>
+<body class="opskit">
+<h1>opskit reports</h1>
+<p class="muted">{escape(summary)} · index generated {escape(_when(generated))}</p>
+<h2>Latest run of each notebook and profile</h2>
+<table><thead>{head}</thead><tbody>
+{latest_rows}
+</tbody></table>
+<h2>All runs, newest first</h2>
+<table><thead>{head}</thead><tbody>
+{all_rows}
+</tbody></table>
+</body>
+</html>
+"""

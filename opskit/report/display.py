@@ -1,0 +1,57 @@
+"""How notebooks display things, so the headless HTML report keeps them (and offline).
+
+nbconvert drops plotly's default output, and the stock `notebook` renderer adds a MathJax
+script from a CDN to every figure. `setup()` selects `plotly_mimetype+opskit`: the plotly
+mimetype for JupyterLab, plus HTML that the report shows, with plotly.js embedded once (on the
+first figure shown) and nothing fetched from the network.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .record import RUN_DIR_ENV
+
+RENDERER = "opskit"
+DEFAULT_RENDERERS = f"plotly_mimetype+{RENDERER}"
+
+
+def _offline_renderer() -> Any:
+    import plotly.io as pio
+    from plotly.io._base_renderers import NotebookRenderer
+
+    class OfflineNotebookRenderer(NotebookRenderer):
+        """The `notebook` renderer (plotly.js embedded once) without the MathJax CDN script."""
+
+        def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, str]:
+            html = pio.to_html(fig_dict, config=self.config, auto_play=self.auto_play,
+                               include_plotlyjs=False, include_mathjax=False,
+                               full_html=False, animation_opts=self.animation_opts,
+                               default_width="100%", default_height=525, validate=False)
+            return {"text/html": html}
+
+    return OfflineNotebookRenderer()
+
+
+def setup(*, max_rows: int = 60, max_columns: int = 30) -> None:
+    """Call once near the top of a notebook: plotly figures that render offline in the report,
+    pandas tables sized for a report page."""
+    import pandas as pd
+    import plotly.io as pio
+
+    if RENDERER not in pio.renderers:
+        pio.renderers[RENDERER] = _offline_renderer()
+    pio.renderers.default = DEFAULT_RENDERERS
+    pio.templates.default = "plotly_white"
+    pd.set_option("display.max_rows", max_rows)
+    pd.set_option("display.min_rows", min(20, max_rows))
+    pd.set_option("display.max_columns", max_columns)
+    pd.set_option("display.max_colwidth", 80)
+    pd.set_option("display.width", 140)
+
+
+def headless() -> bool:
+    """Whether this notebook runs under `opskit run`/`opskit report` (nobody is watching:
+    widgets take their defaults, nothing waits for input)."""
+    return bool(os.environ.get(RUN_DIR_ENV))

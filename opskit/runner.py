@@ -1,0 +1,235 @@
+"""Run a notebook headless and turn it into a report you can trust.
+
+`run_notebook` checks the parameters against the notebook's parameters cell (no unknown names,
+nothing that looks like a secret) before any kernel starts, executes the notebook with papermill
+in a kernel whose OPSKIT_RUN_DIR is the run's folder, and writes into
+``<out>/<notebook>/<profile>/<UTC timestamp>/``:
+
+- ``<notebook>.ipynb``: the executed notebook, parameters and outputs scrubbed of secrets;
+- ``report.html``: the outputs without code, offline (plotly.js embedded), failures shown where
+  they happened;
+- ``results.json`` (schema in DESIGN.md) and ``findings.csv``.
+
+The folder is built hidden and renamed into place last; then ``<out>/index.json`` and
+``index.html`` are rebuilt. Status and exit code: ``ok`` 0, ``findings`` 1 (a finding at or
+above ``fail_on``), ``failed`` 2 (a cell raised, or the kernel died). For `token_check` and
+`tenant_onboarding`, a refused token or an unreachable tenant is a finding the notebook
+records itself; the runner only reads what it recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from ._run import engine, files, html, index, outputs, params
+from ._run.secrets import scrub_markup, scrub_tree
+from .config import Profile, get_profile
+from .errors import OpskitError, RunError
+from .report.findings import SEVERITIES, by_severity
+from .report.record import RECORD_FILE, RUN_DIR_ENV
+from .report.results import (
+    EXIT_CODES,
+    RecordError,
+    Status,
+    findings_csv,
+    judge,
+    ordered,
+    read_record,
+)
+
+REPORT_FILE, RESULTS_FILE, FINDINGS_FILE = "report.html", "results.json", "findings.csv"
+PROJECT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+DEFAULT_OUT = Path("out")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How one run went, and where its files are."""
+
+    notebook: str
+    profile: str
+    status: Status
+    exit_code: int
+    run_dir: Path
+    results: dict[str, Any]
+    notes: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, for benchmarks
+
+    @property
+    def report(self) -> Path:
+        return self.run_dir / REPORT_FILE
+
+    @property
+    def error(self) -> str | None:
+        err = self.results.get("error")
+        if not err:
+            return None
+        where = f"cell [{err['cell']}]" if err.get("cell") else "the kernel"
+        return f"{where}: {err['ename']}: {err['evalue']}" if err.get("evalue") else \
+            f"{where}: {err['ename']}"
+
+    def summary(self) -> dict[str, Any]:
+        """One line of `opskit run --json`."""
+        return {"notebook": self.notebook, "profile": self.profile, "status": self.status,
+                "exit_code": self.exit_code, "run_dir": str(self.run_dir),
+                "report": str(self.report),
+                "findings": by_severity(self.results["findings"]), "error": self.error}
+
+
+def notebook_folders() -> list[Path]:
+    """Where notebooks are found by name: the project's notebooks/, then ./notebooks."""
+    folders = [PROJECT_NOTEBOOKS, Path.cwd() / "notebooks"]
+    return [f for i, f in enumerate(folders) if f.is_dir() and f.resolve() not in
+            [g.resolve() for g in folders[:i]]]
+
+
+def project_notebooks() -> list[Path]:
+    """Every notebook of the project (what `opskit report` runs by default)."""
+    for folder in notebook_folders():
+        found = sorted(folder.glob("*.ipynb"))
+        if found:
+            return found
+    return []
+
+
+def resolve_notebook(notebook: str | Path) -> Path:
+    """A notebook given by name (``token_check``) or by path."""
+    path = Path(notebook)
+    if path.suffix == ".ipynb" or len(path.parts) > 1:
+        if path.is_file():
+            return path.resolve()
+        raise RunError(f"no notebook at {path}", "check the path, or give a notebook's name")
+    for folder in notebook_folders():
+        candidate = folder / f"{path.name}.ipynb"
+        if candidate.is_file():
+            return candidate.resolve()
+    known = ", ".join(p.stem for p in project_notebooks()) or "none found"
+    raise RunError(f"no notebook named {str(notebook)!r}",
+                   f"known notebooks: {known}; or give the path of an .ipynb file")
+
+
+def _learn_profile_secrets(profile: Profile) -> None:
+    """Resolve the profile's secrets here too, so that everything this process writes masks them
+    even if the notebook printed one. A secret that does not resolve is left to the notebook,
+    which says why it could not use it."""
+    for ref in (profile.client_secret, profile.token):
+        if ref is not None:
+            with suppress(OpskitError):
+                ref.resolve()  # registers the value with the redaction registry
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
+                 parameters: Mapping[str, Any] | None = None, out_dir: str | Path = DEFAULT_OUT,
+                 fail_on: str = "high", update_index: bool = True) -> RunResult:
+    """Run one notebook against one profile; see the module docstring.
+
+    Raises an OpskitError (exit 2, nothing written) when the run cannot start: unknown notebook,
+    profile or parameter, a secret-looking parameter, a bad ``fail_on``. A failing cell does
+    not raise: it is a run with status ``failed``.
+    """
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[phase] = timings.get(phase, 0.0) + now - clock
+        clock = now
+
+    if fail_on not in SEVERITIES:
+        raise RunError(f"--fail-on {fail_on!r} is not a severity",
+                       f"use one of {', '.join(SEVERITIES)}")
+    path = resolve_notebook(notebook)
+    name = path.stem
+    prof = get_profile(profile)
+    _learn_profile_secrets(prof)
+    declared = params.declared_parameters(path)
+    params.require_profile_parameter(declared, name)
+    passed = {**params.check_parameters(dict(parameters or {}), declared, name),
+              params.PROFILE: prof.name}
+    lap("parameters")
+
+    out = Path(out_dir)
+    started = _now()
+    folder = files.RunFolder(out / files.safe_component(name) / files.safe_component(prof.name),
+                             files.run_stamp(started))
+    try:
+        lap("folder")
+        # papermill's own copy keeps parameters and outputs in clear: a hidden name, then gone.
+        raw_output = folder.path / f".{name}.unredacted.ipynb"
+        run = engine.execute(path, parameters=passed, output_path=raw_output,
+                             env={RUN_DIR_ENV: str(folder.path)})
+        raw_output.unlink(missing_ok=True)
+        finished = _now()
+        lap("execute")
+        results, notes = _write_outputs(run, folder.path, name=name, input_path=str(path),
+                                        profile=prof.name, parameters=passed, fail_on=fail_on,
+                                        started=started, finished=finished, lap=lap)
+        run_dir = folder.commit()
+        lap("commit")
+    except BaseException:
+        folder.discard(stop_at=out)
+        raise
+    if update_index:
+        index.rebuild_index(out)
+        lap("index")
+    status = results["status"]
+    return RunResult(name, prof.name, status, EXIT_CODES[status], run_dir, results,
+                     tuple(notes), timings)
+
+
+def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_path: str,
+                   profile: str, parameters: dict[str, Any], fail_on: str,
+                   started: datetime, finished: datetime,
+                   lap: Callable[[str], None]) -> tuple[dict[str, Any], list[str]]:
+    """Everything beside the executed cells: record, notebook, HTML, results, CSV."""
+    notes: list[str] = []
+    error = run.error
+    try:
+        recorded = read_record(run_dir)
+    except RecordError as exc:
+        recorded = None
+        error = error or engine.CellError(None, "RecordError", str(exc))
+    (run_dir / RECORD_FILE).unlink(missing_ok=True)  # a hand-off: results.json supersedes it
+    if recorded is None and error is None:
+        notes.append("The notebook did not call record(): no findings were reported.")
+    findings, metrics = recorded or ([], {})
+    status = judge(findings, fail_on, failed=error is not None)
+    results = scrub_tree({
+        "notebook": name, "profile": profile, "started_at": _iso(started),
+        "finished_at": _iso(finished), "status": status, "fail_on": fail_on,
+        "parameters": parameters, "findings": [f.as_dict() for f in ordered(findings)],
+        "metrics": metrics,
+        "error": None if error is None else {"cell": error.execution_count,
+                                             "ename": error.ename, "evalue": error.evalue},
+    })
+    lap("record")
+
+    outputs.redact_notebook(run.notebook, parameters=parameters, input_path=input_path,
+                            output_name=f"{name}.ipynb")
+    files.atomic_write_text(run_dir / f"{name}.ipynb", nbformat.writes(run.notebook))
+    lap("notebook")
+    report = html.render_report(run.notebook, results, notes)
+    files.atomic_write_text(run_dir / REPORT_FILE, scrub_markup(report))
+    lap("html")
+    files.atomic_write_text(run_dir / RESULTS_FILE, json.dumps(results, indent=2) + "\n")
+    files.atomic_write_text(run_dir / FINDINGS_FILE, findings_csv(results["findings"]))
+    lap("results")
+    return results, notes
