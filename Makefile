@@ -19,6 +19,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/opskit sandbox demo-data --out $(DEMO)
 	$(BIN)/opskit sandbox tour --data $(DEMO)/tenant.yaml
+	$(BIN)/python -m opskit.demo --data $(DEMO)/tenant.yaml --out $(DEMO)/reports
 
 lint: install
 	$(BIN)/ruff check .

@@ -32,7 +32,7 @@ import nbformat
 
 from ._run import engine, files, html, index, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
-from .config import Profile, get_profile
+from .config import Profile, config_path, get_profile
 from .errors import OpskitError, RunError
 from .report.findings import SEVERITIES, by_severity
 from .report.record import RECORD_FILE, RUN_DIR_ENV
@@ -135,6 +135,17 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _kernel_environment(run_dir: Path) -> dict[str, str]:
+    """What the kernel needs beyond this process's environment. The kernel starts in the
+    notebook's folder, so the profile file this process found (in its working directory, or
+    through a relative OPSKIT_CONFIG) is handed over by absolute path."""
+    env = {RUN_DIR_ENV: str(run_dir.resolve())}  # the kernel runs elsewhere
+    found = config_path()
+    if found is not None:
+        env["OPSKIT_CONFIG"] = str(found.resolve())
+    return env
+
+
 def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                  parameters: Mapping[str, Any] | None = None, out_dir: str | Path = DEFAULT_OUT,
                  fail_on: str = "high", update_index: bool = True) -> RunResult:
@@ -175,7 +186,7 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         # papermill's own copy keeps parameters and outputs in clear: a hidden name, then gone.
         raw_output = folder.path / f".{name}.unredacted.ipynb"
         run = engine.execute(path, parameters=passed, output_path=raw_output,
-                             env={RUN_DIR_ENV: str(folder.path)})
+                             env=_kernel_environment(folder.path))
         raw_output.unlink(missing_ok=True)
         finished = _now()
         lap("execute")

@@ -1,0 +1,37 @@
+"""`make demo`'s last step: every report on the practice tenant and the failure rehearsals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import SMALL
+
+
+def test_demo_reports_and_rehearsals(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    r = subprocess.run([sys.executable, "-m", "opskit.demo", "--data", str(SMALL), "--out",
+                        str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr  # ran, whatever the reports found
+    assert f"index: {(out / 'index.html').resolve()}" in r.stdout
+    assert "practice-only" not in r.stdout + r.stderr
+    runs = json.loads((out / "index.json").read_text())["runs"]
+    by_profile: dict[str, list[dict]] = {}
+    for run in runs:
+        by_profile.setdefault(run["profile"], []).append(run)
+        assert (out / run["report"]).is_file()
+    notebooks = sorted(p.stem for p in (Path(__file__).parent.parent / "notebooks").glob(
+        "*.ipynb"))
+    assert sorted(run["notebook"] for run in by_profile["practice"]) == notebooks
+    assert all(run["status"] != "failed" for run in by_profile["practice"])
+    expected = {"rehearsal-wrong-secret": "TOKEN_INVALID_CLIENT",
+                "rehearsal-wrong-scope": "TOKEN_INVALID_SCOPE",
+                "rehearsal-unreachable": "TENANT_UNREACHABLE"}
+    for profile, code in expected.items():
+        [run] = by_profile[profile]
+        results = json.loads((out / run["results"]).read_text())
+        assert results["status"] == "findings"
+        assert [f["code"] for f in results["findings"]] == [code]
+    assert (out / "index.html").read_text().count("report.html") >= len(runs)

@@ -1,0 +1,121 @@
+"""Every notebook in notebooks/: hygiene, a headless run, and no secret in anything a run writes.
+
+Each notebook runs through the real runner (papermill, HTML, results) against the practice
+tenant, with profiles whose secrets are known to the test: a passing run, a refused secret, an
+unreachable tenant, and a run whose cell raises (a traceback). Neither the secret nor any token
+the tenant issued may appear in any file the runs wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+
+from opskit.runner import run_notebook
+from opskit.sandbox.serve import RunningSandbox
+
+from .servers import closed_port
+
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SECRET = "practice-only"  # the practice tenant's client secret (tests/data/small.yaml)
+MAX_CELL_LINES = 12
+
+
+def test_there_are_notebooks() -> None:
+    assert NOTEBOOKS, "notebooks/ holds no notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_hygiene(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged parameters"
+    assert 'profile = "sandbox"' in params[0].source  # safe default: the practice tenant
+    assert "apply = True" not in params[0].source  # read-only by default
+    assert all(not c.get("outputs") and not c.get("execution_count")
+               for c in nb.cells if c.cell_type == "code"), "outputs are stripped"
+    assert nb.cells[0].cell_type == "markdown", "a title first"
+    assert "record(" in nb.cells[-1].source, "the last cell records the findings"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert len(cell.source.splitlines()) <= MAX_CELL_LINES, cell.source
+    kernel = nb.metadata["kernelspec"]["name"]
+    # ipykernel, a dependency, provides this kernel in a fresh environment.
+    assert KernelSpecManager().get_kernel_spec(kernel).argv
+
+
+@pytest.fixture
+def profiles(tmp_path: Path, sandbox: RunningSandbox,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    config = tmp_path / "opskit.toml"
+    config.write_text(f"""
+[profiles.practice]
+kind = "cloud"
+tenant = "{sandbox.url}"
+client_id = "scim.integration@acme.com"
+client_secret = "env:PRACTICE_SECRET"
+
+[profiles.wrong-secret]
+kind = "cloud"
+tenant = "{sandbox.url}"
+client_id = "scim.integration@acme.com"
+client_secret = "env:WRONG_SECRET"
+
+[profiles.unreachable]
+kind = "cloud"
+tenant = "http://127.0.0.1:{closed_port()}"
+client_id = "scim.integration@acme.com"
+client_secret = "env:PRACTICE_SECRET"
+
+[profiles.broken-tls]
+kind = "cloud"
+tenant = "{sandbox.url}"
+client_id = "scim.integration@acme.com"
+client_secret = "env:PRACTICE_SECRET"
+verify = "{tmp_path / 'no-such-ca.pem'}"
+""")
+    # The kernels papermill starts inherit this environment.
+    monkeypatch.setenv("OPSKIT_CONFIG", str(config))
+    monkeypatch.setenv("PRACTICE_SECRET", SECRET)
+    monkeypatch.setenv("WRONG_SECRET", "wrong-but-still-secret-7731")
+    yield config
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_headless_and_leaks_nothing(path: Path, profiles: Path, tmp_path: Path,
+                                         sandbox: RunningSandbox) -> None:
+    out = tmp_path / "out"
+    results = {}
+    for profile in ("practice", "wrong-secret", "unreachable", "broken-tls"):
+        run = run_notebook(path, profile=profile, out_dir=out)
+        results[profile] = run
+    assert results["practice"].status in ("ok", "findings")
+    if path.stem == "token_check":
+        assert results["practice"].status == "ok"
+        assert [f["code"] for f in results["wrong-secret"].results["findings"]] == [
+            "TOKEN_INVALID_CLIENT"]
+        assert [f["code"] for f in results["unreachable"].results["findings"]] == [
+            "TENANT_UNREACHABLE"]
+    # A cell that raised: the traceback is in the report, the secret is not.
+    broken = results["broken-tls"]
+    assert broken.status == "failed" and broken.exit_code == 2
+    assert "Traceback" in (broken.run_dir / "report.html").read_text() or \
+        broken.results.get("error")
+    tokens = list(sandbox.sandbox.issuer._tokens)  # every token the tenant still honours
+    assert tokens, "the passing run was issued a token"
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert len(written) >= 4 * 4
+    for file in written:
+        text = file.read_text(errors="replace")
+        assert SECRET not in text, file
+        assert "wrong-but-still-secret-7731" not in text, file
+        for token in tokens:
+            assert token not in text, file
+    index = json.loads((out / "index.json").read_text())
+    assert len(index["runs"]) == 4
