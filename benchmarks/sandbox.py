@@ -16,25 +16,19 @@ server time at the median, warm. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import gc
 import os
 import platform
 import random
 import resource
-import socket
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
-import uvicorn
 from scim2_models import ResourceType, Schema, ScimProvider
 from scim2_server.applications.asgi import ASGIApplication
 from scim2_server.memory import AsyncInMemoryStorage, InMemoryStorage
@@ -42,6 +36,7 @@ from scim2_server.utils import load_default_service_provider_config
 
 from opskit.sandbox import demodata, serve, tenantfile
 from opskit.sandbox import schemas as pam
+from opskit.sandbox.faults import ServerTiming
 from opskit.sandbox.tenantfile import TenantFile
 
 PAGE_SIZES = (100, 1000)
@@ -234,62 +229,6 @@ def bench_practice(tf: TenantFile, count: int, samples: int, rng: random.Random)
 
 
 # ---------------------------------------------------------------------------------- scim2-server
-class ServerTiming:
-    """ASGI middleware: the practice tenant's Server-Timing measurement, around any app."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def timed_send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                ms = (time.perf_counter() - started) * 1000
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"server-timing", f"app;dur={ms:.3f}".encode())]}
-            await send(message)
-
-        await self.app(scope, receive, timed_send)
-
-
-def bind() -> socket.socket:
-    """A loopback listening socket with TCP_NODELAY, as the practice tenant binds its own."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(512)
-    return sock
-
-
-@contextmanager
-def uvicorn_thread(app: Any, sock: socket.socket) -> Iterator[None]:
-    """Serve an ASGI app on a bound socket, with the practice tenant's uvicorn settings."""
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_keep_alive=30, loop="asyncio", http="h11")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
-                              name="scim2-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("scim2-server did not start")
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 def scim2_provider() -> ScimProvider:
     """scim2-server's service, described by the practice tenant's own discovery documents.
 
@@ -339,7 +278,7 @@ class Scim2Run:
 def bench_scim2(tf: TenantFile, provider: ScimProvider, n: int, samples: int,
                 rng: random.Random) -> Scim2Run:
     run = Scim2Run(records=n, rss_before_mb=rss_mb())
-    sock = bind()
+    sock = serve.bind()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/v2"
     t0 = time.perf_counter()
     model = provider.model_for("PrivilegedData")
@@ -353,7 +292,7 @@ def bench_scim2(tf: TenantFile, provider: ScimProvider, n: int, samples: int,
     run.rss_loaded_mb = rss_mb()
     t0 = time.perf_counter()
     app = ServerTiming(ASGIApplication(AsyncInMemoryStorage(storage), provider))
-    with uvicorn_thread(app, sock), httpx.Client(timeout=300) as client:
+    with serve.serving(app, sock=sock, name="scim2-server"), httpx.Client(timeout=300) as client:
         run.start_s = time.perf_counter() - t0
         list_url = url + "/PrivilegedData"
         run.first_ms = read_page(client, list_url, 1, PAGE_SIZES[0])[1]

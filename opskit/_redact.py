@@ -34,15 +34,9 @@ def remember(value: str | None) -> None:
 
 def redact(text: str) -> str:
     """Text with every registered secret and every credential-shaped fragment masked."""
-    if not text:
-        return text
-    with _lock:
-        values = sorted(_values, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, MASK)
+    text = redact_known(text)
     for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+        text = pattern.sub(replacement, text) if text else text
     return text
 
 

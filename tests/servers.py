@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import json
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -17,10 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import uvicorn
-
 from opskit.config import Profile, SecretRef
-from opskit.sandbox.serve import RunningSandbox
+from opskit.sandbox.serve import RunningSandbox, bind, serving
 from opskit.scim import urns
 
 LOOPBACK = "127.0.0.1"
@@ -30,41 +27,16 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def _bind(port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((LOOPBACK, port))
-    sock.listen(256)
-    return sock
+    return bind(LOOPBACK, port)
 
 
 @contextmanager
 def serve_asgi(app: Any, *, certfile: Path | None = None,
                keyfile: Path | None = None) -> Iterator[str]:
     """Serve an ASGI app on a free loopback port for the block; yields its base URL."""
-    sock = _bind()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off",
-                            loop="asyncio", http="h11", ssl_certfile=certfile,
-                            ssl_keyfile=keyfile)
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
-                              name="test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
-    scheme = "https" if certfile else "http"
-    try:
-        yield f"{scheme}://{LOOPBACK}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(app, log_level="critical", certfile=certfile, keyfile=keyfile,
+                 name="test server") as url:
+        yield url
 
 
 def closed_port() -> int:

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from . import schemas as urn
 from .errors import ScimError
-from .faults import FaultInjector, FaultSpec
+from .faults import FaultInjector, FaultSpec, ServerTiming
 from .filters import CompiledFilter
 from .oauth import TOKEN_PATH, TokenIssuer
 from .store import ENDPOINTS, Flavor, Tenant
@@ -55,7 +55,8 @@ class Sandbox:
             Route("/", self.index),
         ]
         starlette = Starlette(routes=routes)
-        self.app = FaultInjector(starlette, self.faults, latency_ms)
+        # Server-Timing inside the faults: the server's own time, without the added latency.
+        self.app = FaultInjector(ServerTiming(starlette), self.faults, latency_ms)
 
     # ------------------------------------------------------------------ plumbing routes
     async def index(self, request: Request) -> Response:

@@ -69,9 +69,37 @@ def bind(host: str = LOOPBACK, port: int = 0) -> socket.socket:
     return sock
 
 
-def _config(app: Any, log_level: str, access_log: bool) -> uvicorn.Config:
+def _config(app: Any, log_level: str, access_log: bool, **tls: Any) -> uvicorn.Config:
     return uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="off",
-                          timeout_keep_alive=30, loop="asyncio", http="h11")
+                          timeout_keep_alive=30, loop="asyncio", http="h11", **tls)
+
+
+@contextmanager
+def serving(app: Any, *, log_level: str = "warning", certfile: str | Path | None = None,
+            keyfile: str | Path | None = None, name: str = "opskit-server",
+            sock: socket.socket | None = None) -> Iterator[str]:
+    """Serve any ASGI app in a background thread on `sock` (default: a free loopback port);
+    yields its URL."""
+    sock = sock or bind()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(_config(app, log_level, access_log=False, ssl_certfile=certfile,
+                                    ssl_keyfile=keyfile))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
+                              name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.01)
+    try:
+        yield f"{'https' if certfile else 'http'}://{LOOPBACK}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def _tenant(data: TenantFile | str | Path) -> TenantFile:
@@ -85,25 +113,8 @@ def running(data: TenantFile | str | Path, *, faults: FaultSpec | str | None = N
     spec = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
     tenant = Tenant(_tenant(data))
     sandbox = Sandbox(tenant, faults=spec, latency_ms=latency_ms)
-    sock = bind()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(sandbox.app, log_level, access_log=False))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
-                              name="opskit-sandbox", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the practice tenant did not start")
-        time.sleep(0.01)
-    try:
-        yield RunningSandbox(f"http://{LOOPBACK}:{port}", tenant, sandbox)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(sandbox.app, log_level=log_level, name="the practice tenant") as url:
+        yield RunningSandbox(url, tenant, sandbox)
 
 
 def serve_forever(data: TenantFile | str | Path, *, host: str = LOOPBACK, port: int = 8765,
