@@ -47,7 +47,7 @@ def setup(*, max_rows: int = 60, max_columns: int = 30) -> None:
     pd.set_option("display.max_rows", max_rows)
     pd.set_option("display.min_rows", min(20, max_rows))
     pd.set_option("display.max_columns", max_columns)
-    pd.set_option("display.max_colwidth", 80)
+    pd.set_option("display.max_colwidth", 200)  # messages and remediations, whole
     pd.set_option("display.width", 140)
 
 
