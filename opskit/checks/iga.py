@@ -1,0 +1,158 @@
+"""The IGA side: what the SailPoint ISC "SCIM 2.0 SaaS" source needs for a tenant, and a check
+of the settings an admin actually entered (a YAML or JSON file) against it.
+
+The settings file, with SailPoint's field names in comments:
+
+```yaml
+base_url: https://acme.delinea.app/scim/v2        # Base URL
+authentication: OAuth 2.0                          # Authentication Type
+grant_type: Client Credentials                     # Grant Type
+token_url: https://acme.delinea.app/identity/api/oauth2/token/xpmplatform  # OAuth 2.0 Token URL
+request_parameters: {scope: xpm.platform}          # OAuth request parameters
+filters:                                           # any filters set on the source, by object type
+  accounts: 'userName co "@acme.com"'
+```
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import DEFAULT_SCOPE, Profile
+from ..errors import ConfigError
+from ..scim import filters as scim_filters
+from .engine import Check, CheckResult
+
+KNOWN_KEYS = {"base_url", "authentication", "grant_type", "token_url", "request_parameters",
+              "filters"}
+CATALOGUE = {
+    "IGA_BASE_URL_MISMATCH": ("critical", "Set the source's Base URL to the tenant's SCIM base."),
+    "IGA_TOKEN_URL_MISMATCH": ("critical", "Set the OAuth 2.0 Token URL to the tenant's token "
+                               "endpoint, …/identity/api/oauth2/token/xpmplatform."),
+    "IGA_AUTH_WRONG": ("critical", "Set Authentication Type to OAuth 2.0 and Grant Type to "
+                       "Client Credentials (on-prem: API Token)."),
+    "IGA_SCOPE_MISSING": ("critical", "Add the OAuth request parameter with key 'scope' and "
+                          "value 'xpm.platform'."),
+    "IGA_FILTER_UNSUPPORTED": ("high", "The SCIM Cloud Connector evaluates only 'eq' and 'co': "
+                               "rewrite the filter with those, or filter in the IGA instead."),
+    "IGA_FILTER_INVALID": ("high", "Fix the filter's syntax: attribute operator value, e.g. "
+                           'userName co "@acme.com".'),
+}
+
+
+def expected_settings(profile: Profile) -> dict[str, Any]:
+    """What the IGA source needs for this profile's tenant, in the settings file's shape."""
+    if profile.flavor == "cloud":
+        return {"base_url": profile.base_url, "authentication": "OAuth 2.0",
+                "grant_type": "Client Credentials", "token_url": profile.token_url,
+                "request_parameters": {"scope": profile.scope or DEFAULT_SCOPE},
+                "client_id": profile.client_id,
+                "client_secret": "(the service user's password, from your secret store)"}
+    return {"base_url": profile.base_url, "authentication": "API Token",
+            "api_token": "(the SCIM connector endpoint's non-expiring token)"}
+
+
+def load_settings(path: str | Path) -> dict[str, Any]:
+    """Read an IGA settings file (YAML or JSON); one clear message when it cannot be used."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found",
+                          "give the path of the IGA settings file") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot be read as YAML or JSON ({exc})",
+                          "write it as key: value lines, see opskit.checks.iga") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of settings",
+                          f"use the keys {', '.join(sorted(KNOWN_KEYS))}")
+    unknown = sorted(set(data) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{p}: unknown setting(s) {', '.join(unknown)}",
+                          f"use the keys {', '.join(sorted(KNOWN_KEYS))}")
+    if not isinstance(data.get("filters", {}), dict) or not isinstance(
+            data.get("request_parameters", {}), dict):
+        raise ConfigError(f"{p}: 'filters' and 'request_parameters' must be mappings",
+                          "write them as {name: value} pairs")
+    return data
+
+
+def _same_url(a: Any, b: str) -> bool:
+    return isinstance(a, str) and a.strip().rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def _result(code: str, summary: str, evidence: str = "") -> CheckResult:
+    severity, remediation = CATALOGUE[code]
+    outcome = "fail" if severity in ("critical", "high") else "warn"
+    return CheckResult(outcome, summary, evidence, remediation, code, severity)  # type: ignore
+
+
+def iga_checks(profile: Profile, settings: dict[str, Any]) -> list[Check]:
+    """Checks of the entered settings against what this tenant needs."""
+    want = expected_settings(profile)
+
+    def base_url(seen: dict[str, CheckResult]) -> CheckResult:
+        got = settings.get("base_url")
+        if _same_url(got, want["base_url"]):
+            return CheckResult("pass", "Base URL is the tenant's SCIM base", str(got))
+        return _result("IGA_BASE_URL_MISMATCH", "Base URL is not the tenant's SCIM base",
+                       f"entered {got!r}, needed {want['base_url']!r}")
+
+    def authentication(seen: dict[str, CheckResult]) -> CheckResult:
+        auth = str(settings.get("authentication", "")).lower().replace(" ", "")
+        if profile.flavor != "cloud":
+            ok = auth in ("apitoken", "bearertoken", "")
+            return CheckResult("pass", "API token authentication", auth) if ok else _result(
+                "IGA_AUTH_WRONG", "the on-prem connector takes its static API token",
+                f"entered {settings.get('authentication')!r}")
+        grant = str(settings.get("grant_type", "")).lower().replace(" ", "").replace("_", "")
+        if auth == "oauth2.0" and grant == "clientcredentials":
+            return CheckResult("pass", "OAuth 2.0 with the client-credentials grant")
+        return _result("IGA_AUTH_WRONG", "authentication is not OAuth 2.0 client credentials",
+                       f"entered {settings.get('authentication')!r} / "
+                       f"{settings.get('grant_type')!r}")
+
+    def token_url(seen: dict[str, CheckResult]) -> CheckResult:
+        got = settings.get("token_url")
+        if _same_url(got, want["token_url"]):
+            return CheckResult("pass", "Token URL is the tenant's token endpoint", str(got))
+        return _result("IGA_TOKEN_URL_MISMATCH", "Token URL is not the tenant's token endpoint",
+                       f"entered {got!r}, needed {want['token_url']!r}")
+
+    def scope(seen: dict[str, CheckResult]) -> CheckResult:
+        params = {str(k).lower(): v for k, v in (settings.get("request_parameters") or {}
+                                                  ).items()}
+        got = params.get("scope")
+        if got == want["request_parameters"]["scope"]:
+            return CheckResult("pass", f"the scope request parameter is {got}")
+        return _result("IGA_SCOPE_MISSING", "the OAuth request parameter 'scope' is "
+                       + ("missing" if got is None else f"{got!r}, not "
+                          f"{want['request_parameters']['scope']!r}"))
+
+    def filter_check(name: str, text: Any) -> Check:
+        def run(seen: dict[str, CheckResult]) -> CheckResult:
+            try:
+                _server, client = scim_filters.split(str(text), eq_co_only=True)
+            except ConfigError as exc:
+                return _result("IGA_FILTER_INVALID", f"filter for {name} is not valid SCIM",
+                               exc.message)
+            if profile.flavor == "cloud" and client is not None:
+                return _result("IGA_FILTER_UNSUPPORTED",
+                               f"filter for {name} uses operators the cloud connector refuses",
+                               f"{text!r}: the part {client!r} is not eq/co")
+            return CheckResult("pass", f"filter for {name} is one the server evaluates",
+                               str(text))
+        return Check(f"iga.filter.{name}", f"IGA filter on {name}", run)
+
+    checks = [Check("iga.base_url", "IGA Base URL", base_url),
+              Check("iga.authentication", "IGA authentication", authentication)]
+    if profile.flavor == "cloud":
+        checks += [Check("iga.token_url", "IGA token URL", token_url),
+                   Check("iga.scope", "IGA scope parameter", scope)]
+    checks += [filter_check(name, text) for name, text in (settings.get("filters") or {}).items()]
+    return checks
