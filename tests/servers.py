@@ -169,3 +169,18 @@ class ListServer:
             body["Resources"] = page
         self.log.append((start, started, time.monotonic()))
         await send_json(send, 200, json.dumps(body).encode(), ctype)
+
+
+class OAuthError:
+    """A token endpoint that answers one fixed RFC 6749 error."""
+
+    def __init__(self, status: int, error: str) -> None:
+        self.status, self.error = status, error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        body = json.dumps({"error": self.error, "error_description": "as configured"}).encode()
+        await send_json(send, self.status, body, b"application/json")

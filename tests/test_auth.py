@@ -25,6 +25,7 @@ from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 
 from .conftest import SMALL
 from .servers import (
+    OAuthError,
     Receive,
     Scope,
     Send,
@@ -323,21 +324,6 @@ def test_invalid_scope(sandbox: RunningSandbox) -> None:
         assert diagnose_token(cloud_profile(sb, scope="xpmheadless")).cause == auth.INVALID_SCOPE
 
 
-class _OAuthErrors:
-    """A token endpoint that answers one fixed RFC 6749 error."""
-
-    def __init__(self, status: int, error: str) -> None:
-        self.status, self.error = status, error
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        while (await receive()).get("more_body"):
-            pass
-        body = json.dumps({"error": self.error, "error_description": "as configured"}).encode()
-        await send_json(send, self.status, body, b"application/json")
-
-
 @pytest.mark.parametrize(("status", "error", "cause"), [
     (400, "unsupported_grant_type", auth.UNSUPPORTED_GRANT),
     (400, "invalid_scope", auth.INVALID_SCOPE),
@@ -346,7 +332,7 @@ class _OAuthErrors:
     (400, "something_else", auth.UNEXPECTED),
 ])
 def test_oauth_error_codes_are_classified(status: int, error: str, cause: str) -> None:
-    with serve_asgi(_OAuthErrors(status, error)) as url:
+    with serve_asgi(OAuthError(status, error)) as url:
         d = diagnose_url(url + "/token")
     assert (d.ok, d.cause, d.error, d.status) == (False, cause, error, status)
     assert d.remediation == auth.REMEDIATION[cause]

@@ -25,6 +25,7 @@ from opskit.scim import urns
 
 from .conftest import SMALL
 from .servers import (
+    OAuthError,
     Receive,
     Scope,
     Send,
@@ -252,21 +253,6 @@ def test_issued_token_refused_by_scim(scim_status: int, code: str, role_status: 
     assert result.proof(tc.OAUTH_CLIENT).status == tc.PROVEN
     assert result.metrics["scim_status"] == scim_status
     assert FakePlatform.TOKEN not in shown(result)
-
-
-class OAuthError:
-    """A token endpoint that answers one fixed RFC 6749 error."""
-
-    def __init__(self, status: int, error: str) -> None:
-        self.status, self.error = status, error
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        while (await receive()).get("more_body"):
-            pass
-        body = json.dumps({"error": self.error, "error_description": "as configured"}).encode()
-        await send_json(send, self.status, body, b"application/json")
 
 
 @pytest.mark.parametrize(("status", "error", "code"), [

@@ -75,9 +75,7 @@ class _Session:
         return scim_json(self._client.get(url, params=params or None))
 
     def total(self, endpoint: str) -> int:
-        body = self.get(endpoint, count=0)
-        dummy = httpx.Response(200, request=httpx.Request("GET", self.profile.base_url))
-        total, _ = list_page(body, dummy)
+        total, _ = list_page(self.get(endpoint, count=0))
         return int(total or 0)
 
     def close(self) -> None:

@@ -230,8 +230,7 @@ class ScimClient:
             body = await self.request("GET", "ResourceTypes")
         except ScimNotFound:
             return None
-        return list_page(body, httpx.Response(200, request=httpx.Request("GET", "x")))[1] \
-            if isinstance(body, dict) else None
+        return list_page(body)[1] if isinstance(body, dict) else None
 
     async def _model(self, endpoint: str) -> type[Resource[Any]] | None:
         """The model client-side filters are evaluated on (from the server's own schema)."""

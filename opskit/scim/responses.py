@@ -98,14 +98,17 @@ def error_from(response: httpx.Response) -> ScimError:
                method=response.request.method, url=str(response.request.url))
 
 
-def list_page(body: Any, response: httpx.Response) -> tuple[int | None, list[dict[str, Any]]]:
+def list_page(body: Any, response: httpx.Response | None = None
+              ) -> tuple[int | None, list[dict[str, Any]]]:
     """(totalResults, resources) of a list answer. Lenient: no `Resources` on an empty page,
-    ids as numbers, `itemsPerPage` echoing the requested count (ignored)."""
+    ids as numbers, `itemsPerPage` echoing the requested count (ignored). The response, when
+    given, names the request in error messages."""
+    where = _describe(response) if response is not None else "a list answer"
     if not isinstance(body, dict):
-        raise NotScimResponse(f"{_describe(response)}: a list answer must be a JSON object")
+        raise NotScimResponse(f"{where}: a list answer must be a JSON object")
     resources = body.get("Resources", body.get("resources")) or []
     if not isinstance(resources, list):
-        raise NotScimResponse(f"{_describe(response)}: 'Resources' is not a list")
+        raise NotScimResponse(f"{where}: 'Resources' is not a list")
     for r in resources:
         if isinstance(r, dict) and r.get("id") is not None and not isinstance(r["id"], str):
             r["id"] = str(r["id"])
