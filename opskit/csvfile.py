@@ -1,0 +1,114 @@
+"""Read the CSV files people bring: exports from an IGA, Secret Server or a spreadsheet.
+
+Such files arrive with a byte-order mark, in UTF-16 from Excel's "Unicode text", with `;` as the
+delimiter in locales where `,` is the decimal mark, and with header names spelt a little
+differently. ``read_table`` accepts all of that and maps the headers onto the names the caller
+uses; anything it cannot read ends in one :class:`CsvFileError` naming the file, line and column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ConfigError
+
+DELIMITERS = (",", ";", "\t")
+
+
+class CsvFileError(ConfigError):
+    """A CSV file that cannot be used as written; the message names file, line and column."""
+
+    @classmethod
+    def at(cls, path: str | os.PathLike[str], line: int | None, problem: str,
+           remediation: str | None = None) -> CsvFileError:
+        where = f"{path}, line {line}" if line else str(path)
+        return cls(f"{where}: {problem}", remediation)
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif raw.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0):
+        # UTF-16 without a mark: every ASCII character has a zero byte beside it.
+        encoding = "utf-16-be" if raw[0] == 0 else "utf-16-le"
+    else:
+        encoding = "utf-8"
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1 if encoding == "utf-8" else None
+        raise CsvFileError.at(path, line, f"is not valid {encoding.upper()} text",
+                              "Save the file as CSV UTF-8 (or UTF-16) and try again.") from None
+
+
+def _delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _key(name: str) -> str:
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
+def read_table(path: str | os.PathLike[str], columns: Mapping[str, Sequence[str] | str], *,
+               optional: Iterable[str] = (), what: str = "CSV file") -> pd.DataFrame:
+    """Read ``path`` into a frame whose columns are the keys of ``columns``, all strings.
+
+    ``columns`` maps each name the caller uses to the header spellings accepted for it (matched
+    ignoring case, spaces and underscores). Names in ``optional`` may be absent and come back
+    empty. A ``_line`` column gives each record's line in the file, for messages about content.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CsvFileError.at(path, None, f"{what} not found",
+                              "Check the path; it is read relative to the working directory.")
+    text = _decode(path)
+    first = text.split("\n", 1)[0]
+    if not first.strip():
+        raise CsvFileError.at(path, 1, f"{what} has no header line",
+                              "The first line must name the columns.")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first))
+    header = [h.strip() for h in next(reader)]
+    index = {_key(h): i for i, h in enumerate(header) if h}
+    optional = set(optional)
+    positions: dict[str, int | None] = {}
+    for name, spellings in columns.items():
+        names = [spellings] if isinstance(spellings, str) else list(spellings) or [name]
+        found = next((index[_key(s)] for s in names if _key(s) in index), None)
+        if found is None and name not in optional:
+            raise CsvFileError.at(
+                path, 1, f"{what} has no column {names[0]!r}"
+                + (f" (also accepted: {', '.join(map(repr, names[1:]))})" if names[1:] else "")
+                + f"; its columns are {', '.join(map(repr, header))}",
+                f"Add the column, or name the file's own column for {name!r}.")
+        positions[name] = found
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    width = len(header)
+    start = reader.line_num
+    for record in reader:
+        line = start + 1
+        start = reader.line_num
+        if not any(field.strip() for field in record):
+            continue
+        if len(record) > width:
+            raise CsvFileError.at(path, line, f"has {len(record)} fields, the header has {width}",
+                                  "Quote values that contain the delimiter, or remove the "
+                                  "extra fields.")
+        record += [""] * (width - len(record))
+        rows.append([record[i].strip() if i is not None else "" for i in positions.values()])
+        lines.append(line)
+    frame = pd.DataFrame(rows, columns=list(positions), dtype=object)
+    frame["_line"] = pd.Series(lines, dtype="int64")
+    return frame
