@@ -28,6 +28,12 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--faults: {exc}") from None
     data = load_tenant(args.data) if args.data else _default_tenant()
+    if args.rehearsal:
+        from .sandbox.rehearsals import REHEARSALS, rehearse
+
+        data = rehearse(data, args.rehearsal)
+        print(f"rehearsal {args.rehearsal}: {REHEARSALS[args.rehearsal].what} (the onboarding "
+              f"runbook should report {REHEARSALS[args.rehearsal].code})", flush=True)
 
     def ready(sb: object) -> None:
         print(f"practice tenant {data.tenant!r} at {sb.url}", flush=True)  # type: ignore[attr-defined]
@@ -47,6 +53,12 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return EXIT_OK
+
+
+def _rehearsal_names() -> list[str]:
+    from .sandbox.rehearsals import REHEARSALS
+
+    return list(REHEARSALS)
 
 
 def _default_tenant():  # type: ignore[no-untyped-def]
@@ -210,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    serve.add_argument("--rehearsal", choices=_rehearsal_names(), default=None,
+                       help="serve the tenant in a state that breaks onboarding")
     serve.add_argument("--faults", default=None,
                        help="e.g. 429=0.1,503=0.05,drop=0.02,token_expiry=20,seed=7")
     serve.set_defaults(func=_sandbox_serve)

@@ -106,6 +106,7 @@ class Profile:
     token: SecretRef | None = None
     verify: bool | str = True
     sandbox_data: str | None = None
+    rehearsal: str | None = None  # sandbox only: serve the tenant in this broken state
 
 
 def _is_loopback(host: str) -> bool:
@@ -192,7 +193,7 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
     kind = raw.get("kind")
     allowed = {"cloud": {"kind", "tenant", "client_id", "client_secret", "scope", "verify"},
                "onprem": {"kind", "base_url", "token", "verify"},
-               "sandbox": {"kind", "data", "flavor"}}
+               "sandbox": {"kind", "data", "flavor", "rehearsal"}}
     if kind not in allowed:
         raise ConfigError(f"{where}.kind is {kind!r}", "set kind = \"cloud\", \"onprem\" or "
                           "\"sandbox\"")
@@ -230,7 +231,14 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
     data = raw.get("data")
     if data is not None and not isinstance(data, str):
         raise ConfigError(f"{where}.data must be a tenant file path")
-    return Profile(name, "sandbox", flavor, sandbox_data=data)
+    rehearsal = raw.get("rehearsal")
+    if rehearsal is not None:
+        from .sandbox.rehearsals import REHEARSALS
+
+        if rehearsal not in REHEARSALS:
+            raise ConfigError(f"{where}.rehearsal is {rehearsal!r}",
+                              f"use one of {', '.join(REHEARSALS)} (docs/profiles.md)")
+    return Profile(name, "sandbox", flavor, sandbox_data=data, rehearsal=rehearsal)
 
 
 def config_path() -> Path | None:
@@ -292,11 +300,17 @@ def connect(profile: Profile | str | None = None) -> Iterator[Profile]:
 
     external = os.environ.get("OPSKIT_SANDBOX_URL")
     data = _sandbox_tenant(prof)
-    if external:
+    if external and not prof.rehearsal:
         yield _sandbox_profile(prof, external.rstrip("/"), data)
         return
-    with running(data) as sb:
-        yield _sandbox_profile(prof, sb.url, sb.tenant.file)
+    served = data
+    if prof.rehearsal:
+        from .sandbox.rehearsals import rehearse
+
+        served = rehearse(data, prof.rehearsal)
+    # The client keeps the tenant's original credentials: a rehearsal breaks the tenant side.
+    with running(served) as sb:
+        yield _sandbox_profile(prof, sb.url, data)
 
 
 def _sandbox_tenant(prof: Profile) -> Any:

@@ -2,20 +2,23 @@
 
 Starts the practice tenant on a loopback port, writes a profiles file beside the demo data
 (secrets by environment reference, as a scheduler would hand them over), then runs
-`opskit report` for every notebook on the tenant's cloud and on-prem views and the token check
-with a wrong secret, a wrong scope and an unreachable tenant. Prints where index.html is.
+`opskit report` for every notebook on the tenant's cloud and on-prem views, the token check
+with a wrong secret, a wrong scope and an unreachable tenant, and the onboarding runbook on the
+tenant in each state that breaks onboarding. Prints where index.html is.
 Exits 0 when the reports ran, whatever they found; 2 when one could not run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from .sandbox.rehearsals import REHEARSALS as TENANT_REHEARSALS
 from .sandbox.serve import running
 from .sandbox.tenantfile import load_tenant
 
@@ -33,8 +36,12 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def write_profiles(path: Path, url: str, client_id: str) -> None:
+def write_profiles(path: Path, url: str, client_id: str, data: Path) -> None:
     cloud = f'kind = "cloud"\nclient_id = "{client_id}"\n'
+    # The onboarding rehearsals each serve their own practice tenant in a broken state.
+    broken = "".join(f'\n[profiles.rehearse-{name}]\nkind = "sandbox"\ndata = '
+                     f'{json.dumps(str(data.resolve()))}\nrehearsal = "{name}"\n'
+                     for name in TENANT_REHEARSALS)
     path.write_text(f"""# Written by `make demo`: profiles for the practice tenant at {url}.
 # Secrets are references; the demo puts the practice values into the environment.
 [profiles.practice]
@@ -58,7 +65,7 @@ scope = "openid"
 [profiles.rehearsal-unreachable]
 {cloud}tenant = "http://127.0.0.1:{_closed_port()}"
 client_secret = "env:PRACTICE_SCIM_SECRET"
-""", encoding="utf-8")
+{broken}""", encoding="utf-8")
 
 
 def report(profiles: list[str], out: Path, env: dict[str, str],
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     config = (args.out.parent / "opskit.toml").resolve()
     with running(tenant) as sb:
         print(f"practice tenant {tenant.tenant!r} running at {sb.url}")
-        write_profiles(config, sb.url, tenant.service_account.client_id)
+        write_profiles(config, sb.url, tenant.service_account.client_id, args.data)
         env = {**os.environ, "OPSKIT_CONFIG": str(config),
                "PRACTICE_SCIM_SECRET": tenant.service_account.client_secret,
                "PRACTICE_ONPREM_TOKEN": tenant.onprem.token,
@@ -92,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, (wrong, code) in REHEARSALS.items():
             print(f"  {name}: {wrong} → expect {code}")
         codes.append(report(list(REHEARSALS), args.out, env, notebooks="token_check"))
+        print("\nRehearsals of the tenant states the onboarding runbook exists to find:")
+        for name, rehearsal in TENANT_REHEARSALS.items():
+            print(f"  rehearse-{name}: {rehearsal.what} → expect {rehearsal.code}")
+        codes.append(report([f"rehearse-{name}" for name in TENANT_REHEARSALS], args.out, env,
+                            notebooks="tenant_onboarding"))
     index = args.out / "index.html"
     print(f"\nindex: {index.resolve()}")
     # Findings (1) are what a demo is for; only a report that could not run (2) fails it.

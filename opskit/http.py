@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from ._redact import logger, redact
+from .errors import ConfigError
 
 log = logger("opskit.http")
 
@@ -180,7 +181,7 @@ async def _alog_response(response: httpx.Response) -> None:
     _log_response(response)
 
 
-def _tls(verify: bool | str) -> bool | ssl.SSLContext:
+def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
     """A profile's `verify` as httpx takes it: a CA bundle file or folder becomes a context
     (httpx deprecates paths)."""
     if isinstance(verify, bool):
@@ -188,7 +189,23 @@ def _tls(verify: bool | str) -> bool | ssl.SSLContext:
     path = os.path.expanduser(verify)
     if os.path.isdir(path):
         return ssl.create_default_context(capath=path)
-    return ssl.create_default_context(cafile=path)
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"the profile's CA bundle {path!r} cannot be used "
+                          f"({exc.strerror or exc})", "set verify in the profile to a PEM file "
+                          "or folder of CA certificates that exists, or to true") from None
+
+
+def tls_context(verify: bool | str) -> ssl.SSLContext:
+    """An SSL context for a profile's `verify`, for checks that open a socket themselves."""
+    chosen = tls_verify(verify)
+    if isinstance(chosen, ssl.SSLContext):
+        return chosen
+    context = ssl.create_default_context()
+    if chosen is False:
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
 
 
 def _common(verify: bool | str, headers: dict[str, str] | None) -> dict[str, Any]:
@@ -202,7 +219,7 @@ def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
                  headers: dict[str, str] | None = None) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections)
-    transport = RetryTransport(httpx.AsyncHTTPTransport(verify=_tls(verify), limits=limits),
+    transport = RetryTransport(httpx.AsyncHTTPTransport(verify=tls_verify(verify), limits=limits),
                                policy)
     return httpx.AsyncClient(auth=auth, transport=transport,
                              event_hooks={"response": [_alog_response]},
@@ -212,7 +229,7 @@ def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
 def client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
            policy: RetryPolicy | None = None,
            headers: dict[str, str] | None = None) -> httpx.Client:
-    transport = RetryTransport(httpx.HTTPTransport(verify=_tls(verify)), policy)
+    transport = RetryTransport(httpx.HTTPTransport(verify=tls_verify(verify)), policy)
     return httpx.Client(auth=auth, transport=transport, event_hooks={"response": [_log_response]},
                         **_common(verify, headers))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from opskit.checks.engine import Check, CheckResult, findings, run_checks, styled, table
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, ScimAccessDenied
 
 
 def const(result: CheckResult):
@@ -46,13 +46,22 @@ def test_a_check_that_raises_is_a_fail_not_a_crash() -> None:
         raise ZeroDivisionError("oops")
 
     def refused(seen: dict[str, CheckResult]) -> CheckResult:
-        raise ConfigError("profile acme is missing", "define it")
+        raise ScimAccessDenied("GET /Users refused", status=403, remediation="grant the role")
 
     ran = run_checks([Check("a", "A", broken), Check("b", "B", refused),
                       Check("c", "C", const(CheckResult("pass", "fine")))])
     assert [r.result.outcome for r in ran] == ["fail", "fail", "pass"]
     assert "ZeroDivisionError: oops" in ran[0].result.evidence
-    assert ran[1].result.remediation == "define it"
+    assert ran[1].result.remediation == "grant the role"
+
+
+def test_input_that_cannot_be_used_stops_the_runbook() -> None:
+    def unusable(seen: dict[str, CheckResult]) -> CheckResult:
+        raise ConfigError("profile acme is missing", "define it")
+
+    # Bad input is for the user to fix before any check means anything (exit 2), not a finding.
+    with pytest.raises(ConfigError, match="profile acme is missing"):
+        run_checks([Check("a", "A", unusable)])
 
 
 @pytest.mark.parametrize("checks", [

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from opskit.checks.engine import findings
-from opskit.checks.onboarding import CATALOGUE, ROLE_CHECKLIST, run_cloud_onboarding
+from opskit.checks.onboarding import (
+    CATALOGUE,
+    PROBE_META,
+    ROLE_CHECKLIST,
+    _Session,
+    probe_write,
+)
+from opskit.checks.runbook import onboard
 from opskit.config import SecretRef
+from opskit.errors import TransportError
+from opskit.inventory import fetch_inventory
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 
-from .servers import closed_port, cloud_profile
+from .servers import closed_port, cloud_profile, onprem_profile
+
+
+def run_onboarding(prof, **options):  # type: ignore[no-untyped-def]
+    return onboard(prof, **options).ran
 
 
 def outcomes(ran) -> dict[str, tuple[str, str | None]]:
@@ -16,9 +29,11 @@ def outcomes(ran) -> dict[str, tuple[str, str | None]]:
 
 
 def test_healthy_tenant(sandbox) -> None:
-    ran = run_cloud_onboarding(cloud_profile(sandbox))
+    ran = run_onboarding(cloud_profile(sandbox))
     got = outcomes(ran)
+    write = got.pop("write")
     assert all(outcome in ("pass", "info") for outcome, _ in got.values()), got
+    assert write == ("skip", None)  # read-only unless apply=True
     assert got["tls"] == ("info", None)  # plain HTTP on loopback: the practice tenant
     visibility = next(r.result for r in ran if r.check.id == "visibility")
     assert visibility.data == {"folders": 3, "secrets": 2}
@@ -31,17 +46,17 @@ def test_healthy_tenant(sandbox) -> None:
 
 
 def test_partial_visibility_against_a_reference(sandbox) -> None:
-    ran = run_cloud_onboarding(cloud_profile(sandbox), reference_folders=5)
+    ran = run_onboarding(cloud_profile(sandbox), reference_folders=5)
     [finding] = findings(ran, "acme")
     assert finding.code == "PARTIAL_FOLDER_VISIBILITY" and "3 of 5" in finding.message
 
 
 def test_wrong_secret_stops_at_the_token(sandbox) -> None:
     prof = cloud_profile(sandbox, client_secret=SecretRef.practice("nope-nope", "s"))
-    got = outcomes(run_cloud_onboarding(prof))
+    got = outcomes(run_onboarding(prof))
     assert got["token"][0] == "fail"
     assert got["discovery"] == ("skip", "token") and got["visibility"] == ("skip", "discovery")
-    ran = run_cloud_onboarding(prof)
+    ran = run_onboarding(prof)
     assert [f.code for f in findings(ran, "acme")] == ["TOKEN_INVALID_CLIENT"]
 
 
@@ -49,7 +64,7 @@ def test_unreachable_tenant(sandbox) -> None:
     port = closed_port()
     prof = cloud_profile(sandbox, base_url=f"http://127.0.0.1:{port}/scim/v2",
                          token_url=f"http://127.0.0.1:{port}/identity/api/oauth2/token/xpm")
-    ran = run_cloud_onboarding(prof)
+    ran = run_onboarding(prof)
     got = outcomes(ran)
     assert got["tls"][0] == "fail" and got["token"] == ("skip", "tls")
     assert [f.code for f in findings(ran, "acme")] == ["TENANT_UNREACHABLE"]
@@ -59,7 +74,7 @@ def test_role_missing_and_no_owned_folder(small_tenant: TenantFile) -> None:
     data = small_tenant.model_dump(exclude_none=True)
     data["service_account"]["has_scim_role"] = False
     with running(parse_tenant(data, "no-role")) as sb:
-        ran = run_cloud_onboarding(cloud_profile(sb))
+        ran = run_onboarding(cloud_profile(sb))
         [finding] = findings(ran, "acme")
         assert finding.code == "SCIM_ACCESS_DENIED"
         assert "Bypass Direct API Authentication Restriction" in finding.remediation
@@ -67,7 +82,7 @@ def test_role_missing_and_no_owned_folder(small_tenant: TenantFile) -> None:
     data["permissions"] = [p for p in data["permissions"] if p.get("user") != "u-scim"
                            and p.get("group") != "g2"]
     with running(parse_tenant(data, "owns-nothing")) as sb:
-        ran = run_cloud_onboarding(cloud_profile(sb))
+        ran = run_onboarding(cloud_profile(sb))
         assert [f.code for f in findings(ran, "acme")] == ["NO_VISIBLE_FOLDERS"]
 
 
@@ -79,3 +94,54 @@ def test_catalogue_and_checklist_are_documented() -> None:
         if code != "TENANT_UNREACHABLE":  # documented with the token check
             assert f"### {code}\n" in text, code
     assert len(ROLE_CHECKLIST) == 8
+
+
+def _groups(prof) -> list[tuple[str, str]]:
+    inv = fetch_inventory(prof, progress=False)
+    return sorted(zip(inv.groups["id"], inv.groups["displayName"], strict=True))
+
+
+def test_write_probe_leaves_the_tenant_as_it_found_it(sandbox) -> None:
+    prof = cloud_profile(sandbox)
+    before = _groups(prof)
+    ran = run_onboarding(prof, apply=True)
+    write = next(r.result for r in ran if r.check.id == "write")
+    assert write.outcome == "pass", write
+    assert "removed 1 probe group" in write.evidence
+    assert PROBE_META["created"] not in write.evidence  # the server's own meta, not ours
+    assert findings(ran, "acme") == []
+    assert _groups(prof) == before
+
+
+class _LostAnswer(_Session):
+    """The create reaches the server, but its answer is lost on the way back."""
+
+    def send(self, method: str, path: str, **kw):  # type: ignore[no-untyped-def]
+        answer = super().send(method, path, **kw)
+        if method == "POST":
+            raise TransportError("the connection dropped before the answer arrived")
+        return answer
+
+
+def test_write_probe_cleans_up_when_the_answer_is_lost(sandbox) -> None:
+    prof = cloud_profile(sandbox)
+    before = _groups(prof)
+    session = _LostAnswer(prof)
+    try:
+        result = probe_write(session)
+    finally:
+        session.close()
+    assert result.outcome == "fail" and result.code == "WRITE_PROBE_FAILED"
+    assert "removed 1 probe group(s); none is left" in result.evidence
+    assert _groups(prof) == before
+
+
+def test_onprem_runbook(sandbox) -> None:
+    ran = run_onboarding(onprem_profile(sandbox), apply=True)
+    got = outcomes(ran)
+    assert all(outcome in ("pass", "info") for outcome, _ in got.values()), got
+    by_id = {r.check.id: r.result for r in ran}
+    assert "1,000 operations and 1,048,576 bytes" in by_id["spc"].summary
+    assert "disabled users are not returned" in by_id["disabled"].summary
+    assert by_id["token"].summary == "the static token is accepted"
+    assert findings(ran, "acme") == []

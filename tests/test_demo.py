@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from opskit.sandbox.rehearsals import REHEARSALS
+
 from .conftest import SMALL
 
 
@@ -34,4 +36,9 @@ def test_demo_reports_and_rehearsals(tmp_path: Path) -> None:
         results = json.loads((out / run["results"]).read_text())
         assert results["status"] == "findings"
         assert [f["code"] for f in results["findings"]] == [code]
+    for name, rehearsal in REHEARSALS.items():
+        [run] = by_profile[f"rehearse-{name}"]
+        results = json.loads((out / run["results"]).read_text())
+        assert run["notebook"] == "tenant_onboarding" and results["status"] == "findings"
+        assert rehearsal.code in [f["code"] for f in results["findings"]]
     assert (out / "index.html").read_text().count("report.html") >= len(runs)

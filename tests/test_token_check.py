@@ -421,7 +421,7 @@ def test_notebook_hygiene() -> None:
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert all(not c.outputs and c.execution_count is None for c in code)
     assert all(len(c.source.splitlines()) <= 12 for c in code)
-    assert code[-1].source.strip() == "record(result.findings, result.metrics)"
+    assert code[-1].source.strip() == "record(result.findings, result.metrics);"
     assert nb.metadata.kernelspec == {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                       "language": "python"}
 

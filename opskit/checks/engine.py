@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._redact import redact
-from ..errors import OpskitError
+from ..errors import ConfigError, OpskitError
 from ..report.findings import Finding, Severity
 
 Outcome = Literal["pass", "warn", "fail", "skip", "info"]
@@ -96,6 +96,8 @@ def run_checks(checks: Sequence[Check]) -> list[Ran]:
 def _run_one(check: Check, seen: dict[str, CheckResult]) -> CheckResult:
     try:
         return check.run(dict(seen))
+    except ConfigError:
+        raise  # a profile or input that cannot be used as written: bad input, not a finding
     except OpskitError as exc:
         return CheckResult("fail", f"{check.title}: could not be checked",
                            evidence=redact(exc.message), remediation=exc.remediation)

@@ -8,8 +8,9 @@ missing permission causes (`ROLE_CHECKLIST`).
 
 from __future__ import annotations
 
+import secrets
 import socket
-import ssl
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from ..config import Profile
 from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
 from ..scim import filters, urns
 from ..scim.responses import list_page, scim_json
-from .engine import Check, CheckResult, Ran, run_checks
+from .engine import Check, CheckResult
 from .token import check_token
 
 NEEDED_TYPES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
@@ -38,6 +39,12 @@ CATALOGUE = {
     "PARTIAL_FOLDER_VISIBILITY": ("medium", "The service account owns only some folders: the "
                                   "IGA will not see the others. Grant Owner on the folders it "
                                   "must govern, or accept the gap knowingly."),
+    "WRITE_PROBE_FAILED": ("high", "A SCIM write failed or kept client meta: check the "
+                           "custom role's folder and identity permissions (checklist below) "
+                           "and the evidence."),
+    "WRITE_PROBE_LEFTOVER": ("high", "The probe group could not be removed: delete the group "
+                             "named in the evidence by hand (Platform: Access > Groups), then "
+                             "check the role's permissions."),
     "FILTER_EQ_REFUSED": ("high", "The tenant refused an 'eq' filter the IGA relies on: check "
                           "the base URL and the connector's version."),
 }
@@ -66,13 +73,16 @@ class _Session:
         self.profile = profile
         self._client: httpx.Client | None = None
 
-    def get(self, path: str, **params: Any) -> Any:
+    def send(self, method: str, path: str, *, json: Any = None, **params: Any) -> Any:
         if self._client is None:
             policy = http.RetryPolicy(max_attempts=3, max_total_seconds=30)
             self._client = http.client(auth=auth_for(self.profile), verify=self.profile.verify,
                                        policy=policy)
         url = f"{self.profile.base_url.rstrip('/')}/{path}"
-        return scim_json(self._client.get(url, params=params or None))
+        return scim_json(self._client.request(method, url, json=json, params=params or None))
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.send("GET", path, **params)
 
     def total(self, endpoint: str) -> int:
         total, _ = list_page(self.get(endpoint, count=0))
@@ -83,14 +93,18 @@ class _Session:
             self._client.close()
 
 
-def cloud_checks(profile: Profile, session: _Session, *,
-                 reference_folders: int | None = None) -> list[Check]:
-    """The cloud connector's onboarding checks, for the engine (see run_checks)."""
+def onboarding_checks(profile: Profile, session: _Session, *,
+                      reference_folders: int | None = None, apply: bool = False) -> list[Check]:
+    """The runbook's checks for a profile's connector (cloud or on-prem), for run_checks."""
     url = httpx.URL(profile.base_url)
+    onprem = profile.flavor == "onprem"
 
     def well_formed(seen: dict[str, CheckResult]) -> CheckResult:
-        # The profile could not exist otherwise: config.py refuses spaces, missing hosts and
-        # plain http to anything but this machine.
+        # The profile could not exist otherwise: config.py refuses spaces, missing hosts, plain
+        # http to anything but this machine, and an on-prem base that does not end in /v2.
+        if onprem:
+            return CheckResult("pass", "the SCIM base is well formed and ends in /v2",
+                               profile.base_url)
         return CheckResult("pass", "the SCIM base and token URL are well formed",
                            f"{profile.base_url} · {profile.token_url}")
 
@@ -109,9 +123,11 @@ def cloud_checks(profile: Profile, session: _Session, *,
                 if url.scheme != "https":
                     return CheckResult("info", "plain HTTP on this machine (practice tenant)",
                                        f"{url.host}:{port}")
-                with ssl.create_default_context().wrap_socket(
-                        raw, server_hostname=url.host) as tls:
-                    return CheckResult("pass", "reachable over TLS, certificate trusted",
+                context = http.tls_context(profile.verify)
+                with context.wrap_socket(raw, server_hostname=url.host) as tls:
+                    trusted = "certificate trusted" if profile.verify is not False else \
+                        "certificate NOT verified (verify = false in the profile)"
+                    return CheckResult("pass", f"reachable over TLS, {trusted}",
                                        tls.version() or "")
         except OSError as exc:
             return _result("TENANT_UNREACHABLE", "fail",
@@ -120,8 +136,8 @@ def cloud_checks(profile: Profile, session: _Session, *,
     def token(seen: dict[str, CheckResult]) -> CheckResult:
         result = check_token(profile)
         if result.ok:
-            return CheckResult("pass", "a token is issued and SCIM accepts it",
-                               result.token_line())
+            return CheckResult("pass", "the static token is accepted" if onprem else
+                               "a token is issued and SCIM accepts it", result.token_line())
         worst = result.failures[0]
         return CheckResult("fail", worst.message, worst.subject, worst.remediation,
                            worst.code, worst.severity)
@@ -137,9 +153,27 @@ def cloud_checks(profile: Profile, session: _Session, *,
             return _result("MISSING_RESOURCE_TYPE", "fail", "resource types the integration "
                            "needs are missing or use another schema",
                            "; ".join([*(f"missing {t}" for t in missing), *wrong]))
-        session.get("ServiceProviderConfig")
         return CheckResult("pass", "discovery lists every resource type with the PAM URNs",
                            ", ".join(NEEDED_TYPES))
+
+    def service_provider_config(seen: dict[str, CheckResult]) -> CheckResult:
+        spc = session.get("ServiceProviderConfig")
+        bulk = spc.get("bulk") or {}
+        data = {"bulk_supported": bool(bulk.get("supported")),
+                "bulk_max_operations": bulk.get("maxOperations"),
+                "bulk_max_payload": bulk.get("maxPayloadSize"),
+                "max_results": (spc.get("filter") or {}).get("maxResults")}
+        if not onprem:
+            return CheckResult("pass", "ServiceProviderConfig answers", data=data)
+        if not data["bulk_supported"]:
+            return CheckResult("info", "ServiceProviderConfig answers; it does not advertise "
+                               "/Bulk (the connector documents 1,000 operations, 1 MiB)",
+                               data=data)
+        return CheckResult(
+            "pass", f"ServiceProviderConfig answers; /Bulk takes up to "
+            f"{data['bulk_max_operations']:,} operations and {data['bulk_max_payload']:,} "
+            "bytes per request", "a larger bulk request is refused with 413: the IGA must "
+            "split its batches below these limits", data=data)
 
     def readable(endpoint: str) -> Any:
         def run(seen: dict[str, CheckResult]) -> CheckResult:
@@ -154,18 +188,35 @@ def cloud_checks(profile: Profile, session: _Session, *,
     def visibility(seen: dict[str, CheckResult]) -> CheckResult:
         folders, secrets = session.total("Containers"), session.total("PrivilegedData")
         data = {"folders": folders, "secrets": secrets}
-        evidence = f"{folders:,} folders, {secrets:,} secrets visible to the service account"
+        who = "the endpoint" if onprem else "the service account"
+        evidence = f"{folders:,} folders, {secrets:,} secrets visible to {who}"
         if folders == 0:
-            return _result("NO_VISIBLE_FOLDERS", "fail", "the service account sees no folder",
-                           evidence)
+            return _result("NO_VISIBLE_FOLDERS", "fail", f"{who} sees no folder", evidence)
         if reference_folders is not None and folders < reference_folders:
             result = _result("PARTIAL_FOLDER_VISIBILITY", "warn",
-                             f"the service account sees {folders:,} of {reference_folders:,} "
-                             "folders", evidence)
+                             f"{who} sees {folders:,} of {reference_folders:,} folders",
+                             evidence)
             return CheckResult(**{**result.__dict__, "data": data})
+        if onprem:
+            return CheckResult("pass", evidence, "the on-prem connector reads every folder "
+                               "through Secret Server's reports, not by Owner", data=data)
         return CheckResult("pass" if reference_folders else "info", evidence,
                            "" if reference_folders else "no reference count given: coverage "
                            "cannot be measured here", data=data)
+
+    def disabled_users(seen: dict[str, CheckResult]) -> CheckResult:
+        page = session.get("Users", count=1000, attributes="active")
+        listed = page.get("Resources") or []
+        inactive = sum(1 for u in listed if u.get("active") is False)
+        if inactive:
+            return CheckResult("info", f"this endpoint returns disabled users ({inactive:,} in "
+                               "the first page)", "its report SQL was changed from the default "
+                               "Enabled=1 / Active=1 filter")
+        return CheckResult("info", "disabled users are not returned (the connector's reports "
+                           "filter Enabled=1 / Active=1)", "a user disabled in Secret Server "
+                           "disappears from the IGA's aggregation instead of showing "
+                           "active=false; users without an e-mail are left out too. Edit the "
+                           "SCIM report SQL if the IGA must see them")
 
     def filter_support(seen: dict[str, CheckResult]) -> CheckResult:
         probes = {"eq": filters.eq("userName", "opskit.probe@example.invalid"),
@@ -181,8 +232,9 @@ def cloud_checks(profile: Profile, session: _Session, *,
         except ScimInvalidFilter:
             return CheckResult("info", "eq and co work; other operators are refused, as "
                                "documented (a known limit: opskit evaluates them itself)")
-        return CheckResult("info", "eq and co work, and this tenant also accepted 'sw' "
-                           "(more than documented)")
+        return CheckResult("info" if not onprem else "pass", "eq and co work, and this "
+                           "tenant also accepted 'sw'" + ("" if onprem else
+                                                          " (more than documented)"))
 
     def documented_limits(seen: dict[str, CheckResult]) -> CheckResult:
         notes = []
@@ -191,35 +243,95 @@ def cloud_checks(profile: Profile, session: _Session, *,
             notes.append("/Roles answers (roles are not documented for the cloud connector)")
         except ScimNotFound:
             notes.append("/Roles absent (roles are planned, FAQ)")
-        spc = session.get("ServiceProviderConfig")
-        bulk = (spc.get("bulk") or {}).get("supported")
+        bulk = seen["spc"].data.get("bulk_supported")
         notes.append("/Bulk absent (one request per resource)" if not bulk
                      else "/Bulk advertised (not documented for the cloud connector)")
         return CheckResult("info", "documented limits: " + "; ".join(notes))
 
-    return [
+    def write_probe(seen: dict[str, CheckResult]) -> CheckResult:
+        if not apply:
+            return CheckResult("skip", "read-only run: the write probe runs with apply=True",
+                               remediation="run with apply=True to probe a write")
+        return probe_write(session)
+
+    checks = [
         Check("url", "Tenant URL well formed", well_formed),
         Check("dns", "Tenant resolves", resolvable, ("url",)),
         Check("tls", "Tenant reachable over TLS", reachable, ("dns",)),
-        Check("token", "Token retrieval and SCIM access", token, ("tls",)),
+        Check("token", "Static token accepted" if onprem else
+              "Token retrieval and SCIM access", token, ("tls",)),
         Check("discovery", "Discovery and resource types", discovery, ("token",)),
+        Check("spc", "ServiceProviderConfig" + (" and bulk limits" if onprem else ""),
+              service_provider_config, ("token",)),
         Check("users", "Users readable", readable("Users"), ("token",)),
         Check("groups", "Groups readable", readable("Groups"), ("token",)),
-        Check("visibility", "Folders and secrets the service account sees", visibility,
-              ("discovery",)),
+        Check("visibility", "Folders and secrets " + ("the endpoint sees" if onprem else
+                                                       "the service account sees"),
+              visibility, ("discovery",)),
         Check("filters", "Filter support", filter_support, ("users",)),
-        Check("limits", "Documented limits (/Roles, /Bulk)", documented_limits, ("token",)),
     ]
+    if onprem:
+        checks.append(Check("disabled", "Disabled users", disabled_users, ("users",)))
+    else:
+        checks.append(Check("limits", "Documented limits (/Roles, /Bulk)", documented_limits,
+                            ("spc",)))
+    checks.append(Check("write", "Write probe (temporary group)", write_probe, ("groups",)))
+    return checks
 
 
-def run_cloud_onboarding(profile: Profile | str | None = None, *,
-                         reference_folders: int | None = None) -> list[Ran]:
-    """Run the cloud onboarding checks for a profile (the practice tenant by default)."""
-    from ..config import connect
+PROBE_META = {"created": "2001-01-01T00:00:00Z", "lastModified": "2001-01-01T00:00:00Z",
+              "version": 'W/"opskit-probe"', "location": "https://opskit.invalid/probe"}
 
-    with connect(profile) as prof:
-        session = _Session(prof)
-        try:
-            return run_checks(cloud_checks(prof, session, reference_folders=reference_folders))
-        finally:
-            session.close()
+
+def probe_write(session: _Session) -> CheckResult:
+    """Create a temporary group carrying our own meta, check the server made its own (FAQ:
+    client meta is ignored), then delete it — also when a step fails — and prove it is gone."""
+    name = f"opskit-probe-{secrets.token_hex(4)}"
+    body = {"schemas": [urns.GROUP], "displayName": name, "members": [], "meta": PROBE_META}
+    created: dict[str, Any] | None = None
+    problem: CheckResult | None = None
+    refused = False  # a 4xx answer to the create: nothing was made
+    try:
+        created = session.send("POST", "Groups", json=body)
+        meta = (created or {}).get("meta") or {}
+        ours = [k for k, v in PROBE_META.items() if meta.get(k) == v]
+        if ours or not meta.get("created"):
+            problem = _result("WRITE_PROBE_FAILED", "fail", "the server kept meta the client "
+                              "sent", f"kept {', '.join(ours) or 'no meta at all'}; the FAQ "
+                              "says the server generates meta itself")
+    except OpskitError as exc:
+        refused = isinstance(exc, ScimError) and exc.status is not None and exc.status < 500
+        problem = _result("WRITE_PROBE_FAILED", "fail", "creating a group was refused",
+                          exc.message)
+    finally:
+        # Runs even on an interrupt: the probe must not outlive the check.
+        clean, cleanup = (True, "nothing to remove: the create was refused") if refused \
+            else _remove_probe(session, name, created)
+    if not clean:
+        return _result("WRITE_PROBE_LEFTOVER", "fail", "the probe group could not be removed",
+                       f"{cleanup}; delete group {name!r} by hand"
+                       + (f" (and: {problem.summary})" if problem else ""))
+    if problem is not None:
+        return replace(problem, evidence=f"{problem.evidence}; {cleanup}")
+    return CheckResult("pass", "a group can be created and deleted; the server makes its own "
+                       "meta", f"created {name!r}; server meta {created and created['meta']}"
+                       f"; {cleanup}")
+
+
+def _remove_probe(session: _Session, name: str,
+                  created: dict[str, Any] | None) -> tuple[bool, str]:
+    """Delete the probe group, finding it by name when the create's answer was lost."""
+    try:
+        ids = [created["id"]] if created and created.get("id") else [
+            g["id"] for g in session.get("Groups", filter=filters.eq("displayName", name),
+                                         attributes="id").get("Resources") or []]
+        for gid in ids:
+            session.send("DELETE", f"Groups/{gid}")
+            try:
+                session.get(f"Groups/{gid}")
+                return False, f"group {gid} still answers after DELETE"
+            except ScimNotFound:
+                pass
+        return True, f"removed {len(ids)} probe group(s); none is left"
+    except OpskitError as exc:
+        return False, f"removing it failed: {exc.message}"

@@ -38,7 +38,15 @@ from ..errors import (
     ScimNotFound,
     ScimUnauthorized,
 )
-from ..report.findings import DEFAULT_FAIL_ON, Finding, Severity, at_or_above, by_severity
+from ..report.findings import (
+    DEFAULT_FAIL_ON,
+    Finding,
+    Severity,
+    at_or_above,
+    by_severity,
+    findings_frame,
+    findings_styled,
+)
 from ..scim.responses import list_page, scim_json
 
 if TYPE_CHECKING:
@@ -374,17 +382,10 @@ class TokenCheck:
         return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
     def findings_frame(self) -> pd.DataFrame:
-        import pandas as pd
-
-        columns = ["severity", "code", "subject", "message", "remediation"]
-        return pd.DataFrame([f.as_dict() for f in self.findings], columns=columns)
+        return findings_frame(self.findings)
 
     def findings_styled(self) -> Styler:
-        colours = {"critical": "#f5c6cb", "high": "#f8d7da", "medium": "#fff3cd",
-                   "low": "#e2e3e5", "info": "#d1ecf1"}
-        return (self.findings_frame().style.hide(axis="index")
-                .map(lambda s: f"background-color: {colours.get(s, '')}", subset=["severity"])
-                .set_properties(**{"text-align": "left"}))
+        return findings_styled(self.findings)
 
 
 # =================================================================================== the check

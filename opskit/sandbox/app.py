@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,6 +26,7 @@ SCIM_JSON = "application/scim+json"
 BULK_MAX_OPERATIONS = 1000
 BULK_MAX_PAYLOAD = 1_048_576
 _KIND_BY_SEGMENT = {v.lower(): k for k, v in ENDPOINTS.items()}
+_ALL_KINDS = frozenset(ENDPOINTS)
 _LIST_PARAMS = ("filter", "startindex", "count", "attributes", "excludedattributes")
 _DISCOVERY = {"serviceproviderconfig": "ServiceProviderConfig", "resourcetypes": "ResourceTypes",
               "schemas": "Schemas"}
@@ -139,9 +141,9 @@ class Sandbox:
         if head == "serviceproviderconfig":
             return _scim(self._spc(flavor, base))
         if head == "resourcetypes":
-            return self._discovery(parts, self._resource_types(base), "ResourceType")
+            return self._discovery(parts, self._resource_types(flavor, base), "ResourceType")
         if head == "schemas":
-            return self._discovery(parts, self._schemas(base), "Schema")
+            return self._discovery(parts, self._schemas(flavor, base), "Schema")
         if head == ".search" and len(parts) == 1 and method == "POST":
             # RFC 7644 §3.4.3 search across every resource type: neither connector offers it.
             raise ScimError(501, "Searching several resource types at once (POST /.search) is "
@@ -157,7 +159,7 @@ class Sandbox:
             raise ScimError(404, "Resource 'Roles' not found: roles are not implemented by the "
                             "SCIM Cloud Connector yet.")
         kind = _KIND_BY_SEGMENT.get(head)
-        if kind is None or len(parts) > 2:
+        if kind is None or len(parts) > 2 or kind not in self._offered(flavor):
             raise ScimError(404, f"Resource '{'/'.join(parts)}' not found.")
         rid = parts[1] if len(parts) == 2 else None
         if rid == ".search" and method == "POST":
@@ -250,17 +252,24 @@ class Sandbox:
                      "location": f"{base}/ServiceProviderConfig"},
         }
 
-    def _resource_types(self, base: str) -> list[dict[str, Any]]:
+    def _offered(self, flavor: Flavor) -> Collection[str]:
+        """Resource types this flavor serves; a rehearsal can take one away from the cloud."""
+        return self.tenant.file.cloud.resource_types if flavor == "cloud" else _ALL_KINDS
+
+    def _resource_types(self, flavor: Flavor, base: str) -> list[dict[str, Any]]:
         return [{"schemas": [urn.RESOURCE_TYPE], "id": name, "name": name,
                  "endpoint": endpoint, "description": name, "schema": schema,
                  "schemaExtensions": [],
                  "meta": {"resourceType": "ResourceType",
                           "location": f"{base}/ResourceTypes/{name}"}}
-                for name, endpoint, schema in urn.RESOURCE_TYPES]
+                for name, endpoint, schema in urn.RESOURCE_TYPES
+                if name in self._offered(flavor)]
 
-    def _schemas(self, base: str) -> list[dict[str, Any]]:
+    def _schemas(self, flavor: Flavor, base: str) -> list[dict[str, Any]]:
+        hidden = {schema for name, _e, schema in urn.RESOURCE_TYPES
+                  if name not in self._offered(flavor)}
         return [{**doc, "meta": {"resourceType": "Schema", "location": f"{base}/Schemas/{sid}"}}
-                for sid, doc in urn.schema_documents().items()]
+                for sid, doc in urn.schema_documents().items() if sid not in hidden]
 
     def _discovery(self, parts: list[str], docs: list[dict[str, Any]], what: str) -> Response:
         if len(parts) == 1:

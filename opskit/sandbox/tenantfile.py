@@ -47,6 +47,10 @@ class ServiceAccount(_Model):
     )
 
 
+RESOURCE_TYPE_NAMES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
+ResourceTypeName = Literal["User", "Group", "Container", "ContainerPermission", "PrivilegedData"]
+
+
 class Cloud(_Model):
     """Settings of the cloud flavor (SCIM Cloud Connector)."""
 
@@ -55,6 +59,12 @@ class Cloud(_Model):
         default_factory=lambda: list(SCOPES),
         min_length=1,
         description="scopes the token endpoint grants; drop one to rehearse its refusal",
+    )
+    resource_types: list[ResourceTypeName] = Field(
+        default_factory=lambda: list(RESOURCE_TYPE_NAMES),
+        min_length=1,
+        description="resource types the cloud connector offers; drop one to rehearse a tenant "
+        "missing it (its endpoint then answers 404 and discovery leaves it out)",
     )
 
 

@@ -1,0 +1,141 @@
+"""The tenant onboarding runbook: every check in order, the IGA's settings, the role checklist.
+
+`onboard()` is what notebooks/tenant_onboarding.ipynb calls: it runs the connector's checks
+(cloud or on-prem, from the profile), optionally the write probe (``apply=True``), measures
+folder visibility against a reference when one is given, and checks the IGA settings file when
+one is given. The result holds everything the notebook shows and records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..config import Profile, connect
+from ..report.findings import Finding, findings_frame, findings_styled
+from .engine import Ran, run_checks, styled, table
+from .iga import expected_settings, iga_checks, load_settings
+from .onboarding import ROLE_CHECKLIST, _Session, onboarding_checks
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
+
+@dataclass
+class Onboarding:
+    """What the runbook found for one profile."""
+
+    profile: str
+    flavor: str
+    base_url: str
+    ran: list[Ran]
+    settings: dict[str, Any]  # what the IGA's source needs for this tenant
+    iga: list[Ran] = field(default_factory=list)  # the entered settings checked, if given
+    reference_folders: int | None = None
+    applied: bool = False
+
+    @property
+    def findings(self) -> list[Finding]:
+        from .engine import findings
+
+        return findings(self.ran, self.profile) + findings(self.iga, self.profile)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.result.outcome not in ("fail",) for r in [*self.ran, *self.iga])
+
+    @property
+    def blocked_at(self) -> str | None:
+        """The first failing check's title: where an admin starts."""
+        return next((r.check.title for r in self.ran if r.result.outcome == "fail"), None)
+
+    def headline(self) -> str:
+        passed = sum(r.result.outcome == "pass" for r in self.ran)
+        verdict = "**READY**" if self.ok else f"**BLOCKED** at *{self.blocked_at}*" \
+            if self.blocked_at else "**NOT READY**: the IGA settings need changes"
+        return (f"{verdict}: profile `{self.profile}` ({self.flavor}), SCIM base "
+                f"`{self.base_url}` — {passed} of {len(self.ran)} checks passed"
+                + ("" if self.applied else "; read-only run (write probe skipped)"))
+
+    def metrics(self) -> dict[str, Any]:
+        outcomes: dict[str, int] = {}
+        for r in self.ran:
+            outcomes[r.result.outcome] = outcomes.get(r.result.outcome, 0) + 1
+        visibility = next((r.result.data for r in self.ran if r.check.id == "visibility"), {})
+        return {"flavor": self.flavor, "checks": outcomes, "blocked_at": self.blocked_at,
+                "reference_folders": self.reference_folders, "write_probe": self.applied,
+                **{f"visible_{k}": v for k, v in visibility.items()}}
+
+    def table(self) -> pd.DataFrame:
+        return table(self.ran)
+
+    def styled(self) -> Styler:
+        return styled(self.ran)
+
+    def settings_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = [(k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v)
+                for k, v in self.settings.items()]
+        return pd.DataFrame(rows, columns=["setting", "value"])
+
+    def iga_styled(self) -> Any:
+        if self.iga:
+            return styled(self.iga)
+        from IPython.display import Markdown
+
+        return Markdown("*No IGA settings file given (`iga_settings`): the values above are "
+                        "what to enter.*")
+
+    def role_checklist(self) -> pd.DataFrame:
+        """The custom role's permissions, which SCIM cannot read, with what each one's absence
+        looks like; marked against what the checks saw where they show it."""
+        import pandas as pd
+
+        denied = any(r.result.code == "SCIM_ACCESS_DENIED" for r in self.ran)
+        rows = [(name, symptom, "likely missing" if denied and i < 2 else "")
+                for i, (name, symptom) in enumerate(ROLE_CHECKLIST)]
+        return pd.DataFrame(rows, columns=["role permission", "symptom when missing",
+                                           "from these checks"])
+
+    def findings_frame(self) -> pd.DataFrame:
+        return findings_frame(self.findings)
+
+    def findings_styled(self) -> Styler:
+        return findings_styled(self.findings)
+
+
+def _reference_folders(reference: str | Profile) -> int:
+    """Folders a fuller view (an on-prem profile) holds: the measure of partial visibility."""
+    with connect(reference) as ref:
+        session = _Session(ref)
+        try:
+            return session.total("Containers")
+        finally:
+            session.close()
+
+
+def onboard(profile: str | Profile | None = None, *, reference: str | Profile | None = None,
+            reference_folders: int | None = None, iga_settings: str | None = None,
+            apply: bool = False) -> Onboarding:
+    """Run the onboarding runbook for a profile (the practice tenant by default).
+
+    ``reference`` (a profile with a fuller view, e.g. the on-prem connector) or
+    ``reference_folders`` (a count) lets the runbook say when the service account sees only
+    part of the folders. ``iga_settings`` is a YAML or JSON file of what was entered in the IGA.
+    ``apply=True`` adds the write probe (creates and removes a temporary group).
+    """
+    entered = load_settings(iga_settings) if iga_settings else None  # bad file: fail first
+    if reference and reference_folders is None:
+        reference_folders = _reference_folders(reference)
+    with connect(profile) as prof:
+        session = _Session(prof)
+        try:
+            ran = run_checks(onboarding_checks(prof, session, reference_folders=reference_folders,
+                                               apply=apply))
+        finally:
+            session.close()
+        iga = run_checks(iga_checks(prof, entered)) if entered is not None else []
+        return Onboarding(prof.name, prof.flavor, prof.base_url, ran, expected_settings(prof),
+                          iga, reference_folders, apply)

@@ -1,0 +1,82 @@
+"""States of the practice tenant that break onboarding, for rehearsing the runbook.
+
+Each rehearsal changes the tenant the way a real tenant goes wrong — a rotated secret, an OAuth
+client without the scope, a service account that owns nothing, a role without the SCIM
+permissions, a connector that lacks a resource type — and names the finding the onboarding
+runbook must give for it. Clients keep using the tenant's original credentials, so the break is
+on the tenant's side, as it is in life.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .tenantfile import TenantFile
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    name: str
+    what: str  # what is wrong with the tenant, as an admin would say it
+    check: str  # the onboarding check that must fail
+    code: str  # the finding code it must give
+    change: Callable[[TenantFile], TenantFile]
+
+
+def _rotated_secret(tf: TenantFile) -> TenantFile:
+    sa = tf.service_account.model_copy(
+        update={"client_secret": tf.service_account.client_secret + "-rotated"})
+    return tf.model_copy(update={"service_account": sa})
+
+
+def _scope_not_allowed(tf: TenantFile) -> TenantFile:
+    return tf.model_copy(update={"cloud": tf.cloud.model_copy(
+        update={"accepted_scopes": ["xpmheadless"]})})
+
+
+def _owns_no_folder(tf: TenantFile) -> TenantFile:
+    # Take every grant away from the service account, and it out of every group, so no Owner
+    # reaches it by any path.
+    sa = tf.service_account.user
+    groups = [g.model_copy(update={"members": [m for m in g.members if m != sa]})
+              for g in tf.groups]
+    permissions = [p for p in tf.permissions if p.user != sa]
+    secrets = [s.model_copy(update={"permissions": [p for p in s.permissions if p.user != sa]})
+               if s.permissions else s for s in tf.secrets]
+    return tf.model_copy(update={"groups": groups, "permissions": permissions,
+                                 "secrets": secrets})
+
+
+def _no_scim_role(tf: TenantFile) -> TenantFile:
+    sa = tf.service_account.model_copy(update={"has_scim_role": False})
+    return tf.model_copy(update={"service_account": sa})
+
+
+def _missing_resource_type(tf: TenantFile) -> TenantFile:
+    offered = [t for t in tf.cloud.resource_types if t != "PrivilegedData"]
+    return tf.model_copy(update={"cloud": tf.cloud.model_copy(
+        update={"resource_types": offered})})
+
+
+REHEARSALS: dict[str, Rehearsal] = {r.name: r for r in (
+    Rehearsal("wrong-secret", "the service user's client secret was rotated; the profile still "
+              "has the old one", "token", "TOKEN_INVALID_CLIENT", _rotated_secret),
+    Rehearsal("wrong-scope", "the OAuth2 client is not allowed the xpm.platform scope",
+              "token", "TOKEN_INVALID_SCOPE", _scope_not_allowed),
+    Rehearsal("no-folder", "the service account owns no folder", "visibility",
+              "NO_VISIBLE_FOLDERS", _owns_no_folder),
+    Rehearsal("no-role", "the service user's role lacks the permissions SCIM needs (a token "
+              "is issued, SCIM refuses)", "token", "SCIM_ACCESS_DENIED", _no_scim_role),
+    Rehearsal("missing-type", "the connector does not offer PrivilegedData", "discovery",
+              "MISSING_RESOURCE_TYPE", _missing_resource_type),
+)}
+
+
+def rehearse(tf: TenantFile, name: str) -> TenantFile:
+    """The tenant in the named broken state (see REHEARSALS)."""
+    try:
+        rehearsal = REHEARSALS[name]
+    except KeyError:
+        raise ValueError(f"unknown rehearsal {name!r}; known: {', '.join(REHEARSALS)}") from None
+    return rehearsal.change(tf)

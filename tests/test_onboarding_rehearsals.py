@@ -1,0 +1,65 @@
+"""Issue 5's rehearsals: the practice tenant in each broken state, through
+`opskit run tenant_onboarding`, gives the right failing check, code, remediation and exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from opskit import cli
+from opskit.checks import onboarding, token
+from opskit.config import Profile
+from opskit.sandbox.rehearsals import REHEARSALS
+
+from .conftest import SMALL
+
+# The checks' titles, by id; building the list sends nothing.
+TITLES = {c.id: c.title for c in onboarding.onboarding_checks(
+    Profile("x", "sandbox", "cloud", base_url="http://127.0.0.1:1/scim/v2"),
+    None)}  # type: ignore[arg-type]
+REMEDIATION = {**{code: rem for code, (_s, rem) in token.CATALOGUE.items()},
+               **{code: rem for code, (_s, rem) in onboarding.CATALOGUE.items()}}
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("profiles") / "opskit.toml"
+    tables = [f'[profiles.rehearse-{name}]\nkind = "sandbox"\ndata = "{SMALL}"\n'
+              f'rehearsal = "{name}"\n' for name in REHEARSALS]
+    tables.append(f'[profiles.healthy]\nkind = "sandbox"\ndata = "{SMALL}"\n')
+    path.write_text("\n".join(tables), encoding="utf-8")
+    return path
+
+
+def run(config: Path, profile: str, out: Path, monkeypatch: pytest.MonkeyPatch,
+        *params: str) -> tuple[int, dict]:
+    monkeypatch.setenv("OPSKIT_CONFIG", str(config))
+    code = cli.main(["run", "tenant_onboarding", "--profile", profile, "--out", str(out),
+                     *params])
+    [results] = out.glob("tenant_onboarding/*/*/results.json")
+    return code, json.loads(results.read_text())
+
+
+@pytest.mark.parametrize("name", list(REHEARSALS))
+def test_each_rehearsal_fails_at_its_check(name: str, config: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    rehearsal = REHEARSALS[name]
+    code, results = run(config, f"rehearse-{name}", tmp_path, monkeypatch)
+    assert code == 1 and results["status"] == "findings"
+    assert results["metrics"]["blocked_at"] == TITLES[rehearsal.check]
+    [finding] = [f for f in results["findings"] if f["severity"] in ("critical", "high")]
+    assert finding["code"] == rehearsal.code
+    assert finding["remediation"] == REMEDIATION[rehearsal.code]
+    assert "practice-only" not in json.dumps(results)
+
+
+def test_healthy_tenant_passes_and_the_probe_leaves_no_trace(
+        config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, results = run(config, "healthy", tmp_path, monkeypatch, "-p", "apply", "true")
+    assert code == 0 and results["status"] == "ok", results["findings"]
+    assert results["metrics"]["blocked_at"] is None
+    assert results["metrics"]["write_probe"] is True
+    # info: plain HTTP on loopback, no reference count, filters and limits as documented
+    assert results["metrics"]["checks"] == {"pass": 8, "info": 4}
