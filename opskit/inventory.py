@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from .config import Profile, connect
 from .errors import ConfigError, OpskitError, ScimNotFound
-from .scim import ScimClient, ScimList, urns
+from .scim import ScimClient, ScimList, run_sync, urns
 
 SCHEMA_VERSION = 1
 FRAMES = ("users", "groups", "group_members", "containers", "container_permissions",
@@ -323,28 +323,6 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
     return inv
 
 
-def _run(coro_factory: Callable[[], Any]) -> Any:
-    """Run a coroutine to completion, also from inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro_factory())
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro_factory())
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="opskit-inventory")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 def fetch_inventory(profile: Profile | str | None = None, *, progress: bool = True,
                     concurrency: int | None = None) -> Inventory:
     """Fetch a tenant by profile (default: the practice tenant)."""
@@ -355,7 +333,7 @@ def fetch_inventory(profile: Profile | str | None = None, *, progress: bool = Tr
             async with ScimClient.for_profile(prof, **kwargs) as client:
                 return await fetch(client, source=prof.name, progress=progress)
 
-        return _run(go)
+        return run_sync(go)
 
 
 # --------------------------------------------------------------------------- snapshots

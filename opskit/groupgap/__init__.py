@@ -1,0 +1,56 @@
+"""Group-gap report: the IGA's, the Platform's and Secret Server's groups side by side.
+
+Sources become :class:`GroupSource` frames (from inventories or export CSVs); :func:`group_gap`
+matches them and reports every gap as findings; :func:`plan_remediation` turns the
+Platform-side gaps into SCIM operations, which :func:`apply_plan` runs when told to.
+See docs/group-gap.md.
+"""
+
+from ._findings import CATALOGUE, PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
+from ._match import Match, NameRules, match_groups, name_differences, normalise_name
+from ._plan import (
+    ApplyResult,
+    ManualAction,
+    Operation,
+    RemediationPlan,
+    apply_plan,
+    plan_remediation,
+)
+from ._report import GroupGapReport, group_gap
+from ._sources import (
+    IGA_COLUMNS,
+    SECRET_SERVER_COLUMNS,
+    GroupSource,
+    platform_groups,
+    read_iga_export,
+    read_secret_server,
+    read_secret_server_export,
+    secret_server_groups,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "IGA_COLUMNS",
+    "PLATFORM_EDIT_GROUP_STEPS",
+    "PLATFORM_GROUPS_SYNC_STEPS",
+    "SECRET_SERVER_COLUMNS",
+    "ApplyResult",
+    "GroupGapReport",
+    "GroupSource",
+    "ManualAction",
+    "Match",
+    "NameRules",
+    "Operation",
+    "RemediationPlan",
+    "apply_plan",
+    "group_gap",
+    "match_groups",
+    "name_differences",
+    "normalise_name",
+    "plan_remediation",
+    "platform_groups",
+    "read_iga_export",
+    "read_secret_server",
+    "read_secret_server_export",
+    "secret_server_groups",
+]

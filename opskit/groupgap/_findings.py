@@ -1,0 +1,81 @@
+"""The group-gap finding codes, their severities and remedies, and the FAQ's manual steps."""
+
+from __future__ import annotations
+
+from ..report.findings import Finding, Severity
+
+# Delinea FAQ, "What if I am missing a group in Secret Server after syncing with IGA/IAM
+# Provider?" — SCIM cannot trigger this sync; an administrator does it on the Platform.
+PLATFORM_GROUPS_SYNC_STEPS: tuple[str, ...] = (
+    "Log in to the Platform using an administrator account.",
+    "Navigate to Access > Groups.",
+    "In the Secret Server section, click Platform Groups Sync.",
+    "On the Platform Groups Sync page, which lists all platform groups and those missing in "
+    "Secret Server, check that the groups named here are listed.",
+    "Click the Sync Now button.",
+    "After syncing, all platform groups are synchronized between the Platform and Secret "
+    "Server: run the group-gap report again to confirm.",
+)
+# The same FAQ entry: editing or adding a group by hand on the Platform.
+PLATFORM_EDIT_GROUP_STEPS: tuple[str, ...] = (
+    "Log in to the Platform using an administrator account.",
+    "Navigate to Access > Groups.",
+    "Review the existing groups to confirm whether the group is already there.",
+    "Click the group's name, then Edit to change its Name or Description; click Save. The "
+    "saved group syncs with Secret Server and the IAM/IGA provider.",
+    "To add a group, click Add Group, give its Name and Description, and save.",
+    "To manage membership, open the group's Members tab: Assign Member to add, select and "
+    "Unassign to remove.",
+)
+
+
+def steps_text(steps: tuple[str, ...]) -> str:
+    return " ".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+
+
+CATALOGUE: dict[str, tuple[Severity, str]] = {
+    "GROUP_NOT_IN_SECRET_SERVER": (
+        "high", "Run Platform Groups Sync (Delinea FAQ): " + steps_text(
+            PLATFORM_GROUPS_SYNC_STEPS) + " SCIM cannot start this sync."),
+    "GROUP_NOT_ON_PLATFORM": (
+        "high", "Provision the group: apply the group-gap remediation plan (it creates the "
+        "group through SCIM with the IGA's direct members) or re-run the IGA's provisioning "
+        "for this entitlement; then run Platform Groups Sync so that Secret Server has it too."),
+    "GROUP_NOT_IN_IGA": (
+        "medium", "Bring the group under the IGA's governance (aggregate it as an entitlement) "
+        "or delete it if nobody needs it. A group made by hand on purpose, such as the service "
+        "account's owner group, can be accepted knowingly."),
+    "GROUP_NAME_MISMATCH": (
+        "low", "Make the spellings the same, usually in the IGA (its entitlement name or "
+        "attribute mapping: domain prefix, case, spaces), or rename the group on the Platform "
+        "(Access > Groups > Edit). opskit does not rename groups itself."),
+    "GROUP_MEMBERSHIP_DIFFERS": (
+        "high", "Make the Platform match the IGA: apply the group-gap remediation plan (a "
+        "PATCH that adds and removes direct members) or re-run the IGA's provisioning. If the "
+        "Platform is right, correct the access in the IGA instead."),
+    "GROUP_ONLY_IN_SECRET_SERVER": (
+        "low", "A group made directly in Secret Server (or from a directory) that neither the "
+        "Platform nor the IGA knows: delete it if unused, or create it on the Platform and "
+        "govern it in the IGA."),
+}
+CODES = tuple(CATALOGUE)
+
+
+def finding(code: str, subject: str, message: str) -> Finding:
+    severity, remediation = CATALOGUE[code]
+    return Finding(code, severity, subject, message, remediation)
+
+
+def merged(findings: list[Finding]) -> list[Finding]:
+    """One finding per (code, subject), messages joined; sorted by code, then subject."""
+    out: dict[tuple[str, str], Finding] = {}
+    for f in findings:
+        key = (f.code, f.subject)
+        if key in out:
+            first = out[key]
+            out[key] = Finding(f.code, f.severity, f.subject, f"{first.message}; {f.message}",
+                               f.remediation)
+        else:
+            out[key] = f
+    order = {code: i for i, code in enumerate(CODES)}
+    return sorted(out.values(), key=lambda f: (order[f.code], f.subject))

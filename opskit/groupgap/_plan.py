@@ -1,0 +1,281 @@
+"""Remediation: the SCIM operations that close the Platform-side gaps, and running them.
+
+The plan is computed from a report of the current state, so it is idempotent by construction:
+once applied, a new report has nothing left for it to do. Only two gaps are closed through
+SCIM — a group the IGA has and the Platform lacks (POST), and a membership that differs from
+the IGA's (PATCH add/remove) — because SCIM can neither start the Platform Groups Sync nor
+tell which spelling of a name is the right one; those get manual steps instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from ..config import Profile, connect
+from ..errors import ConfigError, OpskitError
+from ..scim import ScimClient, filters, run_sync, urns
+from ._findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
+from ._match import normalise_name
+from ._report import ONLY_IN_IGA, ONLY_ON_PLATFORM, GroupGapReport
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One SCIM request of a plan: ``method`` on ``path`` (relative to the SCIM base)."""
+
+    method: Literal["POST", "PATCH"]
+    path: str
+    body: dict[str, Any]
+    summary: str  # what it does, in words
+    code: str  # the finding it closes
+    subject: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.code}: {self.subject}"
+
+
+@dataclass(frozen=True)
+class ManualAction:
+    """A gap SCIM cannot close: what to do by hand, for which groups."""
+
+    code: str
+    subjects: tuple[str, ...]
+    what: str
+    steps: tuple[str, ...] = ()
+
+
+@dataclass
+class RemediationPlan:
+    """``operations`` close Platform-side gaps through SCIM, in order; ``manual`` lists the
+    rest; ``skipped`` says which Platform-side gaps the plan leaves open, and why."""
+
+    operations: list[Operation]
+    manual: list[ManualAction] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.operations
+
+    def as_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"step": i, "method": op.method, "path": op.path,
+                              "summary": op.summary, "reason": op.reason}
+                             for i, op in enumerate(self.operations, 1)],
+                            columns=["step", "method", "path", "summary", "reason"])
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.operations)} SCIM operation(s):" if self.operations
+                 else "No SCIM operations: the Platform matches the IGA."]
+        lines += [f"  {i}. {op.method} {op.path}: {op.summary} ({op.reason})"
+                  for i, op in enumerate(self.operations, 1)]
+        lines += [f"  not planned: {s}" for s in self.skipped]
+        for m in self.manual:
+            lines.append(f"By hand ({m.code}): {m.what} — {', '.join(m.subjects)}")
+            lines += [f"    {i}. {s}" for i, s in enumerate(m.steps, 1)]
+        return "\n".join(lines)
+
+
+def _group_body(name: str, member_ids: list[str], external_id: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemas": [urns.GROUP], "displayName": name,
+                            "members": [{"value": uid} for uid in member_ids]}
+    if isinstance(external_id, str) and external_id:
+        body["externalId"] = external_id
+    return body
+
+
+def _names_text(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 5 else f"{', '.join(names[:5])} … {len(names)} in all"
+
+
+def plan_remediation(report: GroupGapReport) -> RemediationPlan:
+    """The SCIM operations that would make the Platform match the IGA, and the manual steps.
+
+    Creates each group the IGA has and the Platform lacks (with the IGA's direct members), and
+    PATCHes each differing membership to the IGA's direct members. Pure: nothing is sent.
+    """
+    ops: list[Operation] = []
+    skipped: list[str] = []
+    platform, iga = report.platform, report.iga
+    user_ids = {str(n).casefold(): i for i, n in zip(platform.users["id"],
+                                                    platform.users["user_name"], strict=True)
+                if isinstance(n, str)}
+    member_ids = {(k, str(n).casefold()): u for k, n, u in zip(
+        platform.members["key"], platform.members["user_name"], platform.members["user_id"],
+        strict=True)}
+    taken = {normalise_name(n, report.rules): n for n in platform.groups["name"]}
+    iga_ext = (dict(zip(iga.groups["key"], iga.groups["external_id"], strict=True))
+               if iga is not None else {})
+    iga_members: dict[str, list[str]] = {}
+    if iga is not None:
+        for k, n in zip(iga.members["key"], iga.members["user_name"], strict=True):
+            iga_members.setdefault(k, []).append(n)
+    rows = report.presence
+
+    def ids_for(names: list[str], subject: str) -> list[str]:
+        known = [user_ids[n.casefold()] for n in names if n.casefold() in user_ids]
+        unknown = [n for n in names if n.casefold() not in user_ids]
+        if unknown:
+            skipped.append(f"{subject}: no Platform user {_names_text(unknown)}, so they are "
+                           "not added (provision the users first)")
+        return known
+
+    never_provisioned = (~rows["on_platform"] & rows["in_iga"]).fillna(False).astype(bool)
+    for row in rows[never_provisioned].itertuples():
+        name = row.iga_name
+        if isinstance(row.secret_server_name, str):
+            skipped.append(f"{name}: not created, since Secret Server already has a group "
+                           f"{row.secret_server_name!r} made there directly; a Platform group "
+                           "of that name would meet it at the next Platform Groups Sync. "
+                           "Decide by hand which group to keep")
+            continue
+        clash = taken.get(normalise_name(name, report.rules))
+        if clash is not None:
+            skipped.append(f"{name}: not created, since its name clashes with Platform group "
+                           f"{clash!r}; resolve the names first")
+            continue
+        members = ids_for(iga_members.get(row.iga_key, []), name)
+        ops.append(Operation("POST", "Groups", _group_body(name, members, iga_ext.get(
+            row.iga_key)), f"create group {name!r} with {len(members)} direct member(s)",
+            "GROUP_NOT_ON_PLATFORM", name))
+    diff = report.membership
+    for row in rows[rows["codes"].map(lambda c: "GROUP_MEMBERSHIP_DIFFERS" in c)].itertuples():
+        mine = diff[diff["platform_name"] == row.platform_name]
+        add = ids_for(mine.loc[mine["side"] == ONLY_IN_IGA, "user_name"].tolist(), row.iga_name)
+        remove = [member_ids[(row.platform_id, n.casefold())]
+                  for n in mine.loc[mine["side"] == ONLY_ON_PLATFORM, "user_name"]]
+        operations: list[dict[str, Any]] = []
+        if add:
+            operations.append({"op": "add", "path": "members",
+                               "value": [{"value": uid} for uid in add]})
+        operations += [{"op": "remove", "path": f"members[{filters.eq('value', uid)}]"}
+                       for uid in remove]
+        if operations:
+            ops.append(Operation(
+                "PATCH", f"Groups/{row.platform_id}",
+                {"schemas": [urns.PATCH_OP], "Operations": operations},
+                f"add {len(add)}, remove {len(remove)} direct member(s) of "
+                f"{row.platform_name!r}", "GROUP_MEMBERSHIP_DIFFERS", row.iga_name))
+    return RemediationPlan(ops, _manual(report, ops), skipped)
+
+
+def _manual(report: GroupGapReport, ops: list[Operation]) -> list[ManualAction]:
+    by_code: dict[str, list[str]] = {}
+    for f in report.findings:
+        by_code.setdefault(f.code, []).append(f.subject)
+    out = []
+    created = [op.subject for op in ops if op.method == "POST"]
+    unsynced = by_code.get("GROUP_NOT_IN_SECRET_SERVER", [])
+    if unsynced or created:
+        what = "run Platform Groups Sync so Secret Server gets these Platform groups"
+        if created:
+            what += ("; the groups this plan creates are Platform groups Secret Server has not "
+                     "synced yet, so until then the next report lists them as "
+                     "GROUP_NOT_IN_SECRET_SERVER")
+        out.append(ManualAction("GROUP_NOT_IN_SECRET_SERVER", tuple(unsynced + created), what,
+                                PLATFORM_GROUPS_SYNC_STEPS))
+    if "GROUP_NAME_MISMATCH" in by_code:
+        out.append(ManualAction(
+            "GROUP_NAME_MISMATCH", tuple(by_code["GROUP_NAME_MISMATCH"]),
+            "not renamed automatically: choose the right spelling, then fix it in the IGA "
+            "(usually) or edit the group on the Platform", PLATFORM_EDIT_GROUP_STEPS[:4]))
+    if "GROUP_NOT_IN_IGA" in by_code:
+        out.append(ManualAction("GROUP_NOT_IN_IGA", tuple(by_code["GROUP_NOT_IN_IGA"]),
+                                "govern these groups in the IGA, or delete those nobody needs"))
+    if "GROUP_ONLY_IN_SECRET_SERVER" in by_code:
+        out.append(ManualAction("GROUP_ONLY_IN_SECRET_SERVER",
+                                tuple(by_code["GROUP_ONLY_IN_SECRET_SERVER"]),
+                                "delete these Secret Server groups if unused, or create them on "
+                                "the Platform and govern them in the IGA"))
+    return out
+
+
+@dataclass
+class ApplyResult:
+    """What :func:`apply_plan` did: ``done`` in order, the ``failed`` operation and its
+    ``error`` if one was refused, and ``not_done`` (everything after it, or all of a dry run)."""
+
+    applied: bool
+    done: list[Operation] = field(default_factory=list)
+    not_done: list[Operation] = field(default_factory=list)
+    failed: Operation | None = None
+    error: str | None = None
+    created: dict[str, str] = field(default_factory=dict)  # group name → new Platform id
+
+    @property
+    def ok(self) -> bool:
+        return self.failed is None
+
+    def as_frame(self) -> pd.DataFrame:
+        rows = [(op, "done", None) for op in self.done]
+        if self.failed is not None:
+            rows.append((self.failed, "refused", self.error))
+        rows += [(op, "not done" if self.applied else "planned", None) for op in self.not_done]
+        return pd.DataFrame([{"step": i, "status": status, "method": op.method, "path": op.path,
+                              "summary": op.summary, "reason": op.reason, "error": error}
+                             for i, (op, status, error) in enumerate(rows, 1)],
+                            columns=["step", "status", "method", "path", "summary", "reason",
+                                     "error"])
+
+    def __str__(self) -> str:
+        if not self.applied:
+            return f"Dry run: {len(self.not_done)} operation(s) planned, none sent."
+        text = f"{len(self.done)} operation(s) done."
+        if self.failed is not None:
+            text += (f" Refused, so stopped at {self.failed.method} {self.failed.path} "
+                     f"({self.failed.summary}); {len(self.not_done)} more not done.\n"
+                     f"{self.error}")
+        return text
+
+
+async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResult,
+                   on_done: Callable[[Operation], None] | None) -> None:
+    pending = list(plan.operations)
+    while pending:
+        op = pending[0]
+        endpoint, _, rid = op.path.partition("/")
+        try:
+            if op.method == "POST":
+                made = await client.create(endpoint, op.body)
+                if isinstance(made, dict) and made.get("id") is not None:
+                    result.created[op.body["displayName"]] = str(made["id"])
+            else:
+                await client.patch(endpoint, rid, op.body["Operations"])
+        except OpskitError as exc:  # the first refusal stops the run: report, don't guess
+            result.failed, result.error = op, str(exc)
+            pending.pop(0)
+            break
+        result.done.append(pending.pop(0))
+        if on_done is not None:
+            on_done(op)
+    result.not_done = pending
+
+
+def apply_plan(plan: RemediationPlan, profile: Profile | str | None = None, *,
+               apply: bool = False,
+               on_done: Callable[[Operation], None] | None = None) -> ApplyResult:
+    """Run the plan's operations through the profile's cloud connector, when ``apply`` is set.
+
+    With ``apply=False`` (the default) nothing is sent. Operations run one at a time, in order;
+    the first refusal stops the run, and the result says what was and was not done. ``meta`` is
+    never sent. Run the report again afterwards: the plan it gives should be empty.
+    """
+    if not apply or plan.empty:
+        return ApplyResult(applied=apply, not_done=list(plan.operations))
+    result = ApplyResult(applied=True)
+    with connect(profile) as prof:
+        if prof.flavor != "cloud":
+            raise ConfigError(f"profile {prof.name!r} is an on-prem profile; the plan changes "
+                              "Platform groups through the SCIM Cloud Connector",
+                              "use the cloud profile the Platform inventory came from")
+
+        async def go() -> None:
+            async with ScimClient.for_profile(prof) as client:
+                await _execute(client, plan, result, on_done)
+
+        run_sync(go)
+    return result

@@ -1,0 +1,209 @@
+"""The three systems' groups as like-shaped frames: from inventories or from export CSV files.
+
+Every source becomes a :class:`GroupSource` with the same columns whatever it came from, so the
+comparison never needs to know whether Secret Server was read through the on-prem connector or
+from a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from ..csvfile import CsvFileError, read_table
+from ..errors import ConfigError
+from ..inventory import Inventory, fetch_inventory
+
+System = Literal["IGA", "Platform", "Secret Server"]
+GROUP_COLUMNS = ["key", "name", "external_id"]
+MEMBER_COLUMNS = ["key", "user_name", "user_id"]
+GRANT_COLUMNS = ["permission_id", "folder", "right", "principal_id", "principal_name"]
+USER_COLUMNS = ["id", "user_name", "active"]
+
+# The SailPoint Identity Security Cloud entitlement export (docs/group-gap.md): one row per
+# identity × entitlement; `Email` is the Platform userName.
+IGA_COLUMNS: dict[str, tuple[str, ...]] = {
+    "group": ("Entitlement Value",),
+    "group_name": ("Entitlement Display Name",),
+    "member": ("Email",),
+    "attribute": ("Entitlement Attribute",),
+    "source": ("Source Name",),
+    "external_id": ("External Id", "externalId"),
+}
+IGA_OPTIONAL = ("group_name", "attribute", "source", "external_id")
+# A Secret Server group export: one row per group (repeats, e.g. one per member, are fine).
+SECRET_SERVER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("Group Name", "Group", "Name", "displayName"),
+    "id": ("Group Id", "GroupId", "Id"),
+    "external_id": ("External Id", "externalId"),
+}
+SECRET_SERVER_OPTIONAL = ("id", "external_id")
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+@dataclass(frozen=True)
+class GroupSource:
+    """One system's groups, their direct user members and the folder grants naming them.
+
+    ``groups``: key (the system's id for the group), name, external_id.
+    ``members``: key, user_name, user_id — direct *user* members only (nesting is not expanded,
+    since the IGA provisions direct memberships).
+    ``grants``: folder permissions to groups as this system's view shows them.
+    ``users``: the system's users (the Platform's are needed to plan membership changes).
+    """
+
+    system: System
+    origin: str
+    groups: pd.DataFrame
+    members: pd.DataFrame = field(default_factory=lambda: _empty(MEMBER_COLUMNS))
+    grants: pd.DataFrame = field(default_factory=lambda: _empty(GRANT_COLUMNS))
+    users: pd.DataFrame = field(default_factory=lambda: _empty(USER_COLUMNS))
+    notes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return (f"GroupSource({self.system!r}, {self.origin!r}, {len(self.groups)} groups, "
+                f"{len(self.members)} memberships, {len(self.grants)} group grants)")
+
+
+# --------------------------------------------------------------------------- inventories
+def _from_inventory(inv: Inventory, system: System, wrong_flavor: str) -> GroupSource:
+    flavor = inv.meta.get("flavor")
+    origin = inv.meta.get("source") or inv.meta.get("base_url") or "inventory"
+    if flavor == wrong_flavor:
+        connectors = {"cloud": "SCIM Cloud Connector", "onprem": "On-Prem SCIM Connector"}
+        right = "cloud" if wrong_flavor == "onprem" else "onprem"
+        raise ConfigError(f"inventory {origin!r} was read through the {connectors[flavor]}, "
+                          f"but {system} groups come from the {connectors[right]}",
+                          "pass the other inventory, or swap the two arguments")
+    groups = pd.DataFrame({"key": inv.groups["id"].astype(str),
+                           "name": inv.groups["displayName"].fillna("").astype(str),
+                           "external_id": inv.groups["externalId"]})
+    users = pd.DataFrame({"id": inv.users["id"].astype(str),
+                          "user_name": inv.users["userName"],
+                          "active": inv.users["active"]})
+    names = dict(zip(users["id"], users["user_name"], strict=True))
+    direct = inv.group_members[inv.group_members["member_type"] == "User"]
+    members = pd.DataFrame({
+        "key": direct["group_id"].astype(str),
+        # A member id the user listing lacks keeps its id: visible as odd, never dropped.
+        "user_name": [names.get(str(m)) or str(m) for m in direct["member_id"]],
+        "user_id": direct["member_id"].astype(str)})
+    perms = inv.container_permissions
+    perms = perms[perms["principal_type"] == "group"]
+    paths = dict(zip(inv.containers["id"], inv.containers["path"], strict=True))
+    grants = pd.DataFrame({
+        "permission_id": perms["id"].astype(str),
+        "folder": [paths.get(c) or n for c, n in zip(perms["container_id"],
+                                                      perms["container_name"], strict=True)],
+        "right": perms["right"],
+        "principal_id": perms["principal_id"].astype(str),
+        "principal_name": perms["principal_name"]})
+    notes = () if inv.complete else (
+        f"the {system} inventory {origin!r} is incomplete: "
+        + "; ".join(inv.meta.get("notes") or ["see its notes"]),)
+    return GroupSource(system, str(origin), groups.reset_index(drop=True),
+                       members.reset_index(drop=True), grants.reset_index(drop=True),
+                       users.reset_index(drop=True), notes)
+
+
+def platform_groups(inv: Inventory) -> GroupSource:
+    """The Platform's groups, read through the SCIM Cloud Connector (a cloud inventory)."""
+    return _from_inventory(inv, "Platform", wrong_flavor="onprem")
+
+
+def secret_server_groups(inv: Inventory) -> GroupSource:
+    """Secret Server's groups, read through the On-Prem SCIM Connector (an on-prem inventory)."""
+    return _from_inventory(inv, "Secret Server", wrong_flavor="cloud")
+
+
+# --------------------------------------------------------------------------- CSV files
+def _columns(defaults: Mapping[str, tuple[str, ...]],
+             overrides: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[str]]:
+    out = {k: list(v) for k, v in defaults.items()}
+    for name, spellings in (overrides or {}).items():
+        if name not in out:
+            raise ConfigError(f"unknown column name {name!r}",
+                              f"name one of {', '.join(out)}")
+        out[name] = [spellings] if isinstance(spellings, str) else list(spellings)
+    return out
+
+
+def read_iga_export(path: str | os.PathLike[str], *,
+                    columns: Mapping[str, str | Sequence[str]] | None = None,
+                    attribute: str | None = "groups",
+                    source: str | None = None) -> GroupSource:
+    """The IGA's groups and direct members from an entitlement export CSV.
+
+    The default layout is SailPoint's (``Entitlement Value``, ``Entitlement Display Name``,
+    ``Email``, ``Entitlement Attribute``, ``Source Name``); ``columns`` names the file's own
+    header for any of ``group``, ``group_name``, ``member``, ``attribute``, ``source``,
+    ``external_id``. Rows whose attribute is not ``attribute`` (when the column is there) or
+    whose source is not ``source`` (when given) are left out. A row with an empty member is a
+    group nobody holds directly.
+    """
+    spec = _columns(IGA_COLUMNS, columns)
+    rows = read_table(path, spec, optional=IGA_OPTIONAL, what="IGA export")
+    if attribute is not None:
+        rows = rows[(rows["attribute"] == "")
+                    | (rows["attribute"].str.casefold() == attribute.casefold())]
+    if source is not None:
+        rows = rows[rows["source"].str.casefold() == source.casefold()]
+    empty = rows[rows["group"] == ""]
+    if len(empty):
+        raise CsvFileError.at(path, int(empty["_line"].iloc[0]),
+                              f"column {spec['group'][0]!r} is empty",
+                              "Every row needs the entitlement (group) it is about.")
+    rows = rows.assign(group_name=rows["group_name"].where(rows["group_name"] != "",
+                                                           rows["group"]))
+    firsts = rows.drop_duplicates("group")
+    groups = pd.DataFrame({"key": firsts["group"], "name": firsts["group_name"],
+                           "external_id": firsts["external_id"].where(
+                               firsts["external_id"] != "", None)})
+    held = rows[rows["member"] != ""].drop_duplicates(["group", "member"])
+    members = pd.DataFrame({"key": held["group"], "user_name": held["member"],
+                            "user_id": None})
+    return GroupSource("IGA", str(path), groups.reset_index(drop=True),
+                       members.reset_index(drop=True))
+
+
+def read_secret_server_export(path: str | os.PathLike[str], *,
+                              columns: Mapping[str, str | Sequence[str]] | None = None
+                              ) -> GroupSource:
+    """Secret Server's groups from an export CSV: ``Group Name`` and, optionally, ``Group Id``
+    and ``External Id`` (other columns are ignored, repeated rows of a group are fine)."""
+    spec = _columns(SECRET_SERVER_COLUMNS, columns)
+    rows = read_table(path, spec, optional=SECRET_SERVER_OPTIONAL,
+                      what="Secret Server group export")
+    empty = rows[rows["name"] == ""]
+    if len(empty):
+        raise CsvFileError.at(path, int(empty["_line"].iloc[0]),
+                              f"column {spec['name'][0]!r} is empty",
+                              "Every row needs the group's name.")
+    keys = rows["id"].where(rows["id"] != "", rows["name"])
+    rows = rows.assign(key=keys).drop_duplicates("key")
+    groups = pd.DataFrame({"key": rows["key"], "name": rows["name"],
+                           "external_id": rows["external_id"].where(
+                               rows["external_id"] != "", None)})
+    return GroupSource("Secret Server", str(path), groups.reset_index(drop=True))
+
+
+def read_secret_server(source: str | os.PathLike[str] | Inventory | GroupSource, *,
+                       progress: bool = True) -> GroupSource:
+    """Secret Server's groups from whatever the caller has: an export CSV (a path to a file),
+    an on-prem inventory, or the name of an on-prem profile to fetch one from."""
+    if isinstance(source, GroupSource):
+        return source
+    if isinstance(source, Inventory):
+        return secret_server_groups(source)
+    text = os.fspath(source)
+    if Path(text).is_file() or Path(text).suffix.lower() in (".csv", ".txt", ".tsv"):
+        return read_secret_server_export(text)
+    return secret_server_groups(fetch_inventory(text, progress=progress))
