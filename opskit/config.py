@@ -107,6 +107,10 @@ class Profile:
     verify: bool | str = True
     sandbox_data: str | None = None
     rehearsal: str | None = None  # sandbox only: serve the tenant in this broken state
+    # The tenant's other views, for reports that compare: a profile that sees every folder
+    # (the on-prem connector of the same Secret Server), and the IGA's group export (path/URL).
+    reference: str | None = None
+    iga_export: str | None = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -191,9 +195,11 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} is not a table", "write it as [profiles.NAME] with keys")
     kind = raw.get("kind")
-    allowed = {"cloud": {"kind", "tenant", "client_id", "client_secret", "scope", "verify"},
-               "onprem": {"kind", "base_url", "token", "verify"},
-               "sandbox": {"kind", "data", "flavor", "rehearsal"}}
+    views = {"reference", "iga_export"}
+    allowed = {"cloud": {"kind", "tenant", "client_id", "client_secret", "scope", "verify",
+                         *views},
+               "onprem": {"kind", "base_url", "token", "verify", *views},
+               "sandbox": {"kind", "data", "flavor", "rehearsal", *views}}
     if kind not in allowed:
         raise ConfigError(f"{where}.kind is {kind!r}", "set kind = \"cloud\", \"onprem\" or "
                           "\"sandbox\"")
@@ -204,6 +210,17 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
     verify = raw.get("verify", True)
     if not isinstance(verify, bool | str):
         raise ConfigError(f"{where}.verify must be true, false or a CA bundle path")
+    for key in views:
+        if not isinstance(raw.get(key, ""), str):
+            raise ConfigError(f"{where}.{key} must be text", "reference: a profile name; "
+                              "iga_export: a CSV path or URL")
+    return replace(_parse_kind(name, kind, raw, where, verify),
+                   reference=raw.get("reference") or None,
+                   iga_export=raw.get("iga_export") or None)
+
+
+def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
+                verify: bool | str) -> Profile:
     if kind == "cloud":
         base, token_url = cloud_urls(str(raw.get("tenant", "")), f"{where}.tenant")
         client_id = raw.get("client_id")
@@ -255,7 +272,7 @@ def config_path() -> Path | None:
 
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     """Every profile: the built-in ones, then those of the profile file."""
-    profiles = {"sandbox": Profile("sandbox", "sandbox", "cloud"),
+    profiles = {"sandbox": Profile("sandbox", "sandbox", "cloud", reference="sandbox-onprem"),
                 "sandbox-onprem": Profile("sandbox-onprem", "sandbox", "onprem")}
     path = path or config_path()
     if path is None:
@@ -275,6 +292,11 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
             raise ConfigError(f"{path}: profiles.{name} shadows a built-in profile",
                               "give it another name")
         profiles[name] = parse_profile(name, table, str(path))
+    for prof in profiles.values():
+        if prof.reference is not None and prof.reference not in profiles:
+            raise ConfigError(f"{path}: profiles.{prof.name}.reference names {prof.reference!r}, "
+                              "which is not a profile",
+                              f"known profiles: {', '.join(sorted(profiles))}")
     return profiles
 
 
@@ -292,7 +314,7 @@ def get_profile(name: str | None = None, path: Path | None = None) -> Profile:
 def connect(profile: Profile | str | None = None) -> Iterator[Profile]:
     """A profile ready to use: for the practice tenant, one running for the block's duration."""
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    if prof.kind != "sandbox":
+    if prof.kind != "sandbox" or prof.base_url:  # a real tenant, or a practice one running
         yield prof
         return
     # The practice tenant is a separate wing: only its serving entry point is used here.
@@ -324,6 +346,8 @@ def _sandbox_tenant(prof: Profile) -> Any:
 
 def _sandbox_profile(prof: Profile, url: str, data: Any) -> Profile:
     sa = data.service_account
+    if prof.iga_export is None and data.iga is not None:
+        prof = replace(prof, iga_export=url + "/_sandbox/iga-export.csv")
     if prof.flavor == "cloud":
         return replace(prof, base_url=url + CLOUD_SCIM_PATH, token_url=url + TOKEN_PATH,
                        client_id=sa.client_id,

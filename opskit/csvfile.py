@@ -32,8 +32,32 @@ class CsvFileError(ConfigError):
         return cls(f"{where}: {problem}", remediation)
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+def is_url(source: str | os.PathLike[str]) -> bool:
+    return str(source).lower().startswith(("http://", "https://"))
+
+
+def _download(url: str, what: str) -> bytes:
+    """An export published at a URL (a report link, the practice tenant's IGA export)."""
+    import httpx
+
+    from . import http
+    from .auth import unreachable_detail
+
+    try:
+        with http.client(policy=http.RetryPolicy(max_attempts=3, max_total_seconds=30)) as c:
+            response = c.get(url)
+    except httpx.TransportError as exc:
+        raise CsvFileError.at(url, None, f"{what} cannot be downloaded: "
+                              f"{unreachable_detail(exc)}", "Check the URL, or save the "
+                              "file and give its path.") from None
+    if response.status_code != 200:
+        raise CsvFileError.at(url, None, f"{what} cannot be downloaded: HTTP "
+                              f"{response.status_code}", "Check the URL, or save the file and "
+                              "give its path.")
+    return response.content
+
+
+def _decode(path: Path | str, raw: bytes) -> str:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     elif raw.startswith(codecs.BOM_UTF8):
@@ -68,12 +92,17 @@ def read_table(path: str | os.PathLike[str], columns: Mapping[str, Sequence[str]
     ``columns`` maps each name the caller uses to the header spellings accepted for it (matched
     ignoring case, spaces and underscores). Names in ``optional`` may be absent and come back
     empty. A ``_line`` column gives each record's line in the file, for messages about content.
+    ``path`` may also be an http(s) URL, downloaded with the usual retries.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CsvFileError.at(path, None, f"{what} not found",
-                              "Check the path; it is read relative to the working directory.")
-    text = _decode(path)
+    if is_url(path):
+        path, raw = str(path), _download(str(path), what)
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise CsvFileError.at(path, None, f"{what} not found", "Check the path; it is "
+                                  "read relative to the working directory.")
+        raw = path.read_bytes()
+    text = _decode(path, raw)
     first = text.split("\n", 1)[0]
     if not first.strip():
         raise CsvFileError.at(path, 1, f"{what} has no header line",

@@ -47,11 +47,14 @@ def write_profiles(path: Path, url: str, client_id: str, data: Path) -> None:
 [profiles.practice]
 {cloud}tenant = "{url}"
 client_secret = "env:PRACTICE_SCIM_SECRET"
+reference = "practice-onprem"
+iga_export = "{url}/_sandbox/iga-export.csv"
 
 [profiles.practice-onprem]
 kind = "onprem"
 base_url = "{url}/SCIMConnector/v2"
 token = "env:PRACTICE_ONPREM_TOKEN"
+iga_export = "{url}/_sandbox/iga-export.csv"
 
 [profiles.rehearsal-wrong-secret]
 {cloud}tenant = "{url}"

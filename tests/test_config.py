@@ -375,3 +375,48 @@ def test_connect_passes_real_profiles_through(tmp_path: Path) -> None:
         assert same is prof
     empty = profile_file(tmp_path, "")
     assert config.get_profile(None, empty).name == "sandbox"  # the default
+
+
+def test_a_profile_names_its_reference_view_and_iga_export(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "opskit.toml", """
+[profiles.acme]
+kind = "cloud"
+tenant = "acme"
+client_id = "scim@acme.com"
+client_secret = "env:X"
+reference = "acme-ss"
+iga_export = "exports/sailpoint.csv"
+
+[profiles.acme-ss]
+kind = "onprem"
+base_url = "https://ss.acme.local/SCIMConnector/v2"
+token = "env:Y"
+""")
+    profiles = load_profiles(path)
+    assert profiles["acme"].reference == "acme-ss"
+    assert profiles["acme"].iga_export == "exports/sailpoint.csv"
+    assert profiles["acme-ss"].reference is None
+    assert profiles["sandbox"].reference == "sandbox-onprem"
+
+
+def test_a_reference_that_is_not_a_profile_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "opskit.toml", """
+[profiles.acme]
+kind = "onprem"
+base_url = "https://ss.acme.local/SCIMConnector/v2"
+token = "env:Y"
+reference = "nope"
+""")
+    with pytest.raises(ConfigError, match="reference names 'nope', which is not a profile"):
+        load_profiles(path)
+
+
+def test_the_practice_tenant_publishes_its_iga_export() -> None:
+    from opskit.csvfile import read_table
+
+    with connect("sandbox") as prof:
+        assert prof.iga_export and prof.iga_export.endswith("/_sandbox/iga-export.csv")
+        rows = read_table(prof.iga_export, {"group": "Entitlement Value", "email": "Email"})
+        assert len(rows) > 100 and "All Staff" in set(rows["group"])
+        with connect(prof) as again:  # a running practice tenant is used as it is
+            assert again is prof

@@ -69,3 +69,11 @@ def test_unreadable_files(tmp_path: Path, content: bytes | None, problem: str) -
         path.write_bytes(content)
     with pytest.raises(CsvFileError, match=problem):
         read_table(path, {"email": "Email"})
+
+
+def test_a_url_is_downloaded_and_a_missing_one_named(sandbox) -> None:
+    url = f"{sandbox.url}/_sandbox/iga-export.csv"
+    df = read_table(url, {"group": "Entitlement Value", "email": "Email"})
+    assert set(df["group"]) and df["_line"].iloc[0] == 2
+    with pytest.raises(CsvFileError, match=r"nope.csv: IGA export cannot be downloaded: HTTP 404"):
+        read_table(f"{sandbox.url}/nope.csv", {"email": "Email"}, what="IGA export")

@@ -370,7 +370,7 @@ def test_a_crash_while_writing_leaves_no_half_written_file(
         f.write("Identity Name,Em")
         raise OSError("disk full")
 
-    monkeypatch.setattr(demodata, "_write_csv", broken)
+    monkeypatch.setattr(demodata, "write_iga_csv", broken)
     with pytest.raises(OSError, match="disk full"):
         demodata.write_demo(tmp_path, seed=5)
     assert first["iga_export"].read_bytes() == before  # the old complete file is untouched

@@ -121,15 +121,17 @@ def onboard(profile: str | Profile | None = None, *, reference: str | Profile | 
             apply: bool = False) -> Onboarding:
     """Run the onboarding runbook for a profile (the practice tenant by default).
 
-    ``reference`` (a profile with a fuller view, e.g. the on-prem connector) or
-    ``reference_folders`` (a count) lets the runbook say when the service account sees only
-    part of the folders. ``iga_settings`` is a YAML or JSON file of what was entered in the IGA.
-    ``apply=True`` adds the write probe (creates and removes a temporary group).
+    ``reference`` (a profile with a fuller view, e.g. the on-prem connector; default: the
+    profile's own ``reference``) or ``reference_folders`` (a count) lets the runbook say when
+    the service account sees only part of the folders. ``iga_settings`` is a YAML or JSON file
+    of what was entered in the IGA. ``apply=True`` adds the write probe (creates and removes
+    a temporary group).
     """
     entered = load_settings(iga_settings) if iga_settings else None  # bad file: fail first
-    if reference and reference_folders is None:
-        reference_folders = _reference_folders(reference)
     with connect(profile) as prof:
+        reference = reference or prof.reference
+        if reference and reference_folders is None:
+            reference_folders = _reference_folders(reference)
         session = _Session(prof)
         try:
             ran = run_checks(onboarding_checks(prof, session, reference_folders=reference_folders,

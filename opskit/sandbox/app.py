@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import io
 import re
 from collections.abc import Collection
 from typing import Any
@@ -15,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import schemas as urn
+from .demodata import write_iga_csv
 from .errors import ScimError
 from .faults import FaultInjector, FaultSpec, ServerTiming
 from .filters import CompiledFilter
@@ -53,6 +55,7 @@ class Sandbox:
                   methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/_sandbox/health", self.health),
             Route("/_sandbox/sync-groups", self.sync_groups, methods=["POST"]),
+            Route("/_sandbox/iga-export.csv", self.iga_export),
             Route("/_sandbox/expire-tokens", self.expire_tokens, methods=["POST"]),
             Route("/", self.index),
         ]
@@ -75,6 +78,16 @@ class Sandbox:
         return JSONResponse({"status": "ok", "tenant": t.name, "revision": t.rev,
                              "tokens_issued": self.issuer.issued,
                              "faults": str(self.faults)})
+
+    async def iga_export(self, request: Request) -> Response:
+        """The tenant file's IGA view as the IGA would export it, so reports on the practice
+        tenant have an IGA side without a file on disk."""
+        if self.tenant.file.iga is None:
+            return JSONResponse({"detail": "this practice tenant has no iga section"}, 404)
+        out = io.StringIO()
+        write_iga_csv(self.tenant.file.model_dump(), out)
+        return Response(out.getvalue().encode("utf-8-sig"), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="iga_export.csv"'})
 
     async def sync_groups(self, request: Request) -> Response:
         return JSONResponse({"synced": self.tenant.sync_groups()})

@@ -1047,7 +1047,9 @@ def iga_rows(data: dict[str, Any]) -> Iterator[list[str]]:
             yield [names.get(member.casefold(), member), member, *tail]
 
 
-def _write_csv(data: dict[str, Any], f: IO[str]) -> None:
+def write_iga_csv(data: dict[str, Any], f: IO[str]) -> None:
+    """The IGA export in the SailPoint layout (docs/demo-data.md); the caller picks the file's
+    encoding (UTF-8 with a BOM, as spreadsheet exports are)."""
     writer = csv.writer(f, lineterminator="\r\n")
     writer.writerow(IGA_COLUMNS)
     writer.writerows(iga_rows(data))
@@ -1067,7 +1069,7 @@ def write_demo(out_dir: str | os.PathLike[str], scale: int = 1,
              "findings": out / FINDINGS_FILE}
     _atomic_write(paths["tenant"], lambda f: _write_yaml(data, f))
     # utf-8-sig writes the BOM that spreadsheet exports carry (and Excel needs for 'São Paulo').
-    _atomic_write(paths["iga_export"], lambda f: _write_csv(data, f), encoding="utf-8-sig",
+    _atomic_write(paths["iga_export"], lambda f: write_iga_csv(data, f), encoding="utf-8-sig",
                   newline="")
     _atomic_write(paths["findings"],
                   lambda f: f.write(json.dumps(findings, indent=2, ensure_ascii=False) + "\n"))
