@@ -1,0 +1,26 @@
+"""Permission audit: effective access, coverage, findings and drift, from inventories.
+
+Pure pandas over :class:`opskit.inventory.Inventory` frames: nothing here reads files or talks
+to a tenant (``opskit.audit_inputs`` reads the CSV files and the grant history). Start with::
+
+    access = effective_access(inv)            # who reaches what, through which group
+    cov = coverage(cloud, reference)          # what the cloud service account cannot see
+    findings = permission_findings(cloud, reference, tenant="acme")
+
+or all three at once with :func:`audit_permissions`. ``docs/audit.md`` explains the results.
+"""
+
+from ._access import DIRECT, Access, effective_access
+from ._audit import PermissionAudit, audit_permissions
+from ._coverage import Coverage, FolderView, coverage, folder_view
+from ._drift import Drift, drift, grants
+from ._findings import CATALOGUE, infer_service_account, permission_findings
+from ._folders import RIGHTS
+from ._names import UnknownName
+
+__all__ = [
+    "CATALOGUE", "DIRECT", "RIGHTS", "Access", "Coverage", "Drift", "FolderView",
+    "PermissionAudit", "UnknownName", "audit_permissions", "coverage", "drift",
+    "effective_access", "folder_view", "grants", "infer_service_account",
+    "permission_findings",
+]

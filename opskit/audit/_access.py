@@ -1,0 +1,273 @@
+"""Effective access: which user reaches which folder, with which right, through what.
+
+The table can be large (at scale 100 tens of millions of rows: every member of a department
+group on every folder inheriting its grant), so it is built from integer codes with numpy and
+held as categoricals: about 7 bytes a row. Folder-level facts that are the same for every row
+of a folder (where its grants are set, its secrets) stay in the small frames beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._folders import RIGHTS
+from ._groups import GroupReach
+from ._names import UnknownName, unique_labels, user_table
+from ._views import View
+
+DIRECT = "direct"
+
+
+@dataclass
+class Access:
+    """Effective access of one inventory, and the queries analysts ask of it.
+
+    ``table``: one row per (user, folder, grant that reaches the user there): ``user``
+    (userName), ``folder`` (path), ``right`` (the grant's right in effect, its first) and ``via``
+    (``direct``, or the chain of groups from the granted group down to the one that lists the
+    user, e.g. ``All Staff > IT Staff > IT Databases``). A user reached by several grants on a
+    folder has several rows; :meth:`strongest` keeps the highest right.
+    """
+
+    table: pd.DataFrame
+    folders: pd.DataFrame  # id, path, granted_on (path of the folder whose grants apply)
+    users: pd.DataFrame  # id, userName, displayName, active
+    secrets: pd.DataFrame  # id, name, folder, path, own_permissions (True/NA)
+    grants: pd.DataFrame  # effective grants per folder, named (see named_grants)
+    reach: GroupReach = field(repr=False)
+
+    # ---- queries ---------------------------------------------------------------------------
+    def _folder_code(self, path: str) -> str:
+        path = path.rstrip("/") or path
+        if path not in self.table["folder"].cat.categories:
+            raise UnknownName.of("folder", path, self.folders["path"])
+        return path
+
+    def who_reaches(self, folder: str) -> pd.DataFrame:
+        """Every user who reaches folder ``folder`` (a path), strongest right first."""
+        path = self._folder_code(folder)
+        rows = self.table[self.table["folder"] == path]
+        out = rows.merge(self.users[["userName", "displayName", "active"]], left_on="user",
+                         right_on="userName", how="left")
+        out["granted_on"] = self.folders.set_index("path").at[path, "granted_on"]
+        out = out[["user", "displayName", "active", "right", "via", "granted_on"]]
+        return _sorted(out, ["right", "user"], [False, True])
+
+    def what_user_reaches(self, user: str, *, strongest: bool = False) -> pd.DataFrame:
+        """Every folder user ``user`` (a userName) reaches, with right, via and where the grant
+        is set; ``strongest=True`` keeps one row per folder, the highest right."""
+        name = self._user_name(user)
+        rows = self.table[self.table["user"] == name]
+        if strongest:
+            rows = self.strongest(rows)
+        out = rows.merge(self.folders[["path", "granted_on"]], left_on="folder", right_on="path")
+        out = out[["folder", "right", "via", "granted_on"]]
+        return _sorted(out, ["folder", "right"], [True, False])
+
+    def secrets_user_reaches(self, user: str) -> pd.DataFrame:
+        """The secrets in the folders user ``user`` reaches (strongest right per folder).
+
+        A secret known to carry its own permissions is left out: its access is not its
+        folder's, and the inventory does not hold secret-level permissions.
+        """
+        folders = self.what_user_reaches(user, strongest=True)
+        secrets = self.secrets[~self.secrets["own_permissions"].fillna(False).to_numpy(bool)]
+        out = folders.merge(secrets[["path", "name", "folder"]].rename(
+            columns={"folder": "folder_path", "path": "secret"}),
+            left_on="folder", right_on="folder_path")
+        return out[["secret", "folder", "right", "via"]].reset_index(drop=True)
+
+    def who_reaches_secret(self, secret: str) -> pd.DataFrame:
+        """Who reaches a secret (``/folder/path/secret name``): through its folder.
+
+        A secret known to carry its own permissions gives an empty frame whose
+        ``attrs["note"]`` says so, since the inventory does not list secret permissions.
+        """
+        hit = self.secrets[self.secrets["path"] == secret]
+        if hit.empty:
+            raise UnknownName.of("secret", secret, self.secrets["path"])
+        row = hit.iloc[0]
+        out = self.who_reaches(row["folder"])
+        if _known_true(row["own_permissions"]):
+            out = out.iloc[0:0]
+            out.attrs["note"] = (f"{secret} has permissions of its own, which the inventory "
+                                 "does not list: who reaches it cannot be derived from its folder")
+        return out
+
+    def group_grants(self, group: str) -> pd.DataFrame:
+        """The folder grants group ``group`` (a displayName) carries: those naming it, and those
+        naming a group that contains it (its members get them too). ``through`` is the chain
+        from the granted group down to ``group``."""
+        names = self.reach.groups["displayName"]
+        if group not in set(names):
+            raise UnknownName.of("group", group, names)
+        codes = np.flatnonzero(names.to_numpy() == group)
+        holders = self.reach.nesting[self.reach.nesting["member_group"].isin(codes)]
+        granted = self.grants[self.grants["principal_type"] == "group"]
+        out = granted.merge(holders[["group", "via"]], left_on="group_code", right_on="group")
+        out = out.rename(columns={"via": "through"})
+        out = out[["folder", "right", "rights", "granted_on", "through"]]
+        return _sorted(out, ["folder", "right"], [True, False])
+
+    def strongest(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per (user, folder): the highest right, and the via that gives it."""
+        rows = self.table if rows is None else rows
+        order = rows.sort_values(["user", "folder", "right"], ascending=[True, True, False])
+        return order.drop_duplicates(["user", "folder"]).reset_index(drop=True)
+
+    def _user_name(self, user: str) -> str:
+        cats = self.table["user"].cat.categories
+        if user in cats:
+            return user
+        folded = {c.casefold(): c for c in cats}
+        if user.casefold() in folded:
+            return folded[user.casefold()]
+        raise UnknownName.of("user", user, cats)
+
+
+def _known_true(value: Any) -> bool:
+    return value is not pd.NA and bool(value)
+
+
+def _sorted(df: pd.DataFrame, by: list[str], ascending: list[bool]) -> pd.DataFrame:
+    return df.sort_values(by, ascending=ascending, kind="stable").reset_index(drop=True)
+
+
+def csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order of rows by key, and each key's start and count in that order."""
+    order = np.argsort(keys, kind="stable")
+    counts = np.bincount(keys, minlength=n)[:n]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return order, starts, counts
+
+
+def expand(keys: np.ndarray, starts: np.ndarray, counts: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """For rows with keys, (row, position in the keyed rows) for every pair: a vectorised join
+    of each row with all rows of its key, without pandas' merge overhead."""
+    per = counts[keys]
+    total = int(per.sum())
+    idx = np.int32 if total < 2**31 else np.int64
+    row = np.repeat(np.arange(len(keys), dtype=idx), per)
+    pos = np.arange(total, dtype=idx)
+    pos -= np.repeat((np.cumsum(per) - per).astype(idx), per)
+    pos += np.repeat(starts[keys].astype(idx), per)
+    return row, pos
+
+
+def _code_type(n: int) -> type[np.signedinteger[Any]]:
+    """The integer width pandas keeps categorical codes in for n categories."""
+    return np.int8 if n < 127 else np.int16 if n < 32767 else np.int32 if n < 2**31 else np.int64
+
+
+def _lookup(values: list[Any], mapping: dict[Any, int]) -> np.ndarray:
+    return np.fromiter((mapping.get(v, -1) for v in values), np.int64, len(values))
+
+
+def effective_access(inv: Any, *, own_permission_secrets: Iterable[str] = (),
+                     more_users: pd.DataFrame | None = None) -> Access:
+    """Effective access of an inventory (an :class:`opskit.inventory.Inventory`).
+
+    ``own_permission_secrets``: ids of secrets known to carry permissions of their own (for
+    example those a reference view shows but the cloud view does not, see
+    :func:`opskit.audit.coverage`); their access is not derived from their folder.
+    ``more_users``: another view's users, to name users this inventory leaves out (the
+    on-prem connector does not list disabled users, the cloud one does).
+    """
+    return build_access(View.of(inv), own_permission_secrets=own_permission_secrets,
+                        more_users=more_users)
+
+
+def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
+                 more_users: pd.DataFrame | None = None) -> Access:
+    inv, fg, reach = view.inv, view.grants, view.reach
+    own = fg.own
+    extra = pd.concat([
+        own.loc[own["principal_type"] == "user", ["principal_id", "principal_name"]]
+        .set_axis(["id", "display"], axis=1),
+        inv.group_members.loc[inv.group_members["member_type"] != "Group",
+                              ["member_id", "member_display"]].set_axis(["id", "display"], axis=1),
+    ])
+    listed = inv.users if more_users is None else pd.concat([inv.users, more_users])
+    users = user_table(listed, extra)
+    users["userName"] = unique_labels(users["userName"], users["id"])
+    folders = fg.folders[["id", "path", "source"]].copy()
+    folders["path"] = unique_labels(folders["path"], folders["id"])
+    paths = folders["path"].to_numpy(dtype=object)
+    folders["granted_on"] = paths[folders["source"].to_numpy()]
+
+    # Each own permission row, coded: who it names and with which right.
+    ucode = {u: i for i, u in enumerate(users["id"].tolist())}
+    gcode = reach.code_of()
+    kinds = own["principal_type"].tolist()
+    principal_ids = own["principal_id"].tolist()
+    is_user = np.array([k == "user" for k in kinds], dtype=bool)
+    o_user = _lookup([p if u else None for p, u in zip(principal_ids, is_user, strict=True)],
+                     ucode)
+    o_group = _lookup([None if u else p for p, u in zip(principal_ids, is_user, strict=True)],
+                      gcode)
+    right_names = own["right"].tolist()
+    rights = list(RIGHTS) + sorted({r for r in right_names if isinstance(r, str)} - set(RIGHTS))
+    o_right = _lookup(right_names, {r: i for i, r in enumerate(rights)}).astype(np.int8)
+
+    # Every (folder, own row) in effect; then direct grants give one row each, and group
+    # grants one row per user the group reaches. Each group's users are one contiguous block
+    # (sorted by group), so a grant's rows are a slice: concatenating slices beats an index
+    # join, and the codes are made in the width pandas keeps them in (no copy later).
+    e_folder, e_row = fg.effective_rows()
+    direct = is_user[e_row] & (o_user[e_row] >= 0)
+    by_group = ~is_user[e_row] & (o_group[e_row] >= 0)
+    vias, via_code = np.unique(reach.users["via"].to_numpy(dtype=object), return_inverse=True)
+    u_type, f_type = _code_type(len(users)), _code_type(len(folders))
+    v_type = _code_type(len(vias) + 1)
+    m_order, starts, counts = csr(reach.users["group"].to_numpy(np.int64), len(reach.groups))
+    m_user = _lookup(reach.users["user_id"].tolist(), ucode).astype(u_type)[m_order]
+    m_via = (via_code + 1).astype(v_type)[m_order]
+    d_rows, g_rows = np.flatnonzero(direct), np.flatnonzero(by_group)
+    g_of = o_group[e_row[g_rows]]
+    spans = list(zip(starts[g_of].tolist(), (starts[g_of] + counts[g_of]).tolist(),
+                     strict=True))
+    per = counts[g_of]
+    user = np.concatenate([o_user[e_row[d_rows]].astype(u_type),
+                           *[m_user[a:b] for a, b in spans]])
+    via = np.concatenate([np.zeros(len(d_rows), v_type), *[m_via[a:b] for a, b in spans]])
+    folder = np.concatenate([e_folder[d_rows].astype(f_type),
+                             np.repeat(e_folder[g_rows].astype(f_type), per)])
+    right = np.concatenate([o_right[e_row[d_rows]], np.repeat(o_right[e_row[g_rows]], per)])
+    table = pd.DataFrame({
+        "user": pd.Categorical.from_codes(user, categories=users["userName"], validate=False),
+        "folder": pd.Categorical.from_codes(folder, categories=folders["path"], validate=False),
+        "right": pd.Categorical.from_codes(right, dtype=pd.CategoricalDtype(
+            rights, ordered=True), validate=False),
+        "via": pd.Categorical.from_codes(via, categories=[DIRECT, *vias], validate=False),
+    }, copy=False)
+
+    # The effective grants, named, for the group and folder queries.
+    uname = users["userName"].to_numpy(dtype=object)
+    gname = reach.groups["displayName"].to_numpy(dtype=object)
+    display = own["principal_name"].to_numpy(dtype=object)
+    named = np.where(is_user, np.where(o_user >= 0, uname[np.maximum(o_user, 0)], display),
+                     np.where(o_group >= 0, gname[np.maximum(o_group, 0)], display))
+    grants = pd.DataFrame({
+        "folder": paths[e_folder], "principal_type": own["principal_type"].to_numpy()[e_row],
+        "principal": named[e_row], "right": own["right"].to_numpy()[e_row],
+        "rights": own["rights"].to_numpy()[e_row],
+        "granted_on": paths[fg.folders["source"].to_numpy()[e_folder]],
+        "group_code": o_group[e_row]})
+
+    path_of = dict(zip(folders["id"].tolist(), paths.tolist(), strict=True))
+    secrets = inv.privileged_data
+    s_ids, names = secrets["id"].tolist(), secrets["name"].tolist()
+    s_folder = [path_of.get(c) for c in secrets["container_id"].tolist()]
+    marked = set(own_permission_secrets)
+    secrets = pd.DataFrame({
+        "id": s_ids, "name": names, "folder": s_folder,
+        "path": [f"{f}/{n}" if f else None for f, n in zip(s_folder, names, strict=True)],
+        "own_permissions": pd.array([True if i in marked else None for i in s_ids],
+                                    dtype="boolean")})
+    return Access(table, folders[["id", "path", "granted_on"]], users, secrets, grants, reach)

@@ -1,0 +1,59 @@
+"""The whole permission audit in one call: coverage, findings and effective access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ..report.findings import Finding, by_severity
+from ._access import Access, build_access
+from ._coverage import Coverage, coverage
+from ._findings import findings_of, infer_service_account, prepare
+
+
+@dataclass(frozen=True)
+class PermissionAudit:
+    """What :func:`audit_permissions` found. ``access`` is built from the fullest inventory
+    (the reference when it is one, else the cloud view), so it covers folders the cloud
+    service account cannot see as well."""
+
+    tenant: str
+    service_account: str
+    coverage: Coverage
+    findings: list[Finding]
+    access: Access
+
+    def metrics(self) -> dict[str, Any]:
+        """Counts for results.json."""
+        cov = self.coverage
+        codes: dict[str, int] = {}
+        for f in self.findings:
+            codes[f.code] = codes.get(f.code, 0) + 1
+        return {"coverage_measured": cov.measured, "folders_total": cov.folders_total,
+                "folders_visible": cov.folders_visible, "secrets_total": cov.secrets_total,
+                "secrets_visible": cov.secrets_visible, "folder_share": cov.folder_share,
+                "access_rows": len(self.access.table), "findings_by_code": codes,
+                "findings_by_severity": by_severity(self.findings)}
+
+
+def audit_permissions(cloud: Any, reference: Any = None, *, tenant: str | None = None,
+                      service_account: str | None = None,
+                      planned: pd.DataFrame | None = None) -> PermissionAudit:
+    """Audit a cloud inventory against an optional reference (an Inventory or a FolderView).
+
+    See :func:`permission_findings` for the parameters.
+    """
+    tenant = tenant or str(cloud.meta.get("source") or "tenant")
+    views = prepare(cloud, reference)
+    sa = service_account or infer_service_account(cloud, views[0])
+    cov = coverage(cloud, reference)
+    findings = findings_of(views, cov, tenant=tenant, service_account=sa, planned=planned)
+    if len(views) > 1:
+        not_owned = set(cov.not_owned["id"].dropna().tolist())
+        access = build_access(views[1], own_permission_secrets=not_owned,
+                              more_users=cloud.users)
+    else:
+        access = build_access(views[0])
+    return PermissionAudit(tenant, sa, cov, findings, access)
