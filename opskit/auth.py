@@ -27,7 +27,7 @@ import httpx
 from . import http
 from ._redact import logger, redact, remember
 from .config import Profile, SecretRef
-from .errors import AuthError, ConfigError
+from .errors import AuthError, ConfigError, TransportError
 
 log = logger("opskit.auth")
 
@@ -418,3 +418,19 @@ def auth_for(profile: Profile) -> httpx.Auth:
     if profile.token is None:
         raise ConfigError(f"profile {profile.name!r} has no token", "set token = \"env:NAME\"")
     return StaticTokenAuth(profile.token)
+
+
+FIRST_CONTACT = http.RetryPolicy(max_attempts=3, max_total_seconds=30)
+
+
+def check_reachable(prof: Profile) -> None:
+    """One unauthenticated request with few retries, before a report's patient reads: a tenant
+    that cannot be reached is said in seconds (any HTTP answer, even 401, will do)."""
+    with http.client(verify=prof.verify, policy=FIRST_CONTACT) as client:
+        try:
+            client.get(f"{prof.base_url}/ServiceProviderConfig")
+        except httpx.TransportError as exc:
+            raise TransportError(f"profile {prof.name!r}: {prof.base_url} cannot be reached: "
+                                 f"{unreachable_detail(exc)}",
+                                 "check the profile's URL, the network and that the service is "
+                                 "up; the token check (notebook token_check) says more") from None

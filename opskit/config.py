@@ -27,6 +27,7 @@ Kind = Literal["cloud", "onprem", "sandbox"]
 Flavor = Literal["cloud", "onprem"]
 TOKEN_PATH = "/identity/api/oauth2/token/xpmplatform"
 CLOUD_SCIM_PATH = "/scim/v2"
+SANDBOX_ONPREM_PATH = "/SCIMConnector/v2"  # the practice tenant's on-prem connector
 DEFAULT_SCOPE = "xpm.platform"
 SECRET_SCHEMES = ("env:", "keyring:", "file:")
 BUILTIN = ("sandbox", "sandbox-onprem")
@@ -335,6 +336,34 @@ def connect(profile: Profile | str | None = None) -> Iterator[Profile]:
         yield _sandbox_profile(prof, sb.url, data)
 
 
+@contextmanager
+def connect_view(view: Profile | str, beside: Profile) -> Iterator[Profile]:
+    """Another view of the tenant ``beside`` is connected to, such as its ``reference``.
+
+    A practice profile named beside a running practice tenant (same tenant data, neither a
+    rehearsal) is served by that same tenant, so both views see one state: a group created
+    through one shows in the other. Anything else connects as :func:`connect` does.
+    """
+    prof = view if isinstance(view, Profile) else get_profile(view)
+    served = _served_url(beside)
+    if (served and prof.kind == "sandbox" and not prof.base_url and not prof.rehearsal
+            and not beside.rehearsal and prof.sandbox_data == beside.sandbox_data):
+        yield _sandbox_profile(prof, served, _sandbox_tenant(prof))
+        return
+    with connect(prof) as connected:
+        yield connected
+
+
+def _served_url(prof: Profile) -> str | None:
+    """The practice tenant's URL serving a connected practice profile."""
+    if prof.kind != "sandbox" or not prof.base_url:
+        return None
+    for path in (CLOUD_SCIM_PATH, SANDBOX_ONPREM_PATH):
+        if prof.base_url.endswith(path):
+            return prof.base_url[: -len(path)]
+    return None
+
+
 def _sandbox_tenant(prof: Profile) -> Any:
     from .sandbox.demodata import generate
     from .sandbox.tenantfile import load_tenant, parse_tenant
@@ -352,5 +381,5 @@ def _sandbox_profile(prof: Profile, url: str, data: Any) -> Profile:
         return replace(prof, base_url=url + CLOUD_SCIM_PATH, token_url=url + TOKEN_PATH,
                        client_id=sa.client_id,
                        client_secret=SecretRef.practice(sa.client_secret, "client_secret"))
-    return replace(prof, base_url=url + "/SCIMConnector/v2",
+    return replace(prof, base_url=url + SANDBOX_ONPREM_PATH,
                    token=SecretRef.practice(data.onprem.token, "onprem_token"))

@@ -70,7 +70,8 @@ def execute(notebook: Path, *, parameters: Mapping[str, Any], output_path: Path,
         try:
             executed = papermill.execute_notebook(
                 str(notebook), str(output_path), parameters=dict(parameters),
-                cwd=str(notebook.parent),  # as in JupyterLab: relative paths from the notebook
+                # Relative paths in parameters are the caller's, as for any command line.
+                cwd=os.getcwd(),
                 progress_bar=False, log_output=False,
                 # One write at the end: a crash discards the whole run folder anyway.
                 request_save_on_cell_execute=False,

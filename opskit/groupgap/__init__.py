@@ -3,6 +3,7 @@
 Sources become :class:`GroupSource` frames (from inventories or export CSVs); :func:`group_gap`
 matches them and reports every gap as findings; :func:`plan_remediation` turns the
 Platform-side gaps into SCIM operations, which :func:`apply_plan` runs when told to.
+:func:`run_group_gap` does all of it for one profile, as the notebook ``group_gap_report`` does.
 See docs/group-gap.md.
 """
 
@@ -17,6 +18,7 @@ from ._plan import (
     plan_remediation,
 )
 from ._report import GroupGapReport, group_gap
+from ._run import GroupGapRun, run_group_gap
 from ._sources import (
     IGA_COLUMNS,
     SECRET_SERVER_COLUMNS,
@@ -36,6 +38,7 @@ __all__ = [
     "SECRET_SERVER_COLUMNS",
     "ApplyResult",
     "GroupGapReport",
+    "GroupGapRun",
     "GroupSource",
     "ManualAction",
     "Match",
@@ -52,5 +55,6 @@ __all__ = [
     "read_iga_export",
     "read_secret_server",
     "read_secret_server_export",
+    "run_group_gap",
     "secret_server_groups",
 ]

@@ -1,8 +1,8 @@
 """Reports: findings, the record() hand-off to the runner, display setup, results files."""
 
-from .display import headless, setup
+from .display import headless, setup, table
 from .findings import DEFAULT_FAIL_ON, SEVERITIES, Finding, at_or_above, by_severity
 from .record import RUN_DIR_ENV, record
 
 __all__ = ["DEFAULT_FAIL_ON", "RUN_DIR_ENV", "SEVERITIES", "Finding", "at_or_above",
-           "by_severity", "headless", "record", "setup"]
+           "by_severity", "headless", "record", "setup", "table"]

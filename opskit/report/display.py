@@ -51,6 +51,16 @@ def setup(*, max_rows: int = 60, max_columns: int = 30) -> None:
     pd.set_option("display.width", 140)
 
 
+def table(frame: Any, *, empty: str = "Nothing to show.") -> Any:
+    """A frame as a report shows it: no index, text left-aligned; an empty frame becomes a
+    one-line note saying why (``empty``) instead of a bare header row."""
+    from IPython.display import Markdown
+
+    if frame is None or len(frame) == 0:
+        return Markdown(f"*{empty}*")
+    return frame.style.hide(axis="index").set_properties(**{"text-align": "left"})
+
+
 def headless() -> bool:
     """Whether this notebook runs under `opskit run`/`opskit report` (nobody is watching:
     widgets take their defaults, nothing waits for input)."""

@@ -1,0 +1,561 @@
+"""The permission audit for one profile in one call: what ``permission_audit.ipynb`` runs.
+
+:func:`run_permission_audit` connects the profile, fetches its inventory and its reference view
+(an on-prem profile, served beside it, or a folder export CSV), reads the planned changes,
+audits, compares the grants with the grant history kept for the profile, and returns an
+:class:`AuditRun` holding everything the report shows. ``opskit.audit`` does the computing
+(no I/O); this module does the connecting and the files. docs/audit.md ("The notebook")
+explains the choices: which view the drift follows, where the history lives, and what an
+on-prem profile can and cannot show.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from .audit import DIRECT, RIGHTS, Drift, PermissionAudit, audit_permissions, drift, grants
+from .audit_inputs import (
+    load_grant_history,
+    read_folder_export,
+    read_planned_changes,
+    save_grant_history,
+)
+from .auth import check_reachable
+from .config import Profile, connect, connect_view, load_profiles
+from .csvfile import is_url
+from .errors import ConfigError
+from .inventory import Inventory, fetch_inventory
+from .report.figures import strongest_pairs
+from .report.findings import Finding, by_severity, findings_styled
+from .report.record import RUN_DIR_ENV
+
+HISTORY_ENV = "OPSKIT_HISTORY_DIR"  # overrides where interactive runs keep grant histories
+HISTORY_FILE = "grant_history.parquet"
+UNKNOWN_SA = "(service account unknown)"  # matches no userName: nobody is taken for it
+SAMPLE_ROWS = 15
+TREE_ROWS = 200
+_RANK = {r: i for i, r in enumerate(RIGHTS)}
+DELINEA_DOMAINS = (".delinea.app", ".secretservercloud.com", ".secretservercloud.eu")
+
+
+# ---------------------------------------------------------------------------- the result
+@dataclass
+class AuditRun:
+    """What :func:`run_permission_audit` found, and how to show it.
+
+    ``audit`` is the :class:`opskit.audit.PermissionAudit` (coverage, findings, effective
+    access); ``drift`` compares the tracked view's grants with the last run's (``tracked``
+    names that view); ``sources`` says where each input came from (None: not given); ``notes``
+    are what the reader must know (a side not given, an on-prem profile, an unknown service
+    account).
+    """
+
+    profile: str
+    flavor: str
+    tenant: str
+    audit: PermissionAudit
+    drift: Drift
+    history_path: Path
+    tracked: str
+    sources: dict[str, str | None]
+    inventory: Inventory = field(repr=False)
+    reference_inventory: Inventory | None = field(default=None, repr=False)
+    planned: pd.DataFrame | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.audit.findings
+
+    @property
+    def access(self) -> Any:
+        """The effective access (:class:`opskit.audit.Access`), for queries and the explorer."""
+        return self.audit.access
+
+    @property
+    def coverage(self) -> Any:
+        return self.audit.coverage
+
+    # ------------------------------------------------------------------ headline
+    def headline(self) -> str:
+        """Markdown: findings, coverage in one sentence, access and drift counts, notes."""
+        found = self.findings
+        severities = ", ".join(f"{n} {s}" for s, n in by_severity(found).items() if n)
+        cov = self.coverage
+        share = (f"**{cov.folder_share:.0%}** of folders visible to the cloud connector"
+                 if cov.folder_share is not None else "coverage **not measured**")
+        access = self.access
+        text = (f"**{len(found)} finding(s)**" + (f" ({severities})" if found else "")
+                + f" on tenant `{self.tenant}`, profile `{self.profile}` ({self.flavor}); "
+                f"{share}. Effective access: {len(access.table):,} user–folder rows for "
+                f"{access.table['user'].nunique():,} users over {len(access.folders):,} "
+                f"folders. Drift: {self._drift_short()}.")
+        if self.notes:
+            text += "\n\n**Notes:**\n\n" + "\n".join(f"- {n}" for n in self.notes)
+        return text
+
+    def _drift_short(self) -> str:
+        d = self.drift
+        if d.baseline:
+            return "first run, baseline recorded"
+        return f"{len(d.added):,} grant(s) added, {len(d.removed):,} removed since {d.previous_run}"
+
+    def sources_frame(self) -> pd.DataFrame:
+        """One row per input: where it came from and what it holds."""
+        rows = []
+        inv = self.inventory
+        main = "On-Prem SCIM Connector" if self.flavor == "onprem" else "SCIM Cloud Connector"
+        rows.append({"input": f"profile ({main})", "read from": self.sources["profile"],
+                     "folders": len(inv.containers), "secrets": len(inv.privileged_data),
+                     "users": len(inv.users), "groups": len(inv.groups)})
+        ref = self.reference_inventory
+        reference = self.sources["reference"]
+        if ref is not None:
+            counts = {"folders": len(ref.containers), "secrets": len(ref.privileged_data),
+                      "users": len(ref.users), "groups": len(ref.groups)}
+        elif reference is not None and self.coverage.measured:
+            counts = {"folders": self.coverage.folders_total,
+                      "secrets": self.coverage.secrets_total, "users": None, "groups": None}
+        else:
+            counts = dict.fromkeys(("folders", "secrets", "users", "groups"))
+        rows.append({"input": "reference (the full view)", "read from": reference or "not given",
+                     **counts})
+        planned = self.sources["planned changes"]
+        rows.append({"input": "planned changes", "read from": planned or "not given",
+                     "folders": (self.planned["folder"].nunique()
+                                 if self.planned is not None else None),
+                     "secrets": None, "users": None, "groups": None})
+        frame = pd.DataFrame(rows)
+        for column in ("folders", "secrets", "users", "groups"):
+            frame[column] = frame[column].astype("Int64")
+        return frame
+
+    # ------------------------------------------------------------------ coverage
+    def coverage_markdown(self) -> str:
+        """The coverage statement, and the warning about what the IGA will not see."""
+        cov = self.coverage
+        if not cov.measured:
+            return f"**Coverage not measured.** {cov.statement}"
+        text = (f"The cloud service account sees **{cov.folders_visible:,} of "
+                f"{cov.folders_total:,} folders ({cov.folder_share:.0%})** and "
+                f"**{cov.secrets_visible:,} of {cov.secrets_total:,} secrets"
+                + (f" ({cov.secret_share:.0%})" if cov.secret_share is not None else "")
+                + f"** that the reference (`{self.sources['reference']}`) holds.")
+        hidden_f = (cov.folders_total or 0) - (cov.folders_visible or 0)
+        hidden_s = (cov.secrets_total or 0) - (cov.secrets_visible or 0)
+        if hidden_f or hidden_s:
+            text += (f"\n\n> **Warning: the IGA will not see these.** The cloud connector "
+                     f"returns only folders and secrets on which its service account is Owner, "
+                     f"so {hidden_f:,} folder(s) in {len(cov.hidden_roots):,} hidden "
+                     f"subtree(s) and {hidden_s:,} secret(s) never reach the IGA: nobody "
+                     "reviews or provisions access to them there. The tree below lists them; "
+                     "`FOLDER_NOT_VISIBLE` and `SECRET_NOT_OWNED` say why and what to do.")
+        else:
+            text += "\n\nNothing the reference holds is hidden from the cloud connector."
+        return text
+
+    def hidden_tree(self, limit: int = TREE_ROWS) -> pd.DataFrame:
+        """The hidden folders as a tree: each under its hidden root, indented by depth, with
+        its secrets; then the secrets hidden in visible folders (not owned). At most ``limit``
+        rows, the last one saying how many more there are."""
+        cov = self.coverage
+        columns = ["hidden folder", "path", "secrets", "why hidden"]
+        if not cov.measured:
+            return pd.DataFrame(columns=columns)
+        hidden = cov.folders[~cov.folders["visible"].astype(bool)]
+        hidden = hidden.sort_values("path", key=lambda s: s.str.casefold(), kind="stable")
+        rows = []
+        for path, root, secrets in zip(hidden["path"].tolist(), hidden["hidden_root"].tolist(),
+                                       hidden["secrets"].tolist(), strict=True):
+            depth = path.count("/") - root.count("/") if isinstance(root, str) else 0
+            name = path.rsplit("/", 1)[-1]
+            rows.append({"hidden folder": "\u00a0\u00a0\u00a0" * depth
+                         + ("└ " if depth else "") + name, "path": path,
+                         "secrets": int(secrets),
+                         "why hidden": "top of a hidden subtree: FOLDER_NOT_VISIBLE says why"
+                         if path == root else "inside a hidden folder"})
+        for folder, name, path in zip(cov.not_owned["folder"].tolist(),
+                                      cov.not_owned["name"].tolist(),
+                                      cov.not_owned["path"].tolist(), strict=True):
+            rows.append({"hidden folder": f"secret: {name}", "path": path, "secrets": 1,
+                         "why hidden": "its own permissions, without the service account as "
+                         f"Owner, in visible {folder}"})
+        if len(rows) > limit:
+            more = len(rows) - limit + 1
+            rows = [*rows[:limit - 1], {"hidden folder": f"… and {more:,} more", "path": "",
+                                        "secrets": None, "why hidden": ""}]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["secrets"] = frame["secrets"].astype("Int64")
+        return frame
+
+    # ------------------------------------------------------------------ findings
+    def findings_styled(self) -> Any:
+        return findings_styled(self.findings)
+
+    # ------------------------------------------------------------------ effective access
+    @cached_property
+    def pairs(self) -> pd.DataFrame:
+        """Each (user, folder) pair's strongest right, on the folders where grants are set
+        (see :func:`opskit.report.figures.strongest_pairs`): the cheap way to count and pick
+        examples on a large access table."""
+        return strongest_pairs(self.access)
+
+    def access_markdown(self) -> str:
+        """The effective-access table counted, and which view it was built from."""
+        table = self.access.table
+        via = table["via"]
+        direct = int((via.cat.codes == via.cat.categories.get_loc(DIRECT)).sum()) \
+            if DIRECT in via.cat.categories else 0
+        users = int(np.count_nonzero(np.bincount(table["user"].cat.codes.to_numpy(np.int64))))\
+            if len(table) else 0
+        folders = int(np.count_nonzero(np.bincount(
+            table["folder"].cat.codes.to_numpy(np.int64)))) if len(table) else 0
+        built = (f"the reference `{self.sources['reference']}` (every folder, rights as set)"
+                 if self.reference_inventory is not None else f"the profile `{self.profile}`")
+        return (f"**{len(table):,} rows** for {users:,} users and {folders:,} folders: "
+                f"{direct:,} from direct grants, {len(table) - direct:,} through groups. Built "
+                f"from {built}. A sample, one row per user, strongest rights first:")
+
+    def access_sample(self, n: int = SAMPLE_ROWS) -> pd.DataFrame:
+        """A few rows of the effective-access table, one per user, strongest right first
+        (among the folders where grants are set)."""
+        table = self.access.table
+        columns = ["user", "folder", "right", "via"]
+        if table.empty:
+            return pd.DataFrame(columns=columns)
+        pairs = self.pairs.assign(rank=self.pairs["right"].map(_RANK).fillna(-1))
+        rows = table.iloc[pairs["row"].to_numpy()][columns].astype(str)
+        rows = rows.assign(rank=pairs["rank"].to_numpy())
+        rows = rows.sort_values(["rank", "user", "folder"], ascending=[False, True, True])
+        return rows.drop_duplicates("user").head(n)[columns].reset_index(drop=True)
+
+    def examples(self) -> dict[str, str | None]:
+        """A folder, a user and a group to show the queries on: the folder (where grants are
+        set) most users reach, the user who is not the service account reaching most
+        folders, the group with people in it carrying most grants. None when there is none."""
+        access = self.access
+        table = access.table
+        out: dict[str, str | None] = {"folder": None, "user": None, "group": None}
+        sa = self.audit.service_account.casefold()
+        if not table.empty:
+            pairs = self.pairs
+            folders = table["folder"].cat.categories
+            per_folder = pairs.groupby("folder").size()
+            out["folder"] = _top(pd.Series(per_folder.to_numpy(),
+                                           index=folders[per_folder.index.to_numpy()]))
+            users = table["user"].cat.categories
+            per_user = pairs.groupby("user")["weight"].sum()
+            per_user = pd.Series(per_user.to_numpy(), index=users[per_user.index.to_numpy()])
+            out["user"] = _top(per_user[[str(u).casefold() != sa for u in per_user.index]])
+        granted = access.grants[access.grants["principal_type"] == "group"]
+        # Not a group only the service account is in (its Owner grants are everywhere).
+        names = access.reach.groups["displayName"].astype(str).tolist()
+        people = set(access.users.loc[access.users["userName"].str.casefold() != sa, "id"])
+        with_people = {names[g] for g in
+                       access.reach.users.loc[access.reach.users["user_id"].isin(people),
+                                              "group"].tolist()}
+        granted = granted[granted["principal"].isin(with_people)]
+        out["group"] = _top(granted.groupby("principal")["folder"].size())
+        return out
+
+    @cached_property
+    def _examples(self) -> dict[str, str | None]:
+        return self.examples()
+
+    def query_examples(self, n: int = SAMPLE_ROWS) -> list[tuple[str, pd.DataFrame]]:
+        """(Markdown title naming the query, its first ``n`` rows) for each example."""
+        ex = self._examples
+        access = self.access
+        out = []
+        if ex["folder"]:
+            frame = access.who_reaches(ex["folder"])
+            out.append((f"`access.who_reaches({ex['folder']!r})`: who reaches the folder, "
+                        f"strongest right first ({len(frame):,} rows)", frame.head(n)))
+        if ex["user"]:
+            frame = access.what_user_reaches(ex["user"], strongest=True)
+            out.append((f"`access.what_user_reaches({ex['user']!r}, strongest=True)`: every "
+                        f"folder the user reaches, with the grant that gives the highest right "
+                        f"({len(frame):,} folders)", frame.head(n)))
+        if ex["group"]:
+            frame = access.group_grants(ex["group"])
+            out.append((f"`access.group_grants({ex['group']!r})`: the grants the group "
+                        f"carries, its own and those of groups containing it "
+                        f"({len(frame):,} rows)", frame.head(n)))
+        return [(t, readable(f)) for t, f in out]
+
+    # ------------------------------------------------------------------ drift
+    def drift_markdown(self) -> str:
+        d = self.drift
+        kept = len(d.history)
+        where = f"`{self.history_path}`"
+        view = (f"`{self.tracked}`"
+                + (" (the reference: every folder, rights as set)"
+                   if self.tracked != self.profile else ""))
+        if d.baseline:
+            return (f"**First run: baseline recorded.** The {kept:,} grants of {view} were saved "
+                    f"to {where}; the next run of this profile lists the grants added and "
+                    "removed since this one.")
+        return (f"Since the last run ({d.previous_run}), grants of {view}: "
+                f"**{len(d.added):,} added, {len(d.removed):,} removed**. The history "
+                f"({where}) keeps {kept:,} grants with when each was first and last seen.")
+
+    def drift_frame(self) -> pd.DataFrame:
+        """The grants added and removed, with first and last seen."""
+        d = self.drift
+        columns = ["change", "folder", "principal_type", "principal", "rights", "first_seen",
+                   "last_seen"]
+        parts = [frame.assign(change=change) for change, frame in
+                 (("added", d.added), ("removed", d.removed)) if len(frame)]
+        if not parts:
+            return pd.DataFrame(columns=columns)
+        changed = pd.concat(parts, ignore_index=True)
+        key = ["folder", "principal_type", "principal", "rights"]
+        out = changed.merge(d.history, on=key, how="left")
+        return out[columns].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ results.json
+    def metrics(self) -> dict[str, Any]:
+        """Counts for results.json: the audit's, plus drift, flavor and notes."""
+        out = self.audit.metrics()
+        out["flavor"] = self.flavor
+        out["drift"] = {"baseline": self.drift.baseline, "previous_run": self.drift.previous_run,
+                        "added": len(self.drift.added), "removed": len(self.drift.removed),
+                        "grants": int((self.drift.history["last_seen"]
+                                       == self.drift.seen_at).sum()),
+                        "tracked": self.tracked}
+        out["notes"] = len(self.notes)
+        return out
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A query's frame as a report shows it: lists of rights as text, missing values blank."""
+    out = frame.astype(object)
+    for column in out.columns:
+        out[column] = [", ".join(map(str, v)) if isinstance(v, list | tuple) else v
+                       for v in out[column].tolist()]
+    return out.where(out.notna(), None)
+
+
+def _top(counts: pd.Series) -> str | None:
+    """The label with the highest count; ties go to the first in name order."""
+    counts = counts[counts > 0]
+    if counts.empty:
+        return None
+    frame = pd.DataFrame({"label": counts.index.astype(str), "n": counts.to_numpy()})
+    frame = frame.sort_values(["n", "label"], ascending=[False, True], kind="stable")
+    return str(frame["label"].iloc[0])
+
+
+# ---------------------------------------------------------------------------- helpers
+def _practice_data(prof: Profile) -> Any:
+    """The practice tenant's data behind a practice profile (its name, its service account)."""
+    from .config import _sandbox_tenant  # the practice wing's one entry point on this side
+
+    return _sandbox_tenant(prof)
+
+
+def tenant_name(prof: Profile) -> str:
+    """How tenant-wide findings name the tenant: a practice tenant's own name, a Delinea cloud
+    tenant's subdomain (``acme.delinea.app`` → ``acme``), else the profile's name."""
+    if prof.kind == "sandbox":
+        return str(_practice_data(prof).tenant)
+    host = httpx.URL(prof.base_url).host if prof.base_url else ""
+    for domain in DELINEA_DOMAINS:
+        if host.endswith(domain) and host != domain.lstrip("."):
+            return host[: -len(domain)].split(".")[-1]
+    return prof.name
+
+
+def _service_account(prof: Profile) -> str | None:
+    """The cloud service user's userName: the profile's client_id; for an on-prem profile, the
+    practice tenant's, or that of a cloud profile naming this one as its reference."""
+    if prof.client_id:
+        return prof.client_id
+    if prof.kind == "sandbox":
+        return str(_practice_data(prof).service_account.client_id)
+    for other in load_profiles().values():
+        if other.reference == prof.name and other.flavor == "cloud" and other.client_id:
+            return other.client_id
+    return None
+
+
+def default_history_dir(profile: str) -> Path:
+    """Where a profile's grant history is kept when ``history_dir`` is not given.
+
+    Under ``opskit run``/``opskit report``: beside the profile's run folders,
+    ``<out>/permission_audit/<profile>/``, so every scheduled run into the same ``--out`` sees
+    the last one. Interactively: ``$OPSKIT_HISTORY_DIR/<profile>/``, else
+    ``$XDG_DATA_HOME/opskit/history/<profile>/`` (``~/.local/share/opskit/history/<profile>/``).
+    """
+    from ._run.files import safe_component
+
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir:
+        return Path(run_dir).resolve().parent  # <out>/<notebook>/<profile>/.<stamp>.partial
+    base = os.environ.get(HISTORY_ENV)
+    if base:
+        return Path(base).expanduser() / safe_component(profile)
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "opskit" / "history" / safe_component(profile)
+
+
+def _history_file(folder: Path, tracked: str, profile: str) -> Path:
+    """One history per tracked view: a reference's grants never mix with the profile's."""
+    from ._run.files import safe_component
+
+    if tracked == profile:
+        return folder / HISTORY_FILE
+    return folder / f"grant_history.{safe_component(tracked)}.parquet"
+
+
+def _looks_like_file(source: str) -> bool:
+    return is_url(source) or Path(source).suffix.lower() in (".csv", ".txt") or \
+        Path(source).exists()
+
+
+def _reference_profile(name: str, prof: Profile, *, explicit: bool,
+                       notes: list[str]) -> Profile | None:
+    """The reference profile to fetch, or None (with a note) when the profile's own
+    reference cannot serve."""
+    profiles = load_profiles()
+    if name not in profiles:
+        if _looks_like_file(name):
+            raise ConfigError(f"reference {name!r} is a file, not a profile",
+                              "give a folder export CSV as `folder_export`; `reference` names "
+                              "an on-prem profile")
+        raise ConfigError(f"reference {name!r} is not a profile",
+                          f"known profiles: {', '.join(sorted(profiles))}; or give a folder "
+                          "export CSV as `folder_export`")
+    ref = profiles[name]
+    problem = None
+    if ref.name == prof.name:
+        problem = "is the profile itself"
+    elif ref.flavor == "cloud":
+        problem = ("is a cloud profile: it shows only what its own service account owns, so it "
+                   "cannot show what the cloud connector hides")
+    if problem is None:
+        return ref
+    if explicit:
+        raise ConfigError(f"reference {name!r} {problem}",
+                          "give an on-prem profile (the On-Prem SCIM Connector of the same "
+                          "Secret Server) or a folder export CSV as `folder_export`")
+    notes.append(f"the profile's reference {name!r} {problem}: coverage is not measured. Give "
+                 "an on-prem profile as `reference`, or a folder export as `folder_export`")
+    return None
+
+
+# ---------------------------------------------------------------------------- the run
+def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference: str = "",
+                         folder_export: str = "", planned_changes: str = "",
+                         history_dir: str | os.PathLike[str] | None = None,
+                         progress: bool = True) -> AuditRun:
+    """Audit a profile's permissions; see docs/audit.md ("The notebook").
+
+    A **cloud** profile is audited against a reference view: ``reference`` (an on-prem
+    profile's name) or ``folder_export`` (a folder export CSV, path or URL), else the profile's
+    own ``reference``. Without one, coverage is not measured (said, never 100%).
+    ``planned_changes``: a planned-changes CSV; each line with several rights is reported as
+    RIGHTS_TRUNCATED. The grants of the fullest view (the reference inventory when there is
+    one, else the profile's) are compared with the history kept in ``history_dir`` (default:
+    :func:`default_history_dir`), which is then updated.
+
+    An **on-prem** profile is itself the full view: the run gives effective access and the
+    grant findings, and says that the cloud connector's coverage is measured by auditing the
+    cloud profile with this one as ``reference``.
+    """
+    notes: list[str] = []
+    with connect(profile) as prof:
+        name = prof.name
+        if reference and folder_export:
+            raise ConfigError("both `reference` and `folder_export` are given",
+                              "give one reference view: an on-prem profile or a folder export")
+        check_reachable(prof)
+        tenant = tenant_name(prof)
+        sa = _service_account(prof)
+        cloud = fetch_inventory(prof, progress=progress)
+        sources: dict[str, str | None] = {"profile": f"profile {name!r}", "reference": None,
+                                          "planned changes": None}
+        ref_inv: Inventory | None = None
+        ref_view: Any = None
+        if prof.flavor == "onprem":
+            notes.insert(0, _ONPREM_NOTE.format(p=name))
+            if reference or folder_export:
+                notes.append(f"`{'reference' if reference else 'folder_export'}` is ignored: "
+                             "the on-prem profile is itself the full view")
+        elif folder_export:
+            ref_view = read_folder_export(folder_export, cloud=cloud)
+            sources["reference"] = f"folder export {folder_export}"
+            notes.append("the reference is a folder export, which holds no permissions: grant "
+                         "findings and effective access come from the cloud view (first rights "
+                         "only, visible folders only)")
+        elif reference or prof.reference:
+            ref_prof = _reference_profile(reference or str(prof.reference), prof,
+                                          explicit=bool(reference), notes=notes)
+            if ref_prof is not None:
+                with connect_view(ref_prof, prof) as view:
+                    ref_inv = fetch_inventory(view, progress=progress)
+                ref_view = ref_inv
+                sources["reference"] = ref_prof.name
+        else:
+            notes.append(f"no reference view (no `reference` or `folder_export` parameter, and "
+                         f"profile {name!r} names no `reference`): coverage is not measured, "
+                         "and grant findings read the cloud view, which shows only first "
+                         "rights. Give an on-prem profile as `reference` or a folder export as "
+                         "`folder_export`")
+        planned = None
+        if planned_changes:
+            known = [cloud] + ([ref_inv] if ref_inv is not None else [])
+            planned = read_planned_changes(planned_changes, known)
+            sources["planned changes"] = planned_changes
+        if sa is None:
+            notes.append(f"the cloud service account of profile {name!r} is not known (no "
+                         "cloud profile names it as `reference`): FOLDER_WITHOUT_OWNER is not "
+                         "checked, and the service account's own direct grants show as "
+                         "DIRECT_USER_GRANT")
+        result = audit_permissions(cloud, ref_view, tenant=tenant,
+                                   service_account=sa or UNKNOWN_SA, planned=planned)
+        if prof.flavor == "onprem":
+            result = _onprem_coverage(result, name, cloud)
+        # Drift follows the fullest view of the grants: the reference inventory, else this one.
+        tracked_inv = ref_inv if ref_inv is not None else cloud
+        tracked = sources["reference"] if ref_inv is not None else name
+        folder = Path(history_dir) if history_dir else default_history_dir(name)
+        store = _history_file(folder, str(tracked), name)
+        current = grants(tracked_inv, more_users=cloud.users if ref_inv is not None else None)
+        d = drift(current, history=load_grant_history(store),
+                  seen_at=str(tracked_inv.meta.get("fetched_at")))
+        save_grant_history(d.history, store)
+    return AuditRun(name, prof.flavor, tenant, result, d, store, str(tracked), sources, cloud,
+                    ref_inv, planned, notes)
+
+
+_ONPREM_NOTE = ("profile {p!r} is an on-prem profile: the On-Prem SCIM Connector reads every "
+                "folder through Secret Server's reports, so this is already the full view and "
+                "there is no cloud coverage to measure here. Shown are effective access and the "
+                "grant findings. To measure what the cloud service account cannot see, audit the "
+                "cloud profile with `reference = {p!r}`. The on-prem connector leaves disabled "
+                "users out, so GRANT_TO_DISABLED_USER cannot be told here (such a user is named "
+                "by display name)")
+
+
+def _onprem_coverage(result: PermissionAudit, name: str, inv: Inventory) -> PermissionAudit:
+    """Coverage of an on-prem profile's own audit: not measured, said as such."""
+    statement = (f"Profile {name!r} is the on-prem connector's full view ({len(inv.containers):,} "
+                 f"folders, {len(inv.privileged_data):,} secrets): the cloud connector's "
+                 "coverage cannot be measured from it alone. Audit the cloud profile with "
+                 f"reference = {name!r} to measure it.")
+    cov = replace(result.coverage, statement=statement)
+    findings = [replace(f, message=statement) if f.code == "COVERAGE_NOT_MEASURED" else f
+                for f in result.findings]
+    return replace(result, coverage=cov, findings=findings)
+
+
+__all__ = ["AuditRun", "default_history_dir", "run_permission_audit", "tenant_name"]

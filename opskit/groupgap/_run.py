@@ -1,0 +1,395 @@
+"""The group-gap report for one profile in one call: what ``group_gap_report.ipynb`` runs.
+
+:func:`run_group_gap` reads the three systems' groups, reports, plans and (when told to)
+applies the plan and reports again, all within one connection to the tenant, so a practice
+tenant is the same tenant throughout. A side that is not given is said plainly in
+:attr:`GroupGapRun.notes`, never treated as a system with no groups.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from ..auth import check_reachable
+from ..config import Profile, connect, connect_view, get_profile, load_profiles
+from ..csvfile import is_url
+from ..errors import ConfigError
+from ..inventory import fetch_inventory
+from ..report.findings import Finding, by_severity, findings_styled
+from ._match import NameRules, match_groups
+from ._plan import ApplyResult, RemediationPlan, apply_plan, plan_remediation
+from ._report import (
+    GRANT_COLUMNS,
+    MEMBERSHIP_COLUMNS,
+    ONLY_IN_IGA,
+    ONLY_ON_PLATFORM,
+    PRESENCE_COLUMNS,
+    GroupGapReport,
+    group_gap,
+)
+from ._sources import (
+    GROUP_COLUMNS,
+    GroupSource,
+    _empty,
+    platform_groups,
+    read_iga_export,
+    read_secret_server_export,
+    secret_server_groups,
+)
+
+SYSTEMS = ("IGA", "Platform", "Secret Server")
+NOT_GIVEN = "not given"
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~"})
+
+
+def _shown(where: str | None) -> str | None:
+    """A source as the report shows it: a URL without its query or user part, which may carry
+    a signature or a password."""
+    if where is None or not is_url(where):
+        return where
+    url = httpx.URL(where)
+    return str(url.copy_with(query=None, fragment=None, username=None, password=None)) + (
+        "?…" if url.query else "")
+
+
+def _md(text: str) -> str:
+    """A name as literal Markdown text (a group name may hold a backslash or an asterisk)."""
+    return str(text).translate(_MARKDOWN_SPECIAL)
+
+
+@dataclass
+class GroupGapRun:
+    """What :func:`run_group_gap` found, planned and did.
+
+    ``report`` is the report before anything was applied; ``after`` the report made from the
+    Platform fetched again after applying (None unless something was applied). ``sources``
+    says where each system's groups came from (None: not given). ``notes`` are what the reader
+    must know: a side not given, an on-prem profile, an incomplete inventory.
+    """
+
+    profile: str
+    flavor: str
+    report: GroupGapReport
+    plan: RemediationPlan
+    sources: dict[str, str | None]
+    notes: list[str] = field(default_factory=list)
+    applied: ApplyResult | None = None
+    after: GroupGapReport | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The findings that stand: the after-report's when the plan was applied."""
+        return (self.after or self.report).findings
+
+    # ------------------------------------------------------------------ headline
+    def group_counts(self) -> dict[str, int | None]:
+        """Groups per system; None for a system that was not given."""
+        by = {"IGA": self.report.iga, "Platform": self.report.platform,
+              "Secret Server": self.report.secret_server}
+        return {s: (len(by[s].groups) if self.sources[s] is not None and by[s] is not None
+                    else None) for s in SYSTEMS}
+
+    def headline(self) -> str:
+        """Markdown: the counts per system, the findings, and every note."""
+        counts = ", ".join(f"{s} {n:,}" if n is not None else f"{s} not given"
+                           for s, n in self.group_counts().items())
+        found = self.report.findings
+        severities = ", ".join(f"{n} {s}" for s, n in by_severity(found).items() if n)
+        text = (f"**{len(found)} finding(s)**" + (f" ({severities})" if found else "")
+                + f" across {len(self.report.presence):,} groups. Groups per system: {counts}. "
+                f"Profile `{self.profile}` ({self.flavor}).")
+        if self.applied is not None and self.applied.applied:
+            text += (f"\n\n**Applied:** {len(self.applied.done)} of "
+                     f"{len(self.plan.operations)} SCIM operation(s) done"
+                     + (f"; {len(self.after.findings)} finding(s) after."
+                        if self.after is not None else "."))
+        if self.notes:
+            text += "\n\n**Notes:**\n\n" + "\n".join(f"- {n}" for n in self.notes)
+        return text
+
+    def sources_frame(self) -> pd.DataFrame:
+        """One row per system: where its groups came from, how many groups and memberships."""
+        by = {"IGA": self.report.iga, "Platform": self.report.platform,
+              "Secret Server": self.report.secret_server}
+        rows = []
+        for system in SYSTEMS:
+            src, origin = by[system], self.sources[system]
+            given = origin is not None and src is not None
+            rows.append({"system": system, "read from": origin or NOT_GIVEN,
+                         "groups": len(src.groups) if given else None,
+                         "direct memberships": len(src.members) if given else None})
+        frame = pd.DataFrame(rows)
+        for column in ("groups", "direct memberships"):
+            frame[column] = frame[column].astype("Int64")
+        return frame
+
+    # ------------------------------------------------------------------ tables
+    def findings_styled(self, report: GroupGapReport | None = None) -> Any:
+        return findings_styled((report or self.report).findings)
+
+    def membership_table(self, report: GroupGapReport | None = None) -> pd.DataFrame:
+        """One row per group whose direct members differ, with the names on each side."""
+        diff = (report or self.report).membership
+        rows = []
+        for (group, platform), rows_of in diff.groupby(["group", "platform_name"], sort=True):
+            iga = sorted(rows_of.loc[rows_of["side"] == ONLY_IN_IGA, "user_name"])
+            plat = sorted(rows_of.loc[rows_of["side"] == ONLY_ON_PLATFORM, "user_name"])
+            rows.append({"group": group, "Platform group": platform,
+                         "only in the IGA": len(iga), "names only in the IGA": ", ".join(iga),
+                         "only on the Platform": len(plat),
+                         "names only on the Platform": ", ".join(plat)})
+        return pd.DataFrame(rows, columns=[
+            "group", "Platform group", "only in the IGA", "names only in the IGA",
+            "only on the Platform", "names only on the Platform"])
+
+    def grants_table(self) -> pd.DataFrame:
+        """Folder permissions naming a group that Secret Server or the Platform lacks."""
+        return self.report.affected_grants[
+            ["group", "code", "folder", "right", "seen_in"]].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ plan and apply
+    def plan_frame(self) -> pd.DataFrame:
+        """The SCIM operations, in order, with why each is there and exactly what is sent."""
+        frame = self.plan.as_frame()
+        frame["body"] = [json.dumps(op.body, ensure_ascii=False) for op in self.plan.operations]
+        return frame
+
+    def plan_markdown(self) -> str:
+        """The plan in words: how many operations, and the gaps it leaves open."""
+        ops = self.plan.operations
+        if self.sources["Platform"] is None:
+            lines = ["No plan: the Platform side was not given, and the plan changes Platform "
+                     "groups."]
+        elif self.sources["IGA"] is None:
+            lines = ["No SCIM operations: the IGA side was not given, and the plan makes the "
+                     "Platform match the IGA."]
+        elif ops:
+            lines = [f"**{len(ops)} SCIM operation(s)** would close the Platform-side gaps, "
+                     "in this order (`body` is exactly what is sent; `meta` never is)."]
+        else:
+            lines = ["**No SCIM operations:** the Platform matches the IGA for every gap SCIM "
+                     "can close."]
+        if self.plan.skipped:
+            lines.append("**Left open by the plan:**\n\n"
+                         + "\n".join(f"- {s}" for s in self.plan.skipped))
+        return "\n\n".join(lines)
+
+    def manual_markdown(self) -> str:
+        """What SCIM cannot do, by finding code: what to do by hand, for which groups, how."""
+        if not self.plan.manual:
+            return "Nothing to do by hand."
+        lines = ["### By hand"]
+        for action in self.plan.manual:
+            steps = "\n".join(f"{i}. {s}" for i, s in enumerate(action.steps, 1))
+            lines.append(f"**`{action.code}`:** {action.what}. Groups: "
+                         + ", ".join(f"*{_md(s)}*" for s in action.subjects)
+                         + (f"\n\n{steps}" if steps else ""))
+        return "\n\n".join(lines)
+
+    def apply_markdown(self) -> str:
+        """What applying did, or why nothing was sent."""
+        n = len(self.plan.operations)
+        if self.applied is None or not self.applied.applied:
+            if not n:
+                return "Nothing to apply."
+            return (f"Dry run (`apply = False`): none of the {n} operation(s) was sent. Run "
+                    "again with `apply = True` to send them; the report then fetches the "
+                    "Platform again and shows what is left.")
+        if not n:
+            return ("`apply = True`, but there is nothing to apply: the plan is empty, so "
+                    "nothing was sent.")
+        text = str(self.applied).replace("\n", "\n\n")
+        if self.after is None:
+            return text + "\n\nNothing changed, so the report above still stands."
+        return (text + "\n\nThe Platform was fetched again after applying (the IGA and Secret "
+                "Server sides are unchanged by SCIM). Findings per code before and after, then "
+                "the findings that remain. A group the plan created stays "
+                "`GROUP_NOT_IN_SECRET_SERVER` until Platform Groups Sync runs.")
+
+    def apply_frame(self) -> pd.DataFrame:
+        """Each operation's status: done, refused, not done (or planned, for a dry run)."""
+        if self.applied is None:
+            return ApplyResult(applied=False, not_done=list(self.plan.operations)).as_frame()
+        return self.applied.as_frame()
+
+    def before_after_frame(self) -> pd.DataFrame:
+        """Findings per code before and after applying."""
+        before = Counter(f.code for f in self.report.findings)
+        after = Counter(f.code for f in self.findings)
+        codes = list(dict.fromkeys([*before, *after]))
+        return pd.DataFrame({"code": codes, "before": [before[c] for c in codes],
+                             "after": [after[c] for c in codes]})
+
+    # ------------------------------------------------------------------ results.json
+    def metrics(self) -> dict[str, Any]:
+        """Counts for results.json: groups per system, findings per code, plan and apply."""
+        out: dict[str, Any] = {
+            "groups": self.group_counts(), "rows": len((self.after or self.report).presence),
+            "findings": dict(Counter(f.code for f in self.findings)),
+            "plan": {"operations": len(self.plan.operations),
+                     "skipped": len(self.plan.skipped), "manual": len(self.plan.manual)},
+            "notes": len(self.notes)}
+        if self.applied is not None and self.applied.applied:
+            out["applied"] = {"done": len(self.applied.done),
+                              "not_done": len(self.applied.not_done),
+                              "refused": 0 if self.applied.ok else 1}
+            out["findings_before"] = dict(Counter(f.code for f in self.report.findings))
+        return out
+
+
+# ---------------------------------------------------------------------------- sources
+def _secret_server(source: str, beside: Profile, *,
+                   progress: bool) -> tuple[GroupSource, str]:
+    """An on-prem profile's name (fetched beside the main profile's tenant) or a group export
+    CSV path; and where it came from, in words."""
+    profiles = load_profiles()
+    if source in profiles:
+        if profiles[source].flavor != "onprem":
+            raise ConfigError(f"reference {source!r} is a cloud profile: it shows the "
+                              "Platform's groups, not Secret Server's",
+                              "give an on-prem profile (the On-Prem SCIM Connector) or a "
+                              "Secret Server group export CSV")
+        with connect_view(source, beside) as view:
+            groups = secret_server_groups(fetch_inventory(view, progress=progress))
+        return groups, f"profile {source!r} (On-Prem SCIM Connector)"
+    path = Path(source)
+    if not path.exists() and not path.suffix and len(path.parts) == 1:
+        raise ConfigError(f"reference {source!r} is neither a profile nor a file",
+                          f"known profiles: {', '.join(sorted(profiles))}; or give the path "
+                          "of a Secret Server group export CSV")
+    return read_secret_server_export(source), source
+
+
+def _without_platform(iga: GroupSource | None, ss: GroupSource, rules: NameRules,
+                      notes: list[str]) -> GroupGapReport:
+    """IGA beside Secret Server with no Platform side: presence only, no findings (every
+    finding is about the Platform, or needs it to say why a group is missing)."""
+    ss_names = dict(zip(ss.groups["key"], ss.groups["name"], strict=True))
+    iga_names = (dict(zip(iga.groups["key"], iga.groups["name"], strict=True))
+                 if iga is not None else {})
+    iga_members = (iga.members.groupby("key")["user_name"].nunique().to_dict()
+                   if iga is not None else {})
+    grants = ss.grants["principal_id"].value_counts().to_dict()
+    pairs = match_groups(iga.groups, ss.groups, rules) if iga is not None else []
+    matched = {m.left: m for m in pairs}
+    taken = {m.right for m in pairs}
+    rows = [(k, matched[k].right if k in matched else None,
+             matched[k].how if k in matched else None) for k in iga_names]
+    rows += [(None, k, None) for k in ss_names if k not in taken]
+    presence = [{
+        "group": iga_names.get(i) or ss_names.get(s) or "", "iga_name": iga_names.get(i),
+        "platform_name": None, "secret_server_name": ss_names.get(s),
+        "in_iga": pd.NA if iga is None else i is not None, "on_platform": pd.NA,
+        "in_secret_server": s is not None, "iga_match": None, "secret_server_match": how,
+        "platform_id": None, "iga_key": i, "secret_server_key": s,
+        "iga_members": iga_members.get(i, 0) if i is not None else None,
+        "platform_members": None, "only_in_iga": 0, "only_on_platform": 0,
+        "grants": int(grants.get(s, 0)) if s is not None else 0, "codes": []}
+        for i, s, how in rows]
+    frame = pd.DataFrame(presence, columns=PRESENCE_COLUMNS)
+    for column in ("in_iga", "on_platform", "in_secret_server"):
+        frame[column] = frame[column].astype("boolean")
+    for column in ("iga_members", "platform_members"):
+        frame[column] = frame[column].astype("Int64")
+    platform = GroupSource("Platform", NOT_GIVEN, _empty(GROUP_COLUMNS))
+    return GroupGapReport(frame, pd.DataFrame(columns=MEMBERSHIP_COLUMNS),
+                          pd.DataFrame(columns=GRANT_COLUMNS), [], platform, iga, ss, rules,
+                          list(notes))
+
+
+_IGA_MISSING = ("the IGA side was not given (no `iga_export` parameter, and profile {p!r} "
+                "names no `iga_export`): GROUP_NOT_ON_PLATFORM, GROUP_NOT_IN_IGA, "
+                "GROUP_MEMBERSHIP_DIFFERS and the IGA's name mismatches are not checked. Give "
+                "the IGA's entitlement export CSV as `iga_export` (parameter or profile key)")
+_SS_MISSING = ("the Secret Server side was not given (no `reference` parameter, and profile "
+               "{p!r} names no `reference`): GROUP_NOT_IN_SECRET_SERVER and "
+               "GROUP_ONLY_IN_SECRET_SERVER are not checked. Give an on-prem profile or a "
+               "Secret Server group export CSV as `reference` (parameter or profile key)")
+
+
+def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str = "",
+                  iga_export: str = "", apply: bool = False, progress: bool = True,
+                  rules: NameRules | None = None) -> GroupGapRun:
+    """Report the group gaps of a profile's tenant, plan their remediation, and apply it when
+    ``apply`` is set; see docs/group-gap.md ("The notebook").
+
+    A **cloud** profile gives the Platform side (its inventory). Secret Server's side is
+    ``reference`` (an on-prem profile's name, or a group export CSV path), else the
+    profile's own ``reference``; the IGA's is ``iga_export`` (CSV path or URL), else the profile's
+    ``iga_export``. A side that is not given is noted, and the findings that need it are not
+    made. With ``apply=True`` the plan's SCIM operations are sent through the same
+    connection, then the Platform is fetched again and reported again (``after``).
+
+    An **on-prem** profile is the Secret Server side itself. The Platform's groups come only
+    through the SCIM Cloud Connector, so there are no findings: the run shows the IGA beside
+    Secret Server and says to run the report with the cloud profile.
+    """
+    rules = rules or NameRules()
+    notes: list[str] = []
+    iga = read_iga_export(iga_export) if iga_export else None  # a bad file fails first
+    with connect(profile) as prof:
+        name = prof.name
+        check_reachable(prof)
+        iga_from = iga_export or prof.iga_export
+        if iga is None and prof.iga_export:
+            iga = read_iga_export(prof.iga_export)
+        if iga is None:
+            notes.append(_IGA_MISSING.format(p=name))
+        if prof.flavor == "onprem":
+            return _onprem_run(prof, iga, iga_from, reference, apply, progress, rules, notes)
+        platform = platform_groups(fetch_inventory(prof, progress=progress))
+        ss, ss_from = None, None
+        if reference:
+            ss, ss_from = _secret_server(reference, prof, progress=progress)
+        elif prof.reference and get_profile(prof.reference).flavor == "cloud":
+            notes.append(f"the profile's reference {prof.reference!r} is a cloud profile, "
+                         "which shows Platform groups, not Secret Server's: the Secret Server "
+                         "side is not compared. Give an on-prem profile or a group export CSV "
+                         "as the `reference` parameter")
+        elif prof.reference:
+            ss, ss_from = _secret_server(prof.reference, prof, progress=progress)
+        else:
+            notes.append(_SS_MISSING.format(p=name))
+        report = group_gap(platform, iga=iga, secret_server=ss, rules=rules)
+        notes += report.notes
+        plan = plan_remediation(report)
+        sources = {"IGA": _shown(iga_from) if iga is not None else None,
+                   "Platform": f"profile {name!r} (SCIM Cloud Connector)",
+                   "Secret Server": ss_from}
+        run = GroupGapRun(name, prof.flavor, report, plan, sources, notes)
+        if not apply:
+            return run
+        run.applied = apply_plan(plan, prof, apply=True)
+        if run.applied.done:
+            again = platform_groups(fetch_inventory(prof, progress=progress))
+            run.after = group_gap(again, iga=iga, secret_server=ss, rules=rules)
+        return run
+
+
+def _onprem_run(prof: Profile, iga: GroupSource | None, iga_from: str | None,
+                reference: str, apply: bool, progress: bool, rules: NameRules,
+                notes: list[str]) -> GroupGapRun:
+    notes.insert(0, f"profile {prof.name!r} is an on-prem profile, so it is the Secret Server "
+                 "side. Platform groups are read only through the SCIM Cloud Connector, so "
+                 "nothing is compared with the Platform and no finding is made: shown is the "
+                 "IGA beside Secret Server. For the full report, run it with the cloud profile "
+                 f"and `reference = {prof.name!r}` (parameter, or the cloud profile's key)")
+    if reference:
+        notes.append(f"`reference = {reference!r}` is ignored: the on-prem profile itself is "
+                     "the Secret Server side")
+    if apply:
+        notes.append("`apply = True` does nothing here: the plan changes Platform groups "
+                     "through the cloud connector")
+    ss = secret_server_groups(fetch_inventory(prof, progress=progress))
+    report = _without_platform(iga, ss, rules, list(ss.notes))
+    notes += report.notes
+    sources = {"IGA": _shown(iga_from) if iga is not None else None, "Platform": None,
+               "Secret Server": f"profile {prof.name!r} (On-Prem SCIM Connector)"}
+    return GroupGapRun(prof.name, prof.flavor, report, RemediationPlan([]), sources, notes)

@@ -1,0 +1,236 @@
+"""Explorers for notebooks (ipywidgets), headless-safe.
+
+:func:`explorer` gives, in JupyterLab, a small UI over the permission audit's effective access
+(:class:`opskit.audit.Access`): pick a folder, user, group or secret (type to filter the list)
+and see who reaches it or what it reaches, with the path (``via``) of every grant. Under
+``opskit run``/``opskit report`` (:func:`opskit.report.headless`) nothing is interactive and
+nothing waits: it renders one static table (who reaches a default folder) with a note instead.
+
+The table for a choice is :func:`reach_table`, a plain function; the widget only wires the
+controls to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .report.display import headless
+
+KINDS = {"folder": "Folder", "user": "User", "group": "Group", "secret": "Secret"}
+MATCHES = 200  # names listed at once; type to narrow the list down
+ROWS = 100  # table rows shown at once
+DESCRIBE = {
+    "folder": "who reaches `{name}`, strongest right first",
+    "user": "what `{name}` reaches: each folder with the strongest right and its path",
+    "group": "the grants `{name}` carries: its own and those of groups containing it",
+    "secret": "who reaches `{name}` (through its folder)",
+}
+
+
+def names(access: Any, kind: str) -> list[str]:
+    """Every name of one kind the access holds, in name order (case ignored)."""
+    if kind == "folder":
+        found = access.folders["path"].astype(str).tolist()
+    elif kind == "user":
+        found = [str(u) for u in access.table["user"].cat.categories]
+    elif kind == "group":
+        found = access.reach.groups["displayName"].astype(str).tolist()
+    elif kind == "secret":
+        found = access.secrets["path"].dropna().astype(str).tolist()
+    else:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    return sorted(set(found), key=str.casefold)
+
+
+def matching(all_names: list[str], text: str, limit: int = MATCHES) -> list[str]:
+    """The names containing ``text`` (case ignored), at most ``limit``."""
+    needle = text.strip().casefold()
+    hits = [n for n in all_names if needle in n.casefold()] if needle else all_names
+    return hits[:limit]
+
+
+def reach_table(access: Any, kind: str, name: str) -> pd.DataFrame:
+    """The table the explorer shows for a folder, user, group or secret ``name``.
+
+    folder: :meth:`Access.who_reaches`; user: :meth:`Access.what_user_reaches` (strongest
+    right per folder); group: :meth:`Access.group_grants`; secret:
+    :meth:`Access.who_reaches_secret`. An unknown name raises ``opskit.audit.UnknownName``.
+    """
+    if kind == "folder":
+        return access.who_reaches(name)
+    if kind == "user":
+        return access.what_user_reaches(name, strongest=True)
+    if kind == "group":
+        return access.group_grants(name)
+    if kind == "secret":
+        return access.who_reaches_secret(name)
+    raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+
+
+def default_choice(access: Any) -> tuple[str, str | None]:
+    """What a headless run shows: the first folder (in name order) that somebody reaches."""
+    table = access.table
+    reached: set[str] = set()
+    if len(table):
+        codes = np.bincount(table["folder"].cat.codes.to_numpy(np.int64),
+                            minlength=len(table["folder"].cat.categories))
+        reached = {str(f) for f in table["folder"].cat.categories[codes > 0]}
+    folders = [f for f in names(access, "folder") if f in reached] or names(access, "folder")
+    return "folder", (folders[0] if folders else None)
+
+
+def _caption(kind: str, name: str, frame: pd.DataFrame) -> str:
+    text = DESCRIBE[kind].format(name=name).replace("`", "")
+    shown = f"{len(frame):,} row(s)" + (f", first {ROWS} shown" if len(frame) > ROWS else "")
+    note = frame.attrs.get("note")
+    return f"{text}: {shown}" + (f". {note}" if note else "")
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "" if frame.attrs.get("note") else "<p><em>No rows.</em></p>"
+    shown = frame.head(ROWS).astype(object)
+    for column in shown.columns:
+        shown[column] = [", ".join(map(str, v)) if isinstance(v, list | tuple) else
+                         ("" if v is None or v is pd.NA or v != v else v)
+                         for v in shown[column].tolist()]
+    return shown.to_html(index=False, escape=True, border=0, classes="opskit-explorer")
+
+
+class StaticExplorer:
+    """What a headless run shows in place of the explorer: a note and one table."""
+
+    def __init__(self, access: Any, kind: str | None = None, name: str | None = None):
+        if name is None:
+            kind, name = default_choice(access)
+        self.kind = kind or "folder"
+        self.name = name
+        self.table = reach_table(access, self.kind, name) if name else pd.DataFrame()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        note = ("<p><em>The explorer is interactive: open this notebook in JupyterLab to pick "
+                "any folder, user, group or secret.")
+        if self.name is None:
+            return note + " The inventory holds no folder.</em></p>"
+        return (note + " Shown here: " + escape(_caption(self.kind, self.name, self.table))
+                + ".</em></p>" + _html_table(self.table))
+
+    def __repr__(self) -> str:
+        return f"StaticExplorer({self.kind}={self.name!r}, {len(self.table)} rows)"
+
+
+class AccessExplorer:
+    """The interactive explorer: a kind (folder, user, group, secret), a filter box, the
+    matching names, and the table for the name picked. Set ``kind``/``search``/``pick`` values
+    (or call :meth:`show`) and :attr:`table` and :attr:`output` follow."""
+
+    def __init__(self, access: Any, kind: str = "folder", name: str | None = None):
+        import ipywidgets as w
+
+        self.access = access
+        self._names: dict[str, list[str]] = {}
+        self.table: pd.DataFrame = pd.DataFrame()
+        self.kind = w.ToggleButtons(options=[(label, k) for k, label in KINDS.items()],
+                                    value=kind, description="Look up")
+        self.search = w.Text(placeholder="type part of a name to filter", description="Filter",
+                             continuous_update=True)
+        self.pick = w.Select(options=[], rows=8, description="Pick",
+                             layout=w.Layout(width="95%"))
+        self.status = w.HTML()
+        self.output = w.Output()
+        self.widget = w.VBox([self.kind, self.search, self.pick, self.status, self.output])
+        self.kind.observe(self._on_kind, names="value")
+        self.search.observe(self._on_search, names="value")
+        self.pick.observe(self._on_pick, names="value")
+        self._refill()
+        if name is not None:
+            self.show(kind, name)
+
+    # ------------------------------------------------------------------ wiring
+    def _all(self, kind: str) -> list[str]:
+        if kind not in self._names:
+            self._names[kind] = names(self.access, kind)
+        return self._names[kind]
+
+    def _refill(self) -> None:
+        everything = self._all(self.kind.value)
+        hits = matching(everything, self.search.value)
+        current = self.pick.value
+        self.pick.options = hits
+        more = len([n for n in everything if self.search.value.strip().casefold()
+                    in n.casefold()]) - len(hits)
+        self.status.value = (f"<small>{len(hits):,} shown" + (f", {more:,} more: type to "
+                                                                "narrow" if more > 0 else "")
+                             + "</small>")
+        if current in hits:
+            self.pick.value = current
+        elif hits and len(hits) == 1:
+            self.pick.value = hits[0]
+
+    def _on_kind(self, change: dict[str, Any]) -> None:
+        self.search.value = ""
+        self._refill()
+        self._render(None)
+
+    def _on_search(self, change: dict[str, Any]) -> None:
+        self._refill()
+
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        self._render(change["new"])
+
+    def _render(self, name: str | None) -> None:
+        from IPython.display import HTML
+
+        self.output.outputs = ()  # clear_output() needs a kernel; the trait syncs either way
+        if not name:
+            self.table = pd.DataFrame()
+            return
+        self.table = reach_table(self.access, self.kind.value, name)
+        caption = _caption(self.kind.value, name, self.table)
+        self.output.append_display_data(HTML(f"<p><b>{_escape(caption)}</b></p>"
+                                             + _html_table(self.table)))
+
+    # ------------------------------------------------------------------ use
+    def show(self, kind: str, name: str) -> pd.DataFrame:
+        """Select ``name`` of ``kind`` as if picked by hand; returns its table. An unknown
+        name raises ``opskit.audit.UnknownName`` (with close matches)."""
+        reach_table(self.access, kind, name)
+        if self.kind.value != kind:
+            self.kind.value = kind
+        if name not in self.pick.options:
+            self.search.value = name
+        self.pick.value = name
+        return self.table
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def _escape(text: str) -> str:
+    from html import escape
+
+    return escape(text)
+
+
+def explorer(access: Any, *, kind: str = "folder", name: str | None = None,
+             interactive: bool | None = None) -> AccessExplorer | StaticExplorer:
+    """The effective-access explorer for a notebook cell (leave it as the cell's value).
+
+    ``access``: an :class:`opskit.audit.Access` (or anything holding one as ``.access``).
+    Interactive unless the notebook runs headless (``interactive=None``): then a static table
+    for ``kind``/``name`` (default: the first folder somebody reaches) with a note, and nothing
+    waits for input.
+    """
+    access = getattr(access, "access", access)
+    if interactive is None:
+        interactive = not headless()
+    if not interactive:
+        return StaticExplorer(access, kind if name else None, name)
+    return AccessExplorer(access, kind, name)
