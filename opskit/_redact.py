@@ -22,6 +22,11 @@ _PATTERNS = [
     # A bare "token:" is also a word in prose ("no token: the endpoint …"): mask only what
     # looks like one.
     (re.compile(r"(?i)(\btoken[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{12,}"), r"\1" + MASK),
+    # A URL's user part, and the query parameters that carry a signature or a key (an export
+    # shared by link): https://user:pw@host/…, …?sig=…, …&X-Amz-Signature=…
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1" + MASK + "@"),
+    (re.compile(r"(?i)([?&](?:sig|signature|x-amz-signature|x-amz-credential|key|api_?key|code|"
+                r"secret|token|auth)=)[^&\s#'\"]+"), r"\1" + MASK),
 ]
 
 

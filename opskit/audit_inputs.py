@@ -18,7 +18,7 @@ import pandas as pd
 
 from .audit import RIGHTS, FolderView
 from .audit._drift import HISTORY_COLUMNS
-from .csvfile import CsvFileError, read_table
+from .csvfile import CsvFileError, read_table, shown_source
 from .errors import ConfigError
 
 PLANNED_COLUMNS = {
@@ -62,10 +62,10 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
     list, in the order given) and ``_line``. Any unusable line raises :class:`CsvFileError`
     naming the file, the line and the problem.
     """
-    path = Path(path)
-    invs = list(known) if isinstance(known, list | tuple) else [known]
     table = read_table(path, PLANNED_COLUMNS, optional=("principal_type",),
                        what="planned-changes file")
+    path = shown_source(path) or ""  # named in messages without a URL's password or signature
+    invs = list(known) if isinstance(known, list | tuple) else [known]
     folders: dict[str, str] = {}
     for inv in invs:
         for p in inv.containers["path"].tolist():
@@ -145,8 +145,8 @@ def read_folder_export(path: str | os.PathLike[str], *, cloud: Any = None,
     With ``cloud`` (the cloud inventory), an export that shares no folder with it is refused:
     it is of another Secret Server, or its paths do not start at the root.
     """
-    path = Path(path)
     table = read_table(path, EXPORT_COLUMNS, optional=("secret",), what="folder export")
+    path = shown_source(path) or ""
     folders: dict[str, int] = {}
     secrets: list[tuple[str, str, None]] = []
     for raw, secret, line in zip(table["folder"].tolist(), table["secret"].tolist(),
@@ -176,7 +176,7 @@ def read_folder_export(path: str | os.PathLike[str], *, cloud: Any = None,
                 "(\\IT\\Databases or /IT/Databases).")
     frame = pd.DataFrame({"path": list(folders), "id": [None] * len(folders)})
     return FolderView(frame, pd.DataFrame(secrets, columns=["folder", "name", "id"]),
-                      source or path.name)
+                      source or os.path.basename(path).split("?")[0])
 
 
 # --------------------------------------------------------------------------- grant history

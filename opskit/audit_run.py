@@ -30,7 +30,7 @@ from .audit_inputs import (
 )
 from .auth import check_reachable
 from .config import Profile, connect, connect_view, load_profiles
-from .csvfile import is_url
+from .csvfile import is_url, shown_source
 from .errors import ConfigError
 from .inventory import Inventory, fetch_inventory
 from .report.figures import strongest_pairs
@@ -355,18 +355,11 @@ def _top(counts: pd.Series) -> str | None:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _practice_data(prof: Profile) -> Any:
-    """The practice tenant's data behind a practice profile (its name, its service account)."""
-    from .config import _sandbox_tenant  # the practice wing's one entry point on this side
-
-    return _sandbox_tenant(prof)
-
-
 def tenant_name(prof: Profile) -> str:
     """How tenant-wide findings name the tenant: a practice tenant's own name, a Delinea cloud
     tenant's subdomain (``acme.delinea.app`` → ``acme``), else the profile's name."""
-    if prof.kind == "sandbox":
-        return str(_practice_data(prof).tenant)
+    if prof.tenant_name:
+        return prof.tenant_name
     host = httpx.URL(prof.base_url).host if prof.base_url else ""
     for domain in DELINEA_DOMAINS:
         if host.endswith(domain) and host != domain.lstrip("."):
@@ -375,12 +368,10 @@ def tenant_name(prof: Profile) -> str:
 
 
 def _service_account(prof: Profile) -> str | None:
-    """The cloud service user's userName: the profile's client_id; for an on-prem profile, the
-    practice tenant's, or that of a cloud profile naming this one as its reference."""
+    """The cloud service user's userName: the profile's client_id; for an on-prem profile, that
+    of a cloud profile naming this one as its reference."""
     if prof.client_id:
         return prof.client_id
-    if prof.kind == "sandbox":
-        return str(_practice_data(prof).service_account.client_id)
     for other in load_profiles().values():
         if other.reference == prof.name and other.flavor == "cloud" and other.client_id:
             return other.client_id
@@ -492,7 +483,7 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
                              "the on-prem profile is itself the full view")
         elif folder_export:
             ref_view = read_folder_export(folder_export, cloud=cloud)
-            sources["reference"] = f"folder export {folder_export}"
+            sources["reference"] = f"folder export {shown_source(folder_export)}"
             notes.append("the reference is a folder export, which holds no permissions: grant "
                          "findings and effective access come from the cloud view (first rights "
                          "only, visible folders only)")
@@ -514,7 +505,7 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
         if planned_changes:
             known = [cloud] + ([ref_inv] if ref_inv is not None else [])
             planned = read_planned_changes(planned_changes, known)
-            sources["planned changes"] = planned_changes
+            sources["planned changes"] = shown_source(planned_changes)
         if sa is None:
             notes.append(f"the cloud service account of profile {name!r} is not known (no "
                          "cloud profile names it as `reference`): FOLDER_WITHOUT_OWNER is not "
@@ -530,9 +521,19 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
         folder = Path(history_dir) if history_dir else default_history_dir(name)
         store = _history_file(folder, str(tracked), name)
         current = grants(tracked_inv, more_users=cloud.users if ref_inv is not None else None)
-        d = drift(current, history=load_grant_history(store),
-                  seen_at=str(tracked_inv.meta.get("fetched_at")))
-        save_grant_history(d.history, store)
+        try:
+            d = drift(current, history=load_grant_history(store),
+                      seen_at=str(tracked_inv.meta.get("fetched_at")))
+        except ValueError as exc:  # e.g. a history newer than this run: a clock set back
+            raise ConfigError(f"the grant history {store} cannot take this run: {exc}",
+                              "check this machine's clock, or move the history file away "
+                              "to start a new baseline") from None
+        if tracked_inv.complete and cloud.complete:
+            save_grant_history(d.history, store)
+        else:
+            # A partial read would record every unread grant as removed, then as added again.
+            notes.append("the inventory could not be read completely, so the grant history "
+                         "was not updated: drift shown here may list unread grants as removed")
     return AuditRun(name, prof.flavor, tenant, result, d, store, str(tracked), sources, cloud,
                     ref_inv, planned, notes)
 

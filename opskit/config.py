@@ -112,6 +112,7 @@ class Profile:
     # (the on-prem connector of the same Secret Server), and the IGA's group export (path/URL).
     reference: str | None = None
     iga_export: str | None = None
+    tenant_name: str | None = None  # the tenant's own name, where the profile knows it
 
 
 def _is_loopback(host: str) -> bool:
@@ -231,9 +232,10 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
         scope = raw.get("scope", DEFAULT_SCOPE)
         if not isinstance(scope, str) or not scope or any(c.isspace() for c in scope):
             raise ConfigError(f"{where}.scope {scope!r} is not a scope", "use xpm.platform")
+        tenant = str(raw.get("tenant", ""))
         return Profile(name, "cloud", "cloud", base, token_url, client_id,
                        _secret(raw.get("client_secret"), f"{where}.client_secret"), scope,
-                       verify=verify)
+                       verify=verify, tenant_name=None if "://" in tenant else tenant.lower())
     if kind == "onprem":
         url = _url(raw.get("base_url"), f"{where}.base_url")
         base = str(url).rstrip("/")
@@ -250,6 +252,9 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
     if data is not None and not isinstance(data, str):
         raise ConfigError(f"{where}.data must be a tenant file path")
     rehearsal = raw.get("rehearsal")
+    if rehearsal is not None and not isinstance(rehearsal, str):
+        raise ConfigError(f"{where}.rehearsal must be a rehearsal's name",
+                          "e.g. rehearsal = \"no-folder\" (docs/profiles.md)")
     if rehearsal is not None:
         from .sandbox.rehearsals import REHEARSALS
 
@@ -375,11 +380,14 @@ def _sandbox_tenant(prof: Profile) -> Any:
 
 def _sandbox_profile(prof: Profile, url: str, data: Any) -> Profile:
     sa = data.service_account
+    prof = replace(prof, tenant_name=data.tenant)
     if prof.iga_export is None and data.iga is not None:
         prof = replace(prof, iga_export=url + "/_sandbox/iga-export.csv")
     if prof.flavor == "cloud":
         return replace(prof, base_url=url + CLOUD_SCIM_PATH, token_url=url + TOKEN_PATH,
                        client_id=sa.client_id,
                        client_secret=SecretRef.practice(sa.client_secret, "client_secret"))
-    return replace(prof, base_url=url + SANDBOX_ONPREM_PATH,
+    # The cloud service user's name is no secret; reports on the on-prem view use it to tell
+    # the service account's own grants apart, as a cloud profile naming this one would.
+    return replace(prof, base_url=url + SANDBOX_ONPREM_PATH, client_id=sa.client_id,
                    token=SecretRef.practice(data.onprem.token, "onprem_token"))

@@ -14,6 +14,7 @@ import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -36,6 +37,18 @@ def is_url(source: str | os.PathLike[str]) -> bool:
     return str(source).lower().startswith(("http://", "https://"))
 
 
+def shown_source(where: str | os.PathLike[str] | None) -> str | None:
+    """A file or URL as messages and reports show it: a URL loses its user part and query,
+    which may carry a password or a signature."""
+    if where is None or not is_url(where):
+        return None if where is None else str(where)
+    import httpx
+
+    url = httpx.URL(str(where))
+    return str(url.copy_with(query=None, fragment=None, username=None, password=None)) + (
+        "?…" if url.query else "")
+
+
 def _download(url: str, what: str) -> bytes:
     """An export published at a URL (a report link, the practice tenant's IGA export)."""
     import httpx
@@ -47,11 +60,11 @@ def _download(url: str, what: str) -> bytes:
         with http.client(policy=http.RetryPolicy(max_attempts=3, max_total_seconds=30)) as c:
             response = c.get(url)
     except httpx.TransportError as exc:
-        raise CsvFileError.at(url, None, f"{what} cannot be downloaded: "
+        raise CsvFileError.at(shown_source(url) or url, None, f"{what} cannot be downloaded: "
                               f"{unreachable_detail(exc)}", "Check the URL, or save the "
                               "file and give its path.") from None
     if response.status_code != 200:
-        raise CsvFileError.at(url, None, f"{what} cannot be downloaded: HTTP "
+        raise CsvFileError.at(shown_source(url) or url, None, f"{what} cannot be downloaded: HTTP "
                               f"{response.status_code}", "Check the URL, or save the file and "
                               "give its path.")
     return response.content
@@ -95,22 +108,39 @@ def read_table(path: str | os.PathLike[str], columns: Mapping[str, Sequence[str]
     ``path`` may also be an http(s) URL, downloaded with the usual retries.
     """
     if is_url(path):
-        path, raw = str(path), _download(str(path), what)
+        # Named in every message as shown_source names it: never a password or a signature.
+        path, raw = shown_source(path) or "", _download(str(path), what)
     else:
         path = Path(path)
         if not path.is_file():
             raise CsvFileError.at(path, None, f"{what} not found", "Check the path; it is "
                                   "read relative to the working directory.")
-        raw = path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise CsvFileError.at(path, None, f"{what} cannot be read ({exc.strerror or exc})",
+                                  "Check the file's permissions, or copy it somewhere "
+                                  "readable.") from None
     text = _decode(path, raw)
     first = text.split("\n", 1)[0]
     if not first.strip():
         raise CsvFileError.at(path, 1, f"{what} has no header line",
                               "The first line must name the columns.")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first))
+    # strict: an unterminated quote is an error, not the rest of the file as one field.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first), strict=True)
+    try:
+        return _records(path, reader, columns, set(optional), what)
+    except csv.Error as exc:
+        raise CsvFileError.at(path, reader.line_num, f"is not valid CSV ({exc})",
+                              "Check the quoting on that line: a value with the delimiter, a "
+                              "quote or a line break must be in double quotes, with quotes "
+                              "inside doubled.") from None
+
+
+def _records(path: Path | str, reader: Any, columns: Mapping[str, Sequence[str] | str],
+             optional: set[str], what: str) -> pd.DataFrame:
     header = [h.strip() for h in next(reader)]
     index = {_key(h): i for i, h in enumerate(header) if h}
-    optional = set(optional)
     positions: dict[str, int | None] = {}
     for name, spellings in columns.items():
         names = [spellings] if isinstance(spellings, str) else list(spellings) or [name]

@@ -150,3 +150,22 @@ def test_bad_folder_exports_name_file_line_and_problem(
     path = write(tmp_path / "export.csv", body)
     with raises_at(path, line, fragment):
         read_folder_export(path, cloud=views[0])
+
+
+def test_a_folder_export_may_be_a_url(tmp_path: Path) -> None:
+    """An export shared by link is downloaded like any other (and named without its query)."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from opskit.sandbox.serve import serving
+
+    body = "Folder Path,Secret Name\r\n\\IT,sql-sa\r\n\\IT\\Databases,\r\n".encode("utf-8-sig")
+
+    async def export(request):  # type: ignore[no-untyped-def]
+        return Response(body, media_type="text/csv")
+
+    with serving(Starlette(routes=[Route("/exports/folders.csv", export)])) as url:
+        view = read_folder_export(f"{url}/exports/folders.csv?sig=abc")
+    assert sorted(view.folders["path"]) == ["/IT", "/IT/Databases"]
+    assert "abc" not in str(view.source)

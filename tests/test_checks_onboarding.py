@@ -145,3 +145,16 @@ def test_onprem_runbook(sandbox) -> None:
     assert "disabled users are not returned" in by_id["disabled"].summary
     assert by_id["token"].summary == "the static token is accepted"
     assert findings(ran, "acme") == []
+
+
+def test_a_reference_that_cannot_be_read_is_a_note_not_the_end(sandbox) -> None:
+    port = closed_port()
+    ref = onprem_profile(sandbox)
+    from dataclasses import replace
+
+    unreachable = replace(ref, base_url=f"http://127.0.0.1:{port}/SCIMConnector/v2")
+    result = onboard(cloud_profile(sandbox), reference=unreachable)
+    assert result.reference_folders is None
+    assert any("could not be read" in n for n in result.notes)
+    assert "could not be read" in result.headline()
+    assert outcomes(result.ran)["visibility"][0] in ("pass", "info")

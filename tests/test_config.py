@@ -420,3 +420,35 @@ def test_the_practice_tenant_publishes_its_iga_export() -> None:
         assert len(rows) > 100 and "All Staff" in set(rows["group"])
         with connect(prof) as again:  # a running practice tenant is used as it is
             assert again is prof
+
+
+@pytest.mark.parametrize("value", ['["no-folder"]', "{a = 1}", "3"])
+def test_a_rehearsal_that_is_not_a_name_is_one_clear_message(tmp_path: Path, value: str) -> None:
+    path = write_config(tmp_path / "opskit.toml", f"""
+[profiles.r]
+kind = "sandbox"
+rehearsal = {value}
+""")
+    with pytest.raises(ConfigError, match="rehearsal must be a rehearsal's name"):
+        load_profiles(path)
+
+
+def test_a_profile_knows_its_tenant_name_where_it_can(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "opskit.toml", """
+[profiles.by-name]
+kind = "cloud"
+tenant = "Acme"
+client_id = "scim@acme.com"
+client_secret = "env:X"
+
+[profiles.by-url]
+kind = "cloud"
+tenant = "https://acme.delinea.app"
+client_id = "scim@acme.com"
+client_secret = "env:X"
+""")
+    profiles = load_profiles(path)
+    assert profiles["by-name"].tenant_name == "acme"
+    assert profiles["by-url"].tenant_name is None  # the audit reads the subdomain instead
+    with connect("sandbox") as prof:
+        assert prof.tenant_name == "acme"  # the practice tenant's own name

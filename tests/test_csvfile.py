@@ -77,3 +77,24 @@ def test_a_url_is_downloaded_and_a_missing_one_named(sandbox) -> None:
     assert set(df["group"]) and df["_line"].iloc[0] == 2
     with pytest.raises(CsvFileError, match=r"nope.csv: IGA export cannot be downloaded: HTTP 404"):
         read_table(f"{sandbox.url}/nope.csv", {"email": "Email"}, what="IGA export")
+
+
+@pytest.mark.parametrize("content,problem", [
+    ('Email,Name\na@acme.com,"Ng\nb@acme.com,Bo\n', r"line 3: is not valid CSV"),
+    ('Email,Name\na@acme.com,' + "x" * 200_000 + "\n", r"line 2: is not valid CSV"),
+])
+def test_broken_quoting_is_an_error_not_silent_data(tmp_path: Path, content: str,
+                                                    problem: str) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text(content)
+    with pytest.raises(CsvFileError, match=problem):
+        read_table(path, {"email": "Email", "name": "Name"})
+
+
+def test_a_url_never_shows_its_password_or_signature(sandbox) -> None:
+    host = sandbox.url.removeprefix("http://")
+    url = f"http://svc:hunter2@{host}/nope.csv?sig=s3cr3t"
+    with pytest.raises(CsvFileError) as err:
+        read_table(url, {"email": "Email"})
+    assert "hunter2" not in str(err.value) and "s3cr3t" not in str(err.value)
+    assert f"http://{host}/nope.csv?…" in str(err.value)

@@ -36,7 +36,7 @@ from opskit.sandbox import demodata
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import parse_tenant
 
-from .servers import cloud_profile, onprem_profile
+from .servers import cloud_profile, onprem_profile, self_signed_cert, send_json, serve_asgi
 
 DOCS = Path(__file__).parent.parent / "docs"
 SAILPOINT_HEADER = ("Identity Name,Email,Source Name,Entitlement Attribute,Entitlement Value,"
@@ -411,6 +411,51 @@ def test_secret_server_export_keys_groups_by_id_when_given(tmp_path: Path) -> No
     got = read_secret_server_export(path)
     assert list(zip(got.groups["key"], got.groups["name"], strict=True)) == [
         ("1", "DBA"), ("2", "Ops")]
+
+
+CSV_FILES = {  # what the tiny export server below publishes, by path
+    "/iga.csv": f"{SAILPOINT_HEADER}\nA,a@x.com,S,groups,DBA,DBA\n",
+    "/iga-bad.csv": f"{SAILPOINT_HEADER}\nA,a@x.com,S,groups,DBA,DBA\nB,b@x.com,S,groups,,\n",
+    "/ss.csv": "Group Id,Group Name\n1,DBA\n",
+    "/ss-bad.csv": "Group Id,Group Name\n1,DBA\n2,\n",
+}
+
+
+async def export_server(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = CSV_FILES.get(scope["path"], "").encode()
+    await send_json(send, 200 if body else 404, body, b"text/csv")
+
+
+def test_a_url_export_never_shows_its_password_or_signature(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    certfile, keyfile = self_signed_cert(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certfile))  # trust the test server's certificate
+    with serve_asgi(export_server, certfile=certfile, keyfile=keyfile) as base:
+        shown = base  # https://127.0.0.1:PORT, as origins and messages show it
+        secret = base.replace("https://", "https://svc:pw@")
+
+        def url(path: str) -> str:
+            return f"{secret}{path}?sig=abc"
+
+        sources = [read_iga_export(url("/iga.csv")), read_secret_server_export(url("/ss.csv")),
+                   read_secret_server(url("/ss.csv"))]
+        assert [s.origin for s in sources] == [f"{shown}/iga.csv?…", f"{shown}/ss.csv?…",
+                                               f"{shown}/ss.csv?…"]
+        assert len(sources[0].groups) == len(sources[1].groups) == 1
+        errors = []
+        for read, path in ((read_iga_export, "/iga-bad.csv"),
+                           (read_secret_server_export, "/ss-bad.csv"),
+                           (read_iga_export, "/nope.csv")):
+            with pytest.raises(CsvFileError) as exc:
+                read(url(path))
+            errors.append(message_of(exc))
+    assert errors[0].startswith(f"{shown}/iga-bad.csv?…, line 3: column 'Entitlement Value'")
+    assert errors[1].startswith(f"{shown}/ss-bad.csv?…, line 3: column 'Group Name' is empty")
+    assert "HTTP 404" in errors[2]
+    for text in [*errors, *(repr(s) for s in sources)]:
+        assert "pw" not in text and "abc" not in text and "svc" not in text
 
 
 # --------------------------------------------------------------------------- docs

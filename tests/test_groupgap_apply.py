@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from opskit.errors import ConfigError
@@ -172,3 +173,81 @@ def test_plan_leaves_alone_what_it_cannot_close_safely() -> None:
     assert "Ops: not created, since Secret Server already has a group 'Ops'" in text
     assert "no Platform user zed@acme.com" in text
     assert "ACME\\DBA: not created, since its name clashes with Platform group 'DBA'" in text
+
+
+def hand_source(system: str, groups: list[tuple[str, str]],
+                members: list[tuple[str, str, str]], users: list[tuple[str, str]]
+                ) -> GroupSource:
+    """A small source by hand: groups (key, name), members (key, userName, user id), users
+    (id, userName)."""
+    return GroupSource(system, "t",  # type: ignore[arg-type]
+                       pd.DataFrame([(k, n, None) for k, n in groups],
+                                    columns=["key", "name", "external_id"]),
+                       pd.DataFrame(members, columns=["key", "user_name", "user_id"]),
+                       users=pd.DataFrame([(i, n, True) for i, n in users],
+                                          columns=["id", "user_name", "active"]))
+
+
+def test_a_member_missing_from_the_user_listing_is_never_removed() -> None:
+    users = [("u1", "alice@acme.com"), ("u2", "bob@acme.com")]
+    # u-lost is a member whose user the listing lacks: the source names it by its id.
+    platform = hand_source("Platform", [("g1", "DBA")], [
+        ("g1", "bob@acme.com", "u2"), ("g1", "u-lost", "u-lost")], users)
+    iga = hand_source("IGA", [("DBA", "DBA")], [("DBA", "alice@acme.com", "")], [])
+    plan = plan_remediation(group_gap(platform, iga=iga))
+    [patch] = plan.operations
+    assert patch.body["Operations"] == [
+        {"op": "add", "path": "members", "value": [{"value": "u1"}]},
+        {"op": "remove", "path": 'members[value eq "u2"]'}]
+    [skipped] = plan.skipped
+    assert "u-lost of Platform group 'DBA' not removed" in skipped
+    assert plan.incomplete is None
+
+
+def test_platform_groups_sharing_a_name_are_patched_by_id() -> None:
+    users = [("u1", "alice@acme.com"), ("u2", "bob@acme.com")]
+    platform = hand_source("Platform", [("g1", "DBA"), ("g2", "DBA")], [
+        ("g1", "alice@acme.com", "u1"), ("g2", "bob@acme.com", "u2")], users)
+    iga = hand_source("IGA", [("k1", "DBA"), ("k2", "DBA")], [("k2", "alice@acme.com", "")],
+                      [])
+    report = group_gap(platform, iga=iga)
+    assert set(report.membership["platform_id"]) == {"g1", "g2"}
+    plan = plan_remediation(report)
+    assert {op.path: op.body["Operations"] for op in plan.operations} == {
+        "Groups/g1": [{"op": "remove", "path": 'members[value eq "u1"]'}],
+        "Groups/g2": [{"op": "add", "path": "members", "value": [{"value": "u1"}]},
+                      {"op": "remove", "path": 'members[value eq "u2"]'}]}
+
+
+def groups_of(sb: RunningSandbox) -> dict[str, tuple[str, list[str]]]:
+    return {gid: (g["displayName"], sorted(g["members"])) for gid, g in sb.tenant.groups.items()}
+
+
+def test_a_plan_from_an_incomplete_platform_listing_is_not_applied(
+        demo: dict[str, Path], iga: GroupSource) -> None:
+    with running(demo["tenant"]) as sb:
+        inv = fetch_inventory(cloud_profile(sb), progress=False)
+        inv.meta.update(complete=False, notes=["Users: page 3 could not be read"])
+        plan = plan_remediation(group_gap(platform_groups(inv), iga=iga))
+        assert not plan.empty and "Users: page 3 could not be read" in (plan.incomplete or "")
+        assert "Not to be applied" in str(plan)
+        before = groups_of(sb)
+        assert not apply_plan(plan, cloud_profile(sb)).applied  # a dry run is still fine
+        with pytest.raises(ConfigError, match="the plan is not applied") as exc:
+            apply_plan(plan, cloud_profile(sb), apply=True)
+        assert "complete" in (exc.value.remediation or "")
+        assert groups_of(sb) == before
+
+
+def test_applying_the_same_plan_twice_changes_nothing_the_second_time(
+        demo: dict[str, Path], plan: RemediationPlan) -> None:
+    with running(demo["tenant"]) as sb:
+        first = apply_plan(plan, cloud_profile(sb), apply=True)
+        assert first.ok and first.created and first.already == []
+        after_first = groups_of(sb)
+        second = apply_plan(plan, cloud_profile(sb), apply=True)
+        assert groups_of(sb) == after_first  # no group made twice, no member added twice
+    assert second.ok and second.created == {} and second.done == plan.operations
+    assert second.already == [op for op in plan.operations if op.method == "POST"]
+    assert list(second.as_frame()["status"]) == ["already done", "done"]
+    assert "1 found done already, so not sent again" in str(second)

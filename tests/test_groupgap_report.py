@@ -110,7 +110,7 @@ def test_notebook_with_a_bad_iga_csv_fails_with_one_clear_message(out: Path,
 
 
 # --------------------------------------------------------------------------- run_group_gap
-def test_apply_within_one_connection_is_idempotent() -> None:
+def test_apply_within_one_connection_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
     with connect("sandbox") as prof:
         with connect_view("sandbox-onprem", prof) as view:  # the same practice tenant
             assert view.base_url.rsplit("/SCIMConnector", 1)[0] == \
@@ -118,12 +118,40 @@ def test_apply_within_one_connection_is_idempotent() -> None:
         first = run_group_gap(prof, apply=True, progress=False)
         assert first.applied is not None and len(first.applied.done) == 2
         assert first.after is not None and not first.plan.empty
+        assert str(first.plan) in capsys.readouterr().out  # the plan is shown before it is sent
         again = run_group_gap(prof, apply=True, progress=False)
         assert again.plan.empty and again.after is None  # nothing left to do, nothing sent
         assert again.applied is not None and again.applied.done == []
         assert {(f.code, f.subject) for f in again.findings} == {
             (f.code, f.subject) for f in first.after.findings}
         assert "nothing to apply" in again.apply_markdown()
+
+
+def test_apply_is_refused_when_the_platform_listing_is_incomplete(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import opskit.groupgap._run as run_module
+
+    real = run_module.fetch_inventory
+
+    def short_of_a_page(prof: Any, **kwargs: Any) -> Any:  # a Users page that was not read
+        inv = real(prof, **kwargs)
+        if inv.meta["flavor"] == "cloud":
+            inv.meta.update(complete=False, notes=["Users: page 2 could not be read"])
+        return inv
+
+    monkeypatch.setattr(run_module, "fetch_inventory", short_of_a_page)
+
+    def memberships(prof: Any) -> set[tuple[str, str | None]]:
+        inv = real(prof, progress=False)
+        return {(g, None) for g in inv.groups["id"]} | set(zip(
+            inv.group_members["group_id"], inv.group_members["member_id"], strict=True))
+
+    with connect("sandbox") as prof:
+        before = memberships(prof)
+        with pytest.raises(ConfigError, match="Users: page 2 could not be read"):
+            run_group_gap(prof, apply=True, progress=False)
+        assert memberships(prof) == before  # nothing was sent
+    assert "Not to be applied" in capsys.readouterr().out  # the plan was shown all the same
 
 
 def test_secret_server_from_an_export_csv_and_sides_not_given(tmp_path: Path) -> None:

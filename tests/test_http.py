@@ -285,6 +285,10 @@ def test_redact_masks_remembered_values_and_credential_shapes() -> None:
     assert redact("authorization=Basic dXNlcjpwYXNz") == f"authorization=Basic {MASK}"
     assert "s3cret" not in redact("grant_type=client_credentials&client_secret=s3cret&scope=x")
     assert "tok123456" not in redact('{"access_token": "tok123456", "token_type": "Bearer"}')
+    shared = redact("GET https://svc:pw-77@exports.acme.com/g.csv?sig=AbC&X-Amz-Signature=f0&a=1")
+    assert "pw-77" not in shared and "AbC" not in shared and "f0" not in shared
+    assert shared.endswith("&a=1") and "exports.acme.com/g.csv" in shared
+    assert redact("https://exports.acme.com/g.csv?keys=2") == "https://exports.acme.com/g.csv?keys=2"
 
 
 @pytest.fixture

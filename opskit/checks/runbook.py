@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..config import Profile, connect
+import httpx
+
+from ..auth import unreachable_detail
+from ..config import Profile, connect, connect_view
+from ..errors import OpskitError
 from ..report.findings import Finding, findings_frame, findings_styled
 from .engine import Ran, run_checks, styled, table
 from .iga import expected_settings, iga_checks, load_settings
@@ -34,6 +38,7 @@ class Onboarding:
     iga: list[Ran] = field(default_factory=list)  # the entered settings checked, if given
     reference_folders: int | None = None
     applied: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -56,15 +61,17 @@ class Onboarding:
             if self.blocked_at else "**NOT READY**: the IGA settings need changes"
         return (f"{verdict}: profile `{self.profile}` ({self.flavor}), SCIM base "
                 f"`{self.base_url}` — {passed} of {len(self.ran)} checks passed"
-                + ("" if self.applied else "; read-only run (write probe skipped)"))
+                + ("" if self.applied else "; read-only run (write probe skipped)")
+                + "".join(f"\n\n*Note: {note}*" for note in self.notes))
 
     def metrics(self) -> dict[str, Any]:
         outcomes: dict[str, int] = {}
         for r in self.ran:
             outcomes[r.result.outcome] = outcomes.get(r.result.outcome, 0) + 1
         visibility = next((r.result.data for r in self.ran if r.check.id == "visibility"), {})
+        probe = next((r.result.outcome for r in self.ran if r.check.id == "write"), "skip")
         return {"flavor": self.flavor, "checks": outcomes, "blocked_at": self.blocked_at,
-                "reference_folders": self.reference_folders, "write_probe": self.applied,
+                "reference_folders": self.reference_folders, "write_probe": probe,
                 **{f"visible_{k}": v for k, v in visibility.items()}}
 
     def table(self) -> pd.DataFrame:
@@ -106,14 +113,22 @@ class Onboarding:
         return findings_styled(self.findings)
 
 
-def _reference_folders(reference: str | Profile) -> int:
-    """Folders a fuller view (an on-prem profile) holds: the measure of partial visibility."""
-    with connect(reference) as ref:
-        session = _Session(ref)
-        try:
-            return session.total("Containers")
-        finally:
-            session.close()
+def _reference_folders(reference: str | Profile, beside: Profile, notes: list[str]) -> int | None:
+    """Folders a fuller view (an on-prem profile) holds: the measure of partial visibility.
+    A reference that cannot be read is a note, not the end of the runbook."""
+    try:
+        with connect_view(reference, beside) as ref:
+            session = _Session(ref)
+            try:
+                return session.total("Containers")
+            finally:
+                session.close()
+    except (OpskitError, httpx.TransportError) as exc:
+        why = exc.message if isinstance(exc, OpskitError) else unreachable_detail(exc)
+        name = reference if isinstance(reference, str) else reference.name
+        notes.append(f"the reference {name!r} could not be read, so partial visibility is not "
+                     f"measured: {why}")
+        return None
 
 
 def onboard(profile: str | Profile | None = None, *, reference: str | Profile | None = None,
@@ -128,10 +143,11 @@ def onboard(profile: str | Profile | None = None, *, reference: str | Profile | 
     a temporary group).
     """
     entered = load_settings(iga_settings) if iga_settings else None  # bad file: fail first
+    notes: list[str] = []
     with connect(profile) as prof:
         reference = reference or prof.reference
         if reference and reference_folders is None:
-            reference_folders = _reference_folders(reference)
+            reference_folders = _reference_folders(reference, prof, notes)
         session = _Session(prof)
         try:
             ran = run_checks(onboarding_checks(prof, session, reference_folders=reference_folders,
@@ -140,4 +156,4 @@ def onboard(profile: str | Profile | None = None, *, reference: str | Profile | 
             session.close()
         iga = run_checks(iga_checks(prof, entered)) if entered is not None else []
         return Onboarding(prof.name, prof.flavor, prof.base_url, ran, expected_settings(prof),
-                          iga, reference_folders, apply)
+                          iga, reference_folders, apply, notes)

@@ -52,11 +52,14 @@ class ManualAction:
 @dataclass
 class RemediationPlan:
     """``operations`` close Platform-side gaps through SCIM, in order; ``manual`` lists the
-    rest; ``skipped`` says which Platform-side gaps the plan leaves open, and why."""
+    rest; ``skipped`` says which Platform-side gaps the plan leaves open, and why.
+    ``incomplete`` says why the Platform side was not read whole: such a plan is never applied,
+    since a member or group missing from the listing would look like a gap."""
 
     operations: list[Operation]
     manual: list[ManualAction] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    incomplete: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -74,6 +77,8 @@ class RemediationPlan:
         lines += [f"  {i}. {op.method} {op.path}: {op.summary} ({op.reason})"
                   for i, op in enumerate(self.operations, 1)]
         lines += [f"  not planned: {s}" for s in self.skipped]
+        if self.incomplete:
+            lines.append(f"Not to be applied: {self.incomplete}")
         for m in self.manual:
             lines.append(f"By hand ({m.code}): {m.what} — {', '.join(m.subjects)}")
             lines += [f"    {i}. {s}" for i, s in enumerate(m.steps, 1)]
@@ -104,6 +109,7 @@ def plan_remediation(report: GroupGapReport) -> RemediationPlan:
     user_ids = {str(n).casefold(): i for i, n in zip(platform.users["id"],
                                                     platform.users["user_name"], strict=True)
                 if isinstance(n, str)}
+    known_users = {str(i) for i in platform.users["id"]}
     member_ids = {(k, str(n).casefold()): u for k, n, u in zip(
         platform.members["key"], platform.members["user_name"], platform.members["user_id"],
         strict=True)}
@@ -144,10 +150,18 @@ def plan_remediation(report: GroupGapReport) -> RemediationPlan:
             "GROUP_NOT_ON_PLATFORM", name))
     diff = report.membership
     for row in rows[rows["codes"].map(lambda c: "GROUP_MEMBERSHIP_DIFFERS" in c)].itertuples():
-        mine = diff[diff["platform_name"] == row.platform_name]
+        mine = diff[diff["platform_id"] == row.platform_id]  # names may repeat; ids do not
         add = ids_for(mine.loc[mine["side"] == ONLY_IN_IGA, "user_name"].tolist(), row.iga_name)
         remove = [member_ids[(row.platform_id, n.casefold())]
                   for n in mine.loc[mine["side"] == ONLY_ON_PLATFORM, "user_name"]]
+        # A member the user listing lacks may be a real user the listing missed (an unread
+        # page): who it is is unknown, so it is never removed.
+        unknown = [uid for uid in remove if uid not in known_users]
+        if unknown:
+            skipped.append(f"{row.iga_name}: member(s) {_names_text(unknown)} of Platform group "
+                           f"{row.platform_name!r} not removed, since the Platform's user "
+                           "listing has no such user; check them on the Platform")
+            remove = [uid for uid in remove if uid in known_users]
         operations: list[dict[str, Any]] = []
         if add:
             operations.append({"op": "add", "path": "members",
@@ -160,7 +174,9 @@ def plan_remediation(report: GroupGapReport) -> RemediationPlan:
                 {"schemas": [urns.PATCH_OP], "Operations": operations},
                 f"add {len(add)}, remove {len(remove)} direct member(s) of "
                 f"{row.platform_name!r}", "GROUP_MEMBERSHIP_DIFFERS", row.iga_name))
-    return RemediationPlan(ops, _manual(report, ops), skipped)
+    incomplete = None if platform.complete else (
+        "; ".join(platform.notes) or f"the Platform side {platform.origin!r} is incomplete")
+    return RemediationPlan(ops, _manual(report, ops), skipped, incomplete)
 
 
 def _manual(report: GroupGapReport, ops: list[Operation]) -> list[ManualAction]:
@@ -205,13 +221,16 @@ class ApplyResult:
     failed: Operation | None = None
     error: str | None = None
     created: dict[str, str] = field(default_factory=dict)  # group name → new Platform id
+    # Also in ``done``: creates found done already (the plan was applied before), not re-sent.
+    already: list[Operation] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.failed is None
 
     def as_frame(self) -> pd.DataFrame:
-        rows = [(op, "done", None) for op in self.done]
+        rows = [(op, "already done" if op in self.already else "done", None)
+                for op in self.done]
         if self.failed is not None:
             rows.append((self.failed, "refused", self.error))
         rows += [(op, "not done" if self.applied else "planned", None) for op in self.not_done]
@@ -224,7 +243,9 @@ class ApplyResult:
     def __str__(self) -> str:
         if not self.applied:
             return f"Dry run: {len(self.not_done)} operation(s) planned, none sent."
-        text = f"{len(self.done)} operation(s) done."
+        text = f"{len(self.done)} operation(s) done" + (
+            f" ({len(self.already)} found done already, so not sent again)." if self.already
+            else ".")
         if self.failed is not None:
             text += (f" Refused, so stopped at {self.failed.method} {self.failed.path} "
                      f"({self.failed.summary}); {len(self.not_done)} more not done.\n"
@@ -240,10 +261,18 @@ async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResul
         endpoint, _, rid = op.path.partition("/")
         try:
             if op.method == "POST":
-                made = await client.create(endpoint, op.body)
-                if isinstance(made, dict) and made.get("id") is not None:
-                    result.created[op.body["displayName"]] = str(made["id"])
+                # A plan applied before (or in part) already made it: never a second POST.
+                name = op.body["displayName"]
+                if await client.list(endpoint, filters.eq("displayName", name),
+                                     attributes=["id", "displayName"]):
+                    result.already.append(op)
+                else:
+                    made = await client.create(endpoint, op.body)
+                    if isinstance(made, dict) and made.get("id") is not None:
+                        result.created[name] = str(made["id"])
             else:
+                # Re-adding a member changes nothing; the practice tenant also takes the
+                # removal of an absent one (a server may answer noTarget: a refusal).
                 await client.patch(endpoint, rid, op.body["Operations"])
         except OpskitError as exc:  # the first refusal stops the run: report, don't guess
             result.failed, result.error = op, str(exc)
@@ -262,10 +291,17 @@ def apply_plan(plan: RemediationPlan, profile: Profile | str | None = None, *,
 
     With ``apply=False`` (the default) nothing is sent. Operations run one at a time, in order;
     the first refusal stops the run, and the result says what was and was not done. ``meta`` is
-    never sent. Run the report again afterwards: the plan it gives should be empty.
+    never sent. Run the report again afterwards: the plan it gives should be empty. A plan
+    from an incomplete Platform listing is refused (ConfigError); applying a plan again creates
+    no group twice.
     """
     if not apply or plan.empty:
         return ApplyResult(applied=apply, not_done=list(plan.operations))
+    if plan.incomplete:
+        raise ConfigError(f"the plan is not applied: {plan.incomplete}. A member or group the "
+                          "listing missed would look like one to remove or create",
+                          "fetch the Platform again until its inventory is complete (see its "
+                          "notes), report and plan again, then apply")
     result = ApplyResult(applied=True)
     with connect(profile) as prof:
         if prof.flavor != "cloud":

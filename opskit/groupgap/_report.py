@@ -24,7 +24,8 @@ PRESENCE_COLUMNS = [
     "in_secret_server", "iga_match", "secret_server_match", "platform_id", "iga_key",
     "secret_server_key", "iga_members",
     "platform_members", "only_in_iga", "only_on_platform", "grants", "codes"]
-MEMBERSHIP_COLUMNS = ["group", "platform_name", "user_name", "side"]
+# platform_id keys the Platform group: two Platform groups may share a displayName.
+MEMBERSHIP_COLUMNS = ["group", "platform_name", "platform_id", "user_name", "side"]
 GRANT_COLUMNS = ["group", "code", "folder", "right", "seen_in", "permission_id"]
 ONLY_IN_IGA, ONLY_ON_PLATFORM = "only in the IGA", "only on the Platform"
 _LISTED = 10  # names shown in a message; the frames hold them all
@@ -238,10 +239,11 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
                         f"the IGA {_listed(only_iga)}, only on the Platform "
                         f"{_listed(only_platform)}"))
                     membership += [{"group": iga_name, "platform_name": p_name,
-                                    "user_name": u, "side": ONLY_IN_IGA} for u in only_iga]
+                                    "platform_id": row.platform, "user_name": u,
+                                    "side": ONLY_IN_IGA} for u in only_iga]
                     membership += [{"group": iga_name, "platform_name": p_name,
-                                    "user_name": u, "side": ONLY_ON_PLATFORM}
-                                   for u in only_platform]
+                                    "platform_id": row.platform, "user_name": u,
+                                    "side": ONLY_ON_PLATFORM} for u in only_platform]
         elif iga_name is not None:
             where = (f"; Secret Server has a group {ss_name!r} made there directly"
                      if ss_name is not None else "")

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 
 from ..auth import check_reachable
 from ..config import Profile, connect, connect_view, get_profile, load_profiles
-from ..csvfile import is_url
+from ..csvfile import shown_source
 from ..errors import ConfigError
 from ..inventory import fetch_inventory
 from ..report.findings import Finding, by_severity, findings_styled
@@ -47,16 +46,6 @@ from ._sources import (
 SYSTEMS = ("IGA", "Platform", "Secret Server")
 NOT_GIVEN = "not given"
 _MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~"})
-
-
-def _shown(where: str | None) -> str | None:
-    """A source as the report shows it: a URL without its query or user part, which may carry
-    a signature or a password."""
-    if where is None or not is_url(where):
-        return where
-    url = httpx.URL(where)
-    return str(url.copy_with(query=None, fragment=None, username=None, password=None)) + (
-        "?…" if url.query else "")
 
 
 def _md(text: str) -> str:
@@ -138,7 +127,8 @@ class GroupGapRun:
         """One row per group whose direct members differ, with the names on each side."""
         diff = (report or self.report).membership
         rows = []
-        for (group, platform), rows_of in diff.groupby(["group", "platform_name"], sort=True):
+        for (group, platform, _), rows_of in diff.groupby(
+                ["group", "platform_name", "platform_id"], sort=True):
             iga = sorted(rows_of.loc[rows_of["side"] == ONLY_IN_IGA, "user_name"])
             plat = sorted(rows_of.loc[rows_of["side"] == ONLY_ON_PLATFORM, "user_name"])
             rows.append({"group": group, "Platform group": platform,
@@ -264,7 +254,7 @@ def _secret_server(source: str, beside: Profile, *,
         raise ConfigError(f"reference {source!r} is neither a profile nor a file",
                           f"known profiles: {', '.join(sorted(profiles))}; or give the path "
                           "of a Secret Server group export CSV")
-    return read_secret_server_export(source), source
+    return read_secret_server_export(source), shown_source(source) or source
 
 
 def _without_platform(iga: GroupSource | None, ss: GroupSource, rules: NameRules,
@@ -360,12 +350,13 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
         report = group_gap(platform, iga=iga, secret_server=ss, rules=rules)
         notes += report.notes
         plan = plan_remediation(report)
-        sources = {"IGA": _shown(iga_from) if iga is not None else None,
+        sources = {"IGA": shown_source(iga_from) if iga is not None else None,
                    "Platform": f"profile {name!r} (SCIM Cloud Connector)",
                    "Secret Server": ss_from}
         run = GroupGapRun(name, prof.flavor, report, plan, sources, notes)
         if not apply:
             return run
+        print(plan)  # the plan is shown before anything is sent, never only after
         run.applied = apply_plan(plan, prof, apply=True)
         if run.applied.done:
             again = platform_groups(fetch_inventory(prof, progress=progress))
@@ -390,6 +381,6 @@ def _onprem_run(prof: Profile, iga: GroupSource | None, iga_from: str | None,
     ss = secret_server_groups(fetch_inventory(prof, progress=progress))
     report = _without_platform(iga, ss, rules, list(ss.notes))
     notes += report.notes
-    sources = {"IGA": _shown(iga_from) if iga is not None else None, "Platform": None,
+    sources = {"IGA": shown_source(iga_from) if iga is not None else None, "Platform": None,
                "Secret Server": f"profile {prof.name!r} (On-Prem SCIM Connector)"}
     return GroupGapRun(prof.name, prof.flavor, report, RemediationPlan([]), sources, notes)

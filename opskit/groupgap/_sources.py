@@ -15,7 +15,7 @@ from typing import Literal
 
 import pandas as pd
 
-from ..csvfile import CsvFileError, read_table
+from ..csvfile import CsvFileError, is_url, read_table, shown_source
 from ..errors import ConfigError
 from ..inventory import Inventory, fetch_inventory
 
@@ -58,6 +58,8 @@ class GroupSource:
     since the IGA provisions direct memberships).
     ``grants``: folder permissions to groups as this system's view shows them.
     ``users``: the system's users (the Platform's are needed to plan membership changes).
+    ``complete``: False when a listing could not be read whole (``notes`` say which); a plan
+    from an incomplete Platform side is never applied.
     """
 
     system: System
@@ -67,6 +69,7 @@ class GroupSource:
     grants: pd.DataFrame = field(default_factory=lambda: _empty(GRANT_COLUMNS))
     users: pd.DataFrame = field(default_factory=lambda: _empty(USER_COLUMNS))
     notes: tuple[str, ...] = ()
+    complete: bool = True
 
     def __repr__(self) -> str:
         return (f"GroupSource({self.system!r}, {self.origin!r}, {len(self.groups)} groups, "
@@ -76,7 +79,7 @@ class GroupSource:
 # --------------------------------------------------------------------------- inventories
 def _from_inventory(inv: Inventory, system: System, wrong_flavor: str) -> GroupSource:
     flavor = inv.meta.get("flavor")
-    origin = inv.meta.get("source") or inv.meta.get("base_url") or "inventory"
+    origin = shown_source(inv.meta.get("source") or inv.meta.get("base_url") or "inventory")
     if flavor == wrong_flavor:
         connectors = {"cloud": "SCIM Cloud Connector", "onprem": "On-Prem SCIM Connector"}
         right = "cloud" if wrong_flavor == "onprem" else "onprem"
@@ -111,7 +114,7 @@ def _from_inventory(inv: Inventory, system: System, wrong_flavor: str) -> GroupS
         + "; ".join(inv.meta.get("notes") or ["see its notes"]),)
     return GroupSource(system, str(origin), groups.reset_index(drop=True),
                        members.reset_index(drop=True), grants.reset_index(drop=True),
-                       users.reset_index(drop=True), notes)
+                       users.reset_index(drop=True), notes, inv.complete)
 
 
 def platform_groups(inv: Inventory) -> GroupSource:
@@ -150,6 +153,7 @@ def read_iga_export(path: str | os.PathLike[str], *,
     group nobody holds directly.
     """
     spec = _columns(IGA_COLUMNS, columns)
+    shown = shown_source(path) or ""  # a URL's password or signature never reaches a message
     rows = read_table(path, spec, optional=IGA_OPTIONAL, what="IGA export")
     if attribute is not None:
         rows = rows[(rows["attribute"] == "")
@@ -158,7 +162,7 @@ def read_iga_export(path: str | os.PathLike[str], *,
         rows = rows[rows["source"].str.casefold() == source.casefold()]
     empty = rows[rows["group"] == ""]
     if len(empty):
-        raise CsvFileError.at(path, int(empty["_line"].iloc[0]),
+        raise CsvFileError.at(shown, int(empty["_line"].iloc[0]),
                               f"column {spec['group'][0]!r} is empty",
                               "Every row needs the entitlement (group) it is about.")
     rows = rows.assign(group_name=rows["group_name"].where(rows["group_name"] != "",
@@ -170,7 +174,7 @@ def read_iga_export(path: str | os.PathLike[str], *,
     held = rows[rows["member"] != ""].drop_duplicates(["group", "member"])
     members = pd.DataFrame({"key": held["group"], "user_name": held["member"],
                             "user_id": None})
-    return GroupSource("IGA", str(path), groups.reset_index(drop=True),
+    return GroupSource("IGA", shown, groups.reset_index(drop=True),
                        members.reset_index(drop=True))
 
 
@@ -180,11 +184,12 @@ def read_secret_server_export(path: str | os.PathLike[str], *,
     """Secret Server's groups from an export CSV: ``Group Name`` and, optionally, ``Group Id``
     and ``External Id`` (other columns are ignored, repeated rows of a group are fine)."""
     spec = _columns(SECRET_SERVER_COLUMNS, columns)
+    shown = shown_source(path) or ""  # a URL's password or signature never reaches a message
     rows = read_table(path, spec, optional=SECRET_SERVER_OPTIONAL,
                       what="Secret Server group export")
     empty = rows[rows["name"] == ""]
     if len(empty):
-        raise CsvFileError.at(path, int(empty["_line"].iloc[0]),
+        raise CsvFileError.at(shown, int(empty["_line"].iloc[0]),
                               f"column {spec['name'][0]!r} is empty",
                               "Every row needs the group's name.")
     keys = rows["id"].where(rows["id"] != "", rows["name"])
@@ -192,7 +197,7 @@ def read_secret_server_export(path: str | os.PathLike[str], *,
     groups = pd.DataFrame({"key": rows["key"], "name": rows["name"],
                            "external_id": rows["external_id"].where(
                                rows["external_id"] != "", None)})
-    return GroupSource("Secret Server", str(path), groups.reset_index(drop=True))
+    return GroupSource("Secret Server", shown, groups.reset_index(drop=True))
 
 
 def read_secret_server(source: str | os.PathLike[str] | Inventory | GroupSource, *,
@@ -204,6 +209,7 @@ def read_secret_server(source: str | os.PathLike[str] | Inventory | GroupSource,
     if isinstance(source, Inventory):
         return secret_server_groups(source)
     text = os.fspath(source)
-    if Path(text).is_file() or Path(text).suffix.lower() in (".csv", ".txt", ".tsv"):
+    if is_url(text) or Path(text).is_file() or Path(text).suffix.lower() in (".csv", ".txt",
+                                                                              ".tsv"):
         return read_secret_server_export(text)
     return secret_server_groups(fetch_inventory(text, progress=progress))
