@@ -378,7 +378,7 @@ def test_connect_passes_real_profiles_through(tmp_path: Path) -> None:
 
 
 def test_a_profile_names_its_reference_view_and_iga_export(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "opskit.toml", """
+    path = profile_file(tmp_path, """
 [profiles.acme]
 kind = "cloud"
 tenant = "acme"
@@ -400,7 +400,7 @@ token = "env:Y"
 
 
 def test_a_reference_that_is_not_a_profile_is_refused(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "opskit.toml", """
+    path = profile_file(tmp_path, """
 [profiles.acme]
 kind = "onprem"
 base_url = "https://ss.acme.local/SCIMConnector/v2"
@@ -424,7 +424,7 @@ def test_the_practice_tenant_publishes_its_iga_export() -> None:
 
 @pytest.mark.parametrize("value", ['["no-folder"]', "{a = 1}", "3"])
 def test_a_rehearsal_that_is_not_a_name_is_one_clear_message(tmp_path: Path, value: str) -> None:
-    path = write_config(tmp_path / "opskit.toml", f"""
+    path = profile_file(tmp_path, f"""
 [profiles.r]
 kind = "sandbox"
 rehearsal = {value}
@@ -434,7 +434,7 @@ rehearsal = {value}
 
 
 def test_a_profile_knows_its_tenant_name_where_it_can(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "opskit.toml", """
+    path = profile_file(tmp_path, """
 [profiles.by-name]
 kind = "cloud"
 tenant = "Acme"

@@ -17,7 +17,7 @@ from ..auth import unreachable_detail
 from ..config import Profile, connect, connect_view
 from ..errors import OpskitError
 from ..report.findings import Finding, findings_frame, findings_styled
-from .engine import Ran, run_checks, styled, table
+from .engine import Ran, findings, run_checks, styled, table
 from .iga import expected_settings, iga_checks, load_settings
 from .onboarding import ROLE_CHECKLIST, _Session, onboarding_checks
 
@@ -42,13 +42,11 @@ class Onboarding:
 
     @property
     def findings(self) -> list[Finding]:
-        from .engine import findings
-
         return findings(self.ran, self.profile) + findings(self.iga, self.profile)
 
     @property
     def ok(self) -> bool:
-        return all(r.result.outcome not in ("fail",) for r in [*self.ran, *self.iga])
+        return all(r.result.outcome != "fail" for r in [*self.ran, *self.iga])
 
     @property
     def blocked_at(self) -> str | None:

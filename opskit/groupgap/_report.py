@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..report.findings import Finding
+from ..report.findings import Finding, findings_frame
 from ._findings import finding, merged
 from ._match import Match, MatchedBy, NameRules, match_groups, name_differences
 from ._sources import GroupSource
@@ -62,8 +62,7 @@ class GroupGapReport:
     notes: list[str] = field(default_factory=list)
 
     def findings_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([f.as_dict() for f in self.findings],
-                            columns=["code", "severity", "subject", "message", "remediation"])
+        return findings_frame(self.findings)
 
     @property
     def metrics(self) -> dict[str, Any]:
