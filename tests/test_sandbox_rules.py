@@ -240,6 +240,26 @@ def test_list_envelope_and_paging(scim: Flavors) -> None:
     scim_error(scim.cloud.get("/Users", params={"count": "many"}), 400, "invalidValue")
 
 
+def test_a_page_read_again_after_a_write_shows_the_write(scim: Flavors) -> None:
+    """Pages are cached per revision: any write must be seen by the next read of that page."""
+    def page() -> dict:
+        return scim.onprem.get("/PrivilegedData", params={"startIndex": 1, "count": 10,
+                                                           "attributes": "name"}).json()
+
+    before = page()
+    assert before == page()  # the cached page, unchanged
+    secret = before["Resources"][0]
+    renamed = scim.onprem.patch(f"/PrivilegedData/{secret['id']}", json={
+        **PATCH, "Operations": [{"op": "replace", "path": "name", "value": "renamed"}]})
+    assert renamed.status_code == 200, renamed.text
+    after = page()
+    assert after["Resources"][0] == {**secret, "name": "renamed"}
+    assert scim.onprem.delete(f"/PrivilegedData/{secret['id']}").status_code == 204
+    gone = page()
+    assert gone["totalResults"] == before["totalResults"] - 1
+    assert secret["id"] not in [r["id"] for r in gone["Resources"]]
+
+
 def test_page_size_is_capped_at_the_advertised_maximum(sandbox, small_tenant) -> None:
     from opskit.sandbox.serve import running
 

@@ -231,15 +231,18 @@ class Sandbox:
                         break
                 ids = compiled.select(ids if candidates is None else candidates,
                                       lambda i: t.model(flavor, kind, i, base))
-            page = ids[start - 1:start - 1 + count]
-            items = [t.render_bytes(flavor, kind, i, base, projection) for i in page]
+                page = ids[start - 1:start - 1 + count]
+                joined = b",".join([t.render_bytes(flavor, kind, i, base, projection)
+                                    for i in page])
+            else:
+                joined = t.render_page(flavor, kind, start, count, base, projection)
+            per_page = max(0, min(count, len(ids) - start + 1))
         # The on-prem connector echoes the requested count (seen in its real output).
-        per_page = len(items)
         if flavor == "onprem" and "count" in params:
             per_page = _int_param(params, "count", per_page)
         head = orjson.dumps({"schemas": [urn.LIST_RESPONSE], "totalResults": len(ids),
                              "startIndex": start, "itemsPerPage": per_page})
-        return _scim(head[:-1] + b',"Resources":[' + b",".join(items) + b"]}")
+        return _scim(head[:-1] + b',"Resources":[' + joined + b"]}")
 
     # ------------------------------------------------------------------ discovery
     def _spc(self, flavor: Flavor, base: str) -> dict[str, Any]:

@@ -31,6 +31,10 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# What the page cache may hold: the pages of a scale-100 tenant several times over.
+PAGE_CACHE_BYTES = 256 * 2**20
+
+
 @dataclass
 class _Views:
     """What each flavor sees at one revision."""
@@ -88,6 +92,8 @@ class Tenant:
         self._views: _Views | None = None
         self._views_rev = -1
         self._rendered: dict[tuple[Any, ...], bytes] = {}
+        self._pages: dict[tuple[Any, ...], bytes] = {}
+        self._pages_size = 0
         self._models: dict[tuple[Flavor, str, str], Any] = {}
 
     # ------------------------------------------------------------------ bookkeeping
@@ -104,6 +110,8 @@ class Tenant:
     def _changed(self) -> None:
         self.rev += 1
         self._rendered.clear()
+        self._pages.clear()
+        self._pages_size = 0
         self._models.clear()
 
     # ------------------------------------------------------------------ derived views
@@ -284,6 +292,24 @@ class Tenant:
             cached = bytes(memoryview(orjson.dumps(doc)))
             self._rendered[key] = cached
         return cached
+
+    def render_page(self, flavor: Flavor, kind: str, start: int, count: int, base: str,
+                    projection: Any = None) -> bytes:
+        """The comma-joined JSON of resources start … start+count-1 (1-based) of an unfiltered
+        listing, cached per revision: a client paging through a tenant asks for the same
+        pages again, and one cached page answers in one lookup instead of a thousand."""
+        key = (flavor, kind, start, count, None if projection is None else projection.key)
+        page = self._pages.get(key)
+        if page is None:
+            ids = self.ids(flavor, kind)[start - 1:start - 1 + count]
+            page = b",".join([self.render_bytes(flavor, kind, i, base, projection)
+                              for i in ids])
+            if self._pages_size + len(page) > PAGE_CACHE_BYTES:
+                self._pages.clear()  # a bound, not an LRU: pages are cheap to join again
+                self._pages_size = 0
+            self._pages[key] = page
+            self._pages_size += len(page)
+        return page
 
     def model(self, flavor: Flavor, kind: str, rid: str, base: str) -> Any:
         """The resource as a scim2-models instance, for filter evaluation; None if invalid."""
