@@ -230,8 +230,8 @@ def request_token(profile: Profile, scope: str | None = None, *, client_auth: st
     request = _token_request(profile.token_url, profile.client_id, profile.client_secret, scope,
                              client_auth)
     started = time.perf_counter()
-    with http.client(verify=profile.verify, policy=http.RetryPolicy(max_attempts=3,
-                                                                    max_total_seconds=30)) as c:
+    with http.client(verify=profile.verify, tls=http.needs_tls(profile.token_url),
+                     policy=http.RetryPolicy(max_attempts=3, max_total_seconds=30)) as c:
         try:
             response = c.send(request)
         except httpx.TransportError as exc:
@@ -426,7 +426,8 @@ FIRST_CONTACT = http.RetryPolicy(max_attempts=3, max_total_seconds=30)
 def check_reachable(prof: Profile) -> None:
     """One unauthenticated request with few retries, before a report's patient reads: a tenant
     that cannot be reached is said in seconds (any HTTP answer, even 401, will do)."""
-    with http.client(verify=prof.verify, policy=FIRST_CONTACT) as client:
+    with http.client(verify=prof.verify, policy=FIRST_CONTACT,
+                     tls=http.needs_tls(prof.base_url)) as client:
         try:
             client.get(f"{prof.base_url}/ServiceProviderConfig")
         except httpx.TransportError as exc:

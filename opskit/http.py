@@ -72,9 +72,24 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, (when - now_dt).total_seconds())
 
 
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a connection failed because the server's certificate is not trusted: trying
+    again cannot change that, so it is said at once."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the ssl error sits a few causes down, under httpcore's and anyio's
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _may_retry(request: httpx.Request, status: int | None, exc: Exception | None) -> bool:
     idempotent = request.method in IDEMPOTENT or request.extensions.get(IDEMPOTENT_EXTENSION)
     if exc is not None:
+        if _untrusted_certificate(exc):
+            return False
         return isinstance(exc, _NEVER_SENT) or (idempotent and isinstance(exc, _MAYBE_SENT))
     return status == 429 or (idempotent and status in RETRY_STATUSES)
 
@@ -181,10 +196,18 @@ async def _alog_response(response: httpx.Response) -> None:
     _log_response(response)
 
 
-def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
+def tls_verify(verify: bool | str, tls: bool = True) -> bool | ssl.SSLContext:
     """A profile's `verify` as httpx takes it: a CA bundle file or folder becomes a context
-    (httpx deprecates paths)."""
+    (httpx deprecates paths).
+
+    tls=False, for a client that only ever speaks plain http (the practice tenant on loopback),
+    skips loading the system's CA store (~40 ms a client): its context trusts no one, so an
+    https URL given to it anyway fails closed. A CA bundle named in the profile is still read,
+    so a wrong one is still said.
+    """
     if isinstance(verify, bool):
+        if verify and not tls:
+            return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         return verify
     path = os.path.expanduser(verify)
     if os.path.isdir(path):
@@ -195,6 +218,11 @@ def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
         raise ConfigError(f"the profile's CA bundle {path!r} cannot be used "
                           f"({exc.strerror or exc})", "set verify in the profile to a PEM file "
                           "or folder of CA certificates that exists, or to true") from None
+
+
+def needs_tls(*urls: str) -> bool:
+    """Whether any of these URLs is https (else a client can skip loading CAs: see tls_verify)."""
+    return any(url.lower().startswith("https:") for url in urls if url)
 
 
 def tls_context(verify: bool | str) -> ssl.SSLContext:
@@ -216,11 +244,11 @@ def _common(verify: bool | str, headers: dict[str, str] | None) -> dict[str, Any
 
 def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
                  policy: RetryPolicy | None = None, max_connections: int = 32,
-                 headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+                 headers: dict[str, str] | None = None, tls: bool = True) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections)
-    transport = RetryTransport(httpx.AsyncHTTPTransport(verify=tls_verify(verify), limits=limits),
-                               policy)
+    transport = RetryTransport(httpx.AsyncHTTPTransport(verify=tls_verify(verify, tls),
+                                                        limits=limits), policy)
     return httpx.AsyncClient(auth=auth, transport=transport,
                              event_hooks={"response": [_alog_response]},
                              **_common(verify, headers))
@@ -228,8 +256,8 @@ def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
 
 def client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
            policy: RetryPolicy | None = None,
-           headers: dict[str, str] | None = None) -> httpx.Client:
-    transport = RetryTransport(httpx.HTTPTransport(verify=tls_verify(verify)), policy)
+           headers: dict[str, str] | None = None, tls: bool = True) -> httpx.Client:
+    transport = RetryTransport(httpx.HTTPTransport(verify=tls_verify(verify, tls)), policy)
     return httpx.Client(auth=auth, transport=transport, event_hooks={"response": [_log_response]},
                         **_common(verify, headers))
 

@@ -303,6 +303,29 @@ def test_unreachable_tls_self_signed(tmp_path: Path, small_tenant: TenantFile) -
         assert trusted.ok
 
 
+def test_a_client_for_plain_http_fails_closed_on_https(tmp_path: Path,
+                                                      small_tenant: TenantFile) -> None:
+    """Profiles whose URLs are all http skip loading the system's CAs; an https URL then
+    trusts no one, not every one. And a certificate that is not trusted is not retried:
+    trying again cannot change it."""
+    from opskit.sandbox.app import Sandbox
+    from opskit.sandbox.store import Tenant
+
+    assert http.needs_tls("http://127.0.0.1:1/v2", "HTTPS://x.delinea.app/scim/v2")
+    assert not http.needs_tls("http://127.0.0.1:1/v2", "")
+    certfile, keyfile = self_signed_cert(tmp_path)
+    with serve_asgi(Sandbox(Tenant(small_tenant)).app, certfile=certfile,
+                    keyfile=keyfile) as url:
+        with http.client(verify=str(certfile)) as trusting:
+            assert trusting.get(url + "/_sandbox/health").status_code == 200
+        retries: list[object] = []
+        with http.client(tls=False) as plain:
+            plain._transport.listeners.append(retries.append)  # type: ignore[attr-defined]
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                plain.get(url + "/_sandbox/health")
+    assert retries == []  # an untrusted certificate is said at once, not retried
+
+
 def test_token_endpoint_not_found(sandbox: RunningSandbox) -> None:
     d = diagnose_url(sandbox.url + "/identity/api/oauth2/token/wrong")
     assert (d.cause, d.status) == (auth.TOKEN_ENDPOINT_NOT_FOUND, 404)

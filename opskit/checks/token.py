@@ -584,8 +584,8 @@ def _scim_read(prof: Profile, bearer: httpx.Auth | None = None) -> ScimCall:
     call = ScimCall("GET", _shown_read_url(prof))
     started = time.perf_counter()
     try:
-        with http.client(auth=bearer or auth_for(prof), verify=prof.verify,
-                         policy=RETRY_POLICY) as c:
+        with http.client(auth=bearer or auth_for(prof), verify=prof.verify, policy=RETRY_POLICY,
+                         tls=http.needs_tls(prof.base_url, prof.token_url)) as c:
             response = c.get(url, params=READ_PARAMS)
         call.status = response.status_code
         total, _resources = list_page(scim_json(response), response)
