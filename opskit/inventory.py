@@ -27,8 +27,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
+from . import _columns
+from ._columns import Columns, PageReader
 from .config import Profile, connect
 from .errors import ConfigError, OpskitError, ScimNotFound
 from .scim import ScimClient, ScimList, run_sync, urns
@@ -72,72 +75,35 @@ class Inventory:
 
 
 # --------------------------------------------------------------------------- tidy frames
-def _frame(rows: list[Any], name: str) -> pd.DataFrame:
-    return pd.DataFrame.from_records(rows, columns=COLUMNS[name], nrows=len(rows))
+# What the inventory keeps of each page of each resource type, as Arrow columns: built as pages
+# arrive, so the raw JSON is never all held at once and the work overlaps with the waits for
+# other pages (see _columns).
+_READERS: dict[str, PageReader] = {
+    endpoint: PageReader(_columns.RESOURCE_TYPES[endpoint], build)
+    for endpoint, build in (("Users", _columns.users), ("Groups", _columns.groups),
+                            ("Containers", _columns.containers),
+                            ("ContainerPermissions", _columns.permissions),
+                            ("PrivilegedData", _columns.privileged_data))}
 
 
-def _email(user: dict[str, Any]) -> str | None:
-    emails = [e for e in user.get("emails") or () if isinstance(e, dict)]
-    primary = [e for e in emails if e.get("primary")] or emails
-    return primary[0].get("value") if primary else None
+def _frame(pages: list[Columns], keep: list[list[bool]] | None = None) -> pd.DataFrame:
+    """One frame of a listing's pages, in order; `keep` drops what overlapping pages repeated."""
+    batches = [p.batch for p in pages]
+    lists = {name: [v for p in pages for v in p.lists[name]] for name in pages[0].lists}
+    if keep is not None:
+        batches = [b.filter(pa.array(k, pa.bool_())) for b, k in zip(batches, keep, strict=True)]
+        kept = [k for mask in keep for k in mask]
+        lists = {name: [v for v, k in zip(values, kept, strict=True) if k]
+                 for name, values in lists.items()}
+    df = pa.Table.from_batches(batches).to_pandas()
+    for name, values in lists.items():  # lists stay lists, as read
+        df[name] = pd.Series(values, index=df.index, dtype=object)
+    return df
 
 
-def _ref(res: dict[str, Any], key: str) -> dict[str, Any]:
-    value = res.get(key)
-    return value if value.__class__ is dict else _EMPTY
-
-
-_EMPTY: dict[str, Any] = {}
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-# One function per resource type turns a SCIM resource into its row(s) — tuples in COLUMNS
-# order. The inventory applies them page by page as pages arrive, so the raw JSON is never all
-# held at once and the work overlaps with the waits for other pages. They run once per
-# resource (a quarter of a million at scale 100), hence the plain code.
-def user_row(u: dict[str, Any]) -> tuple[Any, ...]:
-    return (_str(u.get("id")), u.get("userName"), u.get("displayName"),
-            bool(u.get("active", True)), _email(u), u.get("externalId"))
-
-
-def group_rows(g: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """(the group's row, its member rows)."""
-    gid = _str(g.get("id"))
-    members = []
-    for m in g.get("members") or ():
-        if m.__class__ is not dict:
-            continue
-        kind = m.get("type") or ("Group" if "/Groups/" in str(m.get("$ref", "")) else "User")
-        members.append((gid, str(m.get("value")), kind, m.get("display")))
-    return (gid, g.get("displayName"), g.get("externalId"), len(members)), members
-
-
-def container_row(c: dict[str, Any]) -> tuple[Any, ...]:
-    parent = _ref(c, "parent")
-    parent_id = parent.get("value")
-    listed = c.get("privilegedData")
-    return (_str(c.get("id")), c.get("name") or c.get("displayName"), _str(parent_id or None),
-            parent.get("display"), None, len(listed) if listed.__class__ is list else None)
-
-
-def permission_row(p: dict[str, Any]) -> tuple[Any, ...]:
-    container = _ref(p, "container")
-    kind = "user" if p.get("user") else "group"
-    principal = _ref(p, kind)
-    rights = [str(r) for r in p.get("rights") or ()]
-    return (_str(p.get("id")), str(container.get("value")),
-            container.get("display") or container.get("name"), kind,
-            str(principal.get("value")), principal.get("display"),
-            rights[0] if rights else None, rights)
-
-
-def secret_row(s: dict[str, Any]) -> tuple[Any, ...]:
-    container = _ref(s, "container")
-    return (_str(s.get("id")), s.get("name"), s.get("type"), _str(container.get("value")),
-            container.get("display"))
+def _pages(endpoint: str, found: ScimList) -> list[Any]:
+    # A listing with no pages still makes frames with every column.
+    return list(found) or [_READERS[endpoint]([])]
 
 
 def folder_paths(ids: list[str], names: list[str], parents: list[str | None],
@@ -162,48 +128,69 @@ def folder_paths(ids: list[str], names: list[str], parents: list[str | None],
     return [path(fid) for fid in ids]
 
 
-def containers_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    df = _frame(rows, "containers")
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str) else None
+
+
+def _users_frame(found: ScimList) -> pd.DataFrame:
+    return _frame(_pages("Users", found), found.keep)
+
+
+def _groups_frames(found: ScimList) -> tuple[pd.DataFrame, pd.DataFrame]:
+    pages = _pages("Groups", found)
+    member_keep = None
+    if found.keep is not None:  # a repeated group's members go with it
+        member_keep = [np.repeat(mask, g.batch.column("member_count").to_numpy()).tolist()
+                       for mask, (g, _) in zip(found.keep, pages, strict=True)]
+    return (_frame([g for g, _ in pages], found.keep),
+            _frame([m for _, m in pages], member_keep))
+
+
+def _containers_frame(found: ScimList) -> pd.DataFrame:
+    df = _frame(_pages("Containers", found), found.keep)
     df["path"] = folder_paths(df["id"].tolist(), df["name"].tolist(),
-                              [p if isinstance(p, str) else None for p in df["parent_id"]],
-                              [n if isinstance(n, str) else None for n in df["parent_name"]])
+                              [_plain(p) for p in df["parent_id"]],
+                              [_plain(n) for n in df["parent_name"]])
     return df
 
 
-def groups_frames(rows: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (_frame([g for g, _ in rows], "groups"),
-            _frame([m for _, members in rows for m in members], "group_members"))
+def _permissions_frame(found: ScimList) -> pd.DataFrame:
+    return _frame(_pages("ContainerPermissions", found), found.keep)
+
+
+def _secrets_frame(found: ScimList) -> pd.DataFrame:
+    return _frame(_pages("PrivilegedData", found), found.keep)
+
+
+_FRAMES: dict[str, Callable[[ScimList], Any]] = {
+    "Users": _users_frame, "Groups": _groups_frames, "Containers": _containers_frame,
+    "ContainerPermissions": _permissions_frame, "PrivilegedData": _secrets_frame}
+
+
+def _tidy(endpoint: str, resources: list[dict[str, Any]]) -> Any:
+    return _FRAMES[endpoint](ScimList([_READERS[endpoint](resources)], len(resources)))
 
 
 def tidy_users(resources: list[dict[str, Any]]) -> pd.DataFrame:
-    return _frame([user_row(u) for u in resources], "users")
+    return _tidy("Users", resources)
 
 
 def tidy_groups(resources: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return groups_frames([group_rows(g) for g in resources])
+    return _tidy("Groups", resources)
 
 
 def tidy_containers(resources: list[dict[str, Any]]) -> pd.DataFrame:
-    return containers_frame([container_row(c) for c in resources])
+    return _tidy("Containers", resources)
 
 
 def tidy_permissions(resources: list[dict[str, Any]]) -> pd.DataFrame:
-    return _frame([permission_row(p) for p in resources], "container_permissions")
+    return _tidy("ContainerPermissions", resources)
 
 
 def tidy_privileged_data(resources: list[dict[str, Any]]) -> pd.DataFrame:
-    return _frame([secret_row(s) for s in resources], "privileged_data")
+    return _tidy("PrivilegedData", resources)
 
 
-_ROWS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "Users": user_row, "Groups": group_rows, "Containers": container_row,
-    "ContainerPermissions": permission_row, "PrivilegedData": secret_row}
-_FRAMES: dict[str, Callable[[list[Any]], Any]] = {
-    "Users": lambda rows: _frame(rows, "users"), "Groups": groups_frames,
-    "Containers": containers_frame,
-    "ContainerPermissions": lambda rows: _frame(rows, "container_permissions"),
-    "PrivilegedData": lambda rows: _frame(rows, "privileged_data")}
 # Only what the frames hold is asked for: a server that ignores `attributes` sends the rest,
 # one that honours it (as the on-prem connector does) sends a third less JSON.
 ATTRIBUTES: dict[str, list[str]] = {
@@ -266,7 +253,7 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
         else:
             try:
                 found = await client.list(endpoint, on_progress=tick,
-                                          transform=_ROWS[endpoint],
+                                          per_page=_READERS[endpoint],
                                           attributes=ATTRIBUTES[endpoint])
             except ScimNotFound:
                 notes.append(f"{endpoint}: not found on this server")

@@ -105,17 +105,21 @@ class ListServer:
     overlap: pages after the first also repeat the resource before them; grow: called with
     the request number, may add resources; lenient: application/json, itemsPerPage echoing
     count, no Resources key when empty, numeric ids, totalResults as a string;
-    total: False to leave totalResults out.
+    total: False to leave totalResults out; throttle_above: answer 429 (no Retry-After) to a
+    list request that finds that many already in flight.
     """
 
     def __init__(self, n: int, *, delay: float = 0.0, cap: int | None = None,
                  overlap: bool = False, grow: Callable[[int, list[Any]], None] | None = None,
-                 lenient: bool = False, total: bool = True) -> None:
+                 lenient: bool = False, total: bool = True,
+                 throttle_above: int | None = None) -> None:
         self.items: list[dict[str, Any]] = [
             {"schemas": [urns.USER], "id": i if lenient else str(i), "userName": f"user{i}@x.org"}
             for i in range(1, n + 1)]
         self.delay, self.cap, self.overlap, self.grow = delay, cap, overlap, grow
         self.lenient, self.total = lenient, total
+        self.throttle_above = throttle_above
+        self.throttled = 0
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -141,6 +145,13 @@ class ListServer:
                                                    "detail": f"{path} not here"}).encode())
             return
         self.requests += 1
+        if self.throttle_above is not None and self.in_flight >= self.throttle_above:
+            self.throttled += 1
+            await send({"type": "http.response.start", "status": 429, "headers": [
+                (b"content-type", b"application/scim+json")]})
+            await send({"type": "http.response.body", "body": json.dumps({
+                "schemas": [urns.ERROR], "status": "429", "detail": "slow down"}).encode()})
+            return
         if self.grow:
             self.grow(self.requests, self.items)
         self.in_flight += 1

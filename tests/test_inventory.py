@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from opskit import http, inventory
+from opskit._columns import PageReader
 from opskit.config import Profile, SecretRef
 from opskit.errors import ConfigError, IncompleteError, NotScimResponse, OpskitError
 from opskit.inventory import COLUMNS, FRAMES, Inventory, fetch_inventory
@@ -24,7 +25,7 @@ from opskit.sandbox.oauth import TOKEN_PATH
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.store import Tenant
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
-from opskit.scim import ScimClient, urns
+from opskit.scim import ScimClient, ScimList, urns
 
 from .conftest import SMALL
 from .servers import (
@@ -112,6 +113,82 @@ def test_fetch_inventory_from_inside_a_running_loop() -> None:
         return fetch_inventory(small_profile("cloud"), progress=False)
 
     assert len(asyncio.run(inside()).users) == 4
+
+
+# --------------------------------------------------------------------------- two ways in
+def test_both_ways_in_make_the_same_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages parsed by Arrow straight from the JSON, and pages parsed into Python objects and
+    coerced (what an odd server's answers get), give identical frames, dtypes included."""
+    tenant = parse_tenant(demodata.generate(scale=1), "demo")
+    real = PageReader.from_json
+    ways: Counter[str] = Counter()
+
+    def counted(self: PageReader, raw: bytes) -> Any:
+        got = real(self, raw)
+        ways["arrow" if got is not None else "refused"] += 1
+        return got
+
+    with running(tenant) as sb:
+        monkeypatch.setattr(PageReader, "from_json", counted)
+        fast = {f: fetch_inventory(profile(sb), progress=False)
+                for f, profile in (("cloud", cloud_profile), ("onprem", onprem_profile))}
+        monkeypatch.setattr(PageReader, "from_json", lambda self, raw: None)
+        lenient = {f: fetch_inventory(profile(sb), progress=False)
+                   for f, profile in (("cloud", cloud_profile), ("onprem", onprem_profile))}
+    assert ways["arrow"] >= 10 and ways["refused"] == 0
+    for flavor, inv in fast.items():
+        assert inv.complete and len(inv.privileged_data) > 100
+        for name in FRAMES:
+            assert list(getattr(inv, name).columns) == COLUMNS[name]
+            pd.testing.assert_frame_equal(getattr(inv, name), getattr(lenient[flavor], name),
+                                          obj=f"{flavor} {name}")
+
+
+def test_answers_arrow_cannot_read_take_the_lenient_way() -> None:
+    reader = inventory._READERS["PrivilegedData"]
+    ok = b'{"totalResults":1,"Resources":[{"id":"s1","name":"a","container":{"value":"f1"}}]}'
+    total, ids, page = reader.from_json(ok)
+    assert (total, ids, len(page)) == (1, ["s1"], 1)
+    for odd in (b'{"totalResults":1,"Resources":[{"id":1,"name":"a"}]}',  # a numeric id
+                b'{"totalResults":"1","Resources":[]}',  # a count as text
+                b'{"totalResults":1,"resources":[{"id":"s1"}]}',  # lower case
+                b'{"totalResults":0}',  # no Resources at all
+                b'{"a":1}\n{"b":2}', b"[1,2]", b"<html>"):
+        assert reader.from_json(odd) is None, odd
+    # The lenient way keeps what it can: text from numbers, booleans from "true"/"false",
+    # and leaves out list members that are not objects.
+    users = inventory.tidy_users([{"id": 7, "userName": "x", "active": "false",
+                                   "emails": ["junk", {"value": "b"}, {"value": "a",
+                                                                       "primary": True}]}])
+    row = users.iloc[0]
+    assert (row.id, row.active, row.email) == ("7", False, "a")
+    groups, members = inventory.tidy_groups([{"id": "g", "members": [
+        "junk", {"value": 5}, {"value": "g2", "$ref": "https://x/Groups/g2"}]}])
+    assert list(groups.member_count) == [2]
+    assert list(zip(members.member_id, members.member_type, strict=True)) == [
+        ("5", "User"), ("g2", "Group")]
+
+
+def test_a_repeated_group_keeps_its_members_once() -> None:
+    """Overlapping pages repeat a group: its members must not be counted twice."""
+    read = inventory._READERS["Groups"]
+    page1 = read([{"id": "g1", "members": [{"value": "u1"}, {"value": "u2"}]},
+                  {"id": "g2", "members": [{"value": "u3"}]}])
+    page2 = read([{"id": "g2", "members": [{"value": "u3"}]},
+                  {"id": "g3", "members": [{"value": "u4"}]}])
+    found = ScimList([page1, page2], 3, count=3, keep=[[True, True], [False, True]])
+    groups, members = inventory._FRAMES["Groups"](found)
+    assert list(groups.id) == ["g1", "g2", "g3"]
+    assert list(zip(members.group_id, members.member_id, strict=True)) == [
+        ("g1", "u1"), ("g1", "u2"), ("g2", "u3"), ("g3", "u4")]
+
+
+def test_overlapping_pages_make_no_duplicate_rows() -> None:
+    with serve_asgi(ListServer(230, overlap=True)) as url:
+        prof = Profile("overlap", "onprem", "onprem", base_url=url + "/v2",
+                       token=SecretRef.practice("unused-token", "t"))
+        inv = fetch_inventory(prof, progress=False)
+    assert list(inv.users.id) == [str(i) for i in range(1, 231)] and inv.complete
 
 
 # --------------------------------------------------------------------------- snapshots

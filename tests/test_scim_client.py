@@ -24,7 +24,7 @@ from opskit.errors import (
 from opskit.sandbox import demodata
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
-from opskit.scim import ScimClient, ScimList, filters, urns
+from opskit.scim import AdaptiveLimiter, ScimClient, ScimList, filters, urns
 
 from .servers import (
     ListServer,
@@ -149,6 +149,58 @@ def test_overlapping_pages_are_deduplicated(list_server: Any) -> None:
     got = run(go())
     assert ids(got) == sorted(str(i) for i in range(1, 13))
     assert len(got) == 12 and got.complete
+
+
+def test_overlapping_pages_per_page_keep_each_resource_once(list_server: Any) -> None:
+    """per_page: one object per page, in order, and masks that drop what pages repeated."""
+    _app, url = list_server(12, overlap=True)
+
+    async def go() -> ScimList:
+        async with plain_client(url, page_size=4) as c:
+            return await c.list("Users", per_page=lambda rs: [str(r["id"]) for r in rs])
+
+    got = run(go())
+    assert got.keep is not None and len(got.keep) == len(got)
+    kept = [rid for page, mask in zip(got, got.keep, strict=True)
+            for rid, k in zip(page, mask, strict=True) if k]
+    assert kept == [str(i) for i in range(1, 13)] and got.count == 12 and got.complete
+
+
+def test_throttling_halves_the_concurrency(list_server: Any) -> None:
+    app, url = list_server(60, delay=0.05, throttle_above=4)
+    patient = http.async_client(policy=http.RetryPolicy(max_attempts=10, backoff_base=0.02))
+
+    async def go() -> tuple[ScimList, int, int]:
+        async with ScimClient(url, patient, page_size=5, concurrency=8) as c:
+            got = await c.list("Users")
+            return got, c.limiter.throttles, c.limiter.lowest
+
+    got, throttles, lowest = run(go())
+    assert ids(got) == sorted(str(i) for i in range(1, 61)) and got.complete
+    assert app.throttled and throttles and lowest <= 4  # halved from 8 at least once
+
+
+def test_the_limiter_serves_waiters_in_order_and_survives_cancellation() -> None:
+    async def go() -> tuple[list[int], int, int]:
+        limiter = AdaptiveLimiter(2)
+        order: list[int] = []
+        peak = 0
+
+        async def worker(i: int) -> None:
+            nonlocal peak
+            async with limiter:
+                order.append(i)
+                peak = max(peak, limiter.in_flight)
+                await asyncio.sleep(0.01)
+
+        tasks = [asyncio.create_task(worker(i)) for i in range(8)]
+        await asyncio.sleep(0)
+        tasks[5].cancel()  # a waiter that gives up must not take a slot with it
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return order, peak, limiter.in_flight
+
+    order, peak, left = run(go())
+    assert order == [0, 1, 2, 3, 4, 6, 7] and peak == 2 and left == 0
 
 
 def test_short_pages_are_followed_up(list_server: Any) -> None:

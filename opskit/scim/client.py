@@ -10,8 +10,8 @@ short, and a page that keeps failing raises IncompleteError naming the resource 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -35,30 +35,42 @@ from ..errors import (
     TransportError,
 )
 from . import filters, urns
-from .responses import list_page, scim_json
+from .responses import is_json, list_page, scim_json
 
 log = logger("opskit.scim")
 DEFAULT_PAGE_SIZE = 100  # when a server advertises no maximum
 MAX_PAGE_SIZE = 1000
-DEFAULT_CONCURRENCY = 8  # until the first pages say how many in flight keep the client busy
+DEFAULT_CONCURRENCY = 4  # until the first pages say how many in flight keep the client busy
 MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 16
+LOAD = 0.5  # the share of its time the client is kept busy by pages in flight (see _pace)
 
 
-class ScimList(list[dict[str, Any]]):
-    """A listing: the resources, plus the server's count and whether it was read whole."""
+class ScimList(list[Any]):
+    """A listing: the resources (or one object per page), plus the server's count and whether
+    it was read whole."""
 
-    def __init__(self, items: list[dict[str, Any]], total: int, complete: bool = True,
-                 notes: list[str] | None = None, pages: int = 0):
+    def __init__(self, items: list[Any], total: int, complete: bool = True,
+                 notes: list[str] | None = None, pages: int = 0, *, count: int | None = None,
+                 keep: list[list[bool]] | None = None):
         super().__init__(items)
         self.total = total
         self.complete = complete
         self.notes = notes or []
         self.pages = pages
+        # Resources read, each once: len(self) unless the items are pages (per_page).
+        self.count = len(items) if count is None else count
+        # Per page, which resources to keep (None: all): pages that overlapped repeat some.
+        self.keep = keep
 
 
 class AdaptiveLimiter:
     """At most `limit` requests in flight; halved on throttling, regrown by one per `limit`
-    successes in a row, between 1 and `maximum`."""
+    successes in a row, between 1 and `maximum`.
+
+    Waiters queue first come, first served and a freed slot wakes exactly one of them: a
+    listing queues every page at once, and waking them all on each release would cost a
+    wake-up per waiting page per answer.
+    """
 
     def __init__(self, start: int = DEFAULT_CONCURRENCY, maximum: int | None = None):
         self.maximum = maximum or start
@@ -68,25 +80,36 @@ class AdaptiveLimiter:
         self.lowest = self.limit
         self._streak = 0
         self._last_cut = 0.0
-        self._cond: asyncio.Condition | None = None
-        self._wakers: set[asyncio.Future[None]] = set()
-
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
-        return self._cond
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def __aenter__(self) -> None:
-        cond = self._condition()
-        async with cond:
-            await cond.wait_for(lambda: self.in_flight < self.limit)
+        if self.in_flight < self.limit and not self._waiters:
             self.in_flight += 1
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter  # the slot is counted as ours when we are woken (see _wake)
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # woken and cancelled at once: hand the slot on
+                else:
+                    self._waiters.remove(waiter)
+                raise
 
     async def __aexit__(self, *exc: object) -> None:
-        cond = self._condition()
-        async with cond:
-            self.in_flight -= 1
-            cond.notify_all()
+        self._release()
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
 
     def throttled(self, _what: object = None) -> None:
         """Called on a 429: halve, at most once per half-second (one burst is one signal)."""
@@ -103,26 +126,14 @@ class AdaptiveLimiter:
         if self._streak >= self.limit and self.limit < self.maximum:
             self.limit += 1
             self._streak = 0
-            if self._cond is not None:
-                # Wake waiters on the loop that owns the condition.
-                asyncio.get_running_loop().call_soon(self._wake)
+            self._wake()
 
     def retarget(self, maximum: int) -> None:
         """Set the ceiling; grow to it at once unless the server throttled a moment ago."""
         self.maximum = max(1, maximum)
         if self.limit > self.maximum or time.monotonic() - self._last_cut > 2.0:
             self.limit = self.maximum
-            if self._cond is not None:
-                asyncio.get_running_loop().call_soon(self._wake)
-
-    def _wake(self) -> None:
-        async def notify() -> None:
-            async with self._condition():
-                self._condition().notify_all()
-        # Keep a reference: the loop holds tasks only weakly.
-        task = asyncio.ensure_future(notify())
-        self._wakers.add(task)
-        task.add_done_callback(self._wakers.discard)
+            self._wake()
 
 
 class ScimClient:
@@ -141,7 +152,7 @@ class ScimClient:
                                        MAX_CONCURRENCY if concurrency is None else None)
         self.limit_sum = 0  # the concurrency limit at each request: its mean is what was used
         self._waits: list[float] = []
-        self._cpu_start: float | None = None
+        self._cpu_mark: tuple[float, int] | None = None  # (CPU time, pages) at the last estimate
         self.requests = 0
         self._owns = owns_client
         self._spc: dict[str, Any] | None = None
@@ -159,7 +170,8 @@ class ScimClient:
                               "practice tenant runs for that block) and use p")
         concurrency = kwargs.get("concurrency") or MAX_CONCURRENCY
         client = http.async_client(auth=auth_for(profile), verify=profile.verify,
-                                   max_connections=max(concurrency * 2, 8))
+                                   max_connections=max(concurrency * 2, 8),
+                                   tls=http.needs_tls(profile.base_url, profile.token_url))
         return cls(profile.base_url, client, flavor=profile.flavor, **kwargs)
 
     async def __aenter__(self) -> ScimClient:
@@ -268,30 +280,38 @@ class ScimClient:
     async def list(self, endpoint: str, filter: str | None = None, *,
                    attributes: list[str] | None = None,
                    on_progress: Callable[[int], None] | None = None,
-                   transform: Callable[[dict[str, Any]], Any] | None = None) -> ScimList:
+                   transform: Callable[[dict[str, Any]], Any] | None = None,
+                   per_page: Callable[[list[dict[str, Any]]], Any] | None = None) -> ScimList:
         """Every resource of an endpoint (matching the filter), read concurrently.
 
         ``transform`` turns each resource into what the caller keeps, page by page as pages
         arrive: the raw JSON of a large listing is never held all at once, and the work
-        overlaps with the waits for other pages.
+        overlaps with the waits for other pages. ``per_page`` instead turns each page's
+        resources into one object (a column batch, say): the list then holds one per page, in
+        order, and ``keep`` says which resources of each to keep when pages overlapped. A
+        ``per_page`` with a ``from_json(raw) -> (totalResults, ids, kept) | None`` method reads
+        the raw answer itself where it can (see opskit._columns).
         """
+        if transform is not None and per_page is not None:
+            raise ValueError("give transform or per_page, not both")
         server, client_side = filters.split(filter, eq_co_only=self.flavor == "cloud")
-        page_transform = transform if client_side is None else None
+        mode = _Mode(transform, per_page) if client_side is None else _Mode()
         try:
-            found = await self._list_all(endpoint, server, attributes, on_progress,
-                                         page_transform)
+            found = await self._list_all(endpoint, server, attributes, on_progress, mode)
         except ScimInvalidFilter:
             if self.flavor == "cloud" or server is None:
                 raise
             # A server that refuses what it could not evaluate: evaluate it here instead.
             server, client_side = filters.split(filter, eq_co_only=True)
-            page_transform = None
-            found = await self._list_all(endpoint, server, attributes, on_progress, None)
+            mode = _Mode()
+            found = await self._list_all(endpoint, server, attributes, on_progress, mode)
         if client_side is None:
             return found
         kept = await self._filter_here(endpoint, found, client_side)
         if transform is not None:
             kept[:] = [transform(r) for r in kept]
+        elif per_page is not None:
+            kept[:] = [per_page(list(kept))]
         return kept
 
     async def _filter_here(self, endpoint: str, found: ScimList, text: str) -> ScimList:
@@ -316,9 +336,8 @@ class ScimClient:
         return ScimList(kept, len(kept), found.complete and not unreadable, notes, found.pages)
 
     async def _page(self, endpoint: str, params: dict[str, Any], start: int, count: int,
-                    transform: Callable[[dict[str, Any]], Any] | None = None
-                    ) -> tuple[int | None, list[tuple[str | None, Any]]]:
-        """(totalResults, (id, kept) per resource) of one page.
+                    mode: _Mode) -> tuple[int | None, _Read]:
+        """(totalResults, what was read) of one page.
 
         The page is decoded and transformed in a worker thread, so the event loop keeps
         sending requests meanwhile: waiting and working overlap instead of taking turns.
@@ -328,10 +347,11 @@ class ScimClient:
             sent = time.perf_counter()
             response = await self._send("GET", endpoint, params=query)
             waited = time.perf_counter() - sent
-            total, keyed = await asyncio.to_thread(_decode_page, response, transform)
+            total, read = await asyncio.to_thread(_decode_page, response, mode)
+            mode.note(read)
             self.limiter.succeeded()
             self._pace(waited)
-            return total, keyed
+            return total, read
         except (TransportError, ScimServerError, ScimRateLimited) as exc:
             # Failures that outlasted the retries. A refusal (401, 403, 404, a bad filter) or an
             # answer that is not SCIM keeps its own type and remediation.
@@ -342,47 +362,52 @@ class ScimClient:
                 resource=endpoint, page=start) from None
 
     def _pace(self, waited: float) -> None:
-        """Little's law: keep as many pages in flight as the client can process during one
-        page's round trip — fewer leaves it idle, more only queues (between 2 and 16).
+        """Little's law at half load: keep as many pages in flight as the client can process
+        in half of one page's round trip (between 2 and 16).
 
-        The work per page is this process's CPU time per page so far (parsing, rows, HTTP,
-        the event loop: everything a page costs here), not a guess.
+        A client kept busy all the time makes each answer wait for the ones before it, and
+        every such wait also holds back the next request of that slot: at half load answers
+        are taken as they come. The work per page is this process's CPU time per page (parsing,
+        columns, HTTP, the event loop: everything a page costs here), measured, not guessed,
+        over the pages since the last estimate, so start-up costs weigh on the first only.
         """
         if not self.adaptive:
             return
-        if self._cpu_start is None:
-            self._cpu_start = time.process_time()
+        now = time.process_time()
+        if self._cpu_mark is None:
+            self._cpu_mark = (now, 0)
             return
         self._waits.append(waited)
         if len(self._waits) in (4, 16, 64):
-            work = (time.process_time() - self._cpu_start) / len(self._waits)
+            cpu, pages = self._cpu_mark
+            work = (now - cpu) / (len(self._waits) - pages)
+            self._cpu_mark = (now, len(self._waits))
             # The quickest round trip is the latency itself; slower ones include queueing,
             # which more concurrency would only feed (as TCP Vegas reasons).
-            target = math.ceil(min(self._waits) / max(work, 1e-4))
+            target = round(LOAD * min(self._waits) / max(work, 1e-4))
             self.limiter.retarget(min(MAX_CONCURRENCY, max(MIN_CONCURRENCY, target)))
 
     async def _range(self, endpoint: str, params: dict[str, Any], start: int, count: int,
-                     transform: Callable[[dict[str, Any]], Any] | None = None
-                     ) -> tuple[set[int], list[tuple[str | None, Any]], int]:
-        """(id, kept) of resources start … start+count-1; follows up on short pages."""
+                     mode: _Mode) -> tuple[set[int], list[_Read], int]:
+        """(totals seen, pages read, requests) for resources start … start+count-1; follows
+        up on short pages."""
         totals: set[int] = set()
-        items: list[tuple[str | None, Any]] = []
-        pages = 0
-        while len(items) < count:
-            total, got = await self._page(endpoint, params, start + len(items),
-                                          count - len(items), transform)
-            pages += 1
+        reads: list[_Read] = []
+        got = requests = 0
+        while got < count:
+            total, read = await self._page(endpoint, params, start + got, count - got, mode)
+            requests += 1
             if total is not None:
                 totals.add(total)
-            if not got:
+            if not read.ids:
                 break
-            items.extend(got)
-        return totals, items, pages
+            reads.append(read)
+            got += len(read.ids)
+        return totals, reads, requests
 
     async def _list_all(self, endpoint: str, server_filter: str | None,
                         attributes: list[str] | None,
-                        on_progress: Callable[[int], None] | None,
-                        transform: Callable[[dict[str, Any]], Any] | None = None) -> ScimList:
+                        on_progress: Callable[[int], None] | None, mode: _Mode) -> ScimList:
         size = await self.max_page_size()
         params: dict[str, Any] = {}
         if server_filter:
@@ -392,62 +417,57 @@ class ScimClient:
         seen_totals: list[int] = []
         pages = 0
         for _attempt in range(3):
-            total, first = await self._page(endpoint, params, 1, size, transform)
+            mode.reset()
+            total, first = await self._page(endpoint, params, 1, size, mode)
             pages += 1
+            n_first = len(first.ids)
             if total is None:  # a server that does not count: read until an empty page
-                total = len(first) if len(first) < size else -1
+                total = n_first if n_first < size else -1
             totals = {total}
-            stride = len(first) if 0 < len(first) < size else size
-            chunks: list[list[tuple[str | None, Any]]] = [first]
+            stride = n_first if 0 < n_first < size else size
+            reads: list[_Read] = [first] if n_first else []
             if total < 0:
-                more_totals, rest, n = await self._range(endpoint, params, len(first) + 1,
-                                                         2**31, transform)
+                more_totals, rest, n = await self._range(endpoint, params, n_first + 1,
+                                                         2**31, mode)
                 totals |= more_totals
-                chunks.append(rest)
+                reads.extend(rest)
                 pages += n
-                total = len(first) + len(rest)
-            elif total > len(first):
-                starts = range(len(first) + 1, total + 1, stride)
+                total = sum(len(r.ids) for r in reads)
+            elif total > n_first:
+                starts = range(n_first + 1, total + 1, stride)
                 try:
                     async with asyncio.TaskGroup() as tg:
                         tasks = [tg.create_task(self._range(endpoint, params, s,
-                                                            min(stride, total - s + 1),
-                                                            transform))
+                                                            min(stride, total - s + 1), mode))
                                  for s in starts]
                         if on_progress is not None:
-                            on_progress(len(first))
+                            on_progress(n_first)
                             for t in tasks:
                                 t.add_done_callback(
-                                    lambda t: on_progress(len(t.result()[1]))
+                                    lambda t: on_progress(sum(len(r.ids) for r in t.result()[1]))
                                     if not t.cancelled() and t.exception() is None else None)
                 except BaseExceptionGroup as group:
                     # The caller gets the page's own error (IncompleteError, a typed SCIM
                     # error), not a group that `except IncompleteError` would miss.
                     raise _first_error(group) from None
                 for t in tasks:
-                    more_totals, items, n = t.result()
+                    more_totals, rest, n = t.result()
                     totals |= more_totals
-                    chunks.append(items)
+                    reads.extend(rest)
                     pages += n
             elif on_progress is not None:
-                on_progress(len(first))
-            unique: dict[str, Any] = {}
-            anonymous: list[Any] = []
-            for chunk in chunks:
-                for rid, kept in chunk:
-                    if rid is None:
-                        anonymous.append(kept)
-                    else:
-                        unique.setdefault(rid, kept)
-            items = [*unique.values(), *anonymous]
+                on_progress(n_first)
+            found = mode.assemble(reads, total, pages)
             seen_totals.extend(sorted(totals))
-            if len(totals) == 1 and len(items) == total:
-                return ScimList(items, total, True, pages=pages)
+            if len(totals) == 1 and found.count == total:
+                return found
             log.info("%s: count changed while listing (%s, %d read); reading again", endpoint,
-                     sorted(totals), len(items))
+                     sorted(totals), found.count)
         note = (f"{endpoint}: totalResults kept changing while listing "
-                f"({', '.join(map(str, sorted(set(seen_totals))))}); {len(items)} read")
-        return ScimList(items, total, False, [note], pages=pages)
+                f"({', '.join(map(str, sorted(set(seen_totals))))}); {found.count} read")
+        found.complete = False
+        found.notes.append(note)
+        return found
 
 
 def _first_error(group: BaseExceptionGroup) -> BaseException:
@@ -467,18 +487,82 @@ def _first_error(group: BaseExceptionGroup) -> BaseException:
     return next((e for e in leaves if isinstance(e, OpskitError)), leaves[0])
 
 
-def _decode_page(response: httpx.Response, transform: Callable[[dict[str, Any]], Any] | None
-                 ) -> tuple[int | None, list[tuple[str | None, Any]]]:
-    """(totalResults, keyed resources) of a list answer."""
+class _Read:
+    """One page as read: its resources' ids (what deduplication compares) and what is kept."""
+
+    __slots__ = ("ids", "kept")
+
+    def __init__(self, ids: list[str | None], kept: Any):
+        self.ids = ids
+        self.kept = kept
+
+
+class _Mode:
+    """What a listing keeps of each page: the resources, one transform of each, or one object
+    made of the whole page; and how the pages become one deduplicated ScimList."""
+
+    def __init__(self, transform: Callable[[dict[str, Any]], Any] | None = None,
+                 per_page: Callable[[list[dict[str, Any]]], Any] | None = None):
+        self.transform = transform
+        self.per_page = per_page
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new reading of the listing."""
+        self._ids: set[str | None] = set()
+        self._named = 0
+
+    def note(self, read: _Read) -> None:
+        """Count a page's ids as it arrives, so the end of a listing need not."""
+        if self.per_page is not None:
+            self._ids.update(read.ids)
+            self._named += len(read.ids) - read.ids.count(None)
+
+    def keep(self, resources: list[dict[str, Any]]) -> Any:
+        if self.per_page is not None:
+            return self.per_page(resources)
+        if self.transform is not None:
+            return [self.transform(r) for r in resources]
+        return resources
+
+    def assemble(self, reads: list[_Read], total: int, pages: int) -> ScimList:
+        """Pages in order, each resource once (the first time it was read)."""
+        if self.per_page is None:
+            unique: dict[str, Any] = {}
+            anonymous: list[Any] = []
+            for read in reads:
+                for rid, kept in zip(read.ids, read.kept, strict=True):
+                    if rid is None:
+                        anonymous.append(kept)
+                    else:
+                        unique.setdefault(rid, kept)
+            return ScimList([*unique.values(), *anonymous], total, True, pages=pages)
+        read_count = sum(len(r.ids) for r in reads)
+        repeats = self._named - len(self._ids - {None})
+        keep: list[list[bool]] | None = None
+        if repeats:  # pages overlapped: mark the repeats
+            seen: set[str] = set()
+            keep = []
+            for read in reads:
+                mask = []
+                for rid in read.ids:
+                    mask.append(rid is None or rid not in seen)
+                    if rid is not None:
+                        seen.add(rid)
+                keep.append(mask)
+        return ScimList([r.kept for r in reads], total, True, pages=pages,
+                        count=read_count - repeats, keep=keep)
+
+
+def _decode_page(response: httpx.Response, mode: _Mode) -> tuple[int | None, _Read]:
+    """(totalResults, the page as read) of a list answer."""
+    fast = getattr(mode.per_page, "from_json", None)
+    if fast is not None and response.status_code == 200 and is_json(response):
+        read = fast(response.content)
+        if read is not None:
+            return read[0], _Read(read[1], read[2])
     total, resources = list_page(scim_json(response), response)
-    return total, _keyed(resources, transform)
-
-
-def _keyed(resources: list[dict[str, Any]], transform: Callable[[dict[str, Any]], Any] | None
-           ) -> list[tuple[str | None, Any]]:
-    """(id, what the caller keeps) per resource; the id is what deduplication compares."""
-    return [(None if r.get("id") is None else str(r["id"]), transform(r) if transform else r)
-            for r in resources]
+    return total, _Read([r.get("id") for r in resources], mode.keep(resources))
 
 
 def _without_meta(body: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,12 @@ def _describe(response: httpx.Response) -> str:
     return f"{response.request.method} {redact(str(response.request.url))}"
 
 
+def is_json(response: httpx.Response) -> bool:
+    """Whether the answer says it is JSON (SCIM's own type, plain JSON, or any +json)."""
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return ctype in _JSON_TYPES or ctype.endswith("+json")
+
+
 def scim_json(response: httpx.Response) -> Any:
     """The JSON body of a successful answer; a typed error for anything else."""
     if response.status_code >= 400:
@@ -61,7 +67,7 @@ def scim_json(response: httpx.Response) -> Any:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
         body = None
-    if body is None or (ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json")):
+    if body is None or (ctype and not is_json(response)):
         what = "an HTML page" if "html" in ctype or response.text.lstrip()[:1] == "<" \
             else f"content of type {ctype or 'unknown'}"
         raise NotScimResponse(f"{_describe(response)} answered {response.status_code} with "
