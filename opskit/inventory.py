@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from . import _columns
 from ._columns import Columns, PageReader
 from .config import Profile, connect
-from .errors import ConfigError, OpskitError, ScimNotFound
+from .errors import ConfigError, NotScimResponse, OpskitError, ScimNotFound
 from .scim import ScimClient, ScimList, run_sync, urns
 
 SCHEMA_VERSION = 1
@@ -231,10 +231,11 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
 async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventory:
     started = time.perf_counter()
     notes: list[str] = []
-    # Both discovery answers at once: each costs a round trip before any listing starts.
-    advertised, _page_size = await asyncio.gather(client.resource_types(),
-                                                  client.max_page_size())
-    names = {rt.get("name") for rt in advertised or []}
+    # Discovery runs beside the listings, not before them: a round trip saved. The page size
+    # goes first in line (every listing's later pages need it); the resource types last (they
+    # only explain a listing the server refused).
+    page_size = asyncio.ensure_future(client.max_page_size())
+    discovery: asyncio.Future[list[dict[str, Any]] | None] | None = None
     bar = tqdm(total=None, unit=" resources", desc=f"inventory {source}".strip(),
                disable=None if progress else True, leave=False)
     lock = threading.Lock()
@@ -245,27 +246,41 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
 
     frames: dict[str, Any] = {}
 
+    async def offered() -> set[str] | None:
+        """The resource types the server says it offers (None: it does not say)."""
+        assert discovery is not None
+        advertised = await discovery
+        return None if advertised is None else {rt.get("name") for rt in advertised}
+
     async def read(endpoint: str) -> ScimList:
         kind = urns.ENDPOINT_TYPES[endpoint]
         found = ScimList([], 0)
-        if advertised is not None and kind not in names:
-            notes.append(f"{endpoint}: the server does not offer resource type {kind}")
-        else:
-            try:
-                found = await client.list(endpoint, on_progress=tick,
-                                          per_page=_READERS[endpoint],
-                                          attributes=ATTRIBUTES[endpoint])
-            except ScimNotFound:
+        try:
+            found = await client.list(endpoint, on_progress=tick,
+                                      per_page=_READERS[endpoint],
+                                      attributes=ATTRIBUTES[endpoint])
+        except (ScimNotFound, NotScimResponse) as refused:
+            names = await offered()
+            if names is not None and kind not in names:
+                notes.append(f"{endpoint}: the server does not offer resource type {kind}")
+            elif isinstance(refused, ScimNotFound):
                 notes.append(f"{endpoint}: not found on this server")
+            else:
+                raise
         # Built as soon as this listing ends, in a thread: the others are still being read.
         frames[endpoint] = await asyncio.to_thread(_FRAMES[endpoint], found)
         return found
 
+    listings = [asyncio.ensure_future(read(e)) for e in _ENDPOINT_FRAMES]
+    discovery = asyncio.ensure_future(client.resource_types())
     try:
-        results = await asyncio.gather(*(read(e) for e in _ENDPOINT_FRAMES),
-                                       return_exceptions=True)
+        results = await asyncio.gather(*listings, return_exceptions=True)
+        await page_size  # its failure, if any, is the listings' too
+        names = await offered()
     finally:
         bar.close()
+        for task in (page_size, discovery, *listings):
+            task.cancel()  # a no-op for those done; the others are not left running
     failures = [r for r in results if isinstance(r, BaseException)]
     for r in failures:
         if not isinstance(r, OpskitError):
@@ -300,7 +315,7 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
         "complete": all(r.complete for r in listed.values()),
         "notes": notes, "requests": client.requests,
         "seconds": round(time.perf_counter() - started, 3),
-        "pam": advertised is None or bool(names & set(urns.PAM_TYPES)),
+        "pam": names is None or bool(names & set(urns.PAM_TYPES)),
     }
     if failures:
         # Never a quietly short result: the caller gets the error, with what was read attached.

@@ -106,19 +106,22 @@ class ListServer:
     the request number, may add resources; lenient: application/json, itemsPerPage echoing
     count, no Resources key when empty, numeric ids, totalResults as a string;
     total: False to leave totalResults out; throttle_above: answer 429 (no Retry-After) to a
-    list request that finds that many already in flight.
+    list request that finds that many already in flight; refuse_above: answer 400 to a count
+    above it (as a strict server would to a page larger than it allows).
     """
 
     def __init__(self, n: int, *, delay: float = 0.0, cap: int | None = None,
                  overlap: bool = False, grow: Callable[[int, list[Any]], None] | None = None,
                  lenient: bool = False, total: bool = True,
-                 throttle_above: int | None = None) -> None:
+                 throttle_above: int | None = None, refuse_above: int | None = None) -> None:
         self.items: list[dict[str, Any]] = [
             {"schemas": [urns.USER], "id": i if lenient else str(i), "userName": f"user{i}@x.org"}
             for i in range(1, n + 1)]
         self.delay, self.cap, self.overlap, self.grow = delay, cap, overlap, grow
         self.lenient, self.total = lenient, total
         self.throttle_above = throttle_above
+        self.refuse_above = refuse_above
+        self.counts: list[int] = []  # the count each list request asked for
         self.throttled = 0
         self.requests = 0
         self.in_flight = 0
@@ -145,6 +148,12 @@ class ListServer:
                                                    "detail": f"{path} not here"}).encode())
             return
         self.requests += 1
+        self.counts.append(int(query.get("count", 100)))
+        if self.refuse_above is not None and self.counts[-1] > self.refuse_above:
+            await send_json(send, 400, json.dumps({
+                "schemas": [urns.ERROR], "status": "400", "scimType": "invalidValue",
+                "detail": f"count must not exceed {self.refuse_above}"}).encode())
+            return
         if self.throttle_above is not None and self.in_flight >= self.throttle_above:
             self.throttled += 1
             await send({"type": "http.response.start", "status": 429, "headers": [

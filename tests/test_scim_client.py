@@ -166,6 +166,21 @@ def test_overlapping_pages_per_page_keep_each_resource_once(list_server: Any) ->
     assert kept == [str(i) for i in range(1, 13)] and got.count == 12 and got.complete
 
 
+def test_a_first_page_larger_than_allowed_is_asked_again_at_the_advertised_size(
+        list_server: Any) -> None:
+    """The first page goes out before ServiceProviderConfig answers, at opskit's largest
+    count; a server that refuses that gets the size it advertises (here none: 100)."""
+    app, url = list_server(250, refuse_above=100)
+
+    async def go() -> ScimList:
+        async with plain_client(url) as c:
+            return await c.list("Users")
+
+    got = run(go())
+    assert ids(got) == sorted(str(i) for i in range(1, 251)) and got.complete
+    assert app.counts[:2] == [1000, 100] and max(app.counts[1:]) == 100
+
+
 def test_throttling_halves_the_concurrency(list_server: Any) -> None:
     app, url = list_server(60, delay=0.05, throttle_above=4)
     patient = http.async_client(policy=http.RetryPolicy(max_attempts=10, backoff_base=0.02))

@@ -27,11 +27,13 @@ from ..errors import (
     ConfigError,
     IncompleteError,
     OpskitError,
+    ScimBadRequest,
     ScimError,
     ScimInvalidFilter,
     ScimNotFound,
     ScimRateLimited,
     ScimServerError,
+    ScimTooMany,
     TransportError,
 )
 from . import filters, urns
@@ -157,6 +159,7 @@ class ScimClient:
         self._owns = owns_client
         self._spc: dict[str, Any] | None = None
         self._spc_lock: asyncio.Lock | None = None
+        self._spc_task: asyncio.Future[dict[str, Any]] | None = None
         self._models: dict[str, type[Resource[Any]] | None] = {}
         transport = getattr(client, "_transport", None)
         if isinstance(transport, http.RetryTransport):
@@ -227,6 +230,19 @@ class ScimClient:
                     except ScimNotFound:
                         self._spc = {}
         return self._spc
+
+    async def _first_page_size(self) -> int:
+        """The count to ask a listing's first page for. Until ServiceProviderConfig has
+        answered, the largest opskit asks for: the server returns no more than it allows, the
+        pages after follow what it returned and what it advertises, and the listing starts a
+        round trip sooner. ServiceProviderConfig is fetched meanwhile."""
+        if self.page_size or self._spc is not None:
+            return await self.max_page_size()
+        if self._spc_task is None:
+            self._spc_task = asyncio.ensure_future(self.service_provider_config())
+            # Its failure, if any, is met again (and raised) by max_page_size.
+            self._spc_task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return MAX_PAGE_SIZE
 
     async def max_page_size(self) -> int:
         if self.page_size:
@@ -408,7 +424,7 @@ class ScimClient:
     async def _list_all(self, endpoint: str, server_filter: str | None,
                         attributes: list[str] | None,
                         on_progress: Callable[[int], None] | None, mode: _Mode) -> ScimList:
-        size = await self.max_page_size()
+        first_size = await self._first_page_size()
         params: dict[str, Any] = {}
         if server_filter:
             params["filter"] = server_filter
@@ -418,7 +434,18 @@ class ScimClient:
         pages = 0
         for _attempt in range(3):
             mode.reset()
-            total, first = await self._page(endpoint, params, 1, size, mode)
+            try:
+                total, first = await self._page(endpoint, params, 1, first_size, mode)
+            except ScimInvalidFilter:
+                raise
+            except (ScimBadRequest, ScimTooMany):
+                if first_size == await self.max_page_size():
+                    raise
+                # A server that refuses a count above its maximum: ask for what it advertises.
+                first_size = await self.max_page_size()
+                pages += 1
+                total, first = await self._page(endpoint, params, 1, first_size, mode)
+            size = await self.max_page_size()
             pages += 1
             n_first = len(first.ids)
             if total is None:  # a server that does not count: read until an empty page
