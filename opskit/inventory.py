@@ -235,7 +235,7 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
     # goes first in line (every listing's later pages need it); the resource types last (they
     # only explain a listing the server refused).
     page_size = asyncio.ensure_future(client.max_page_size())
-    discovery: asyncio.Future[list[dict[str, Any]] | None] | None = None
+    discovery: asyncio.Future[list[dict[str, Any]] | None]  # started after the listings
     bar = tqdm(total=None, unit=" resources", desc=f"inventory {source}".strip(),
                disable=None if progress else True, leave=False)
     lock = threading.Lock()
@@ -248,7 +248,6 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
 
     async def offered() -> set[str] | None:
         """The resource types the server says it offers (None: it does not say)."""
-        assert discovery is not None
         advertised = await discovery
         return None if advertised is None else {rt.get("name") for rt in advertised}
 

@@ -155,6 +155,7 @@ class ScimClient:
         self.limit_sum = 0  # the concurrency limit at each request: its mean is what was used
         self._waits: list[float] = []
         self._cpu_mark: tuple[float, int] | None = None  # (CPU time, pages) at the last estimate
+        self._work: float | None = None  # the lowest CPU time per page measured
         self.requests = 0
         self._owns = owns_client
         self._spc: dict[str, Any] | None = None
@@ -385,7 +386,8 @@ class ScimClient:
         every such wait also holds back the next request of that slot: at half load answers
         are taken as they come. The work per page is this process's CPU time per page (parsing,
         columns, HTTP, the event loop: everything a page costs here), measured, not guessed,
-        over the pages since the last estimate, so start-up costs weigh on the first only.
+        over the pages since the last estimate; the lowest such figure is kept, as the quickest
+        round trip is, so start-up costs and a passing stall do not steer the rest of the run.
         """
         if not self.adaptive:
             return
@@ -397,10 +399,11 @@ class ScimClient:
         if len(self._waits) in (4, 16, 64):
             cpu, pages = self._cpu_mark
             work = (now - cpu) / (len(self._waits) - pages)
+            self._work = min(self._work or work, work)
             self._cpu_mark = (now, len(self._waits))
             # The quickest round trip is the latency itself; slower ones include queueing,
             # which more concurrency would only feed (as TCP Vegas reasons).
-            target = round(LOAD * min(self._waits) / max(work, 1e-4))
+            target = round(LOAD * min(self._waits) / max(self._work, 1e-4))
             self.limiter.retarget(min(MAX_CONCURRENCY, max(MIN_CONCURRENCY, target)))
 
     async def _range(self, endpoint: str, params: dict[str, Any], start: int, count: int,
