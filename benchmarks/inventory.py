@@ -251,13 +251,13 @@ def main() -> None:
             for r in runs:
                 print(f"    {r['seconds']:5.2f} s  {r['requests']:,} requests  mean concurrency "
                       f"{r['concurrency']:4.1f}  bound {r['bound']:.2f} s  ÷ bound "
-                      f"{r['to_bound']:.2f}  peak {r['peak_rss_mb']:4.0f} MB  "
+                      f"{r['to_bound']:.3f}  peak {r['peak_rss_mb']:4.0f} MB  "
                       f"complete={r['complete']}")
             print(f"  opskit (median of {len(runs)}): {ops['seconds']:8.2f} s "
                   f"{ops['requests']:6,} requests  peak {ops['peak_rss_mb']:6.0f} MB")
             print(f"  speed-up over baseline: {speedup:6.1f}×   (target ≥ 20×: "
                   f"{'met' if speedup >= 20 else 'MISSED'})")
-            print(f"  opskit ÷ latency bound (median of the runs' ratios): {to_bound:6.2f}    "
+            print(f"  opskit ÷ latency bound (median of the runs' ratios): {to_bound:6.3f}   "
                   f"(target ≤ 1.2: "
                   f"{'met' if to_bound <= 1.2 else 'MISSED'})")
             # What the HTTP round trips alone take at the concurrency opskit chose: the part
@@ -268,7 +268,7 @@ def main() -> None:
             floor_bound = floor["requests"] * args.latency_ms / 1000 / n
             print(f"  for comparison, the same pages' HTTP alone (same client, concurrency {n}, "
                   f"bodies dropped): {floor['seconds']:.2f} s, ÷ bound "
-                  f"{floor['seconds'] / floor_bound:.2f} (median of 3)")
+                  f"{floor['seconds'] / floor_bound:.3f} (median of 3)")
             peak = max(r["peak_rss_mb"] for r in runs)
             print(f"  opskit peak memory (highest run): {peak:6.0f} MB (target < 500 MB: "
                   f"{'met' if peak < 500 else 'MISSED'})\n")
