@@ -71,19 +71,30 @@ def _batch(columns: dict[str, pa.Array]) -> pa.RecordBatch:
     return pa.record_batch(list(columns.values()), names=list(columns))
 
 
+def _members(lists: pa.Array) -> tuple[pa.Array, pa.StructArray]:
+    """(owner row, member) for every non-null member of a list-of-structs column."""
+    owner = pc.list_parent_indices(lists)
+    listed = pc.list_flatten(lists)
+    present = pc.is_valid(listed)
+    return owner.filter(present), listed.filter(present)
+
+
 def users(res: pa.StructArray) -> Columns:
     f = _fields(res)
-    emails = f["emails"]
-    owner = pc.list_parent_indices(emails).to_numpy()
-    email = _fields(pc.list_flatten(emails))
-    value = email["value"].to_numpy(zero_copy_only=False)
-    primary = email["primary"].fill_null(False).to_numpy(zero_copy_only=False)
-    # The primary address, else the first one listed.
-    chosen = np.full(len(res), None, dtype=object)
-    for rows in (np.flatnonzero(~primary)[::-1], np.flatnonzero(primary)[::-1]):
-        chosen[owner[rows]] = value[rows]
+    owner, listed = _members(f["emails"])
+    email = _fields(listed)
+    # The first primary address, else the first one listed.
+    first: dict[int, Any] = {}
+    primary: dict[int, Any] = {}
+    for row, value, is_primary in zip(owner.to_pylist(), email["value"].to_pylist(),
+                                      email["primary"].to_pylist(), strict=True):
+        first.setdefault(row, value)
+        if is_primary:
+            primary.setdefault(row, value)
+    chosen = [primary[i] if i in primary else first.get(i) for i in range(len(res))]
     return Columns(_batch({
         "id": f["id"], "userName": f["userName"], "displayName": f["displayName"],
+        # Active unless the server says it is not (a missing or null `active` says nothing).
         "active": f["active"].fill_null(True), "email": pa.array(chosen, STRING),
         "externalId": f["externalId"]}))
 
@@ -91,14 +102,10 @@ def users(res: pa.StructArray) -> Columns:
 def groups(res: pa.StructArray) -> tuple[Columns, Columns]:
     """(the groups, their members)."""
     f = _fields(res)
-    members = f["members"]
-    owner = pc.list_parent_indices(members)
-    listed = pc.list_flatten(members)
-    present = pc.is_valid(listed)
-    owner, listed = owner.filter(present), listed.filter(present)
+    owner, listed = _members(f["members"])
     m = _fields(listed)
     nested = pc.fill_null(pc.match_substring(m["$ref"], "/Groups/"), False)
-    kind = pc.coalesce(m["type"], pc.if_else(nested, "Group", "User"))
+    kind = pc.coalesce(_nonempty(m["type"]), pc.if_else(nested, "Group", "User"))
     counts = np.bincount(owner.to_numpy(), minlength=len(res)).astype(np.int64)
     return (Columns(_batch({"id": f["id"], "displayName": f["displayName"],
                             "externalId": f["externalId"], "member_count": pa.array(counts)})),
@@ -120,7 +127,8 @@ def permissions(res: pa.StructArray) -> Columns:
     f = _fields(res)
     container, user, group = _fields(f["container"]), _fields(f["user"]), _fields(f["group"])
     is_user = pc.is_valid(user["value"])
-    rights = [r or [] for r in f["rights"].to_pylist()]
+    rights = [[r for r in listed if r is not None] if listed else []
+              for listed in f["rights"].to_pylist()]
     return Columns(_batch({
         "id": f["id"], "container_id": container["value"],
         "container_name": pc.coalesce(container["display"], container["name"]),
@@ -142,8 +150,8 @@ def privileged_data(res: pa.StructArray) -> Columns:
 # --------------------------------------------------------------------------- the lenient way in
 def coerce(value: Any, kind: pa.DataType) -> Any:
     """A JSON value as `kind` holds it, leniently: numbers and booleans where text was expected
-    become their text, "true"/"false" become booleans, anything else that does not fit is
-    left out (None), as are list members that do not fit."""
+    become their text, "true"/"false" and 1/0 become booleans, anything else that does not fit
+    is left out (None), as are list members that do not fit."""
     if value is None:
         return None
     if pa.types.is_struct(kind):
@@ -164,9 +172,10 @@ def coerce(value: Any, kind: pa.DataType) -> Any:
     if kind == BOOL:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        return None
+        if value in (0, 1):  # 0 and 1 as numbers
+            return bool(value)
+        text = value.strip().lower() if isinstance(value, str) else None
+        return {"true": True, "1": True, "false": False, "0": False}.get(text or "")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 

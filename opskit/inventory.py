@@ -235,6 +235,8 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
     # goes first in line (every listing's later pages need it); the resource types last (they
     # only explain a listing the server refused).
     page_size = asyncio.ensure_future(client.max_page_size())
+    # Its failure, if any, meets the listings when they ask for the page size themselves.
+    page_size.add_done_callback(lambda t: t.cancelled() or t.exception())
     discovery: asyncio.Future[list[dict[str, Any]] | None]  # started after the listings
     bar = tqdm(total=None, unit=" resources", desc=f"inventory {source}".strip(),
                disable=None if progress else True, leave=False)
@@ -247,8 +249,15 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
     frames: dict[str, Any] = {}
 
     async def offered() -> set[str] | None:
-        """The resource types the server says it offers (None: it does not say)."""
-        advertised = await discovery
+        """The resource types the server says it offers (None: it does not say, or its answer
+        could not be read: the listings have said what they could read)."""
+        try:
+            advertised = await discovery
+        except OpskitError as exc:
+            note = f"ResourceTypes could not be read: {exc.message}"
+            if note not in notes:
+                notes.append(note)
+            return None
         return None if advertised is None else {rt.get("name") for rt in advertised}
 
     async def read(endpoint: str) -> ScimList:
@@ -274,7 +283,6 @@ async def _fetch(client: ScimClient, *, source: str, progress: bool) -> Inventor
     discovery = asyncio.ensure_future(client.resource_types())
     try:
         results = await asyncio.gather(*listings, return_exceptions=True)
-        await page_size  # its failure, if any, is the listings' too
         names = await offered()
     finally:
         bar.close()

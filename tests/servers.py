@@ -107,13 +107,15 @@ class ListServer:
     count, no Resources key when empty, numeric ids, totalResults as a string;
     total: False to leave totalResults out; throttle_above: answer 429 (no Retry-After) to a
     list request that finds that many already in flight; refuse_above: answer 400 to a count
-    above it (as a strict server would to a page larger than it allows).
+    above it (as a strict server would to a page larger than it allows); failing: paths that
+    answer 500.
     """
 
     def __init__(self, n: int, *, delay: float = 0.0, cap: int | None = None,
                  overlap: bool = False, grow: Callable[[int, list[Any]], None] | None = None,
                  lenient: bool = False, total: bool = True,
-                 throttle_above: int | None = None, refuse_above: int | None = None) -> None:
+                 throttle_above: int | None = None, refuse_above: int | None = None,
+                 failing: tuple[str, ...] = ()) -> None:
         self.items: list[dict[str, Any]] = [
             {"schemas": [urns.USER], "id": i if lenient else str(i), "userName": f"user{i}@x.org"}
             for i in range(1, n + 1)]
@@ -121,6 +123,7 @@ class ListServer:
         self.lenient, self.total = lenient, total
         self.throttle_above = throttle_above
         self.refuse_above = refuse_above
+        self.failing = failing
         self.counts: list[int] = []  # the count each list request asked for
         self.throttled = 0
         self.requests = 0
@@ -134,6 +137,10 @@ class ListServer:
         path = scope["path"]
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
         ctype = b"application/json" if self.lenient else b"application/scim+json"
+        if path in self.failing:
+            await send_json(send, 500, json.dumps({"schemas": [urns.ERROR], "status": "500",
+                                                   "detail": "internal error"}).encode())
+            return
         if path.startswith("/v2/Users/"):
             rid = path.rsplit("/", 1)[1]
             found = [r for r in self.items if str(r["id"]) == rid]

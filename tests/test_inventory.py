@@ -169,6 +169,40 @@ def test_answers_arrow_cannot_read_take_the_lenient_way() -> None:
         ("5", "User"), ("g2", "Group")]
 
 
+def test_null_list_members_read_the_same_both_ways() -> None:
+    users = (b'{"totalResults":2,"Resources":[{"id":"u1","userName":"a","active":true,'
+             b'"emails":[null,{"value":"b@x"},{"value":"a@x","primary":true}]},'
+             b'{"id":"u2","userName":"b","emails":[null,{"value":"c@x"}]}]}')
+    perms = (b'{"totalResults":1,"Resources":[{"id":"p1","container":{"value":"f1"},'
+             b'"group":{"value":"g1"},"rights":[null,"View","Edit"]}]}')
+    for endpoint, raw in (("Users", users), ("ContainerPermissions", perms)):
+        reader = inventory._READERS[endpoint]
+        fast = reader.from_json(raw)
+        assert fast is not None
+        lenient = reader(json.loads(raw)["Resources"])
+        a = inventory._FRAMES[endpoint](ScimList([fast[2]], 2))
+        b = inventory._FRAMES[endpoint](ScimList([lenient], 2))
+        pd.testing.assert_frame_equal(a, b, obj=endpoint)
+    frame = inventory._FRAMES["Users"](ScimList([inventory._READERS["Users"].from_json(users)[2]],
+                                                2))
+    assert list(frame.email) == ["a@x", "c@x"] and list(frame.active) == [True, True]
+
+
+def test_active_flags_as_numbers_and_text() -> None:
+    users = inventory.tidy_users([{"id": str(i), "active": v} for i, v in
+                                  enumerate([0, 1, "0", "1", "False", None, "maybe"])])
+    assert list(users.active) == [False, True, False, True, False, True, True]
+
+
+def test_discovery_that_fails_does_not_throw_away_what_was_read() -> None:
+    with serve_asgi(ListServer(30, failing=("/v2/ResourceTypes",))) as url:
+        prof = Profile("flaky", "onprem", "onprem", base_url=url + "/v2",
+                       token=SecretRef.practice("unused-token", "t"))
+        inv = fetch_inventory(prof, progress=False)
+    assert len(inv.users) == 30 and inv.complete
+    assert any(n.startswith("ResourceTypes could not be read") for n in inv.meta["notes"])
+
+
 def test_a_repeated_group_keeps_its_members_once() -> None:
     """Overlapping pages repeat a group: its members must not be counted twice."""
     read = inventory._READERS["Groups"]

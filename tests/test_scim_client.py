@@ -217,6 +217,26 @@ def test_the_limiter_serves_waiters_in_order_and_survives_cancellation() -> None
     order, peak, left = run(go())
     assert order == [0, 1, 2, 3, 4, 6, 7] and peak == 2 and left == 0
 
+    async def both_cancelled() -> tuple[list[BaseException | None], int]:
+        """A holder and a waiter cancelled in one step (as a TaskGroup aborting does)."""
+        limiter = AdaptiveLimiter(1)
+
+        async def hold() -> None:
+            async with limiter:
+                await asyncio.sleep(1)
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(hold())
+        await asyncio.sleep(0)
+        holder.cancel()
+        waiter.cancel()
+        done = await asyncio.gather(holder, waiter, return_exceptions=True)
+        return list(done), limiter.in_flight
+
+    done, left = run(both_cancelled())
+    assert all(isinstance(d, asyncio.CancelledError) for d in done) and left == 0
+
 
 def test_short_pages_are_followed_up(list_server: Any) -> None:
     _app, url = list_server(25, cap=3)

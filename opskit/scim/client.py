@@ -95,7 +95,7 @@ class AdaptiveLimiter:
             except asyncio.CancelledError:
                 if waiter.done() and not waiter.cancelled():
                     self._release()  # woken and cancelled at once: hand the slot on
-                else:
+                elif waiter in self._waiters:  # _wake may have dropped it already
                     self._waiters.remove(waiter)
                 raise
 
@@ -444,7 +444,9 @@ class ScimClient:
             except (ScimBadRequest, ScimTooMany):
                 if first_size == await self.max_page_size():
                     raise
-                # A server that refuses a count above its maximum: ask for what it advertises.
+                # A server that refuses a count above its maximum (400, 413): ask for what it
+                # advertises. A page that keeps failing is not asked again: it failed at the
+                # retries' end already, and would only fail as long again.
                 first_size = await self.max_page_size()
                 pages += 1
                 total, first = await self._page(endpoint, params, 1, first_size, mode)
