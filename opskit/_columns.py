@@ -207,5 +207,5 @@ class PageReader:
         listed = pc.list_flatten(table.column("Resources")).combine_chunks()
         res = listed.filter(pc.is_valid(listed))
         total = table.column("totalResults")[0].as_py()
-        ids = _fields(res)["id"].to_pylist() if len(res) else []
+        ids = res.field("id").to_pylist()  # null resources are filtered out above
         return total, ids, self.build(res)

@@ -297,22 +297,18 @@ class ScimClient:
     async def list(self, endpoint: str, filter: str | None = None, *,
                    attributes: list[str] | None = None,
                    on_progress: Callable[[int], None] | None = None,
-                   transform: Callable[[dict[str, Any]], Any] | None = None,
                    per_page: Callable[[list[dict[str, Any]]], Any] | None = None) -> ScimList:
         """Every resource of an endpoint (matching the filter), read concurrently.
 
-        ``transform`` turns each resource into what the caller keeps, page by page as pages
-        arrive: the raw JSON of a large listing is never held all at once, and the work
-        overlaps with the waits for other pages. ``per_page`` instead turns each page's
-        resources into one object (a column batch, say): the list then holds one per page, in
-        order, and ``keep`` says which resources of each to keep when pages overlapped. A
+        ``per_page`` turns each page's resources into one object (a column batch, say) as
+        pages arrive: the raw JSON of a large listing is never held all at once, and the work
+        overlaps with the waits for other pages. The list then holds one such object per page,
+        in order, and ``keep`` says which resources of each to keep when pages overlapped. A
         ``per_page`` with a ``from_json(raw) -> (totalResults, ids, kept) | None`` method reads
         the raw answer itself where it can (see opskit._columns).
         """
-        if transform is not None and per_page is not None:
-            raise ValueError("give transform or per_page, not both")
         server, client_side = filters.split(filter, eq_co_only=self.flavor == "cloud")
-        mode = _Mode(transform, per_page) if client_side is None else _Mode()
+        mode = _Mode(per_page) if client_side is None else _Mode()
         try:
             found = await self._list_all(endpoint, server, attributes, on_progress, mode)
         except ScimInvalidFilter:
@@ -325,9 +321,7 @@ class ScimClient:
         if client_side is None:
             return found
         kept = await self._filter_here(endpoint, found, client_side)
-        if transform is not None:
-            kept[:] = [transform(r) for r in kept]
-        elif per_page is not None:
+        if per_page is not None:
             kept[:] = [per_page(list(kept))]
         return kept
 
@@ -356,8 +350,9 @@ class ScimClient:
                     mode: _Mode) -> tuple[int | None, _Read]:
         """(totalResults, what was read) of one page.
 
-        The page is decoded and transformed in a worker thread, so the event loop keeps
-        sending requests meanwhile: waiting and working overlap instead of taking turns.
+        The page is decoded (and made into what per_page keeps) in a worker thread, so the
+        event loop keeps sending requests meanwhile: waiting and working overlap instead of
+        taking turns.
         """
         query = {**params, "startIndex": start, "count": count}
         try:
@@ -530,12 +525,10 @@ class _Read:
 
 
 class _Mode:
-    """What a listing keeps of each page: the resources, one transform of each, or one object
-    made of the whole page; and how the pages become one deduplicated ScimList."""
+    """What a listing keeps of each page: the resources, or one object made of the whole
+    page; and how the pages become one deduplicated ScimList."""
 
-    def __init__(self, transform: Callable[[dict[str, Any]], Any] | None = None,
-                 per_page: Callable[[list[dict[str, Any]]], Any] | None = None):
-        self.transform = transform
+    def __init__(self, per_page: Callable[[list[dict[str, Any]]], Any] | None = None):
         self.per_page = per_page
         self.reset()
 
@@ -551,11 +544,7 @@ class _Mode:
             self._named += len(read.ids) - read.ids.count(None)
 
     def keep(self, resources: list[dict[str, Any]]) -> Any:
-        if self.per_page is not None:
-            return self.per_page(resources)
-        if self.transform is not None:
-            return [self.transform(r) for r in resources]
-        return resources
+        return resources if self.per_page is None else self.per_page(resources)
 
     def assemble(self, reads: list[_Read], total: int, pages: int) -> ScimList:
         """Pages in order, each resource once (the first time it was read)."""
