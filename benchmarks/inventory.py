@@ -168,14 +168,29 @@ def role_http(url: str, flavor: str, concurrency: int) -> dict[str, Any]:
     return asyncio.run(go())
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of this host so far: a virtual machine's CPUs can be taken
+    by its host (steal), and a round trip that waits for one is slower for it."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(t) for t in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    return ticks[7], sum(ticks)
+
+
 def child(role: str, url: str, flavor: str, env: dict[str, str],
           *extra: str) -> dict[str, Any]:
+    steal, total = cpu_ticks()
     out = subprocess.run([sys.executable, __file__, "--role", role, "--url", url, "--flavor",
                           flavor, *extra], capture_output=True, text=True, check=False,
                          env={**os.environ, **env})
     if out.returncode != 0:
         raise SystemExit(f"{role} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    steal_after, total_after = cpu_ticks()
+    result["steal"] = (steal_after - steal) / max(total_after - total, 1)
+    return result
 
 
 def main() -> None:
@@ -252,7 +267,7 @@ def main() -> None:
                 print(f"    {r['seconds']:5.2f} s  {r['requests']:,} requests  mean concurrency "
                       f"{r['concurrency']:4.1f}  bound {r['bound']:.2f} s  ÷ bound "
                       f"{r['to_bound']:.3f}  peak {r['peak_rss_mb']:4.0f} MB  "
-                      f"complete={r['complete']}")
+                      f"host steal {r['steal']:4.1%}  complete={r['complete']}")
             print(f"  opskit (median of {len(runs)}): {ops['seconds']:8.2f} s "
                   f"{ops['requests']:6,} requests  peak {ops['peak_rss_mb']:6.0f} MB")
             print(f"  speed-up over baseline: {speedup:6.1f}×   (target ≥ 20×: "
@@ -268,7 +283,8 @@ def main() -> None:
             floor_bound = floor["requests"] * args.latency_ms / 1000 / n
             print(f"  for comparison, the same pages' HTTP alone (same client, concurrency {n}, "
                   f"bodies dropped): {floor['seconds']:.2f} s, ÷ bound "
-                  f"{floor['seconds'] / floor_bound:.3f} (median of 3)")
+                  f"{floor['seconds'] / floor_bound:.3f} (median of 3), host steal "
+                  f"{floor['steal']:.1%}")
             peak = max(r["peak_rss_mb"] for r in runs)
             print(f"  opskit peak memory (highest run): {peak:6.0f} MB (target < 500 MB: "
                   f"{'met' if peak < 500 else 'MISSED'})\n")

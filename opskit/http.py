@@ -11,6 +11,7 @@ that was never made.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import os
@@ -22,10 +23,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpcore  # noqa: F401  (see below)
 import httpx
 
 from ._redact import logger, redact
 from .errors import ConfigError
+
+# httpx loads its HTTP core, and anyio its asyncio backend, on first use: inside the first
+# request, where the imports (~50 ms) hold up the event loop while other requests wait to be
+# sent. Loaded with opskit instead.
+with contextlib.suppress(ImportError):  # a private module: if it moves, loaded as before
+    import anyio._backends._asyncio  # noqa: F401
 
 log = logger("opskit.http")
 

@@ -25,6 +25,7 @@ from opskit.sandbox import demodata
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 from opskit.scim import AdaptiveLimiter, ScimClient, ScimList, filters, urns
+from opskit.scim._pacing import LoadPacer
 
 from .servers import (
     ListServer,
@@ -193,6 +194,48 @@ def test_throttling_halves_the_concurrency(list_server: Any) -> None:
     got, throttles, lowest = run(go())
     assert ids(got) == sorted(str(i) for i in range(1, 61)) and got.complete
     assert app.throttled and throttles and lowest <= 4  # halved from 8 at least once
+
+
+def _paced(round_trips: list[float], work: list[float],
+           limiter: AdaptiveLimiter | None = None) -> tuple[AdaptiveLimiter, list[float]]:
+    """A limiter (by default at 3) after a LoadPacer heard answers that took `round_trips`
+    seconds and cost `work` CPU seconds each."""
+    cpu = 0.0
+    limiter = limiter or AdaptiveLimiter(3)
+    pacer = LoadPacer(limiter, cpu=lambda: cpu)
+    for seconds, cost in zip(round_trips, work, strict=True):
+        cpu += cost
+        pacer.observe(seconds)
+    return limiter, pacer.work
+
+
+def test_the_pacer_moves_the_concurrency_only_when_far_off() -> None:
+    # Little's law at half load: 0.5 × 50 ms ÷ 5 ms = 5 in flight, not twice the 3 in use:
+    # kept (a small step does not repay the uneven round it costs).
+    assert _paced([0.050] * 60, [0.005] * 60)[0].maximum == 3
+    # A slow link (400 ms): 40, capped at 16; 152 ms: 15, from the first measurements on.
+    assert _paced([0.400] * 60, [0.005] * 60)[0].maximum == 16
+    assert _paced([0.152] * 14, [0.005] * 14)[0].maximum == 15
+    # The quickest round trip is the latency; slower ones include queueing and do not count.
+    assert _paced([0.152, 3.0] * 30, [0.005] * 60)[0].maximum == 15
+    # A slower client (20 ms an answer) on the same link: 3.
+    assert _paced([0.152] * 60, [0.020] * 60)[0].maximum == 3
+
+
+def test_a_one_off_cost_does_not_pass_for_every_answers() -> None:
+    # One window holds a listing's frame being built (0.5 s of CPU): the median ignores it.
+    work = [0.005] * 60
+    work[6] = 0.5
+    limiter, measured = _paced([0.152] * 60, work)
+    assert limiter.maximum == 15 and max(measured) > 0.1
+
+
+def test_the_pacer_does_not_undo_a_throttle() -> None:
+    throttled = AdaptiveLimiter(8)
+    throttled.throttled()  # a 429: halved to 4
+    limiter, _ = _paced([0.400] * 60, [0.005] * 60, throttled)
+    # The ceiling rises, but the limit grows back one step at a time, not at once.
+    assert (limiter.maximum, limiter.limit) == (16, 4)
 
 
 def test_the_limiter_serves_waiters_in_order_and_survives_cancellation() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -37,14 +36,12 @@ from ..errors import (
     TransportError,
 )
 from . import filters, urns
+from ._pacing import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, AdaptiveLimiter, LoadPacer
 from .responses import is_json, list_page, scim_json
 
 log = logger("opskit.scim")
 DEFAULT_PAGE_SIZE = 100  # when a server advertises no maximum
 MAX_PAGE_SIZE = 1000
-DEFAULT_CONCURRENCY = 4  # until the first pages say how many in flight keep the client busy
-MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 16
-LOAD = 0.5  # the share of its time the client is kept busy by pages in flight (see _pace)
 
 
 class ScimList(list[Any]):
@@ -65,79 +62,6 @@ class ScimList(list[Any]):
         self.keep = keep
 
 
-class AdaptiveLimiter:
-    """At most `limit` requests in flight; halved on throttling, regrown by one per `limit`
-    successes in a row, between 1 and `maximum`.
-
-    Waiters queue first come, first served and a freed slot wakes exactly one of them: a
-    listing queues every page at once, and waking them all on each release would cost a
-    wake-up per waiting page per answer.
-    """
-
-    def __init__(self, start: int = DEFAULT_CONCURRENCY, maximum: int | None = None):
-        self.maximum = maximum or start
-        self.limit = max(1, min(start, self.maximum))
-        self.in_flight = 0
-        self.throttles = 0
-        self.lowest = self.limit
-        self._streak = 0
-        self._last_cut = 0.0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def __aenter__(self) -> None:
-        if self.in_flight < self.limit and not self._waiters:
-            self.in_flight += 1
-        else:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter  # the slot is counted as ours when we are woken (see _wake)
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._release()  # woken and cancelled at once: hand the slot on
-                elif waiter in self._waiters:  # _wake may have dropped it already
-                    self._waiters.remove(waiter)
-                raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        self.in_flight -= 1
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_flight < self.limit:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.in_flight += 1
-                waiter.set_result(None)
-
-    def throttled(self, _what: object = None) -> None:
-        """Called on a 429: halve, at most once per half-second (one burst is one signal)."""
-        self.throttles += 1
-        now = time.monotonic()
-        if now - self._last_cut > 0.5:
-            self.limit = max(1, self.limit // 2)
-            self.lowest = min(self.lowest, self.limit)
-            self._last_cut = now
-        self._streak = 0
-
-    def succeeded(self) -> None:
-        self._streak += 1
-        if self._streak >= self.limit and self.limit < self.maximum:
-            self.limit += 1
-            self._streak = 0
-            self._wake()
-
-    def retarget(self, maximum: int) -> None:
-        """Set the ceiling; grow to it at once unless the server throttled a moment ago."""
-        self.maximum = max(1, maximum)
-        if self.limit > self.maximum or time.monotonic() - self._last_cut > 2.0:
-            self.limit = self.maximum
-            self._wake()
-
-
 class ScimClient:
     """SCIM operations against one base URL. Use as ``async with ScimClient.for_profile(p)``."""
 
@@ -148,14 +72,12 @@ class ScimClient:
         self.http = client
         self.flavor = flavor
         self.page_size = page_size
-        # A concurrency given is kept; otherwise it follows the measured pace (see _pace).
+        # A concurrency given is kept; otherwise the pacer sets it (see LoadPacer).
         self.adaptive = concurrency is None
-        self.limiter = AdaptiveLimiter(concurrency or DEFAULT_CONCURRENCY,
-                                       MAX_CONCURRENCY if concurrency is None else None)
+        self.limiter = AdaptiveLimiter(concurrency or DEFAULT_CONCURRENCY)
+        self.pacer = LoadPacer(self.limiter) if self.adaptive else None
         self.limit_sum = 0  # the concurrency limit at each request: its mean is what was used
-        self._waits: list[float] = []
-        self._cpu_mark: tuple[float, int] | None = None  # (CPU time, pages) at the last estimate
-        self._work: float | None = None  # the lowest CPU time per page measured
+        self.retries = 0
         self.requests = 0
         self._owns = owns_client
         self._spc: dict[str, Any] | None = None
@@ -194,20 +116,26 @@ class ScimClient:
         return self.limit_sum / self.requests if self.requests else float(self.limiter.limit)
 
     def _on_retry(self, what: int | str) -> None:
+        self.retries += 1
         if what == 429:
             self.limiter.throttled(what)
 
     # ------------------------------------------------------------------ raw requests
     async def _send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                    json: Any = None) -> httpx.Response:
+                    json: Any = None, pace: bool = False) -> httpx.Response:
+        """One request within the concurrency limit; the pacer hears of pages' (`pace`)."""
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         headers = {"Content-Type": "application/scim+json"} if json is not None else None
         async with self.limiter:
             self.requests += 1
             self.limit_sum += self.limiter.limit
+            retries, sent = self.retries, time.perf_counter()
             try:
-                return await self.http.request(method, url, params=params, json=json,
-                                               headers=headers)
+                response = await self.http.request(method, url, params=params, json=json,
+                                                   headers=headers)
+                if pace and self.pacer and self.retries == retries:
+                    self.pacer.observe(time.perf_counter() - sent)
+                return response
             except httpx.TransportError as exc:
                 raise TransportError(f"{method} {redact(url)}: {unreachable_detail(exc)}",
                                      "check the URL, the network and that the service is up; "
@@ -356,13 +284,10 @@ class ScimClient:
         """
         query = {**params, "startIndex": start, "count": count}
         try:
-            sent = time.perf_counter()
-            response = await self._send("GET", endpoint, params=query)
-            waited = time.perf_counter() - sent
+            response = await self._send("GET", endpoint, params=query, pace=True)
             total, read = await asyncio.to_thread(_decode_page, response, mode)
             mode.note(read)
             self.limiter.succeeded()
-            self._pace(waited)
             return total, read
         except (TransportError, ScimServerError, ScimRateLimited) as exc:
             # Failures that outlasted the retries. A refusal (401, 403, 404, a bad filter) or an
@@ -372,34 +297,6 @@ class ScimClient:
                 f"{exc.message}", "the server kept failing for this page past the retries; run "
                 "again later, and check the connector's logs if it lasts",
                 resource=endpoint, page=start) from None
-
-    def _pace(self, waited: float) -> None:
-        """Little's law at half load: keep as many pages in flight as the client can process
-        in half of one page's round trip (between 2 and 16).
-
-        A client kept busy all the time makes each answer wait for the ones before it, and
-        every such wait also holds back the next request of that slot: at half load answers
-        are taken as they come. The work per page is this process's CPU time per page (parsing,
-        columns, HTTP, the event loop: everything a page costs here), measured, not guessed,
-        over the pages since the last estimate; the lowest such figure is kept, as the quickest
-        round trip is, so start-up costs and a passing stall do not steer the rest of the run.
-        """
-        if not self.adaptive:
-            return
-        now = time.process_time()
-        if self._cpu_mark is None:
-            self._cpu_mark = (now, 0)
-            return
-        self._waits.append(waited)
-        if len(self._waits) in (4, 16, 64):
-            cpu, pages = self._cpu_mark
-            work = (now - cpu) / (len(self._waits) - pages)
-            self._work = min(self._work or work, work)
-            self._cpu_mark = (now, len(self._waits))
-            # The quickest round trip is the latency itself; slower ones include queueing,
-            # which more concurrency would only feed (as TCP Vegas reasons).
-            target = round(LOAD * min(self._waits) / max(self._work, 1e-4))
-            self.limiter.retarget(min(MAX_CONCURRENCY, max(MIN_CONCURRENCY, target)))
 
     async def _range(self, endpoint: str, params: dict[str, Any], start: int, count: int,
                      mode: _Mode) -> tuple[set[int], list[_Read], int]:

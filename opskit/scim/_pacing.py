@@ -1,0 +1,145 @@
+"""How many requests a client keeps in flight: a FIFO limiter, and a pacer that sets it.
+
+The limiter halves on throttling (429) and grows back one step at a time. The pacer sets its
+ceiling from what answers cost this process and how long they take to come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+
+DEFAULT_CONCURRENCY = 3  # kept unless the pacer finds it far off (see LoadPacer)
+MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 16
+LOAD = 0.5  # the share of its time the client is kept busy by answers (see LoadPacer)
+
+
+class AdaptiveLimiter:
+    """At most `limit` requests in flight; halved on throttling, regrown by one per `limit`
+    successes in a row, between 1 and `maximum`.
+
+    Waiters queue first come, first served and a freed slot wakes exactly one of them: a
+    listing queues every page at once, and waking them all on each release would cost a
+    wake-up per waiting page per answer.
+    """
+
+    def __init__(self, start: int = DEFAULT_CONCURRENCY, maximum: int | None = None):
+        self.maximum = maximum or start
+        self.limit = max(1, min(start, self.maximum))
+        self.in_flight = 0
+        self.throttles = 0
+        self.lowest = self.limit
+        self._streak = 0
+        self._last_cut = 0.0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self.in_flight < self.limit and not self._waiters:
+            self.in_flight += 1
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter  # the slot is counted as ours when we are woken (see _wake)
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # woken and cancelled at once: hand the slot on
+                elif waiter in self._waiters:  # _wake may have dropped it already
+                    self._waiters.remove(waiter)
+                raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
+
+    def throttled(self, _what: object = None) -> None:
+        """Called on a 429: halve, at most once per half-second (one burst is one signal)."""
+        self.throttles += 1
+        now = time.monotonic()
+        if now - self._last_cut > 0.5:
+            self.limit = max(1, self.limit // 2)
+            self.lowest = min(self.lowest, self.limit)
+            self._last_cut = now
+        self._streak = 0
+
+    def succeeded(self) -> None:
+        self._streak += 1
+        if self._streak >= self.limit and self.limit < self.maximum:
+            self.limit += 1
+            self._streak = 0
+            self._wake()
+
+    def retarget(self, maximum: int) -> None:
+        """Set the ceiling; grow to it at once unless the server throttled a moment ago."""
+        self.maximum = max(1, maximum)
+        if self.limit > self.maximum or time.monotonic() - self._last_cut > 2.0:
+            self.limit = self.maximum
+            self._wake()
+
+
+class LoadPacer:
+    """Sets a limiter's ceiling by Little's law at half load: as many requests in flight as
+    this process can take the answers of in half of one round trip (between 2 and 16).
+
+    A client kept busy all the time makes each answer wait for the ones before it, and every
+    such wait also holds back that slot's next request: at half load answers are taken as they
+    come. The round trip is the quickest one seen, the latency itself (slower ones include
+    queueing, which more concurrency would only feed). The work per answer is this process's
+    CPU time per answer (parsing, columns, HTTP, the event loop: everything an answer costs
+    here), measured over every few answers; the median of those figures is used, so a one-off
+    cost (a listing's frame being built) does not pass for the cost of every answer.
+
+    The ceiling is looked at twice, early and once the figures are steady, and changed only
+    when the figure is at least twice or at most half of it: every change costs a round of
+    uneven sending, which a small step does not repay (measured: a fixed 3 beat every
+    adaptive scheme tried on a 50 ms link). A link with several times the latency, or a
+    client several times slower, moves it.
+    """
+
+    WINDOW = 4  # answers per CPU measurement
+    DECIDE_AT = (3, 12)  # measurements made
+
+    def __init__(self, limiter: AdaptiveLimiter, *, load: float = LOAD,
+                 minimum: int = MIN_CONCURRENCY, maximum: int = MAX_CONCURRENCY,
+                 cpu: Callable[[], float] = time.process_time):
+        self.limiter = limiter
+        self.cpu = cpu
+        self.load = load
+        self.minimum, self.maximum = minimum, maximum
+        self.quickest = float("inf")
+        self.work: list[float] = []  # CPU seconds per answer, one figure per window
+        self._mark: tuple[float, int] | None = None  # (CPU time, answers) at a window's start
+        self._answers = 0
+
+    def observe(self, seconds: float) -> None:
+        """One answer heard, `seconds` after its request was sent (without retries)."""
+        self._answers += 1
+        self.quickest = min(self.quickest, seconds)
+        cpu = self.cpu()
+        if self._mark is None:  # what came before the first answer (connecting) is not per answer
+            self._mark = (cpu, self._answers)
+            return
+        since, at = self._mark
+        if self._answers - at < self.WINDOW:
+            return
+        self.work.append((cpu - since) / (self._answers - at))
+        self._mark = (cpu, self._answers)
+        if len(self.work) in self.DECIDE_AT:
+            target = int(self.load * self.quickest / max(statistics.median(self.work), 1e-4))
+            target = min(self.maximum, max(self.minimum, target))
+            ceiling = self.limiter.maximum
+            if target >= 2 * ceiling or 2 * target <= ceiling:
+                self.limiter.retarget(target)
