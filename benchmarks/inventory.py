@@ -174,7 +174,7 @@ def cpu_ticks() -> tuple[int, int]:
     try:
         with open("/proc/stat") as f:
             ticks = [int(t) for t in f.readline().split()[1:9]]
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         return 0, 0
     return ticks[7], sum(ticks)
 

@@ -29,9 +29,9 @@ import httpx
 from ._redact import logger, redact
 from .errors import ConfigError
 
-# httpx loads its HTTP core, and anyio its asyncio backend, on first use: inside the first
-# request, where the imports (~50 ms) hold up the event loop while other requests wait to be
-# sent. Loaded with opskit instead.
+# httpx loads its HTTP core when the first client is made, and anyio its asyncio backend inside
+# the first request, where the import (~40 ms) holds up the event loop while other requests wait
+# to be sent. Both load with opskit instead.
 with contextlib.suppress(ImportError):  # a private module: if it moves, loaded as before
     import anyio._backends._asyncio  # noqa: F401
 

@@ -269,7 +269,7 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
         bar.close()
         for task in (page_size, discovery, *listings):
             task.cancel()  # a no-op for those done; the others are not left running
-    failures = [r for r in results.values() if isinstance(r, BaseException)]
+    failures = [r for e in _ENDPOINT_FRAMES if isinstance(r := results[e], BaseException)]
     for r in failures:
         if not isinstance(r, OpskitError):
             raise r

@@ -518,3 +518,8 @@ def test_access_denied_is_reported_as_such(small_tenant: TenantFile) -> None:
         fetch_inventory(cloud_profile(sb), progress=False)
     assert "Bypass Direct API" in str(info.value)
     assert info.value.partial is None or info.value.partial.complete is False
+
+
+def test_every_listing_is_started() -> None:
+    # The order listings start in (largest first) names each of them once.
+    assert sorted(inventory._READ_ORDER) == sorted(inventory._ENDPOINT_FRAMES)

@@ -222,7 +222,30 @@ def test_the_pacer_moves_the_concurrency_only_when_far_off() -> None:
     assert _paced([0.152] * 60, [0.020] * 60)[0].maximum == 3
 
 
-def test_a_one_off_cost_does_not_pass_for_every_answers() -> None:
+def test_the_pacer_comes_back_down_when_the_client_slows() -> None:
+    # Risen to 16 on a 400 ms link; then answers cost ten times as much (the client has other
+    # work, or the pages grew): by the second look 0.5 × 400 ms ÷ 50 ms = 4, a quarter of 16.
+    limiter, _ = _paced([0.400] * 60, [0.005] * 14 + [0.050] * 46)
+    assert (limiter.maximum, limiter.limit) == (4, 4)
+    # Never below 2, however slow.
+    limiter, _ = _paced([0.400] * 60, [0.005] * 14 + [5.0] * 46)
+    assert (limiter.maximum, limiter.limit) == (2, 2)
+
+
+def test_listing_pages_feeds_the_pacer_unless_the_concurrency_is_fixed(list_server: Any) -> None:
+    _app, url = list_server(60, delay=0.02)
+
+    async def go(concurrency: int | None) -> LoadPacer | None:
+        async with plain_client(url, page_size=5, concurrency=concurrency) as c:
+            await c.list("Users")
+            return c.pacer
+
+    pacer = run(go(None))
+    assert pacer is not None and pacer.quickest >= 0.02 and len(pacer.work) == 2
+    assert run(go(4)) is None
+
+
+def test_a_one_off_cost_does_not_pass_for_every_answer() -> None:
     # One window holds a listing's frame being built (0.5 s of CPU): the median ignores it.
     work = [0.005] * 60
     work[6] = 0.5

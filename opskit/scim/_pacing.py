@@ -83,9 +83,10 @@ class AdaptiveLimiter:
             self._wake()
 
     def retarget(self, maximum: int) -> None:
-        """Set the ceiling; grow to it at once unless the server throttled a moment ago."""
+        """Set the ceiling. The limit follows it at once unless the server has throttled: then
+        it grows back one step at a time (see succeeded), as after any 429."""
         self.maximum = max(1, maximum)
-        if self.limit > self.maximum or time.monotonic() - self._last_cut > 2.0:
+        if self.limit > self.maximum or not self.throttles:
             self.limit = self.maximum
             self._wake()
 
@@ -99,14 +100,15 @@ class LoadPacer:
     come. The round trip is the quickest one seen, the latency itself (slower ones include
     queueing, which more concurrency would only feed). The work per answer is this process's
     CPU time per answer (parsing, columns, HTTP, the event loop: everything an answer costs
-    here), measured over every few answers; the median of those figures is used, so a one-off
-    cost (a listing's frame being built) does not pass for the cost of every answer.
+    here; a practice tenant served in this process counts too, and holds the figure down),
+    measured over every 4 answers; the median of those figures is used, so a one-off cost (a
+    listing's frame being built) does not pass for the cost of every answer.
 
-    The ceiling is looked at twice, early and once the figures are steady, and changed only
-    when the figure is at least twice or at most half of it: every change costs a round of
-    uneven sending, which a small step does not repay (measured: a fixed 3 beat every
-    adaptive scheme tried on a 50 ms link). A link with several times the latency, or a
-    client several times slower, moves it.
+    The target is worked out twice, after 3 and after 12 of those measurements, and the
+    ceiling moves to it only when it is at least twice or at most half the ceiling: every
+    change costs a round of uneven sending, which a small step does not repay (measured: a
+    fixed 3 beat every adaptive scheme tried on a 50 ms link). From the default of 3 it can
+    only rise (on a link with a few times the latency); after a rise it can come back down.
     """
 
     WINDOW = 4  # answers per CPU measurement
@@ -125,7 +127,8 @@ class LoadPacer:
         self._answers = 0
 
     def observe(self, seconds: float) -> None:
-        """One answer heard, `seconds` after its request was sent (without retries)."""
+        """One answer heard, `seconds` after its request was sent (retries only ever make that
+        longer, and only the quickest counts)."""
         self._answers += 1
         self.quickest = min(self.quickest, seconds)
         cpu = self.cpu()
@@ -138,8 +141,9 @@ class LoadPacer:
         self.work.append((cpu - since) / (self._answers - at))
         self._mark = (cpu, self._answers)
         if len(self.work) in self.DECIDE_AT:
-            target = int(self.load * self.quickest / max(statistics.median(self.work), 1e-4))
-            target = min(self.maximum, max(self.minimum, target))
+            # As many as fit (rounded down), with a hair of slack for float error.
+            fit = self.load * self.quickest / max(statistics.median(self.work), 1e-4)
+            target = min(self.maximum, max(self.minimum, int(fit + 1e-9)))
             ceiling = self.limiter.maximum
             if target >= 2 * ceiling or 2 * target <= ceiling:
                 self.limiter.retarget(target)

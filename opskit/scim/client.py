@@ -77,7 +77,6 @@ class ScimClient:
         self.limiter = AdaptiveLimiter(concurrency or DEFAULT_CONCURRENCY)
         self.pacer = LoadPacer(self.limiter) if self.adaptive else None
         self.limit_sum = 0  # the concurrency limit at each request: its mean is what was used
-        self.retries = 0
         self.requests = 0
         self._owns = owns_client
         self._spc: dict[str, Any] | None = None
@@ -116,24 +115,24 @@ class ScimClient:
         return self.limit_sum / self.requests if self.requests else float(self.limiter.limit)
 
     def _on_retry(self, what: int | str) -> None:
-        self.retries += 1
         if what == 429:
             self.limiter.throttled(what)
 
     # ------------------------------------------------------------------ raw requests
     async def _send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                     json: Any = None, pace: bool = False) -> httpx.Response:
-        """One request within the concurrency limit; the pacer hears of pages' (`pace`)."""
+        """One request within the concurrency limit. Page requests (`pace`) are timed for the
+        pacer."""
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         headers = {"Content-Type": "application/scim+json"} if json is not None else None
         async with self.limiter:
             self.requests += 1
             self.limit_sum += self.limiter.limit
-            retries, sent = self.retries, time.perf_counter()
+            sent = time.perf_counter()
             try:
                 response = await self.http.request(method, url, params=params, json=json,
                                                    headers=headers)
-                if pace and self.pacer and self.retries == retries:
+                if pace and self.pacer:
                     self.pacer.observe(time.perf_counter() - sent)
                 return response
             except httpx.TransportError as exc:
