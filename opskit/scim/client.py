@@ -72,10 +72,9 @@ class ScimClient:
         self.http = client
         self.flavor = flavor
         self.page_size = page_size
-        # A concurrency given is kept; otherwise the pacer sets it (see LoadPacer).
-        self.adaptive = concurrency is None
+        # A concurrency given is kept (but for 429s); otherwise the pacer sets it.
         self.limiter = AdaptiveLimiter(concurrency or DEFAULT_CONCURRENCY)
-        self.pacer = LoadPacer(self.limiter) if self.adaptive else None
+        self.pacer = LoadPacer(self.limiter, adapt=concurrency is None)
         self.limit_sum = 0  # the concurrency limit at each request: its mean is what was used
         self.requests = 0
         self._owns = owns_client
@@ -121,18 +120,20 @@ class ScimClient:
     # ------------------------------------------------------------------ raw requests
     async def _send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                     json: Any = None, pace: bool = False) -> httpx.Response:
-        """One request within the concurrency limit. Page requests (`pace`) are timed for the
-        pacer."""
+        """One request within the concurrency limit. Page requests (`pace`) are spaced out and
+        timed by the pacer."""
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         headers = {"Content-Type": "application/scim+json"} if json is not None else None
         async with self.limiter:
             self.requests += 1
             self.limit_sum += self.limiter.limit
+            if pace and (delay := self.pacer.send_delay()) > 0:
+                await asyncio.sleep(delay)
             sent = time.perf_counter()
             try:
                 response = await self.http.request(method, url, params=params, json=json,
                                                    headers=headers)
-                if pace and self.pacer:
+                if pace:
                     self.pacer.observe(time.perf_counter() - sent)
                 return response
             except httpx.TransportError as exc:
