@@ -94,7 +94,8 @@ class AdaptiveLimiter:
 
 class LoadPacer:
     """Sets a limiter's ceiling by Little's law at half load: as many requests in flight as
-    this process can take the answers of in half of one round trip (between 2 and 16).
+    this process can take the answers of in half of one round trip (between 2 and 16). It also
+    spaces page requests out over the round trip (see send_delay).
 
     A client kept busy all the time makes each answer wait for the ones before it, and every
     such wait also holds back that slot's next request: at half load answers are taken as they
