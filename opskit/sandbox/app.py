@@ -231,9 +231,8 @@ class Sandbox:
                         break
                 ids = compiled.select(ids if candidates is None else candidates,
                                       lambda i: t.model(flavor, kind, i, base))
-                page = ids[start - 1:start - 1 + count]
-                joined = b",".join([t.render_bytes(flavor, kind, i, base, projection)
-                                    for i in page])
+                joined = t.render_joined(flavor, kind, ids[start - 1:start - 1 + count], base,
+                                         projection)
             else:
                 joined = t.render_page(flavor, kind, start, count, base, projection)
             per_page = max(0, min(count, len(ids) - start + 1))

@@ -293,6 +293,11 @@ class Tenant:
             self._rendered[key] = cached
         return cached
 
+    def render_joined(self, flavor: Flavor, kind: str, ids: list[str], base: str,
+                      projection: Any = None) -> bytes:
+        """The comma-joined JSON of these resources, as a list answer's `Resources` holds it."""
+        return b",".join([self.render_bytes(flavor, kind, i, base, projection) for i in ids])
+
     def render_page(self, flavor: Flavor, kind: str, start: int, count: int, base: str,
                     projection: Any = None) -> bytes:
         """The comma-joined JSON of resources start … start+count-1 (1-based) of an unfiltered
@@ -302,8 +307,7 @@ class Tenant:
         page = self._pages.get(key)
         if page is None:
             ids = self.ids(flavor, kind)[start - 1:start - 1 + count]
-            page = b",".join([self.render_bytes(flavor, kind, i, base, projection)
-                              for i in ids])
+            page = self.render_joined(flavor, kind, ids, base, projection)
             if self._pages_size + len(page) > PAGE_CACHE_BYTES:
                 self._pages.clear()  # a bound, not an LRU: pages are cheap to join again
                 self._pages_size = 0
