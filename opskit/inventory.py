@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,9 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, str) else None
 
 
-def _users_frame(found: ScimList) -> pd.DataFrame:
-    return _frame(_pages("Users", found), found.keep)
+def _listing_frame(endpoint: str, found: ScimList) -> pd.DataFrame:
+    """The frame of a listing whose pages need nothing more than joining."""
+    return _frame(_pages(endpoint, found), found.keep)
 
 
 def _groups_frames(found: ScimList) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -149,24 +151,18 @@ def _groups_frames(found: ScimList) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _containers_frame(found: ScimList) -> pd.DataFrame:
-    df = _frame(_pages("Containers", found), found.keep)
+    df = _listing_frame("Containers", found)
     df["path"] = folder_paths(df["id"].tolist(), df["name"].tolist(),
                               [_plain(p) for p in df["parent_id"]],
                               [_plain(n) for n in df["parent_name"]])
     return df
 
 
-def _permissions_frame(found: ScimList) -> pd.DataFrame:
-    return _frame(_pages("ContainerPermissions", found), found.keep)
-
-
-def _secrets_frame(found: ScimList) -> pd.DataFrame:
-    return _frame(_pages("PrivilegedData", found), found.keep)
-
-
 _FRAMES: dict[str, Callable[[ScimList], Any]] = {
-    "Users": _users_frame, "Groups": _groups_frames, "Containers": _containers_frame,
-    "ContainerPermissions": _permissions_frame, "PrivilegedData": _secrets_frame}
+    "Users": partial(_listing_frame, "Users"), "Groups": _groups_frames,
+    "Containers": _containers_frame,
+    "ContainerPermissions": partial(_listing_frame, "ContainerPermissions"),
+    "PrivilegedData": partial(_listing_frame, "PrivilegedData")}
 
 
 def _tidy(endpoint: str, resources: list[dict[str, Any]]) -> Any:
