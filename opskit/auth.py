@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import socket
 import ssl
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from . import http
 from ._redact import logger, redact, remember
@@ -97,8 +97,8 @@ def decode_jwt_claims(token: str) -> dict[str, Any] | None:
         return None
     try:
         padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, json.JSONDecodeError):
+        claims = orjson.loads(base64.urlsafe_b64decode(padded))
+    except ValueError:  # not base64, not JSON, or nested too deep (orjson does not recurse)
         return None
     return claims if isinstance(claims, dict) else None
 
@@ -117,6 +117,8 @@ def unreachable_detail(exc: BaseException) -> str:
             return f"TLS: the handshake failed ({e.reason or e})"
         if isinstance(e, ConnectionRefusedError):
             return "connection refused: nothing listens on that host and port"
+        if isinstance(e, http.AttemptTimeout):
+            return f"timed out: {e}"
         if isinstance(e, httpx.TimeoutException):
             return "timed out: the host did not answer"
     text = " ".join(str(e) for e in chain)
@@ -164,10 +166,7 @@ def interpret_token_response(response: httpx.Response, base: TokenDiagnosis
     d = base
     d.status = response.status_code
     ctype = response.headers.get("content-type", "")
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
+    body = http.json_body(response)
     if response.status_code == 404:
         d.cause, d.detail = TOKEN_ENDPOINT_NOT_FOUND, "the token URL answered 404"
     elif not isinstance(body, dict):
@@ -231,7 +230,7 @@ def request_token(profile: Profile, scope: str | None = None, *, client_auth: st
                              client_auth)
     started = time.perf_counter()
     with http.client(verify=profile.verify, tls=http.needs_tls(profile.token_url),
-                     policy=http.RetryPolicy(max_attempts=3, max_total_seconds=30)) as c:
+                     limits=profile.limits.first_contact()) as c:
         try:
             response = c.send(request)
         except httpx.TransportError as exc:
@@ -420,13 +419,10 @@ def auth_for(profile: Profile) -> httpx.Auth:
     return StaticTokenAuth(profile.token)
 
 
-FIRST_CONTACT = http.RetryPolicy(max_attempts=3, max_total_seconds=30)
-
-
 def check_reachable(prof: Profile) -> None:
     """One unauthenticated request with few retries, before a report's patient reads: a tenant
     that cannot be reached is said in seconds (any HTTP answer, even 401, will do)."""
-    with http.client(verify=prof.verify, policy=FIRST_CONTACT,
+    with http.client(verify=prof.verify, limits=prof.limits.first_contact(),
                      tls=http.needs_tls(prof.base_url)) as client:
         try:
             client.get(f"{prof.base_url}/ServiceProviderConfig")

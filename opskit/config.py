@@ -22,6 +22,8 @@ import httpx
 
 from ._redact import remember
 from .errors import ConfigError, SecretError
+from .limits import DEFAULT as DEFAULT_LIMITS
+from .limits import Limits, parse_limits
 
 Kind = Literal["cloud", "onprem", "sandbox"]
 Flavor = Literal["cloud", "onprem"]
@@ -113,6 +115,7 @@ class Profile:
     reference: str | None = None
     iga_export: str | None = None
     tenant_name: str | None = None  # the tenant's own name, where the profile knows it
+    limits: Limits = DEFAULT_LIMITS  # time budgets and size ceilings (opskit.limits)
 
 
 def _is_loopback(host: str) -> bool:
@@ -198,10 +201,10 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
         raise ConfigError(f"{where} is not a table", "write it as [profiles.NAME] with keys")
     kind = raw.get("kind")
     views = {"reference", "iga_export"}
-    allowed = {"cloud": {"kind", "tenant", "client_id", "client_secret", "scope", "verify",
-                         *views},
-               "onprem": {"kind", "base_url", "token", "verify", *views},
-               "sandbox": {"kind", "data", "flavor", "rehearsal", *views}}
+    common = {"kind", "limits", *views}
+    allowed = {"cloud": {"tenant", "client_id", "client_secret", "scope", "verify", *common},
+               "onprem": {"base_url", "token", "verify", *common},
+               "sandbox": {"data", "flavor", "rehearsal", *common}}
     if kind not in allowed:
         raise ConfigError(f"{where}.kind is {kind!r}", "set kind = \"cloud\", \"onprem\" or "
                           "\"sandbox\"")
@@ -218,7 +221,8 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
                               "iga_export: a CSV path or URL")
     return replace(_parse_kind(name, kind, raw, where, verify),
                    reference=raw.get("reference") or None,
-                   iga_export=raw.get("iga_export") or None)
+                   iga_export=raw.get("iga_export") or None,
+                   limits=parse_limits(raw.get("limits"), f"{where}.limits"))
 
 
 def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ConfigError
+from .errors import ConfigError, LimitExceeded
 
 DELIMITERS = (",", ";", "\t")
 
@@ -55,14 +55,20 @@ def _download(url: str, what: str) -> bytes:
 
     from . import http
     from .auth import unreachable_detail
+    from .limits import DEFAULT
 
     try:
-        with http.client(policy=http.RetryPolicy(max_attempts=3, max_total_seconds=30)) as c:
+        # The default limits: an export larger than max_body_mb is saved and given as a file.
+        with http.client(limits=DEFAULT.first_contact()) as c:
             response = c.get(url)
     except httpx.TransportError as exc:
         raise CsvFileError.at(shown_source(url) or url, None, f"{what} cannot be downloaded: "
                               f"{unreachable_detail(exc)}", "Check the URL, or save the "
                               "file and give its path.") from None
+    except LimitExceeded:
+        raise CsvFileError.at(shown_source(url) or url, None, f"{what} is larger than "
+                              f"{DEFAULT.max_body_mb:g} MB, or never ends",
+                              "Save the file and give its path.") from None
     if response.status_code != 200:
         raise CsvFileError.at(shown_source(url) or url, None, f"{what} cannot be downloaded: HTTP "
                               f"{response.status_code}", "Check the URL, or save the file and "

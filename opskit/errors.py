@@ -109,6 +109,26 @@ class NotScimResponse(ScimError):
                    "proxy or login page in front of it.")
 
 
+class ScimProtocolError(ScimError):
+    """Answers that break SCIM's rules where opskit cannot guess what was meant: a count that
+    cannot be, pages that do not add up, JSON that is not valid JSON or UTF-8."""
+
+    remediation = ("The server's answers break the SCIM protocol, so opskit stopped rather than "
+                   "guess or read forever. Check the connector's logs, and report it to whoever "
+                   "runs the connector with this message.")
+
+
+class LimitExceeded(OpskitError):
+    """An answer past one of the profile's limits (too slow, too large, too many resources)."""
+
+    def __init__(self, message: str, limit: str, remediation: str | None = None):
+        super().__init__(message, remediation or (
+            f"If the tenant really needs more, raise limits.{limit} in the profile "
+            "([profiles.NAME.limits], docs/profiles.md#limits); otherwise the server "
+            "misbehaves: check the connector's logs."))
+        self.limit = limit
+
+
 class IncompleteError(OpskitError):
     """A listing or inventory that could not be read whole; never a quietly short result."""
 

@@ -1,4 +1,4 @@
-"""httpx clients as opskit uses them: explicit timeouts, bounded retries, redacted logs.
+"""httpx clients as opskit uses them: bounded in time and size, bounded retries, redacted logs.
 
 Retries live in a transport wrapper, so every request — SCIM calls and token requests alike —
 gets the same policy: 429, 502, 503 and 504 and connection failures are retried with exponential
@@ -6,6 +6,11 @@ backoff and full jitter, ``Retry-After`` (seconds or an HTTP date) is honoured, 
 number of attempts and the total time are bounded. A request that may have changed something
 (POST, PATCH) is retried only when the server cannot have acted on it: a 429, or a connection
 that was never made.
+
+The same wrapper holds every answer to the profile's limits (opskit.limits): one attempt, from
+sending to the body's last byte, has ``request_timeout`` (a body that dribbles in counts, not
+only the gaps between its bytes), every attempt of a request together has ``retry_budget``, and
+a body is read, decompressed, only up to ``max_body_mb``.
 """
 
 from __future__ import annotations
@@ -18,16 +23,20 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpcore  # noqa: F401  (see below)
 import httpx
+import orjson
 
 from ._redact import logger, redact
-from .errors import ConfigError
+from .errors import ConfigError, LimitExceeded, ScimProtocolError
+from .limits import DEFAULT as DEFAULT_LIMITS
+from .limits import Limits
 
 # httpx loads its HTTP core when the first client is made, and anyio its asyncio backend inside
 # the first request, where the import (~40 ms) holds up the event loop while other requests wait
@@ -43,7 +52,6 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 IDEMPOTENT_EXTENSION = "opskit.idempotent"
 # Set on the response: how many times the request was sent (the auth flow reads it).
 ATTEMPTS_EXTENSION = "opskit.attempts"
-TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=120.0)
 USER_AGENT = "opskit/0.1 (+https://github.com/opskit)"
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAYBE_SENT = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout,
@@ -52,11 +60,15 @@ _MAYBE_SENT = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, htt
 
 @dataclass
 class RetryPolicy:
-    max_attempts: int = 10
-    max_total_seconds: float = 120.0
+    max_attempts: int = DEFAULT_LIMITS.max_attempts
+    max_total_seconds: float = DEFAULT_LIMITS.retry_budget
     backoff_base: float = 0.25
     backoff_cap: float = 15.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    @classmethod
+    def from_limits(cls, limits: Limits) -> RetryPolicy:
+        return cls(max_attempts=limits.max_attempts, max_total_seconds=limits.retry_budget)
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base·2^attempt)]."""
@@ -102,12 +114,151 @@ def _may_retry(request: httpx.Request, status: int | None, exc: Exception | None
     return status == 429 or (idempotent and status in RETRY_STATUSES)
 
 
-class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
-    """Wraps a transport with the retry policy; listeners hear of every throttled answer."""
+class AttemptTimeout(httpx.ReadTimeout):
+    """One attempt outlasted ``request_timeout``: retried like any read timeout."""
 
-    def __init__(self, inner: Any, policy: RetryPolicy | None = None):
+
+class _Inflater:
+    """A content encoding undone a bounded piece at a time: a few kilobytes of gzip can hold
+    gigabytes, and zlib would return them all from one call. gzip and deflate are what opskit
+    asks for (Accept-Encoding); any other encoding a server sends anyway goes through httpx's
+    own decoder, a wire chunk at a time."""
+
+    PIECE = 1 << 20  # bytes of inflated output per step
+
+    def __init__(self, request: httpx.Request, wbits: int | None = None,
+                 other: Any = None):
+        self.request = request
+        self.wbits = wbits
+        self.zlib = zlib.decompressobj(wbits) if wbits is not None else None
+        self.other = other
+        self.fed = False
+
+    @classmethod
+    def for_encoding(cls, encoding: str, request: httpx.Request) -> _Inflater:
+        if encoding in ("", "identity"):
+            return cls(request)
+        if encoding in ("gzip", "x-gzip"):
+            return cls(request, zlib.MAX_WBITS | 16)
+        if encoding == "deflate":
+            return cls(request, zlib.MAX_WBITS)
+        from httpx._decoders import SUPPORTED_DECODERS, MultiDecoder
+
+        names = [n.strip() for n in encoding.split(",") if n.strip()]
+        decoders = [SUPPORTED_DECODERS[n]() for n in names if n in SUPPORTED_DECODERS]
+        return cls(request, other=MultiDecoder(decoders) if decoders else None)
+
+    def feed(self, raw: bytes) -> Iterator[bytes]:
+        if self.zlib is None:
+            yield self._other(self.other.decode, raw) if self.other is not None else raw
+            return
+        first, self.fed = not self.fed, True
+        data = raw
+        try:
+            while True:
+                piece = self.zlib.decompress(data, self.PIECE)
+                yield piece
+                data = self.zlib.unconsumed_tail
+                if not data and len(piece) < self.PIECE:  # a full piece may have more behind it
+                    return
+        except zlib.error as exc:
+            if first and self.wbits == zlib.MAX_WBITS:  # "deflate" sent raw, without zlib's header
+                self.zlib, self.wbits = zlib.decompressobj(-zlib.MAX_WBITS), -zlib.MAX_WBITS
+                yield from self.feed(raw)
+                return
+            raise self._corrupt(exc) from None
+
+    def flush(self) -> Iterator[bytes]:
+        if self.zlib is not None:
+            try:
+                yield self.zlib.flush()
+            except zlib.error as exc:
+                raise self._corrupt(exc) from None
+        elif self.other is not None:
+            yield self._other(self.other.flush)
+
+    def _other(self, step: Callable[..., bytes], *data: bytes) -> bytes:
+        try:
+            return step(*data)
+        except httpx.DecodingError as exc:
+            raise self._corrupt(exc) from None
+
+    def _corrupt(self, exc: Exception) -> ScimProtocolError:
+        return ScimProtocolError(f"{self.request.method} {redact(str(self.request.url))} "
+                                 f"answered with a compressed body that cannot be read ({exc})")
+
+
+class _Attempt:
+    """One attempt: its deadline, the timeouts that keep each wait within it, and the body read
+    so far, held to the size limit."""
+
+    def __init__(self, request: httpx.Request, limits: Limits, policy: RetryPolicy,
+                 started: float):
+        now = time.monotonic()
+        remaining = policy.max_total_seconds - (now - started)
+        self.seconds = max(min(limits.request_timeout, remaining), 0.001)
+        self.deadline = now + self.seconds
+        self.request, self.limits = request, limits
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.inflater = _Inflater(request)
+        # What httpcore applies to each wait (connecting, each read and write, the pool): none
+        # may outlast the attempt.
+        request.extensions = {**request.extensions, "timeout": {
+            "connect": min(limits.connect_timeout, self.seconds), "read": self.seconds,
+            "write": self.seconds, "pool": self.seconds}}
+
+    def timed_out(self) -> AttemptTimeout:
+        bound = "limits.request_timeout" if self.seconds >= self.limits.request_timeout else \
+            "what was left of limits.retry_budget"
+        return AttemptTimeout(f"no complete answer within {self.seconds:.3g} s ({bound})",
+                              request=self.request)
+
+    def started(self, response: httpx.Response) -> None:
+        """Refuse at once a body whose declared length is over the limit; choose how to
+        inflate what is compressed."""
+        declared = response.headers.get("content-length", "")
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if declared.isdigit() and encoding == "identity" and \
+                int(declared) > self.limits.max_body_bytes:
+            raise self.too_large()
+        self.inflater = _Inflater.for_encoding(encoding, self.request)
+
+    def add(self, raw: bytes) -> None:
+        """Bytes as they came off the wire: inflated a piece at a time, so a gzip body is held
+        to the limit as it inflates; a body that dribbles in is held to the deadline."""
+        for chunk in self.inflater.feed(raw):
+            self.size += len(chunk)
+            if self.size > self.limits.max_body_bytes:
+                raise self.too_large()
+            self.chunks.append(chunk)
+        if time.monotonic() > self.deadline:
+            raise self.timed_out()
+
+    def finish(self, response: httpx.Response) -> httpx.Response:
+        for chunk in self.inflater.flush():
+            self.size += len(chunk)
+            if self.size > self.limits.max_body_bytes:
+                raise self.too_large()
+            self.chunks.append(chunk)
+        response._content = b"".join(self.chunks)  # where Response.read() keeps the body
+        return response
+
+    def too_large(self) -> LimitExceeded:
+        return LimitExceeded(f"{self.request.method} {redact(str(self.request.url))} answered "
+                             f"with more than {self.limits.max_body_mb:g} MB "
+                             "(limits.max_body_mb)", "max_body_mb")
+
+
+class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
+    """Wraps a transport with the retry policy and the profile's limits; listeners hear of every
+    throttled answer."""
+
+    def __init__(self, inner: Any, policy: RetryPolicy | None = None,
+                 limits: Limits = DEFAULT_LIMITS):
         self.inner = inner
-        self.policy = policy or RetryPolicy()
+        self.limits = limits
+        self.policy = policy or RetryPolicy.from_limits(limits)
         self.listeners: list[Callable[[int | str], None]] = []
 
     def _delay(self, attempt: int, response: httpx.Response | None, started: float) -> float | None:
@@ -145,15 +296,45 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
             self._notify(status)
         return delay
 
+    async def _aread(self, request: httpx.Request, started: float) -> httpx.Response:
+        """One attempt, body included, within its deadline and the size limit."""
+        attempt = _Attempt(request, self.limits, self.policy, started)
+        try:
+            async with asyncio.timeout(attempt.seconds):  # the deadline, to the millisecond
+                response = await self.inner.handle_async_request(request)
+                try:
+                    attempt.started(response)
+                    async for raw in response.aiter_raw():
+                        attempt.add(raw)
+                    return attempt.finish(response)
+                except BaseException:
+                    await response.aclose()
+                    raise
+        except TimeoutError:
+            raise attempt.timed_out() from None
+
+    def _read(self, request: httpx.Request, started: float) -> httpx.Response:
+        """The blocking twin of _aread. Without a timer to interrupt a read, a server that falls
+        silent mid-body is caught by the read timeout (the attempt's whole budget) instead."""
+        attempt = _Attempt(request, self.limits, self.policy, started)
+        response = self.inner.handle_request(request)
+        try:
+            attempt.started(response)
+            for raw in response.iter_raw():
+                attempt.add(raw)
+            return attempt.finish(response)
+        except BaseException:
+            response.close()
+            raise
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         started = time.monotonic()
         attempt = 0
         while True:
             try:
-                response = await self.inner.handle_async_request(request)
-                # Read the body here: a connection dropped mid-body is a transport failure
+                # The body is read here: a connection dropped mid-body is a transport failure
                 # like any other, and only here can it still be retried.
-                await response.aread()
+                response = await self._aread(request, started)
             except httpx.TransportError as exc:
                 delay = self._after_error(request, exc, attempt, started)
                 if delay is None:
@@ -172,8 +353,7 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         attempt = 0
         while True:
             try:
-                response = self.inner.handle_request(request)
-                response.read()  # see handle_async_request
+                response = self._read(request, started)  # see handle_async_request
             except httpx.TransportError as exc:
                 delay = self._after_error(request, exc, attempt, started)
                 if delay is None:
@@ -244,30 +424,44 @@ def tls_context(verify: bool | str) -> ssl.SSLContext:
     return context
 
 
-def _common(verify: bool | str, headers: dict[str, str] | None) -> dict[str, Any]:
-    return {"timeout": TIMEOUT, "follow_redirects": False,
+def _common(limits: Limits, headers: dict[str, str] | None) -> dict[str, Any]:
+    # The transport narrows these to each attempt's deadline (see _Attempt).
+    timeout = httpx.Timeout(limits.request_timeout, connect=limits.connect_timeout)
+    return {"timeout": timeout, "follow_redirects": False,
             "headers": {"User-Agent": USER_AGENT,
                         "Accept": "application/scim+json, application/json", **(headers or {})}}
 
 
 def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
-                 policy: RetryPolicy | None = None, max_connections: int = 32,
-                 headers: dict[str, str] | None = None, tls: bool = True) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=max_connections,
-                          max_keepalive_connections=max_connections)
+                 policy: RetryPolicy | None = None, limits: Limits = DEFAULT_LIMITS,
+                 max_connections: int = 32, headers: dict[str, str] | None = None,
+                 tls: bool = True) -> httpx.AsyncClient:
+    pool = httpx.Limits(max_connections=max_connections,
+                        max_keepalive_connections=max_connections)
     transport = RetryTransport(httpx.AsyncHTTPTransport(verify=tls_verify(verify, tls),
-                                                        limits=limits), policy)
+                                                        limits=pool), policy, limits)
     return httpx.AsyncClient(auth=auth, transport=transport,
                              event_hooks={"response": [_alog_response]},
-                             **_common(verify, headers))
+                             **_common(limits, headers))
 
 
 def client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
-           policy: RetryPolicy | None = None,
+           policy: RetryPolicy | None = None, limits: Limits = DEFAULT_LIMITS,
            headers: dict[str, str] | None = None, tls: bool = True) -> httpx.Client:
-    transport = RetryTransport(httpx.HTTPTransport(verify=tls_verify(verify, tls)), policy)
+    transport = RetryTransport(httpx.HTTPTransport(verify=tls_verify(verify, tls)), policy,
+                               limits)
     return httpx.Client(auth=auth, transport=transport, event_hooks={"response": [_log_response]},
-                        **_common(verify, headers))
+                        **_common(limits, headers))
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The JSON an answer holds, or None where it holds none that can be read: not JSON,
+    invalid UTF-8, or nested deeper than opskit.limits.MAX_JSON_DEPTH (refused by orjson, never
+    parsed recursively)."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
 
 
 # httpx logs each request's URL at INFO; its records pass through the same mask.

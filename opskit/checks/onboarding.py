@@ -75,9 +75,9 @@ class _Session:
 
     def send(self, method: str, path: str, *, json: Any = None, **params: Any) -> Any:
         if self._client is None:
-            policy = http.RetryPolicy(max_attempts=3, max_total_seconds=30)
             self._client = http.client(auth=auth_for(self.profile), verify=self.profile.verify,
-                                       policy=policy, tls=http.needs_tls(
+                                       limits=self.profile.limits.first_contact(),
+                                       tls=http.needs_tls(
                                            self.profile.base_url, self.profile.token_url))
         url = f"{self.profile.base_url.rstrip('/')}/{path}"
         return scim_json(self._client.request(method, url, json=json, params=params or None))

@@ -58,7 +58,6 @@ if TYPE_CHECKING:
 READ_PATH = "Users"
 READ_PARAMS = {"count": 1}
 # Short retries: a check should answer within seconds, not wait out the inventory's budget.
-RETRY_POLICY = http.RetryPolicy(max_attempts=3, max_total_seconds=30)
 # The other scope Delinea's own clients use against the same token URL (reference §2.1): tried
 # once when the requested one is refused, to say whether the tenant grants it instead.
 ALTERNATE_SCOPES = {"xpm.platform": "xpmheadless", "xpmheadless": "xpm.platform"}
@@ -584,7 +583,8 @@ def _scim_read(prof: Profile, bearer: httpx.Auth | None = None) -> ScimCall:
     call = ScimCall("GET", _shown_read_url(prof))
     started = time.perf_counter()
     try:
-        with http.client(auth=bearer or auth_for(prof), verify=prof.verify, policy=RETRY_POLICY,
+        with http.client(auth=bearer or auth_for(prof), verify=prof.verify,
+                         limits=prof.limits.first_contact(),
                          tls=http.needs_tls(prof.base_url, prof.token_url)) as c:
             response = c.get(url, params=READ_PARAMS)
         call.status = response.status_code

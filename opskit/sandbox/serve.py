@@ -70,8 +70,10 @@ def bind(host: str = LOOPBACK, port: int = 0) -> socket.socket:
 
 
 def _config(app: Any, log_level: str, access_log: bool, **tls: Any) -> uvicorn.Config:
+    # A client that never finishes its request does not hold a shutdown more than 2 s.
     return uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="off",
-                          timeout_keep_alive=30, loop="asyncio", http="h11", **tls)
+                          timeout_keep_alive=30, timeout_graceful_shutdown=2, loop="asyncio",
+                          http="h11", **tls)
 
 
 @contextmanager
