@@ -206,6 +206,10 @@ class PageReader:
             return None  # not one JSON object, or no `Resources` in it
         listed = pc.list_flatten(table.column("Resources")).combine_chunks()
         res = listed.filter(pc.is_valid(listed))
+        try:
+            res.validate(full=True)  # Arrow reads invalid UTF-8 as is; the lenient way says so
+        except pa.ArrowInvalid:
+            return None
         total = table.column("totalResults")[0].as_py()
         ids = res.field("id").to_pylist()  # null resources are filtered out above
         return total, ids, self.build(res)

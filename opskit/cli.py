@@ -98,6 +98,10 @@ def _inventory(args: argparse.Namespace) -> int:
     for note in meta["notes"]:
         print(f"  note: {note}")
     print(f"snapshot: {path}")
+    if not inv.complete:  # written, and marked incomplete in its manifest
+        print("opskit: the inventory is incomplete (see the notes above); the snapshot says so",
+              file=sys.stderr)
+        return EXIT_CANNOT_RUN
     return EXIT_OK
 
 
@@ -289,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (UsageError, TenantFileError, OpskitError) as exc:
-        print(f"opskit: {redact(str(exc))}", file=sys.stderr)
+        print(f"opskit: {redact(str(exc)).replace(chr(10) + '  → ', ' → ')}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         print("opskit: interrupted", file=sys.stderr)

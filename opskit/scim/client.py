@@ -5,6 +5,12 @@ page concurrently. Concurrency is shared by all requests of a client and adapts:
 server throttles (429), grown back one step at a time while it does not. Results are deduplicated
 by id; a list whose totalResults changes while it is read is read again rather than returned
 short, and a page that keeps failing raises IncompleteError naming the resource and the page.
+
+A listing cannot run away (opskit.limits): a totalResults that cannot be (negative, or above
+``max_total_results``) is refused; a page that brings no new resource ends its run of pages; a
+server that does not count is read a page at a time until a short or empty page, and no further
+than ``max_total_results``; and the whole listing has ``listing_timeout``. What ends early is
+marked incomplete, never returned quietly short.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -25,16 +32,20 @@ from ..config import Profile
 from ..errors import (
     ConfigError,
     IncompleteError,
+    LimitExceeded,
     OpskitError,
     ScimBadRequest,
     ScimError,
     ScimInvalidFilter,
     ScimNotFound,
+    ScimProtocolError,
     ScimRateLimited,
     ScimServerError,
     ScimTooMany,
     TransportError,
 )
+from ..limits import DEFAULT as DEFAULT_LIMITS
+from ..limits import Limits
 from . import filters, urns
 from ._pacing import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, AdaptiveLimiter, LoadPacer
 from .responses import is_json, list_page, scim_json
@@ -42,6 +53,9 @@ from .responses import is_json, list_page, scim_json
 log = logger("opskit.scim")
 DEFAULT_PAGE_SIZE = 100  # when a server advertises no maximum
 MAX_PAGE_SIZE = 1000
+# Pages of one listing queued at once: they wait their turn in the limiter, first come first
+# served, so a listing's pages go out together; a count in the millions costs no more memory.
+QUEUED_PAGES = 1024
 
 
 class ScimList(list[Any]):
@@ -67,11 +81,12 @@ class ScimClient:
 
     def __init__(self, base_url: str, client: httpx.AsyncClient, *, flavor: str | None = None,
                  page_size: int | None = None, concurrency: int | None = None,
-                 owns_client: bool = True):
+                 owns_client: bool = True, limits: Limits = DEFAULT_LIMITS):
         self.base_url = base_url.rstrip("/")
         self.http = client
         self.flavor = flavor
         self.page_size = page_size
+        self.limits = limits
         # A concurrency given is kept (but for 429s); otherwise the pacer sets it.
         self.limiter = AdaptiveLimiter(concurrency or DEFAULT_CONCURRENCY)
         self.pacer = LoadPacer(self.limiter, adapt=concurrency is None)
@@ -94,9 +109,11 @@ class ScimClient:
                               "practice tenant runs for that block) and use p")
         concurrency = kwargs.get("concurrency") or MAX_CONCURRENCY
         client = http.async_client(auth=auth_for(profile), verify=profile.verify,
+                                   limits=profile.limits,
                                    max_connections=max(concurrency * 2, 8),
                                    tls=http.needs_tls(profile.base_url, profile.token_url))
-        return cls(profile.base_url, client, flavor=profile.flavor, **kwargs)
+        return cls(profile.base_url, client, flavor=profile.flavor, limits=profile.limits,
+                   **kwargs)
 
     async def __aenter__(self) -> ScimClient:
         return self
@@ -235,6 +252,17 @@ class ScimClient:
         ``per_page`` with a ``from_json(raw) -> (totalResults, ids, kept) | None`` method reads
         the raw answer itself where it can (see opskit._columns).
         """
+        try:
+            async with asyncio.timeout(self.limits.listing_timeout):
+                return await self._list(endpoint, filter, attributes, on_progress, per_page)
+        except TimeoutError:
+            raise LimitExceeded(f"{endpoint}: not read whole within "
+                                f"{self.limits.listing_timeout:g} s (limits.listing_timeout)",
+                                "listing_timeout") from None
+
+    async def _list(self, endpoint: str, filter: str | None, attributes: list[str] | None,
+                    on_progress: Callable[[int], None] | None,
+                    per_page: Callable[[list[dict[str, Any]]], Any] | None) -> ScimList:
         server, client_side = filters.split(filter, eq_co_only=self.flavor == "cloud")
         mode = _Mode(per_page) if client_side is None else _Mode()
         try:
@@ -298,23 +326,97 @@ class ScimClient:
                 "again later, and check the connector's logs if it lasts",
                 resource=endpoint, page=start) from None
 
+    def _check_total(self, endpoint: str, total: int) -> None:
+        """Refuse a count that cannot be, before reading a page more."""
+        if total < 0:
+            raise ScimProtocolError(f"{endpoint}: the server answered totalResults {total}, "
+                                    "which is not a count")
+        if total > self.limits.max_total_results:
+            raise LimitExceeded(f"{endpoint}: the server says it holds {total:,} resources, "
+                                "more than limits.max_total_results "
+                                f"({self.limits.max_total_results:,})", "max_total_results")
+
     async def _range(self, endpoint: str, params: dict[str, Any], start: int, count: int,
                      mode: _Mode) -> tuple[set[int], list[_Read], int]:
         """(totals seen, pages read, requests) for resources start … start+count-1; follows
-        up on short pages."""
+        up on short pages, until a page brings nothing new."""
         totals: set[int] = set()
         reads: list[_Read] = []
+        seen: set[str | None] = set()
         got = requests = 0
         while got < count:
             total, read = await self._page(endpoint, params, start + got, count - got, mode)
             requests += 1
             if total is not None:
+                self._check_total(endpoint, total)
                 totals.add(total)
-            if not read.ids:
-                break
+            ids = set(read.ids) - {None}
+            if not read.ids or (reads and ids and ids <= seen):
+                break  # the end, or a page that repeats this run's: what is missing is said
+            seen |= ids
             reads.append(read)
             got += len(read.ids)
         return totals, reads, requests
+
+    async def _uncounted(self, endpoint: str, params: dict[str, Any], first: _Read, stride: int,
+                         mode: _Mode, on_progress: Callable[[int], None] | None
+                         ) -> tuple[list[_Read], int, str | None]:
+        """(pages read, requests, why it stopped early or None) of a listing whose server gives
+        no totalResults: one page at a time, until a short or an empty page."""
+        reads, requests = [first], 0
+        seen = set(first.ids) - {None}
+        read_count = len(first.ids)
+        while True:
+            if read_count > self.limits.max_total_results:
+                raise LimitExceeded(f"{endpoint}: the server gives no totalResults and has "
+                                    f"sent more than limits.max_total_results "
+                                    f"({self.limits.max_total_results:,}) resources",
+                                    "max_total_results")
+            _total, read = await self._page(endpoint, params, read_count + 1, stride, mode)
+            requests += 1
+            if not read.ids:
+                return reads, requests, None
+            ids = set(read.ids) - {None}
+            if ids and ids <= seen:
+                return reads, requests, (f"{endpoint}: the server gives no totalResults and "
+                                         f"its page at startIndex {read_count + 1} repeats "
+                                         "resources already read; the listing stopped there")
+            seen |= ids
+            reads.append(read)
+            read_count += len(read.ids)
+            if on_progress is not None:
+                on_progress(len(read.ids))
+            if len(read.ids) < stride:
+                return reads, requests, None
+
+    async def _fan_out(self, endpoint: str, params: dict[str, Any], first_start: int,
+                       total: int, stride: int, mode: _Mode,
+                       on_progress: Callable[[int], None] | None
+                       ) -> list[tuple[set[int], list[_Read], int]]:
+        """Every page from first_start to total, read concurrently; results in page order."""
+        starts = range(first_start, total + 1, stride)
+        results: list[tuple[set[int], list[_Read], int]] = [(set(), [], 0)] * len(starts)
+        queued = asyncio.Semaphore(QUEUED_PAGES)
+
+        def done(i: int, task: asyncio.Task[tuple[set[int], list[_Read], int]]) -> None:
+            queued.release()
+            if not task.cancelled() and task.exception() is None:
+                results[i] = task.result()
+                if on_progress is not None:
+                    on_progress(sum(len(r.ids) for r in results[i][1]))
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for i, s in enumerate(starts):
+                    await queued.acquire()  # at once while fewer than QUEUED_PAGES wait
+                    task = tg.create_task(self._range(endpoint, params, s,
+                                                      min(stride, total - s + 1), mode))
+                    task.add_done_callback(partial(done, i))
+        except BaseExceptionGroup as group:
+            # The caller gets the page's own error (IncompleteError, a typed SCIM error), not a
+            # group that `except IncompleteError` would miss.
+            raise _first_error(group) from None
+        return results
 
     async def _list_all(self, endpoint: str, server_filter: str | None,
                         attributes: list[str] | None,
@@ -345,50 +447,39 @@ class ScimClient:
             size = await self.max_page_size()
             pages += 1
             n_first = len(first.ids)
-            if total is None:  # a server that does not count: read until an empty page
-                total = n_first if n_first < size else -1
-            totals = {total}
             stride = n_first if 0 < n_first < size else size
-            reads: list[_Read] = [first] if n_first else []
-            if total < 0:
-                more_totals, rest, n = await self._range(endpoint, params, n_first + 1,
-                                                         2**31, mode)
-                totals |= more_totals
-                reads.extend(rest)
-                pages += n
-                total = sum(len(r.ids) for r in reads)
-            elif total > n_first:
-                starts = range(n_first + 1, total + 1, stride)
-                try:
-                    async with asyncio.TaskGroup() as tg:
-                        tasks = [tg.create_task(self._range(endpoint, params, s,
-                                                            min(stride, total - s + 1), mode))
-                                 for s in starts]
-                        if on_progress is not None:
-                            on_progress(n_first)
-                            for t in tasks:
-                                t.add_done_callback(
-                                    lambda t: on_progress(sum(len(r.ids) for r in t.result()[1]))
-                                    if not t.cancelled() and t.exception() is None else None)
-                except BaseExceptionGroup as group:
-                    # The caller gets the page's own error (IncompleteError, a typed SCIM
-                    # error), not a group that `except IncompleteError` would miss.
-                    raise _first_error(group) from None
-                for t in tasks:
-                    more_totals, rest, n = t.result()
+            if on_progress is not None:
+                on_progress(n_first)
+            if total is None:  # a server that does not count: read until a short page
+                reads, n, stopped = ([first] if n_first else [], 0, None) if n_first < size \
+                    else await self._uncounted(endpoint, params, first, stride, mode,
+                                               on_progress)
+                found = mode.assemble(reads, sum(len(r.ids) for r in reads), pages + n)
+                if stopped:
+                    found.complete = False
+                    found.notes.append(stopped)
+                return found
+            self._check_total(endpoint, total)
+            totals = {total}
+            reads = [first] if n_first else []
+            if total > n_first:
+                for more_totals, rest, n in await self._fan_out(
+                        endpoint, params, n_first + 1, total, stride, mode, on_progress):
                     totals |= more_totals
                     reads.extend(rest)
                     pages += n
-            elif on_progress is not None:
-                on_progress(n_first)
             found = mode.assemble(reads, total, pages)
             seen_totals.extend(sorted(totals))
             if len(totals) == 1 and found.count == total:
                 return found
             log.info("%s: count changed while listing (%s, %d read); reading again", endpoint,
                      sorted(totals), found.count)
-        note = (f"{endpoint}: totalResults kept changing while listing "
-                f"({', '.join(map(str, sorted(set(seen_totals))))}); {found.count} read")
+        if len(set(seen_totals)) > 1:
+            note = (f"{endpoint}: totalResults kept changing while listing "
+                    f"({', '.join(map(str, sorted(set(seen_totals))))}); {found.count} read")
+        else:
+            note = (f"{endpoint}: {found.count:,} of the {found.total:,} resources the server "
+                    "counts could be read (its pages repeat or skip resources)")
         found.complete = False
         found.notes.append(note)
         return found

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 import orjson
 
+from .. import http
 from .._redact import redact
 from ..errors import (
     NotScimResponse,
@@ -17,6 +17,7 @@ from ..errors import (
     ScimError,
     ScimInvalidFilter,
     ScimNotFound,
+    ScimProtocolError,
     ScimRateLimited,
     ScimServerError,
     ScimTooMany,
@@ -63,9 +64,15 @@ def scim_json(response: httpx.Response) -> Any:
                               url=str(response.request.url))
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
-        # orjson: a fifth of the stdlib's time on the large pages an inventory reads.
+        # orjson: a fifth of the stdlib's time on the large pages an inventory reads; it refuses
+        # invalid UTF-8 and nesting past opskit.limits.MAX_JSON_DEPTH instead of recursing.
         body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if is_json(response):
+            raise ScimProtocolError(
+                f"{_describe(response)} answered {response.status_code} with JSON that cannot "
+                f"be read ({str(exc).split(':')[0]})", status=response.status_code,
+                method=response.request.method, url=str(response.request.url)) from None
         body = None
     if body is None or (ctype and not is_json(response)):
         what = "an HTML page" if "html" in ctype or response.text.lstrip()[:1] == "<" \
@@ -80,10 +87,7 @@ def error_from(response: httpx.Response) -> ScimError:
     """A typed error from a 4xx/5xx answer: SCIM error body when there is one."""
     status = response.status_code
     scim_type = detail = None
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
+    body = http.json_body(response)
     if isinstance(body, dict):
         scim_type = body.get("scimType") or None
         raw = body.get("detail") or body.get("message") or body.get("error_description")
