@@ -58,6 +58,12 @@ def redact_known(text: str) -> str:
     return text
 
 
+def known_values() -> list[str]:
+    """Every registered secret value (for a scan of files a run wrote)."""
+    with _lock:
+        return list(_values)
+
+
 def is_known_secret(text: str) -> bool:
     """Whether the text contains a registered secret value."""
     with _lock:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,10 +29,10 @@ from typing import Any
 
 import nbformat
 
-from ._run import engine, files, html, index, outputs, params
+from ._run import engine, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
-from .config import Profile, config_path, get_profile
-from .errors import OpskitError, RunError
+from .config import config_path, get_profile, load_profiles
+from .errors import RunError
 from .report.findings import SEVERITIES, by_severity
 from .report.record import RECORD_FILE, RUN_DIR_ENV
 from .report.results import (
@@ -117,16 +116,6 @@ def resolve_notebook(notebook: str | Path) -> Path:
                    f"known notebooks: {known}; or give the path of an .ipynb file")
 
 
-def _learn_profile_secrets(profile: Profile) -> None:
-    """Resolve the profile's secrets here too, so that everything this process writes masks them
-    even if the notebook printed one. A secret that does not resolve is left to the notebook,
-    which says why it could not use it."""
-    for ref in (profile.client_secret, profile.token):
-        if ref is not None:
-            with suppress(OpskitError):
-                ref.resolve()  # registers the value with the redaction registry
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -170,11 +159,15 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
     path = resolve_notebook(notebook)
     name = path.stem
     prof = get_profile(profile)
-    _learn_profile_secrets(prof)
+    profiles = load_profiles()
+    # Every profile's secrets, not only this run's: whatever the notebook prints is masked,
+    # even a secret of another tenant it reached by itself.
+    isolation.learn_secrets(profiles.values())
     declared = params.declared_parameters(path)
     params.require_profile_parameter(declared, name)
     passed = {**params.check_parameters(dict(parameters or {}), declared, name),
               params.PROFILE: prof.name}
+    used = isolation.profiles_used(prof.name, profiles, [str(passed.get("reference") or "")])
     lap("parameters")
 
     out = Path(out_dir)
@@ -186,7 +179,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         # papermill's own copy keeps parameters and outputs in clear: a hidden name, then gone.
         raw_output = folder.path / f".{name}.unredacted.ipynb"
         run = engine.execute(path, parameters=passed, output_path=raw_output,
-                             env=_kernel_environment(folder.path))
+                             env=_kernel_environment(folder.path),
+                             hidden=isolation.foreign_variables(used, profiles))
         raw_output.unlink(missing_ok=True)
         finished = _now()
         lap("execute")

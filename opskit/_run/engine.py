@@ -1,7 +1,8 @@
 """Executing a notebook through papermill's Python API, in a kernel that knows its run folder.
 
-The kernel inherits this process's environment; OPSKIT_RUN_DIR is set in it for the run's
-duration, under a lock, so runs in one process are serialized. Run tenants in parallel in
+The kernel inherits this process's environment, less what the run must not see (other
+tenants' secrets: see isolation); OPSKIT_RUN_DIR is set in it for the run's duration, under a
+lock, so runs in one process are serialized. Run tenants in parallel in
 separate processes (`opskit report` does).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,12 @@ class Execution:
 
 
 @contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
+def _environment(values: Mapping[str, str], hidden: Iterable[str] = ()) -> Iterator[None]:
+    """The kernel's environment for the block: ``values`` set, ``hidden`` removed."""
+    names = {*values, *hidden}
+    saved = {name: os.environ.get(name) for name in names}
+    for name in hidden:
+        os.environ.pop(name, None)
     os.environ.update(values)
     try:
         yield
@@ -60,12 +65,13 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def execute(notebook: Path, *, parameters: Mapping[str, Any], output_path: Path,
-            env: Mapping[str, str]) -> Execution:
-    """Run every cell; a failing cell is an outcome (``error``), not an exception."""
+            env: Mapping[str, str], hidden: Iterable[str] = ()) -> Execution:
+    """Run every cell; a failing cell is an outcome (``error``), not an exception. The kernel
+    has this process's environment with ``env`` set and ``hidden`` removed."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    with _run_lock, _environment(env):
+    with _run_lock, _environment(env, hidden):
         started = time.perf_counter()
         try:
             executed = papermill.execute_notebook(

@@ -2,7 +2,9 @@
 --json`), a bounded number at a time, and one tenant failing never stops the others.
 
 A process per tenant, not a thread: a kernel or a tenant that misbehaves (hangs, crashes, leaks
-memory) takes only its own process down, and each process's kernel environment is its own.
+memory) takes only its own process down, and each process's environment is its own: it holds
+no other tenant's secrets (see isolation), and each run's files are checked for every tenant's
+secrets when its process ends.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._redact import redact
+from ..config import Profile, load_profiles
 from ..report.findings import SEVERITIES
+from . import isolation
 
 EXIT_CANNOT_RUN = 2
 NOT_RUN = "not run"  # status of a run refused before it started (no folder, no results.json)
@@ -45,30 +50,42 @@ def refused(notebook: str, profile: str, message: str) -> dict[str, Any]:
             "findings": dict.fromkeys(SEVERITIES, 0), "error": message}
 
 
-def run_tenant(profile: str, notebooks: Sequence[Path], *, out_dir: Path,
-               fail_on: str) -> TenantOutcome:
+def run_tenant(profile: str, notebooks: Sequence[Path], *, out_dir: Path, fail_on: str,
+               known: Mapping[str, Profile]) -> TenantOutcome:
+    """One profile's runs in a process of their own, with only its own secrets in reach;
+    what they wrote is then checked for every profile's (``known``)."""
     command = [sys.executable, "-m", "opskit.cli", "run", *map(str, notebooks),
                "--profile", profile, "--out", str(out_dir), "--fail-on", fail_on, "--json"]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = isolation.environment_for(isolation.profiles_used(profile, known), known)
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    log = redact(proc.stderr)
     try:
         runs = json.loads(proc.stdout)
         if not isinstance(runs, list):
             raise ValueError("not a list")
     except ValueError:
-        last = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        return TenantOutcome(profile, EXIT_CANNOT_RUN, [], proc.stderr, last[0])
+        last = log.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        return TenantOutcome(profile, EXIT_CANNOT_RUN, [], log, last[0])
+    for run in runs:
+        if isinstance(run, dict) and run.get("error"):
+            run["error"] = redact(str(run["error"]))
+        if isinstance(run, dict) and run.get("run_dir"):
+            for leaked in isolation.scrub_files(Path(run["run_dir"])):
+                log += f"a secret was masked in {leaked} after the run\n"
     # An interpreter that died says 1 or a signal; only a clean 0/1/2 is a verdict.
     code = proc.returncode if proc.returncode in (0, 1, 2) else EXIT_CANNOT_RUN
-    return TenantOutcome(profile, code, runs, proc.stderr)
+    return TenantOutcome(profile, code, runs, log)
 
 
 def run_tenants(profiles: Sequence[str], notebooks: Sequence[Path], *, out_dir: Path,
                 fail_on: str, jobs: int,
                 on_done: Callable[[TenantOutcome], None] | None = None) -> list[TenantOutcome]:
     """Every profile's runs, at most ``jobs`` processes at once; results in ``profiles`` order."""
+    known = load_profiles()
+    isolation.learn_secrets(known.values())  # what every run's files are checked for
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_tenant, profile, notebooks, out_dir=out_dir, fail_on=fail_on)
-                   for profile in profiles]
+        futures = [pool.submit(run_tenant, profile, notebooks, out_dir=out_dir, fail_on=fail_on,
+                               known=known) for profile in profiles]
         if on_done is not None:
             for future in as_completed(futures):
                 on_done(future.result())

@@ -64,6 +64,17 @@ NOTEBOOKS = {
         new_code_cell("record([])"),
     ),
     "empty": notebook("", parameters('profile = "sandbox"')),
+    "environment": notebook(
+        "A notebook that shows everything it can reach",
+        parameters('profile = "sandbox"'),
+        new_code_cell("import os\n\nfrom opskit.report import record\n\n"
+                      "for name, value in sorted(os.environ.items()):\n"
+                      "    print(f'{name}={value}')\n"
+                      "peek = os.environ.get('OPSKIT_TEST_PEEK')\n"
+                      "if peek:  # a file another tenant's profile names as its secret\n"
+                      "    print('peeked:', open(peek).read())\n"
+                      "record([], {'variables': len(os.environ)})"),
+    ),
     "leaky": notebook(
         "A notebook that leaks its profile's secret and a token",
         parameters('profile = "sandbox"'),
