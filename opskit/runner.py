@@ -8,7 +8,7 @@ in a kernel whose OPSKIT_RUN_DIR is the run's folder, and writes into
 - ``<notebook>.ipynb``: the executed notebook, parameters and outputs scrubbed of secrets;
 - ``report.html``: the outputs without code, offline (plotly.js embedded), failures shown where
   they happened;
-- ``results.json`` (schema in DESIGN.md) and ``findings.csv``.
+- ``results.json`` (schema in docs/reports.md) and ``findings.csv``.
 
 The folder is built hidden and renamed into place last; then ``<out>/index.json`` and
 ``index.html`` are rebuilt. Status and exit code: ``ok`` 0, ``findings`` 1 (a finding at or

@@ -1,4 +1,4 @@
-"""results.json and findings.csv: what a run found, for machines (schema in DESIGN.md).
+"""results.json and findings.csv: what a run found, for machines (schema in docs/reports.md).
 
 ``{notebook, profile, started_at, finished_at, status: ok|findings|failed, parameters,
 findings: [{code, severity, subject, message, remediation}], metrics}``, plus ``fail_on`` (the
