@@ -310,22 +310,25 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
                 except BaseException:
                     await response.aclose()
                     raise
-        except TimeoutError:
+        except (TimeoutError, httpx.ReadTimeout):
             raise attempt.timed_out() from None
 
     def _read(self, request: httpx.Request, started: float) -> httpx.Response:
         """The blocking twin of _aread. Without a timer to interrupt a read, a server that falls
         silent mid-body is caught by the read timeout (the attempt's whole budget) instead."""
         attempt = _Attempt(request, self.limits, self.policy, started)
-        response = self.inner.handle_request(request)
         try:
-            attempt.started(response)
-            for raw in response.iter_raw():
-                attempt.add(raw)
-            return attempt.finish(response)
-        except BaseException:
-            response.close()
-            raise
+            response = self.inner.handle_request(request)
+            try:
+                attempt.started(response)
+                for raw in response.iter_raw():
+                    attempt.add(raw)
+                return attempt.finish(response)
+            except BaseException:
+                response.close()
+                raise
+        except httpx.ReadTimeout:
+            raise attempt.timed_out() from None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         started = time.monotonic()
