@@ -25,11 +25,12 @@ from opskit.groupgap import (
 )
 from opskit.inventory import fetch_inventory
 from opskit.sandbox import demodata
+from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 
 from .conftest import Flavors, service_account_gap
-from .servers import cloud_profile, onprem_profile
+from .servers import ScimProxy, cloud_profile, onprem_profile, serve_asgi
 
 CLOSED_BY_SCIM = {"GROUP_NOT_ON_PLATFORM", "GROUP_MEMBERSHIP_DIFFERS"}
 
@@ -331,3 +332,17 @@ def test_a_plan_larger_than_max_operations_is_applied_only_when_confirmed(
         assert done.applied and done.done == plan.operations and groups_of(sb) != before
         with pytest.raises(ConfigError, match="max_operations must be"):
             apply_plan(plan, prof, apply=True, max_operations=0)
+
+
+def test_a_server_that_ignores_filter_does_not_make_a_create_look_done(
+        small_tenant: TenantFile) -> None:
+    """Before each POST the group is looked up by name; a server answering every group to that
+    look-up must not make the create look done already."""
+    with running(parse_tenant(service_account_gap(small_tenant), "lax")) as sb:
+        prof = cloud_profile(sb, iga_export=sb.url + "/_sandbox/iga-export.csv")
+        plan = plan_remediation(group_gap(platform_groups(fetch_inventory(prof, progress=False)),
+                                          iga=read_iga_export(prof.iga_export or "")))
+        with serve_asgi(ScimProxy(sb.url, ignore_filter=True)) as url:
+            result = apply_plan(plan, replace(prof, base_url=url + PREFIX["cloud"]), apply=True)
+        assert result.ok and result.already == [] and "New Team" in result.created
+        assert "New Team" in {name for name, _ in groups_of(sb).values()}

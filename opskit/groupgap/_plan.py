@@ -353,9 +353,11 @@ async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResul
         try:
             if op.method == "POST":
                 # A plan applied before (or in part) already made it: never a second POST.
+                # Only the exact name counts: a server may ignore the filter and list all.
                 name = op.body["displayName"]
-                if await client.list(endpoint, filters.eq("displayName", name),
-                                     attributes=["id", "displayName"]):
+                found = await client.list(endpoint, filters.eq("displayName", name),
+                                          attributes=["id", "displayName"])
+                if any(g.get("displayName") == name for g in found):
                     result.already.append(op)
                 else:
                     made = await client.create(endpoint, op.body)
