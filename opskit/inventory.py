@@ -4,7 +4,8 @@ One call reads users, groups, folders (containers), folder permissions and secre
 data) concurrently through one SCIM client, and returns them as DataFrames with the metadata a
 report needs: where they came from, when, how many, and whether anything could not be read.
 Snapshots are a folder of parquet files plus a manifest with checksums, written to a temporary
-name and renamed, so a crash never leaves a snapshot that looks complete.
+name and swapped in (see _swapdir), so a crash never leaves a snapshot that looks complete, and
+replacing one never leaves none.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from . import _columns
+from . import _columns, _swapdir
 from ._columns import Columns, PageReader
 from .config import Profile, connect
 from .errors import ConfigError, NotScimResponse, OpskitError, ScimNotFound
@@ -330,54 +331,101 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _not_a_snapshot(folder: Path) -> str | None:
+    """Why `folder` is not one opskit wrote and may replace; None for a snapshot of its own
+    (an opskit manifest, and no file but those it lists) or an empty folder."""
+    entries = {p.name: p for p in folder.iterdir()}
+    if not entries:
+        return None
+    if "manifest.json" not in entries:
+        return "it has no manifest.json"
+    try:
+        manifest = json.loads(entries["manifest.json"].read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return "its manifest.json is not valid JSON"
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not (isinstance(files, dict) and isinstance(manifest.get("counts"), dict)
+            and isinstance(manifest.get("schema_version"), int)):
+        return "its manifest.json is not an opskit snapshot manifest"
+    listed = {"manifest.json", *files}
+    others = sorted(name for name, path in entries.items()
+                    if name not in listed or path.is_symlink() or not path.is_file())
+    if others:
+        return (f"it holds {', '.join(others[:3])}{' …' if len(others) > 3 else ''}, not among "
+                "the files its manifest lists")
+    return None
+
+
 def _replaceable(target: Path) -> None:
-    """Refuse to replace anything but an earlier snapshot or an empty folder."""
+    """Refuse to replace anything but a snapshot opskit wrote, or an empty folder."""
+    if target.is_symlink():
+        raise ConfigError(f"{target} is a symbolic link",
+                          "give the folder itself, or a new folder name for the snapshot")
     if not target.exists():
         return
     if not target.is_dir():
         raise ConfigError(f"{target} exists and is not a folder",
                           "give a new folder name for the snapshot")
-    if not (target / "manifest.json").is_file() and any(target.iterdir()):
-        raise ConfigError(f"{target} is a folder with other files in it, not an opskit snapshot",
-                          "give a new or empty folder (a snapshot replaces the folder whole)")
+    why = _not_a_snapshot(target)
+    if why is not None:
+        raise ConfigError(f"{target} is not a snapshot opskit wrote: {why}",
+                          "give a new or empty folder, or an earlier snapshot's (a snapshot "
+                          "replaces its folder whole)")
+
+
+def _write_synced(path: Path, write: Callable[[Path], None]) -> str:
+    """Write a file, flush it to disk, and return its sha256."""
+    write(path)
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+    return _sha256(path)
 
 
 def save_snapshot(inv: Inventory, directory: str | os.PathLike[str]) -> Path:
     """Write the inventory to `directory` (parquet files + manifest.json), atomically.
 
-    An existing snapshot (or empty folder) there is replaced; any other folder is refused.
+    A snapshot opskit wrote there earlier (or an empty folder) is replaced so that a complete
+    snapshot, old or new, is at `directory` at every moment; any other folder is refused.
     """
     target = Path(directory).expanduser().absolute()
+    _swapdir.recover(target)  # a replace killed half-way: its old snapshot goes back first
     _replaceable(target)
+    park = _swapdir.parked(target)
+    if park.exists():
+        _replaceable(park)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         checksums = {}
         for name, df in inv.frames().items():
             path = tmp / f"{name}.parquet"
-            df.to_parquet(path, index=False)
-            checksums[path.name] = _sha256(path)
+            checksums[path.name] = _write_synced(path, partial(df.to_parquet, index=False))
         manifest = {"schema_version": SCHEMA_VERSION, "meta": inv.meta, "counts": inv.counts(),
                     "files": checksums}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-        if target.exists():
-            _replaceable(target)
-            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old",
-                                          dir=target.parent))
-            target.rename(trash / "old")
-            tmp.rename(target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(target)
+        text = json.dumps(manifest, indent=2, default=str)
+        _write_synced(tmp / "manifest.json", lambda path: path.write_text(text))
+        _fsync_dir(tmp)
+        _replaceable(target)  # again: it may have changed while the files were written
+        _swapdir.replace(tmp, target)
+        _fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 
 
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def load_snapshot(directory: str | os.PathLike[str]) -> Inventory:
     """Read a snapshot back, refusing one that is partial, altered or of another schema."""
     root = Path(directory)
+    _swapdir.recover(root.expanduser().absolute())  # a replace killed half-way
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
         raise ConfigError(f"{root} is not an opskit snapshot (no manifest.json)",

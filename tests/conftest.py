@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,3 +56,14 @@ def scim(sandbox: RunningSandbox) -> Iterator[Flavors]:
     flavors = Flavors(sandbox)
     yield flavors
     flavors.close()
+
+
+def service_account_gap(small: TenantFile) -> dict[str, Any]:
+    """The small tenant with an IGA side that lists 'Vault Admins' (the only way the service
+    account owns /IT/Databases/Prod and its secret prod-db-sa) without the service account,
+    and one group the Platform lacks: a plan of two operations, one touching the account."""
+    data = small.model_dump(exclude_none=True)
+    data["iga"] = {"groups": [{"name": "DBA", "members": ["alice@acme.com"]},
+                              {"name": "Vault Admins", "members": ["alice@acme.com"]},
+                              {"name": "New Team", "members": ["bob@acme.com"]}]}
+    return data

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 from opskit.config import Profile, SecretRef
 from opskit.sandbox.serve import RunningSandbox, bind, serving
@@ -96,6 +96,16 @@ async def send_json(send: Send, status: int, body: bytes,
         (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
         *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body of a raw ASGI request."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 class ListServer:
@@ -211,3 +221,44 @@ class OAuthError:
             pass
         body = json.dumps({"error": self.error, "error_description": "as configured"}).encode()
         await send_json(send, self.status, body, b"application/json")
+
+
+class ScimProxy:
+    """A real HTTP proxy on the loopback in front of a SCIM server (forwarding each request
+    as it came), with what an unreliable path or a lax server does.
+
+    lose_posts: a POST is forwarded and acted on, but the client gets a 500 instead of the
+    answer; ignore_filter: `filter` is dropped, so a list answers every resource, as a server
+    that does not filter would; count: the largest page it asks the server for.
+    ``sent`` records (method, path) of every request forwarded.
+    """
+
+    def __init__(self, upstream: str, *, lose_posts: bool = False, ignore_filter: bool = False,
+                 count: int | None = None) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.lose_posts, self.ignore_filter, self.count = lose_posts, ignore_filter, count
+        self.sent: list[tuple[str, str]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        import httpx
+
+        body = await read_body(receive)
+        query = [(k, v) for k, v in parse_qsl(scope["query_string"].decode())
+                 if not (self.ignore_filter and k == "filter")]
+        if self.count is not None:
+            query = [(k, v) for k, v in query if k != "count"] + [("count", str(self.count))]
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]
+                   if k.lower() in (b"authorization", b"content-type", b"accept")}
+        method, path = scope["method"], scope["path"]
+        self.sent.append((method, path))
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.request(method, self.upstream + path, params=query,
+                                          headers=headers, content=body)
+        if self.lose_posts and method == "POST":
+            await send_json(send, 500, json.dumps({"schemas": [urns.ERROR], "status": "500",
+                                                   "detail": "internal error"}).encode())
+            return
+        await send_json(send, answer.status_code, answer.content,
+                        answer.headers.get("content-type", "application/scim+json").encode())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opskit.checks.engine import findings
+from opskit.checks.engine import CheckResult, findings
 from opskit.checks.onboarding import (
     CATALOGUE,
     PROBE_META,
@@ -12,12 +12,12 @@ from opskit.checks.onboarding import (
 )
 from opskit.checks.runbook import onboard
 from opskit.config import SecretRef
-from opskit.errors import TransportError
 from opskit.inventory import fetch_inventory
-from opskit.sandbox.serve import running
+from opskit.sandbox.app import PREFIX
+from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 
-from .servers import closed_port, cloud_profile, onprem_profile
+from .servers import ScimProxy, closed_port, cloud_profile, onprem_profile, serve_asgi
 
 
 def run_onboarding(prof, **options):  # type: ignore[no-untyped-def]
@@ -107,33 +107,59 @@ def test_write_probe_leaves_the_tenant_as_it_found_it(sandbox) -> None:
     ran = run_onboarding(prof, apply=True)
     write = next(r.result for r in ran if r.check.id == "write")
     assert write.outcome == "pass", write
-    assert "removed 1 probe group" in write.evidence
+    assert "(the id the create returned); it no longer answers" in write.evidence
     assert PROBE_META["created"] not in write.evidence  # the server's own meta, not ours
     assert findings(ran, "acme") == []
     assert _groups(prof) == before
 
 
-class _LostAnswer(_Session):
-    """The create reaches the server, but its answer is lost on the way back."""
+def _probe_through(sb: RunningSandbox, proxy: ScimProxy) -> CheckResult:
+    """The write probe alone, sent to the practice tenant through a proxy."""
+    with serve_asgi(proxy) as url:
+        session = _Session(cloud_profile(sb, base_url=url + PREFIX["cloud"]))
+        try:
+            return probe_write(session)
+        finally:
+            session.close()
 
-    def send(self, method: str, path: str, **kw):  # type: ignore[no-untyped-def]
-        answer = super().send(method, path, **kw)
-        if method == "POST":
-            raise TransportError("the connection dropped before the answer arrived")
-        return answer
+
+def _names(sb: RunningSandbox) -> dict[str, str]:
+    return {gid: g["displayName"] for gid, g in sb.tenant.groups.items()}
 
 
-def test_write_probe_cleans_up_when_the_answer_is_lost(sandbox) -> None:
-    prof = cloud_profile(sandbox)
-    before = _groups(prof)
-    session = _LostAnswer(prof)
-    try:
-        result = probe_write(session)
-    finally:
-        session.close()
+def test_write_probe_cleans_up_when_the_answer_is_lost(sandbox: RunningSandbox) -> None:
+    before = _names(sandbox)
+    proxy = ScimProxy(sandbox.url, lose_posts=True)  # the group is made; the client gets a 500
+    result = _probe_through(sandbox, proxy)
     assert result.outcome == "fail" and result.code == "WRITE_PROBE_FAILED"
-    assert "removed 1 probe group(s); none is left" in result.evidence
-    assert _groups(prof) == before
+    assert "found by its exact name); it no longer answers" in result.evidence
+    assert _names(sandbox) == before
+
+
+def test_a_server_that_ignores_filter_loses_only_the_probe(sandbox: RunningSandbox) -> None:
+    """The look-up by name answers every group: only the one of the probe's name goes."""
+    before = _names(sandbox)
+    proxy = ScimProxy(sandbox.url, lose_posts=True, ignore_filter=True)
+    result = _probe_through(sandbox, proxy)
+    assert result.code == "WRITE_PROBE_FAILED", result
+    assert "found by its exact name); it no longer answers" in result.evidence
+    assert _names(sandbox) == before
+    assert [m for m, _ in proxy.sent].count("DELETE") == 1
+
+
+def test_a_probe_that_cannot_be_identified_is_reported_not_guessed(
+        sandbox: RunningSandbox) -> None:
+    """Filter ignored and the probe not on the page answered: nothing is deleted, and the
+    finding names the group to delete by hand instead of saying none is left."""
+    before = _names(sandbox)
+    proxy = ScimProxy(sandbox.url, lose_posts=True, ignore_filter=True, count=1)
+    result = _probe_through(sandbox, proxy)
+    assert result.outcome == "fail" and result.code == "WRITE_PROBE_LEFTOVER"
+    [probe] = [n for n in _names(sandbox).values() if n not in before.values()]
+    assert f"delete group {probe!r} by hand" in result.evidence
+    assert "could not be identified" in result.evidence and "none is left" not in result.evidence
+    assert "DELETE" not in {m for m, _ in proxy.sent}
+    assert {gid: n for gid, n in _names(sandbox).items() if n != probe} == before
 
 
 def test_onprem_runbook(sandbox) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -13,20 +14,23 @@ from opskit.groupgap import (
     GroupGapReport,
     GroupSource,
     RemediationPlan,
+    ServiceAccount,
     apply_plan,
     group_gap,
     plan_remediation,
     platform_groups,
     read_iga_export,
+    run_group_gap,
     secret_server_groups,
 )
 from opskit.inventory import fetch_inventory
 from opskit.sandbox import demodata
+from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running
-from opskit.sandbox.tenantfile import parse_tenant
+from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 
-from .conftest import Flavors
-from .servers import cloud_profile, onprem_profile
+from .conftest import Flavors, service_account_gap
+from .servers import ScimProxy, cloud_profile, onprem_profile, serve_asgi
 
 CLOSED_BY_SCIM = {"GROUP_NOT_ON_PLATFORM", "GROUP_MEMBERSHIP_DIFFERS"}
 
@@ -251,3 +255,94 @@ def test_applying_the_same_plan_twice_changes_nothing_the_second_time(
     assert second.already == [op for op in plan.operations if op.method == "POST"]
     assert list(second.as_frame()["status"]) == ["already done", "done"]
     assert "1 found done already, so not sent again" in str(second)
+
+
+# --------------------------------------------------------------------------- guard rails
+def test_removing_the_service_account_needs_an_opt_in_and_shows_its_cost(
+        small_tenant: TenantFile) -> None:
+    """The IGA lists 'Vault Admins' without the service account, which owns /IT/Databases/Prod
+    only through it: without the opt-in the removal is left out and its cost said; with it,
+    the removal is planned with the same cost, and applying it does cost that folder."""
+    with running(parse_tenant(service_account_gap(small_tenant), "sa-gap")) as sb:
+        prof = cloud_profile(sb, iga_export=sb.url + "/_sandbox/iga-export.csv")
+        held = run_group_gap(prof, apply=True, progress=False)
+        [change] = held.plan.service_account
+        assert not change.planned and change.members == ("scim.integration@acme.com",)
+        assert change.folders == ("/IT/Databases/Prod",) and change.secrets == ("prod-db-sa",)
+        patch = next(op for op in held.plan.operations if op.subject == "Vault Admins")
+        assert patch.body["Operations"] == [
+            {"op": "add", "path": "members", "value": [{"value": "u1"}]}]
+        [left_out] = [s for s in held.plan.skipped if "service account" in s]
+        assert "/IT/Databases/Prod" in left_out and "allow_service_account_changes" in left_out
+        assert sorted(sb.tenant.groups["g2"]["members"]) == ["u-scim", "u1"]  # kept, Alice added
+
+        allowed = run_group_gap(prof, apply=True, allow_service_account_changes=True,
+                                progress=False)
+        [change] = allowed.plan.service_account
+        assert change.planned and change.folders == ("/IT/Databases/Prod",)
+        [patch] = allowed.plan.operations
+        assert patch.body["Operations"] == [{"op": "remove", "path": 'members[value eq "u-scim"]'}]
+        assert "removes the service account" in patch.summary
+        assert "/IT/Databases/Prod" in patch.summary and "prod-db-sa" in patch.summary
+        assert "/IT/Databases/Prod" in allowed.plan_markdown()
+        after = fetch_inventory(prof, progress=False)
+        seen = set(after.containers["path"])
+        # Not named, the account is the one user who owns every folder the cloud view shows.
+        inferred = platform_groups(after).service_account
+        assert inferred is not None and inferred.user_id == "u-scim"
+    assert "/IT/Databases/Prod" not in seen and "/IT/Databases" in seen  # the cost, as said
+
+
+def test_an_unidentified_service_account_holds_back_every_removal() -> None:
+    users = [("u1", "alice@acme.com"), ("u2", "bob@acme.com")]
+    platform = replace(hand_source("Platform", [("g1", "DBA")], [("g1", "bob@acme.com", "u2")],
+                                   users),
+                       service_account=ServiceAccount("", None, "two users own every folder",
+                                                      {"f1": "/IT"}))
+    iga = hand_source("IGA", [("DBA", "DBA")], [("DBA", "alice@acme.com", "")], [])
+    held = plan_remediation(group_gap(platform, iga=iga))
+    [patch] = held.operations
+    assert patch.body["Operations"] == [
+        {"op": "add", "path": "members", "value": [{"value": "u1"}]}]  # bob stays
+    [change] = held.service_account
+    assert change.members == ("bob@acme.com",) and not change.planned
+    assert "could not be identified (two users own every folder)" in held.skipped[0]
+    allowed = plan_remediation(group_gap(platform, iga=iga), allow_service_account_changes=True)
+    assert allowed.operations[0].body["Operations"][1] == {
+        "op": "remove", "path": 'members[value eq "u2"]'}
+
+
+def test_a_plan_larger_than_max_operations_is_applied_only_when_confirmed(
+        small_tenant: TenantFile) -> None:
+    with running(parse_tenant(service_account_gap(small_tenant), "large")) as sb:
+        prof = cloud_profile(sb, iga_export=sb.url + "/_sandbox/iga-export.csv")
+        platform = platform_groups(fetch_inventory(prof, progress=False),
+                                   "scim.integration@acme.com")
+        plan = plan_remediation(group_gap(platform, iga=read_iga_export(prof.iga_export or "")))
+        assert len(plan.operations) == 2
+        before = groups_of(sb)
+        dry = apply_plan(plan, prof, max_operations=1)  # a dry run shows the plan as ever
+        assert dry.held is None and list(dry.as_frame()["status"]) == ["planned"] * 2
+        held = apply_plan(plan, prof, apply=True, max_operations=1)
+        assert not held.applied and held.done == [] and held.not_done == plan.operations
+        assert str(held).startswith("Not applied: the plan has 2 operations, more than "
+                                    "max_operations = 1") and "confirm_large_plan" in str(held)
+        assert groups_of(sb) == before  # nothing was sent
+        done = apply_plan(plan, prof, apply=True, max_operations=1, confirm_large_plan=True)
+        assert done.applied and done.done == plan.operations and groups_of(sb) != before
+        with pytest.raises(ConfigError, match="max_operations must be"):
+            apply_plan(plan, prof, apply=True, max_operations=0)
+
+
+def test_a_server_that_ignores_filter_does_not_make_a_create_look_done(
+        small_tenant: TenantFile) -> None:
+    """Before each POST the group is looked up by name; a server answering every group to that
+    look-up must not make the create look done already."""
+    with running(parse_tenant(service_account_gap(small_tenant), "lax")) as sb:
+        prof = cloud_profile(sb, iga_export=sb.url + "/_sandbox/iga-export.csv")
+        plan = plan_remediation(group_gap(platform_groups(fetch_inventory(prof, progress=False)),
+                                          iga=read_iga_export(prof.iga_export or "")))
+        with serve_asgi(ScimProxy(sb.url, ignore_filter=True)) as url:
+            result = apply_plan(plan, replace(prof, base_url=url + PREFIX["cloud"]), apply=True)
+        assert result.ok and result.already == [] and "New Team" in result.created
+        assert "New Team" in {name for name, _ in groups_of(sb).values()}

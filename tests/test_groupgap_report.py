@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from opskit.config import connect, connect_view
 from opskit.errors import ConfigError
@@ -24,6 +25,9 @@ from opskit.report.figures import (
 )
 from opskit.runner import RunResult, run_notebook
 from opskit.sandbox.demodata import expected_findings, generate
+from opskit.sandbox.tenantfile import TenantFile
+
+from .conftest import service_account_gap
 
 NOTEBOOK = "group_gap_report"
 CLOSED_BY_SCIM = {"GROUP_NOT_ON_PLATFORM", "GROUP_MEMBERSHIP_DIFFERS"}
@@ -253,3 +257,26 @@ def test_figures_with_nothing_to_show() -> None:
     empty = presence_figure(group_gap(source("Platform", {})))
     assert empty.layout.meta["empty"] and caption(empty)
     assert json.loads(empty.to_json())  # serialisable: it renders in the report
+
+
+def test_notebook_passes_the_guard_rails_through(out: Path, tmp_path: Path,
+                                                 small_tenant: TenantFile,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run proves the parameters reach the plan and the apply: the service account's
+    removal is planned (opted in) with its cost, and the plan, larger than max_operations,
+    is not sent."""
+    tenant = tmp_path / "tenant.yaml"
+    tenant.write_text(yaml.safe_dump(service_account_gap(small_tenant)))
+    config = tmp_path / "opskit.toml"
+    config.write_text(f'[profiles.sa-gap]\nkind = "sandbox"\ndata = "{tenant}"\n')
+    monkeypatch.setenv("OPSKIT_CONFIG", str(config))  # the kernel inherits it
+    run = run_notebook(NOTEBOOK, profile="sa-gap", out_dir=out, parameters={
+        "apply": True, "allow_service_account_changes": True, "max_operations": 1})
+    metrics = run.results["metrics"]
+    assert run.results["error"] is None, run.results["error"]
+    assert metrics["plan"]["operations"] == 2
+    assert metrics["plan"]["service_account"] == {"planned": 1, "left_out": 0}
+    assert metrics["applied"]["held"] is True and "findings_before" not in metrics
+    html = (run.run_dir / "report.html").read_text()
+    assert "Not applied:" in html and "confirm_large_plan = True" in html
+    assert "/IT/Databases/Prod" in html and "prod-db-sa" in html

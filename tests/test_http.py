@@ -25,7 +25,16 @@ from opskit.sandbox.serve import RunningSandbox, running
 from opskit.scim import ScimClient
 
 from .conftest import SMALL
-from .servers import Receive, Scope, Send, closed_port, cloud_profile, send_json, serve_asgi
+from .servers import (
+    Receive,
+    Scope,
+    Send,
+    closed_port,
+    cloud_profile,
+    read_body,
+    send_json,
+    serve_asgi,
+)
 
 PRACTICE_SECRET = "practice-only"
 LOGGERS = ("opskit", "opskit.http", "opskit.auth", "opskit.scim", "httpx", "httpcore")
@@ -376,12 +385,7 @@ class Echo:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         if scope["path"].endswith("/token"):
             answer = {"error": "invalid_client",

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import pandas as pd
 import pytest
 
-from opskit import http, inventory
+from opskit import _swapdir, http, inventory
 from opskit._columns import PageReader
 from opskit.config import Profile, SecretRef
 from opskit.errors import ConfigError, IncompleteError, NotScimResponse, OpskitError
@@ -282,6 +282,103 @@ def test_snapshot_refuses_to_replace_other_folders(tmp_path: Path,
     empty.mkdir()
     inventory.save_snapshot(small_inventory, empty)  # an empty folder is fine
     assert leftovers(tmp_path, "") == ["empty", "file.txt", "reports"]
+
+
+def test_snapshot_refuses_a_folder_that_only_looks_like_one(
+        tmp_path: Path, small_inventory: Inventory) -> None:
+    """A folder with a manifest.json is replaced only if opskit wrote it: its manifest, and no
+    file but those the manifest lists."""
+    ours = inventory.save_snapshot(small_inventory, tmp_path / "ours")
+    ours_manifest = (ours / "manifest.json").read_text()
+    foreign = {
+        "another tool's": {"manifest.json": '{"name": "site", "version": 3}', "a.html": "x"},
+        "not JSON": {"manifest.json": "{", "users.parquet": "x"},
+        "extra files": {"manifest.json": ours_manifest, "users.parquet": "x",
+                        "grant_history.parquet": "keep me"},
+    }
+    for name, files in foreign.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for file, text in files.items():
+            (folder / file).write_text(text)
+        with pytest.raises(ConfigError, match="is not a snapshot opskit wrote") as info:
+            inventory.save_snapshot(small_inventory, folder)
+        assert "\n" not in info.value.message and info.value.remediation
+        assert {f.name: f.read_text() for f in folder.iterdir()} == files, name
+    (ours / "notes.txt").write_text("mine")  # an opskit snapshot someone added a file to
+    with pytest.raises(ConfigError, match=r"notes\.txt"):
+        inventory.save_snapshot(small_inventory, ours)
+    assert (ours / "notes.txt").read_text() == "mine"
+    assert leftovers(tmp_path, "") == sorted([*foreign, "ours"])
+
+
+def test_replacing_a_snapshot_swaps_it_in_one_step(tmp_path: Path, small_inventory: Inventory,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Linux the old snapshot and the new one are exchanged at once (renameat2): the
+    snapshot at the path is the old one whole until the exchange, the new one whole after."""
+    target = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    smaller = Inventory(**{n: getattr(small_inventory, n).head(1) for n in FRAMES},
+                        meta={**small_inventory.meta, "note": "second"})
+    seen: list[int] = []
+    real = _swapdir.exchange
+
+    def watched(a: Path, b: Path) -> bool:
+        seen.append(len(inventory.load_snapshot(target).users))
+        done = real(a, b)
+        seen.append(len(inventory.load_snapshot(target).users))
+        return done
+
+    monkeypatch.setattr(_swapdir, "exchange", watched)
+    inventory.save_snapshot(smaller, target)
+    assert seen == [len(small_inventory.users), 1]
+    assert leftovers(tmp_path, "snap") == []
+
+
+KILLED_BETWEEN_RENAMES = """
+import os, sys, time
+from opskit import _swapdir, inventory
+
+_swapdir.exchange = lambda a, b: False  # as where renameat2 cannot exchange
+real_rename = os.rename
+
+def rename(src, dst):
+    real_rename(src, dst)
+    if str(src) == sys.argv[2]:  # the old snapshot is moved aside: stop here
+        print("moved", flush=True)
+        time.sleep(60)
+
+os.rename = rename
+inventory.save_snapshot(inventory.load_snapshot(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_a_save_killed_between_its_steps_leaves_a_snapshot_to_recover(
+        tmp_path: Path, small_inventory: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without renameat2, a save killed after moving the old snapshot aside and before renaming
+    the new one in leaves the path empty: the next load (or save) puts the old one back."""
+    import select
+    import subprocess
+    import sys
+
+    old = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    smaller = Inventory(**{n: getattr(small_inventory, n).head(1) for n in FRAMES},
+                        meta={**small_inventory.meta, "note": "second"})
+    newer = inventory.save_snapshot(smaller, tmp_path / "newer")
+    child = subprocess.Popen([sys.executable, "-c", KILLED_BETWEEN_RENAMES, str(newer),
+                              str(old)], stdout=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([child.stdout], [], [], 60)  # hang guard
+        assert ready and child.stdout and child.stdout.readline() == "moved\n"
+    finally:
+        child.kill()  # SIGKILL: no clean-up runs
+        child.wait(10)
+    assert not old.exists()  # the moment between the two steps
+    back = inventory.load_snapshot(old)
+    assert len(back.users) == len(small_inventory.users) and "note" not in back.meta
+    monkeypatch.setattr(_swapdir, "exchange", lambda a, b: False)
+    inventory.save_snapshot(smaller, old)  # the save after it, in two steps, is whole
+    assert inventory.load_snapshot(old).meta["note"] == "second"
+    assert not _swapdir.parked(old).exists()
 
 
 def test_a_failed_save_leaves_nothing(tmp_path: Path, small_inventory: Inventory) -> None:

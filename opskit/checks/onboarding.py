@@ -42,9 +42,10 @@ CATALOGUE = {
     "WRITE_PROBE_FAILED": ("high", "A SCIM write failed or kept client meta: check the "
                            "custom role's folder and identity permissions (checklist below) "
                            "and the evidence."),
-    "WRITE_PROBE_LEFTOVER": ("high", "The probe group could not be removed: delete the group "
-                             "named in the evidence by hand (Platform: Access > Groups), then "
-                             "check the role's permissions."),
+    "WRITE_PROBE_LEFTOVER": ("high", "The probe group may be left behind: if a group of the "
+                             "name in the evidence exists, delete that group (and only it) by "
+                             "hand (Platform: Access > Groups), then check the role's "
+                             "permissions."),
     "FILTER_EQ_REFUSED": ("high", "The tenant refused an 'eq' filter the IGA relies on: check "
                           "the base URL and the connector's version."),
 }
@@ -302,15 +303,16 @@ def probe_write(session: _Session) -> CheckResult:
                               "says the server generates meta itself")
     except OpskitError as exc:
         refused = isinstance(exc, ScimError) and exc.status is not None and exc.status < 500
-        problem = _result("WRITE_PROBE_FAILED", "fail", "creating a group was refused",
-                          exc.message)
+        problem = _result("WRITE_PROBE_FAILED", "fail", "creating a group was refused"
+                          if refused else "creating a group failed (a server error, or the "
+                          "answer was lost)", exc.message)
     finally:
         # Runs even on an interrupt: the probe must not outlive the check.
         clean, cleanup = (True, "nothing to remove: the create was refused") if refused \
             else _remove_probe(session, name, created)
     if not clean:
-        return _result("WRITE_PROBE_LEFTOVER", "fail", "the probe group could not be removed",
-                       f"{cleanup}; delete group {name!r} by hand"
+        return _result("WRITE_PROBE_LEFTOVER", "fail", "the probe group may be left behind",
+                       f"{cleanup}; delete group {name!r} by hand if it exists"
                        + (f" (and: {problem.summary})" if problem else ""))
     if problem is not None:
         return replace(problem, evidence=f"{problem.evidence}; {cleanup}")
@@ -321,18 +323,36 @@ def probe_write(session: _Session) -> CheckResult:
 
 def _remove_probe(session: _Session, name: str,
                   created: dict[str, Any] | None) -> tuple[bool, str]:
-    """Delete the probe group, finding it by name when the create's answer was lost."""
+    """Delete the probe group and nothing else: the id the create returned, or else the one
+    group whose displayName is exactly the probe's unique name. (bool: verified gone.)"""
     try:
-        ids = [created["id"]] if created and created.get("id") else [
-            g["id"] for g in session.get("Groups", filter=filters.eq("displayName", name),
-                                         attributes="id").get("Resources") or []]
-        for gid in ids:
-            session.send("DELETE", f"Groups/{gid}")
-            try:
-                session.get(f"Groups/{gid}")
-                return False, f"group {gid} still answers after DELETE"
-            except ScimNotFound:
-                pass
-        return True, f"removed {len(ids)} probe group(s); none is left"
+        if isinstance(created, dict) and created.get("id"):
+            return _delete_probe(session, str(created["id"]), "the id the create returned")
+        # The create's answer was lost: look the probe up by its name. A server may ignore
+        # `filter` and return every group, so only an exact name counts, and never more than
+        # one group is deleted.
+        total, listed = list_page(session.get("Groups", filter=filters.eq("displayName", name),
+                                              attributes="displayName"))
+        named = [str(g["id"]) for g in listed if g.get("displayName") == name and g.get("id")]
+        if len(named) == 1:
+            return _delete_probe(session, named[0], "found by its exact name")
+        if named:
+            return False, (f"{len(named)} groups are named {name!r}, so the probe cannot be "
+                           "told apart and none was deleted")
+        if not listed and not total:
+            return True, f"no group is named {name!r}: the create made none, nothing to remove"
+        return False, (f"the look-up by name answered {total or len(listed):,} group(s), none "
+                       f"named {name!r} (the server does not apply the filter), so the probe "
+                       "could not be identified and may be left behind")
     except OpskitError as exc:
         return False, f"removing it failed: {exc.message}"
+
+
+def _delete_probe(session: _Session, gid: str, how: str) -> tuple[bool, str]:
+    """Delete one group and prove it is gone."""
+    session.send("DELETE", f"Groups/{gid}")
+    try:
+        session.get(f"Groups/{gid}")
+    except ScimNotFound:
+        return True, f"removed the probe group {gid} ({how}); it no longer answers"
+    return False, f"group {gid} ({how}) still answers after DELETE"

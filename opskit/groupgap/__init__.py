@@ -2,7 +2,8 @@
 
 Sources become :class:`GroupSource` frames (from inventories or export CSVs); :func:`group_gap`
 matches them and reports every gap as findings; :func:`plan_remediation` turns the
-Platform-side gaps into SCIM operations, which :func:`apply_plan` runs when told to.
+Platform-side gaps into SCIM operations (never removing the cloud connector's service account
+from a group unless told to), which :func:`apply_plan` runs when told to.
 :func:`run_group_gap` does all of it for one profile, as the notebook ``group_gap_report`` does.
 See docs/group-gap.md.
 """
@@ -10,15 +11,18 @@ See docs/group-gap.md.
 from ._findings import CATALOGUE, PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ._match import Match, NameRules, match_groups, name_differences, normalise_name
 from ._plan import (
+    MAX_OPERATIONS,
     ApplyResult,
     ManualAction,
     Operation,
     RemediationPlan,
+    ServiceAccountChange,
     apply_plan,
     plan_remediation,
 )
 from ._report import GroupGapReport, group_gap
 from ._run import GroupGapRun, run_group_gap
+from ._service_account import ServiceAccount, find_service_account
 from ._sources import (
     IGA_COLUMNS,
     SECRET_SERVER_COLUMNS,
@@ -33,6 +37,7 @@ from ._sources import (
 __all__ = [
     "CATALOGUE",
     "IGA_COLUMNS",
+    "MAX_OPERATIONS",
     "PLATFORM_EDIT_GROUP_STEPS",
     "PLATFORM_GROUPS_SYNC_STEPS",
     "SECRET_SERVER_COLUMNS",
@@ -45,7 +50,10 @@ __all__ = [
     "NameRules",
     "Operation",
     "RemediationPlan",
+    "ServiceAccount",
+    "ServiceAccountChange",
     "apply_plan",
+    "find_service_account",
     "group_gap",
     "match_groups",
     "name_differences",

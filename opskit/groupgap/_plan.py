@@ -21,6 +21,7 @@ from ..scim import ScimClient, filters, run_sync, urns
 from ._findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ._match import normalise_name
 from ._report import ONLY_IN_IGA, ONLY_ON_PLATFORM, GroupGapReport
+from ._sources import GroupSource
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,65 @@ class ManualAction:
     steps: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ServiceAccountChange:
+    """A removal from a Platform group that may cut what the cloud connector sees: of its
+    service account (``folders`` and ``secrets`` it would stop owning through the group), or,
+    when the account could not be identified (``unidentified`` says why), of anyone.
+    ``planned``: in the plan (``allow_service_account_changes=True``) or left out."""
+
+    group: str  # as the IGA names it
+    platform_name: str
+    platform_id: str
+    member_ids: tuple[str, ...]  # who is removed: the service account, or (unidentified) all
+    members: tuple[str, ...]  # their userNames
+    folders: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    planned: bool = False
+    unidentified: str | None = None
+
+    @property
+    def cost(self) -> str:
+        """What the removal costs the cloud connector, in words."""
+        if self.unidentified is not None:
+            return (f"the service account could not be identified ({self.unidentified}), so "
+                    "any removal may be the one that cuts what the cloud connector sees")
+        if not self.folders:
+            return ("it keeps Owner on every folder it sees through other grants, so the cloud "
+                    "connector sees no less")
+        secrets = (f" and {len(self.secrets)} secret(s) ({_names_text(list(self.secrets))})"
+                   if self.secrets else "")
+        return (f"the cloud connector, and so the IGA, would no longer see "
+                f"{len(self.folders)} folder(s) ({_names_text(list(self.folders))}){secrets}, "
+                "which it owns only through this group")
+
+    @property
+    def warning(self) -> str:
+        """What a planned removal adds to its operation's summary."""
+        return self.cost if self.unidentified else f"removes the service account: {self.cost}"
+
+    @property
+    def text(self) -> str:
+        who = ("the service account " if self.unidentified is None else "") \
+            + _names_text(list(self.members))
+        return (f"{self.group}: removing {who} from Platform group {self.platform_name!r}: "
+                f"{self.cost}")
+
+
 @dataclass
 class RemediationPlan:
     """``operations`` close Platform-side gaps through SCIM, in order; ``manual`` lists the
     rest; ``skipped`` says which Platform-side gaps the plan leaves open, and why.
     ``incomplete`` says why the Platform side was not read whole: such a plan is never applied,
-    since a member or group missing from the listing would look like a gap."""
+    since a member or group missing from the listing would look like a gap.
+    ``service_account`` lists the removals that may cut what the cloud connector sees, planned
+    or (without the opt-in) left out, each with its cost."""
 
     operations: list[Operation]
     manual: list[ManualAction] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     incomplete: str | None = None
+    service_account: list[ServiceAccountChange] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -76,6 +125,7 @@ class RemediationPlan:
                  else "No SCIM operations: the Platform matches the IGA."]
         lines += [f"  {i}. {op.method} {op.path}: {op.summary} ({op.reason})"
                   for i, op in enumerate(self.operations, 1)]
+        lines += [f"  service account: {c.text}" for c in self.service_account if c.planned]
         lines += [f"  not planned: {s}" for s in self.skipped]
         if self.incomplete:
             lines.append(f"Not to be applied: {self.incomplete}")
@@ -97,11 +147,15 @@ def _names_text(names: list[str]) -> str:
     return ", ".join(names) if len(names) <= 5 else f"{', '.join(names[:5])} … {len(names)} in all"
 
 
-def plan_remediation(report: GroupGapReport) -> RemediationPlan:
+def plan_remediation(report: GroupGapReport, *,
+                     allow_service_account_changes: bool = False) -> RemediationPlan:
     """The SCIM operations that would make the Platform match the IGA, and the manual steps.
 
     Creates each group the IGA has and the Platform lacks (with the IGA's direct members), and
     PATCHes each differing membership to the IGA's direct members. Pure: nothing is sent.
+    Removing the cloud connector's service account from a group (which may hide folders from
+    it) is planned only with ``allow_service_account_changes``; either way
+    ``plan.service_account`` says what it would cost.
     """
     ops: list[Operation] = []
     skipped: list[str] = []
@@ -149,6 +203,7 @@ def plan_remediation(report: GroupGapReport) -> RemediationPlan:
             row.iga_key)), f"create group {name!r} with {len(members)} direct member(s)",
             "GROUP_NOT_ON_PLATFORM", name))
     diff = report.membership
+    patches = []
     for row in rows[rows["codes"].map(lambda c: "GROUP_MEMBERSHIP_DIFFERS" in c)].itertuples():
         mine = diff[diff["platform_id"] == row.platform_id]  # names may repeat; ids do not
         add = ids_for(mine.loc[mine["side"] == ONLY_IN_IGA, "user_name"].tolist(), row.iga_name)
@@ -162,6 +217,14 @@ def plan_remediation(report: GroupGapReport) -> RemediationPlan:
                            f"{row.platform_name!r} not removed, since the Platform's user "
                            "listing has no such user; check them on the Platform")
             remove = [uid for uid in remove if uid in known_users]
+        patches.append((row, add, remove))
+    changes = _service_account_changes(platform, patches, allow_service_account_changes)
+    for row, add, remove in patches:
+        change = changes.get(row.platform_id)
+        if change is not None and not change.planned:
+            skipped.append(f"{change.text}; left out without allow_service_account_changes"
+                           " = True")
+            remove = [uid for uid in remove if uid not in change.member_ids]
         operations: list[dict[str, Any]] = []
         if add:
             operations.append({"op": "add", "path": "members",
@@ -173,10 +236,35 @@ def plan_remediation(report: GroupGapReport) -> RemediationPlan:
                 "PATCH", f"Groups/{row.platform_id}",
                 {"schemas": [urns.PATCH_OP], "Operations": operations},
                 f"add {len(add)}, remove {len(remove)} direct member(s) of "
-                f"{row.platform_name!r}", "GROUP_MEMBERSHIP_DIFFERS", row.iga_name))
+                f"{row.platform_name!r}" + (f"; {change.warning}"
+                                            if change is not None and change.planned else ""),
+                "GROUP_MEMBERSHIP_DIFFERS", row.iga_name))
     incomplete = None if platform.complete else (
         "; ".join(platform.notes) or f"the Platform side {platform.origin!r} is incomplete")
-    return RemediationPlan(ops, _manual(report, ops), skipped, incomplete)
+    return RemediationPlan(ops, _manual(report, ops), skipped, incomplete,
+                           list(changes.values()))
+
+
+def _service_account_changes(platform: GroupSource,
+                             patches: list[tuple[Any, list[str], list[str]]],
+                             allow: bool) -> dict[str, ServiceAccountChange]:
+    """Per Platform group id, the removal in it that may cut what the cloud connector sees."""
+    sa = platform.service_account
+    if sa is None or (sa.user_id is None and not sa.folders):
+        return {}  # not read from a tenant, or a view with no folder: nothing it sees to lose
+    names = dict(zip(platform.users["id"], platform.users["user_name"], strict=True))
+    leaving = {row.platform_id for row, _, remove in patches if sa.user_id in remove}
+    changes = {}
+    for row, _, remove in patches:
+        touched = remove if sa.user_id is None else [u for u in remove if u == sa.user_id]
+        if not touched:
+            continue
+        folders = sa.stops_owning(leaving, row.platform_id) if sa.user_id else []
+        changes[row.platform_id] = ServiceAccountChange(
+            row.iga_name, row.platform_name, row.platform_id, tuple(touched),
+            tuple(str(names.get(u, u)) for u in touched), tuple(folders),
+            tuple(sa.secrets_in(folders)), allow, None if sa.user_id else sa.how)
+    return changes
 
 
 def _manual(report: GroupGapReport, ops: list[Operation]) -> list[ManualAction]:
@@ -223,6 +311,7 @@ class ApplyResult:
     created: dict[str, str] = field(default_factory=dict)  # group name → new Platform id
     # Also in ``done``: creates found done already (the plan was applied before), not re-sent.
     already: list[Operation] = field(default_factory=list)
+    held: str | None = None  # why an apply that was asked for sent nothing (a large plan)
 
     @property
     def ok(self) -> bool:
@@ -241,6 +330,8 @@ class ApplyResult:
                                      "error"])
 
     def __str__(self) -> str:
+        if self.held is not None:
+            return f"Not applied: {self.held}."
         if not self.applied:
             return f"Dry run: {len(self.not_done)} operation(s) planned, none sent."
         text = f"{len(self.done)} operation(s) done" + (
@@ -262,9 +353,11 @@ async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResul
         try:
             if op.method == "POST":
                 # A plan applied before (or in part) already made it: never a second POST.
+                # Only the exact name counts: a server may ignore the filter and list all.
                 name = op.body["displayName"]
-                if await client.list(endpoint, filters.eq("displayName", name),
-                                     attributes=["id", "displayName"]):
+                found = await client.list(endpoint, filters.eq("displayName", name),
+                                          attributes=["id", "displayName"])
+                if any(g.get("displayName") == name for g in found):
                     result.already.append(op)
                 else:
                     made = await client.create(endpoint, op.body)
@@ -284,17 +377,27 @@ async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResul
     result.not_done = pending
 
 
+MAX_OPERATIONS = 200  # a plan larger than this is applied only when confirmed
+
+
 def apply_plan(plan: RemediationPlan, profile: Profile | str | None = None, *,
-               apply: bool = False,
-               on_done: Callable[[Operation], None] | None = None) -> ApplyResult:
+               apply: bool = False, on_done: Callable[[Operation], None] | None = None,
+               max_operations: int = MAX_OPERATIONS,
+               confirm_large_plan: bool = False) -> ApplyResult:
     """Run the plan's operations through the profile's cloud connector, when ``apply`` is set.
 
     With ``apply=False`` (the default) nothing is sent. Operations run one at a time, in order;
     the first refusal stops the run, and the result says what was and was not done. ``meta`` is
     never sent. Run the report again afterwards: the plan it gives should be empty. A plan
     from an incomplete Platform listing is refused (ConfigError); applying a plan again creates
-    no group twice.
+    no group twice. A plan of more than ``max_operations`` operations is sent only with
+    ``confirm_large_plan=True``; without it nothing is sent and ``result.held`` says why.
     """
+    if isinstance(max_operations, bool) or not isinstance(max_operations, int) \
+            or max_operations < 1:
+        raise ConfigError(f"max_operations must be a whole number of at least 1, not "
+                          f"{max_operations!r}", "give the largest plan to apply without "
+                          f"confirm_large_plan (default {MAX_OPERATIONS})")
     if not apply or plan.empty:
         return ApplyResult(applied=apply, not_done=list(plan.operations))
     if plan.incomplete:
@@ -302,6 +405,11 @@ def apply_plan(plan: RemediationPlan, profile: Profile | str | None = None, *,
                           "listing missed would look like one to remove or create",
                           "fetch the Platform again until its inventory is complete (see its "
                           "notes), report and plan again, then apply")
+    if len(plan.operations) > max_operations and not confirm_large_plan:
+        return ApplyResult(applied=False, not_done=list(plan.operations), held=(
+            f"the plan has {len(plan.operations):,} operations, more than max_operations = "
+            f"{max_operations:,}, so none was sent. Check the plan, then run again with "
+            "confirm_large_plan = True to send it"))
     result = ApplyResult(applied=True)
     with connect(profile) as prof:
         if prof.flavor != "cloud":

@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..inventory import fetch_inventory
 from ..report.findings import Finding, by_severity, findings_styled
 from ._match import NameRules, match_groups
-from ._plan import ApplyResult, RemediationPlan, apply_plan, plan_remediation
+from ._plan import MAX_OPERATIONS, ApplyResult, RemediationPlan, apply_plan, plan_remediation
 from ._report import (
     GRANT_COLUMNS,
     MEMBERSHIP_COLUMNS,
@@ -166,6 +166,11 @@ class GroupGapRun:
         else:
             lines = ["**No SCIM operations:** the Platform matches the IGA for every gap SCIM "
                      "can close."]
+        planned = [c for c in self.plan.service_account if c.planned]
+        if planned:
+            lines.append("**Removing the cloud connector's service account** (planned, "
+                         "`allow_service_account_changes = True`):\n\n"
+                         + "\n".join(f"- {_md(c.text)}" for c in planned))
         if self.plan.skipped:
             lines.append("**Left open by the plan:**\n\n"
                          + "\n".join(f"- {s}" for s in self.plan.skipped))
@@ -186,6 +191,8 @@ class GroupGapRun:
     def apply_markdown(self) -> str:
         """What applying did, or why nothing was sent."""
         n = len(self.plan.operations)
+        if self.applied is not None and self.applied.held is not None:
+            return f"**Not applied:** {self.applied.held}."
         if self.applied is None or not self.applied.applied:
             if not n:
                 return "Nothing to apply."
@@ -224,8 +231,14 @@ class GroupGapRun:
             "groups": self.group_counts(), "rows": len((self.after or self.report).presence),
             "findings": dict(Counter(f.code for f in self.findings)),
             "plan": {"operations": len(self.plan.operations),
-                     "skipped": len(self.plan.skipped), "manual": len(self.plan.manual)},
+                     "skipped": len(self.plan.skipped), "manual": len(self.plan.manual),
+                     "service_account": {
+                         "planned": sum(c.planned for c in self.plan.service_account),
+                         "left_out": sum(not c.planned for c in self.plan.service_account)}},
             "notes": len(self.notes)}
+        if self.applied is not None and self.applied.held is not None:
+            out["applied"] = {"done": 0, "not_done": len(self.applied.not_done), "refused": 0,
+                              "held": True}
         if self.applied is not None and self.applied.applied:
             out["applied"] = {"done": len(self.applied.done),
                               "not_done": len(self.applied.not_done),
@@ -306,7 +319,9 @@ _SS_MISSING = ("the Secret Server side was not given (no `reference` parameter, 
 
 def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str = "",
                   iga_export: str = "", apply: bool = False, progress: bool = True,
-                  rules: NameRules | None = None) -> GroupGapRun:
+                  rules: NameRules | None = None, allow_service_account_changes: bool = False,
+                  max_operations: int = MAX_OPERATIONS,
+                  confirm_large_plan: bool = False) -> GroupGapRun:
     """Report the group gaps of a profile's tenant, plan their remediation, and apply it when
     ``apply`` is set; see docs/group-gap.md ("The notebook").
 
@@ -320,6 +335,10 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
     An **on-prem** profile is the Secret Server side itself. The Platform's groups come only
     through the SCIM Cloud Connector, so there are no findings: the run shows the IGA beside
     Secret Server and says to run the report with the cloud profile.
+
+    The plan removes the profile's service account (its ``client_id``) from a group only with
+    ``allow_service_account_changes``; a plan of more than ``max_operations`` operations is
+    applied only with ``confirm_large_plan`` (see :func:`plan_remediation`, :func:`apply_plan`).
     """
     rules = rules or NameRules()
     notes: list[str] = []
@@ -334,7 +353,8 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
             notes.append(_IGA_MISSING.format(p=name))
         if prof.flavor == "onprem":
             return _onprem_run(prof, iga, iga_from, reference, apply, progress, rules, notes)
-        platform = platform_groups(fetch_inventory(prof, progress=progress))
+        platform = platform_groups(fetch_inventory(prof, progress=progress),
+                                   service_account=prof.client_id or None)
         ss, ss_from = None, None
         if reference:
             ss, ss_from = _secret_server(reference, prof, progress=progress)
@@ -349,7 +369,8 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
             notes.append(_SS_MISSING.format(p=name))
         report = group_gap(platform, iga=iga, secret_server=ss, rules=rules)
         notes += report.notes
-        plan = plan_remediation(report)
+        plan = plan_remediation(report,
+                                allow_service_account_changes=allow_service_account_changes)
         sources = {"IGA": shown_source(iga_from) if iga is not None else None,
                    "Platform": f"profile {name!r} (SCIM Cloud Connector)",
                    "Secret Server": ss_from}
@@ -357,9 +378,14 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
         if not apply:
             return run
         print(plan)  # the plan is shown before anything is sent, never only after
-        run.applied = apply_plan(plan, prof, apply=True)
+        run.applied = apply_plan(plan, prof, apply=True, max_operations=max_operations,
+                                 confirm_large_plan=confirm_large_plan)
+        if run.applied.held is not None:
+            print(run.applied)
+            notes.append(str(run.applied))
         if run.applied.done:
-            again = platform_groups(fetch_inventory(prof, progress=progress))
+            again = platform_groups(fetch_inventory(prof, progress=progress),
+                                    service_account=prof.client_id or None)
             run.after = group_gap(again, iga=iga, secret_server=ss, rules=rules)
         return run
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +18,7 @@ import pandas as pd
 from ..csvfile import CsvFileError, is_url, read_table, shown_source
 from ..errors import ConfigError
 from ..inventory import Inventory, fetch_inventory
+from ._service_account import ServiceAccount, find_service_account
 
 System = Literal["IGA", "Platform", "Secret Server"]
 GROUP_COLUMNS = ["key", "name", "external_id"]
@@ -60,6 +61,8 @@ class GroupSource:
     ``users``: the system's users (the Platform's are needed to plan membership changes).
     ``complete``: False when a listing could not be read whole (``notes`` say which); a plan
     from an incomplete Platform side is never applied.
+    ``service_account``: the Platform's only: the cloud connector's service user and the
+    folders it owns through each of its groups (None: not read from a tenant).
     """
 
     system: System
@@ -70,6 +73,7 @@ class GroupSource:
     users: pd.DataFrame = field(default_factory=lambda: _empty(USER_COLUMNS))
     notes: tuple[str, ...] = ()
     complete: bool = True
+    service_account: ServiceAccount | None = None
 
     def __repr__(self) -> str:
         return (f"GroupSource({self.system!r}, {self.origin!r}, {len(self.groups)} groups, "
@@ -117,9 +121,14 @@ def _from_inventory(inv: Inventory, system: System, wrong_flavor: str) -> GroupS
                        users.reset_index(drop=True), notes, inv.complete)
 
 
-def platform_groups(inv: Inventory) -> GroupSource:
-    """The Platform's groups, read through the SCIM Cloud Connector (a cloud inventory)."""
-    return _from_inventory(inv, "Platform", wrong_flavor="onprem")
+def platform_groups(inv: Inventory, service_account: str | None = None) -> GroupSource:
+    """The Platform's groups, read through the SCIM Cloud Connector (a cloud inventory).
+
+    ``service_account`` is the service user's userName (the profile's ``client_id``); without
+    it, the one user who owns every folder the cloud view shows is taken to be it.
+    """
+    source = _from_inventory(inv, "Platform", wrong_flavor="onprem")
+    return replace(source, service_account=find_service_account(inv, service_account))
 
 
 def secret_server_groups(inv: Inventory) -> GroupSource:
