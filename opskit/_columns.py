@@ -194,6 +194,10 @@ class PageReader:
     def from_json(self, raw: bytes) -> tuple[int | None, list[str | None], Any] | None:
         """(totalResults, ids, kept) straight from a page's JSON; None when Arrow cannot read
         it as a plain list response of this type (the caller then takes the lenient way)."""
+        if raw.lstrip()[:1] != b"{":
+            # Only an object can be a list response, and Arrow's reader crashes the process
+            # on a bare `null` (pyarrow 26: a segmentation fault, not an error).
+            return None
         try:
             table = pj.read_json(
                 io.BytesIO(raw),

@@ -28,6 +28,7 @@ MODES = {
     "silent": "the connection is accepted, and never answered",
     "gzip-bomb": "a small gzip body that inflates far beyond any page",
     "bad-utf8": "invalid UTF-8 inside a JSON string",
+    "null-page": "a page that is JSON null (which crashes Arrow's JSON reader)",
     "deep-json": "JSON nested 200,000 levels deep",
     "endless-csv": "an IGA export that streams forever",
 }
@@ -145,6 +146,8 @@ class Hostile:
                 (b"content-type", b"application/scim+json"), (b"content-encoding", b"gzip"),
                 (b"content-length", str(len(self.bomb)).encode())]})
             await send({"type": "http.response.body", "body": self.bomb})
+        elif mode == "null-page":
+            await send_json(send, 200, b"null")
         elif mode == "bad-utf8":
             body = (b'{"schemas": ["' + urns.LIST_RESPONSE.encode() + b'"], "totalResults": 1, '
                     b'"Resources": [{"id": "u1", "userName": "caf\xc3\x28\xff@x.invalid"}]}')

@@ -68,6 +68,7 @@ CASES = {
     "silent": "no complete answer within",
     "gzip-bomb": "answered with more than 8 MB (limits.max_body_mb)",
     "bad-utf8": "JSON that cannot be read (str is not valid UTF-8)",
+    "null-page": "answered 200 with JSON null where a SCIM resource was expected",
     "deep-json": "JSON that cannot be read (depth limit exceeded)",
 }
 

@@ -25,6 +25,7 @@ from ..errors import (
 )
 
 _JSON_TYPES = ("application/scim+json", "application/json")
+_UNREADABLE = object()  # a body that is not JSON at all
 
 
 def _error_class(status: int, scim_type: str | None) -> type[ScimError]:
@@ -73,13 +74,18 @@ def scim_json(response: httpx.Response) -> Any:
                 f"{_describe(response)} answered {response.status_code} with JSON that cannot "
                 f"be read ({str(exc).split(':')[0]})", status=response.status_code,
                 method=response.request.method, url=str(response.request.url)) from None
-        body = None
-    if body is None or (ctype and not is_json(response)):
+        body = _UNREADABLE
+    if body is _UNREADABLE or (ctype and not is_json(response)):
         what = "an HTML page" if "html" in ctype or response.text.lstrip()[:1] == "<" \
             else f"content of type {ctype or 'unknown'}"
         raise NotScimResponse(f"{_describe(response)} answered {response.status_code} with "
                               f"{what}, not SCIM JSON", status=response.status_code,
                               method=response.request.method, url=str(response.request.url))
+    if body is None:
+        raise ScimProtocolError(f"{_describe(response)} answered {response.status_code} with "
+                                "JSON null where a SCIM resource was expected",
+                                status=response.status_code, method=response.request.method,
+                                url=str(response.request.url))
     return body
 
 
