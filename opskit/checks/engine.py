@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from .._redact import redact
 from ..errors import ConfigError, OpskitError
+from ..report import display
 from ..report.findings import Finding, Severity
 
 Outcome = Literal["pass", "warn", "fail", "skip", "info"]
@@ -141,6 +142,5 @@ COLOURS = {"pass": "#dafbe1", "warn": "#fff8c5", "fail": "#ffebe9", "skip": "#ea
 
 def styled(ran: Iterable[Ran]) -> Any:
     """The table with each outcome in its colour, for notebooks and HTML reports."""
-    frame = table(ran)
-    return frame.style.map(lambda v: f"background-color: {COLOURS.get(v, '')}",
-                           subset=["outcome"]).hide(axis="index")
+    return display.styled(table(ran)).map(
+        lambda v: f"background-color: {COLOURS.get(v, '')}", subset=["outcome"])

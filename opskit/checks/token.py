@@ -38,6 +38,8 @@ from ..errors import (
     ScimNotFound,
     ScimUnauthorized,
 )
+from ..report.display import styled
+from ..report.escaping import markdown_code, markdown_text
 from ..report.findings import (
     DEFAULT_FAIL_ON,
     Finding,
@@ -340,6 +342,12 @@ class TokenCheck:
         return redact("\n".join(lines))
 
     # -- for people: tables (pandas imported only when a table is asked for) ---------------
+    def headline(self) -> str:
+        """Markdown: the verdict, the profile and the SCIM base."""
+        verdict = "**PASS**" if self.ok else "**FAIL**"
+        return (f"{verdict}: profile {markdown_code(self.profile)} "
+                f"({markdown_text(self.flavor)}), SCIM base {markdown_code(self.scim_base)}")
+
     def proves_frame(self) -> pd.DataFrame:
         import pandas as pd
 
@@ -349,9 +357,8 @@ class TokenCheck:
     def proves_styled(self) -> Styler:
         colours = {PROVEN: "#d4edda", NOT_PROVEN: "#fff3cd", REFUTED: "#f8d7da",
                    NOT_APPLICABLE: "#e9ecef"}
-        return (self.proves_frame().style.hide(axis="index")
-                .map(lambda s: f"background-color: {colours.get(s, '')}", subset=["status"])
-                .set_properties(**{"text-align": "left"}))
+        return styled(self.proves_frame()).map(
+            lambda s: f"background-color: {colours.get(s, '')}", subset=["status"])
 
     def does_not_prove_frame(self) -> pd.DataFrame:
         import pandas as pd

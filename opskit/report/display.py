@@ -1,4 +1,6 @@
-"""How notebooks display things, so the headless HTML report keeps them (and offline).
+"""How notebooks display things, so the headless HTML report keeps them (and offline), and
+shows data as text: every table cell and label is escaped (``styled``), since a Styler writes
+its cells into the HTML as they are.
 
 nbconvert drops plotly's default output, and the stock `notebook` renderer adds a MathJax
 script from a CDN to every figure. `setup()` selects `plotly_mimetype+opskit`: the plotly
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .escaping import html_text, markdown_prose
 from .record import RUN_DIR_ENV
 
 RENDERER = "opskit"
@@ -51,14 +54,39 @@ def setup(*, max_rows: int = 60, max_columns: int = 30) -> None:
     pd.set_option("display.width", 140)
 
 
-def table(frame: Any, *, empty: str = "Nothing to show.") -> Any:
-    """A frame as a report shows it: no index, text left-aligned; an empty frame becomes a
-    one-line note saying why (``empty``) instead of a bare header row."""
+def cell_html(value: Any) -> str:
+    """One table cell or label as HTML: numbers as pandas shows them, a missing value blank,
+    anything else as its text, escaped (:func:`opskit.report.escaping.html_text`)."""
+    import pandas as pd
+    from pandas.api.types import is_float, is_scalar
+
+    if is_scalar(value) and pd.isna(value):
+        return ""
+    if is_float(value):
+        return f"{value:.{pd.get_option('styler.format.precision')}f}"
+    return html_text(value)
+
+
+def styled(frame: Any, *, index: bool = False) -> Any:
+    """A pandas Styler of ``frame`` as reports show it: every cell, label and index name
+    escaped, text left-aligned, the index hidden unless ``index``. Build a report's Styler
+    from this one (add colours with ``.map``), never from ``frame.style``."""
+    style = (frame.style.format(cell_html)
+             .format_index(cell_html, axis=0).format_index(cell_html, axis=1)
+             .format_index_names(cell_html, axis=0).format_index_names(cell_html, axis=1))
+    if not index:
+        style = style.hide(axis="index")
+    return style.set_properties(**{"text-align": "left"})
+
+
+def table(frame: Any, *, empty: str = "Nothing to show.", index: bool = False) -> Any:
+    """A frame as a report shows it (:func:`styled`: escaped, no index unless ``index``); an
+    empty frame becomes a one-line note saying why (``empty``) instead of a bare header row."""
     from IPython.display import Markdown
 
     if frame is None or len(frame) == 0:
-        return Markdown(f"*{empty}*")
-    return frame.style.hide(axis="index").set_properties(**{"text-align": "left"})
+        return Markdown(f"*{markdown_prose(empty)}*")
+    return styled(frame, index=index)
 
 
 def headless() -> bool:

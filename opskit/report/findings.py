@@ -59,7 +59,7 @@ def findings_frame(findings: list[Finding]) -> Any:
 
 def findings_styled(findings: list[Finding]) -> Any:
     """The findings table with each severity in its colour, for notebooks and reports."""
-    return (findings_frame(findings).style.hide(axis="index")
-            .map(lambda s: f"background-color: {SEVERITY_COLOURS.get(s, '')}",
-                 subset=["severity"])
-            .set_properties(**{"text-align": "left"}))
+    from .display import styled  # display imports record, which imports this module
+
+    return styled(findings_frame(findings)).map(
+        lambda s: f"background-color: {SEVERITY_COLOURS.get(s, '')}", subset=["severity"])
