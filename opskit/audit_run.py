@@ -33,6 +33,7 @@ from .config import Profile, connect, connect_view, load_profiles
 from .csvfile import is_url, shown_source
 from .errors import ConfigError
 from .inventory import Inventory, fetch_inventory
+from .report.escaping import markdown_code, markdown_prose, markdown_text
 from .report.figures import strongest_pairs
 from .report.findings import Finding, by_severity, findings_styled
 from .report.record import RUN_DIR_ENV
@@ -94,12 +95,14 @@ class AuditRun:
                  if cov.folder_share is not None else "coverage **not measured**")
         access = self.access
         text = (f"**{len(found)} finding(s)**" + (f" ({severities})" if found else "")
-                + f" on tenant `{self.tenant}`, profile `{self.profile}` ({self.flavor}); "
+                + f" on tenant {markdown_code(self.tenant)}, profile "
+                f"{markdown_code(self.profile)} ({markdown_text(self.flavor)}); "
                 f"{share}. Effective access: {len(access.table):,} user–folder rows for "
                 f"{access.table['user'].nunique():,} users over {len(access.folders):,} "
                 f"folders. Drift: {self._drift_short()}.")
         if self.notes:
-            text += "\n\n**Notes:**\n\n" + "\n".join(f"- {n}" for n in self.notes)
+            text += "\n\n**Notes:**\n\n" + "\n".join(f"- {markdown_prose(n)}"
+                                                     for n in self.notes)
         return text
 
     def _drift_short(self) -> str:
@@ -143,12 +146,12 @@ class AuditRun:
         """The coverage statement, and the warning about what the IGA will not see."""
         cov = self.coverage
         if not cov.measured:
-            return f"**Coverage not measured.** {cov.statement}"
+            return f"**Coverage not measured.** {markdown_prose(cov.statement)}"
         text = (f"The cloud service account sees **{cov.folders_visible:,} of "
                 f"{cov.folders_total:,} folders ({cov.folder_share:.0%})** and "
                 f"**{cov.secrets_visible:,} of {cov.secrets_total:,} secrets"
                 + (f" ({cov.secret_share:.0%})" if cov.secret_share is not None else "")
-                + f"** that the reference (`{self.sources['reference']}`) holds.")
+                + f"** that the reference ({markdown_code(self.sources['reference'])}) holds.")
         hidden_f = (cov.folders_total or 0) - (cov.folders_visible or 0)
         hidden_s = (cov.secrets_total or 0) - (cov.secrets_visible or 0)
         if hidden_f or hidden_s:
@@ -218,8 +221,9 @@ class AuditRun:
             if len(table) else 0
         folders = int(np.count_nonzero(np.bincount(
             table["folder"].cat.codes.to_numpy(np.int64)))) if len(table) else 0
-        built = (f"the reference `{self.sources['reference']}` (every folder, rights as set)"
-                 if self.reference_inventory is not None else f"the profile `{self.profile}`")
+        built = (f"the reference {markdown_code(self.sources['reference'])} (every folder, "
+                 "rights as set)" if self.reference_inventory is not None
+                 else f"the profile {markdown_code(self.profile)}")
         return (f"**{len(table):,} rows** for {users:,} users and {folders:,} folders: "
                 f"{direct:,} from direct grants, {len(table) - direct:,} through groups. Built "
                 f"from {built}. A sample, one row per user, strongest rights first:")
@@ -277,26 +281,27 @@ class AuditRun:
         out = []
         if ex["folder"]:
             frame = access.who_reaches(ex["folder"])
-            out.append((f"`access.who_reaches({ex['folder']!r})`: who reaches the folder, "
-                        f"strongest right first ({len(frame):,} rows)", frame.head(n)))
+            call = f"access.who_reaches({ex['folder']!r})"
+            out.append((f"{markdown_code(call)}: who reaches the folder, strongest right first "
+                        f"({len(frame):,} rows)", frame.head(n)))
         if ex["user"]:
             frame = access.what_user_reaches(ex["user"], strongest=True)
-            out.append((f"`access.what_user_reaches({ex['user']!r}, strongest=True)`: every "
-                        f"folder the user reaches, with the grant that gives the highest right "
-                        f"({len(frame):,} folders)", frame.head(n)))
+            call = f"access.what_user_reaches({ex['user']!r}, strongest=True)"
+            out.append((f"{markdown_code(call)}: every folder the user reaches, with the grant "
+                        f"that gives the highest right ({len(frame):,} folders)", frame.head(n)))
         if ex["group"]:
             frame = access.group_grants(ex["group"])
-            out.append((f"`access.group_grants({ex['group']!r})`: the grants the group "
-                        f"carries, its own and those of groups containing it "
-                        f"({len(frame):,} rows)", frame.head(n)))
+            call = f"access.group_grants({ex['group']!r})"
+            out.append((f"{markdown_code(call)}: the grants the group carries, its own and "
+                        f"those of groups containing it ({len(frame):,} rows)", frame.head(n)))
         return [(t, readable(f)) for t, f in out]
 
     # ------------------------------------------------------------------ drift
     def drift_markdown(self) -> str:
         d = self.drift
         kept = len(d.history)
-        where = f"`{self.history_path}`"
-        view = (f"`{self.tracked}`"
+        where = markdown_code(self.history_path)
+        view = (markdown_code(self.tracked)
                 + (" (the reference: every folder, rights as set)"
                    if self.tracked != self.profile else ""))
         if d.baseline:

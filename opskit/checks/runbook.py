@@ -16,6 +16,7 @@ import httpx
 from ..auth import unreachable_detail
 from ..config import Profile, connect, connect_view
 from ..errors import OpskitError
+from ..report.escaping import markdown_code, markdown_prose, markdown_text
 from ..report.findings import Finding, findings_frame, findings_styled
 from .engine import Ran, findings, run_checks, styled, table
 from .iga import expected_settings, iga_checks, load_settings
@@ -55,12 +56,12 @@ class Onboarding:
 
     def headline(self) -> str:
         passed = sum(r.result.outcome == "pass" for r in self.ran)
-        verdict = "**READY**" if self.ok else f"**BLOCKED** at *{self.blocked_at}*" \
+        verdict = "**READY**" if self.ok else f"**BLOCKED** at *{markdown_text(self.blocked_at)}*" \
             if self.blocked_at else "**NOT READY**: the IGA settings need changes"
-        return (f"{verdict}: profile `{self.profile}` ({self.flavor}), SCIM base "
-                f"`{self.base_url}` — {passed} of {len(self.ran)} checks passed"
-                + ("" if self.applied else "; read-only run (write probe skipped)")
-                + "".join(f"\n\n*Note: {note}*" for note in self.notes))
+        return (f"{verdict}: profile {markdown_code(self.profile)} ({markdown_text(self.flavor)}), "
+                f"SCIM base {markdown_code(self.base_url)} — {passed} of {len(self.ran)} checks "
+                "passed" + ("" if self.applied else "; read-only run (write probe skipped)")
+                + "".join(f"\n\n*Note: {markdown_prose(note)}*" for note in self.notes))
 
     def metrics(self) -> dict[str, Any]:
         outcomes: dict[str, int] = {}

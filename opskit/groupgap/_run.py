@@ -21,6 +21,7 @@ from ..config import Profile, connect, connect_view, get_profile, load_profiles
 from ..csvfile import shown_source
 from ..errors import ConfigError
 from ..inventory import fetch_inventory
+from ..report.escaping import markdown_code, markdown_prose, markdown_text
 from ..report.findings import Finding, by_severity, findings_styled
 from ._match import NameRules, match_groups
 from ._plan import MAX_OPERATIONS, ApplyResult, RemediationPlan, apply_plan, plan_remediation
@@ -45,13 +46,6 @@ from ._sources import (
 
 SYSTEMS = ("IGA", "Platform", "Secret Server")
 NOT_GIVEN = "not given"
-_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~"})
-
-
-def _md(text: str) -> str:
-    """A name as literal Markdown text (a group name may hold a backslash or an asterisk)."""
-    return str(text).translate(_MARKDOWN_SPECIAL)
-
 
 @dataclass
 class GroupGapRun:
@@ -93,14 +87,15 @@ class GroupGapRun:
         severities = ", ".join(f"{n} {s}" for s, n in by_severity(found).items() if n)
         text = (f"**{len(found)} finding(s)**" + (f" ({severities})" if found else "")
                 + f" across {len(self.report.presence):,} groups. Groups per system: {counts}. "
-                f"Profile `{self.profile}` ({self.flavor}).")
+                f"Profile {markdown_code(self.profile)} ({markdown_text(self.flavor)}).")
         if self.applied is not None and self.applied.applied:
             text += (f"\n\n**Applied:** {len(self.applied.done)} of "
                      f"{len(self.plan.operations)} SCIM operation(s) done"
                      + (f"; {len(self.after.findings)} finding(s) after."
                         if self.after is not None else "."))
         if self.notes:
-            text += "\n\n**Notes:**\n\n" + "\n".join(f"- {n}" for n in self.notes)
+            text += "\n\n**Notes:**\n\n" + "\n".join(f"- {markdown_prose(n)}"
+                                                     for n in self.notes)
         return text
 
     def sources_frame(self) -> pd.DataFrame:
@@ -170,10 +165,10 @@ class GroupGapRun:
         if planned:
             lines.append("**Removing the cloud connector's service account** (planned, "
                          "`allow_service_account_changes = True`):\n\n"
-                         + "\n".join(f"- {_md(c.text)}" for c in planned))
+                         + "\n".join(f"- {markdown_text(c.text)}" for c in planned))
         if self.plan.skipped:
             lines.append("**Left open by the plan:**\n\n"
-                         + "\n".join(f"- {s}" for s in self.plan.skipped))
+                         + "\n".join(f"- {markdown_prose(s)}" for s in self.plan.skipped))
         return "\n\n".join(lines)
 
     def manual_markdown(self) -> str:
@@ -184,7 +179,7 @@ class GroupGapRun:
         for action in self.plan.manual:
             steps = "\n".join(f"{i}. {s}" for i, s in enumerate(action.steps, 1))
             lines.append(f"**`{action.code}`:** {action.what}. Groups: "
-                         + ", ".join(f"*{_md(s)}*" for s in action.subjects)
+                         + ", ".join(f"*{markdown_text(s)}*" for s in action.subjects)
                          + (f"\n\n{steps}" if steps else ""))
         return "\n\n".join(lines)
 
@@ -192,7 +187,7 @@ class GroupGapRun:
         """What applying did, or why nothing was sent."""
         n = len(self.plan.operations)
         if self.applied is not None and self.applied.held is not None:
-            return f"**Not applied:** {self.applied.held}."
+            return f"**Not applied:** {markdown_prose(self.applied.held)}."
         if self.applied is None or not self.applied.applied:
             if not n:
                 return "Nothing to apply."
@@ -202,7 +197,7 @@ class GroupGapRun:
         if not n:
             return ("`apply = True`, but there is nothing to apply: the plan is empty, so "
                     "nothing was sent.")
-        text = str(self.applied).replace("\n", "\n\n")
+        text = markdown_prose(self.applied).replace("\n", "\n\n")
         if self.after is None:
             return text + "\n\nNothing changed, so the report above still stands."
         return (text + "\n\nThe Platform was fetched again after applying (the IGA and Secret "
