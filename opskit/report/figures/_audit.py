@@ -10,7 +10,6 @@ folded into their ancestors so the figure stays readable and the report small (a
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ...audit import RIGHTS
+from ..escaping import plot_text
 from ._common import captioned, empty_figure, names_hover
 
 MAX_TREE_NODES = 2500  # boxes in a tree figure (about 350 bytes each): deeper levels folded
@@ -209,7 +209,7 @@ def _tree_figure(tree: pd.DataFrame, colours: list[str], title: str, caption_tex
         if row.id == ROOT:
             hover.append(f"<b>all folders</b>: {int(tree['folders'].sum()):,}")
             continue
-        lines = [f"<b>{escape(row.id)}</b>"]
+        lines = [f"<b>{plot_text(row.id)}</b>"]
         if row.folders > 1:
             lines.append(f"{row.folders:,} folders (this one and those below)")
         if row.visibility and row.visibility != NOT_MEASURED:
@@ -217,20 +217,23 @@ def _tree_figure(tree: pd.DataFrame, colours: list[str], title: str, caption_tex
                          + (f"; {row.hidden:,} of {row.folders:,} hidden" if row.folders > 1
                             else ""))
         lines.append("Owner: " + (names_hover(row.owners, 8).replace("<br>", ", ")
-                                  if row.owners else row.owner))
+                                  if row.owners else plot_text(row.owner)))
         if row.folders > 1 and row.no_person:
             lines.append(f"{row.no_person:,} folder(s) here no person can manage")
         lines.append(f"{row.secrets:,} secret(s)")
         hover.append("<br>".join(lines))
     fig = go.Figure(go.Treemap(
-        ids=tree["id"], parents=tree["parent"], labels=tree["label"], values=tree["folders"],
+        # ids are never shown, but plotly keeps them beside the labels: escaped alike, so no
+        # name is in the figure raw.
+        ids=[plot_text(i) for i in tree["id"]], parents=[plot_text(p) for p in tree["parent"]],
+        labels=[plot_text(t) for t in tree["label"]], values=tree["folders"],
         branchvalues="remainder", marker={"colors": colours}, hovertext=hover,
         hovertemplate="%{hovertext}<extra></extra>", textinfo="label",
         maxdepth=-1 if len(tree) <= 300 else SHOWN_LEVELS,
         pathbar={"visible": True}, sort=False))
     # A treemap has no legend of its own: one empty square marker per colour makes one.
     for label, colour in legend.items():
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label,
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=plot_text(label),
                                  marker={"symbol": "square", "size": 12, "color": colour},
                                  hoverinfo="skip"))
     fig.update_layout(height=600, margin={"l": 10, "r": 10, "b": 10}, showlegend=bool(legend),
@@ -354,8 +357,8 @@ def group_folder_figure(source: Any, *, top_groups: int = TOP_GROUPS,
     groups, folders = [str(g) for g in matrix.index], [str(f) for f in matrix.columns]
     z = [[_rank(matrix.at[g, f]) or None for f in folders] for g in groups]
     cell = [[(matrix.at[g, f] or "") for f in folders] for g in groups]
-    hover = [[f"<b>{escape(g)}</b> on <b>{escape(f)}</b><br>"
-              + (f"{matrix.at[g, f]} (sent as {', '.join(map(str, sent[(g, f)]))})"
+    hover = [[f"<b>{plot_text(g)}</b> on <b>{plot_text(f)}</b><br>"
+              + (plot_text(f"{matrix.at[g, f]} (sent as {', '.join(map(str, sent[(g, f)]))})")
                  if matrix.at[g, f] else "no grant") for f in folders] for g in groups]
     n = len(RIGHTS)
     scale = []
@@ -363,8 +366,9 @@ def group_folder_figure(source: Any, *, top_groups: int = TOP_GROUPS,
         scale += [[i / n, RIGHT_COLOURS[right]], [(i + 1) / n, RIGHT_COLOURS[right]]]
     short = {"Add Secret": "Add", "Owner": "Own"}
     fig = go.Figure(go.Heatmap(
-        z=z, x=folders, y=groups, zmin=0.5, zmax=n + 0.5, colorscale=scale,
-        text=[[short.get(c, c) for c in row] for row in cell], texttemplate="%{text}",
+        z=z, x=[plot_text(f) for f in folders], y=[plot_text(g) for g in groups], zmin=0.5,
+        zmax=n + 0.5, colorscale=scale,
+        text=[[plot_text(short.get(c, c)) for c in row] for row in cell], texttemplate="%{text}",
         textfont={"size": 10}, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
         xgap=1, ygap=1,
         colorbar={"tickvals": list(range(1, n + 1)), "ticktext": list(RIGHTS), "title": "right",
@@ -448,23 +452,23 @@ def rights_figure(source: Any) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
         "folder grants (where set)", "user–folder pairs (strongest right)"))
     rights = dist["right"].tolist()
+    shown = [plot_text(r) for r in rights]  # a right as sent may be any text
     for column, name, colour in (("grants_group", "through a group", GROUP_COLOUR),
                                  ("grants_user", "directly to a user", USER_COLOUR)):
         kind = "group" if column == "grants_group" else "user"
         fig.add_trace(go.Bar(
-            x=rights, y=dist[column], name=name, marker_color=colour, legendgroup="grants",
+            x=shown, y=dist[column], name=name, marker_color=colour, legendgroup="grants",
             text=[v or "" for v in dist[column]], textposition="inside",
-            hovertext=[f"<b>{r}</b>, {name}: {v:,}<br>"
-                       + names_hover(examples[r][kind])
-                       for r, v in zip(rights, dist[column], strict=True)],
+            hovertext=[f"<b>{s}</b>, {name}: {v:,}<br>" + names_hover(examples[r][kind])
+                       for r, s, v in zip(rights, shown, dist[column], strict=True)],
             hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Bar(
-        x=rights, y=dist["pairs"], name="user–folder pairs", showlegend=False,
+        x=shown, y=dist["pairs"], name="user–folder pairs", showlegend=False,
         marker_color=[RIGHT_COLOURS.get(r, OTHER_RIGHT) for r in rights],
         text=[f"{v:,}" if v else "" for v in dist["pairs"]], textposition="outside",
         cliponaxis=False,
-        hovertext=[f"<b>{r}</b> is the strongest right of {p:,} user–folder pair(s), held by "
-                   f"{u:,} user(s)" for r, p, u in zip(rights, dist["pairs"], dist["users"],
+        hovertext=[f"<b>{s}</b> is the strongest right of {p:,} user–folder pair(s), held by "
+                   f"{u:,} user(s)" for s, p, u in zip(shown, dist["pairs"], dist["users"],
                                                        strict=True)],
         hovertemplate="%{hovertext}<extra></extra>"), row=1, col=2)
     fig.update_layout(barmode="stack", height=440, margin={"t": 130, "l": 10, "r": 10, "b": 10},

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 
 import plotly.graph_objects as go
+
+from ..escaping import plot_text
 
 HOVER_NAMES = 25  # names listed in one hover label; the rest are counted
 TITLE_MARGIN = 96  # room above the plot for the title and its caption
@@ -14,10 +15,10 @@ TITLE_MARGIN = 96  # room above the plot for the title and its caption
 def captioned(fig: go.Figure, title: str, caption_text: str) -> go.Figure:
     """Give ``fig`` its title and one-line caption (see the package docstring)."""
     meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
-    subtitle = {"text": escape(caption_text, quote=False),
+    subtitle = {"text": plot_text(caption_text),
                 "font": {"size": 13, "color": "#555"}}
     fig.update_layout(
-        title={"text": f"<b>{escape(title, quote=False)}</b>", "x": 0, "xanchor": "left",
+        title={"text": f"<b>{plot_text(title)}</b>", "x": 0, "xanchor": "left",
                "subtitle": subtitle},
         meta={**meta, "caption": caption_text, "title": title},
         margin={"t": max(fig.layout.margin.t or 0, TITLE_MARGIN)})
@@ -33,7 +34,7 @@ def caption(fig: go.Figure) -> str:
 def empty_figure(title: str, caption_text: str, note: str, *, height: int = 220) -> go.Figure:
     """A figure with nothing to plot: no axes, and a centred note saying why."""
     fig = go.Figure()
-    fig.add_annotation(text=escape(note, quote=False), x=0.5, y=0.5, xref="paper",
+    fig.add_annotation(text=plot_text(note), x=0.5, y=0.5, xref="paper",
                        yref="paper", showarrow=False, font={"size": 15, "color": "#555"})
     fig.update_layout(height=height, xaxis={"visible": False}, yaxis={"visible": False},
                       plot_bgcolor="white", meta={"empty": True})
@@ -41,8 +42,9 @@ def empty_figure(title: str, caption_text: str, note: str, *, height: int = 220)
 
 
 def names_hover(names: Sequence[str], limit: int = HOVER_NAMES) -> str:
-    """Names for a hover label, one per line: the first ``limit``, then how many more."""
-    shown = [escape(str(n), quote=False) for n in list(names)[:limit]]
+    """Names for a hover label, one per line: the first ``limit``, then how many more; each
+    escaped for plotly (:func:`opskit.report.escaping.plot_text`)."""
+    shown = [plot_text(n) for n in list(names)[:limit]]
     if len(names) > limit:
         shown.append(f"… and {len(names) - limit} more")
     return "<br>".join(shown)

@@ -7,13 +7,13 @@ the first, ``membership`` for the second) and follow the package's convention.
 from __future__ import annotations
 
 import math
-from html import escape
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..escaping import plot_text
 from ._common import captioned, empty_figure, names_hover
 
 SYSTEMS = {"IGA": "in_iga", "Platform": "on_platform", "Secret Server": "in_secret_server"}
@@ -91,7 +91,7 @@ def presence_figure(report: Any) -> go.Figure:
     fig.add_trace(go.Bar(
         x=labels, y=combos["count"], text=combos["count"], textposition="outside",
         marker_color=[EVERYWHERE if c else GAP for c in complete], name="groups",
-        hovertext=[f"<b>{escape(lab, quote=False)}</b>: {n} group(s)<br>{names_hover(g)}"
+        hovertext=[f"<b>{plot_text(lab)}</b>: {n} group(s)<br>{names_hover(g)}"
                    for lab, n, g in zip(labels, combos["count"], combos["groups"],
                                         strict=True)],
         hovertemplate="%{hovertext}<extra></extra>", cliponaxis=False), row=1, col=1)
@@ -154,9 +154,10 @@ def membership_figure(report: Any) -> go.Figure:
             (f"{ONLY_IN_IGA} (to add)", IGA_COLOUR, -1, [r[1] for r in rows]),
             (f"{ONLY_ON_PLATFORM} (to remove)", PLATFORM_COLOUR, 1, [r[2] for r in rows])):
         fig.add_trace(go.Bar(
-            y=labels, x=[sign * len(n) for n in names], orientation="h", name=side,
+            y=[plot_text(lab) for lab in labels], x=[sign * len(n) for n in names],
+            orientation="h", name=side,
             marker_color=colour, text=[len(n) or "" for n in names], textposition="auto",
-            hovertext=[f"<b>{escape(lab, quote=False)}</b>: {len(n)} {side}<br>{names_hover(n)}"
+            hovertext=[f"<b>{plot_text(lab)}</b>: {len(n)} {side}<br>{names_hover(n)}"
                        for lab, n in zip(labels, names, strict=True)],
             hovertemplate="%{hovertext}<extra></extra>"))
     limit = max(max(len(r[1]) for r in rows), max(len(r[2]) for r in rows), 1)
