@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .report.display import headless
+from .report.escaping import html_text, visible
 
 KINDS = {"folder": "Folder", "user": "User", "group": "Group", "secret": "Secret"}
 MATCHES = 200  # names listed at once; type to narrow the list down
@@ -97,6 +98,7 @@ def _html_table(frame: pd.DataFrame) -> str:
         shown[column] = [", ".join(map(str, v)) if isinstance(v, list | tuple) else
                          ("" if v is None or v is pd.NA or v != v else v)
                          for v in shown[column].tolist()]
+    shown = shown.map(lambda v: visible(v) if isinstance(v, str) else v)
     return shown.to_html(index=False, escape=True, border=0, classes="opskit-explorer")
 
 
@@ -111,13 +113,11 @@ class StaticExplorer:
         self.table = reach_table(access, self.kind, name) if name else pd.DataFrame()
 
     def _repr_html_(self) -> str:
-        from html import escape
-
         note = ("<p><em>The explorer is interactive: open this notebook in JupyterLab to pick "
                 "any folder, user, group or secret.")
         if self.name is None:
             return note + " The inventory holds no folder.</em></p>"
-        return (note + " Shown here: " + escape(_caption(self.kind, self.name, self.table))
+        return (note + " Shown here: " + html_text(_caption(self.kind, self.name, self.table))
                 + ".</em></p>" + _html_table(self.table))
 
     def __repr__(self) -> str:
@@ -192,7 +192,7 @@ class AccessExplorer:
             return
         self.table = reach_table(self.access, self.kind.value, name)
         caption = _caption(self.kind.value, name, self.table)
-        self.output.append_display_data(HTML(f"<p><b>{_escape(caption)}</b></p>"
+        self.output.append_display_data(HTML(f"<p><b>{html_text(caption)}</b></p>"
                                              + _html_table(self.table)))
 
     # ------------------------------------------------------------------ use
@@ -211,12 +211,6 @@ class AccessExplorer:
         from IPython.display import display
 
         display(self.widget)
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text)
 
 
 def explorer(access: Any, *, kind: str = "folder", name: str | None = None,

@@ -7,12 +7,12 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from functools import lru_cache
-from html import escape
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from ..report.escaping import html_text, visible
 from ..report.findings import SEVERITIES, by_severity
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "report" / "templates"
@@ -77,7 +77,8 @@ _export_lock = threading.Lock()  # an exporter's Jinja environment is shared sta
 
 def render_report(nb: nbformat.NotebookNode, results: dict[str, Any],
                   notes: list[str]) -> str:
-    resources = {"metadata": {"name": f"{results['notebook']} · {results['profile']}"},
+    # The template escapes the title; bidi controls would still reorder it unseen.
+    resources = {"metadata": {"name": visible(f"{results['notebook']} · {results['profile']}")},
                  "opskit_css": CSS, "opskit_header": run_header(results, notes)}
     with _export_lock:
         body, _ = _exporter().from_notebook_node(nb, resources=resources)
@@ -110,7 +111,7 @@ def run_header(results: dict[str, Any], notes: list[str]) -> str:
     status = results["status"]
     findings = results["findings"]
     counts = by_severity(findings)
-    e = escape
+    e = html_text  # every value here may come from a tenant, a profile or an error
     rows = [f'<section class="opskit opskit-run {e(status)}">',
             f'<h1>{e(results["notebook"])} <span class="badge {e(status)}">{e(status)}</span>'
             '</h1>',
@@ -125,7 +126,7 @@ def run_header(results: dict[str, Any], notes: list[str]) -> str:
             "</dl>"]
     error = results.get("error")
     if error:
-        where = (f'<a href="#papermill-error-cell">cell [{e(str(error["cell"]))}]</a>'
+        where = (f'<a href="#papermill-error-cell">cell [{e(error["cell"])}]</a>'
                  if error.get("cell") else "the kernel")
         rows.append(f'<p>The run stopped at {where}; its error is shown below, where it '
                     'happened.</p>')
@@ -147,7 +148,7 @@ def run_header(results: dict[str, Any], notes: list[str]) -> str:
     params = results.get("parameters") or {}
     if params:
         rows.append("<details><summary>parameters</summary><table><tbody>")
-        rows += [f"<tr><th>{e(str(k))}</th><td><code>{e(repr(v))}</code></td></tr>"
+        rows += [f"<tr><th>{e(k)}</th><td><code>{e(repr(v))}</code></td></tr>"
                  for k, v in params.items()]
         rows.append("</tbody></table></details>")
     rows.append("</section>")

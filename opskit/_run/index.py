@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..report.escaping import html_text
 from ..report.findings import SEVERITIES, by_severity
 from .files import atomic_write_text
 from .html import CSS, severity_chips
@@ -65,7 +65,7 @@ def _when(iso: str) -> str:
 
 
 def _row(run: dict[str, Any]) -> str:
-    e = escape
+    e = html_text
     status = run["status"]
     return (f'<tr><td>{e(_when(run["started_at"]))}</td><td>{e(run["notebook"])}</td>'
             f'<td>{e(run["profile"])}</td>'
@@ -103,7 +103,7 @@ h2 {{ font-size: 1.15em; margin-top: 1.8em; }}
 </head>
 <body class="opskit">
 <h1>opskit reports</h1>
-<p class="muted">{escape(summary)} · index generated {escape(_when(generated))}</p>
+<p class="muted">{html_text(summary)} · index generated {html_text(_when(generated))}</p>
 <h2>Latest run of each notebook and profile</h2>
 <table><thead>{head}</thead><tbody>
 {latest_rows}
