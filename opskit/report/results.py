@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from .escaping import csv_cell
 from .findings import SEVERITIES, Finding, at_or_above
 from .record import RECORD_FILE
 
@@ -61,9 +62,11 @@ def ordered(findings: list[Finding]) -> list[Finding]:
 
 
 def findings_csv(findings: list[dict[str, Any]]) -> str:
+    """findings.csv's text; every cell through :func:`opskit.report.escaping.csv_cell`, so a
+    subject such as ``=HYPERLINK(…)`` opens in a spreadsheet as text, not as a formula."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FINDING_FIELDS, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
-    writer.writerows(findings)
+    writer.writerows({k: csv_cell(v) for k, v in f.items()} for f in findings)
     return buffer.getvalue()
