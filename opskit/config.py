@@ -118,7 +118,8 @@ class Profile:
     limits: Limits = DEFAULT_LIMITS  # time budgets and size ceilings (opskit.limits)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine (localhost, 127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -156,7 +157,7 @@ def _url(raw: Any, where: str) -> httpx.URL:
         raise ConfigError(f"{where}: {_shown(raw)} carries a user name or password",
                           "remove it from the URL; credentials go in client_secret or token, "
                           "by reference")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not is_loopback(url.host):
         raise ConfigError(f"{where}: {_shown(raw)} uses http:// to a host that is not this "
                           "machine", "use https:// (plain http is only for the practice tenant "
                           "on 127.0.0.1)")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,23 @@ from opskit.sandbox.tenantfile import TenantFile, load_tenant
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small.yaml"
+
+
+def run_opskit(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120,
+               limits: Mapping[str, int] | None = None, cwd: Path | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    """`python -m opskit.cli ARGS` in a process of its own. ``timeout`` is the hang guard (the
+    test fails when it passes); ``limits`` are resource limits the child sets on itself before
+    it imports opskit, by name: {"AS": bytes} a memory ceiling, {"FSIZE": bytes} the largest
+    file it may write (writes past it fail with EFBIG, like a full disk)."""
+    command = [sys.executable, "-m", "opskit.cli", *args]
+    if limits:
+        setting = "".join(f"resource.setrlimit(resource.RLIMIT_{name}, ({n}, {n})); "
+                          for name, n in limits.items())
+        command[1:3] = ["-c", f"import resource, runpy, sys; sys.argv[0] = 'opskit'; {setting}"
+                        "runpy.run_module('opskit.cli', run_name='__main__')"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=cwd)
 
 
 def cloud_token(sb: RunningSandbox, **overrides: str) -> httpx.Response:
