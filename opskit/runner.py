@@ -31,7 +31,7 @@ import nbformat
 
 from ._run import engine, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
-from .config import config_path, get_profile, load_profiles
+from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
 from .report.findings import SEVERITIES, by_severity
 from .report.record import RECORD_FILE, RUN_DIR_ENV
@@ -204,7 +204,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         lap("execute")
         results, notes = _write_outputs(run, folder.path, name=name, input_path=str(path),
                                         profile=prof.name, parameters=passed, fail_on=fail_on,
-                                        started=started, finished=finished, lap=lap)
+                                        started=started, finished=finished, lap=lap,
+                                        profile_note=insecure_note(prof))
         run_dir = folder.commit()
         lap("commit")
     except BaseException:
@@ -220,10 +221,10 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
 
 def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_path: str,
                    profile: str, parameters: dict[str, Any], fail_on: str,
-                   started: datetime, finished: datetime,
-                   lap: Callable[[str], None]) -> tuple[dict[str, Any], list[str]]:
+                   started: datetime, finished: datetime, lap: Callable[[str], None],
+                   profile_note: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """Everything beside the executed cells: record, notebook, HTML, results, CSV."""
-    notes: list[str] = []
+    notes = [profile_note] if profile_note else []
     error = run.error
     try:
         recorded = read_record(run_dir)
