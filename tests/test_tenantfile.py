@@ -16,6 +16,7 @@ from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFileError, json_schema, load_tenant, parse_tenant
 
 from .conftest import SMALL, Flavors
+from .nesting import chain_groups
 
 ROOT = Path(__file__).parent.parent
 
@@ -87,10 +88,7 @@ def test_group_membership_cycle(data: dict) -> None:
 
 
 def chain(data: dict, depth: int) -> dict:
-    """``depth`` groups c0 ⊃ c1 ⊃ … nested one in the next, Alice (u1) at the bottom."""
-    data["groups"] += [{"id": f"c{i}", "displayName": f"Chain {i}",
-                        "members": [f"c{i + 1}" if i + 1 < depth else "u1"]}
-                       for i in range(depth)]
+    data["groups"] += chain_groups(depth)
     return data
 
 
