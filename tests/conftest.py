@@ -19,20 +19,12 @@ SMALL = DATA / "small.yaml"
 
 
 def run_opskit(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120,
-               limits: Mapping[str, int] | None = None, cwd: Path | None = None
-               ) -> subprocess.CompletedProcess[str]:
-    """`python -m opskit.cli ARGS` in a process of its own. ``timeout`` is the hang guard (the
-    test fails when it passes); ``limits`` are resource limits the child sets on itself before
-    it imports opskit, by name: {"AS": bytes} a memory ceiling, {"FSIZE": bytes} the largest
-    file it may write (writes past it fail with EFBIG, like a full disk)."""
-    command = [sys.executable, "-m", "opskit.cli", *args]
-    if limits:
-        setting = "".join(f"resource.setrlimit(resource.RLIMIT_{name}, ({n}, {n})); "
-                          for name, n in limits.items())
-        command[1:3] = ["-c", f"import resource, runpy, sys; sys.argv[0] = 'opskit'; {setting}"
-                        "runpy.run_module('opskit.cli', run_name='__main__')"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=cwd)
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m opskit.cli ARGS` in a fresh interpreter, for what needs a real process start
+    (the working directory on sys.path, a process tree); ``timeout`` is the hang guard. For a
+    bound on time and memory alone, tests/bounded.py forks one far cheaper."""
+    return subprocess.run([sys.executable, "-m", "opskit.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 def cloud_token(sb: RunningSandbox, **overrides: str) -> httpx.Response:

@@ -15,6 +15,19 @@ def chain_groups(depth: int) -> list[dict[str, Any]]:
              "members": [f"c{i + 1}" if i + 1 < depth else "u1"]} for i in range(depth)]
 
 
+def expand_chain(depth: int) -> int:
+    """Expand a chain as the audit does and print how that ended (for tests/bounded.py)."""
+    from opskit.audit._groups import expand_groups
+
+    try:
+        reach = expand_groups(*chain_frames(depth))
+    except Exception as exc:
+        print(type(exc).__name__, str(exc).replace("\n  → ", " → "))
+        return 1
+    print(f"expanded: {len(reach.nesting):,} pairs")
+    return 0
+
+
 def chain_frames(depth: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The chain as an inventory's groups and group_members frames."""
     groups = chain_groups(depth)

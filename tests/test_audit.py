@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import re
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -28,8 +26,9 @@ from opskit.sandbox import demodata
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import parse_tenant
 
+from .bounded import run_bounded
 from .conftest import SMALL
-from .nesting import chain_frames
+from .nesting import chain_frames, expand_chain
 from .servers import cloud_profile, onprem_profile
 
 PERMISSION_CODES = {"PARTIAL_FOLDER_VISIBILITY", "FOLDER_NOT_VISIBLE", "SECRET_NOT_OWNED",
@@ -288,17 +287,9 @@ def test_group_nesting_is_cycle_safe_and_keeps_the_shortest_chain() -> None:
 
 def test_group_nesting_deeper_than_the_limit_is_refused_within_a_memory_ceiling() -> None:
     """A chain n deep costs n² rows and n³ characters of `via` (1,000 deep took 4 GB): past
-    64 levels the audit refuses, in a process that may not pass 1 GiB."""
-    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
-            "from opskit.audit._groups import expand_groups\n"
-            "from tests.nesting import chain_frames\n"
-            "try:\n"
-            "    expand_groups(*chain_frames(3000))\n"
-            "except Exception as exc:\n"
-            "    print(type(exc).__name__, str(exc).replace('\\n  → ', ' → '))\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       cwd=Path(__file__).parent.parent)
-    assert r.stdout == (
+    64 levels the audit refuses, in a child that may grow by 300 MB at most."""
+    r = run_bounded(expand_chain, 3000, timeout=60, max_growth_mb=300)
+    assert r.exit_code == 1 and r.stdout == (
         "LimitError groups nest more than 64 levels deep (Chain 0 > Chain 1 > Chain 2 > … > "
         "Chain 64 > Chain 65, 66 groups) → flatten the nesting in the directory, or raise the "
         "limit with OPSKIT_MAX_GROUP_NESTING=128 (docs/audit.md)\n"), r.stderr

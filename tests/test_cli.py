@@ -15,6 +15,7 @@ import pytest
 from opskit.cli import main
 from opskit.sandbox.serve import bind
 
+from .bounded import cli, run_bounded
 from .conftest import SMALL, run_opskit
 
 
@@ -249,14 +250,13 @@ def test_a_path_that_is_not_a_notebook_is_refused(tmp_path: Path,
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path) -> None:
-    """RLIMIT_FSIZE in the child: writing past 4 KiB fails with EFBIG, as on a full disk."""
+    """Writing past 4 KiB fails with EFBIG in the child (RLIMIT_FSIZE), as on a full disk."""
     out = tmp_path / "demo"
-    r = run_opskit("sandbox", "demo-data", "--out", str(out), limits={"FSIZE": 4096},
-                   timeout=60)
-    assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.splitlines() == ["opskit: cannot write: File too large → free some disk "
-                                     "space (or raise the file size limit), or write somewhere "
-                                     "else, then run again"]
+    r = run_bounded(cli, "sandbox", "demo-data", "--out", str(out), max_file_kb=4, timeout=60)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr_lines == ["opskit: cannot write: File too large → free some disk space (or "
+                              "raise the file size limit), or write somewhere else, then run "
+                              "again"]
     assert list(out.iterdir()) == []  # the temporary file is gone, and no tenant.yaml appeared
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -21,7 +19,7 @@ from opskit.errors import ConfigError, SecretError
 from opskit.sandbox.serve import running, serving
 from opskit.sandbox.tenantfile import TenantFile
 
-from .conftest import run_opskit
+from .bounded import cli, run_bounded
 from .servers import self_signed_cert
 
 SECRET = "s3cr3t-value-never-shown"
@@ -309,33 +307,23 @@ NOT_REGULAR = ("not a regular file → point file: at a regular file (mode 600) 
                "on its first line, or fix the path in the profile")
 
 
-def test_a_fifo_secret_file_is_refused_without_waiting(tmp_path: Path) -> None:
-    """A FIFO nobody writes to blocked open() for ever: the command runs under a hang guard."""
+def test_a_secret_file_that_never_ends_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO nobody writes to blocked open() for ever; /dev/zero was read until MemoryError.
+    Each command runs in a child bounded in time and memory."""
     fifo = tmp_path / "token.fifo"
     os.mkfifo(fifo, 0o600)
-    path = profile_file(tmp_path, f"""
-[profiles.fifo]
+    path = profile_file(tmp_path, "".join(f"""
+[profiles.{name}]
 kind = "onprem"
 base_url = "https://127.0.0.1:9/SCIMConnector/v2"
-token = "file:{fifo}"
-""")
-    r = run_opskit("token-check", "--profile", "fifo", timeout=60,
-                   env={**os.environ, "OPSKIT_CONFIG": str(path)})
-    assert r.returncode == 2, r.stderr
-    assert r.stderr.splitlines() == [
-        f"opskit: the secret file {fifo} is a named pipe (FIFO), {NOT_REGULAR}"]
-
-
-def test_an_endless_secret_file_is_refused_within_a_memory_ceiling() -> None:
-    """/dev/zero was read until MemoryError; here the process may not pass 512 MiB."""
-    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
-            "from opskit.config import SecretRef\n"
-            "try:\n"
-            "    SecretRef('file:/dev/zero').resolve()\n"
-            "except Exception as exc:\n"
-            "    print(type(exc).__name__, str(exc).replace('\\n  → ', ' → '))\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.stdout == f"SecretError the secret file /dev/zero is a device, {NOT_REGULAR}\n"
+token = "file:{target}"
+""" for name, target in (("fifo", fifo), ("zero", "/dev/zero"))))
+    for name, target, kind in (("fifo", fifo, "a named pipe (FIFO)"),
+                               ("zero", "/dev/zero", "a device")):
+        r = run_bounded(cli, "inventory", "--profile", name, "--out", str(tmp_path / name),
+                        env={"OPSKIT_CONFIG": str(path)}, timeout=30, max_growth_mb=200)
+        assert r.exit_code == 2, r.stderr
+        assert r.stderr_lines == [f"opskit: the secret file {target} is {kind}, {NOT_REGULAR}"]
 
 
 @pytest.mark.parametrize(("content", "expected"), [
