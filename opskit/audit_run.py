@@ -71,6 +71,7 @@ class AuditRun:
     reference_inventory: Inventory | None = field(default=None, repr=False)
     planned: pd.DataFrame | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
+    history_saved: bool = True  # False: the history could not be written (a note says why)
 
     @property
     def findings(self) -> list[Finding]:
@@ -305,12 +306,20 @@ class AuditRun:
                 + (" (the reference: every folder, rights as set)"
                    if self.tracked != self.profile else ""))
         if d.baseline:
+            if not self.history_saved:
+                return (f"**First run: no baseline recorded.** The history {where} could not "
+                        "be written (see the notes), so the next run of this profile starts "
+                        "over.")
             return (f"**First run: baseline recorded.** The {kept:,} grants of {view} were saved "
                     f"to {where}; the next run of this profile lists the grants added and "
                     "removed since this one.")
-        return (f"Since the last run ({d.previous_run}), grants of {view}: "
-                f"**{len(d.added):,} added, {len(d.removed):,} removed**. The history "
-                f"({where}) keeps {kept:,} grants with when each was first and last seen.")
+        text = (f"Since the last run ({d.previous_run}), grants of {view}: "
+                f"**{len(d.added):,} added, {len(d.removed):,} removed**. ")
+        if not self.history_saved:
+            return text + (f"The history {where} was not updated (see the notes): the next run "
+                           "compares with the same last run.")
+        return text + (f"The history ({where}) keeps {kept:,} grants with when each was first "
+                       "and last seen.")
 
     def drift_frame(self) -> pd.DataFrame:
         """The grants added and removed, with first and last seen."""
@@ -533,14 +542,22 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
             raise ConfigError(f"the grant history {store} cannot take this run: {exc}",
                               "check this machine's clock, or move the history file away "
                               "to start a new baseline") from None
-        if tracked_inv.complete and cloud.complete:
-            save_grant_history(d.history, store)
+        saved = tracked_inv.complete and cloud.complete
+        if saved:
+            try:
+                save_grant_history(d.history, store)
+            except OSError as exc:  # a full disk, a read-only place: the audit itself stands
+                saved = False
+                notes.append(f"the grant history could not be written to {store} "
+                             f"({exc.strerror or exc}), so the next run compares with the last "
+                             "history saved, if any. Free some disk space, or make "
+                             f"{store.parent} writable (or give another history_dir)")
         else:
             # A partial read would record every unread grant as removed, then as added again.
             notes.append("the inventory could not be read completely, so the grant history "
                          "was not updated: drift shown here may list unread grants as removed")
     return AuditRun(name, prof.flavor, tenant, result, d, store, str(tracked), sources, cloud,
-                    ref_inv, planned, notes)
+                    ref_inv, planned, notes, history_saved=saved)
 
 
 _ONPREM_NOTE = ("profile {p!r} is an on-prem profile: the On-Prem SCIM Connector reads every "

@@ -1,24 +1,124 @@
 """`opskit …` on the command line: parses, calls the package, sets exit codes.
 
 Exit codes: 0 ran and nothing at or above the failure threshold; 1 findings at or above it;
-2 could not run (bad input, unreachable tenant, auth failure).
+2 could not run (bad input, unreachable tenant, auth failure, or a crash: one line names the
+crash log; ``--debug`` shows the traceback instead).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
+import math
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, NoReturn, TextIO
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
+MAX_SCALE = 500  # ≈ 100,000 users: minutes and gigabytes to build; more is no demo
+MAX_LATENCY_MS = 60_000.0
+MAX_SEED = 2**32 - 1
+# A write that failed for want of room is the machine's state, not a bug: one line, no log.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line like every other opskit error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CANNOT_RUN, f"opskit: {message} (see {self.prog} --help)\n")
+
+
+_HELP_DEBUG = "on a crash, show the traceback instead of writing a crash log (or OPSKIT_DEBUG=1)"
+
+
+class _Command(_Parser):
+    """A command's parser: it takes --debug too (`opskit run x --debug`); SUPPRESS leaves the
+    value `opskit --debug run x` set alone."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help=_HELP_DEBUG)
+
+
+def _say(line: str) -> None:
+    print(f"opskit: {line}", file=sys.stderr)
+
+
+def _warn(line: str) -> None:
+    _say(f"warning: {line}")
+
+
+def one_line(exc: BaseException) -> str:
+    """An opskit error as the single line a terminal or a scheduler's log shows, secrets masked:
+    "what is wrong → what to do"."""
+    from ._redact import redact
+
+    return redact(str(exc)).replace("\n  → ", " → ")
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"{low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give {allowed}")
+        return value
+    return parse
+
+
+def _latency(text: str) -> float:
+    """--latency-ms: finite, not negative, at most a minute (a longer one looks like a hang)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_MS:
+        raise argparse.ArgumentTypeError(f"{text[:40]} is out of range: give 0 to "
+                                         f"{MAX_LATENCY_MS:,.0f} milliseconds")
+    return value
+
+
+def _out_folder(out: Path) -> Path:
+    """``--out`` checked before any work: a folder, there or creatable, that can be written.
+
+    Missing folders are created later by the command, as always; only the nearest one that
+    exists is tried here, with a file that vanishes when closed.
+    """
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder; give a folder (one that does "
+                         "not exist yet is created)")
+    there = out
+    while not there.exists():
+        there = there.parent
+    if not there.is_dir():
+        raise UsageError(f"--out {out}: {there} is a file, so no folder can be made below it; "
+                         "give another folder")
+    try:
+        with tempfile.TemporaryFile(dir=there):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write in {there} ({exc.strerror or exc}); give "
+                         "a folder you can write to") from None
+    return out
+
+
 def _sandbox_serve(args: argparse.Namespace) -> int:
+    from .config import is_loopback
     from .sandbox.faults import FaultSpec
     from .sandbox.serve import serve_forever
     from .sandbox.tenantfile import load_tenant
@@ -27,6 +127,10 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         faults = FaultSpec.parse(args.faults)
     except ValueError as exc:
         raise UsageError(f"--faults: {exc}") from None
+    if not is_loopback(args.host):
+        _warn(f"--host {args.host or '(every address)'} lets other machines reach the practice "
+              "tenant, and its credentials are the well-known practice ones: anyone on the "
+              "network can use them; serve on 127.0.0.1 unless others must reach it")
     data = load_tenant(args.data) if args.data else _default_tenant()
     if args.rehearsal:
         from .sandbox.rehearsals import REHEARSALS, rehearse
@@ -71,9 +175,7 @@ def _default_tenant():  # type: ignore[no-untyped-def]
 def _sandbox_demo_data(args: argparse.Namespace) -> int:
     from .sandbox.demodata import write_demo
 
-    if args.scale < 1:
-        raise UsageError("--scale must be 1 or more")
-    paths = write_demo(args.out, scale=args.scale, seed=args.seed)
+    paths = write_demo(_out_folder(args.out), scale=args.scale, seed=args.seed)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return EXIT_OK
@@ -88,6 +190,7 @@ def _sandbox_tour(args: argparse.Namespace) -> int:
 def _inventory(args: argparse.Namespace) -> int:
     from .inventory import fetch_inventory, save_snapshot
 
+    _out_folder(args.out)
     inv = fetch_inventory(args.profile, progress=not args.quiet)
     path = save_snapshot(inv, args.out)
     meta = inv.meta
@@ -130,6 +233,7 @@ def _run(args: argparse.Namespace) -> int:
     from .errors import OpskitError
     from .runner import run_notebook
 
+    _out_folder(args.out)
     profile = args.profile or "sandbox"
     parameters = _parameters(args.param)
     # Several notebooks (what `opskit report` hands each tenant's process): one refused run
@@ -143,9 +247,7 @@ def _run(args: argparse.Namespace) -> int:
         except OpskitError as exc:
             if not keep_going:
                 raise
-            from ._redact import redact
-
-            message = redact(str(exc)).replace("\n  → ", " → ")
+            message = one_line(exc)
             summaries.append(refused(Path(notebook).stem, profile, message))
             if not args.json:
                 print(f"opskit: {Path(notebook).stem}: {message}", file=sys.stderr)
@@ -169,20 +271,18 @@ def _report(args: argparse.Namespace) -> int:
     from ._run.index import rebuild_index
     from .runner import project_notebooks, resolve_notebook
 
+    out = _out_folder(args.out)
     profiles = [p.strip() for p in (args.profile or "sandbox").split(",") if p.strip()]
     if not profiles:
         raise UsageError("--profile: give one or more profile names, e.g. --profile acme,globex")
     if len(set(profiles)) != len(profiles):
         raise UsageError("--profile: a profile is named twice")
-    if args.jobs < 1:
-        raise UsageError("--jobs must be 1 or more")
     if args.notebooks:
         notebooks = [resolve_notebook(n.strip()) for n in args.notebooks.split(",") if n.strip()]
     else:
         notebooks = project_notebooks()
     if not notebooks:
         raise UsageError("no notebooks to run: notebooks/ has none; name some with --notebooks")
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     def done(outcome: TenantOutcome) -> None:
@@ -214,9 +314,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="opskit", description="Operations toolkit for IGA-to-Delinea SCIM integrations.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--debug", action="store_true", help=_HELP_DEBUG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Command)
 
     sandbox = sub.add_parser("sandbox", help="the practice tenant (a local Delinea-like service)")
     ssub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
@@ -224,8 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = ssub.add_parser("serve", help="serve a tenant file (cloud and on-prem flavors)")
     serve.add_argument("--data", type=Path, help="tenant file (YAML or JSON); default demo data")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    serve.add_argument("--port", type=_whole(0, 65535), default=8765,
+                       help="0 to 65535 (0: any free port; default 8765)")
+    serve.add_argument("--latency-ms", type=_latency, default=0.0,
+                       help=f"added to every request, 0 to {MAX_LATENCY_MS:,.0f}")
     serve.add_argument("--rehearsal", choices=_rehearsal_names(), default=None,
                        help="serve the tenant in a state that breaks onboarding")
     serve.add_argument("--faults", default=None,
@@ -234,8 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = ssub.add_parser("demo-data", help="write a demo company tenant with planted problems")
     demo.add_argument("--out", type=Path, required=True)
-    demo.add_argument("--scale", type=int, default=1, help="1 ≈ 200 users; 100 ≈ 20,000")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--scale", type=_whole(1, MAX_SCALE), default=1,
+                      help=f"1 ≈ 200 users; 100 ≈ 20,000 (1 to {MAX_SCALE})")
+    demo.add_argument("--seed", type=_whole(0, MAX_SEED), default=0,
+                      help="0 to 4,294,967,295; the same scale and seed give the same data")
     demo.set_defaults(func=_sandbox_demo_data)
 
     tour_p = ssub.add_parser("tour", help="start a tenant, fetch a token, count what each "
@@ -277,27 +383,130 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--notebooks", default=None,
                      help="comma-separated names or paths (default: every notebooks/*.ipynb)")
     rep.add_argument("--out", type=Path, default=Path("out"), help="output folder (out/)")
-    rep.add_argument("--jobs", type=int, default=2, help="tenants at a time (default: 2)")
+    rep.add_argument("--jobs", type=_whole(1), default=2,
+                     help="tenants at a time, 1 or more (default: 2)")
     rep.add_argument("--fail-on", default="high", choices=severities,
                      help="lowest severity that fails a run (default: high)")
     rep.set_defaults(func=_report)
     return parser
 
 
+class _ClosedPipeGuard:
+    """A text stream that, once its reader is gone (``opskit … | head``), sends the rest to
+    /dev/null instead of raising BrokenPipeError: the command finishes its work and exits with
+    its own code, quietly."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        # What is still buffered, and all after it, goes nowhere; the interpreter's last
+        # flush at exit then has nothing to complain about (Python's documented recipe).
+        with suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def _quiet_when_pipes_close() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ClosedPipeGuard(sys.stdout), _ClosedPipeGuard(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = saved
+
+
+@contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    """opskit's warnings (a profile with verify = false, say) as `opskit: warning: …` lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("opskit: warning: %(message)s"))
+    log = logging.getLogger("opskit")
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+
+
+@contextmanager
+def _debug_for_children(debug: bool) -> Iterator[None]:
+    """--debug reaches the processes `opskit report` starts, through the environment."""
+    from ._crash import DEBUG_ENV
+
+    if not debug or os.environ.get(DEBUG_ENV) == "1":
+        yield
+        return
+    os.environ[DEBUG_ENV] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop(DEBUG_ENV, None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from ._redact import redact
+    """Run one command; every way it can end is an exit code and at most one line on stderr
+    (a crash too: its traceback goes to a crash log, or to stderr with --debug)."""
+    from ._crash import DEBUG_ENV
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with _quiet_when_pipes_close():
+        args = build_parser().parse_args(argv)
+        debug = args.debug or os.environ.get(DEBUG_ENV) == "1"
+        with _debug_for_children(debug), _warnings_on_stderr():
+            return _dispatch(args, argv, debug=debug)
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str], *, debug: bool) -> int:
     from .errors import OpskitError
     from .sandbox.tenantfile import TenantFileError
 
-    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except (UsageError, TenantFileError, OpskitError) as exc:
-        print(f"opskit: {redact(str(exc)).replace(chr(10) + '  → ', ' → ')}", file=sys.stderr)
-        return EXIT_CANNOT_RUN
+        _say(one_line(exc))
     except KeyboardInterrupt:
-        print("opskit: interrupted", file=sys.stderr)
-        return EXIT_CANNOT_RUN
+        _say("interrupted")
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            _crashed(exc, argv, debug)
+        else:
+            where = f" {exc.filename}" if exc.filename else ""
+            _say(f"cannot write{where}: {exc.strerror} → free some disk space (or raise the "
+                 "file size limit), or write somewhere else, then run again")
+    except Exception as exc:
+        _crashed(exc, argv, debug)
+    return EXIT_CANNOT_RUN
+
+
+def _crashed(exc: BaseException, argv: list[str], debug: bool) -> None:
+    from ._crash import report_crash
+
+    details, line = report_crash(exc, argv, debug=debug)
+    if details:
+        print(details, end="", file=sys.stderr)
+    _say(line)
 
 
 if __name__ == "__main__":

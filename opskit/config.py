@@ -20,7 +20,9 @@ from typing import Any, Literal
 
 import httpx
 
-from ._redact import remember
+from ._limits import env_limit
+from ._localfile import FileTooLarge, UnreadableFile, read_regular_file
+from ._redact import logger, remember
 from .errors import ConfigError, SecretError
 from .limits import DEFAULT as DEFAULT_LIMITS
 from .limits import Limits, parse_limits
@@ -34,6 +36,9 @@ DEFAULT_SCOPE = "xpm.platform"
 SECRET_SCHEMES = ("env:", "keyring:", "file:")
 BUILTIN = ("sandbox", "sandbox-onprem")
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+SECRET_FILE_LIMIT = 64 * 1024
+SECRET_FILE_LIMIT_ENV = "OPSKIT_SECRET_FILE_LIMIT"
+log = logger("opskit.config")
 
 
 @dataclass(frozen=True)
@@ -68,15 +73,7 @@ class SecretRef:
                                   "point the profile at another secret reference")
             return value
         if scheme == "file":
-            path = Path(rest).expanduser()
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SecretError(f"the secret file {path} cannot be read ({exc.strerror})",
-                                  "create it (mode 600) or fix the path in the profile") from None
-            if not value:
-                raise SecretError(f"the secret file {path} is empty", "write the secret into it")
-            return value
+            return _secret_file(Path(rest).expanduser())
         if scheme == "keyring":
             service, _, name = rest.rpartition("/")
             try:
@@ -92,6 +89,36 @@ class SecretRef:
             return value
         raise SecretError(f"unknown secret reference {self.ref!r}",
                           "use env:NAME, keyring:SERVICE/NAME or file:PATH")
+
+
+def secret_file_limit() -> int:
+    """The largest secret file read, in bytes: 64 KiB unless OPSKIT_SECRET_FILE_LIMIT says."""
+    return env_limit(SECRET_FILE_LIMIT_ENV, SECRET_FILE_LIMIT, "bytes")
+
+
+def _secret_file(path: Path) -> str:
+    """The first line of a secret file, read without blocking (a FIFO) or filling memory
+    (/dev/zero): a regular file of at most secret_file_limit() bytes."""
+    limit = secret_file_limit()
+    try:
+        raw = read_regular_file(path, limit)
+    except UnreadableFile as exc:
+        remedy = (f"keep only the secret in it, on its first line (or raise "
+                  f"{SECRET_FILE_LIMIT_ENV})" if isinstance(exc, FileTooLarge)
+                  else "point file: at a regular file (mode 600) with the secret on its first "
+                  "line, or fix the path in the profile")
+        raise SecretError(f"the secret file {path} {exc}", remedy) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # never quote the bytes: they may be the secret
+        raise SecretError(f"the secret file {path} is not UTF-8 text",
+                          "write the secret into it as text, on its first line") from None
+    lines = text.splitlines()
+    value = lines[0].strip() if lines else ""
+    if not value:
+        raise SecretError(f"the secret file {path} has nothing on its first line",
+                          "write the secret on the first line")
+    return value
 
 
 @dataclass(frozen=True)
@@ -118,7 +145,8 @@ class Profile:
     limits: Limits = DEFAULT_LIMITS  # time budgets and size ceilings (opskit.limits)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine (localhost, 127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -156,7 +184,7 @@ def _url(raw: Any, where: str) -> httpx.URL:
         raise ConfigError(f"{where}: {_shown(raw)} carries a user name or password",
                           "remove it from the URL; credentials go in client_secret or token, "
                           "by reference")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not is_loopback(url.host):
         raise ConfigError(f"{where}: {_shown(raw)} uses http:// to a host that is not this "
                           "machine", "use https:// (plain http is only for the practice tenant "
                           "on 127.0.0.1)")
@@ -228,7 +256,12 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
 def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
                 verify: bool | str) -> Profile:
     if kind == "cloud":
-        base, token_url = cloud_urls(str(raw.get("tenant", "")), f"{where}.tenant")
+        tenant = raw.get("tenant", "")
+        if not isinstance(tenant, str):  # `tenant = 123` is a number in TOML, not a name
+            raise ConfigError(f"{where}.tenant must be text, not {type(tenant).__name__}",
+                              'write it in quotes: tenant = "acme" or tenant = '
+                              '"https://acme.delinea.app"')
+        base, token_url = cloud_urls(tenant, f"{where}.tenant")
         client_id = raw.get("client_id")
         if not isinstance(client_id, str) or not client_id:
             raise ConfigError(f"{where}.client_id is missing",
@@ -236,7 +269,6 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
         scope = raw.get("scope", DEFAULT_SCOPE)
         if not isinstance(scope, str) or not scope or any(c.isspace() for c in scope):
             raise ConfigError(f"{where}.scope {scope!r} is not a scope", "use xpm.platform")
-        tenant = str(raw.get("tenant", ""))
         return Profile(name, "cloud", "cloud", base, token_url, client_id,
                        _secret(raw.get("client_secret"), f"{where}.client_secret"), scope,
                        verify=verify, tenant_name=None if "://" in tenant else tenant.lower())
@@ -280,6 +312,22 @@ def config_path() -> Path | None:
     return home if home.is_file() else None
 
 
+def _profile_text(path: Path) -> str:
+    """The profile file's text; a FIFO, a folder or a file that is not UTF-8 is refused."""
+    try:
+        raw = read_regular_file(path)
+    except UnreadableFile as exc:
+        remedy = ("create it, or unset OPSKIT_CONFIG" if not path.exists() else
+                  "give the path of an opskit.toml file (OPSKIT_CONFIG, if set, must name one)")
+        raise ConfigError(f"the profile file {path} {exc}", remedy) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"the profile file {path} is not UTF-8 text (line {line})",
+                          "save it as UTF-8, as TOML requires") from None
+
+
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     """Every profile: the built-in ones, then those of the profile file."""
     profiles = {"sandbox": Profile("sandbox", "sandbox", "cloud", reference="sandbox-onprem"),
@@ -288,10 +336,7 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     if path is None:
         return profiles
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"the profile file {path} does not exist",
-                          "create it, or unset OPSKIT_CONFIG") from None
+        raw = tomllib.loads(_profile_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line it names") from None
     tables = raw.get("profiles", {})
@@ -317,7 +362,24 @@ def get_profile(name: str | None = None, path: Path | None = None) -> Profile:
         known = ", ".join(sorted(profiles))
         raise ConfigError(f"unknown profile {name!r}", f"known profiles: {known}; profiles are "
                           "defined in opskit.toml, $OPSKIT_CONFIG or ~/.config/opskit/opskit.toml")
-    return profiles[name]
+    prof = profiles[name]
+    note = insecure_note(prof)
+    if note and prof.name not in _warned:  # once per process: every command selects it here
+        _warned.add(prof.name)
+        log.warning(note)
+    return prof
+
+
+_warned: set[str] = set()
+
+
+def insecure_note(prof: Profile) -> str | None:
+    """What a run must say about a profile that turns TLS checks off; None when it does not."""
+    if prof.verify is not False:
+        return None
+    return (f"profile {prof.name!r} has verify = false: TLS certificates are not checked, so "
+            "anyone on the network path can pose as the tenant and receive its credentials; "
+            "set verify = true, or to the CA bundle that signs the tenant's certificate")
 
 
 @contextmanager

@@ -146,7 +146,17 @@ def read_table(path: str | os.PathLike[str], columns: Mapping[str, Sequence[str]
 def _records(path: Path | str, reader: Any, columns: Mapping[str, Sequence[str] | str],
              optional: set[str], what: str) -> pd.DataFrame:
     header = [h.strip() for h in next(reader)]
-    index = {_key(h): i for i, h in enumerate(header) if h}
+    index: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if not h:
+            continue
+        first = index.setdefault(_key(h), i)
+        if first != i:  # which of the two columns holds the data cannot be known
+            twice = repr(h) if h == header[first] else f"{header[first]!r} (as {h!r})"
+            raise CsvFileError.at(path, 1, f"{what} has the column {twice} twice: columns "
+                                  f"{first + 1} and {i + 1}",
+                                  "Remove or rename one of them, so each column has its own "
+                                  "name.")
     positions: dict[str, int | None] = {}
     for name, spellings in columns.items():
         names = [spellings] if isinstance(spellings, str) else list(spellings) or [name]

@@ -139,6 +139,11 @@ class IncompleteError(OpskitError):
         self.page = page
 
 
+class LimitError(OpskitError):
+    """Input past one of opskit's documented limits; the message names the limit and how to
+    raise it."""
+
+
 class RunError(OpskitError):
     """A notebook run refused before it starts: unknown notebook, profile or threshold."""
 

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from . import _columns, _swapdir
 from ._columns import Columns, PageReader
-from .config import Profile, connect
+from .config import Profile, connect, insecure_note
 from .errors import ConfigError, NotScimResponse, OpskitError, ScimNotFound
 from .scim import ScimClient, ScimList, run_sync, urns
 
@@ -319,7 +319,11 @@ def fetch_inventory(profile: Profile | str | None = None, *, progress: bool = Tr
             async with ScimClient.for_profile(prof, **kwargs) as client:
                 return await fetch(client, source=prof.name, progress=progress)
 
-        return run_sync(go)
+        inv = run_sync(go)
+        note = insecure_note(prof)
+        if note:
+            inv.meta["notes"].insert(0, note)
+        return inv
 
 
 # --------------------------------------------------------------------------- snapshots

@@ -31,7 +31,7 @@ import nbformat
 
 from ._run import engine, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
-from .config import config_path, get_profile, load_profiles
+from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
 from .report.findings import SEVERITIES, by_severity
 from .report.record import RECORD_FILE, RUN_DIR_ENV
@@ -101,10 +101,11 @@ def project_notebooks() -> list[Path]:
 
 
 def resolve_notebook(notebook: str | Path) -> Path:
-    """A notebook given by name (``token_check``) or by path."""
+    """A notebook given by name (``token_check``) or by path; a path must hold a notebook."""
     path = Path(notebook)
-    if path.suffix == ".ipynb" or len(path.parts) > 1:
+    if path.suffix == ".ipynb" or len(path.parts) > 1 or (path.suffix and path.is_file()):
         if path.is_file():
+            _require_notebook(path)
             return path.resolve()
         raise RunError(f"no notebook at {path}", "check the path, or give a notebook's name")
     for folder in notebook_folders():
@@ -114,6 +115,23 @@ def resolve_notebook(notebook: str | Path) -> Path:
     known = ", ".join(p.stem for p in project_notebooks()) or "none found"
     raise RunError(f"no notebook named {str(notebook)!r}",
                    f"known notebooks: {known}; or give the path of an .ipynb file")
+
+
+def _require_notebook(path: Path) -> None:
+    """Refuse a file that is not a Jupyter notebook before papermill meets it."""
+    from nbformat.reader import NotJSONError
+
+    try:
+        nbformat.read(path, as_version=4)
+        return
+    except (NotJSONError, UnicodeDecodeError):
+        reason = "it is not JSON"
+    except OSError as exc:
+        reason = f"it cannot be read ({exc.strerror or exc})"
+    except Exception:  # nbformat fails in many ways on JSON that is not a notebook
+        reason = "it is JSON, but not in the notebook format"
+    raise RunError(f"{path} is not a Jupyter notebook: {reason}",
+                   "give the path of an .ipynb file saved by Jupyter, or a notebook's name")
 
 
 def _now() -> datetime:
@@ -186,7 +204,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         lap("execute")
         results, notes = _write_outputs(run, folder.path, name=name, input_path=str(path),
                                         profile=prof.name, parameters=passed, fail_on=fail_on,
-                                        started=started, finished=finished, lap=lap)
+                                        started=started, finished=finished, lap=lap,
+                                        profile_note=insecure_note(prof))
         run_dir = folder.commit()
         lap("commit")
     except BaseException:
@@ -202,10 +221,10 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
 
 def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_path: str,
                    profile: str, parameters: dict[str, Any], fail_on: str,
-                   started: datetime, finished: datetime,
-                   lap: Callable[[str], None]) -> tuple[dict[str, Any], list[str]]:
+                   started: datetime, finished: datetime, lap: Callable[[str], None],
+                   profile_note: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """Everything beside the executed cells: record, notebook, HTML, results, CSV."""
-    notes: list[str] = []
+    notes = [profile_note] if profile_note else []
     error = run.error
     try:
         recorded = read_record(run_dir)

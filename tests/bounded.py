@@ -4,7 +4,9 @@ Children fork from a server process that has imported opskit once (multiprocessi
 forkserver), so each costs a fork, not a fresh interpreter's imports. A child's memory may grow
 by at most `max_growth_mb` over what the imports took (RLIMIT_DATA): past that, allocations
 fail, and the test sees a MemoryError or a crash instead of the clean refusal it expects. A
-child still running after `timeout` seconds is killed, and the test fails.
+child still running after `timeout` seconds is killed, and the test fails. `max_file_kb` bounds
+the size of any file the child writes (RLIMIT_FSIZE): past it a write fails with EFBIG, as on
+a full disk.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _data_size() -> int:
 
 
 def _child(target: Callable[..., int], args: Sequence[Any], env: Mapping[str, str], cwd: str,
-           max_growth: int, out: str, err: str) -> None:
+           max_growth: int, max_file: int | None, out: str, err: str) -> None:
     for path, fd in ((out, 1), (err, 2)):
         handle = os.open(path, os.O_WRONLY | os.O_TRUNC)
         os.dup2(handle, fd)
@@ -57,6 +59,8 @@ def _child(target: Callable[..., int], args: Sequence[Any], env: Mapping[str, st
     os.chdir(cwd)
     limit = _data_size() + max_growth
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    if max_file is not None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file, max_file))
     code = target(*args)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -65,15 +69,15 @@ def _child(target: Callable[..., int], args: Sequence[Any], env: Mapping[str, st
 
 def run_bounded(target: Callable[..., int], *args: Any, env: Mapping[str, str] | None = None,
                 cwd: str | os.PathLike[str] = ".", timeout: float = 30.0,
-                max_growth_mb: int = 400) -> Outcome:
+                max_growth_mb: int = 400, max_file_kb: int | None = None) -> Outcome:
     """Call ``target(*args)`` (an importable function returning an exit code) in a child."""
     with tempfile.TemporaryDirectory() as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
         out.touch()
         err.touch()
         child = _context.Process(target=_child, args=(
-            target, args, dict(env or {}), os.fspath(cwd), max_growth_mb * MB, str(out),
-            str(err)))
+            target, args, dict(env or {}), os.fspath(cwd), max_growth_mb * MB,
+            None if max_file_kb is None else max_file_kb << 10, str(out), str(err)))
         started = time.monotonic()
         child.start()
         child.join(timeout)

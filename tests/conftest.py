@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,15 @@ from opskit.sandbox.tenantfile import TenantFile, load_tenant
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small.yaml"
+
+
+def run_opskit(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m opskit.cli ARGS` in a fresh interpreter, for what needs a real process start
+    (the working directory on sys.path, a process tree); ``timeout`` is the hang guard. For a
+    bound on time and memory alone, tests/bounded.py forks one far cheaper."""
+    return subprocess.run([sys.executable, "-m", "opskit.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 def cloud_token(sb: RunningSandbox, **overrides: str) -> httpx.Response:

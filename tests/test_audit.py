@@ -20,13 +20,15 @@ import pytest
 from opskit import audit
 from opskit.audit._groups import expand_groups
 from opskit.audit_inputs import load_grant_history, save_grant_history
-from opskit.errors import ConfigError, OpskitError
+from opskit.errors import ConfigError, LimitError, OpskitError
 from opskit.inventory import Inventory, fetch_inventory
 from opskit.sandbox import demodata
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import parse_tenant
 
+from .bounded import run_bounded
 from .conftest import SMALL
+from .nesting import chain_frames, expand_chain
 from .servers import cloud_profile, onprem_profile
 
 PERMISSION_CODES = {"PARTIAL_FOLDER_VISIBILITY", "FOLDER_NOT_VISIBLE", "SECRET_NOT_OWNED",
@@ -281,6 +283,29 @@ def test_group_nesting_is_cycle_safe_and_keeps_the_shortest_chain() -> None:
              zip(reach.users["group"], reach.users["user_id"], reach.users["via"], strict=True)}
     assert users == {("A", "u1"): "A", ("A", "u2"): "A > B > C", ("B", "u1"): "B > C > A",
                      ("B", "u2"): "B > C", ("C", "u1"): "C > A", ("C", "u2"): "C"}
+
+
+def test_group_nesting_deeper_than_the_limit_is_refused_within_a_memory_ceiling() -> None:
+    """A chain n deep costs n² rows and n³ characters of `via` (1,000 deep took 4 GB): past
+    64 levels the audit refuses, in a child that may grow by 300 MB at most."""
+    r = run_bounded(expand_chain, 3000, timeout=60, max_growth_mb=300)
+    assert r.exit_code == 1 and r.stdout == (
+        "LimitError groups nest more than 64 levels deep (Chain 0 > Chain 1 > Chain 2 > … > "
+        "Chain 64 > Chain 65, 66 groups) → flatten the nesting in the directory, or raise the "
+        "limit with OPSKIT_MAX_GROUP_NESTING=128 (docs/audit.md)\n"), r.stderr
+
+
+def test_the_nesting_limit_can_be_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(LimitError, match="more than 64 levels deep"):
+        expand_groups(*chain_frames(70))
+    monkeypatch.setenv("OPSKIT_MAX_GROUP_NESTING", "100")
+    reach = expand_groups(*chain_frames(70))
+    top = reach.users[reach.users["group"] == 0]
+    assert top[["user_id", "depth"]].values.tolist() == [["u1", 69]]
+    assert top["via"].iloc[0].startswith("Chain 0 > Chain 1 > ")
+    monkeypatch.setenv("OPSKIT_MAX_GROUP_NESTING", "deep")
+    with pytest.raises(ConfigError, match="OPSKIT_MAX_GROUP_NESTING='deep' is not a number"):
+        expand_groups(*chain_frames(3))
 
 
 def test_a_connector_listing_only_own_permissions(small: tuple[Inventory, Inventory]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import httpx
@@ -12,8 +13,14 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from opskit import config
+from opskit.cli import main
 from opskit.config import Profile, SecretRef, cloud_urls, connect, get_profile, load_profiles
 from opskit.errors import ConfigError, SecretError
+from opskit.sandbox.serve import running, serving
+from opskit.sandbox.tenantfile import TenantFile
+
+from .bounded import cli, run_bounded
+from .servers import self_signed_cert
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -268,12 +275,106 @@ def test_file_secret(tmp_path: Path) -> None:
     secret_file = tmp_path / "client.secret"
     secret_file.write_text(SECRET + "\n")
     assert SecretRef(f"file:{secret_file}").resolve() == SECRET
+    noted = tmp_path / "noted.secret"  # the first line is the secret, as docs/profiles.md says
+    noted.write_text(f"{SECRET}\nrotated 2025-03-01, next due in June\n")
+    assert SecretRef(f"file:{noted}").resolve() == SECRET
     empty = tmp_path / "empty.secret"
-    empty.write_text("\n")
-    for ref in (f"file:{empty}", f"file:{tmp_path / 'missing.secret'}"):
+    empty.write_text("\n" + SECRET)
+    for ref, problem in ((f"file:{empty}", "has nothing on its first line"),
+                         (f"file:{tmp_path / 'missing.secret'}", "does not exist")):
         with pytest.raises(SecretError) as info:
             SecretRef(ref).resolve()
-        assert_clear(info.value)
+        assert problem in assert_clear(info.value)
+
+
+def test_a_secret_file_is_read_up_to_a_limit(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    big = tmp_path / "big.secret"
+    big.write_text(SECRET + "\n" + "#" * config.SECRET_FILE_LIMIT)
+    ref = SecretRef(f"file:{big}")
+    with pytest.raises(SecretError) as info:
+        ref.resolve()
+    assert "is larger than 65,536 bytes" in assert_clear(info.value)
+    assert config.SECRET_FILE_LIMIT_ENV in info.value.remediation
+    monkeypatch.setenv(config.SECRET_FILE_LIMIT_ENV, str(2 * config.SECRET_FILE_LIMIT))
+    assert ref.resolve() == SECRET
+    monkeypatch.setenv(config.SECRET_FILE_LIMIT_ENV, "lots")
+    with pytest.raises(ConfigError, match="OPSKIT_SECRET_FILE_LIMIT='lots' is not a number"):
+        ref.resolve()
+
+
+NOT_REGULAR = ("not a regular file → point file: at a regular file (mode 600) with the secret "
+               "on its first line, or fix the path in the profile")
+
+
+def test_a_secret_file_that_never_ends_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO nobody writes to blocked open() for ever; /dev/zero was read until MemoryError.
+    Each command runs in a child bounded in time and memory."""
+    fifo = tmp_path / "token.fifo"
+    os.mkfifo(fifo, 0o600)
+    path = profile_file(tmp_path, "".join(f"""
+[profiles.{name}]
+kind = "onprem"
+base_url = "https://127.0.0.1:9/SCIMConnector/v2"
+token = "file:{target}"
+""" for name, target in (("fifo", fifo), ("zero", "/dev/zero"))))
+    for name, target, kind in (("fifo", fifo, "a named pipe (FIFO)"),
+                               ("zero", "/dev/zero", "a device")):
+        r = run_bounded(cli, "inventory", "--profile", name, "--out", str(tmp_path / name),
+                        env={"OPSKIT_CONFIG": str(path)}, timeout=30, max_growth_mb=200)
+        assert r.exit_code == 2, r.stderr
+        assert r.stderr_lines == [f"opskit: the secret file {target} is {kind}, {NOT_REGULAR}"]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b'[profiles.acme]\nkind = "cloud"\ntenant = 123\nclient_id = "svc@acme.com"\n'
+     b'client_secret = "env:X"\n',
+     '{path}: profiles.acme.tenant must be text, not int → write it in quotes: tenant = "acme" '
+     'or tenant = "https://acme.delinea.app"'),
+    ("[profiles.acme] # café\n".encode("latin-1"),
+     "the profile file {path} is not UTF-8 text (line 1) → save it as UTF-8, as TOML requires"),
+    (None, "the profile file {path} is a folder, not a regular file → give the path of an "
+     "opskit.toml file (OPSKIT_CONFIG, if set, must name one)"),
+])
+def test_profile_file_mistakes_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str],
+                                            content: bytes | None, expected: str) -> None:
+    path = tmp_path / "profiles.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPSKIT_CONFIG", str(path))
+    assert main(["token-check", "--profile", "acme"]) == 2
+    assert capsys.readouterr().err == f"opskit: {expected.format(path=path)}\n"
+
+
+def test_verify_false_is_warned_once_and_noted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str],
+                                               small_tenant: TenantFile) -> None:
+    """An https tenant whose certificate nobody trusts, read with verify = false: it works, and
+    says so: one warning line on stderr, a note in what the command reports."""
+    certfile, keyfile = self_signed_cert(tmp_path)
+    token = tmp_path / "token"
+    token.write_text(small_tenant.onprem.token + "\n")
+    with running(small_tenant) as sb, serving(sb.sandbox.app, certfile=certfile,
+                                              keyfile=keyfile) as url:
+        path = profile_file(tmp_path, f"""
+[profiles.unchecked]
+kind = "onprem"
+base_url = "{url}/SCIMConnector/v2"
+token = "file:{token}"
+verify = false
+""")
+        monkeypatch.setenv("OPSKIT_CONFIG", str(path))
+        assert main(["inventory", "--profile", "unchecked", "--out", str(tmp_path / "snap"),
+                     "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    note = config.insecure_note(get_profile("unchecked", path))
+    assert note and "TLS certificates are not checked" in note
+    assert err.splitlines() == [f"opskit: warning: {note}"]
+    assert f"  note: {note}" in out.splitlines()
 
 
 class _MemoryKeyring(KeyringBackend):

@@ -54,6 +54,19 @@ def test_missing_column_names_file_line_and_column(tmp_path: Path) -> None:
     assert "'Identity Name', 'Mail'" in text and "→" in text
 
 
+def test_a_header_given_twice_is_refused(tmp_path: Path) -> None:
+    """Which of the two columns holds the data cannot be known: neither is guessed."""
+    path = tmp_path / "twice.csv"
+    path.write_text("Identity Name,Email,Entitlement Value,email\nA,a@x.org,DBA,b@x.org\n")
+    with pytest.raises(CsvFileError) as info:
+        read_table(path, COLUMNS)
+    assert info.value.message == (f"{path}, line 1: CSV file has the column 'Email' (as "
+                                  "'email') twice: columns 2 and 4")
+    path.write_text("Group,Email,,,Group\nDBA,a@x.org,,,Ops\n")  # empty headers may repeat
+    with pytest.raises(CsvFileError, match="the column 'Group' twice: columns 1 and 5"):
+        read_table(path, {"group": "Group"})
+
+
 def test_too_many_fields_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "wide.csv"
     path.write_text("Email,Identity Name,Entitlement Value\na,b,c\na,b,c,d\n")

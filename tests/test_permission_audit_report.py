@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import json
+import resource
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -273,6 +275,31 @@ def test_drift_lists_grants_added_and_removed_with_dates(prof: Profile, run: Aud
     assert again.metrics()["drift"] == {"baseline": False, "previous_run": past, "added": 1,
                                         "removed": 1, "grants": len(before),
                                         "tracked": "sandbox-onprem"}
+
+
+def test_a_history_that_cannot_be_written_is_a_note_and_the_last_one_stands(
+        prof: Profile, run: AuditRun, history: Path, tmp_path: Path) -> None:
+    """A full disk while the history is written: RLIMIT_FSIZE makes writes past 1 KiB fail
+    with EFBIG. The audit stands, a note says what happened, the last history is untouched
+    and no partial file is left beside it."""
+    kept = tmp_path / run.history_path.name
+    shutil.copy(history / kept.name, kept)
+    before = kept.read_bytes()
+    assert len(before) > 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))
+    try:
+        again = run_permission_audit(prof, history_dir=tmp_path, progress=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert not again.history_saved and found(again.findings) == found(run.findings)
+    [note] = again.notes
+    assert note.startswith(f"the grant history could not be written to {kept} (")
+    assert note.endswith("File too large), so the next run compares with the last history "
+                         f"saved, if any. Free some disk space, or make {tmp_path} writable (or "
+                         "give another history_dir)")
+    assert kept.read_bytes() == before and list(tmp_path.iterdir()) == [kept]
+    assert "was not updated (see the notes)" in again.drift_markdown()
 
 
 def test_history_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

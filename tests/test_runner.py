@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,12 @@ EXTERNAL = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']
                       re.I)
 
 
-def write_config(path: Path, **tenants: str) -> Path:
-    """An opskit.toml with cloud profiles pointing at the given URLs."""
+def write_config(path: Path, unchecked: tuple[str, ...] = (), **tenants: str) -> Path:
+    """An opskit.toml with cloud profiles pointing at the given URLs; those ``unchecked``
+    names turn TLS checks off (verify = false)."""
     tables = [f'[profiles.{name}]\nkind = "cloud"\ntenant = "{url}"\n'
               f'client_id = "scim@example.com"\nclient_secret = "env:OPSKIT_TEST_SECRET"\n'
+              + ("verify = false\n" if name in unchecked else "")
               for name, url in tenants.items()]
     path.write_text("\n".join(tables))
     return path
@@ -100,7 +103,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     """Six runs into one output folder, shared by the tests that read what they wrote."""
     out = tmp_path_factory.mktemp("out")
     config = write_config(tmp_path_factory.mktemp("config") / "opskit.toml",
-                          leaky=closed_port_url())
+                          unchecked=("leaky",), leaky=closed_port_url())
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPSKIT_CONFIG", str(config))
         mp.setenv("OPSKIT_TEST_SECRET", SECRET)
@@ -356,6 +359,14 @@ def test_a_leaked_secret_and_token_are_in_no_file_the_run_wrote(runs: Runs) -> N
 
 
 # --- the index ------------------------------------------------------------------------------
+
+def test_a_profile_without_tls_checks_is_noted_in_its_run(runs: Runs) -> None:
+    [note] = runs["leaky"].notes
+    assert note.startswith("profile 'leaky' has verify = false: TLS certificates are not "
+                           "checked")
+    assert note in unescape(runs.report("leaky"))
+    assert all(not runs[name].notes for name in ("findings", "failed", "figure"))
+
 
 def test_index_lists_every_run(runs: Runs) -> None:
     index = json.loads((runs.out / "index.json").read_text())

@@ -10,9 +10,13 @@ import jsonschema
 import pytest
 import yaml
 
+from opskit.cli import main
+from opskit.sandbox import schemas as urn
+from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFileError, json_schema, load_tenant, parse_tenant
 
-from .conftest import SMALL
+from .conftest import SMALL, Flavors
+from .nesting import chain_groups
 
 ROOT = Path(__file__).parent.parent
 
@@ -80,7 +84,60 @@ def test_duplicate_user_names_ignore_case(data: dict) -> None:
 
 def test_group_membership_cycle(data: dict) -> None:
     data["groups"][2]["members"].append("g1")  # g1 → g3 → g1
-    assert "group membership cycle" in problem(data)
+    assert "groups[0].members: group membership cycle: g1 -> g3 -> g1" in problem(data)
+
+
+def chain(data: dict, depth: int) -> dict:
+    data["groups"] += chain_groups(depth)
+    return data
+
+
+def test_a_chain_3000_groups_deep_loads_and_serves(tmp_path: Path, data: dict) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text(json.dumps(chain(copy.deepcopy(data), 3000)))
+    tenant = load_tenant(deep)  # walked with its own stack: no RecursionError
+    with running(tenant) as sb:
+        scim = Flavors(sb)
+        try:
+            # Each write walks the nesting below its members, here 3,000 groups down.
+            top = scim.cloud.post("/Groups", json={"schemas": [urn.GROUP], "displayName": "Top",
+                                                   "members": [{"value": "c0"}]})
+            assert top.status_code == 201, top.text
+            loop = scim.cloud.put("/Groups/c2999", json={
+                "schemas": [urn.GROUP], "displayName": "Chain 2999",
+                "members": [{"value": "u1"}, {"value": "c0"}]})
+            assert loop.status_code == 400 and "member of itself" in loop.text
+        finally:
+            scim.close()
+    cyclic = chain(data, 3000)
+    cyclic["groups"][-1]["members"].append("c0")
+    assert ("group membership cycle: c0 -> c1 -> c2 -> … -> c2998 -> c2999 -> c0 "
+            "(3000 groups)") in problem(cyclic)
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(SMALL.read_text() + "users: []\n")  # YAML alone would keep this one
+    end = len(SMALL.read_text().splitlines()) + 1
+    assert main(["sandbox", "serve", "--data", str(twice)]) == 2
+    assert capsys.readouterr().err == (f"opskit: {twice}: line {end}, column 1: not valid "
+                                       "YAML: duplicate key 'users' (first on line 9)\n")
+    as_json = tmp_path / "twice.json"
+    as_json.write_text('{"tenant": "acme", "users": [], "tenant": "other"}')
+    with pytest.raises(TenantFileError, match="the key 'tenant' appears twice"):
+        load_tenant(as_json)
+    merged = tmp_path / "merge.yaml"  # a merge key's values may be overridden: not a duplicate
+    merged.write_text("base: &b {a: 1, b: 2}\nthis:\n  <<: *b\n  a: 3\n")
+    with pytest.raises(TenantFileError, match="this: unknown field"):
+        load_tenant(merged)
+
+
+def test_nesting_too_deep_to_read_is_refused(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(TenantFileError, match="nested too deeply to read"):
+        load_tenant(deep)
 
 
 def test_folder_cycle(data: dict) -> None:

@@ -87,9 +87,11 @@ def execute(notebook: Path, *, parameters: Mapping[str, Any], output_path: Path,
             # papermill wrote the notebook with its error markers before raising.
             executed = nbformat.read(output_path, as_version=4)
             error = CellError(exc.exec_count, exc.ename, exc.evalue)
-        except Exception as exc:  # no kernel, a dead kernel, a timeout: the run failed
-            executed = (nbformat.read(output_path, as_version=4) if output_path.exists()
-                        else nbformat.read(notebook, as_version=4))
+        except Exception as exc:  # no kernel, a dead kernel, a timeout, a full disk: failed
+            try:
+                executed = nbformat.read(output_path, as_version=4)
+            except Exception:  # not written, or cut short by the failure itself
+                executed = nbformat.read(notebook, as_version=4)
             error = CellError(None, type(exc).__name__, str(exc).strip().splitlines()[0]
                               if str(exc).strip() else "")
         return Execution(executed, error, time.perf_counter() - started)

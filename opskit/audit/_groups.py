@@ -7,7 +7,29 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._limits import env_limit
+from ..errors import LimitError
+
 VIA_SEPARATOR = " > "
+# Every (group, group nested in it) pair is a row whose `via` names the chain between them, so
+# a chain n deep costs n² rows and n³ characters: a 1,000-deep chain took 4 GB. Real directories
+# nest a handful of levels; past this many the tenant's data is refused, not expanded.
+MAX_NESTING_DEPTH = 64
+NESTING_DEPTH_ENV = "OPSKIT_MAX_GROUP_NESTING"
+
+
+def max_nesting_depth() -> int:
+    """The deepest group nesting expanded: MAX_NESTING_DEPTH unless OPSKIT_MAX_GROUP_NESTING
+    says otherwise."""
+    return env_limit(NESTING_DEPTH_ENV, MAX_NESTING_DEPTH, "levels")
+
+
+def _too_deep(via: str, limit: int) -> LimitError:
+    names = via.split(VIA_SEPARATOR)
+    chain = VIA_SEPARATOR.join([*names[:3], "…", *names[-2:]]) if len(names) > 6 else via
+    return LimitError(f"groups nest more than {limit} levels deep ({chain}, {len(names)} "
+                      "groups)", f"flatten the nesting in the directory, or raise the limit "
+                      f"with {NESTING_DEPTH_ENV}={limit * 2} (docs/audit.md)")
 
 
 @dataclass(frozen=True)
@@ -34,8 +56,10 @@ def expand_groups(groups: pd.DataFrame, group_members: pd.DataFrame) -> GroupRea
     """Expand nesting transitively, one level per round, joining on integer codes.
 
     A pair (group, member group) is kept once, at its first (shortest) depth, so a cycle ends
-    the walk instead of looping, and diamonds do not multiply rows.
+    the walk instead of looping, and diamonds do not multiply rows. Nesting deeper than
+    :func:`max_nesting_depth` raises a LimitError naming one such chain.
     """
+    limit = max_nesting_depth()
     listed = groups[["id", "displayName"]].drop_duplicates("id").reset_index(drop=True)
     gid, kind = group_members["group_id"].tolist(), group_members["member_type"].tolist()
     mid, mdisplay = group_members["member_id"].tolist(), group_members["member_display"].tolist()
@@ -77,6 +101,8 @@ def expand_groups(groups: pd.DataFrame, group_members: pd.DataFrame) -> GroupRea
         fresh = np.fromiter((k not in seen for k in keys), dtype=bool, count=len(keys))
         step = step[fresh]
         seen.update(k for k, f in zip(keys, fresh, strict=True) if f)
+        if len(step) and int(step["depth"].iloc[0]) > limit:
+            raise _too_deep(str(step["via"].iloc[0]), limit)
         parts.append(step)
         frontier = step
     nesting = pd.concat(parts, ignore_index=True)

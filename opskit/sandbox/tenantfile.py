@@ -187,6 +187,13 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _chain_text(ids: list[str]) -> str:
+    """A chain of group ids as a message shows it: a long one by its ends."""
+    if len(ids) <= 8:
+        return " -> ".join(ids)
+    return " -> ".join([*ids[:3], "…", *ids[-3:]]) + f" ({len(ids) - 1} groups)"
+
+
 def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
     """Every problem a schema alone cannot see: duplicates, dangling references, cycles."""
     problems: list[tuple[str, str]] = []
@@ -228,24 +235,30 @@ def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
             if n > 1:
                 problems.append((f"groups[{i}].members", f"member {m!r} listed {n} times"))
 
-    # Nested groups: a cycle would make membership infinite.
-    state: dict[str, int] = {}
-
-    def visit(gid: str, trail: list[str]) -> None:
-        state[gid] = 1
-        for m in groups[gid].members:
-            if m in groups:
+    # Nested groups: a cycle would make membership infinite. A depth-first walk with its own
+    # stack: a chain thousands of groups deep must not exhaust Python's recursion limit.
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in groups:
+        if root in state:
+            continue
+        state[root] = 1
+        path, pending = [root], [iter(groups[root].members)]
+        while pending:
+            for m in pending[-1]:
+                if m not in groups:
+                    continue
                 if state.get(m) == 1:
-                    cycle = " -> ".join([*trail[trail.index(m):], m]) if m in trail else m
+                    cycle = _chain_text([*path[path.index(m):], m])
                     problems.append((f"groups[{tf.groups.index(groups[m])}].members",
                                      f"group membership cycle: {cycle}"))
                 elif m not in state:
-                    visit(m, [*trail, m])
-        state[gid] = 2
-
-    for gid in groups:
-        if gid not in state:
-            visit(gid, [gid])
+                    state[m] = 1
+                    path.append(m)
+                    pending.append(iter(groups[m].members))
+                    break
+            else:
+                state[path.pop()] = 2
+                pending.pop()
 
     for i, f in enumerate(tf.folders):
         if f.parent is not None and f.parent not in folders:
@@ -344,6 +357,50 @@ def parse_tenant(data: Any, source: str = "<tenant>") -> TenantFile:
     return tf
 
 
+_YAML_MERGE = "tag:yaml.org,2002:merge"
+# libyaml's loader is ten times faster than the pure-Python one on large tenants.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _shown_key(key: Any) -> str:
+    shown = repr(key)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, refusing a mapping that names a key twice: YAML would silently keep the
+    last value, so a second ``users:`` would replace the first list unseen."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _YAML_MERGE:  # `<<: *base` merges keys; overriding them is fine
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: the base class names that problem
+                continue
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"duplicate key {_shown_key(key)} (first on line "
+                    f"{first.start_mark.line + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+class _DuplicateJsonKey(ValueError):
+    pass
+
+
+def _unique_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        names = [k for k, _ in pairs]
+        raise _DuplicateJsonKey(next(k for i, k in enumerate(names) if k in names[:i]))
+    return mapping
+
+
 def load_tenant(path: str | os.PathLike[str]) -> TenantFile:
     """Read and validate a tenant file (``.yaml``, ``.yml`` or ``.json``)."""
     p = Path(path)
@@ -355,9 +412,14 @@ def load_tenant(path: str | os.PathLike[str]) -> TenantFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise TenantFileError(source, [("", f"cannot be read: {exc}")]) from None
     try:
-        # libyaml's loader is ten times faster than the pure-Python one on large tenants.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.load(text, loader)
+        data = (json.loads(text, object_pairs_hook=_unique_json_keys)
+                if p.suffix.lower() == ".json" else yaml.load(text, _UniqueKeyLoader))
+    except _DuplicateJsonKey as exc:
+        raise TenantFileError(source, [("", f"not valid: the key {_shown_key(exc.args[0])} "
+                                        "appears twice in one JSON object")]) from None
+    except RecursionError:
+        raise TenantFileError(source, [("", "nested too deeply to read (lists or mappings "
+                                        "inside one another hundreds of levels deep)")]) from None
     except json.JSONDecodeError as exc:
         raise TenantFileError(source, [(f"line {exc.lineno}, column {exc.colno}",
                                         f"not valid JSON: {exc.msg}")]) from None
