@@ -20,12 +20,11 @@ from typing import Any, Literal
 
 import httpx
 
-from ._limits import env_limit
 from ._localfile import FileTooLarge, UnreadableFile, read_regular_file
 from ._redact import logger, remember
 from .errors import ConfigError, SecretError
 from .limits import DEFAULT as DEFAULT_LIMITS
-from .limits import Limits, parse_limits
+from .limits import Limits, env_limit, parse_limits
 
 Kind = Literal["cloud", "onprem", "sandbox"]
 Flavor = Literal["cloud", "onprem"]

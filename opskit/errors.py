@@ -119,7 +119,9 @@ class ScimProtocolError(ScimError):
 
 
 class LimitExceeded(OpskitError):
-    """An answer past one of the profile's limits (too slow, too large, too many resources)."""
+    """Past one of opskit's documented limits: a server's answer (too slow, too large, too many
+    resources: the profile's limits) or local input (groups nested too deep). The message names
+    the limit; the remediation says how to raise it."""
 
     def __init__(self, message: str, limit: str, remediation: str | None = None):
         super().__init__(message, remediation or (
@@ -137,11 +139,6 @@ class IncompleteError(OpskitError):
         super().__init__(message, remediation)
         self.resource = resource
         self.page = page
-
-
-class LimitError(OpskitError):
-    """Input past one of opskit's documented limits; the message names the limit and how to
-    raise it."""
 
 
 class RunError(OpskitError):

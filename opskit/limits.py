@@ -9,6 +9,7 @@ them in a ``[profiles.NAME.limits]`` table (docs/profiles.md#limits).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -68,3 +69,15 @@ def parse_limits(raw: Any, where: str) -> Limits:
                               f"{getattr(DEFAULT, key)})")
         values[key] = value if integer else float(value)
     return replace(DEFAULT, **values)  # type: ignore[arg-type]
+
+
+def env_limit(name: str, default: int, unit: str) -> int:
+    """A limit of local input that a user raises through the environment (each documented
+    where it applies): the whole number ``name`` sets, else ``default``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw[:40]!r} is not a number of {unit}",
+                          f"set it to a whole number such as {default}, or unset it")
+    return int(raw)

@@ -20,7 +20,7 @@ import pytest
 from opskit import audit
 from opskit.audit._groups import expand_groups
 from opskit.audit_inputs import load_grant_history, save_grant_history
-from opskit.errors import ConfigError, LimitError, OpskitError
+from opskit.errors import ConfigError, LimitExceeded, OpskitError
 from opskit.inventory import Inventory, fetch_inventory
 from opskit.sandbox import demodata
 from opskit.sandbox.serve import running
@@ -290,13 +290,13 @@ def test_group_nesting_deeper_than_the_limit_is_refused_within_a_memory_ceiling(
     64 levels the audit refuses, in a child that may grow by 300 MB at most."""
     r = run_bounded(expand_chain, 3000, timeout=60, max_growth_mb=300)
     assert r.exit_code == 1 and r.stdout == (
-        "LimitError groups nest more than 64 levels deep (Chain 0 > Chain 1 > Chain 2 > … > "
+        "LimitExceeded groups nest more than 64 levels deep (Chain 0 > Chain 1 > Chain 2 > … > "
         "Chain 64 > Chain 65, 66 groups) → flatten the nesting in the directory, or raise the "
         "limit with OPSKIT_MAX_GROUP_NESTING=128 (docs/audit.md)\n"), r.stderr
 
 
 def test_the_nesting_limit_can_be_raised(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(LimitError, match="more than 64 levels deep"):
+    with pytest.raises(LimitExceeded, match="more than 64 levels deep"):
         expand_groups(*chain_frames(70))
     monkeypatch.setenv("OPSKIT_MAX_GROUP_NESTING", "100")
     reach = expand_groups(*chain_frames(70))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._limits import env_limit
-from ..errors import LimitError
+from ..errors import LimitExceeded
+from ..limits import env_limit
 
 VIA_SEPARATOR = " > "
 # Every (group, group nested in it) pair is a row whose `via` names the chain between them, so
@@ -24,12 +24,13 @@ def max_nesting_depth() -> int:
     return env_limit(NESTING_DEPTH_ENV, MAX_NESTING_DEPTH, "levels")
 
 
-def _too_deep(via: str, limit: int) -> LimitError:
+def _too_deep(via: str, limit: int) -> LimitExceeded:
     names = via.split(VIA_SEPARATOR)
     chain = VIA_SEPARATOR.join([*names[:3], "…", *names[-2:]]) if len(names) > 6 else via
-    return LimitError(f"groups nest more than {limit} levels deep ({chain}, {len(names)} "
-                      "groups)", f"flatten the nesting in the directory, or raise the limit "
-                      f"with {NESTING_DEPTH_ENV}={limit * 2} (docs/audit.md)")
+    return LimitExceeded(f"groups nest more than {limit} levels deep ({chain}, {len(names)} "
+                         "groups)", NESTING_DEPTH_ENV, f"flatten the nesting in the directory, "
+                         f"or raise the limit with {NESTING_DEPTH_ENV}={limit * 2} "
+                         "(docs/audit.md)")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def expand_groups(groups: pd.DataFrame, group_members: pd.DataFrame) -> GroupRea
 
     A pair (group, member group) is kept once, at its first (shortest) depth, so a cycle ends
     the walk instead of looping, and diamonds do not multiply rows. Nesting deeper than
-    :func:`max_nesting_depth` raises a LimitError naming one such chain.
+    :func:`max_nesting_depth` raises a LimitExceeded naming one such chain.
     """
     limit = max_nesting_depth()
     listed = groups[["id", "displayName"]].drop_duplicates("id").reset_index(drop=True)
