@@ -140,6 +140,22 @@ def test_nesting_too_deep_to_read_is_refused(tmp_path: Path) -> None:
         load_tenant(deep)
 
 
+@pytest.mark.parametrize(("text", "said"), [
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n"
+        for p, n in zip("abcdefghi", "bcdefghij", strict=True)), "expand to more than"),
+    ("a: &a [1, *a]\n", "refers to a value that contains it"),
+])
+def test_aliases_that_would_not_fit_in_memory_are_refused(tmp_path: Path, text: str,
+                                                          said: str) -> None:
+    """Ten lines of ten aliases each read as ten billion values; an alias inside itself, as
+    one without end."""
+    bomb = tmp_path / "laughs.yaml"
+    bomb.write_text(text)
+    with pytest.raises(TenantFileError, match=said):
+        load_tenant(bomb)
+
+
 def test_folder_cycle(data: dict) -> None:
     data["folders"][0]["parent"] = "f2"
     assert "folder tree cycle" in problem(data)

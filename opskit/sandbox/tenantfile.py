@@ -367,9 +367,56 @@ def _shown_key(key: Any) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
+# Values a YAML file may hold once its aliases are expanded. An alias is a reference, so ten
+# levels of ten aliases each ("billion laughs") are a small file that reads as 10^10 values.
+MAX_YAML_VALUES = 5_000_000
+
+
+class _AliasBomb(ValueError):
+    pass
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values a composed document holds with every alias expanded, counted without
+    expanding: each node once, its size from its children's. Stops past MAX_YAML_VALUES, and at
+    a node that contains itself."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[id(node)] > MAX_YAML_VALUES:
+                raise _AliasBomb(f"its aliases expand to more than {MAX_YAML_VALUES:,} values")
+            continue
+        if id(node) in open_nodes:
+            raise _AliasBomb("an alias refers to a value that contains it")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
 class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
-    """The safe loader, refusing a mapping that names a key twice: YAML would silently keep the
-    last value, so a second ``users:`` would replace the first list unseen."""
+    """The safe loader, refusing a mapping that names a key twice (YAML would silently keep the
+    last value, so a second ``users:`` would replace the first list unseen), and a document
+    whose aliases expand beyond MAX_YAML_VALUES."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node)
+        return self.construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, Any] = {}
@@ -414,6 +461,10 @@ def load_tenant(path: str | os.PathLike[str]) -> TenantFile:
     try:
         data = (json.loads(text, object_pairs_hook=_unique_json_keys)
                 if p.suffix.lower() == ".json" else yaml.load(text, _UniqueKeyLoader))
+    except _AliasBomb as exc:
+        raise TenantFileError(source, [("", f"not accepted: {exc} (a YAML alias repeats a "
+                                        "value by reference; expanded, this file would not fit "
+                                        "in memory)")]) from None
     except _DuplicateJsonKey as exc:
         raise TenantFileError(source, [("", f"not valid: the key {_shown_key(exc.args[0])} "
                                         "appears twice in one JSON object")]) from None
