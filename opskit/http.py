@@ -227,22 +227,21 @@ class _Attempt:
     def add(self, raw: bytes) -> None:
         """Bytes as they came off the wire: inflated a piece at a time, so a gzip body is held
         to the limit as it inflates; a body that dribbles in is held to the deadline."""
-        for chunk in self.inflater.feed(raw):
-            self.size += len(chunk)
-            if self.size > self.limits.max_body_bytes:
-                raise self.too_large()
-            self.chunks.append(chunk)
+        self._keep(self.inflater.feed(raw))
         if time.monotonic() > self.deadline:
             raise self.timed_out()
 
     def finish(self, response: httpx.Response) -> httpx.Response:
-        for chunk in self.inflater.flush():
-            self.size += len(chunk)
-            if self.size > self.limits.max_body_bytes:
-                raise self.too_large()
-            self.chunks.append(chunk)
+        self._keep(self.inflater.flush())
         response._content = b"".join(self.chunks)  # where Response.read() keeps the body
         return response
+
+    def _keep(self, pieces: Iterator[bytes]) -> None:
+        for piece in pieces:
+            self.size += len(piece)
+            if self.size > self.limits.max_body_bytes:
+                raise self.too_large()
+            self.chunks.append(piece)
 
     def too_large(self) -> LimitExceeded:
         return LimitExceeded(f"{self.request.method} {redact(str(self.request.url))} answered "
@@ -432,7 +431,10 @@ def _common(limits: Limits, headers: dict[str, str] | None) -> dict[str, Any]:
     timeout = httpx.Timeout(limits.request_timeout, connect=limits.connect_timeout)
     return {"timeout": timeout, "follow_redirects": False,
             "headers": {"User-Agent": USER_AGENT,
-                        "Accept": "application/scim+json, application/json", **(headers or {})}}
+                        "Accept": "application/scim+json, application/json",
+                        # What _Inflater undoes a bounded piece at a time (httpx would add br
+                        # and zstd where their packages are installed).
+                        "Accept-Encoding": "gzip, deflate", **(headers or {})}}
 
 
 def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
