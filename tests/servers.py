@@ -227,14 +227,14 @@ class ScimProxy:
     """A real HTTP proxy on the loopback in front of a SCIM server (forwarding each request
     as it came), with what an unreliable path or a lax server does.
 
-    lose_posts: a POST is forwarded and acted on, but the client gets a 500 instead of the
-    answer; ignore_filter: `filter` is dropped, so a list answers every resource, as a server
+    lose_posts: a POST is forwarded and acted on, but the client gets this status instead of the
+    answer (500: a SCIM error; 201: an empty body); ignore_filter: `filter` is dropped, so a list answers every resource, as a server
     that does not filter would; count: the largest page it asks the server for.
     ``sent`` records (method, path) of every request forwarded.
     """
 
-    def __init__(self, upstream: str, *, lose_posts: bool = False, ignore_filter: bool = False,
-                 count: int | None = None) -> None:
+    def __init__(self, upstream: str, *, lose_posts: int | None = None,
+                 ignore_filter: bool = False, count: int | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.lose_posts, self.ignore_filter, self.count = lose_posts, ignore_filter, count
         self.sent: list[tuple[str, str]] = []
@@ -257,8 +257,10 @@ class ScimProxy:
             answer = await client.request(method, self.upstream + path, params=query,
                                           headers=headers, content=body)
         if self.lose_posts and method == "POST":
-            await send_json(send, 500, json.dumps({"schemas": [urns.ERROR], "status": "500",
-                                                   "detail": "internal error"}).encode())
+            lost = json.dumps({"schemas": [urns.ERROR], "status": str(self.lose_posts),
+                               "detail": "internal error"}).encode() \
+                if self.lose_posts >= 400 else b""
+            await send_json(send, self.lose_posts, lost)
             return
         await send_json(send, answer.status_code, answer.content,
                         answer.headers.get("content-type", "application/scim+json").encode())

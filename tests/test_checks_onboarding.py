@@ -129,9 +129,22 @@ def _names(sb: RunningSandbox) -> dict[str, str]:
 
 def test_write_probe_cleans_up_when_the_answer_is_lost(sandbox: RunningSandbox) -> None:
     before = _names(sandbox)
-    proxy = ScimProxy(sandbox.url, lose_posts=True)  # the group is made; the client gets a 500
+    proxy = ScimProxy(sandbox.url, lose_posts=500)  # the group is made; the client gets a 500
     result = _probe_through(sandbox, proxy)
     assert result.outcome == "fail" and result.code == "WRITE_PROBE_FAILED"
+    assert "found by its exact name); it no longer answers" in result.evidence
+    assert _names(sandbox) == before
+
+
+def test_a_created_probe_whose_answer_is_unreadable_is_still_removed(
+        sandbox: RunningSandbox) -> None:
+    """A 201 with an empty body is not a refusal: the group was made, so it is looked up by
+    its name and deleted, not left behind as "nothing to remove"."""
+    before = _names(sandbox)
+    proxy = ScimProxy(sandbox.url, lose_posts=201)
+    result = _probe_through(sandbox, proxy)
+    assert result.code == "WRITE_PROBE_FAILED", result
+    assert "creating a group failed" in result.summary
     assert "found by its exact name); it no longer answers" in result.evidence
     assert _names(sandbox) == before
 
@@ -139,7 +152,7 @@ def test_write_probe_cleans_up_when_the_answer_is_lost(sandbox: RunningSandbox) 
 def test_a_server_that_ignores_filter_loses_only_the_probe(sandbox: RunningSandbox) -> None:
     """The look-up by name answers every group: only the one of the probe's name goes."""
     before = _names(sandbox)
-    proxy = ScimProxy(sandbox.url, lose_posts=True, ignore_filter=True)
+    proxy = ScimProxy(sandbox.url, lose_posts=500, ignore_filter=True)
     result = _probe_through(sandbox, proxy)
     assert result.code == "WRITE_PROBE_FAILED", result
     assert "found by its exact name); it no longer answers" in result.evidence
@@ -152,7 +165,7 @@ def test_a_probe_that_cannot_be_identified_is_reported_not_guessed(
     """Filter ignored and the probe not on the page answered: nothing is deleted, and the
     finding names the group to delete by hand instead of saying none is left."""
     before = _names(sandbox)
-    proxy = ScimProxy(sandbox.url, lose_posts=True, ignore_filter=True, count=1)
+    proxy = ScimProxy(sandbox.url, lose_posts=500, ignore_filter=True, count=1)
     result = _probe_through(sandbox, proxy)
     assert result.outcome == "fail" and result.code == "WRITE_PROBE_LEFTOVER"
     [probe] = [n for n in _names(sandbox).values() if n not in before.values()]

@@ -292,7 +292,8 @@ def probe_write(session: _Session) -> CheckResult:
     body = {"schemas": [urns.GROUP], "displayName": name, "members": [], "meta": PROBE_META}
     created: dict[str, Any] | None = None
     problem: CheckResult | None = None
-    refused = False  # a 4xx answer to the create: nothing was made
+    refused = False  # a 4xx answer to the create: nothing was made (a 2xx that cannot be read
+    # made something, and a 5xx may have)
     try:
         created = session.send("POST", "Groups", json=body)
         meta = (created or {}).get("meta") or {}
@@ -302,7 +303,8 @@ def probe_write(session: _Session) -> CheckResult:
                               "sent", f"kept {', '.join(ours) or 'no meta at all'}; the FAQ "
                               "says the server generates meta itself")
     except OpskitError as exc:
-        refused = isinstance(exc, ScimError) and exc.status is not None and exc.status < 500
+        refused = isinstance(exc, ScimError) and exc.status is not None and \
+            400 <= exc.status < 500
         problem = _result("WRITE_PROBE_FAILED", "fail", "creating a group was refused"
                           if refused else "creating a group failed (a server error, or the "
                           "answer was lost)", exc.message)
