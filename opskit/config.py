@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -354,8 +354,11 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     return profiles
 
 
-def get_profile(name: str | None = None, path: Path | None = None) -> Profile:
-    profiles = load_profiles(path)
+def get_profile(name: str | None = None, path: Path | None = None, *,
+                profiles: Mapping[str, Profile] | None = None) -> Profile:
+    """A profile by name (default: sandbox), from ``profiles`` when the caller has loaded them
+    already, else from the profile file."""
+    profiles = load_profiles(path) if profiles is None else profiles
     name = name or "sandbox"
     if name not in profiles:
         known = ", ".join(sorted(profiles))

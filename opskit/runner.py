@@ -176,8 +176,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                        f"use one of {', '.join(SEVERITIES)}")
     path = resolve_notebook(notebook)
     name = path.stem
-    prof = get_profile(profile)
     profiles = load_profiles()
+    prof = get_profile(profile, profiles=profiles)
     # Every profile's secrets, not only this run's: whatever the notebook prints is masked,
     # even a secret of another tenant it reached by itself.
     isolation.learn_secrets(profiles.values())

@@ -66,7 +66,8 @@ def environment_for(used: set[str], profiles: Mapping[str, Profile]) -> dict[str
 def learn_secrets(profiles: Iterable[Profile]) -> None:
     """Resolve every secret the profiles name, so that everything written masks them. One that
     does not resolve here (not in this environment, say) is skipped: what a run cannot resolve,
-    it cannot print either, and the fleet checks its files again."""
+    it cannot print either, and the fleet checks its files again. Resolved anew for each run,
+    as the run's own secrets are: a value that changed since (a rotated file) is masked too."""
     for profile in profiles:
         for ref in secret_refs(profile):
             with suppress(OpskitError):
