@@ -27,7 +27,7 @@ import orjson
 from . import http
 from ._redact import logger, redact, remember
 from .config import Profile, SecretRef
-from .errors import AuthError, ConfigError, TransportError
+from .errors import AuthError, ConfigError, LimitExceeded, ProtocolError, TransportError
 
 log = logger("opskit.auth")
 
@@ -236,6 +236,10 @@ def request_token(profile: Profile, scope: str | None = None, *, client_auth: st
         except httpx.TransportError as exc:
             d.cause, d.detail = TENANT_UNREACHABLE, unreachable_detail(exc)
             d.remediation = REMEDIATION[TENANT_UNREACHABLE]
+            return d, None
+        except (ProtocolError, LimitExceeded) as exc:  # an answer past a limit, or unreadable
+            d.cause, d.detail = UNEXPECTED, exc.message
+            d.remediation = REMEDIATION[UNEXPECTED]
             return d, None
     d.elapsed_ms = (time.perf_counter() - started) * 1000
     return interpret_token_response(response, d)

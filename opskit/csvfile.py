@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ConfigError, LimitExceeded
+from .errors import ConfigError, LimitExceeded, ProtocolError
 
 DELIMITERS = (",", ";", "\t")
 
@@ -69,6 +69,9 @@ def _download(url: str, what: str) -> bytes:
         raise CsvFileError.at(shown_source(url) or url, None, f"{what} is larger than "
                               f"{DEFAULT.max_body_mb:g} MB, or never ends",
                               "Save the file and give its path.") from None
+    except ProtocolError as exc:
+        raise CsvFileError.at(shown_source(url) or url, None, f"{what} cannot be downloaded: "
+                              f"{exc.message}", "Save the file and give its path.") from None
     if response.status_code != 200:
         raise CsvFileError.at(shown_source(url) or url, None, f"{what} cannot be downloaded: HTTP "
                               f"{response.status_code}", "Check the URL, or save the file and "

@@ -109,7 +109,16 @@ class NotScimResponse(ScimError):
                    "proxy or login page in front of it.")
 
 
-class ScimProtocolError(ScimError):
+class ProtocolError(OpskitError):
+    """An answer that cannot be read as sent (a compressed body that does not decompress),
+    from any server opskit talks to: a SCIM service, a token endpoint, an export's URL."""
+
+    remediation = ("The server's answer breaks the protocol, so opskit stopped rather than "
+                   "guess. Check the server's logs, and report it to whoever runs it with this "
+                   "message.")
+
+
+class ScimProtocolError(ScimError, ProtocolError):
     """Answers that break SCIM's rules where opskit cannot guess what was meant: a count that
     cannot be, pages that do not add up, JSON that is not valid JSON or UTF-8."""
 

@@ -34,7 +34,7 @@ import httpx
 import orjson
 
 from ._redact import logger, redact
-from .errors import ConfigError, LimitExceeded, ScimProtocolError
+from .errors import ConfigError, LimitExceeded, ProtocolError
 from .limits import DEFAULT as DEFAULT_LIMITS
 from .limits import Limits
 
@@ -183,9 +183,9 @@ class _Inflater:
         except httpx.DecodingError as exc:
             raise self._corrupt(exc) from None
 
-    def _corrupt(self, exc: Exception) -> ScimProtocolError:
-        return ScimProtocolError(f"{self.request.method} {redact(str(self.request.url))} "
-                                 f"answered with a compressed body that cannot be read ({exc})")
+    def _corrupt(self, exc: Exception) -> ProtocolError:
+        return ProtocolError(f"{self.request.method} {redact(str(self.request.url))} "
+                             f"answered with a compressed body that cannot be read ({exc})")
 
 
 class _Attempt:

@@ -227,9 +227,10 @@ class ScimProxy:
     """A real HTTP proxy on the loopback in front of a SCIM server (forwarding each request
     as it came), with what an unreliable path or a lax server does.
 
-    lose_posts: a POST is forwarded and acted on, but the client gets this status instead of the
-    answer (500: a SCIM error; 201: an empty body); ignore_filter: `filter` is dropped, so a list answers every resource, as a server
-    that does not filter would; count: the largest page it asks the server for.
+    lose_posts: a POST is forwarded and acted on, but the client gets this status instead of
+    the answer (500: a SCIM error; 201: an empty body); ignore_filter: `filter` is dropped, so a
+    list answers every resource, as a server that does not filter would; count: the largest
+    page it asks the server for.
     ``sent`` records (method, path) of every request forwarded.
     """
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from opskit import http
-from opskit.config import load_profiles
-from opskit.errors import ConfigError, LimitExceeded, ScimProtocolError
+from opskit.auth import diagnose_token
+from opskit.config import Profile, SecretRef, load_profiles
+from opskit.errors import ConfigError, LimitExceeded, ProtocolError
 from opskit.limits import DEFAULT, Limits
 
 from .hostile import Hostile
@@ -98,13 +99,28 @@ def test_compressed_answers_read_as_httpx_would(encoded: str, path: str) -> None
 
 
 def test_a_corrupt_or_oversized_body_is_refused_not_retried(encoded: str) -> None:
-    with http.client() as c, pytest.raises(ScimProtocolError) as corrupt:
+    with http.client() as c, pytest.raises(ProtocolError) as corrupt:
         c.get(encoded + "/corrupt")
     assert "compressed body that cannot be read" in str(corrupt.value)
     small = Limits(max_body_mb=1)
     with http.client(limits=small) as c, pytest.raises(LimitExceeded) as large:
         c.get(encoded + "/declared-large")
     assert "more than 1 MB (limits.max_body_mb)" in str(large.value)
+
+
+@pytest.mark.parametrize(("path", "said"), [
+    ("/corrupt", "compressed body that cannot be read"),
+    ("/declared-large", "more than 1 MB (limits.max_body_mb)")])
+def test_a_token_endpoint_past_a_limit_is_a_diagnosis_not_an_exception(
+        encoded: str, path: str, said: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSKIT_LIMITS_SECRET", "limits-test-secret")
+    prof = Profile("p", "cloud", "cloud", base_url=encoded + "/scim/v2",
+                   token_url=encoded + path, client_id="svc@example.com",
+                   client_secret=SecretRef("env:OPSKIT_LIMITS_SECRET"),
+                   limits=Limits(max_body_mb=1))
+    diagnosis = diagnose_token(prof)
+    assert not diagnosis.ok and diagnosis.cause == "unexpected"
+    assert said in diagnosis.detail
 
 
 @pytest.mark.parametrize("mode", ["gzip-bomb", "dribble", "silent"])
