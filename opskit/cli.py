@@ -198,6 +198,8 @@ def _inventory(args: argparse.Namespace) -> int:
           f"in {meta['seconds']:.1f} s, {meta['requests']} requests")
     for name, count in inv.counts().items():
         print(f"  {name:<22}{count:>10,}")
+    for warning in meta.get("warnings", []):
+        print(f"  warning: {warning}")
     for note in meta["notes"]:
         print(f"  note: {note}")
     print(f"snapshot: {path}")

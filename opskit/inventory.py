@@ -320,9 +320,9 @@ def fetch_inventory(profile: Profile | str | None = None, *, progress: bool = Tr
                 return await fetch(client, source=prof.name, progress=progress)
 
         inv = run_sync(go)
+        # Beside the notes, which say why an inventory is incomplete: this one does not.
         note = insecure_note(prof)
-        if note:
-            inv.meta["notes"].insert(0, note)
+        inv.meta["warnings"] = [note] if note else []
         return inv
 
 

@@ -374,7 +374,9 @@ verify = false
     note = config.insecure_note(get_profile("unchecked", path))
     assert note and "TLS certificates are not checked" in note
     assert err.splitlines() == [f"opskit: warning: {note}"]
-    assert f"  note: {note}" in out.splitlines()
+    assert f"  warning: {note}" in out.splitlines()
+    meta = json.loads((tmp_path / "snap" / "manifest.json").read_text())["meta"]
+    assert meta["warnings"] == [note] and meta["notes"] == []  # complete, but unchecked
 
 
 class _MemoryKeyring(KeyringBackend):
