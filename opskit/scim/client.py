@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -337,73 +338,72 @@ class ScimClient:
                                 f"({self.limits.max_total_results:,})", "max_total_results")
 
     async def _range(self, endpoint: str, params: dict[str, Any], start: int, count: int,
-                     mode: _Mode) -> tuple[set[int], list[_Read], int]:
-        """(totals seen, pages read, requests) for resources start … start+count-1; follows
-        up on short pages, until a page brings nothing new."""
-        totals: set[int] = set()
-        reads: list[_Read] = []
-        seen: set[str | None] = set()
-        got = requests = 0
+                     mode: _Mode, *, page_size: int | None = None,
+                     seen: set[str | None] | None = None,
+                     on_page: Callable[[int], None] | None = None) -> _Run:
+        """The pages for resources start … start+count-1, each asking for what is left of the
+        run (at most ``page_size``). A run ends at an empty page, at a page that brings no
+        resource not already ``seen`` (a server repeating itself: ``stalled_at`` says where),
+        and, with a ``page_size`` (a server that gives no totalResults), at a short page."""
+        run = _Run()
+        seen = set(seen or ())
+        got = 0
         while got < count:
-            total, read = await self._page(endpoint, params, start + got, count - got, mode)
-            requests += 1
+            asked = min(page_size or count, count - got)
+            total, read = await self._page(endpoint, params, start + got, asked, mode)
+            run.requests += 1
             if total is not None:
                 self._check_total(endpoint, total)
-                totals.add(total)
+                run.totals.add(total)
             ids = set(read.ids) - {None}
-            if not read.ids or (reads and ids and ids <= seen):
-                break  # the end, or a page that repeats this run's: what is missing is said
+            if not read.ids:
+                break
+            if ids and ids <= seen:
+                run.stalled_at = start + got  # what is missing is said by the caller
+                break
             seen |= ids
-            reads.append(read)
+            run.reads.append(read)
             got += len(read.ids)
-        return totals, reads, requests
+            if on_page is not None:
+                on_page(len(read.ids))
+            if page_size and len(read.ids) < page_size:
+                break
+        return run
 
     async def _uncounted(self, endpoint: str, params: dict[str, Any], first: _Read, stride: int,
                          mode: _Mode, on_progress: Callable[[int], None] | None
                          ) -> tuple[list[_Read], int, str | None]:
         """(pages read, requests, why it stopped early or None) of a listing whose server gives
-        no totalResults: one page at a time, until a short or an empty page."""
-        reads, requests = [first], 0
-        seen = set(first.ids) - {None}
-        read_count = len(first.ids)
-        while True:
-            if read_count > self.limits.max_total_results:
-                raise LimitExceeded(f"{endpoint}: the server gives no totalResults and has "
-                                    f"sent more than limits.max_total_results "
-                                    f"({self.limits.max_total_results:,}) resources",
-                                    "max_total_results")
-            _total, read = await self._page(endpoint, params, read_count + 1, stride, mode)
-            requests += 1
-            if not read.ids:
-                return reads, requests, None
-            ids = set(read.ids) - {None}
-            if ids and ids <= seen:
-                return reads, requests, (f"{endpoint}: the server gives no totalResults and "
-                                         f"its page at startIndex {read_count + 1} repeats "
-                                         "resources already read; the listing stopped there")
-            seen |= ids
-            reads.append(read)
-            read_count += len(read.ids)
-            if on_progress is not None:
-                on_progress(len(read.ids))
-            if len(read.ids) < stride:
-                return reads, requests, None
+        no totalResults: one page at a time, until a short or an empty page, and no further
+        than max_total_results."""
+        cap = self.limits.max_total_results
+        run = await self._range(endpoint, params, len(first.ids) + 1,
+                                cap - len(first.ids) + 1, mode, page_size=stride,
+                                seen=set(first.ids), on_page=on_progress)
+        reads = [first, *run.reads]
+        if sum(len(r.ids) for r in reads) > cap:
+            raise LimitExceeded(f"{endpoint}: the server gives no totalResults and has sent "
+                                f"more than limits.max_total_results ({cap:,}) resources",
+                                "max_total_results")
+        stopped = None if run.stalled_at is None else (
+            f"{endpoint}: the server gives no totalResults and its page at startIndex "
+            f"{run.stalled_at} repeats resources already read; the listing stopped there")
+        return reads, run.requests, stopped
 
     async def _fan_out(self, endpoint: str, params: dict[str, Any], first_start: int,
                        total: int, stride: int, mode: _Mode,
-                       on_progress: Callable[[int], None] | None
-                       ) -> list[tuple[set[int], list[_Read], int]]:
-        """Every page from first_start to total, read concurrently; results in page order."""
+                       on_progress: Callable[[int], None] | None) -> list[_Run]:
+        """Every page from first_start to total, read concurrently; runs in page order."""
         starts = range(first_start, total + 1, stride)
-        results: list[tuple[set[int], list[_Read], int]] = [(set(), [], 0)] * len(starts)
+        results: list[_Run | None] = [None] * len(starts)  # one reference each, until read
         queued = asyncio.Semaphore(QUEUED_PAGES)
 
-        def done(i: int, task: asyncio.Task[tuple[set[int], list[_Read], int]]) -> None:
+        def done(i: int, task: asyncio.Task[_Run]) -> None:
             queued.release()
             if not task.cancelled() and task.exception() is None:
-                results[i] = task.result()
+                run = results[i] = task.result()
                 if on_progress is not None:
-                    on_progress(sum(len(r.ids) for r in results[i][1]))
+                    on_progress(sum(len(r.ids) for r in run.reads))
 
         try:
             async with asyncio.TaskGroup() as tg:
@@ -416,7 +416,7 @@ class ScimClient:
             # The caller gets the page's own error (IncompleteError, a typed SCIM error), not a
             # group that `except IncompleteError` would miss.
             raise _first_error(group) from None
-        return results
+        return [run for run in results if run is not None]  # every one, when none failed
 
     async def _list_all(self, endpoint: str, server_filter: str | None,
                         attributes: list[str] | None,
@@ -463,11 +463,11 @@ class ScimClient:
             totals = {total}
             reads = [first] if n_first else []
             if total > n_first:
-                for more_totals, rest, n in await self._fan_out(
-                        endpoint, params, n_first + 1, total, stride, mode, on_progress):
-                    totals |= more_totals
-                    reads.extend(rest)
-                    pages += n
+                for run in await self._fan_out(endpoint, params, n_first + 1, total, stride,
+                                               mode, on_progress):
+                    totals |= run.totals
+                    reads.extend(run.reads)
+                    pages += run.requests
             found = mode.assemble(reads, total, pages)
             seen_totals.extend(sorted(totals))
             if len(totals) == 1 and found.count == total:
@@ -510,6 +510,17 @@ class _Read:
     def __init__(self, ids: list[str | None], kept: Any):
         self.ids = ids
         self.kept = kept
+
+
+@dataclass
+class _Run:
+    """A run of pages as read: the totals they gave, the pages, the requests it took, and
+    where a page brought nothing new (None: it did not stall)."""
+
+    totals: set[int] = field(default_factory=set)
+    reads: list[_Read] = field(default_factory=list)
+    requests: int = 0
+    stalled_at: int | None = None
 
 
 class _Mode:
