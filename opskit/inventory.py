@@ -335,23 +335,37 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+class _NoManifest(ValueError):
+    """Why a folder holds no opskit manifest: "it has no manifest.json", …"""
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    """A snapshot's manifest.json, of opskit's shape (schema_version, files, counts)."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise _NoManifest("it has no manifest.json")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise _NoManifest("its manifest.json is not valid JSON") from None
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("files"), dict)
+            and isinstance(manifest.get("counts"), dict)
+            and isinstance(manifest.get("schema_version"), int)):
+        raise _NoManifest("its manifest.json is not an opskit snapshot manifest")
+    return manifest
+
+
 def _not_a_snapshot(folder: Path) -> str | None:
     """Why `folder` is not one opskit wrote and may replace; None for a snapshot of its own
     (an opskit manifest, and no file but those it lists) or an empty folder."""
     entries = {p.name: p for p in folder.iterdir()}
     if not entries:
         return None
-    if "manifest.json" not in entries:
-        return "it has no manifest.json"
     try:
-        manifest = json.loads(entries["manifest.json"].read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return "its manifest.json is not valid JSON"
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not (isinstance(files, dict) and isinstance(manifest.get("counts"), dict)
-            and isinstance(manifest.get("schema_version"), int)):
-        return "its manifest.json is not an opskit snapshot manifest"
-    listed = {"manifest.json", *files}
+        manifest = _read_manifest(folder)
+    except _NoManifest as why:
+        return str(why)
+    listed = {"manifest.json", *manifest["files"]}
     others = sorted(name for name, path in entries.items()
                     if name not in listed or path.is_symlink() or not path.is_file())
     if others:
@@ -430,24 +444,18 @@ def load_snapshot(directory: str | os.PathLike[str]) -> Inventory:
     """Read a snapshot back, refusing one that is partial, altered or of another schema."""
     root = Path(directory)
     _swapdir.recover(root.expanduser().absolute())  # a replace killed half-way
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
+    altered = "the snapshot was altered or is incomplete; take a new one"
+    if not (root / "manifest.json").is_file():
         raise ConfigError(f"{root} is not an opskit snapshot (no manifest.json)",
                           "point at a folder written by `opskit inventory --out`")
-    altered = "the snapshot was altered or is incomplete; take a new one"
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise OpskitError(f"{root}: manifest.json is not valid JSON", altered) from None
-    if not isinstance(manifest, dict):
-        raise OpskitError(f"{root}: manifest.json is not a snapshot manifest", altered)
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise ConfigError(f"{root}: snapshot schema version {manifest.get('schema_version')} "
+        manifest = _read_manifest(root)
+    except _NoManifest as why:
+        raise OpskitError(f"{root}: {why}", altered) from None
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise ConfigError(f"{root}: snapshot schema version {manifest['schema_version']} "
                           f"is not {SCHEMA_VERSION}", "take a new snapshot with this opskit")
-    files = manifest.get("files")
-    counts = manifest.get("counts")
-    if not isinstance(files, dict) or not isinstance(counts, dict):
-        raise OpskitError(f"{root}: manifest.json lacks files or counts", altered)
+    files, counts = manifest["files"], manifest["counts"]
     frames = {}
     for name in FRAMES:
         path = root / f"{name}.parquet"
