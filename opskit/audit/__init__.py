@@ -17,10 +17,11 @@ from ._drift import Drift, drift, grants
 from ._findings import CATALOGUE, infer_service_account, permission_findings
 from ._folders import RIGHTS
 from ._names import UnknownName
+from ._views import View
 
 __all__ = [
     "CATALOGUE", "DIRECT", "RIGHTS", "Access", "Coverage", "Drift", "FolderView",
-    "PermissionAudit", "UnknownName", "audit_permissions", "coverage", "drift",
+    "PermissionAudit", "UnknownName", "View", "audit_permissions", "coverage", "drift",
     "effective_access", "folder_view", "grants", "infer_service_account",
     "permission_findings",
 ]

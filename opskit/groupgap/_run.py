@@ -379,8 +379,7 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
             print(run.applied)
             notes.append(str(run.applied))
         if run.applied.done:
-            again = platform_groups(fetch_inventory(prof, progress=progress),
-                                    service_account=prof.client_id or None)
+            again = platform_groups(fetch_inventory(prof, progress=progress), for_plan=False)
             run.after = group_gap(again, iga=iga, secret_server=ss, rules=rules)
         return run
 

@@ -13,8 +13,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..audit import infer_service_account
-from ..errors import OpskitError
+from ..audit import View, infer_service_account
+from ..errors import LimitExceeded, OpskitError
 
 
 @dataclass(frozen=True)
@@ -58,70 +58,52 @@ def find_service_account(inv: Any, name: str | None = None) -> ServiceAccount:
     for folder, secret in zip(inv.privileged_data["container_id"].astype(str),
                               inv.privileged_data["name"], strict=True):
         secrets[folder] = (*secrets.get(folder, ()), str(secret))
-    how = "the profile's client_id"
-    if name is None or name.casefold() not in by_name:
-        missing = f"{name!r} is not among the Platform's users, so " if name else ""
-        try:
-            inferred = infer_service_account(inv)
-        except OpskitError as exc:
-            return ServiceAccount(name or "", None, missing + exc.message, folders, secrets)
-        how = missing + "the user who holds Owner on every folder the cloud view shows"
-        name = inferred
+    try:
+        # The audit's own reading of the view: the permissions in effect on each folder, and
+        # who each group reaches through nesting.
+        view = View.of(inv)
+        how = "the profile's client_id"
+        if name is None or name.casefold() not in by_name:
+            missing = f"{name!r} is not among the Platform's users, so " if name else ""
+            how = missing + "the user who holds Owner on every folder the cloud view shows"
+            try:
+                name = infer_service_account(inv, view)
+            except OpskitError as exc:
+                return ServiceAccount(name or "", None, missing + exc.message, folders, secrets)
+    except LimitExceeded as exc:  # groups nested too deep to expand
+        return ServiceAccount(name or "", None, exc.message, folders, secrets)
     uid = by_name[name.casefold()]
-    direct, through = _owner_routes(inv, uid, folders)
+    direct, through = _owner_routes(view, inv.group_members, uid)
     return ServiceAccount(users[uid], uid, how, folders, secrets, direct, through)
 
 
-def _groups_holding(members: Any, uid: str) -> dict[str, set[str]]:
-    """Every group that holds the user, directly or nested: group id → the ids of the groups
-    listing the user directly that it holds the user through."""
-    parents: dict[str, set[str]] = {}
-    listing: set[str] = set()
-    for group, member, kind in zip(members["group_id"].astype(str),
-                                   members["member_id"].astype(str), members["member_type"],
-                                   strict=True):
-        if kind == "Group":
-            parents.setdefault(member, set()).add(group)
-        elif member == uid:
-            listing.add(group)
-    holds: dict[str, set[str]] = {}
-    for first in listing:
-        todo, seen = [first], {first}
-        while todo:
-            group = todo.pop()
-            holds.setdefault(group, set()).add(first)
-            up = parents.get(group, set()) - seen  # a cycle ends here
-            seen |= up
-            todo += up
-    return holds
-
-
-def _owner_routes(inv: Any, uid: str, folders: Mapping[str, str]
+def _owner_routes(view: View, members: Any, uid: str
                   ) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
-    """The folders the user owns by a grant to itself, and through which groups it owns each."""
-    holds = _groups_holding(inv.group_members, uid)
-    parent = dict(zip(inv.containers["id"].astype(str), inv.containers["parent_id"],
-                      strict=True))
-    perms = inv.container_permissions
-    owners: dict[str, list[tuple[str, str]]] = {}
-    for folder, kind, principal, right in zip(
-            perms["container_id"].astype(str), perms["principal_type"],
-            perms["principal_id"].astype(str), perms["right"], strict=True):
-        if right == "Owner":  # the first right is the one in effect
-            owners.setdefault(folder, []).append((kind, principal))
-    listed = set(perms["container_id"].astype(str))
+    """The folders the user owns by a grant to itself, and, for each folder, the groups
+    listing the user directly through which it holds Owner there."""
+    listing = {str(g) for g, m, kind in zip(members["group_id"], members["member_id"],
+                                            members["member_type"], strict=True)
+               if kind != "Group" and str(m) == uid}
+    group_id = view.reach.groups["id"].astype(str).tolist()
+    holds: dict[str, set[str]] = {}  # a group → the listing groups it holds the user through
+    for group, nested in zip(view.reach.nesting["group"].tolist(),
+                             view.reach.nesting["member_group"].tolist(), strict=True):
+        if group_id[nested] in listing:
+            holds.setdefault(group_id[group], set()).add(group_id[nested])
+    folder_id = view.grants.folders["id"].astype(str).tolist()
+    own = view.grants.own
+    e_folder, e_row = view.grants.effective_rows()
     direct: set[str] = set()
-    through: dict[str, frozenset[str]] = {}
-    for folder in folders:
-        # The permissions in effect on a folder; one listed with none takes its parent's.
-        source, hops = folder, 0
-        while source not in listed and parent.get(source) in folders and hops < len(folders):
-            source, hops = parent[source], hops + 1
-        via: set[str] = set()
-        for kind, principal in owners.get(source, ()):
-            if kind == "user" and principal == uid:
-                direct.add(folder)
-            elif kind == "group":
-                via |= holds.get(principal, set())
-        through[folder] = frozenset(via)
-    return frozenset(direct), through
+    through: dict[str, set[str]] = {f: set() for f in folder_id}
+    for folder, right, kind, principal in zip(
+            e_folder.tolist(), own["right"].to_numpy(dtype=object)[e_row].tolist(),
+            own["principal_type"].to_numpy(dtype=object)[e_row].tolist(),
+            own["principal_id"].astype(str).to_numpy(dtype=object)[e_row].tolist(),
+            strict=True):
+        if right != "Owner":  # the first right is the one in effect
+            continue
+        if kind == "user" and principal == uid:
+            direct.add(folder_id[folder])
+        elif kind == "group":
+            through[folder_id[folder]] |= holds.get(principal, set())
+    return frozenset(direct), {f: frozenset(via) for f, via in through.items()}

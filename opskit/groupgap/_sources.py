@@ -121,13 +121,18 @@ def _from_inventory(inv: Inventory, system: System, wrong_flavor: str) -> GroupS
                        users.reset_index(drop=True), notes, inv.complete)
 
 
-def platform_groups(inv: Inventory, service_account: str | None = None) -> GroupSource:
+def platform_groups(inv: Inventory, service_account: str | None = None, *,
+                    for_plan: bool = True) -> GroupSource:
     """The Platform's groups, read through the SCIM Cloud Connector (a cloud inventory).
 
     ``service_account`` is the service user's userName (the profile's ``client_id``); without
-    it, the one user who owns every folder the cloud view shows is taken to be it.
+    it, the one user who owns every folder the cloud view shows is taken to be it. Where no
+    plan will be made from the source (``for_plan=False``: the report after an apply), it is
+    not looked for.
     """
     source = _from_inventory(inv, "Platform", wrong_flavor="onprem")
+    if not for_plan:
+        return source
     return replace(source, service_account=find_service_account(inv, service_account))
 
 
