@@ -461,7 +461,7 @@ def client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
 
 def json_body(response: httpx.Response) -> Any:
     """The JSON an answer holds, or None where it holds none that can be read: not JSON,
-    invalid UTF-8, or nested deeper than opskit.limits.MAX_JSON_DEPTH (refused by orjson, never
+    invalid UTF-8, or nested deeper than 1,024 levels (refused by orjson, never
     parsed recursively)."""
     try:
         return orjson.loads(response.content)

@@ -16,8 +16,8 @@ from typing import Any
 from .errors import ConfigError
 
 MB = 1 << 20
-# orjson's own nesting limit: deeper JSON is refused as unreadable, never parsed recursively.
-MAX_JSON_DEPTH = 1024
+# JSON from a server is read with orjson, which refuses nesting past 1,024 levels as unreadable
+# (a fixed limit of its own) instead of recursing: no setting here.
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -76,12 +77,23 @@ def test_settings_file(tmp_path: Path) -> None:
     bad.write_text("base_url: x\nbaseurl: y\n")
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings(bad)
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError, match="settings file does not exist"):
         load_settings(tmp_path / "missing.yaml")
     listy = tmp_path / "list.yaml"
     listy.write_text("- 1\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_settings(listy)
+
+
+def test_a_settings_file_that_is_a_pipe_or_too_deep_is_one_message(tmp_path: Path) -> None:
+    pipe = tmp_path / "iga.yaml"
+    os.mkfifo(pipe)  # nothing ever writes to it: a plain open() would wait forever
+    with pytest.raises(ConfigError, match=r"is a named pipe \(FIFO\), not a regular file"):
+        load_settings(pipe)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_settings(deep)
 
 
 def test_every_code_is_documented() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from .._localfile import UnreadableFile, read_regular_file
 from ..config import DEFAULT_SCOPE, Profile
 from ..errors import ConfigError
 from ..scim import filters as scim_filters
@@ -56,17 +57,22 @@ def expected_settings(profile: Profile) -> dict[str, Any]:
             "api_token": "(the SCIM connector endpoint's non-expiring token)"}
 
 
+SETTINGS_FILE_LIMIT = 1 << 20  # bytes: far more than any settings file
+
 def load_settings(path: str | Path) -> dict[str, Any]:
     """Read an IGA settings file (YAML or JSON); one clear message when it cannot be used."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        # A settings file is a few lines: read as a regular file, so a pipe or a device named
+        # by mistake neither blocks nor fills memory.
+        text = read_regular_file(p, SETTINGS_FILE_LIMIT).decode("utf-8-sig")
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: file not found",
+    except UnreadableFile as why:
+        raise ConfigError(f"{p}: the IGA settings file {why}",
                           "give the path of the IGA settings file") from None
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: cannot be read as YAML or JSON ({exc})",
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"{p}: cannot be read as YAML or JSON "
+                          f"({'nested too deeply' if isinstance(exc, RecursionError) else exc})",
                           "write it as key: value lines, see opskit.checks.iga") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of settings",

@@ -66,7 +66,7 @@ def scim_json(response: httpx.Response) -> Any:
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         # orjson: a fifth of the stdlib's time on the large pages an inventory reads; it refuses
-        # invalid UTF-8 and nesting past opskit.limits.MAX_JSON_DEPTH instead of recursing.
+        # invalid UTF-8 and nesting past 1,024 levels instead of recursing.
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
         if is_json(response):
