@@ -66,6 +66,9 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
                        what="planned-changes file")
     path = shown_source(path) or ""  # named in messages without a URL's password or signature
     invs = list(known) if isinstance(known, list | tuple) else [known]
+    # A folder absent from the cloud view may exist and be hidden: the cloud connector shows
+    # only the folders the service account owns.
+    cloud_only = all(getattr(inv, "meta", {}).get("flavor") == "cloud" for inv in invs)
     folders: dict[str, str] = {}
     for inv in invs:
         for p in inv.containers["path"].tolist():
@@ -94,7 +97,10 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
                 path, line, f"unknown folder {raw_folder!r}: no such folder in the inventory "
                 f"({len({v for v in folders.values()}):,} folders known)",
                 "Write the folder's full path from the root, as /IT/Databases/Prod; check its "
-                "spelling, and that the inventory is of the same tenant.")
+                "spelling, and that the inventory is of the same tenant." + (
+                    " A cloud inventory holds only the folders the service account owns: to "
+                    "plan changes on the others, give an on-prem profile as the reference."
+                    if cloud_only else ""))
         principal = _need(path, line, "principal", principal)
         kind = (raw_kind or "").strip().casefold()
         if kind not in ("", "user", "group"):

@@ -82,9 +82,24 @@ class ScimAccessDenied(ScimError):
                    "on folders and secrets it changes.")
 
 
+class ScimNotOwner(ScimAccessDenied):
+    """A 403 for a folder, folder permission, secret or secret permission: on the cloud
+    connector, the Owner rule rather than the role."""
+
+    remediation = ("On the SCIM Cloud Connector a 403 for a folder, folder permission or secret "
+                   "means it exists but the service account is not Owner of it (one that does "
+                   "not exist answers 404). Grant the service account Owner on it in Secret "
+                   "Server, directly or through a group, with Owner as the first right. If "
+                   "Users and Groups are refused too, the custom SCIM role is the cause: run "
+                   "`opskit token-check`. On-prem, look in the connector's log for "
+                   "'Application account is missing a required permission'.")
+
+
 class ScimNotFound(ScimError):
-    remediation = ("The resource or endpoint does not exist, or the account cannot see it (the "
-                   "cloud connector hides folders and secrets it does not own).")
+    remediation = ("The resource or endpoint does not exist for this connector: check the id "
+                   "and the base URL. The on-prem connector leaves disabled users out, the cloud "
+                   "connector groups that are not on the Platform; a folder or secret the cloud "
+                   "service account does not own answers 403, not 404.")
 
 
 class ScimConflict(ScimError):

@@ -89,6 +89,16 @@ def test_bad_planned_changes_name_file_line_and_problem(
         read_planned_changes(path, list(views))
 
 
+def test_a_folder_unknown_to_the_cloud_view_alone_may_be_hidden(
+        tmp_path: Path, views: tuple[Inventory, Inventory]) -> None:
+    cloud, onprem = views
+    path = write(tmp_path / "planned.csv", "Folder Path,Principal,Rights\n/HR,DBA,View\n")
+    with pytest.raises(CsvFileError) as hidden:
+        read_planned_changes(path, cloud)  # /HR exists; the service account does not own it
+    assert "only the folders the service account owns" in str(hidden.value)
+    assert read_planned_changes(path, [cloud, onprem])["folder"].tolist() == ["/HR"]
+
+
 def test_a_name_that_is_both_a_user_and_a_group(tmp_path: Path,
                                                 views: tuple[Inventory, Inventory]) -> None:
     cloud = views[0]

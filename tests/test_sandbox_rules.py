@@ -76,8 +76,29 @@ def test_cloud_containers_are_those_the_service_account_owns(scim: Flavors) -> N
     # f5 granted [View, Owner] and the first right is the one that counts.
     assert ids(scim.cloud.get("/Containers")) == ["f1", "f2", "f3"]
     assert ids(scim.onprem.get("/Containers")) == ["f1", "f2", "f3", "f4", "f5"]
-    scim_error(scim.cloud.get("/Containers/f4"), 404)
     assert scim.onprem.get("/Containers/f4").status_code == 200
+
+
+def test_cloud_answers_403_for_what_exists_unowned_and_404_for_what_does_not(
+        scim: Flavors) -> None:
+    # Delinea's troubleshooting page: retrieving a container, its permissions or privileged
+    # data without Owner is refused with 403.
+    f4 = {"filter": 'container.value eq "f4"'}
+    perm = ids(scim.onprem.get("/ContainerPermissions", params=f4))[0]
+    for path in ("/Containers/f4", f"/ContainerPermissions/{perm}", "/PrivilegedData/s3",
+                 "/PrivilegedData/s4"):  # s4: in an owned folder, with its own permissions
+        assert "Access Denied" in scim_error(scim.cloud.get(path), 403)["detail"]
+        assert scim.onprem.get(path).status_code == 200
+        scim_error(scim.cloud.get(path.rsplit("/", 1)[0] + "/nope"), 404)
+    # Changing what it does not own is refused the same way.
+    rename = {**PATCH, "Operations": [{"op": "replace", "path": "name", "value": "X"}]}
+    scim_error(scim.cloud.patch("/Containers/f4", json=rename), 403)
+    scim_error(scim.cloud.delete(f"/ContainerPermissions/{perm}"), 403)
+    sub = {"schemas": [urn.CONTAINER], "name": "Sub", "parent": {"value": "f4"}}
+    scim_error(scim.cloud.post("/Containers", json=sub), 403)
+    # Lists still leave it out, by id too; users and groups keep 404 (g5 is not on the Platform).
+    assert ids(scim.cloud.get("/Containers", params={"filter": 'id eq "f4"'})) == []
+    scim_error(scim.cloud.get("/Groups/g5"), 404)
 
 
 def test_cloud_permissions_only_for_owned_containers(scim: Flavors) -> None:

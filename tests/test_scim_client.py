@@ -18,6 +18,7 @@ from opskit.errors import (
     ScimError,
     ScimInvalidFilter,
     ScimNotFound,
+    ScimNotOwner,
     ScimTooMany,
     ScimUnauthorized,
 )
@@ -432,6 +433,14 @@ def test_typed_errors(sandbox: RunningSandbox) -> None:
                     {"op": "add", "path": "privilegedData", "value": [{"value": "s3"}]}])
             check_error(denied.value, 403)
             assert "Access Denied" in str(denied.value)
+            # A folder it does not own: the Owner rule, not the role and not "not found".
+            with pytest.raises(ScimNotOwner) as not_owner:
+                await c.get("Containers", "f4")
+            check_error(not_owner.value, 403)
+            assert "not Owner" in not_owner.value.remediation
+            with pytest.raises(ScimNotFound) as missing:
+                await c.get("Containers", "no-such-folder")
+            assert "does not own answers 403" in missing.value.remediation
         async with client_for(sandbox, "onprem") as c:
             ops = [{"method": "DELETE", "path": f"/Users/x{i}"} for i in range(1001)]
             with pytest.raises(ScimTooMany) as too_many:

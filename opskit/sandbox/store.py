@@ -25,6 +25,10 @@ Flavor = Literal["cloud", "onprem"]
 KINDS = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
 ENDPOINTS = {"User": "Users", "Group": "Groups", "Container": "Containers",
              "ContainerPermission": "ContainerPermissions", "PrivilegedData": "PrivilegedData"}
+# The kinds the cloud connector serves only where the service account holds Owner. One that
+# exists but is not owned is left out of lists and answers 403 when named by id (Delinea's
+# troubleshooting page); the on-prem application account sees every one of them.
+OWNER_GATED = frozenset({"Container", "ContainerPermission", "PrivilegedData"})
 
 
 def _now() -> str:
@@ -329,9 +333,19 @@ class Tenant:
 
     # ------------------------------------------------------------------ lookups
     def get(self, flavor: Flavor, kind: str, rid: str) -> None:
-        """Raise 404 unless the resource exists and the flavor may see it."""
-        if not self.is_visible(flavor, kind, rid):
-            raise not_found(kind, rid)
+        """Raise unless the flavor may see the resource (see require): 404 if not."""
+        self.require(flavor, kind, rid, not_found(kind, rid))
+
+    def require(self, flavor: Flavor, kind: str, rid: str | None, missing: ScimError) -> None:
+        """Raise unless the flavor may see rid: ``missing`` if it cannot, but 403 on cloud for
+        an Owner-gated resource that exists and the service account does not own."""
+        if rid is not None and self.is_visible(flavor, kind, rid):
+            return
+        if (flavor == "cloud" and kind in OWNER_GATED and rid is not None
+                and self.is_visible("onprem", kind, rid)):
+            raise access_denied(f"Access Denied: the service account is not Owner of {kind} "
+                                f"'{rid}'.")
+        raise missing
 
     def index_lookup(self, flavor: Flavor, kind: str, attr: str, value: Any) -> list[str] | None:
         """Ids whose attr equals value, for the attributes worth an index; None otherwise."""
@@ -512,8 +526,8 @@ class Tenant:
         if parent in ("-1", ""):
             parent = None  # Secret Server's root
         if parent is not None:
-            if parent not in self.folders or not self.is_visible(flavor, "Container", parent):
-                raise invalid_value(f"Parent container '{parent}' not found.")
+            self.require(flavor, "Container", parent,
+                         invalid_value(f"Parent container '{parent}' not found."))
             p = parent
             while p is not None:
                 if p == rid:
@@ -582,10 +596,8 @@ class Tenant:
         if (m.user is None) == (m.group is None):
             raise invalid_value("A ContainerPermission names exactly one of 'user' or 'group'.")
         fid = m.container.value if m.container is not None else None
-        if not fid or fid not in self.folders or not self.is_visible(flavor, "Container", fid):
-            if fid in self.folders and flavor == "cloud":
-                raise access_denied()
-            raise invalid_value(f"Container '{fid}' not found.")
+        self.require(flavor, "Container", fid, invalid_value(f"Container '{fid}' not found."))
+        assert fid is not None
         rights = [r for r in (m.rights or []) if r]
         if not rights:
             raise ScimError(400, "Attribute 'rights' is required.", "invalidValue")
@@ -657,9 +669,8 @@ class Tenant:
     # PrivilegedData ---------------------------------------------------------
     def _write_PrivilegedData(self, flavor: Flavor, rid: str | None, m: Any) -> str:
         fid = m.container.value if m.container is not None and m.container.value else None
-        if fid is not None and (fid not in self.folders
-                                or not self.is_visible(flavor, "Container", fid)):
-            raise invalid_value(f"Container '{fid}' not found.")
+        if fid is not None:
+            self.require(flavor, "Container", fid, invalid_value(f"Container '{fid}' not found."))
         if flavor == "cloud" and fid is None:
             raise invalid_value("Attribute 'container' is required.")
         rec = self.secrets.get(rid) if rid else None

@@ -17,18 +17,32 @@ from ..errors import (
     ScimError,
     ScimInvalidFilter,
     ScimNotFound,
+    ScimNotOwner,
     ScimProtocolError,
     ScimRateLimited,
     ScimServerError,
     ScimTooMany,
     ScimUnauthorized,
 )
+from . import urns
 
 _JSON_TYPES = ("application/scim+json", "application/json")
 _UNREADABLE = object()  # a body that is not JSON at all
 
 
-def _error_class(status: int, scim_type: str | None) -> type[ScimError]:
+_OWNER_GATED = frozenset(e.lower() for e in urns.OWNER_GATED_ENDPOINTS)
+
+
+def _owner_gated(url: httpx.URL) -> bool:
+    """Whether a request went to a folder, folder permission or secret endpoint (the on-prem
+    connector writes its paths in lower case)."""
+    tail = [seg.lower() for seg in url.path.rstrip("/").split("/")[-2:]]
+    return any(seg in _OWNER_GATED for seg in tail)
+
+
+def _error_class(status: int, scim_type: str | None, url: httpx.URL) -> type[ScimError]:
+    if status == 403 and _owner_gated(url):
+        return ScimNotOwner
     if scim_type == "invalidFilter":
         return ScimInvalidFilter
     if scim_type == "tooMany" or status == 413:
@@ -98,7 +112,7 @@ def error_from(response: httpx.Response) -> ScimError:
         scim_type = body.get("scimType") or None
         raw = body.get("detail") or body.get("message") or body.get("error_description")
         detail = redact(str(raw)) if raw else None
-    cls = _error_class(status, scim_type)
+    cls = _error_class(status, scim_type, response.request.url)
     if body is None and response.content:
         ctype = response.headers.get("content-type", "unknown")
         # A 404 page that is not a SCIM error is a wrong base URL far more often than a missing

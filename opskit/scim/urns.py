@@ -20,3 +20,7 @@ RESOURCE_TYPES: dict[str, tuple[str, str]] = {
 }
 ENDPOINT_TYPES = {endpoint: name for name, (endpoint, _) in RESOURCE_TYPES.items()}
 PAM_TYPES = ("Container", "ContainerPermission", "PrivilegedData")
+# Endpoints the cloud connector serves only where the service account holds Owner: one of
+# their objects that exists but is not owned answers 403 (Delinea's troubleshooting page).
+OWNER_GATED_ENDPOINTS = frozenset({"Containers", "ContainerPermissions", "PrivilegedData",
+                                   "PrivilegedDataPermissions"})
