@@ -94,13 +94,17 @@ DISABLED_HIDDEN = Rule(
     "on-prem hides disabled users", "reference §3.6 (DOC); docs/connectors.md",
     "On-prem reads go through Secret Server reports that filter Enabled=1: a user the checker "
     "makes inactive (it drew `active: false`) is no longer listed or found.")
-CLOUD_SECRET_NEEDS_FOLDER = Rule(
-    "cloud: a secret lives in an owned folder", "FAQ (Owner visibility); reference §1",
-    "The cloud shows only secrets the service account owns, and adds secrets to folders, so "
-    "a PrivilegedData without `container` is refused (400). The checker creates PrivilegedData "
-    "from required attributes only, without one; a Container check that fills "
-    "`privilegedData` (with all attributes, or to PATCH it) first creates such a "
-    "PrivilegedData, and stops there.")
+CLOUD_NO_SECRET_WRITES = Rule(
+    "cloud: no privileged-data writes", "Delinea SCIM troubleshooting and overview pages",
+    "The Platform prevents creating privileged data, and the cloud connector changes secrets "
+    "only by adding them to or removing them from folders: POST /PrivilegedData answers 405 "
+    "(the status is our assumption). The checker creates every PrivilegedData it tests, and a "
+    "Container check that fills `privilegedData` (with all attributes, or to PATCH it) first "
+    "creates one, so those checks stop there.")
+CLOUD_NO_FOLDER_DELETE = Rule(
+    "cloud: folders are not deleted", "Delinea SCIM overview page; status: assumption",
+    "The cloud connector creates and searches folders but lists no folder delete: DELETE "
+    "/Containers answers 405.")
 
 
 def _patch(rt: str, title: str, attribute: str, says: str, why: Rule) -> Expected:
@@ -152,8 +156,9 @@ ONPREM_EXPECTED: list[Expected] = [
 ]
 
 CLOUD_EXPECTED: list[Expected] = [
-    # The Container one is not skipped but fails earlier: see CLOUD_SECRET_NEEDS_FOLDER.
-    *_skipped_search(["User", "Group", "PrivilegedData"]),
+    # The Container and PrivilegedData ones are not skipped but fail earlier: see
+    # CLOUD_NO_SECRET_WRITES.
+    *_skipped_search(["User", "Group"]),
     _patch("User", "check_add_attribute", "emails", "unexpected value for 'emails'", EMAIL),
     _patch("User", "check_remove_attribute", "active", "did not remove attribute 'active'",
            ACTIVE),
@@ -164,16 +169,11 @@ CLOUD_EXPECTED: list[Expected] = [
     *_checks("Container", ["object_query_with_attributes", "object_list_with_attributes",
                            "search_with_attributes", "object_replacement", "check_add_attribute",
                            "check_remove_attribute", "check_replace_attribute"],
-             "Attribute 'container' is required", CLOUD_SECRET_NEEDS_FOLDER),
+             "does not create privileged data", CLOUD_NO_SECRET_WRITES),
+    *_checks("Container", ["object_deletion"], "does not delete folders", CLOUD_NO_FOLDER_DELETE),
     *PERMISSIONS,
-    *_checks("PrivilegedData", ["object_creation", "object_query", "object_query_without_id",
-                                "object_replacement", "object_deletion", "check_add_attribute",
-                                "check_replace_attribute"],
-             "Attribute 'container' is required", CLOUD_SECRET_NEEDS_FOLDER),
-    _patch("PrivilegedData", "check_remove_attribute", "type", "did not remove attribute 'type'",
-           TEMPLATE),
-    _patch("PrivilegedData", "check_remove_attribute", "container",
-           "Attribute 'container' is required", CLOUD_SECRET_NEEDS_FOLDER),
+    *_checks("PrivilegedData", ALL_CHECKS, "does not create privileged data",
+             CLOUD_NO_SECRET_WRITES),
 ]
 
 LIFECYCLE = ["object_creation", "object_query", "object_query_without_id", "object_replacement",
@@ -251,7 +251,8 @@ def test_cloud_conformance(sandbox: RunningSandbox) -> None:
     results = run_checker(sandbox.cloud_url, token.json()["access_token"])
     report("cloud", results, CLOUD_EXPECTED)
     assert_discovery_passes(results)
-    # A Container replaced with all attributes references new PrivilegedData: see above.
+    # A Container replaced with all attributes references new PrivilegedData, and the cloud
+    # deletes no folder: see above.
     assert_lifecycle_passes(results, {"User": LIFECYCLE, "Group": LIFECYCLE, "Container": [
-        t for t in LIFECYCLE if t != "object_replacement"]})
+        t for t in LIFECYCLE if t not in ("object_replacement", "object_deletion")]})
     assert_exactly(results, CLOUD_EXPECTED)

@@ -138,6 +138,60 @@ def test_container_update_touching_unowned_secret_is_denied(scim: Flavors) -> No
     assert r.status_code == 200, r.text
 
 
+# --- Delinea's overview and troubleshooting pages: what the cloud connector writes ----------
+def test_cloud_refuses_privileged_data_writes(scim: Flavors) -> None:
+    # The Platform prevents creating privileged data; secrets move through their folders.
+    body = {"schemas": [urn.PRIVILEGED_DATA], "name": "new-key", "container": {"value": "f1"}}
+    r = scim.cloud.post("/PrivilegedData", json=body)
+    assert "does not create privileged data" in scim_error(r, 405)["detail"]
+    assert r.headers["allow"] == "GET"
+    rename = {**PATCH, "Operations": [{"op": "replace", "path": "name", "value": "x"}]}
+    for r in (scim.cloud.put("/PrivilegedData/s2", json=body),
+              scim.cloud.patch("/PrivilegedData/s2", json=rename),
+              scim.cloud.delete("/PrivilegedData/s2")):
+        assert "privilegedData" in scim_error(r, 405)["detail"]
+        assert r.headers["allow"] == "GET"
+    assert scim.cloud.get("/PrivilegedData/s2").json()["name"] == "dev-db-sa"
+    # On-prem keeps create, update and delete.
+    made = scim.onprem.post("/PrivilegedData", json=body)
+    assert made.status_code == 201, made.text
+    sid = made.json()["id"]
+    assert scim.onprem.patch(f"/PrivilegedData/{sid}", json=rename).json()["name"] == "x"
+    assert scim.onprem.delete(f"/PrivilegedData/{sid}").status_code == 204
+
+
+def test_cloud_does_not_update_or_delete_folders_nor_change_permissions(scim: Flavors) -> None:
+    r = scim.cloud.delete("/Containers/f2")
+    assert "does not delete folders" in scim_error(r, 405)["detail"]
+    assert r.headers["allow"] == "GET, PUT, PATCH"
+    for attr, value in (("name", "Renamed"), ("parent", {"value": "-1"}),
+                        ("description", "moved")):
+        change = {**PATCH, "Operations": [{"op": "replace", "path": attr, "value": value}]}
+        detail = scim_error(scim.cloud.patch("/Containers/f2", json=change), 400,
+                            "mutability")["detail"]
+        assert f"'{attr}' cannot be changed" in detail
+    # What a cloud folder update may do: add or remove its secrets (and keep its name).
+    put = {"schemas": [urn.CONTAINER], "name": "Databases", "parent": {"value": "f1"},
+           "privilegedData": []}
+    assert scim.cloud.put("/Containers/f2", json=put).json()["privilegedData"] == []
+    grant = ids(scim.cloud.get("/ContainerPermissions",
+                               params={"filter": 'container.value eq "f1"'}))[0]
+    view = {"schemas": [urn.CONTAINER_PERMISSION], "container": {"value": "f1"},
+            "user": {"value": "u-scim"}, "rights": ["View"]}
+    for r in (scim.cloud.put(f"/ContainerPermissions/{grant}", json=view),
+              scim.cloud.patch(f"/ContainerPermissions/{grant}", json={**PATCH, "Operations": [
+                  {"op": "replace", "path": "rights", "value": ["View"]}]})):
+        assert "DELETE, then POST" in scim_error(r, 405)["detail"]
+        assert r.headers["allow"] == "GET, DELETE"
+    # On-prem does all of it; a folder that still holds folders or secrets is not deleted (409).
+    assert scim.onprem.patch("/Containers/f2", json={**PATCH, "Operations": [
+        {"op": "replace", "path": "name", "value": "DBs"}]}).json()["name"] == "DBs"
+    scim_error(scim.onprem.delete("/Containers/f1"), 409, "mutability")
+    empty = scim.onprem.post("/Containers", json={"schemas": [urn.CONTAINER], "name": "Old"})
+    assert scim.onprem.delete(f"/Containers/{empty.json()['id']}").status_code == 204
+    assert scim.onprem.put(f"/ContainerPermissions/{grant}", json=view).status_code == 200
+
+
 def test_cloud_keeps_only_the_first_right(scim: Flavors) -> None:
     body = {"schemas": [urn.CONTAINER_PERMISSION], "container": {"value": "f1"},
             "user": {"value": "u2"}, "rights": ["View", "Owner"]}

@@ -25,6 +25,23 @@ Flavor = Literal["cloud", "onprem"]
 KINDS = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
 ENDPOINTS = {"User": "Users", "Group": "Groups", "Container": "Containers",
              "ContainerPermission": "ContainerPermissions", "PrivilegedData": "PrivilegedData"}
+# Writes the SCIM Cloud Connector does not offer, with what to do instead. Delinea's overview
+# lists users in full, groups created and updated (Okta's guide adds delete), folders created,
+# permissions added and deleted, and secrets added to or removed from folders; its
+# troubleshooting page says the Platform prevents creating privileged data.
+CLOUD_REFUSED: dict[tuple[str, str], str] = {
+    ("PrivilegedData", "POST"): "does not create privileged data: the Platform prevents it. "
+    "Create the secret in Secret Server; a Container update adds it to a folder.",
+    ("PrivilegedData", "PUT"): "does not change privileged data. To move a secret between "
+    "folders, update the folders' privilegedData (Container PUT or PATCH).",
+    ("PrivilegedData", "DELETE"): "does not delete privileged data. To take a secret out of a "
+    "folder, update the folder's privilegedData (Container PUT or PATCH).",
+    ("Container", "DELETE"): "does not delete folders: delete the folder in Secret Server.",
+    ("ContainerPermission", "PUT"): "does not change folder permissions: delete the "
+    "permission, then add the new one (DELETE, then POST).",
+}
+CLOUD_REFUSED[("PrivilegedData", "PATCH")] = CLOUD_REFUSED[("PrivilegedData", "PUT")]
+CLOUD_REFUSED[("ContainerPermission", "PATCH")] = CLOUD_REFUSED[("ContainerPermission", "PUT")]
 # The kinds the cloud connector serves only where the service account holds Owner. One that
 # exists but is not owned is left out of lists and answers 403 when named by id (Delinea's
 # troubleshooting page); the on-prem application account sees every one of them.
@@ -372,7 +389,19 @@ class Tenant:
         return None
 
     # ------------------------------------------------------------------ writes
+    @staticmethod
+    def offered(flavor: Flavor, kind: str, method: str) -> None:
+        """Raise 405 for a write the flavor does not offer, naming what to do instead."""
+        if flavor != "cloud" or (kind, method) not in CLOUD_REFUSED:
+            return
+        single = ("GET", "PUT", "PATCH", "DELETE")
+        allowed = ("GET", "POST") if method == "POST" else single
+        allow = ", ".join(m for m in allowed if (kind, m) not in CLOUD_REFUSED)
+        raise ScimError(405, f"The SCIM Cloud Connector {CLOUD_REFUSED[kind, method]}",
+                        headers={"Allow": allow})
+
     def create(self, flavor: Flavor, kind: str, body: dict[str, Any]) -> str:
+        self.offered(flavor, kind, "POST")
         with self.lock:
             model = _validate(kind, body, Context.RESOURCE_CREATION_REQUEST)
             rid = getattr(self, f"_write_{kind}")(flavor, None, model)
@@ -380,6 +409,7 @@ class Tenant:
             return rid
 
     def replace(self, flavor: Flavor, kind: str, rid: str, body: dict[str, Any]) -> None:
+        self.offered(flavor, kind, "PUT")
         with self.lock:
             self.get(flavor, kind, rid)
             model = _validate(kind, body, Context.RESOURCE_REPLACEMENT_REQUEST)
@@ -388,6 +418,7 @@ class Tenant:
 
     def patch(self, flavor: Flavor, kind: str, rid: str, body: dict[str, Any],
               base: str) -> None:
+        self.offered(flavor, kind, "PATCH")
         with self.lock:
             self.get(flavor, kind, rid)
             model_cls = urn.models()[kind]
@@ -414,6 +445,7 @@ class Tenant:
             self._changed()
 
     def delete(self, flavor: Flavor, kind: str, rid: str) -> None:
+        self.offered(flavor, kind, "DELETE")
         with self.lock:
             self.get(flavor, kind, rid)
             getattr(self, f"_delete_{kind}")(flavor, rid)
@@ -535,6 +567,16 @@ class Tenant:
                 p = self.folders[p]["parent"]
         rec = self.folders.get(rid) if rid else None
         creating = rec is None
+        if flavor == "cloud" and rec is not None:
+            # Renaming or moving a folder is not among the cloud's capabilities: an update may
+            # change the secrets it holds, and the client's own externalId.
+            for attr, value in (("name", m.name), ("parent", parent),
+                                ("description", m.description)):
+                if value != rec[attr]:
+                    raise ScimError(400, "The SCIM Cloud Connector does not update folders: "
+                                    f"attribute '{attr}' cannot be changed (a folder update "
+                                    "adds or removes secrets only). Change it in Secret "
+                                    "Server.", "mutability")
         if creating:
             rid = self.new_id(self.folders)
             stamp = _now()
@@ -671,8 +713,6 @@ class Tenant:
         fid = m.container.value if m.container is not None and m.container.value else None
         if fid is not None:
             self.require(flavor, "Container", fid, invalid_value(f"Container '{fid}' not found."))
-        if flavor == "cloud" and fid is None:
-            raise invalid_value("Attribute 'container' is required.")
         rec = self.secrets.get(rid) if rid else None
         if rec is None:
             rid = self.new_id(self.secrets)
