@@ -204,6 +204,22 @@ def test_cloud_keeps_only_the_first_right(scim: Flavors) -> None:
     assert r.status_code == 201 and r.json()["rights"] == ["View", "Owner"]
 
 
+def test_onprem_maps_rights_and_an_unmapped_one_becomes_view(scim: Flavors) -> None:
+    # The endpoint's permission-value mapping (small.yaml maps admin and PowerUser to Owner);
+    # a value neither mapped nor Secret Server's own is stored as View, the documented default.
+    body = {"schemas": [urn.CONTAINER_PERMISSION], "container": {"value": "f4"},
+            "user": {"value": "u2"}, "rights": ["admin"]}
+    for rights, stored in ((["admin"], ["Owner"]), (["PowerUser", "admin", "Edit"],
+                                                     ["Owner", "Edit"]),
+                           (["Read"], ["View"]), (["Add Secret"], ["Add Secret"])):
+        r = scim.onprem.post("/ContainerPermissions", json={**body, "rights": rights})
+        assert r.status_code == 201 and r.json()["rights"] == stored, r.text
+        assert scim.onprem.delete(f"/ContainerPermissions/{r.json()['id']}").status_code == 204
+    # The cloud's vocabulary is undocumented: we refuse what is not Secret Server's (400).
+    cloud = {**body, "container": {"value": "f1"}}
+    scim_error(scim.cloud.post("/ContainerPermissions", json=cloud), 400, "invalidValue")
+
+
 def test_permission_to_unowned_container_is_denied_on_cloud(scim: Flavors) -> None:
     body = {"schemas": [urn.CONTAINER_PERMISSION], "container": {"value": "f4"},
             "user": {"value": "u2"}, "rights": ["View"]}

@@ -119,10 +119,11 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     twice = tmp_path / "twice.yaml"
     twice.write_text(SMALL.read_text() + "users: []\n")  # YAML alone would keep this one
-    end = len(SMALL.read_text().splitlines()) + 1
+    lines = SMALL.read_text().splitlines()
+    end, first = len(lines) + 1, lines.index("users:") + 1
     assert main(["sandbox", "serve", "--data", str(twice)]) == 2
     assert capsys.readouterr().err == (f"opskit: {twice}: line {end}, column 1: not valid "
-                                       "YAML: duplicate key 'users' (first on line 9)\n")
+                                       f"YAML: duplicate key 'users' (first on line {first})\n")
     as_json = tmp_path / "twice.json"
     as_json.write_text('{"tenant": "acme", "users": [], "tenant": "other"}')
     with pytest.raises(TenantFileError, match="the key 'tenant' appears twice"):

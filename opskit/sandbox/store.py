@@ -643,11 +643,13 @@ class Tenant:
         rights = [r for r in (m.rights or []) if r]
         if not rights:
             raise ScimError(400, "Attribute 'rights' is required.", "invalidValue")
-        for r in rights:
-            if r not in FOLDER_RIGHTS:
-                raise invalid_value(f"The 'rights' attribute was invalid: {r!r} "
-                                    f"(use {', '.join(FOLDER_RIGHTS)}).")
-        if flavor == "cloud":
+        if flavor == "onprem":
+            rights = self._mapped_rights(rights)
+        else:
+            for r in rights:
+                if r not in FOLDER_RIGHTS:
+                    raise invalid_value(f"The 'rights' attribute was invalid: {r!r} "
+                                        f"(use {', '.join(FOLDER_RIGHTS)}).")
             rights = rights[:1]  # FAQ: the Platform keeps only the first right
         if m.user is not None:
             kind, principal = "user", m.user.value
@@ -688,6 +690,17 @@ class Tenant:
                            "rights": rights, "externalId": m.external_id,
                            "created": stamp, "modified": stamp, "version": 1}
         return pid
+
+    def _mapped_rights(self, sent: list[str]) -> list[str]:
+        """Rights as the on-prem endpoint stores them: through its permission-value mapping, a
+        Secret Server value as it is, and anything else as View (the documented default)."""
+        mapping = self.file.onprem.rights_mapping.container
+        out: list[str] = []
+        for r in sent:
+            right = mapping.get(r) or (r if r in FOLDER_RIGHTS else "View")
+            if right not in out:
+                out.append(right)
+        return out
 
     def _break_inheritance(self, fid: str) -> None:
         """Copy the inherited permissions onto the folder, as Secret Server does."""

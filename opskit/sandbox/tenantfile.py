@@ -12,12 +12,13 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-FOLDER_RIGHTS = ("Owner", "Edit", "Add Secret", "View")
+FolderRight = Literal["Owner", "Edit", "Add Secret", "View"]
+FOLDER_RIGHTS: tuple[str, ...] = get_args(FolderRight)
 """Folder rights as Secret Server ranks them, highest first."""
 
 SECRET_RIGHTS = ("Owner", "Edit", "View", "List")
@@ -68,10 +69,25 @@ class Cloud(_Model):
     )
 
 
+class RightsMapping(_Model):
+    """The endpoint's permission-value mapping (its "Advanced" tab): values an IdP sends, and
+    the Secret Server values they stand for."""
+
+    container: dict[Text, FolderRight] = Field(
+        default_factory=dict,
+        description="folder permissions: IdP value → Owner, Edit, Add Secret or View; a value "
+        "neither mapped nor one of those becomes View",
+    )
+
+
 class OnPrem(_Model):
     """Settings of the on-prem flavor (On-Prem SCIM Connector)."""
 
     token: Text = Field(description="static bearer token of the SCIM connector endpoint")
+    rights_mapping: RightsMapping = Field(
+        default_factory=RightsMapping,
+        description="the endpoint's permission-value mapping, e.g. {container: {admin: Owner}}",
+    )
 
 
 class Limits(_Model):
