@@ -272,6 +272,24 @@ def test_user_name_comes_back_lowercase_on_cloud(scim: Flavors) -> None:
                409, "uniqueness")
 
 
+def test_onprem_takes_the_email_as_username_when_the_username_is_taken(scim: Flavors) -> None:
+    # The on-prem FAQ: the e-mail must be unique; a username clash with a new e-mail creates
+    # the user with the e-mail as its username.
+    def user(name: str, email: str | None = None) -> dict:
+        body = {"schemas": [urn.USER], "userName": name}
+        return {**body, "emails": [{"value": email, "type": "work"}]} if email else body
+
+    r = scim.onprem.post("/Users", json=user("bob@acme.com", "robert.li@acme.com"))
+    assert r.status_code == 201, r.text
+    assert r.json()["userName"] == "robert.li@acme.com"
+    scim_error(scim.onprem.post("/Users", json=user("new.alice", "ALICE@acme.com")), 409,
+               "uniqueness")
+    scim_error(scim.onprem.post("/Users", json=user("bob@acme.com")), 409, "uniqueness")
+    # The cloud refuses a taken username (troubleshooting page: 409), whatever the e-mail.
+    scim_error(scim.cloud.post("/Users", json=user("bob@acme.com", "bobby@acme.com")), 409,
+               "uniqueness")
+
+
 # --- what each flavor shows ----------------------------------------------------------------
 def test_onprem_hides_disabled_users_and_platform_only_groups(scim: Flavors) -> None:
     assert ids(scim.onprem.get("/Users")) == ["u-scim", "u1", "u2"]

@@ -456,13 +456,19 @@ class Tenant:
         user_name = m.user_name
         if flavor == "cloud":
             user_name = user_name.lower()
-        for other in self.users.values():
-            if other["id"] != rid and other["userName"].lower() == user_name.lower():
-                raise uniqueness("userName")
         email = None
         if m.emails:
             primary = [e for e in m.emails if e.primary] or list(m.emails)
             email = primary[0].value
+        if flavor == "onprem" and rid is None and email:
+            # The on-prem connector first checks that the e-mail is unique, then takes the
+            # e-mail as the username when the username is taken (its FAQ).
+            if any((u["email"] or "").lower() == email.lower() for u in self.users.values()):
+                raise uniqueness("emails")
+            if self._user_name_taken(user_name, rid):
+                user_name = email
+        if self._user_name_taken(user_name, rid):
+            raise uniqueness("userName")
         active = True if m.active is None else bool(m.active)
         rec = self.users.get(rid) if rid else None
         if rec is None:
@@ -474,6 +480,11 @@ class Tenant:
         rec.update(userName=user_name, displayName=m.display_name, active=active, email=email,
                    externalId=m.external_id)
         return rid
+
+    def _user_name_taken(self, user_name: str, rid: str | None) -> bool:
+        fold = user_name.lower()
+        return any(u["id"] != rid and u["userName"].lower() == fold
+                   for u in self.users.values())
 
     def _delete_User(self, flavor: Flavor, rid: str) -> None:
         if flavor == "onprem":
