@@ -148,7 +148,7 @@ ONPREM_EXPECTED: list[Expected] = [
            ACTIVE),
     # The replace check drew `active: false`: the user is disabled, then hidden from what follows.
     *[_patch("User", "check_replace_attribute", attr, "not found", DISABLED_HIDDEN)
-      for attr in ("active", "password", "emails")],
+      for attr in ("active", "password", "emails", "roles")],
     *_references(DISPLAY_ONPREM, pam=True),
     *PERMISSIONS,
     _patch("PrivilegedData", "check_remove_attribute", "type", "did not remove attribute 'type'",

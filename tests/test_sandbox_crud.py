@@ -11,17 +11,11 @@ import pytest
 from opskit.sandbox import schemas as urn
 
 from .conftest import Flavors
-from .test_sandbox_rules import PATCH, ids, scim_error
+from .test_sandbox_rules import PATCH, ids, schema, scim_error
 
 
 def flavors(scim: Flavors) -> list:
     return [scim.cloud, scim.onprem]
-
-
-def schema(client, urn_id: str) -> dict:
-    r = client.get(f"/Schemas/{urn_id}")
-    assert r.status_code == 200, r.text
-    return {a["name"]: a for a in r.json()["attributes"]}
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -49,10 +43,10 @@ def test_search_across_resource_types_is_not_implemented(scim: Flavors) -> None:
 
 # --- users: the schema says what is kept -------------------------------------------------------
 def test_user_schema_lists_only_the_attributes_kept(scim: Flavors) -> None:
-    for client in flavors(scim):
+    kept = ["userName", "displayName", "active", "password", "emails", "groups"]
+    for client, more in ((scim.cloud, []), (scim.onprem, ["roles"])):
         attrs = schema(client, urn.USER)
-        assert list(attrs) == ["userName", "displayName", "active", "password", "emails",
-                               "groups"]
+        assert list(attrs) == kept + more  # on-prem keeps roles (test_sandbox_rules)
         assert attrs["password"]["returned"] == "never"
         assert attrs["groups"]["mutability"] == "readOnly"
 

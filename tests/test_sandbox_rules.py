@@ -29,6 +29,13 @@ def scim_error(response: httpx.Response, status: int, scim_type: str | None = No
     return body
 
 
+def schema(client: httpx.Client, urn_id: str) -> dict:
+    """The attributes of a schema the server advertises, by name."""
+    r = client.get(f"/Schemas/{urn_id}")
+    assert r.status_code == 200, r.text
+    return {a["name"]: a for a in r.json()["attributes"]}
+
+
 # --- FAQ: cloud filters accept only eq and co --------------------------------------------
 @pytest.mark.parametrize("flt", ['userName eq "bob@acme.com"', 'userName co "bob"',
                                  'userName co "bob" and active eq true'])
@@ -288,6 +295,38 @@ def test_onprem_takes_the_email_as_username_when_the_username_is_taken(scim: Fla
     # The cloud refuses a taken username (troubleshooting page: 409), whatever the e-mail.
     scim_error(scim.cloud.post("/Users", json=user("bob@acme.com", "bobby@acme.com")), 409,
                "uniqueness")
+
+
+def test_onprem_user_roles_are_patched_and_the_cloud_refuses_them(scim: Flavors) -> None:
+    # SailPoint's on-prem connector (4.4.4+) assigns and removes roles by PATCH on Users.
+    roles = schema(scim.onprem, urn.USER)["roles"]
+    assert [a["name"] for a in roles["subAttributes"]] == ["value"]
+    assert "roles" not in schema(scim.cloud, urn.USER)
+    assert scim.onprem.get("/Users/u2").json()["roles"] == [{"value": "User"}]
+
+    def patch(client: httpx.Client, *ops: dict) -> httpx.Response:
+        return client.patch("/Users/u2", json={**PATCH, "Operations": list(ops)})
+
+    r = patch(scim.onprem, {"op": "add", "path": "roles", "value": [{"value": "Auditor"}]})
+    assert r.status_code == 200 and r.json()["roles"] == [{"value": "User"},
+                                                          {"value": "Auditor"}], r.text
+    r = patch(scim.onprem, {"op": "remove", "path": 'roles[value eq "User"]'})
+    assert r.json()["roles"] == [{"value": "Auditor"}], r.text
+    r = patch(scim.onprem, {"op": "replace", "path": "roles", "value": [{"value": "Admin"}]})
+    assert r.json()["roles"] == [{"value": "Admin"}]
+    # A PUT that leaves roles out leaves them; the cloud neither shows nor drops them.
+    put = {"schemas": [urn.USER], "userName": "bob@acme.com", "displayName": "Bob"}
+    assert scim.onprem.put("/Users/u2", json=put).json()["roles"] == [{"value": "Admin"}]
+    assert "roles" not in scim.cloud.put("/Users/u2", json=put).json()
+    # The cloud has no roles yet: any write that touches them is refused, never a silent 200.
+    for r in (patch(scim.cloud, {"op": "add", "path": "roles", "value": [{"value": "X"}]}),
+              patch(scim.cloud, {"op": "remove", "path": "roles"}),
+              patch(scim.cloud, {"op": "replace", "value": {"roles": [{"value": "X"}]}}),
+              scim.cloud.put("/Users/u2", json={**put, "roles": [{"value": "X"}]}),
+              scim.cloud.post("/Users", json={**put, "userName": "new@acme.com",
+                                              "roles": [{"value": "X"}]})):
+        assert "not implemented" in scim_error(r, 400, "invalidValue")["detail"]
+    assert scim.onprem.get("/Users/u2").json()["roles"] == [{"value": "Admin"}]
 
 
 # --- what each flavor shows ----------------------------------------------------------------

@@ -82,6 +82,15 @@ def test_duplicate_user_names_ignore_case(data: dict) -> None:
     assert "users[4].userName: duplicate userName" in problem(data)
 
 
+def test_a_role_listed_twice_and_a_mapping_to_no_folder_right(data: dict) -> None:
+    data["users"][2]["roles"] = ["User", "Auditor", "User"]
+    data["onprem"]["rights_mapping"] = {"container": {"admin": "Administrator"}}
+    assert ("onprem.rights_mapping.container.admin: Input should be 'Owner', 'Edit', "
+            "'Add Secret' or 'View'") in problem(data)
+    del data["onprem"]["rights_mapping"]
+    assert "users[2].roles: role 'User' listed 2 times" in problem(data)
+
+
 def test_group_membership_cycle(data: dict) -> None:
     data["groups"][2]["members"].append("g1")  # g1 → g3 → g1
     assert "groups[0].members: group membership cycle: g1 -> g3 -> g1" in problem(data)

@@ -284,7 +284,7 @@ class Sandbox:
         hidden = {schema for name, _e, schema in urn.RESOURCE_TYPES
                   if name not in self._offered(flavor)}
         return [{**doc, "meta": {"resourceType": "Schema", "location": f"{base}/Schemas/{sid}"}}
-                for sid, doc in urn.schema_documents().items() if sid not in hidden]
+                for sid, doc in urn.schema_documents(flavor).items() if sid not in hidden]
 
     def _discovery(self, parts: list[str], docs: list[dict[str, Any]], what: str) -> Response:
         if len(parts) == 1:

@@ -3,7 +3,8 @@
 The PAM shapes follow draft-grizzle-scim-pam-ext as Delinea serves it (see docs/connectors.md);
 Group is scim2-models' own RFC 7643 schema; User is RFC 7643's core User cut down to the
 attributes the tenant keeps (a Secret Server or Platform user has no nickName, photos or
-addresses): the other core attributes are accepted and ignored on writes, and not advertised.
+addresses, and only on-prem has roles): the other core attributes are accepted and ignored on
+writes, and not advertised.
 The same schema documents build the pydantic models that filters and PATCH operations are
 evaluated against, so what the server advertises and what it enforces cannot drift apart.
 """
@@ -108,10 +109,13 @@ PAM_SCHEMAS: list[dict[str, Any]] = [
 # The core User attributes the tenant keeps. Secret Server keeps one e-mail address per user
 # and serves it as the primary work address; groups are derived from group membership.
 USER_ATTRIBUTES = ("userName", "displayName", "active", "password", "emails", "groups")
+# The on-prem connector (4.4.4+) also keeps a user's Secret Server roles, assigned and removed
+# by PATCH on Users (SailPoint's on-prem connector); the cloud has no roles yet (its FAQ).
+ONPREM_USER_ATTRIBUTES = (*USER_ATTRIBUTES, "roles")
 # Core User attributes a client may send (Okta and Entra do) that the tenant ignores.
 IGNORED_USER_ATTRIBUTES = frozenset(
     a.name.lower() for a in User.to_schema().attributes or []
-    if a.name and a.name not in USER_ATTRIBUTES)
+    if a.name and a.name not in ONPREM_USER_ATTRIBUTES)
 
 RESOURCE_TYPES: list[tuple[str, str, str]] = [
     # (name, endpoint, schema)
@@ -123,16 +127,25 @@ RESOURCE_TYPES: list[tuple[str, str, str]] = [
 ]
 
 
+def _role(attribute: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7643's `roles`, cut down to what Secret Server keeps of a role: its name."""
+    value = next(a for a in attribute["subAttributes"] if a["name"] == "value")
+    return {**attribute, "description": "the user's Secret Server roles",
+            "subAttributes": [{**value, "required": True, "description": "role name"}]}
+
+
 @cache
-def schema_documents() -> dict[str, dict[str, Any]]:
-    """Schema resources by URN, without meta (the app adds locations)."""
+def schema_documents(flavor: str = "onprem") -> dict[str, dict[str, Any]]:
+    """Schema resources by URN as a flavor advertises them, without meta (the app adds
+    locations)."""
+    kept = ONPREM_USER_ATTRIBUTES if flavor == "onprem" else USER_ATTRIBUTES
     docs: dict[str, dict[str, Any]] = {}
     for model in (User, Group):
         dumped = model.to_schema().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
         dumped.pop("meta", None)
         if model is User:
-            dumped["attributes"] = [a for a in dumped["attributes"]
-                                    if a["name"] in USER_ATTRIBUTES]
+            dumped["attributes"] = [_role(a) if a["name"] == "roles" else a
+                                    for a in dumped["attributes"] if a["name"] in kept]
         docs[dumped["id"]] = dumped
     for doc in PAM_SCHEMAS:
         full = {"schemas": [SCHEMA], **doc}
@@ -143,9 +156,10 @@ def schema_documents() -> dict[str, dict[str, Any]]:
 
 @cache
 def models() -> dict[str, type[Resource[Any]]]:
-    """The pydantic model of each resource type, keyed by resource type name."""
+    """The pydantic model of each resource type, keyed by resource type name: on-prem's, which
+    keep every attribute either flavor does (the cloud refuses `roles` before validation)."""
     built: dict[str, type[Resource[Any]]] = {"Group": Group}
-    docs = schema_documents()
+    docs = schema_documents("onprem")
     for name, _endpoint, urn in [RESOURCE_TYPES[0], *RESOURCE_TYPES[2:]]:
         built[name] = Resource.from_schema(Schema.model_validate(docs[urn]))
     return built

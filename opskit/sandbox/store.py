@@ -85,7 +85,8 @@ class Tenant:
 
         self.users: dict[str, dict[str, Any]] = {
             u.id: {"id": u.id, "userName": u.userName, "displayName": u.displayName,
-                   "active": u.active, "email": u.email, "externalId": u.externalId, **meta()}
+                   "active": u.active, "email": u.email, "externalId": u.externalId,
+                   "roles": list(u.roles), **meta()}
             for u in tf.users}
         self.groups: dict[str, dict[str, Any]] = {
             g.id: {"id": g.id, "displayName": g.displayName, "members": list(g.members),
@@ -249,6 +250,8 @@ class Tenant:
             out["active"] = rec["active"]
             if rec["email"]:
                 out["emails"] = [{"value": rec["email"], "type": "work", "primary": True}]
+            if flavor == "onprem" and rec["roles"]:
+                out["roles"] = [{"value": r} for r in rec["roles"]]
             visible_groups = v.visible[flavor, "Group"]
             groups = [ref("Group", g, self.groups[g]["displayName"], type="direct")
                       for g in v.user_groups.get(rid, []) if g in visible_groups]
@@ -425,6 +428,8 @@ class Tenant:
             current = model_cls.model_validate(self.render(flavor, kind, rid, base),
                                                scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
             if kind == "User":
+                if flavor == "cloud" and "roles" in _patched_user_attributes(body):
+                    raise _no_cloud_roles()
                 kept = _without_ignored_operations(body)
                 if kept is None:
                     return  # only attributes the tenant does not keep: nothing changes
@@ -437,10 +442,11 @@ class Tenant:
                 raise _from_validation(exc) from None
             except SCIMException as exc:
                 raise _from_scim_exception(exc) from None
-            if kind == "Container" and current.privileged_data is None:
-                # The patched resource is whole, so no privilegedData means an explicit
-                # remove (unlike a PUT that leaves the attribute out): empty the folder.
-                current.privileged_data = []
+            kept_list = _KEPT_WHEN_LEFT_OUT.get(kind)
+            if kept_list and getattr(current, kept_list) is None:
+                # The patched resource is whole, so here the list missing means an explicit
+                # remove (unlike a PUT that leaves the attribute out): empty it.
+                setattr(current, kept_list, [])
             getattr(self, f"_write_{kind}")(flavor, rid, current)
             self._changed()
 
@@ -470,13 +476,20 @@ class Tenant:
         if self._user_name_taken(user_name, rid):
             raise uniqueness("userName")
         active = True if m.active is None else bool(m.active)
+        if flavor == "cloud" and m.roles:
+            raise _no_cloud_roles()
         rec = self.users.get(rid) if rid else None
         if rec is None:
             rid = self.new_id(self.users)
             stamp = _now()
-            rec = self.users[rid] = {"id": rid, "created": stamp, "modified": stamp, "version": 1}
+            rec = self.users[rid] = {"id": rid, "created": stamp, "modified": stamp, "version": 1,
+                                     "roles": []}
         else:
             self._touch(rec)
+        # Roles are on-prem's alone; a PUT that leaves them out leaves them as they are
+        # (taking every role away because a client omitted the attribute would be a surprise).
+        if flavor == "onprem" and m.roles is not None:
+            rec["roles"] = list(dict.fromkeys(r.value for r in m.roles))
         rec.update(userName=user_name, displayName=m.display_name, active=active, email=email,
                    externalId=m.external_id)
         return rid
@@ -768,6 +781,16 @@ class Tenant:
 
 _TABLE = {"User": "users", "Group": "groups", "Container": "folders",
           "PrivilegedData": "secrets"}
+# List attributes that a PUT leaving them out leaves as they are (a folder's secrets, a user's
+# roles), by resource type: after a PATCH, the resource is whole, so their absence is a remove.
+_KEPT_WHEN_LEFT_OUT = {"Container": "privileged_data", "User": "roles"}
+
+
+def _no_cloud_roles() -> ScimError:
+    # The cloud has no roles yet (its FAQ: planned): setting one must not be a silent success.
+    return ScimError(400, "Roles are not implemented by the SCIM Cloud Connector yet (planned, "
+                     "per Delinea's FAQ): 'roles' cannot be set or removed here. Assign the "
+                     "role in Secret Server, or through the on-prem connector.", "invalidValue")
 _URN = {"User": urn.USER, "Group": urn.GROUP, "Container": urn.CONTAINER,
         "ContainerPermission": urn.CONTAINER_PERMISSION, "PrivilegedData": urn.PRIVILEGED_DATA}
 
@@ -793,6 +816,22 @@ def _user_attribute(path: str) -> str:
     if p.lower().startswith(urn.USER.lower() + ":"):
         p = p[len(urn.USER) + 1:]
     return p.split("[", 1)[0].split(".", 1)[0].lower()
+
+
+def _patched_user_attributes(body: dict[str, Any]) -> set[str]:
+    """The top-level User attributes a PatchOp's operations name, lower-cased."""
+    key = next((k for k in body if k.lower() == "operations"), None)
+    ops = body.get(key) if key else None
+    out: set[str] = set()
+    for op in ops if isinstance(ops, list) else []:
+        if not isinstance(op, dict):
+            continue
+        path, value = op.get("path"), op.get("value")
+        if isinstance(path, str):
+            out.add(_user_attribute(path))
+        elif isinstance(value, dict):
+            out.update(_user_attribute(k) for k in value)
+    return out
 
 
 def _without_ignored_operations(body: dict[str, Any]) -> dict[str, Any] | None:

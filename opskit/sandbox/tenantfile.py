@@ -103,6 +103,11 @@ class User(_Model):
     active: bool = True
     email: Text | None = None
     externalId: Text | None = None
+    roles: list[Text] = Field(
+        default_factory=list,
+        description="Secret Server role names; served by the on-prem connector, which assigns "
+        "and removes them by PATCH (the cloud has no roles)",
+    )
 
 
 class Group(_Model):
@@ -239,6 +244,11 @@ def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
         if g.id in users:
             problems.append((f"groups[{i}].id", f"id {g.id!r} is also a user's id; "
                              "member lists could not tell them apart"))
+
+    for i, u in enumerate(tf.users):
+        for r, n in Counter(u.roles).items():
+            if n > 1:
+                problems.append((f"users[{i}].roles", f"role {r!r} listed {n} times"))
 
     if tf.service_account.user not in users:
         problems.append(("service_account.user", f"no user with id {tf.service_account.user!r}"))
