@@ -329,6 +329,25 @@ def test_onprem_user_roles_are_patched_and_the_cloud_refuses_them(scim: Flavors)
     assert scim.onprem.get("/Users/u2").json()["roles"] == [{"value": "Admin"}]
 
 
+def test_platform_group_membership_is_not_edited_on_prem(scim: Flavors) -> None:
+    # Platform Groups Sync: the membership of a Platform group cannot be managed in Secret
+    # Server. g3 (DBA Juniors) is a synced Platform group; g5 (SS Only) is Secret Server's own.
+    add = {**PATCH, "Operations": [{"op": "add", "path": "members", "value": [{"value": "u1"}]}]}
+    for r in (scim.onprem.patch("/Groups/g3", json=add),
+              scim.onprem.put("/Groups/g3", json={"schemas": [urn.GROUP],
+                                                  "displayName": "DBA Juniors"}),
+              scim.onprem.delete("/Groups/g3")):
+        assert "on the Delinea Platform" in scim_error(r, 400, "mutability")["detail"]
+    assert [m["value"] for m in scim.onprem.get("/Groups/g3").json()["members"]] == ["u2"]
+    # Renaming it without touching its members, Secret Server's own groups, and the cloud: fine.
+    rename = {**PATCH, "Operations": [{"op": "replace", "path": "displayName", "value": "Jr"}]}
+    assert scim.onprem.patch("/Groups/g3", json=rename).status_code == 200
+    assert scim.onprem.patch("/Groups/g5", json=add).status_code == 200
+    r = scim.cloud.patch("/Groups/g3", json=add)
+    assert [m["value"] for m in r.json()["members"]] == ["u2", "u1"], r.text
+    assert scim.onprem.delete("/Groups/g5").status_code == 204
+
+
 # --- what each flavor shows ----------------------------------------------------------------
 def test_onprem_hides_disabled_users_and_platform_only_groups(scim: Flavors) -> None:
     assert ids(scim.onprem.get("/Users")) == ["u-scim", "u1", "u2"]

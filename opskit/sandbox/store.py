@@ -546,7 +546,6 @@ class Tenant:
                                       "platform": flavor == "cloud",
                                       "secret_server": flavor == "onprem"}
         else:
-            self._touch(rec)
             # The on-prem view cannot see disabled users, so keeping them is not a removal.
             if flavor == "onprem":
                 members += [u for u in rec["members"]
@@ -554,6 +553,9 @@ class Tenant:
             hidden = {g for g in rec["members"] if g in self.groups
                       and not self.is_visible(flavor, "Group", g)}
             members += [g for g in hidden if g not in members]
+            if flavor == "onprem" and rec["platform"] and set(members) != set(rec["members"]):
+                raise _platform_group(rec["displayName"], "its members are managed")
+            self._touch(rec)
         if rid in self._groups_of_members(members):
             raise invalid_value("Membership would make a group a member of itself.")
         rec.update(displayName=m.display_name, members=members, externalId=m.external_id)
@@ -570,6 +572,8 @@ class Tenant:
         return out
 
     def _delete_Group(self, flavor: Flavor, rid: str) -> None:
+        if flavor == "onprem" and self.groups[rid]["platform"]:
+            raise _platform_group(self.groups[rid]["displayName"], "it is deleted")
         del self.groups[rid]
         for g in self.groups.values():
             if rid in g["members"]:
@@ -784,6 +788,13 @@ _TABLE = {"User": "users", "Group": "groups", "Container": "folders",
 # List attributes that a PUT leaving them out leaves as they are (a folder's secrets, a user's
 # roles), by resource type: after a PATCH, the resource is whole, so their absence is a remove.
 _KEPT_WHEN_LEFT_OUT = {"Container": "privileged_data", "User": "roles"}
+
+
+def _platform_group(name: str, what: str) -> ScimError:
+    # Secret Server cannot manage the membership of a Platform group (Platform Groups Sync).
+    return ScimError(400, f"Group '{name}' is a Platform group: {what} on the Delinea Platform "
+                     "(Access > Groups, or the SCIM Cloud Connector), not in Secret Server.",
+                     "mutability")
 
 
 def _no_cloud_roles() -> ScimError:
