@@ -370,9 +370,12 @@ def test_unsynced_group_cannot_be_granted_until_sync(scim: Flavors) -> None:
 
 
 def test_disabled_user_cannot_be_granted(scim: Flavors) -> None:
+    # An on-prem documentation rule; the cloud writes to the same Secret Server (assumption).
     body = {"schemas": [urn.CONTAINER_PERMISSION], "container": {"value": "f1"},
             "user": {"value": "u3"}, "rights": ["View"]}
-    scim_error(scim.cloud.post("/ContainerPermissions", json=body), 400)
+    for client in (scim.cloud, scim.onprem):
+        detail = scim_error(client.post("/ContainerPermissions", json=body), 400)["detail"]
+        assert detail == "'u3' not found or disabled."
 
 
 def test_grant_on_inheriting_folder_breaks_inheritance(scim: Flavors) -> None:

@@ -170,6 +170,8 @@ class Tenant:
             sa = self.service_user
             sa_groups = self._groups_of(sa)
 
+            # Owner through any group the account is in, nested ones too, and through
+            # inheritance: our reading of the FAQ's rule (docs/connectors.md, Assumptions).
             def sa_owns(grants: Iterable[dict[str, Any]]) -> bool:
                 return any(g["rights"] and g["rights"][0] == "Owner" and (
                     (g["kind"] == "user" and g["principal"] == sa)
