@@ -844,13 +844,16 @@ def _rights(rights: list[str]) -> str:
 def _folder_findings(ix: _Index, tenant: str) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     hidden = [fid for fid in ix.folders if not ix.visible(fid)]
+    # A hidden folder needs its own fix when it tops a hidden subtree, or when it has
+    # permissions of its own: fixing the folder above does not reach it.
     roots = [fid for fid in hidden
-             if ix.folders[fid].get("parent") is None or ix.visible(ix.folders[fid]["parent"])]
+             if ix.folders[fid].get("parent") is None or ix.visible(ix.folders[fid]["parent"])
+             or not ix.inherits(fid)]
     total = len(ix.folders)
     out.append(_finding(
         "PARTIAL_FOLDER_VISIBILITY", tenant,
         f"the service account is Owner of {total - len(hidden)} of {total} folders; "
-        f"{len(hidden)} folders in {len(roots)} subtrees are hidden from the cloud connector"))
+        f"{len(hidden)} hidden folders need {len(roots)} fixes"))
     for fid in roots:
         below = list(ix.descendants(fid))
         inheriting = sum(1 for d in below if ix.inherits(d))
@@ -859,8 +862,9 @@ def _folder_findings(ix: _Index, tenant: str) -> list[dict[str, str]]:
                  "the cloud keeps only the first right" if truncated else
                  "no Owner grant for the service account, directly or through a group, in "
                  "its own permissions")
-        tail = (f"; its {len(below)} subfolders are hidden too ({inheriting} inherit from it)"
-                if below else "")
+        tail = (f"; {len(below)} folders below it are hidden too ({inheriting} inherit)"
+                if len(below) > 1 else
+                f"; 1 folder below it is hidden too ({inheriting} inherit)" if below else "")
         out.append(_finding("FOLDER_NOT_VISIBLE", ix.path(fid),
                             f"{cause}, so the cloud connector does not return it{tail}"))
     for fid in ix.folders:
