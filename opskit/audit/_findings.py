@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import OpskitError
 from ..report.findings import Finding, Severity
-from ._coverage import Coverage, FolderView
+from ._coverage import Coverage, FolderView, _count
 from ._coverage import coverage as measure
 from ._names import casefold
 from ._views import View
@@ -143,10 +143,6 @@ def infer_service_account(cloud: Any, view: View | None = None) -> str:
                       f"visible folder: {found})",
                       "pass service_account= the service user's userName (the profile's "
                       "client_id, e.g. scim.integration@acme.com)")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _known_false(value: Any) -> bool:
