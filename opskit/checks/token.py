@@ -728,8 +728,8 @@ def _call_findings(prof: Profile, call: ScimCall) -> list[Finding]:
         return [_finding(SCIM_CALL_FAILED, subject, f"The SCIM read failed: {call.detail}")]
     for code, outcome in _STATE_OUTCOMES.items():
         if call.outcome == outcome:
-            return [_finding(code, subject, f"The SCIM read failed past the retries: "
-                             f"{call.detail}")]
+            return [_finding(code, subject, "The SCIM read was answered, but the connector "
+                             f"serves nothing: {call.detail}")]
     return []
 
 
