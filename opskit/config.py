@@ -280,8 +280,8 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
                               "https://<host>/SCIMConnector/v2")
         return Profile(name, "onprem", "onprem", base,
                        token=_secret(raw.get("token"), f"{where}.token"), verify=verify)
-    flavor = raw.get("flavor", "cloud")
-    if flavor not in ("cloud", "onprem"):
+    flavor = raw.get("flavor")
+    if flavor not in (None, "cloud", "onprem"):
         raise ConfigError(f"{where}.flavor is {flavor!r}", "use \"cloud\" or \"onprem\"")
     data = raw.get("data")
     if data is not None and not isinstance(data, str):
@@ -296,7 +296,14 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
         if rehearsal not in REHEARSALS:
             raise ConfigError(f"{where}.rehearsal is {rehearsal!r}",
                               f"use one of {', '.join(REHEARSALS)} (docs/profiles.md)")
-    return Profile(name, "sandbox", flavor, sandbox_data=data, rehearsal=rehearsal)
+        # A rehearsal breaks one connector: the profile looks at that one.
+        broken = REHEARSALS[rehearsal].flavor
+        if flavor not in (None, broken):
+            raise ConfigError(f"{where}.flavor is {flavor!r}, but rehearsal {rehearsal!r} "
+                              f"breaks the {broken} connector",
+                              f"set flavor = \"{broken}\", or leave flavor out")
+        flavor = broken
+    return Profile(name, "sandbox", flavor or "cloud", sandbox_data=data, rehearsal=rehearsal)
 
 
 def config_path() -> Path | None:

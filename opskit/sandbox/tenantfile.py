@@ -45,6 +45,12 @@ class ServiceAccount(_Model):
         description="false rehearses a service user without the custom SCIM role: "
         "tokens are issued but every SCIM call is refused with 403",
     )
+    has_platform_user_role: bool = Field(
+        True,
+        description="false rehearses a service user without the Platform User role, which "
+        "enables token generation: the token endpoint refuses its valid credentials "
+        "(400 unauthorized_client)",
+    )
 
 
 RESOURCE_TYPE_NAMES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
@@ -66,12 +72,28 @@ class Cloud(_Model):
         description="resource types the cloud connector offers; drop one to rehearse a tenant "
         "missing it (its endpoint then answers 404 and discovery leaves it out)",
     )
+    secret_server_reachable: bool = Field(
+        True,
+        description="false rehearses the Platform answering while its Secret Server does not: "
+        "Containers, ContainerPermissions and PrivilegedData answer 503 'Secret Server "
+        "unreachable.'; tokens, Users, Groups and discovery still work",
+    )
 
 
 class OnPrem(_Model):
     """Settings of the on-prem flavor (On-Prem SCIM Connector)."""
 
     token: Text = Field(description="static bearer token of the SCIM connector endpoint")
+    error_threshold: int = Field(
+        20, ge=0, le=1_000_000,
+        description="the connector's Error Threshold (SCIM_Threshold): this many error answers "
+        "in a row and it disables itself; a success resets the count; 0 switches it off",
+    )
+    disabled: bool = Field(
+        False,
+        description="the connector starts disabled (SCIM_Connector_Disabled): every call fails "
+        "until POST /_sandbox/enable-connector",
+    )
 
 
 class Limits(_Model):
