@@ -7,17 +7,33 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
 
+from opskit.config import PlatformGroupsSync, Profile, connect, parse_profile
+from opskit.errors import ConfigError
+from opskit.groupgap import (
+    GroupGapReport,
+    GroupSource,
+    group_gap,
+    plan_remediation,
+    platform_groups,
+    secret_server_groups,
+)
+from opskit.inventory import fetch_inventory
+from opskit.report.findings import Finding
 from opskit.sandbox import schemas as urn
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFileError, parse_tenant
 
 from .conftest import SMALL, Flavors
+from .servers import cloud_profile, onprem_profile
 
 LONG_AGO = "2024-01-08T09:00:00Z"  # long before any test's tenant is served
 
@@ -127,3 +143,86 @@ def test_sync_settings_are_checked_when_the_file_is_loaded() -> None:
     data["groups"][3]["created"] = "2024-01-08T09:00:00"  # no time zone: which 09:00?
     with pytest.raises(TenantFileError, match=r"groups\[3\]\.created"):
         parse_tenant(data)
+
+
+# --------------------------------------------------------------------------- which case applies
+@pytest.fixture(scope="module")
+def sides() -> Iterator[tuple[GroupSource, GroupSource]]:
+    """The small tenant's Platform and Secret Server sides, with one group just made through
+    the cloud connector ('New Team') beside one that missed its sync long ago ('Cloud Only')."""
+    with running(parse_tenant(small_data())) as sb:
+        scim = Flavors(sb)
+        new_group(scim, "New Team")
+        scim.close()
+        yield (platform_groups(fetch_inventory(cloud_profile(sb), progress=False)),
+               secret_server_groups(fetch_inventory(onprem_profile(sb), progress=False)))
+
+
+def missing(report: GroupGapReport) -> dict[str, Finding]:
+    return {f.subject: f for f in report.findings if f.subject in ("New Team", "Cloud Only")}
+
+
+def test_a_group_saved_within_the_interval_is_pending_an_older_one_needs_a_manual_sync(
+        sides: tuple[GroupSource, GroupSource]) -> None:
+    platform, ss = sides
+    daily = PlatformGroupsSync(24, given=True)
+    found = missing(group_gap(platform, secret_server=ss, sync=daily))
+    new, old = found["New Team"], found["Cloud Only"]
+    assert (new.code, new.severity) == ("GROUP_SYNC_PENDING", "low")  # no false alarm
+    assert "within the sync interval (every 1 d)" in new.message and "by itself by" in new.message
+    assert (old.code, old.severity) == ("GROUP_NOT_IN_SECRET_SERVER", "high")
+    assert "2024-01-08 09:00:00 UTC" in old.message and "longer ago than" in old.message
+    for step in ("select each group named here", "Save", "Sync Now"):
+        assert step in old.remediation
+    # A day later the timer has run: a group still missing then needs the manual sync too.
+    later = missing(group_gap(platform, secret_server=ss, sync=daily,
+                              now=datetime.now(UTC) + timedelta(days=1, minutes=1)))
+    assert {f.code for f in later.values()} == {"GROUP_NOT_IN_SECRET_SERVER"}
+    # The interval opskit assumes when the profile does not give one is said to be assumed.
+    assumed = missing(group_gap(platform, secret_server=ss))["New Team"]
+    assert "assumed: give the tenant's own" in assumed.message
+    plan = plan_remediation(group_gap(platform, secret_server=ss, sync=daily))
+    by_hand = {m.code: m for m in plan.manual}
+    assert by_hand["GROUP_NOT_IN_SECRET_SERVER"].subjects == ("Cloud Only",)
+    assert by_hand["GROUP_SYNC_PENDING"].subjects == ("New Team",)
+    assert "nothing to do unless they are needed sooner" in by_hand["GROUP_SYNC_PENDING"].what
+
+
+def test_a_tenant_that_searches_platform_groups_directly_has_no_sync_to_blame(
+        sides: tuple[GroupSource, GroupSource]) -> None:
+    platform, ss = sides
+    direct = PlatformGroupsSync(platform_groups_searched_directly=True, given=True)
+    found = missing(group_gap(platform, secret_server=ss, sync=direct))
+    assert {(f.code, f.severity) for f in found.values()} == {
+        ("GROUP_NOT_FOUND_BY_SECRET_SERVER", "medium")}
+    assert "not a sync matter" in found["New Team"].message
+    assert "Sync Now" not in found["New Team"].remediation
+    # Without meta times the Platform says nothing of when a group was saved.
+    bare = replace(platform, groups=platform.groups.drop(columns="saved"))
+    unknown = missing(group_gap(bare, secret_server=ss))["New Team"]
+    assert unknown.code == "GROUP_NOT_IN_SECRET_SERVER"
+    assert "sent no meta.lastModified" in unknown.message
+
+
+def test_the_profile_says_how_its_groups_sync(tmp_path: Path) -> None:
+    base = {"kind": "cloud", "tenant": "acme", "client_id": "svc", "client_secret": "env:X"}
+    assert parse_profile("acme", base).platform_groups_sync == PlatformGroupsSync()
+    given = parse_profile("acme", {**base, "platform_groups_sync": {
+        "interval_hours": 6, "platform_groups_searched_directly": True}})
+    assert given.platform_groups_sync == PlatformGroupsSync(6.0, True, given=True)
+    for bad, said in (({"interval_hours": 0}, "interval_hours must be a number of hours"),
+                      ({"interval_hours": "1d"}, "interval_hours must be a number of hours"),
+                      ({"platform_groups_searched_directly": "yes"}, "must be true or false"),
+                      ({"every": 6}, "unknown key"), ("daily", "is not a table")):
+        with pytest.raises(ConfigError, match=said) as exc:
+            parse_profile("acme", {**base, "platform_groups_sync": bad})
+        assert "→" in str(exc.value)  # what to do, too
+    with connect(Profile("p", "sandbox", "cloud", sandbox_data=str(tenant_file(
+            tmp_path, small_data(interval_seconds=1800))))) as prof:
+        assert prof.platform_groups_sync == PlatformGroupsSync(0.5, False, given=True)
+
+
+def tenant_file(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "tenant.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

@@ -17,7 +17,14 @@ from typing import Any
 import pandas as pd
 
 from ..auth import check_reachable
-from ..config import Profile, connect, connect_view, get_profile, load_profiles
+from ..config import (
+    PlatformGroupsSync,
+    Profile,
+    connect,
+    connect_view,
+    get_profile,
+    load_profiles,
+)
 from ..csvfile import shown_source
 from ..errors import ConfigError
 from ..inventory import fetch_inventory
@@ -202,8 +209,9 @@ class GroupGapRun:
             return text + "\n\nNothing changed, so the report above still stands."
         return (text + "\n\nThe Platform was fetched again after applying (the IGA and Secret "
                 "Server sides are unchanged by SCIM). Findings per code before and after, then "
-                "the findings that remain. A group the plan created stays "
-                "`GROUP_NOT_IN_SECRET_SERVER` until Platform Groups Sync runs.")
+                "the findings that remain. A group the plan created is `GROUP_SYNC_PENDING` "
+                "until the timed Platform Groups Sync brings it to Secret Server (a tenant "
+                "whose Secret Server searches Platform groups directly has it at once).")
 
     def apply_frame(self) -> pd.DataFrame:
         """Each operation's status: done, refused, not done (or planned, for a dry run)."""
@@ -316,7 +324,8 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
                   iga_export: str = "", apply: bool = False, progress: bool = True,
                   rules: NameRules | None = None, allow_service_account_changes: bool = False,
                   max_operations: int = MAX_OPERATIONS,
-                  confirm_large_plan: bool = False) -> GroupGapRun:
+                  confirm_large_plan: bool = False,
+                  sync: PlatformGroupsSync | None = None) -> GroupGapRun:
     """Report the group gaps of a profile's tenant, plan their remediation, and apply it when
     ``apply`` is set; see docs/group-gap.md ("The notebook").
 
@@ -334,6 +343,9 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
     The plan removes the profile's service account (its ``client_id``) from a group only with
     ``allow_service_account_changes``; a plan of more than ``max_operations`` operations is
     applied only with ``confirm_large_plan`` (see :func:`plan_remediation`, :func:`apply_plan`).
+
+    ``sync`` (default: the profile's ``platform_groups_sync``) says how the tenant's Platform
+    groups reach Secret Server, which decides what a group Secret Server lacks is reported as.
     """
     rules = rules or NameRules()
     notes: list[str] = []
@@ -362,7 +374,8 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
             ss, ss_from = _secret_server(prof.reference, prof, progress=progress)
         else:
             notes.append(_SS_MISSING.format(p=name))
-        report = group_gap(platform, iga=iga, secret_server=ss, rules=rules)
+        sync = sync or prof.platform_groups_sync
+        report = group_gap(platform, iga=iga, secret_server=ss, rules=rules, sync=sync)
         notes += report.notes
         plan = plan_remediation(report,
                                 allow_service_account_changes=allow_service_account_changes)
@@ -380,7 +393,7 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
             notes.append(str(run.applied))
         if run.applied.done:
             again = platform_groups(fetch_inventory(prof, progress=progress), for_plan=False)
-            run.after = group_gap(again, iga=iga, secret_server=ss, rules=rules)
+            run.after = group_gap(again, iga=iga, secret_server=ss, rules=rules, sync=sync)
         return run
 
 
