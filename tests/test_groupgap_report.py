@@ -70,7 +70,8 @@ def test_notebook_reports_every_planted_group_problem(report_run: RunResult) -> 
 
 
 def test_notebook_applies_the_plan_and_reports_again(out: Path) -> None:
-    run = run_notebook(NOTEBOOK, profile="sandbox", parameters={"apply": True}, out_dir=out)
+    run = run_notebook(NOTEBOOK, profile="sandbox", out_dir=out, parameters={
+        "apply": True, "wait_for_sync_minutes": 0.005})  # the demo's timer: once a day
     results = run.results
     assert results["error"] is None and results["parameters"]["apply"] is True
     after = found(results)
@@ -83,9 +84,11 @@ def test_notebook_applies_the_plan_and_reports_again(out: Path) -> None:
     metrics = results["metrics"]
     assert metrics["applied"] == {"done": 2, "not_done": 0, "refused": 0}
     assert sum(metrics["findings_before"].values()) == len(before)
+    assert metrics["sync_wait"] == {"minutes": 0.005, "synced": 0, "still_missing": 1}
     assert run.exit_code == 1  # the group that missed its sync (high) stands until Sync Now
     html = (run.run_dir / "report.html").read_text()
     assert "2 operation(s) done" in html
+    assert "still missing after 0.3 s" in html and "wait for the timed sync" in html
 
 
 def test_notebook_on_an_onprem_profile_runs_and_says_why_nothing_is_found(out: Path) -> None:

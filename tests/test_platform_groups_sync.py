@@ -24,6 +24,7 @@ from opskit.groupgap import (
     group_gap,
     plan_remediation,
     platform_groups,
+    run_group_gap,
     secret_server_groups,
 )
 from opskit.inventory import fetch_inventory
@@ -222,7 +223,62 @@ def test_the_profile_says_how_its_groups_sync(tmp_path: Path) -> None:
         assert prof.platform_groups_sync == PlatformGroupsSync(0.5, False, given=True)
 
 
+# --------------------------------------------------------------------------- waiting after apply
 def tenant_file(tmp_path: Path, data: dict[str, Any]) -> Path:
     path = tmp_path / "tenant.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+@pytest.fixture
+def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """A practice profile for the small tenant with its sync settings, an IGA that wants one
+    group the Platform lacks ('New Team') and one member more in 'Cloud Only', and the
+    tenant's on-prem view as its reference: the plan creates one group and saves the other."""
+
+    def write(**sync: Any) -> str:
+        data = small_data(**sync)
+        data["iga"]["groups"] += [{"name": "New Team", "members": ["bob@acme.com"]},
+                                  {"name": "Cloud Only",
+                                   "members": ["alice@acme.com", "bob@acme.com"]}]
+        path = tenant_file(tmp_path, data)
+        config = tmp_path / "opskit.toml"
+        config.write_text(f'[profiles.gs]\nkind = "sandbox"\ndata = "{path}"\n'
+                          'reference = "gs-ss"\n\n'
+                          f'[profiles.gs-ss]\nkind = "sandbox"\nflavor = "onprem"\n'
+                          f'data = "{path}"\n')
+        monkeypatch.setenv("OPSKIT_CONFIG", str(config))
+        return "gs"
+
+    return write
+
+
+def test_the_wait_sees_the_sync_land_within_its_bound(profiles: Callable[..., str]) -> None:
+    run = run_group_gap(profiles(interval_seconds=0.3), apply=True, wait_for_sync_minutes=0.5,
+                        progress=False)
+    assert run.applied is not None and len(run.applied.done) == 2  # a POST and a PATCH
+    assert run.sync_wait is not None
+    assert {w.group: w.synced for w in run.sync_wait} == {"New Team": True, "Cloud Only": True}
+    assert all(w.waited < 30 and w.next_step.startswith("none") for w in run.sync_wait)
+    # The report after is made from Secret Server read again: nothing is missing there now.
+    assert not {"GROUP_NOT_IN_SECRET_SERVER", "GROUP_SYNC_PENDING"} & {
+        f.code for f in run.findings}
+    assert run.metrics()["sync_wait"] == {"minutes": 0.5, "synced": 2, "still_missing": 0}
+    assert "2 of 2 group(s) reached Secret Server" in run.headline()
+
+
+def test_the_wait_ends_at_its_bound_and_says_what_to_do(profiles: Callable[..., str]) -> None:
+    run = run_group_gap(profiles(interval_seconds=3600), apply=True,
+                        wait_for_sync_minutes=0.01, progress=False)
+    assert run.sync_wait is not None
+    assert {w.group for w in run.sync_wait if not w.synced} == {"New Team", "Cloud Only"}
+    for w in run.sync_wait:
+        assert w.waited == pytest.approx(0.6) and w.outcome == "still missing after 0.6 s"
+        assert "wait for the timed sync" in w.next_step and "Sync Now" in w.next_step
+    # The PATCH saved the group that had missed its sync: the timer now brings it too.
+    assert {(f.code, f.subject) for f in run.findings if f.code.startswith("GROUP_SYNC")} == {
+        ("GROUP_SYNC_PENDING", "New Team"), ("GROUP_SYNC_PENDING", "Cloud Only")}
+    assert list(run.sync_wait_frame().columns) == ["group", "outcome", "next step"]
+    assert run.metrics()["sync_wait"] == {"minutes": 0.01, "synced": 0, "still_missing": 2}
+    with pytest.raises(ConfigError, match="wait_for_sync_minutes must be a number"):
+        run_group_gap("gs", wait_for_sync_minutes=-1, progress=False)
