@@ -665,6 +665,8 @@ class Tenant:
             if g is None or not self.is_visible(flavor, "Group", principal):
                 raise invalid_value(f"Group '{principal}' not found.")
             if not g["secret_server"]:
+                # An assumption (docs/connectors.md): Secret Server cannot hold a permission
+                # for a group it does not have yet.
                 raise invalid_value(
                     f"Group '{g['displayName']}' has not been synchronized to Secret Server yet; "
                     "run Platform Groups Sync, then retry.")
