@@ -254,16 +254,16 @@ def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., s
 
 
 def test_the_wait_sees_the_sync_land_within_its_bound(profiles: Callable[..., str]) -> None:
-    run = run_group_gap(profiles(interval_seconds=0.3), apply=True, wait_for_sync_minutes=0.5,
+    run = run_group_gap(profiles(interval_seconds=0.3), apply=True, wait_for_sync_minutes=0.1,
                         progress=False)
     assert run.applied is not None and len(run.applied.done) == 2  # a POST and a PATCH
     assert run.sync_wait is not None
     assert {w.group: w.synced for w in run.sync_wait} == {"New Team": True, "Cloud Only": True}
-    assert all(w.waited < 30 and w.next_step.startswith("none") for w in run.sync_wait)
+    assert all(w.next_step.startswith("none") for w in run.sync_wait)
     # The report after is made from Secret Server read again: nothing is missing there now.
     assert not {"GROUP_NOT_IN_SECRET_SERVER", "GROUP_SYNC_PENDING"} & {
         f.code for f in run.findings}
-    assert run.metrics()["sync_wait"] == {"minutes": 0.5, "synced": 2, "still_missing": 0}
+    assert run.metrics()["sync_wait"] == {"minutes": 0.1, "synced": 2, "still_missing": 0}
     assert "2 of 2 group(s) reached Secret Server" in run.headline()
 
 
