@@ -16,6 +16,7 @@ atomically. ``docs/demo-data.md`` describes the files and every planted problem.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import json
 import os
@@ -35,6 +36,8 @@ DOMAIN = f"{TENANT}.com"
 SERVICE_USER = "u-scim"
 SERVICE_USER_NAME = f"scim.integration@{DOMAIN}"
 SCIM_OWNERS = "SCIM Owners"
+# When the groups that missed their Platform Groups Sync were made: long before any demo runs.
+MISSED_SYNC_CREATED = "2024-01-08T09:00:00Z"
 
 TENANT_FILE = "tenant.yaml"
 IGA_EXPORT = "iga_export.csv"
@@ -62,6 +65,7 @@ FINDING_CODES = (
     "RIGHTS_TRUNCATED",
     "DIRECT_USER_GRANT",
     "GROUP_NOT_IN_SECRET_SERVER",
+    "GROUP_SYNC_PENDING",
     "GROUP_NOT_ON_PLATFORM",
     "GROUP_NOT_IN_IGA",
     "GROUP_NAME_MISMATCH",
@@ -673,6 +677,25 @@ class _Builder:
             self.iga.append({"name": f"{team.group['displayName']} Approvers",
                              "members": [user_name[u["id"]] for u in team.users[:1]]})
 
+    # ---- Platform Groups Sync ----------------------------------------------------------------
+
+    def plant_group_sync(self, rng: random.Random) -> None:
+        """The demo tenant is old enough to need manual syncs: the groups Secret Server lacks
+        so far were made long ago and missed their timed sync (GROUP_NOT_IN_SECRET_SERVER).
+        On-call groups the IGA provisioned as the tenant is served are saved within the sync
+        interval, so the timer will bring them (GROUP_SYNC_PENDING). Its own random stream,
+        so the rest of the company is the same with or without it."""
+        for g in self.groups:
+            if not g.get("secret_server", True):
+                g["created"] = MISSED_SYNC_CREATED
+        user_name = {u["id"]: u["userName"] for u in self.users}
+        for team in rng.sample(self.teams, min(len(self.teams), self.count(0.25))):
+            members = [u["id"] for u in self.active(team.users)[:2]]
+            group = self.add_group(f"{team.group['displayName']} On-Call", members,
+                                   secret_server=False)
+            self.iga.append({"name": group["displayName"],
+                             "members": [user_name[m] for m in members]})
+
     def differ(self, members: list[str]) -> list[str]:
         """Drop one member and add a person from elsewhere: a difference on each side."""
         outsiders = [u["userName"] for u in self.active(self.users[1:])
@@ -737,7 +760,20 @@ def generate(scale: int = 1, seed: int = 0) -> dict[str, Any]:
     b.plant()
     b.make_secrets()
     b.make_iga()
+    b.plant_group_sync(random.Random(f"opskit-demodata/{scale}/{seed}/platform-groups-sync"))
     return b.to_data()
+
+
+def new_platform_tenant(data: dict[str, Any]) -> dict[str, Any]:
+    """The same company on a Platform tenant new enough that its Secret Server searches Platform
+    groups directly: no sync is ever needed, so every Platform group is in Secret Server and
+    none is a sync finding (docs/demo-data.md)."""
+    out = copy.deepcopy(data)
+    out["platform_groups_sync"] = {"platform_groups_searched_directly": True}
+    for g in out["groups"]:
+        if g.get("platform", True):
+            g.pop("secret_server", None)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -926,14 +962,33 @@ def _grant_findings(ix: _Index, data: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def _group_findings(ix: _Index, data: dict[str, Any]) -> list[dict[str, str]]:
+def _sync_findings(data: dict[str, Any], platform: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """A Platform group Secret Server lacks: made before the tenant was served (it has a
+    `created` time, always long past in the demo), it missed its timed sync; made as the tenant
+    is served, the timer brings it within one interval. A tenant whose Secret Server searches
+    Platform groups directly lacks none."""
+    if (data.get("platform_groups_sync") or {}).get("platform_groups_searched_directly"):
+        return []
     out: list[dict[str, str]] = []
-    platform = [g for g in ix.groups.values() if g.get("platform", True)]
     for g in platform:
-        if not g.get("secret_server", True):
+        if g.get("secret_server", True):
+            continue
+        if g.get("created") is not None:
             out.append(_finding("GROUP_NOT_IN_SECRET_SERVER", g["displayName"],
-                                "on the Platform but not synced to Secret Server, so no folder "
-                                "or secret permission can name it (run Platform Groups Sync)"))
+                                f"on the Platform since {g['created']} but not in Secret "
+                                "Server: it missed its timed sync, so it needs selecting and "
+                                "Sync Now; no folder or secret permission can name it"))
+        else:
+            out.append(_finding("GROUP_SYNC_PENDING", g["displayName"],
+                                "saved on the Platform as the tenant is served: the timed "
+                                "Platform Groups Sync brings it to Secret Server within one "
+                                "interval"))
+    return out
+
+
+def _group_findings(ix: _Index, data: dict[str, Any]) -> list[dict[str, str]]:
+    platform = [g for g in ix.groups.values() if g.get("platform", True)]
+    out = _sync_findings(data, platform)
     exact = {g["displayName"]: g for g in platform}
     loose = {normalise_group_name(g["displayName"]): g for g in platform}
     matched: set[str] = set()

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 FOLDER_RIGHTS = ("Owner", "Edit", "Add Secret", "View")
 """Folder rights as Secret Server ranks them, highest first."""
@@ -96,6 +103,24 @@ class OnPrem(_Model):
     )
 
 
+class PlatformGroupsSync(_Model):
+    """How Platform groups reach Secret Server: Delinea's Platform Groups Sync."""
+
+    interval_seconds: float = Field(
+        86400, gt=0, le=366 * 86400,
+        description="the sync timer: a Platform group saved (created or changed on the "
+        "Platform) reaches Secret Server at the timer's next run; the first run is this long "
+        "after the tenant is served. Secret Server sets it in days and hours; the default is "
+        "one day, seconds make tests fast",
+    )
+    platform_groups_searched_directly: bool = Field(
+        False,
+        description="true: a Platform tenant new enough that Secret Server searches Platform "
+        "groups directly, so every Platform group is in Secret Server at once and no sync is "
+        "ever needed; false: an older tenant that syncs on the timer",
+    )
+
+
 class Limits(_Model):
     max_results: int = Field(
         1000, ge=1, le=100000, description="largest page size, advertised in ServiceProviderConfig"
@@ -118,6 +143,13 @@ class Group(_Model):
     platform: bool = Field(True, description="the group exists on the Delinea Platform")
     secret_server: bool = Field(True, description="the group exists (is synced) in Secret Server")
     externalId: Text | None = None
+    created: AwareDatetime | None = Field(
+        None,
+        description="when the group was made (meta.created), with its time zone; default: when "
+        "the tenant is served. A Platform group not in Secret Server made before the tenant "
+        "was served has missed its timed sync and waits for Sync Now; one made since syncs "
+        "at the timer's next run",
+    )
 
 
 class Folder(_Model):
@@ -181,6 +213,7 @@ class TenantFile(_Model):
     onprem: OnPrem
     cloud: Cloud = Field(default_factory=Cloud)
     limits: Limits = Field(default_factory=Limits)
+    platform_groups_sync: PlatformGroupsSync = Field(default_factory=PlatformGroupsSync)
     users: list[User] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     folders: list[Folder] = Field(default_factory=list)
@@ -248,6 +281,15 @@ def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
 
     if tf.service_account.user not in users:
         problems.append(("service_account.user", f"no user with id {tf.service_account.user!r}"))
+
+    if tf.platform_groups_sync.platform_groups_searched_directly:
+        for i, g in enumerate(tf.groups):
+            if g.platform and not g.secret_server:
+                problems.append((f"groups[{i}].secret_server", "Secret Server searches Platform "
+                                 "groups directly (platform_groups_sync."
+                                 "platform_groups_searched_directly), so every Platform group "
+                                 "is in it: drop secret_server: false, or set "
+                                 "platform_groups_searched_directly: false"))
 
     for i, g in enumerate(tf.groups):
         for j, m in enumerate(g.members):
