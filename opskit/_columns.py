@@ -32,7 +32,8 @@ RESOURCE_TYPES: dict[str, pa.StructType] = {
                         ("externalId", STRING)]),
     "Groups": pa.struct([("id", STRING), ("displayName", STRING), ("externalId", STRING),
                          ("members", pa.list_(pa.struct([("value", STRING), ("display", STRING),
-                                                         ("type", STRING), ("$ref", STRING)])))]),
+                                                         ("type", STRING), ("$ref", STRING)]))),
+                         ("meta", pa.struct([("created", STRING), ("lastModified", STRING)]))]),
     "Containers": pa.struct([("id", STRING), ("name", STRING), ("displayName", STRING),
                              ("parent", _REF)]),
     "ContainerPermissions": pa.struct([
@@ -107,8 +108,11 @@ def groups(res: pa.StructArray) -> tuple[Columns, Columns]:
     nested = pc.fill_null(pc.match_substring(m["$ref"], "/Groups/"), False)
     kind = pc.coalesce(_nonempty(m["type"]), pc.if_else(nested, "Group", "User"))
     counts = np.bincount(owner.to_numpy(), minlength=len(res)).astype(np.int64)
+    meta = _fields(f["meta"])
     return (Columns(_batch({"id": f["id"], "displayName": f["displayName"],
-                            "externalId": f["externalId"], "member_count": pa.array(counts)})),
+                            "externalId": f["externalId"], "member_count": pa.array(counts),
+                            "created": meta["created"],
+                            "last_modified": meta["lastModified"]})),
             Columns(_batch({"group_id": pc.take(f["id"], owner), "member_id": m["value"],
                             "member_type": kind, "member_display": m["display"]})))
 

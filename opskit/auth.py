@@ -36,6 +36,7 @@ OK = "ok"
 TENANT_UNREACHABLE = "tenant_unreachable"
 TOKEN_ENDPOINT_NOT_FOUND = "token_endpoint_not_found"
 INVALID_CLIENT = "invalid_client"
+CLIENT_NOT_AUTHORIZED = "client_not_authorized"
 INVALID_SCOPE = "invalid_scope"
 UNSUPPORTED_GRANT = "unsupported_grant"
 NOT_JSON = "not_json"
@@ -50,7 +51,15 @@ REMEDIATION = {
     INVALID_CLIENT: "The service user's name or password was refused: check client_id (the "
                     "service user, e.g. scim.integration@acme.com) and the secret, that the "
                     "user is a service user with OAuth2 client credentials, and that it is "
-                    "enabled.",
+                    "enabled. If the client id and secret are right, check that the service "
+                    "user holds the Platform User role (it enables token generation) and the "
+                    "custom SCIM role with 'Bypass Direct API Authentication Restriction': "
+                    "the Platform may refuse a token without them in the same words.",
+    CLIENT_NOT_AUTHORIZED: "The credentials were accepted, but the service user may not get a "
+                           "token: give it the Platform User role, which enables SCIM "
+                           "operations and token generation (Access > Users > the service "
+                           "user > Role tab > Assign Roles), and check that its custom SCIM "
+                           "role has 'Bypass Direct API Authentication Restriction'.",
     INVALID_SCOPE: "The scope was refused: request scope xpm.platform (the SailPoint source "
                    "sends it as the OAuth request parameter 'scope').",
     UNSUPPORTED_GRANT: "The endpoint refused the client-credentials grant: enable OAuth2 "
@@ -193,7 +202,10 @@ def interpret_token_response(response: httpx.Response, base: TokenDiagnosis
     else:
         d.error = str(body.get("error") or "") or None
         d.error_description = redact(str(body.get("error_description") or "")) or None
-        d.cause = {"invalid_client": INVALID_CLIENT, "unauthorized_client": INVALID_CLIENT,
+        # RFC 6749 §5.2: unauthorized_client is a client that authenticated but may not use
+        # the grant; access_denied is also what a refused login may answer, so it stays a
+        # credentials problem (whose remedy names the roles too).
+        d.cause = {"invalid_client": INVALID_CLIENT, "unauthorized_client": CLIENT_NOT_AUTHORIZED,
                    "access_denied": INVALID_CLIENT, "invalid_grant": INVALID_CLIENT,
                    "invalid_scope": INVALID_SCOPE,
                    "unsupported_grant_type": UNSUPPORTED_GRANT}.get(d.error or "", UNEXPECTED)

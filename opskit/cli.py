@@ -136,8 +136,9 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         from .sandbox.rehearsals import REHEARSALS, rehearse
 
         data = rehearse(data, args.rehearsal)
-        print(f"rehearsal {args.rehearsal}: {REHEARSALS[args.rehearsal].what} (the onboarding "
-              f"runbook should report {REHEARSALS[args.rehearsal].code})", flush=True)
+        chosen = REHEARSALS[args.rehearsal]
+        print(f"rehearsal {args.rehearsal}: {chosen.what} (the onboarding runbook on the "
+              f"{chosen.flavor} connector should report {chosen.code})", flush=True)
 
     def ready(sb: object) -> None:
         print(f"practice tenant {data.tenant!r} at {sb.url}", flush=True)  # type: ignore[attr-defined]
@@ -214,7 +215,7 @@ def _token_check(args: argparse.Namespace) -> int:
     """A failed token or an unreachable tenant is what this command exists to find: exit 1."""
     from .checks.token import check_token
 
-    result = check_token(args.profile)
+    result = check_token(args.profile, iga_settings=args.iga_settings)
     print(result.to_json() if args.json else result.render_text())
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
@@ -360,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "that proves (exit 1 when it fails)")
     token.add_argument("--profile", default=None, help="profile name (default: sandbox)")
     token.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    token.add_argument("--iga-settings", default=None, metavar="FILE",
+                       help="YAML or JSON file of what was entered in the IGA's source: the "
+                       "check then also says whether the IGA will authenticate")
     token.set_defaults(func=_token_check)
 
     from .report.findings import SEVERITIES as severities

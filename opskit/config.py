@@ -120,6 +120,22 @@ def _secret_file(path: Path) -> str:
     return value
 
 
+DEFAULT_SYNC_HOURS = 24.0  # Delinea documents the setting, not its default: see group-gap.md
+
+
+@dataclass(frozen=True)
+class PlatformGroupsSync:
+    """How the tenant's Platform groups reach its Secret Server, as the operator knows it: the
+    interval of Platform Groups Sync's timer (Secret Server: Settings > Platform Groups Sync >
+    Configuration), and whether Secret Server searches Platform groups directly (a Platform
+    tenant new enough that no sync is needed). ``given``: said by the profile or the tenant,
+    not opskit's default."""
+
+    interval_hours: float = DEFAULT_SYNC_HOURS
+    platform_groups_searched_directly: bool = False
+    given: bool = False
+
+
 @dataclass(frozen=True)
 class Profile:
     """A resolved, validated profile. Secrets stay references until a request needs them."""
@@ -142,6 +158,7 @@ class Profile:
     iga_export: str | None = None
     tenant_name: str | None = None  # the tenant's own name, where the profile knows it
     limits: Limits = DEFAULT_LIMITS  # time budgets and size ceilings (opskit.limits)
+    platform_groups_sync: PlatformGroupsSync = PlatformGroupsSync()
 
 
 def is_loopback(host: str) -> bool:
@@ -229,7 +246,8 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
     kind = raw.get("kind")
     views = {"reference", "iga_export"}
     common = {"kind", "limits", *views}
-    allowed = {"cloud": {"tenant", "client_id", "client_secret", "scope", "verify", *common},
+    allowed = {"cloud": {"tenant", "client_id", "client_secret", "scope", "verify",
+                         "platform_groups_sync", *common},
                "onprem": {"base_url", "token", "verify", *common},
                "sandbox": {"data", "flavor", "rehearsal", *common}}
     if kind not in allowed:
@@ -246,10 +264,36 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
         if not isinstance(raw.get(key, ""), str):
             raise ConfigError(f"{where}.{key} must be text", "reference: a profile name; "
                               "iga_export: a CSV path or URL")
-    return replace(_parse_kind(name, kind, raw, where, verify),
+    prof = replace(_parse_kind(name, kind, raw, where, verify),
                    reference=raw.get("reference") or None,
                    iga_export=raw.get("iga_export") or None,
                    limits=parse_limits(raw.get("limits"), f"{where}.limits"))
+    if "platform_groups_sync" in raw:
+        prof = replace(prof, platform_groups_sync=_groups_sync(
+            raw["platform_groups_sync"], f"{where}.platform_groups_sync"))
+    return prof
+
+
+def _groups_sync(raw: Any, where: str) -> PlatformGroupsSync:
+    keys = ("interval_hours", "platform_groups_searched_directly")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} is not a table", f"write it as [{where.split(': ')[-1]}] "
+                          f"with {' and/or '.join(keys)}")
+    unknown = sorted(set(raw) - set(keys))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}",
+                          f"keys: {', '.join(keys)}")
+    hours = raw.get("interval_hours", DEFAULT_SYNC_HOURS)
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 8784:
+        raise ConfigError(f"{where}.interval_hours must be a number of hours above 0",
+                          "copy the sync interval from Secret Server (Settings > Platform "
+                          "Groups Sync > Configuration, days and hours): 24 for one day")
+    directly = raw.get("platform_groups_searched_directly", False)
+    if not isinstance(directly, bool):
+        raise ConfigError(f"{where}.platform_groups_searched_directly must be true or false",
+                          "true only on a Platform tenant whose Secret Server searches "
+                          "Platform groups directly (no Platform Groups Sync needed)")
+    return PlatformGroupsSync(float(hours), directly, given=True)
 
 
 def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
@@ -280,8 +324,8 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
                               "https://<host>/SCIMConnector/v2")
         return Profile(name, "onprem", "onprem", base,
                        token=_secret(raw.get("token"), f"{where}.token"), verify=verify)
-    flavor = raw.get("flavor", "cloud")
-    if flavor not in ("cloud", "onprem"):
+    flavor = raw.get("flavor")
+    if flavor not in (None, "cloud", "onprem"):
         raise ConfigError(f"{where}.flavor is {flavor!r}", "use \"cloud\" or \"onprem\"")
     data = raw.get("data")
     if data is not None and not isinstance(data, str):
@@ -296,7 +340,14 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
         if rehearsal not in REHEARSALS:
             raise ConfigError(f"{where}.rehearsal is {rehearsal!r}",
                               f"use one of {', '.join(REHEARSALS)} (docs/profiles.md)")
-    return Profile(name, "sandbox", flavor, sandbox_data=data, rehearsal=rehearsal)
+        # A rehearsal breaks one connector: the profile looks at that one.
+        broken = REHEARSALS[rehearsal].flavor
+        if flavor not in (None, broken):
+            raise ConfigError(f"{where}.flavor is {flavor!r}, but rehearsal {rehearsal!r} "
+                              f"breaks the {broken} connector",
+                              f"set flavor = \"{broken}\", or leave flavor out")
+        flavor = broken
+    return Profile(name, "sandbox", flavor or "cloud", sandbox_data=data, rehearsal=rehearsal)
 
 
 def config_path() -> Path | None:
@@ -448,7 +499,9 @@ def _sandbox_tenant(prof: Profile) -> Any:
 
 def _sandbox_profile(prof: Profile, url: str, data: Any) -> Profile:
     sa = data.service_account
-    prof = replace(prof, tenant_name=data.tenant)
+    sync = data.platform_groups_sync  # the practice tenant says how its groups sync
+    prof = replace(prof, tenant_name=data.tenant, platform_groups_sync=PlatformGroupsSync(
+        sync.interval_seconds / 3600, sync.platform_groups_searched_directly, given=True))
     if prof.iga_export is None and data.iga is not None:
         prof = replace(prof, iga_export=url + "/_sandbox/iga-export.csv")
     if prof.flavor == "cloud":

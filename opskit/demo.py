@@ -50,6 +50,10 @@ client_secret = "env:PRACTICE_SCIM_SECRET"
 reference = "practice-onprem"
 iga_export = "{url}/_sandbox/iga-export.csv"
 
+[profiles.practice.platform_groups_sync]   # as the demo tenant syncs its groups
+interval_hours = 24
+platform_groups_searched_directly = false
+
 [profiles.practice-onprem]
 kind = "onprem"
 base_url = "{url}/SCIMConnector/v2"

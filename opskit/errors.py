@@ -118,6 +118,40 @@ class ScimServerError(ScimError):
     remediation = "The server failed; retry later, and check the connector's logs if it lasts."
 
 
+# Where each connector keeps its logs (Delinea's on-prem connector documentation; the FAQ: the
+# cloud connector logs to Datadog, run by Delinea): the remedies that need a log say so.
+ONPREM_CONNECTOR_LOG = (r"the connector's log, C:\inetpub\wwwroot\SCIMConnector\Log on its "
+                        "host (hourly files named YYYYMMDDHH.log)")
+CLOUD_CONNECTOR_LOG = ("ask Delinea support, with the time of the failure and the tenant name: "
+                       "the cloud connector's logs are Delinea's (Datadog)")
+
+
+class SecretServerUnreachable(ScimServerError):
+    """The connector answers, but the Secret Server behind it does not (503, "Secret Server
+    unreachable", Delinea's cloud troubleshooting page)."""
+
+    remediation = ("The connector answered, but the Secret Server behind it is out of reach: "
+                   "nothing that lives in Secret Server (folders, their permissions, secrets) "
+                   "can be read or changed until it is back. Cloud: check Secret Server's "
+                   "status on the Platform and on Delinea's status page "
+                   "(https://status.delinea.com) and run again later; if it lasts, "
+                   f"{CLOUD_CONNECTOR_LOG}. On-prem: check that the Secret "
+                   "Server the connector points at is up and reachable from the connector's "
+                   f"host; {ONPREM_CONNECTOR_LOG} names the failure.")
+
+
+class ConnectorDisabled(ScimServerError):
+    """The On-Prem SCIM Connector has disabled itself ("SCIM Connector has been disabled…"),
+    after its Error Threshold of errors in a row, or was disabled by an admin."""
+
+    remediation = ("The On-Prem SCIM Connector is disabled: it disables itself after its Error "
+                   "Threshold of errors in a row (SCIM_Threshold, default 20), and then refuses "
+                   f"every call until an admin re-enables it. Find the errors that tripped it in "
+                   f"{ONPREM_CONNECTOR_LOG}, and fix their cause; then re-enable the connector "
+                   "in its UI or configuration (SCIM_Connector_Disabled = false). Leave the "
+                   "threshold as it is unless such errors are expected, then raise it.")
+
+
 class NotScimResponse(ScimError):
     remediation = ("The URL answered, but not as a SCIM service: check the base URL (cloud: "
                    "https://<tenant>.delinea.app/scim/v2; on-prem: …/SCIMConnector/v2) and any "

@@ -41,7 +41,7 @@ FRAMES = ("users", "groups", "group_members", "containers", "container_permissio
           "privileged_data")
 COLUMNS: dict[str, list[str]] = {
     "users": ["id", "userName", "displayName", "active", "email", "externalId"],
-    "groups": ["id", "displayName", "externalId", "member_count"],
+    "groups": ["id", "displayName", "externalId", "member_count", "created", "last_modified"],
     "group_members": ["group_id", "member_id", "member_type", "member_display"],
     "containers": ["id", "name", "parent_id", "parent_name", "path", "secret_count"],
     "container_permissions": ["id", "container_id", "container_name", "principal_type",
@@ -195,7 +195,7 @@ def tidy_privileged_data(resources: list[dict[str, Any]]) -> pd.DataFrame:
 ATTRIBUTES: dict[str, list[str]] = {
     "Users": ["userName", "displayName", "active", "emails", "externalId"],
     "Groups": ["displayName", "members.value", "members.display", "members.type",
-               "externalId"],
+               "externalId", "meta.created", "meta.lastModified"],
     "Containers": ["name", "displayName", "parent.value", "parent.display"],
     "ContainerPermissions": ["container.value", "container.display", "user.value",
                              "user.display", "group.value", "group.display", "rights"],

@@ -97,7 +97,8 @@ def test_demo_messages_say_what_was_found(demo_audit: audit.PermissionAudit) -> 
     by = {(f.code, f.subject): f.message for f in demo_audit.findings}
     assert "Owner of 90 of 100 folders" in by["PARTIAL_FOLDER_VISIBILITY", "acme"]
     assert "[View, Owner]" in by["FOLDER_NOT_VISIBLE", "/Vendors"]
-    assert "2 subfolders are hidden too" in by["FOLDER_NOT_VISIBLE", "/Vendors"]
+    assert "2 subfolders that inherit from it are hidden too" in by["FOLDER_NOT_VISIBLE",
+                                                                    "/Vendors"]
     assert by["GRANT_TO_DISABLED_USER", "hannah.wang@acme.com"].endswith("[Edit] on /IT")
     assert "[View, Edit], in effect View" in by["RIGHTS_TRUNCATED",
                                                 "/Engineering/API Gateway/Prod"]
@@ -129,6 +130,35 @@ def test_a_person_beside_the_service_account_in_the_owner_group_is_an_owner() ->
     assert ("FOLDER_WITHOUT_OWNER", "/IT/Databases/Prod") not in pairs
     assert ("FOLDER_WITHOUT_OWNER", "/IT") in pairs
     assert ("GRANT_TO_EMPTY_GROUP", "Nobody") in pairs
+
+
+def test_a_folder_with_its_own_permissions_in_a_hidden_subtree_gets_its_own_finding() -> None:
+    # /HR is hidden; below it /HR/Payroll breaks inheritance (no service account there) and
+    # /HR/Payroll/2026 inherits from it; /HR/Staff inherits from /HR. Granting Owner on /HR
+    # reveals /HR/Staff but not /HR/Payroll, so each needs a finding of its own.
+    data = parse_tenant_dict(SMALL)
+    data["folders"] += [
+        {"id": "f6", "name": "Payroll", "parent": "f4", "inherit_permissions": False},
+        {"id": "f7", "name": "2026", "parent": "f6"},
+        {"id": "f8", "name": "Staff", "parent": "f4"}]
+    data["permissions"].append({"folder": "f6", "user": "u2", "rights": ["Owner"]})
+    data["secrets"] += [{"id": "s6", "name": "bank", "folder": "f7"},
+                        {"id": "s7", "name": "hris", "folder": "f8"}]
+    cloud, onprem = both_views(data)
+    findings = audit.permission_findings(cloud, onprem, tenant="acme")
+    folder_codes = {"PARTIAL_FOLDER_VISIBILITY", "FOLDER_NOT_VISIBLE"}
+    assert ({p for p in found(findings) if p[0] in folder_codes}
+            == {p for p in expected(data) if p[0] in folder_codes})
+    by = {f.subject: f.message for f in findings if f.code == "FOLDER_NOT_VISIBLE"}
+    assert set(by) == {"/HR", "/HR/Payroll", "/Shared"}  # /Shared: [View, Owner], truncated
+    assert "1 subfolder that inherits from it is hidden too" in by["/HR"]
+    assert "1 folder below it with permissions of its own stays hidden" in by["/HR"]
+    assert "(2 secrets in what it hides)" in by["/HR"]
+    assert "hidden subtree of /HR, but granting Owner there will not reveal it" in by[
+        "/HR/Payroll"]
+    assert "(1 secret in what it hides)" in by["/HR/Payroll"]
+    [partial] = [f.message for f in findings if f.code == "PARTIAL_FOLDER_VISIBILITY"]
+    assert "5 folders in 2 subtrees are hidden" in partial
 
 
 def parse_tenant_dict(path: Path) -> dict[str, Any]:

@@ -351,7 +351,8 @@ def test_invalid_scope(sandbox: RunningSandbox) -> None:
     (400, "unsupported_grant_type", auth.UNSUPPORTED_GRANT),
     (400, "invalid_scope", auth.INVALID_SCOPE),
     (401, "invalid_client", auth.INVALID_CLIENT),
-    (400, "unauthorized_client", auth.INVALID_CLIENT),
+    (400, "unauthorized_client", auth.CLIENT_NOT_AUTHORIZED),
+    (400, "access_denied", auth.INVALID_CLIENT),
     (400, "something_else", auth.UNEXPECTED),
 ])
 def test_oauth_error_codes_are_classified(status: int, error: str, cause: str) -> None:

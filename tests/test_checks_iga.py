@@ -83,6 +83,13 @@ def test_settings_file(tmp_path: Path) -> None:
     listy.write_text("- 1\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_settings(listy)
+    hosted = tmp_path / "hosted.yaml"
+    hosted.write_text(yaml.safe_dump({**GOOD, "hosting": "on-prem"}))
+    assert load_settings(hosted)["hosting"] == "on-prem"
+    hosted.write_text(yaml.safe_dump({**GOOD, "hosting": "saas"}))
+    with pytest.raises(ConfigError, match="hosting is 'saas'") as info:
+        load_settings(hosted)
+    assert "hosting: on-prem" in info.value.remediation
 
 
 def test_a_settings_file_that_is_a_pipe_or_too_deep_is_one_message(tmp_path: Path) -> None:

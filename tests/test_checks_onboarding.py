@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from opskit.checks.engine import CheckResult, findings
+from opskit.checks.network import address_scope, reachable_from_cloud
 from opskit.checks.onboarding import (
     CATALOGUE,
     PROBE_META,
@@ -11,13 +14,20 @@ from opskit.checks.onboarding import (
     probe_write,
 )
 from opskit.checks.runbook import onboard
-from opskit.config import SecretRef
+from opskit.config import Profile, SecretRef
 from opskit.inventory import fetch_inventory
 from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 
-from .servers import ScimProxy, closed_port, cloud_profile, onprem_profile, serve_asgi
+from .servers import (
+    ScimProxy,
+    closed_port,
+    cloud_profile,
+    onprem_profile,
+    self_signed_cert,
+    serve_asgi,
+)
 
 
 def run_onboarding(prof, **options):  # type: ignore[no-untyped-def]
@@ -197,3 +207,47 @@ def test_a_reference_that_cannot_be_read_is_a_note_not_the_end(sandbox) -> None:
     assert any("could not be read" in n for n in result.notes)
     assert "could not be read" in result.headline()
     assert outcomes(result.ran)["visibility"][0] in ("pass", "info")
+
+
+@pytest.mark.parametrize(("address", "scope"), [
+    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("169.254.10.1", "link-local"),
+    ("fe80::1%eth0", "link-local"), ("10.20.30.40", "private"), ("172.16.0.9", "private"),
+    ("192.168.1.10", "private"), ("100.64.0.1", "private"), ("fd12:3456::1", "private"),
+    ("::ffff:10.0.0.1", "private"), ("20.50.2.1", "public"), ("2606:4700::1111", "public"),
+])
+def test_address_scope(address: str, scope: str) -> None:
+    assert address_scope(address) == scope
+
+
+def test_a_private_connector_warns_only_when_a_cloud_iga_must_reach_it() -> None:
+    prof = Profile("ss", "onprem", "onprem", base_url="https://scim.corp.example/SCIMConnector/v2")
+    private = ["10.1.2.3", "fd00::3"]
+    for hosting in (None, "cloud"):
+        result = reachable_from_cloud(prof, private, hosting)
+        assert (result.outcome, result.code, result.severity) == (
+            "warn", "ONPREM_PRIVATE_ADDRESS", "medium")
+        assert "10.1.2.3 (private)" in result.evidence
+        assert r"C:\inetpub\wwwroot\SCIMConnector\Log" in result.remediation
+    assert reachable_from_cloud(prof, private, "on-prem").outcome == "info"
+    assert reachable_from_cloud(prof, ["10.1.2.3", "20.50.2.1"], None).outcome == "pass"
+    practice = Profile("p", "sandbox", "onprem", base_url="http://127.0.0.1:8765/SCIMConnector/v2")
+    assert reachable_from_cloud(practice, ["127.0.0.1"], None).outcome == "info"
+
+
+def test_onprem_connector_on_this_machine_over_tls_is_out_of_a_cloud_iga_s_reach(
+        sandbox: RunningSandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    certfile, keyfile = self_signed_cert(tmp_path)
+    with serve_asgi(sandbox.sandbox.app, certfile=certfile, keyfile=keyfile) as url:
+        prof = replace(onprem_profile(sandbox), base_url=url + PREFIX["onprem"],
+                       verify=str(certfile))
+        result = onboard(prof)
+    ran = result.ran
+    assert r"C:\\inetpub\\wwwroot\\SCIMConnector\\Log" in result.logs()  # escaped Markdown
+    got = outcomes(ran)
+    assert got.pop("network") == ("warn", None) and got.pop("write") == ("skip", None)
+    assert all(outcome in ("pass", "info") for outcome, _ in got.values()), got
+    [finding] = findings(ran, "acme")
+    assert (finding.code, finding.severity) == ("ONPREM_PRIVATE_ADDRESS", "medium")
+    assert "127.0.0.1 (loopback)" in finding.message

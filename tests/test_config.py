@@ -536,6 +536,29 @@ rehearsal = {value}
         load_profiles(path)
 
 
+def test_a_rehearsal_profile_looks_at_the_connector_its_rehearsal_breaks(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, """
+[profiles.disabled]
+kind = "sandbox"
+rehearsal = "connector-disabled"
+
+[profiles.no-folder]
+kind = "sandbox"
+rehearsal = "no-folder"
+""")
+    profiles = load_profiles(path)
+    assert (profiles["disabled"].flavor, profiles["no-folder"].flavor) == ("onprem", "cloud")
+    path = profile_file(tmp_path, """
+[profiles.r]
+kind = "sandbox"
+flavor = "cloud"
+rehearsal = "connector-disabled"
+""")
+    with pytest.raises(ConfigError, match="breaks the onprem connector") as info:
+        load_profiles(path)
+    assert 'flavor = "onprem"' in info.value.remediation
+
+
 def test_a_profile_knows_its_tenant_name_where_it_can(tmp_path: Path) -> None:
     path = profile_file(tmp_path, """
 [profiles.by-name]

@@ -59,7 +59,7 @@ def test_notebook_reports_every_planted_group_problem(report_run: RunResult) -> 
     assert found(report_run.results) == expected()  # each planted problem, nothing spurious
     assert report_run.status == "findings" and report_run.exit_code == 1  # high findings
     metrics = report_run.results["metrics"]
-    assert metrics["groups"] == {"IGA": 43, "Platform": 45, "Secret Server": 44}
+    assert metrics["groups"] == {"IGA": 44, "Platform": 46, "Secret Server": 44}
     assert metrics["plan"]["operations"] == 2 and "applied" not in metrics
     html = (report_run.run_dir / "report.html").read_text()
     # Both figures are in the report, drawn offline by the plotly.js embedded in it.
@@ -70,28 +70,31 @@ def test_notebook_reports_every_planted_group_problem(report_run: RunResult) -> 
 
 
 def test_notebook_applies_the_plan_and_reports_again(out: Path) -> None:
-    run = run_notebook(NOTEBOOK, profile="sandbox", parameters={"apply": True}, out_dir=out)
+    run = run_notebook(NOTEBOOK, profile="sandbox", out_dir=out, parameters={
+        "apply": True, "wait_for_sync_minutes": 0.005})  # the demo's timer: once a day
     results = run.results
     assert results["error"] is None and results["parameters"]["apply"] is True
     after = found(results)
     assert not {code for code, _ in after} & CLOSED_BY_SCIM  # the Platform-side gaps are gone
     before = expected()
     created = {s for c, s in before if c == "GROUP_NOT_ON_PLATFORM"}
-    # A group the plan created is a Platform group Secret Server has not synced yet.
+    # A group the plan created is a Platform group the timed sync has not brought yet.
     assert after == {p for p in before if p[0] not in CLOSED_BY_SCIM} | {
-        ("GROUP_NOT_IN_SECRET_SERVER", s) for s in created}
+        ("GROUP_SYNC_PENDING", s) for s in created}
     metrics = results["metrics"]
     assert metrics["applied"] == {"done": 2, "not_done": 0, "refused": 0}
     assert sum(metrics["findings_before"].values()) == len(before)
-    assert run.exit_code == 1  # GROUP_NOT_IN_SECRET_SERVER (high) stands until the sync
+    assert metrics["sync_wait"] == {"minutes": 0.005, "synced": 0, "still_missing": 1}
+    assert run.exit_code == 1  # the group that missed its sync (high) stands until Sync Now
     html = (run.run_dir / "report.html").read_text()
     assert "2 operation(s) done" in html
+    assert "still missing after 0.3 s" in html and "wait for the timed sync" in html
 
 
 def test_notebook_on_an_onprem_profile_runs_and_says_why_nothing_is_found(out: Path) -> None:
     run = run_notebook(NOTEBOOK, profile="sandbox-onprem", out_dir=out)
     assert run.status == "ok" and run.exit_code == 0 and run.results["findings"] == []
-    assert run.results["metrics"]["groups"] == {"IGA": 43, "Platform": None,
+    assert run.results["metrics"]["groups"] == {"IGA": 44, "Platform": None,
                                                 "Secret Server": 44}
     html = (run.run_dir / "report.html").read_text()
     assert "is an on-prem profile, so it is the Secret Server side" in html

@@ -15,10 +15,11 @@ from opskit.sandbox.rehearsals import REHEARSALS
 
 from .conftest import SMALL
 
-# The checks' titles, by id; building the list sends nothing.
-TITLES = {c.id: c.title for c in onboarding.onboarding_checks(
-    Profile("x", "sandbox", "cloud", base_url="http://127.0.0.1:1/scim/v2"),
+# The checks' titles, by flavor and id; building the list sends nothing.
+TITLES = {flavor: {c.id: c.title for c in onboarding.onboarding_checks(
+    Profile("x", "sandbox", flavor, base_url=f"http://127.0.0.1:1{path}"),
     None)}  # type: ignore[arg-type]
+    for flavor, path in (("cloud", "/scim/v2"), ("onprem", "/SCIMConnector/v2"))}
 REMEDIATION = {**{code: rem for code, (_s, rem) in token.CATALOGUE.items()},
                **{code: rem for code, (_s, rem) in onboarding.CATALOGUE.items()}}
 
@@ -48,7 +49,8 @@ def test_each_rehearsal_fails_at_its_check(name: str, config: Path, tmp_path: Pa
     rehearsal = REHEARSALS[name]
     code, results = run(config, f"rehearse-{name}", tmp_path, monkeypatch)
     assert code == 1 and results["status"] == "findings"
-    assert results["metrics"]["blocked_at"] == TITLES[rehearsal.check]
+    assert results["metrics"]["flavor"] == rehearsal.flavor
+    assert results["metrics"]["blocked_at"] == TITLES[rehearsal.flavor][rehearsal.check]
     [finding] = [f for f in results["findings"] if f["severity"] in ("critical", "high")]
     assert finding["code"] == rehearsal.code
     assert finding["remediation"] == REMEDIATION[rehearsal.code]

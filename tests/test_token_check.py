@@ -19,6 +19,7 @@ from opskit.checks import token as tc
 from opskit.checks.token import TokenCheck, check_token
 from opskit.config import Profile, SecretRef, cloud_urls
 from opskit.errors import ConfigError
+from opskit.limits import Limits
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 from opskit.scim import urns
@@ -85,8 +86,11 @@ class FakePlatform:
 
     TOKEN = "fake-platform-access-token-0123456789"
 
-    def __init__(self, *, scope_granted: str | None = "xpm.platform", scim_status: int = 200):
+    def __init__(self, *, scope_granted: str | None = "xpm.platform", scim_status: int = 200,
+                 scim_detail: str = "The access token is invalid or has expired."):
         self.scope_granted, self.scim_status = scope_granted, scim_status
+        self.scim_detail = scim_detail
+        self.scim_calls = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,8 +109,9 @@ class FakePlatform:
                     "itemsPerPage": 1, "Resources": [{"id": "1", "userName": "a@acme.com"}]}
             await send_json(send, 200, json.dumps(body).encode())
         elif path == "/scim/v2/Users":
+            self.scim_calls += 1
             body = {"schemas": [urns.ERROR], "status": str(self.scim_status),
-                    "detail": "The access token is invalid or has expired."}
+                    "detail": self.scim_detail}
             await send_json(send, self.scim_status, json.dumps(body).encode())
         else:
             await send_json(send, 404, b"Not Found", b"text/plain")
@@ -135,11 +140,12 @@ async def login_page(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 # ---------------------------------------------------------------------------- the happy path
-def test_a_good_token_proves_the_four_faq_items(sandbox: RunningSandbox) -> None:
+def test_a_good_token_proves_the_four_tenant_side_faq_items(sandbox: RunningSandbox) -> None:
     result = check_token(cloud_profile(sandbox))
     assert result.ok and codes(result) == [tc.TOKEN_OK]
-    assert statuses(result) == dict.fromkeys(
-        [tc.ROLE, tc.OAUTH_CLIENT, tc.SCOPE, tc.TENANT_URL], tc.PROVEN)
+    assert statuses(result) == {**dict.fromkeys(
+        [tc.ROLE, tc.OAUTH_CLIENT, tc.SCOPE, tc.TENANT_URL], tc.PROVEN),
+        tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}  # the fifth needs the IGA's settings
     assert result.scope_granted == "xpm.platform" and result.expires_in == 3600
     assert "expires in 3600 s" in result.findings[0].message
     assert result.scim_call.outcome == tc.ACCEPTED and result.scim_call.status == 200
@@ -147,7 +153,7 @@ def test_a_good_token_proves_the_four_faq_items(sandbox: RunningSandbox) -> None
     m = result.metrics
     assert (m["token_status"], m["scim_status"], m["expires_in"], m["scope_granted"]) == \
         (200, 200, 3600, "xpm.platform")
-    assert m["proven"] == 4 and m["elapsed_ms"] > 0
+    assert m["proven"] == 4 and m["not_checked"] == 1 and m["elapsed_ms"] > 0
     assert {limit.what for limit in result.does_not_prove} >= {
         "Owner on folders and secrets", "Groups synced between the Platform and Secret Server"}
     json.loads(result.to_json())  # one valid JSON document
@@ -168,7 +174,8 @@ def test_builtin_onprem_profile_marks_token_endpoint_items_not_applicable(
     result = check_token(onprem_profile(sandbox))
     assert result.ok and codes(result) == [tc.STATIC_TOKEN_OK] and result.diagnosis is None
     assert statuses(result) == {tc.ROLE: tc.PROVEN, tc.OAUTH_CLIENT: tc.NOT_APPLICABLE,
-                                tc.SCOPE: tc.NOT_APPLICABLE, tc.TENANT_URL: tc.PROVEN}
+                                tc.SCOPE: tc.NOT_APPLICABLE, tc.TENANT_URL: tc.PROVEN,
+                                tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
     assert sandbox.tenant.file.onprem.token not in shown(result)
 
 
@@ -179,8 +186,12 @@ def test_wrong_secret_is_token_invalid_client(sandbox: RunningSandbox) -> None:
     assert not result.ok and codes(result) == [tc.TOKEN_INVALID_CLIENT]
     finding = result.findings[0]
     assert finding.severity == "critical" and "service user" in finding.remediation
+    # The Platform may refuse a token for a missing role in the same words.
+    assert "Platform User role" in finding.remediation
+    assert "Bypass Direct API Authentication Restriction" in finding.remediation
     assert statuses(result) == {tc.ROLE: tc.NOT_PROVEN, tc.OAUTH_CLIENT: tc.REFUTED,
-                                tc.SCOPE: tc.NOT_PROVEN, tc.TENANT_URL: tc.PROVEN}
+                                tc.SCOPE: tc.NOT_PROVEN, tc.TENANT_URL: tc.PROVEN,
+                                tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
     assert result.scim_call.outcome == tc.SKIPPED and result.metrics["token_status"] == 401
     assert "wrong-secret-123" not in shown(result)
 
@@ -235,7 +246,8 @@ def test_no_scim_role_is_scim_access_denied() -> None:
     assert "Manage Identity Settings" in finding.remediation
     # The token proves the client and the scope; the SCIM call refutes the role.
     assert statuses(result) == {tc.ROLE: tc.REFUTED, tc.OAUTH_CLIENT: tc.PROVEN,
-                                tc.SCOPE: tc.PROVEN, tc.TENANT_URL: tc.PROVEN}
+                                tc.SCOPE: tc.PROVEN, tc.TENANT_URL: tc.PROVEN,
+                                tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
     assert result.metrics["scim_status"] == 403
 
 
@@ -255,6 +267,59 @@ def test_issued_token_refused_by_scim(scim_status: int, code: str, role_status: 
     assert FakePlatform.TOKEN not in shown(result)
 
 
+def test_no_platform_user_role_fails_at_token_time_and_names_the_role() -> None:
+    with running(small(service_account={"has_platform_user_role": False})) as sb:
+        result = check_token(cloud_profile(sb))
+    assert codes(result) == [tc.TOKEN_CLIENT_NOT_AUTHORIZED] and not result.ok
+    finding = result.findings[0]
+    assert finding.severity == "critical" and "Platform User role" in finding.remediation
+    assert finding.remediation == tc.CATALOGUE[tc.TOKEN_CLIENT_NOT_AUTHORIZED][1]
+    assert statuses(result) == {tc.ROLE: tc.REFUTED, tc.OAUTH_CLIENT: tc.PROVEN,
+                                tc.SCOPE: tc.NOT_PROVEN, tc.TENANT_URL: tc.PROVEN,
+                                tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
+    assert result.scim_call.outcome == tc.SKIPPED
+    assert result.metrics["token_cause"] == "client_not_authorized"
+
+
+def test_a_disabled_onprem_connector_is_named_with_its_remedy() -> None:
+    with running(small(onprem={"disabled": True})) as sb:
+        result = check_token(onprem_profile(sb))
+    assert codes(result) == [tc.ONPREM_CONNECTOR_DISABLED] and not result.ok
+    finding = result.findings[0]
+    assert finding.severity == "critical" and "SCIM Connector has been disabled" in \
+        finding.message
+    assert r"C:\inetpub\wwwroot\SCIMConnector\Log" in finding.remediation
+    assert "SCIM_Connector_Disabled" in finding.remediation
+    assert result.proof(tc.TENANT_URL).status == tc.PROVEN  # it answered, as SCIM
+    assert result.proof(tc.ROLE).status == tc.NOT_PROVEN
+    assert result.metrics["scim_outcome"] == tc.CONNECTOR_DISABLED
+
+
+def test_secret_server_down_behind_the_cloud_leaves_the_token_check_green() -> None:
+    # Users are the Platform's own: the token check passes, and the runbook's folder read is
+    # where the outage shows (the secret-server-down rehearsal).
+    with running(small(cloud={"secret_server_reachable": False})) as sb:
+        assert check_token(cloud_profile(sb)).ok
+
+
+@pytest.mark.parametrize(("status", "detail", "code"), [
+    (503, "Secret Server unreachable.", tc.SECRET_SERVER_UNREACHABLE),
+    (503, "Secret Server service unavailable.", tc.SECRET_SERVER_UNREACHABLE),
+    (503, "SCIM Connector has been disabled. Contact an administrator.",
+     tc.ONPREM_CONNECTOR_DISABLED),
+    (503, "Service Unavailable", tc.SCIM_CALL_FAILED),  # no state named: the generic code
+    (500, "Secret Server unreachable.", tc.SCIM_CALL_FAILED),  # the documented status is 503
+])
+def test_a_persistent_503_ends_in_its_own_code_within_the_retries(
+        status: int, detail: str, code: str) -> None:
+    platform = FakePlatform(scim_status=status, scim_detail=detail)
+    with serve_asgi(platform) as url:
+        result = check_token(cloud_at(url, limits=Limits(max_attempts=2)))
+    assert codes(result) == [code] and not result.ok
+    assert platform.scim_calls == (2 if status == 503 else 1)  # retried, within the budget
+    assert result.findings[0].remediation == tc.CATALOGUE[code][1]
+
+
 @pytest.mark.parametrize(("status", "error", "code"), [
     (400, "unsupported_grant_type", tc.TOKEN_UNSUPPORTED_GRANT),
     (400, "something_else", tc.TOKEN_UNEXPECTED_RESPONSE),
@@ -264,6 +329,46 @@ def test_other_oauth_errors(status: int, error: str, code: str) -> None:
         result = check_token(cloud_at(url))
     assert codes(result) == [code] and result.findings[0].severity == "critical"
     assert error in result.findings[0].message
+
+
+def iga_settings(path: Path, prof: Profile, **changes: Any) -> str:
+    """An IGA settings file with what the tenant needs, changed as asked (None drops a key)."""
+    settings = {"base_url": prof.base_url, "authentication": "OAuth 2.0",
+                "grant_type": "Client Credentials", "token_url": prof.token_url,
+                "request_parameters": {"scope": "xpm.platform"}, **changes}
+    path.write_text(yaml.safe_dump({k: v for k, v in settings.items() if v is not None}))
+    return str(path)
+
+
+def test_the_fifth_faq_item_needs_the_iga_settings_and_is_proven_only_by_them(
+        sandbox: RunningSandbox, tmp_path: Path) -> None:
+    prof = cloud_profile(sandbox)
+    matching = check_token(prof, iga_settings=iga_settings(tmp_path / "ok.yaml", prof))
+    assert matching.ok and codes(matching) == [tc.TOKEN_OK]
+    assert matching.proof(tc.IGA_AUTHENTICATION).status == tc.PROVEN
+    no_scope = check_token(prof, iga_settings=iga_settings(tmp_path / "bad.yaml", prof,
+                                                           request_parameters=None))
+    assert not no_scope.ok and codes(no_scope) == ["IGA_SCOPE_MISSING"]
+    proof = no_scope.proof(tc.IGA_AUTHENTICATION)
+    assert proof.status == tc.REFUTED and "IGA_SCOPE_MISSING" in proof.reason
+    # Right settings, refused credentials: the IGA would fail as well.
+    refused = check_token(cloud_profile(sandbox, client_secret=SecretRef.practice(
+        "wrong-secret-123", "client_secret")), iga_settings=str(tmp_path / "ok.yaml"))
+    assert refused.proof(tc.IGA_AUTHENTICATION).status == tc.NOT_PROVEN
+
+
+def test_the_cli_takes_the_iga_settings(profiles: dict[str, str], sandbox: RunningSandbox,
+                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from opskit import cli
+
+    for key, value in profiles.items():
+        monkeypatch.setenv(key, value)
+    path = iga_settings(tmp_path / "iga.yaml", cloud_profile(sandbox),
+                        base_url="https://elsewhere.delinea.app/scim/v2")
+    assert cli.main(["token-check", "--profile", "good", "--iga-settings", path]) == 1
+    out = capsys.readouterr().out
+    assert "IGA_BASE_URL_MISMATCH" in out and "refuted" in out
 
 
 @pytest.mark.parametrize(("granted", "code", "scope_status"), [
@@ -416,7 +521,8 @@ def test_notebook_hygiene() -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1 and params[0].source.strip().endswith('profile = "sandbox"')
+    assert len(params) == 1 and 'profile = "sandbox"' in params[0].source
+    assert 'iga_settings = ""' in params[0].source
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert all(not c.outputs and c.execution_count is None for c in code)

@@ -41,6 +41,10 @@ def folder_view(inv: Any) -> FolderView:
     return FolderView(folders, secrets, str(inv.meta.get("source", "")), inv)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def parent_path(path: str) -> str | None:
     head = path.rsplit("/", 1)[0]
     return head if head and head != PARTIAL else None
@@ -210,8 +214,10 @@ def coverage(cloud: Any, reference: Any = None) -> Coverage:
     where = f" ({ref.source})" if ref.source else ""
     statement = (f"The cloud service account sees {vis_f:,} of {total_f:,} folders and "
                  f"{vis_s:,} of {total_s:,} secrets that the reference view{where} holds. "
-                 + (f"{total_f - vis_f:,} folders in {len(roots):,} hidden subtrees and "
-                    f"{total_s - vis_s:,} secrets are not returned by the cloud connector, so "
+                 + (f"{_count(total_f - vis_f, 'folder')} in "
+                    f"{_count(len(roots), 'hidden subtree')} and "
+                    f"{_count(total_s - vis_s, 'secret')} are not returned by the cloud "
+                    "connector, so "
                     "the IGA will not see them." if total_f - vis_f or total_s - vis_s else
                     "Nothing the reference holds is hidden from it.")
                  + (f" {unmatched:,} folders of the cloud view are not in the reference: is "

@@ -13,6 +13,7 @@ Which view each finding reads:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import pandas as pd
 
 from ..errors import OpskitError
 from ..report.findings import Finding, Severity
-from ._coverage import Coverage, FolderView
+from ._coverage import Coverage, FolderView, _count
 from ._coverage import coverage as measure
 from ._names import casefold
 from ._views import View
@@ -144,10 +145,6 @@ def infer_service_account(cloud: Any, view: View | None = None) -> str:
                       "client_id, e.g. scim.integration@acme.com)")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def _known_false(value: Any) -> bool:
     return value is not None and value is not pd.NA and not bool(value)
 
@@ -180,17 +177,27 @@ def _coverage_findings(cov: Coverage, tenant: str, ref: View | None, sa: str,
         out.append(_finding(
             "PARTIAL_FOLDER_VISIBILITY", tenant,
             f"the service account is Owner of {cov.folders_visible:,} of {cov.folders_total:,} "
-            f"folders; {hidden_f:,} folders in {len(cov.hidden_roots):,} subtrees are hidden "
-            "from the cloud connector, so the IGA will not see them"))
-    roots = cov.hidden_roots["path"].tolist()
-    causes = _hidden_causes(ref, set(roots), sa, directory) if ref is not None else {}
-    for path, n_sub, n_sec in zip(roots, cov.hidden_roots["subfolders"].tolist(),
-                                  cov.hidden_roots["secrets"].tolist(), strict=True):
+            f"folders; {_count(hidden_f, 'folder')} in "
+            f"{_count(len(cov.hidden_roots), 'subtree')} {_are(hidden_f)} hidden from the cloud "
+            "connector, so the IGA will not see them"))
+    fixes = _fix_points(cov, ref)
+    causes = _hidden_causes(ref, set(fixes), sa, directory) if ref is not None else {}
+    for path, fix in sorted(fixes.items()):
         cause = causes.get(path, "the service account holds no Owner grant on it")
-        tail = f"; its {_count(n_sub, 'subfolder')} are hidden too" if n_sub else ""
+        if fix.top != path:
+            cause += (f"; it sits in the hidden subtree of {fix.top}, but granting Owner there "
+                      "will not reveal it")
+        n = fix.following
+        tail = (f"; {_count(n, 'subfolder')} that {'inherits' if n == 1 else 'inherit'} from "
+                f"it {_are(n)} hidden too" if n else "")
+        if fix.own_below:
+            tail += (f"; {_count(fix.own_below, 'folder')} below it with permissions of "
+                     f"{'its' if fix.own_below == 1 else 'their'} own "
+                     f"{'stays' if fix.own_below == 1 else 'stay'} hidden when it is fixed "
+                     "(see their own findings)")
         out.append(_finding("FOLDER_NOT_VISIBLE", path,
                             f"{cause}, so the cloud connector does not return it{tail} "
-                            f"({_count(n_sec, 'secret')} in the subtree)"))
+                            f"({_count(fix.secrets, 'secret')} in what it hides)"))
     for path in cov.not_owned["path"].tolist():
         out.append(_finding("SECRET_NOT_OWNED", path,
                             "the folder is returned but the secret is not: it carries its own "
@@ -198,6 +205,53 @@ def _coverage_findings(cov: Coverage, tenant: str, ref: View | None, sa: str,
                             "privileged data is not returned and a container update that "
                             "touches it is refused with Access Denied"))
     return out
+
+
+
+def _are(n: int) -> str:
+    return "is" if n == 1 else "are"
+
+
+@dataclass(frozen=True)
+class _Fix:
+    """One hidden folder to fix on its own: the top of a hidden subtree, or a folder inside
+    one whose own permissions keep it hidden when the top is fixed."""
+
+    top: str  # the top of the hidden subtree it is in (itself for a top)
+    following: int  # hidden subfolders that inherit from it, so appear once it is fixed
+    own_below: int  # folders below it that are fixes of their own
+    secrets: int  # secrets in it and in the subfolders that follow it
+
+
+def _fix_points(cov: Coverage, ref: View | None) -> dict[str, _Fix]:
+    """Every hidden folder an operator must fix on its own, by path. Without a reference
+    inventory (a folder export has no permissions) only the tops of hidden subtrees."""
+    hidden = cov.folders[cov.folders["hidden_root"].notna()]
+    paths, parents = hidden["path"].tolist(), hidden["parent"].tolist()
+    tops, secrets = hidden["hidden_root"].tolist(), hidden["secrets"].tolist()
+    own: set[str] = set()
+    if ref is not None:
+        folders = ref.grants.folders
+        codes = range(len(folders))
+        own = {p for p, c, src in zip(folders["path"].tolist(), codes,
+                                      folders["source"].tolist(), strict=True) if c == src}
+    fixes = {p for p, top in zip(paths, tops, strict=True) if p == top or p in own}
+    # A parent's path sorts before its children's, so each folder's parent is placed first.
+    point: dict[str, str] = {}
+    for p, parent in sorted(zip(paths, parents, strict=True)):
+        point[p] = p if p in fixes else point.get(parent, p)
+    following = dict.fromkeys(fixes, 0)
+    own_below = dict.fromkeys(fixes, 0)
+    in_it = dict.fromkeys(fixes, 0)
+    for p, parent, n in zip(paths, parents, secrets, strict=True):
+        in_it[point[p]] += int(n)
+        if p in fixes:
+            if parent in point:
+                own_below[point[parent]] += 1
+        else:
+            following[point[p]] += 1
+    top_of = dict(zip(paths, tops, strict=True))
+    return {p: _Fix(top_of[p], following[p], own_below[p], in_it[p]) for p in fixes}
 
 
 def _is_sa(kind: str, name: str, sa: str, directory: _Directory) -> bool:

@@ -11,7 +11,13 @@ token_url: https://acme.delinea.app/identity/api/oauth2/token/xpmplatform  # OAu
 request_parameters: {scope: xpm.platform}          # OAuth request parameters
 filters:                                           # any filters set on the source, by object type
   accounts: 'userName co "@acme.com"'
+hosting: cloud                                     # cloud (ISC, Okta, Entra ID) or on-prem
 ```
+
+``hosting`` says where the IGA calls from: ``cloud`` (the default assumption) for a service on
+the internet, ``on-prem`` for one inside the connector's network (IdentityIQ, or a source run
+through a SailPoint Virtual Appliance there). It decides whether an on-prem connector on a
+private address is out of the IGA's reach.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from ..scim import filters as scim_filters
 from .engine import Check, CheckResult
 
 KNOWN_KEYS = {"base_url", "authentication", "grant_type", "token_url", "request_parameters",
-              "filters"}
+              "filters", "hosting"}
+IGA_HOSTING = ("cloud", "on-prem")
 CATALOGUE = {
     "IGA_BASE_URL_MISMATCH": ("critical", "Set the source's Base URL to the tenant's SCIM base."),
     "IGA_TOKEN_URL_MISMATCH": ("critical", "Set the OAuth 2.0 Token URL to the tenant's token "
@@ -85,6 +92,10 @@ def load_settings(path: str | Path) -> dict[str, Any]:
             data.get("request_parameters", {}), dict):
         raise ConfigError(f"{p}: 'filters' and 'request_parameters' must be mappings",
                           "write them as {name: value} pairs")
+    if data.get("hosting", "cloud") not in IGA_HOSTING:
+        raise ConfigError(f"{p}: hosting is {str(data['hosting'])[:40]!r}",
+                          "write hosting: cloud (the IGA calls from the internet) or hosting: "
+                          "on-prem (from inside the connector's network)")
     return data
 
 

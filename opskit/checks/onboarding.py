@@ -21,6 +21,8 @@ from ..config import Profile
 from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
 from ..scim import filters, urns
 from ..scim.responses import list_page, scim_json
+from . import network
+from . import token as token_check
 from .engine import Check, CheckResult
 from .token import check_token
 
@@ -49,6 +51,11 @@ CATALOGUE = {
     "FILTER_EQ_REFUSED": ("high", "The tenant refused an 'eq' filter the IGA relies on: check "
                           "the base URL and the connector's version."),
 }
+# A connector that answers but serves nothing (its Secret Server out of reach, or disabled):
+# any check after the token can meet it, and says so with the token check's code.
+CATALOGUE.update({code: token_check.CATALOGUE[code]
+                  for code in token_check.CONNECTOR_STATES.values()})
+CATALOGUE.update(network.CATALOGUE)
 ROLE_CHECKLIST: tuple[tuple[str, str], ...] = (
     ("Bypass Direct API Authentication Restriction",
      "without it every SCIM call is refused although a token is issued"),
@@ -95,9 +102,25 @@ class _Session:
             self._client.close()
 
 
+def _by_connector_state(run: Any) -> Any:
+    """A check that reports a connector serving nothing by its own code, not as a failed
+    check of whatever it was reading."""
+    def checked(seen: dict[str, CheckResult]) -> CheckResult:
+        try:
+            return run(seen)  # type: ignore[no-any-return]
+        except tuple(token_check.CONNECTOR_STATES) as exc:
+            code = token_check.CONNECTOR_STATES[type(exc)]
+            return _result(code, "fail", "the connector answered, but serves nothing: "
+                           f"{exc.detail or exc.message}", exc.message)
+    return checked
+
+
 def onboarding_checks(profile: Profile, session: _Session, *,
-                      reference_folders: int | None = None, apply: bool = False) -> list[Check]:
-    """The runbook's checks for a profile's connector (cloud or on-prem), for run_checks."""
+                      reference_folders: int | None = None, apply: bool = False,
+                      iga_hosting: str | None = None) -> list[Check]:
+    """The runbook's checks for a profile's connector (cloud or on-prem), for run_checks.
+    ``iga_hosting`` ("cloud" or "on-prem", from the IGA settings) says whether the IGA must
+    reach an on-prem connector from the internet (assumed when not given)."""
     url = httpx.URL(profile.base_url)
     onprem = profile.flavor == "onprem"
 
@@ -116,7 +139,12 @@ def onboarding_checks(profile: Profile, session: _Session, *,
         except OSError:
             return _result("TENANT_UNREACHABLE", "fail", f"{url.host} does not resolve",
                            "DNS: the host name does not resolve")
-        return CheckResult("pass", f"{url.host} resolves", ", ".join(sorted(addresses)))
+        return CheckResult("pass", f"{url.host} resolves", ", ".join(sorted(addresses)),
+                           data={"addresses": sorted(addresses)})
+
+    def cloud_reach(seen: dict[str, CheckResult]) -> CheckResult:
+        return network.reachable_from_cloud(profile, seen["dns"].data["addresses"],
+                                            iga_hosting)
 
     def reachable(seen: dict[str, CheckResult]) -> CheckResult:
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -181,6 +209,8 @@ def onboarding_checks(profile: Profile, session: _Session, *,
         def run(seen: dict[str, CheckResult]) -> CheckResult:
             try:
                 n = session.total(endpoint)
+            except tuple(token_check.CONNECTOR_STATES):
+                raise  # said by its own code (see _by_connector_state)
             except OpskitError as exc:
                 return _result("SCIM_READ_FAILED", "fail", f"{endpoint} cannot be read",
                                exc.message)
@@ -226,6 +256,8 @@ def onboarding_checks(profile: Profile, session: _Session, *,
         for op, text in probes.items():
             try:
                 session.get("Users", filter=text, count=1)
+            except tuple(token_check.CONNECTOR_STATES):
+                raise  # said by its own code (see _by_connector_state)
             except ScimError as exc:
                 return _result("FILTER_EQ_REFUSED", "fail", f"'{op}' filter refused",
                                exc.message)
@@ -259,24 +291,30 @@ def onboarding_checks(profile: Profile, session: _Session, *,
     checks = [
         Check("url", "Tenant URL well formed", well_formed),
         Check("dns", "Tenant resolves", resolvable, ("url",)),
+    ]
+    if onprem:
+        checks.append(Check("network", "Reachable from a cloud IGA", cloud_reach, ("dns",)))
+    checks += [
         Check("tls", "Tenant reachable over TLS", reachable, ("dns",)),
         Check("token", "Static token accepted" if onprem else
               "Token retrieval and SCIM access", token, ("tls",)),
-        Check("discovery", "Discovery and resource types", discovery, ("token",)),
+        Check("discovery", "Discovery and resource types", _by_connector_state(discovery),
+              ("token",)),
         Check("spc", "ServiceProviderConfig" + (" and bulk limits" if onprem else ""),
-              service_provider_config, ("token",)),
-        Check("users", "Users readable", readable("Users"), ("token",)),
-        Check("groups", "Groups readable", readable("Groups"), ("token",)),
+              _by_connector_state(service_provider_config), ("token",)),
+        Check("users", "Users readable", _by_connector_state(readable("Users")), ("token",)),
+        Check("groups", "Groups readable", _by_connector_state(readable("Groups")), ("token",)),
         Check("visibility", "Folders and secrets " + ("the endpoint sees" if onprem else
                                                        "the service account sees"),
-              visibility, ("discovery",)),
-        Check("filters", "Filter support", filter_support, ("users",)),
+              _by_connector_state(visibility), ("discovery",)),
+        Check("filters", "Filter support", _by_connector_state(filter_support), ("users",)),
     ]
     if onprem:
-        checks.append(Check("disabled", "Disabled users", disabled_users, ("users",)))
+        checks.append(Check("disabled", "Disabled users", _by_connector_state(disabled_users),
+                            ("users",)))
     else:
-        checks.append(Check("limits", "Documented limits (/Roles, /Bulk)", documented_limits,
-                            ("spc",)))
+        checks.append(Check("limits", "Documented limits (/Roles, /Bulk)",
+                            _by_connector_state(documented_limits), ("spc",)))
     checks.append(Check("write", "Write probe (temporary group)", write_probe, ("groups",)))
     return checks
 

@@ -15,7 +15,7 @@ import httpx
 
 from ..auth import unreachable_detail
 from ..config import Profile, connect, connect_view
-from ..errors import OpskitError
+from ..errors import CLOUD_CONNECTOR_LOG, ONPREM_CONNECTOR_LOG, OpskitError
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
 from ..report.findings import Finding, findings_frame, findings_styled
 from .engine import Ran, findings, run_checks, styled, table
@@ -94,6 +94,11 @@ class Onboarding:
         return Markdown("*No IGA settings file given (`iga_settings`): the values above are "
                         "what to enter.*")
 
+    def logs(self) -> str:
+        """Markdown: where this connector keeps the logs that explain a failure."""
+        where = ONPREM_CONNECTOR_LOG if self.flavor == "onprem" else CLOUD_CONNECTOR_LOG
+        return f"**Logs:** {markdown_prose(where)}."
+
     def role_checklist(self) -> pd.DataFrame:
         """The custom role's permissions, which SCIM cannot read, with what each one's absence
         looks like; marked against what the checks saw where they show it."""
@@ -150,7 +155,8 @@ def onboard(profile: str | Profile | None = None, *, reference: str | Profile | 
         session = _Session(prof)
         try:
             ran = run_checks(onboarding_checks(prof, session, reference_folders=reference_folders,
-                                               apply=apply))
+                                               apply=apply, iga_hosting=(entered or {}).get(
+                                                   "hosting")))
         finally:
             session.close()
         iga = run_checks(iga_checks(prof, entered)) if entered is not None else []

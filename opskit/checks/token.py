@@ -2,12 +2,14 @@
 
 Delinea's FAQ ("Why Token Retrieval is Required?") says retrieving a token confirms the service
 account and its custom SCIM role, that the OAuth client is active and accepts credentials, the
-scope (xpm.platform) and the tenant URL. A token on its own shows only part of that: the Platform
-issues tokens to a service user whose role cannot use SCIM, and every SCIM call then answers 403.
-So the check asks for a token (``opskit.auth.diagnose_token``), then makes ONE authenticated SCIM
-read with the same credentials (``GET /Users?count=1``: ServiceProviderConfig may be served without
-authentication, so it would not show that the token is accepted), and marks each FAQ item proven,
-not proven, refuted or not applicable, with a one-line reason.
+scope (xpm.platform) and the tenant URL, and that it prevents authentication failures in
+SailPoint later. A token on its own shows only part of that: the Platform issues tokens to a
+service user whose role cannot use SCIM, and every SCIM call then answers 403. So the check asks
+for a token (``opskit.auth.diagnose_token``), then makes ONE authenticated SCIM read with the same
+credentials (``GET /Users?count=1``: ServiceProviderConfig may be served without authentication,
+so it would not show that the token is accepted), and marks each FAQ item proven, not proven,
+refuted or not applicable, with a one-line reason. The fifth item is about the IGA's side: it is
+proven only against the IGA's own settings (``iga_settings``), and otherwise not checked.
 
 An on-prem profile has no token endpoint: the check is the SCIM read with the endpoint's static
 token, and the token-endpoint items are not applicable.
@@ -30,13 +32,16 @@ from .._redact import redact
 from ..auth import BearerAuth, TokenDiagnosis, auth_for, diagnose_token, request_token
 from ..config import DEFAULT_SCOPE, Profile, connect
 from ..errors import (
+    ONPREM_CONNECTOR_LOG,
     AuthError,
     ConfigError,
+    ConnectorDisabled,
     NotScimResponse,
     ScimAccessDenied,
     ScimError,
     ScimNotFound,
     ScimUnauthorized,
+    SecretServerUnreachable,
 )
 from ..report.display import styled
 from ..report.escaping import markdown_code, markdown_text
@@ -50,6 +55,9 @@ from ..report.findings import (
     findings_styled,
 )
 from ..scim.responses import list_page, scim_json
+from .engine import findings as engine_findings
+from .engine import run_checks
+from .iga import iga_checks, load_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,6 +91,14 @@ SCIM_TOKEN_REJECTED = "SCIM_TOKEN_REJECTED"
 STATIC_TOKEN_REJECTED = "STATIC_TOKEN_REJECTED"
 SCIM_BASE_URL_WRONG = "SCIM_BASE_URL_WRONG"
 SCIM_CALL_FAILED = "SCIM_CALL_FAILED"
+TOKEN_CLIENT_NOT_AUTHORIZED = "TOKEN_CLIENT_NOT_AUTHORIZED"
+SECRET_SERVER_UNREACHABLE = "SECRET_SERVER_UNREACHABLE"
+ONPREM_CONNECTOR_DISABLED = "ONPREM_CONNECTOR_DISABLED"
+# The connector states a SCIM answer names (opskit.scim.responses recognises them), by code.
+CONNECTOR_STATES: dict[type[ScimError], str] = {
+    SecretServerUnreachable: SECRET_SERVER_UNREACHABLE,
+    ConnectorDisabled: ONPREM_CONNECTOR_DISABLED,
+}
 
 CUSTOM_ROLE_PERMISSIONS = (
     "Bypass Direct API Authentication Restriction", "Manage Identity Settings",
@@ -98,11 +114,11 @@ _CLOUD_ACCESS_DENIED = (
     ", ".join(f"'{p}'" for p in CUSTOM_ROLE_PERMISSIONS[2:-1]) +
     f" and '{CUSTOM_ROLE_PERMISSIONS[-1]}'.")
 _ONPREM_ACCESS_DENIED = (
-    "The connector refused this endpoint's call: check the connector's log for 'Application "
-    "account is missing a required permission' and give the Secret Server application account "
-    "the roles the connector needs (View Users, Administer Users, Administer Groups, Administer "
-    "Folders, Administer Reports, Own Secret, View Secret, …; see the connector's "
-    "documentation).")
+    f"The connector refused this endpoint's call: check {ONPREM_CONNECTOR_LOG}, for "
+    "'Application account is missing a required permission' and give the Secret Server "
+    "application account the roles the connector needs (View Users, Administer Users, "
+    "Administer Groups, Administer Folders, Administer Reports, Own Secret, View Secret, …; see "
+    "the connector's documentation).")
 
 CATALOGUE: dict[str, tuple[Severity, str]] = {
     TOKEN_OK: ("info", ""),
@@ -144,12 +160,16 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     SCIM_CALL_FAILED: (
         "high", "The SCIM service failed or throttled past the retries; run the check again "
                 "later, and check the connector's status and logs if it lasts."),
+    TOKEN_CLIENT_NOT_AUTHORIZED: ("critical", auth.REMEDIATION[auth.CLIENT_NOT_AUTHORIZED]),
+    SECRET_SERVER_UNREACHABLE: ("high", SecretServerUnreachable.remediation),
+    ONPREM_CONNECTOR_DISABLED: ("critical", ConnectorDisabled.remediation),
 }
 
 _CAUSE_CODES = {
     auth.TENANT_UNREACHABLE: TENANT_UNREACHABLE,
     auth.TOKEN_ENDPOINT_NOT_FOUND: TOKEN_ENDPOINT_NOT_FOUND,
     auth.INVALID_CLIENT: TOKEN_INVALID_CLIENT,
+    auth.CLIENT_NOT_AUTHORIZED: TOKEN_CLIENT_NOT_AUTHORIZED,
     auth.INVALID_SCOPE: TOKEN_INVALID_SCOPE,
     auth.UNSUPPORTED_GRANT: TOKEN_UNSUPPORTED_GRANT,
     auth.NOT_JSON: TOKEN_NOT_JSON,
@@ -158,17 +178,23 @@ _CAUSE_CODES = {
 
 # ------------------------------------------------------------------------------- what it proves
 PROVEN, NOT_PROVEN, REFUTED, NOT_APPLICABLE = "proven", "not proven", "refuted", "not applicable"
-PROOF_STATUSES = (PROVEN, NOT_PROVEN, REFUTED, NOT_APPLICABLE)
+# What the check cannot say without something it was not given (the IGA's settings).
+NOT_CHECKED = "not checked"
+PROOF_STATUSES = (PROVEN, NOT_PROVEN, REFUTED, NOT_APPLICABLE, NOT_CHECKED)
 
 # The FAQ's list, in its order.
 ROLE, OAUTH_CLIENT, SCOPE, TENANT_URL = "service_account_role", "oauth_client", "scope", \
     "tenant_url"
+IGA_AUTHENTICATION = "iga_authentication"
 CLAIMS = {
     ROLE: "Service account and custom SCIM role configured",
     OAUTH_CLIENT: "OAuth client active and accepting credentials",
     SCOPE: f"Correct scope ({DEFAULT_SCOPE}) granted",
     TENANT_URL: "Tenant URL correct",
+    IGA_AUTHENTICATION: "No authentication failures in the IGA later (SailPoint)",
 }
+# The IGA checks whose settings decide how the IGA authenticates (filters do not).
+_IGA_AUTH_CHECKS = ("iga.base_url", "iga.authentication", "iga.token_url", "iga.scope")
 
 
 @dataclass(frozen=True)
@@ -199,9 +225,9 @@ _LIMITS = [
     Limit("Write permissions",
           "the check reads one page of users; creating users, groups, folders and folder "
           "permissions uses role permissions it does not exercise."),
-    Limit("IGA-side settings",
-          "the IGA's own copy of the URL, credentials and scope parameter, and its network path "
-          "to the tenant (this check ran from this machine)."),
+    Limit("The IGA's network path and secret",
+          "this check ran from this machine, not from the IGA; the IGA's settings are compared "
+          "only when given (iga_settings), and never its copy of the secret."),
 ]
 _CLOUD_LIMIT = Limit("That the credentials keep working",
                      "the token lives only expires_in seconds, and a rotated service-user "
@@ -214,6 +240,11 @@ _ONPREM_LIMIT = Limit("That the static token keeps working",
 # ------------------------------------------------------------------------------- the SCIM call
 ACCEPTED, DENIED, REJECTED, NOT_SCIM, UNREACHABLE, FAILED, SKIPPED = (
     "accepted", "access_denied", "rejected", "not_scim", "unreachable", "failed", "skipped")
+# The connector answered as SCIM, but in a state where it serves nothing (CONNECTOR_STATES).
+CONNECTOR_DISABLED, SECRET_SERVER_DOWN = "connector_disabled", "secret_server_unreachable"
+_ANSWERED = (ACCEPTED, DENIED, REJECTED, CONNECTOR_DISABLED, SECRET_SERVER_DOWN)
+_STATE_OUTCOMES = {ONPREM_CONNECTOR_DISABLED: CONNECTOR_DISABLED,
+                   SECRET_SERVER_UNREACHABLE: SECRET_SERVER_DOWN}
 
 
 @dataclass
@@ -356,7 +387,7 @@ class TokenCheck:
 
     def proves_styled(self) -> Styler:
         colours = {PROVEN: "#d4edda", NOT_PROVEN: "#fff3cd", REFUTED: "#f8d7da",
-                   NOT_APPLICABLE: "#e9ecef"}
+                   NOT_APPLICABLE: "#e9ecef", NOT_CHECKED: "#ddf4ff"}
         return styled(self.proves_frame()).map(
             lambda s: f"background-color: {colours.get(s, '')}", subset=["status"])
 
@@ -395,16 +426,21 @@ class TokenCheck:
 
 
 # =================================================================================== the check
-def check_token(profile: Profile | str | None = None) -> TokenCheck:
+def check_token(profile: Profile | str | None = None, *,
+                iga_settings: str | None = None) -> TokenCheck:
     """Retrieve a token, make one SCIM read with the same credentials, say what that proves.
 
-    A refused token, an unreachable tenant or a refused SCIM call is a finding; a profile that
-    cannot be used as written (unknown name, a secret reference that does not resolve) raises
-    ConfigError."""
+    ``iga_settings`` (a YAML or JSON file of what was entered in the IGA's source) lets the
+    check answer the FAQ's fifth item, no authentication failures in the IGA later; without it
+    that item is not checked. A refused token, an unreachable tenant, a refused SCIM call or an
+    IGA setting that differs is a finding; a profile or settings file that cannot be used as
+    written raises ConfigError."""
+    entered = load_settings(iga_settings) if iga_settings else None  # bad file: fail first
     with connect(profile) as prof:
         _resolve_credentials(prof)
         started = time.perf_counter()
-        result = _check_cloud(prof) if prof.flavor == "cloud" else _check_onprem(prof)
+        result = _check_cloud(prof, entered) if prof.flavor == "cloud" else \
+            _check_onprem(prof, entered)
         result.metrics["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
 
@@ -429,7 +465,7 @@ def _finding(code: str, subject: str, message: str, remediation: str | None = No
 
 
 # ------------------------------------------------------------------------------- cloud
-def _check_cloud(prof: Profile) -> TokenCheck:
+def _check_cloud(prof: Profile, entered: dict[str, Any] | None) -> TokenCheck:
     d, token = request_token(prof)
     call = ScimCall("GET", _shown_read_url(prof))
     findings: list[Finding] = []
@@ -442,10 +478,13 @@ def _check_cloud(prof: Profile) -> TokenCheck:
         call = _scim_read(prof, BearerAuth(token) if token else None)
         findings += _scope_findings(d)
         findings += _call_findings(prof, call)
-    proves = [_role_proof(call, "cloud"), _client_proof(d), _scope_proof(d),
-              _cloud_url_proof(d, call)]
+    role = _role_proof(call, "cloud") if d.cause != auth.CLIENT_NOT_AUTHORIZED else _proof(
+        ROLE, REFUTED, "the token endpoint refused a token to accepted credentials "
+        "(unauthorized_client): the service user lacks the Platform User role")
+    iga, iga_findings = _iga_proof(prof, entered, call)
+    proves = [role, _client_proof(d), _scope_proof(d), _cloud_url_proof(d, call), iga]
     result = TokenCheck(prof.name, "cloud", prof.base_url, d, call, proves,
-                        [*_LIMITS, _CLOUD_LIMIT], findings)
+                        [*_LIMITS, _CLOUD_LIMIT], [*findings, *iga_findings])
     if result.ok:
         result.findings.insert(0, _finding(
             TOKEN_OK, d.client_id, f"Token {result.token_line()}; accepted by SCIM "
@@ -464,12 +503,15 @@ def _alternate_scope_granted(prof: Profile, refused: str) -> str | None:
 
 def _token_failure(d: TokenDiagnosis, alternate_scope: str | None) -> Finding:
     code = _CAUSE_CODES.get(d.cause, TOKEN_UNEXPECTED_RESPONSE)
-    subject = d.client_id if code in (TOKEN_INVALID_CLIENT, TOKEN_INVALID_SCOPE,
-                                      TOKEN_UNSUPPORTED_GRANT) else d.token_url
+    subject = d.client_id if code in (TOKEN_INVALID_CLIENT, TOKEN_CLIENT_NOT_AUTHORIZED,
+                                      TOKEN_INVALID_SCOPE, TOKEN_UNSUPPORTED_GRANT) \
+        else d.token_url
     what = {
         TENANT_UNREACHABLE: "the token endpoint could not be reached",
         TOKEN_ENDPOINT_NOT_FOUND: "the host answers but has no token endpoint at this path",
         TOKEN_INVALID_CLIENT: "the service user's credentials were refused",
+        TOKEN_CLIENT_NOT_AUTHORIZED: "the credentials were accepted, but the service user "
+                                     "may not get a token (no Platform User role?)",
         TOKEN_INVALID_SCOPE: f"the scope {d.scope_requested!r} was refused",
         TOKEN_UNSUPPORTED_GRANT: "the client-credentials grant was refused",
         TOKEN_NOT_JSON: "the token URL did not answer with a token",
@@ -503,6 +545,9 @@ def _client_proof(d: TokenDiagnosis) -> Proof:
         return _proof(OAUTH_CLIENT, PROVEN, f"a token was issued to {d.client_id}")
     if d.cause in (auth.INVALID_CLIENT, auth.UNSUPPORTED_GRANT):
         return _proof(OAUTH_CLIENT, REFUTED, f"the token request was refused: {d.detail}")
+    if d.cause == auth.CLIENT_NOT_AUTHORIZED:
+        return _proof(OAUTH_CLIENT, PROVEN, "the credentials were accepted: the refusal "
+                      f"({d.detail}) is about what the service user may do, not who it is")
     if d.cause == auth.INVALID_SCOPE:
         return _proof(OAUTH_CLIENT, NOT_PROVEN, "the scope was refused before a token was "
                       "issued; a server may check the scope before the credentials")
@@ -533,7 +578,8 @@ def _cloud_url_proof(d: TokenDiagnosis, call: ScimCall) -> Proof:
         return _proof(TENANT_URL, REFUTED, f"the token URL is not a token endpoint: {d.detail}")
     if d.cause == auth.TENANT_UNREACHABLE:
         return _proof(TENANT_URL, NOT_PROVEN, f"the host was not reached: {d.detail}")
-    if d.cause in (auth.INVALID_CLIENT, auth.INVALID_SCOPE, auth.UNSUPPORTED_GRANT):
+    if d.cause in (auth.INVALID_CLIENT, auth.CLIENT_NOT_AUTHORIZED, auth.INVALID_SCOPE,
+                   auth.UNSUPPORTED_GRANT):
         return _proof(TENANT_URL, PROVEN, "the token URL answered as an OAuth token endpoint "
                       f"(HTTP {d.status} {d.error or ''})".rstrip())
     if not d.ok:
@@ -541,7 +587,7 @@ def _cloud_url_proof(d: TokenDiagnosis, call: ScimCall) -> Proof:
     if call.outcome == NOT_SCIM:
         return _proof(TENANT_URL, REFUTED, "a token was issued, but the SCIM base is not a SCIM "
                       f"service: {call.detail}")
-    if call.outcome in (ACCEPTED, DENIED, REJECTED):
+    if call.outcome in _ANSWERED:
         return _proof(TENANT_URL, PROVEN, "the token endpoint issued a token and the SCIM base "
                       "answered as SCIM")
     return _proof(TENANT_URL, PROVEN, "the token endpoint issued a token; the SCIM base was not "
@@ -549,15 +595,16 @@ def _cloud_url_proof(d: TokenDiagnosis, call: ScimCall) -> Proof:
 
 
 # ------------------------------------------------------------------------------- on-prem
-def _check_onprem(prof: Profile) -> TokenCheck:
+def _check_onprem(prof: Profile, entered: dict[str, Any] | None) -> TokenCheck:
     call = _scim_read(prof)
     na = "the on-prem connector authenticates with the endpoint's static bearer token"
+    iga, iga_findings = _iga_proof(prof, entered, call)
     proves = [_role_proof(call, "onprem"),
               _proof(OAUTH_CLIENT, NOT_APPLICABLE, f"{na}, not an OAuth client"),
               _proof(SCOPE, NOT_APPLICABLE, f"{na}, which has no OAuth scope"),
-              _onprem_url_proof(call)]
+              _onprem_url_proof(call), iga]
     result = TokenCheck(prof.name, "onprem", prof.base_url, None, call, proves,
-                        [*_LIMITS, _ONPREM_LIMIT], _call_findings(prof, call))
+                        [*_LIMITS, _ONPREM_LIMIT], [*_call_findings(prof, call), *iga_findings])
     if result.ok:
         result.findings.insert(0, _finding(
             STATIC_TOKEN_OK, prof.base_url, f"The endpoint's static token is accepted "
@@ -568,7 +615,7 @@ def _check_onprem(prof: Profile) -> TokenCheck:
 
 
 def _onprem_url_proof(call: ScimCall) -> Proof:
-    if call.outcome in (ACCEPTED, DENIED, REJECTED):
+    if call.outcome in _ANSWERED:
         return _proof(TENANT_URL, PROVEN, "the SCIM base answered as a SCIM service")
     if call.outcome == NOT_SCIM:
         return _proof(TENANT_URL, REFUTED, f"the SCIM base is not a SCIM service: {call.detail}")
@@ -576,6 +623,29 @@ def _onprem_url_proof(call: ScimCall) -> Proof:
 
 
 # ------------------------------------------------------------------------------- both flavors
+def _iga_proof(prof: Profile, entered: dict[str, Any] | None,
+               call: ScimCall) -> tuple[Proof, list[Finding]]:
+    """The FAQ's fifth item: proven only by the IGA's own settings matching the tenant (the
+    IGA_* checks) and these credentials being accepted; not checked without the settings."""
+    if entered is None:
+        return _proof(IGA_AUTHENTICATION, NOT_CHECKED, "needs the IGA's settings: give "
+                      "iga_settings, a file of what was entered in the IGA's source"), []
+    ran = run_checks(iga_checks(prof, entered))
+    found = engine_findings(ran, prof.name)
+    wrong = [r.result.code for r in ran
+             if r.check.id in _IGA_AUTH_CHECKS and r.result.outcome == "fail"]
+    if wrong:
+        return _proof(IGA_AUTHENTICATION, REFUTED, "the IGA's settings differ from what the "
+                      f"tenant needs: {', '.join(str(c) for c in wrong)}"), found
+    if call.outcome != ACCEPTED:
+        return _proof(IGA_AUTHENTICATION, NOT_PROVEN, "the IGA's settings match, but the tenant "
+                      "did not accept these credentials, so the IGA would fail too"), found
+    return _proof(IGA_AUTHENTICATION, PROVEN, "the IGA's base URL, authentication"
+                  + (", token URL and scope" if prof.flavor == "cloud" else "")
+                  + " match the tenant's, and the credentials work; the IGA must hold the "
+                  "same ones (its copy is never read)"), found
+
+
 def _read_url(prof: Profile) -> str:
     return f"{prof.base_url.rstrip('/')}/{READ_PATH}"
 
@@ -618,6 +688,11 @@ def _scim_read(prof: Profile, bearer: httpx.Auth | None = None) -> ScimCall:
 
 def _refusal(prof: Profile, exc: ScimError) -> tuple[str, str]:
     """(outcome, what it proved) for a SCIM error answer."""
+    if isinstance(exc, ConnectorDisabled):
+        return CONNECTOR_DISABLED, "the connector answered that it is disabled: it serves no call"
+    if isinstance(exc, SecretServerUnreachable):
+        return SECRET_SERVER_DOWN, (f"the connector answered, but the Secret Server behind it "
+                                    f"is unreachable ({exc.status})")
     if isinstance(exc, ScimUnauthorized):
         what = "the static token" if prof.flavor == "onprem" else "the issued token"
         return REJECTED, f"the SCIM service does not accept {what} (401)"
@@ -651,6 +726,10 @@ def _call_findings(prof: Profile, call: ScimCall) -> list[Finding]:
                          f"The SCIM base could not be reached: {call.detail}", remedy)]
     if call.outcome == FAILED:
         return [_finding(SCIM_CALL_FAILED, subject, f"The SCIM read failed: {call.detail}")]
+    for code, outcome in _STATE_OUTCOMES.items():
+        if call.outcome == outcome:
+            return [_finding(code, subject, "The SCIM read was answered, but the connector "
+                             f"serves nothing: {call.detail}")]
     return []
 
 
@@ -673,6 +752,8 @@ def _role_proof(call: ScimCall, flavor: str) -> Proof:
     if call.outcome == REJECTED:
         return _proof(ROLE, NOT_PROVEN, "SCIM refused the token itself (401) before any role "
                       "could count")
+    if call.outcome in _STATE_OUTCOMES.values():
+        return _proof(ROLE, NOT_PROVEN, f"{call.proved}, so no role could count")
     return _proof(ROLE, NOT_PROVEN, f"the SCIM read was not conclusive ({call.outcome})")
 
 

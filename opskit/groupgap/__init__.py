@@ -4,7 +4,8 @@ Sources become :class:`GroupSource` frames (from inventories or export CSVs); :f
 matches them and reports every gap as findings; :func:`plan_remediation` turns the
 Platform-side gaps into SCIM operations (never removing the cloud connector's service account
 from a group unless told to), which :func:`apply_plan` runs when told to.
-:func:`run_group_gap` does all of it for one profile, as the notebook ``group_gap_report`` does.
+:func:`run_group_gap` does all of it for one profile, as the notebook ``group_gap_report`` does,
+and after applying can wait (bounded) for Platform Groups Sync to bring what it made.
 See docs/group-gap.md.
 """
 
@@ -33,6 +34,7 @@ from ._sources import (
     read_secret_server_export,
     secret_server_groups,
 )
+from ._wait import SyncWait
 
 __all__ = [
     "CATALOGUE",
@@ -52,6 +54,7 @@ __all__ = [
     "RemediationPlan",
     "ServiceAccount",
     "ServiceAccountChange",
+    "SyncWait",
     "apply_plan",
     "find_service_account",
     "group_gap",

@@ -5,16 +5,20 @@ from __future__ import annotations
 from ..report.findings import Finding, Severity
 
 # Delinea FAQ, "What if I am missing a group in Secret Server after syncing with IGA/IAM
-# Provider?" — SCIM cannot trigger this sync; an administrator does it on the Platform.
+# Provider?", with the selection step of Secret Server's Platform Group Sync page: only enabled
+# (selected) platform groups sync. SCIM cannot trigger this sync; an administrator does it.
 PLATFORM_GROUPS_SYNC_STEPS: tuple[str, ...] = (
     "Log in to the Platform using an administrator account.",
     "Navigate to Access > Groups.",
-    "In the Secret Server section, click Platform Groups Sync.",
+    "In the Secret Server section, click Platform Groups Sync (in Secret Server: Settings > "
+    "Platform Groups Sync).",
     "On the Platform Groups Sync page, which lists all platform groups and those missing in "
     "Secret Server, check that the groups named here are listed.",
+    "Select them for sync: on the Groups tab click Edit, select each group named here, and "
+    "click Save (only enabled platform groups sync).",
     "Click the Sync Now button.",
-    "After syncing, all platform groups are synchronized between the Platform and Secret "
-    "Server: run the group-gap report again to confirm.",
+    "After syncing, the selected platform groups are synchronized between the Platform and "
+    "Secret Server: run the group-gap report again to confirm.",
 )
 # The same FAQ entry: editing or adding a group by hand on the Platform.
 PLATFORM_EDIT_GROUP_STEPS: tuple[str, ...] = (
@@ -35,12 +39,28 @@ def steps_text(steps: tuple[str, ...]) -> str:
 
 CATALOGUE: dict[str, tuple[Severity, str]] = {
     "GROUP_NOT_IN_SECRET_SERVER": (
-        "high", "Run Platform Groups Sync (Delinea FAQ): " + steps_text(
-            PLATFORM_GROUPS_SYNC_STEPS) + " SCIM cannot start this sync."),
+        "high", "Sync it by hand (Delinea FAQ, and Secret Server's Platform Group Sync page): "
+        + steps_text(PLATFORM_GROUPS_SYNC_STEPS) + " SCIM cannot start this sync."),
+    "GROUP_SYNC_PENDING": (
+        "low", "Nothing to do yet: Platform Groups Sync's timer brings the group to Secret "
+        "Server within one sync interval of its last save (the message says by when). Run "
+        "the report again after that. Needed sooner, or still missing then: select it for "
+        "sync and click Sync Now (the steps under GROUP_NOT_IN_SECRET_SERVER). Until it is "
+        "there, folder permissions cannot name it in Secret Server."),
+    "GROUP_NOT_FOUND_BY_SECRET_SERVER": (
+        "medium", "Not a sync matter: this tenant's Secret Server searches Platform groups "
+        "directly. Check, in order: the Secret Server side is current (an export taken before "
+        "the group was made, or a reference for another Secret Server, lacks it); the tenant "
+        "really needs no sync (if its Platform Groups Sync page lists groups missing in "
+        "Secret Server, it syncs: set platform_groups_searched_directly = false in the "
+        "profile's platform_groups_sync and run again); the group can be found when Secret "
+        "Server searches for it (for example when adding a folder permission). If Secret "
+        "Server cannot find a Platform group, raise it with Delinea support."),
     "GROUP_NOT_ON_PLATFORM": (
         "high", "Provision the group: apply the group-gap remediation plan (it creates the "
         "group through SCIM with the IGA's direct members) or re-run the IGA's provisioning "
-        "for this entitlement; then run Platform Groups Sync so that Secret Server has it too."),
+        "for this entitlement. Secret Server then gets it from Platform Groups Sync: at once "
+        "where Secret Server searches Platform groups directly, else at the timer's next run."),
     "GROUP_NOT_IN_IGA": (
         "medium", "Bring the group under the IGA's governance (aggregate it as an entitlement) "
         "or delete it if nobody needs it. A group made by hand on purpose, such as the service "

@@ -22,6 +22,7 @@ from ._findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ._match import normalise_name
 from ._report import ONLY_IN_IGA, ONLY_ON_PLATFORM, GroupGapReport
 from ._sources import GroupSource
+from ._sync import interval_text
 
 
 @dataclass(frozen=True)
@@ -272,16 +273,29 @@ def _manual(report: GroupGapReport, ops: list[Operation]) -> list[ManualAction]:
     for f in report.findings:
         by_code.setdefault(f.code, []).append(f.subject)
     out = []
-    created = [op.subject for op in ops if op.method == "POST"]
-    unsynced = by_code.get("GROUP_NOT_IN_SECRET_SERVER", [])
-    if unsynced or created:
-        what = "run Platform Groups Sync so Secret Server gets these Platform groups"
-        if created:
-            what += ("; the groups this plan creates are Platform groups Secret Server has not "
-                     "synced yet, so until then the next report lists them as "
-                     "GROUP_NOT_IN_SECRET_SERVER")
-        out.append(ManualAction("GROUP_NOT_IN_SECRET_SERVER", tuple(unsynced + created), what,
+    if "GROUP_NOT_IN_SECRET_SERVER" in by_code:
+        out.append(ManualAction("GROUP_NOT_IN_SECRET_SERVER",
+                                tuple(by_code["GROUP_NOT_IN_SECRET_SERVER"]),
+                                "the timed Platform Groups Sync has not brought these Platform "
+                                "groups to Secret Server: select them for sync, then Sync Now",
                                 PLATFORM_GROUPS_SYNC_STEPS))
+    created = ([op.subject for op in ops if op.method == "POST"]
+               if not report.sync.platform_groups_searched_directly else [])
+    pending = by_code.get("GROUP_SYNC_PENDING", []) + created
+    if pending:
+        what = (f"nothing to do unless they are needed sooner: the timed Platform Groups Sync "
+                f"({interval_text(report.sync)}) brings these groups to Secret Server within "
+                "one interval of their last save; to hurry it, select them and Sync Now")
+        if created:
+            what += ("; the groups this plan creates are among them, so until then the next "
+                     "report lists them as GROUP_SYNC_PENDING")
+        out.append(ManualAction("GROUP_SYNC_PENDING", tuple(pending), what,
+                                PLATFORM_GROUPS_SYNC_STEPS))
+    if "GROUP_NOT_FOUND_BY_SECRET_SERVER" in by_code:
+        out.append(ManualAction("GROUP_NOT_FOUND_BY_SECRET_SERVER",
+                                tuple(by_code["GROUP_NOT_FOUND_BY_SECRET_SERVER"]),
+                                "not a sync matter (Secret Server searches Platform groups "
+                                "directly): check the Secret Server side, as the finding says"))
     if "GROUP_NAME_MISMATCH" in by_code:
         out.append(ManualAction(
             "GROUP_NAME_MISMATCH", tuple(by_code["GROUP_NAME_MISMATCH"]),

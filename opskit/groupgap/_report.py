@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
+from ..config import PlatformGroupsSync
 from ..report.findings import Finding, findings_frame
 from ._findings import finding, merged
 from ._match import Match, MatchedBy, NameRules, match_groups, name_differences
 from ._sources import GroupSource
+from ._sync import SyncCase, sync_state
 
 PRESENCE_COLUMNS = [
     "group", "iga_name", "platform_name", "secret_server_name", "in_iga", "on_platform",
@@ -60,6 +63,7 @@ class GroupGapReport:
     secret_server: GroupSource | None = None
     rules: NameRules = field(default_factory=NameRules)
     notes: list[str] = field(default_factory=list)
+    sync: PlatformGroupsSync = field(default_factory=PlatformGroupsSync)
 
     def findings_frame(self) -> pd.DataFrame:
         return findings_frame(self.findings)
@@ -168,6 +172,10 @@ _GRANT_CONSEQUENCE = {
     "GROUP_NOT_IN_SECRET_SERVER": "folder permissions name it although Secret Server lacks it, "
                                   "so these grants fail or do not take effect until it is "
                                   "synced",
+    "GROUP_SYNC_PENDING": "folder permissions name it although Secret Server lacks it, so "
+                          "these grants do not take effect until the timed sync brings it",
+    "GROUP_NOT_FOUND_BY_SECRET_SERVER": "folder permissions name it although the Secret "
+                                        "Server side lacks it",
     "GROUP_NOT_ON_PLATFORM": "folder permissions in Secret Server name a group of this name "
                              "that the Platform, and so the IGA, cannot manage",
     "GROUP_ONLY_IN_SECRET_SERVER": "folder permissions name it, but neither the Platform nor "
@@ -175,14 +183,29 @@ _GRANT_CONSEQUENCE = {
 }
 
 
+# Which finding a Platform group missing from Secret Server is, by the sync case that explains it.
+_MISSING_CODE: dict[SyncCase, str] = {
+    "searched directly": "GROUP_NOT_FOUND_BY_SECRET_SERVER", "pending": "GROUP_SYNC_PENDING",
+    "overdue": "GROUP_NOT_IN_SECRET_SERVER", "unknown": "GROUP_NOT_IN_SECRET_SERVER"}
+
+
 def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
               secret_server: GroupSource | None = None,
-              rules: NameRules | None = None) -> GroupGapReport:
+              rules: NameRules | None = None, sync: PlatformGroupsSync | None = None,
+              now: datetime | None = None) -> GroupGapReport:
     """Compare the Platform's groups with the IGA's and Secret Server's; report every gap.
 
-    Leave out ``iga`` or ``secret_server`` to skip the findings that need it.
+    Leave out ``iga`` or ``secret_server`` to skip the findings that need it. ``sync`` says how
+    the tenant's Platform groups reach Secret Server (default: a timer of one day, no direct
+    search); with each group's last save on the Platform and ``now`` (default: the time now)
+    it tells a group the timer will still bring from one that needs a manual sync.
     """
     rules = rules or NameRules()
+    sync = sync or PlatformGroupsSync()
+    now = now or datetime.now(UTC)
+    saved = ({k: v for k, v in zip(platform.groups["key"], platform.groups["saved"],
+                                   strict=True) if isinstance(v, datetime)}
+             if "saved" in platform.groups else {})
     if platform.system != "Platform" or (iga and iga.system != "IGA") or (
             secret_server and secret_server.system != "Secret Server"):
         raise ValueError("pass the Platform, IGA and Secret Server sources to their own "
@@ -209,10 +232,11 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
         only_platform: list[str] = []
         if p_name is not None:
             if ss is not None and ss_name is None:
+                state = sync_state(saved.get(row.platform), sync, now)
                 missing.append(finding(
-                    "GROUP_NOT_IN_SECRET_SERVER", p_name,
-                    f"Platform group {p_name!r} is not in Secret Server: it has not been "
-                    "synced yet (Platform Groups Sync)"))
+                    _MISSING_CODE[state.case], p_name,
+                    f"Platform group {p_name!r} is not in Secret Server: "
+                    + state.said(sync, now)))
             if iga is not None and iga_name is None:
                 here.append(finding(
                     "GROUP_NOT_IN_IGA", p_name,
@@ -298,4 +322,4 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
                     else pd.DataFrame(columns=GRANT_COLUMNS))
     notes = [n for s in (platform, iga, ss) if s is not None for n in s.notes]
     return GroupGapReport(frame, pd.DataFrame(membership, columns=MEMBERSHIP_COLUMNS),
-                          grants_frame, merged(found), platform, iga, ss, rules, notes)
+                          grants_frame, merged(found), platform, iga, ss, rules, notes, sync)

@@ -17,7 +17,14 @@ from typing import Any
 import pandas as pd
 
 from ..auth import check_reachable
-from ..config import Profile, connect, connect_view, get_profile, load_profiles
+from ..config import (
+    PlatformGroupsSync,
+    Profile,
+    connect,
+    connect_view,
+    get_profile,
+    load_profiles,
+)
 from ..csvfile import shown_source
 from ..errors import ConfigError
 from ..inventory import fetch_inventory
@@ -43,6 +50,8 @@ from ._sources import (
     read_secret_server_export,
     secret_server_groups,
 )
+from ._sync import duration_text
+from ._wait import NEXT_STEP, SyncWait, check_wait, outcomes, wait_for_groups
 
 SYSTEMS = ("IGA", "Platform", "Secret Server")
 NOT_GIVEN = "not given"
@@ -65,6 +74,9 @@ class GroupGapRun:
     notes: list[str] = field(default_factory=list)
     applied: ApplyResult | None = None
     after: GroupGapReport | None = None
+    # With wait_for_sync_minutes after an apply: each group waited for (None: no wait made).
+    sync_wait: list[SyncWait] | None = None
+    wait_minutes: float = 0.0
 
     @property
     def findings(self) -> list[Finding]:
@@ -93,6 +105,8 @@ class GroupGapRun:
                      f"{len(self.plan.operations)} SCIM operation(s) done"
                      + (f"; {len(self.after.findings)} finding(s) after."
                         if self.after is not None else "."))
+            if self.sync_wait:
+                text += " " + self._wait_summary()
         if self.notes:
             text += "\n\n**Notes:**\n\n" + "\n".join(f"- {markdown_prose(n)}"
                                                      for n in self.notes)
@@ -202,8 +216,31 @@ class GroupGapRun:
             return text + "\n\nNothing changed, so the report above still stands."
         return (text + "\n\nThe Platform was fetched again after applying (the IGA and Secret "
                 "Server sides are unchanged by SCIM). Findings per code before and after, then "
-                "the findings that remain. A group the plan created stays "
-                "`GROUP_NOT_IN_SECRET_SERVER` until Platform Groups Sync runs.")
+                "the findings that remain. A group the plan created is `GROUP_SYNC_PENDING` "
+                "until the timed Platform Groups Sync brings it to Secret Server (a tenant "
+                "whose Secret Server searches Platform groups directly has it at once).")
+
+    def _wait_summary(self) -> str:
+        waits = self.sync_wait or []
+        synced = sum(w.synced for w in waits)
+        return (f"Waited up to {duration_text(self.wait_minutes * 60)} for Platform Groups "
+                f"Sync: {synced} of {len(waits)} group(s) reached Secret Server.")
+
+    def sync_wait_markdown(self) -> str:
+        """The wait for Platform Groups Sync after applying, in words ('' when none was asked)."""
+        if self.sync_wait is None:
+            return ""
+        if not self.sync_wait:
+            return ("**Nothing to wait for:** Secret Server has every group the plan created "
+                    "or changed.")
+        return (f"**{self._wait_summary()}** Each group the plan created or changed that "
+                "Secret Server lacked after applying, with what to do next:")
+
+    def sync_wait_frame(self) -> pd.DataFrame:
+        """One row per group waited for: its outcome and the next step."""
+        return pd.DataFrame([{"group": w.group, "outcome": w.outcome, "next step": w.next_step}
+                             for w in self.sync_wait or []],
+                            columns=["group", "outcome", "next step"])
 
     def apply_frame(self) -> pd.DataFrame:
         """Each operation's status: done, refused, not done (or planned, for a dry run)."""
@@ -239,14 +276,19 @@ class GroupGapRun:
                               "not_done": len(self.applied.not_done),
                               "refused": 0 if self.applied.ok else 1}
             out["findings_before"] = dict(Counter(f.code for f in self.report.findings))
+        if self.sync_wait is not None:
+            out["sync_wait"] = {"minutes": self.wait_minutes,
+                                "synced": sum(w.synced for w in self.sync_wait),
+                                "still_missing": sum(not w.synced for w in self.sync_wait)}
         return out
 
 
 # ---------------------------------------------------------------------------- sources
 def _secret_server(source: str, beside: Profile, *,
-                   progress: bool) -> tuple[GroupSource, str]:
+                   progress: bool) -> tuple[GroupSource, str, str | None]:
     """An on-prem profile's name (fetched beside the main profile's tenant) or a group export
-    CSV path; and where it came from, in words."""
+    CSV path; where it came from, in words; and the profile's name, when it is one (a view
+    that can be read again, as the wait for the sync does)."""
     profiles = load_profiles()
     if source in profiles:
         if profiles[source].flavor != "onprem":
@@ -256,13 +298,13 @@ def _secret_server(source: str, beside: Profile, *,
                               "Secret Server group export CSV")
         with connect_view(source, beside) as view:
             groups = secret_server_groups(fetch_inventory(view, progress=progress))
-        return groups, f"profile {source!r} (On-Prem SCIM Connector)"
+        return groups, f"profile {source!r} (On-Prem SCIM Connector)", source
     path = Path(source)
     if not path.exists() and not path.suffix and len(path.parts) == 1:
         raise ConfigError(f"reference {source!r} is neither a profile nor a file",
                           f"known profiles: {', '.join(sorted(profiles))}; or give the path "
                           "of a Secret Server group export CSV")
-    return read_secret_server_export(source), shown_source(source) or source
+    return read_secret_server_export(source), shown_source(source) or source, None
 
 
 def _without_platform(iga: GroupSource | None, ss: GroupSource, rules: NameRules,
@@ -316,7 +358,9 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
                   iga_export: str = "", apply: bool = False, progress: bool = True,
                   rules: NameRules | None = None, allow_service_account_changes: bool = False,
                   max_operations: int = MAX_OPERATIONS,
-                  confirm_large_plan: bool = False) -> GroupGapRun:
+                  confirm_large_plan: bool = False,
+                  sync: PlatformGroupsSync | None = None,
+                  wait_for_sync_minutes: float = 0) -> GroupGapRun:
     """Report the group gaps of a profile's tenant, plan their remediation, and apply it when
     ``apply`` is set; see docs/group-gap.md ("The notebook").
 
@@ -334,8 +378,16 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
     The plan removes the profile's service account (its ``client_id``) from a group only with
     ``allow_service_account_changes``; a plan of more than ``max_operations`` operations is
     applied only with ``confirm_large_plan`` (see :func:`plan_remediation`, :func:`apply_plan`).
+
+    ``sync`` (default: the profile's ``platform_groups_sync``) says how the tenant's Platform
+    groups reach Secret Server, which decides what a group Secret Server lacks is reported as.
+    With ``wait_for_sync_minutes`` after an apply, the groups the plan created or changed that
+    Secret Server lacks are looked for in its view (an on-prem ``reference``) until they are
+    there or that many minutes pass (:attr:`GroupGapRun.sync_wait`); the report after is
+    made from Secret Server read again.
     """
     rules = rules or NameRules()
+    bound = check_wait(wait_for_sync_minutes)
     notes: list[str] = []
     iga = read_iga_export(iga_export) if iga_export else None  # a bad file fails first
     with connect(profile) as prof:
@@ -350,19 +402,20 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
             return _onprem_run(prof, iga, iga_from, reference, apply, progress, rules, notes)
         platform = platform_groups(fetch_inventory(prof, progress=progress),
                                    service_account=prof.client_id or None)
-        ss, ss_from = None, None
+        ss, ss_from, ss_view = None, None, None
         if reference:
-            ss, ss_from = _secret_server(reference, prof, progress=progress)
+            ss, ss_from, ss_view = _secret_server(reference, prof, progress=progress)
         elif prof.reference and get_profile(prof.reference).flavor == "cloud":
             notes.append(f"the profile's reference {prof.reference!r} is a cloud profile, "
                          "which shows Platform groups, not Secret Server's: the Secret Server "
                          "side is not compared. Give an on-prem profile or a group export CSV "
                          "as the `reference` parameter")
         elif prof.reference:
-            ss, ss_from = _secret_server(prof.reference, prof, progress=progress)
+            ss, ss_from, ss_view = _secret_server(prof.reference, prof, progress=progress)
         else:
             notes.append(_SS_MISSING.format(p=name))
-        report = group_gap(platform, iga=iga, secret_server=ss, rules=rules)
+        sync = sync or prof.platform_groups_sync
+        report = group_gap(platform, iga=iga, secret_server=ss, rules=rules, sync=sync)
         notes += report.notes
         plan = plan_remediation(report,
                                 allow_service_account_changes=allow_service_account_changes)
@@ -371,6 +424,9 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
                    "Secret Server": ss_from}
         run = GroupGapRun(name, prof.flavor, report, plan, sources, notes)
         if not apply:
+            if bound:
+                notes.append("`wait_for_sync_minutes` waits for Platform Groups Sync only after "
+                             "an apply (`apply = True`): nothing was waited for")
             return run
         print(plan)  # the plan is shown before anything is sent, never only after
         run.applied = apply_plan(plan, prof, apply=True, max_operations=max_operations,
@@ -380,8 +436,42 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
             notes.append(str(run.applied))
         if run.applied.done:
             again = platform_groups(fetch_inventory(prof, progress=progress), for_plan=False)
-            run.after = group_gap(again, iga=iga, secret_server=ss, rules=rules)
+            run.after = group_gap(again, iga=iga, secret_server=ss, rules=rules, sync=sync)
+            if bound and ss is not None:
+                run.wait_minutes = wait_for_sync_minutes
+                if ss_view is None:
+                    notes.append(_NO_VIEW_TO_WAIT)
+                else:
+                    _wait_for_sync(run, prof, ss_view, bound, progress)
         return run
+
+
+_NO_VIEW_TO_WAIT = ("`wait_for_sync_minutes` was not waited for: Secret Server's side is a "
+                    "group export file, which cannot show the sync landing. Give an on-prem "
+                    "profile as `reference` to wait")
+
+
+def _wait_for_sync(run: GroupGapRun, prof: Profile, ss_view: str, bound: float,
+                   progress: bool) -> None:
+    """Wait for Secret Server to show the groups the plan created or changed that it lacks,
+    then report again from Secret Server read anew (when any arrived)."""
+    after, applied = run.after, run.applied
+    assert after is not None and applied is not None
+    touched = set(applied.created.values()) | {
+        op.path.partition("/")[2] for op in applied.done if op.method == "PATCH"}
+    p = after.presence
+    lacking = p[p["platform_id"].isin(touched)
+                & p["in_secret_server"].astype("boolean").fillna(True).eq(False)]
+    names = [str(n) for n in lacking["platform_name"]]
+    codes = {f.subject: f.code for f in after.findings
+             if f.subject in names and f.code in NEXT_STEP}
+    with connect_view(ss_view, prof) as view:
+        seen = wait_for_groups(view, names, bound) if names else {}
+    run.sync_wait = outcomes(seen, bound, codes)
+    if any(at is not None for at in seen.values()):
+        ss, _, _ = _secret_server(ss_view, prof, progress=progress)
+        run.after = group_gap(after.platform, iga=after.iga, secret_server=ss,
+                              rules=after.rules, sync=after.sync)
 
 
 def _onprem_run(prof: Profile, iga: GroupSource | None, iga_from: str | None,

@@ -16,6 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import schemas as urn
+from .connector_states import (
+    SECRET_SERVER_KINDS,
+    ErrorThreshold,
+    connector_disabled,
+    secret_server_unreachable,
+)
 from .demodata import write_iga_csv
 from .errors import ScimError
 from .faults import FaultInjector, FaultSpec, ServerTiming
@@ -47,6 +53,8 @@ class Sandbox:
         self.tenant = tenant
         self.faults = faults or FaultSpec()
         self.issuer = TokenIssuer(tenant.file, forced_expiry=self.faults.token_expiry)
+        onprem = tenant.file.onprem
+        self.onprem_threshold = ErrorThreshold(onprem.error_threshold, onprem.disabled)
         routes = [
             Route(TOKEN_PATH, self.token, methods=["POST"]),
             Route("/scim/v2{path:path}", self.cloud,
@@ -57,6 +65,7 @@ class Sandbox:
             Route("/_sandbox/sync-groups", self.sync_groups, methods=["POST"]),
             Route("/_sandbox/iga-export.csv", self.iga_export),
             Route("/_sandbox/expire-tokens", self.expire_tokens, methods=["POST"]),
+            Route("/_sandbox/enable-connector", self.enable_connector, methods=["POST"]),
             Route("/", self.index),
         ]
         starlette = Starlette(routes=routes)
@@ -77,6 +86,8 @@ class Sandbox:
         t = self.tenant
         return JSONResponse({"status": "ok", "tenant": t.name, "revision": t.rev,
                              "tokens_issued": self.issuer.issued,
+                             "onprem_connector": "disabled" if self.onprem_threshold.disabled
+                             else "enabled",
                              "faults": str(self.faults)})
 
     async def iga_export(self, request: Request) -> Response:
@@ -94,6 +105,10 @@ class Sandbox:
 
     async def expire_tokens(self, request: Request) -> Response:
         return JSONResponse({"expired": self.issuer.expire_all()})
+
+    async def enable_connector(self, request: Request) -> Response:
+        """What an admin does after the on-prem connector disabled itself."""
+        return JSONResponse({"enabled": True, "was_disabled": self.onprem_threshold.enable()})
 
     async def token(self, request: Request) -> Response:
         ctype = request.headers.get("content-type", "")
@@ -113,7 +128,12 @@ class Sandbox:
         return await self._scim_request("cloud", request)
 
     async def onprem(self, request: Request) -> Response:
-        return await self._scim_request("onprem", request)
+        if self.onprem_threshold.disabled:  # a disabled connector processes no request at all
+            exc = connector_disabled()
+            return _scim(exc.body(), exc.status)
+        response = await self._scim_request("onprem", request)
+        self.onprem_threshold.record(response.status_code)
+        return response
 
     def _authorize(self, flavor: Flavor, request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -174,6 +194,9 @@ class Sandbox:
         kind = _KIND_BY_SEGMENT.get(head)
         if kind is None or len(parts) > 2 or kind not in self._offered(flavor):
             raise ScimError(404, f"Resource '{'/'.join(parts)}' not found.")
+        if (flavor == "cloud" and kind in SECRET_SERVER_KINDS
+                and not self.tenant.file.cloud.secret_server_reachable):
+            raise secret_server_unreachable()
         rid = parts[1] if len(parts) == 2 else None
         if rid == ".search" and method == "POST":
             body = await _json_body(request)

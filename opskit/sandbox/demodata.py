@@ -16,6 +16,7 @@ atomically. ``docs/demo-data.md`` describes the files and every planted problem.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import json
 import os
@@ -35,6 +36,8 @@ DOMAIN = f"{TENANT}.com"
 SERVICE_USER = "u-scim"
 SERVICE_USER_NAME = f"scim.integration@{DOMAIN}"
 SCIM_OWNERS = "SCIM Owners"
+# When the groups that missed their Platform Groups Sync were made: long before any demo runs.
+MISSED_SYNC_CREATED = "2024-01-08T09:00:00Z"
 
 TENANT_FILE = "tenant.yaml"
 IGA_EXPORT = "iga_export.csv"
@@ -62,6 +65,7 @@ FINDING_CODES = (
     "RIGHTS_TRUNCATED",
     "DIRECT_USER_GRANT",
     "GROUP_NOT_IN_SECRET_SERVER",
+    "GROUP_SYNC_PENDING",
     "GROUP_NOT_ON_PLATFORM",
     "GROUP_NOT_IN_IGA",
     "GROUP_NAME_MISMATCH",
@@ -673,6 +677,25 @@ class _Builder:
             self.iga.append({"name": f"{team.group['displayName']} Approvers",
                              "members": [user_name[u["id"]] for u in team.users[:1]]})
 
+    # ---- Platform Groups Sync ----------------------------------------------------------------
+
+    def plant_group_sync(self, rng: random.Random) -> None:
+        """The demo tenant is old enough to need manual syncs: the groups Secret Server lacks
+        so far were made long ago and missed their timed sync (GROUP_NOT_IN_SECRET_SERVER).
+        On-call groups the IGA provisioned as the tenant is served are saved within the sync
+        interval, so the timer will bring them (GROUP_SYNC_PENDING). Its own random stream,
+        so the rest of the company is the same with or without it."""
+        for g in self.groups:
+            if not g.get("secret_server", True):
+                g["created"] = MISSED_SYNC_CREATED
+        user_name = {u["id"]: u["userName"] for u in self.users}
+        for team in rng.sample(self.teams, min(len(self.teams), self.count(0.25))):
+            members = [u["id"] for u in self.active(team.users)[:2]]
+            group = self.add_group(f"{team.group['displayName']} On-Call", members,
+                                   secret_server=False)
+            self.iga.append({"name": group["displayName"],
+                             "members": [user_name[m] for m in members]})
+
     def differ(self, members: list[str]) -> list[str]:
         """Drop one member and add a person from elsewhere: a difference on each side."""
         outsiders = [u["userName"] for u in self.active(self.users[1:])
@@ -737,7 +760,20 @@ def generate(scale: int = 1, seed: int = 0) -> dict[str, Any]:
     b.plant()
     b.make_secrets()
     b.make_iga()
+    b.plant_group_sync(random.Random(f"opskit-demodata/{scale}/{seed}/platform-groups-sync"))
     return b.to_data()
+
+
+def new_platform_tenant(data: dict[str, Any]) -> dict[str, Any]:
+    """The same company on a Platform tenant new enough that its Secret Server searches Platform
+    groups directly: no sync is ever needed, so every Platform group is in Secret Server and
+    none is a sync finding (docs/demo-data.md)."""
+    out = copy.deepcopy(data)
+    out["platform_groups_sync"] = {"platform_groups_searched_directly": True}
+    for g in out["groups"]:
+        if g.get("platform", True):
+            g.pop("secret_server", None)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -844,13 +880,16 @@ def _rights(rights: list[str]) -> str:
 def _folder_findings(ix: _Index, tenant: str) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     hidden = [fid for fid in ix.folders if not ix.visible(fid)]
+    # A hidden folder needs its own fix when it tops a hidden subtree, or when it has
+    # permissions of its own: fixing the folder above does not reach it.
     roots = [fid for fid in hidden
-             if ix.folders[fid].get("parent") is None or ix.visible(ix.folders[fid]["parent"])]
+             if ix.folders[fid].get("parent") is None or ix.visible(ix.folders[fid]["parent"])
+             or not ix.inherits(fid)]
     total = len(ix.folders)
     out.append(_finding(
         "PARTIAL_FOLDER_VISIBILITY", tenant,
         f"the service account is Owner of {total - len(hidden)} of {total} folders; "
-        f"{len(hidden)} folders in {len(roots)} subtrees are hidden from the cloud connector"))
+        f"{len(hidden)} hidden folders need {len(roots)} fixes"))
     for fid in roots:
         below = list(ix.descendants(fid))
         inheriting = sum(1 for d in below if ix.inherits(d))
@@ -859,8 +898,9 @@ def _folder_findings(ix: _Index, tenant: str) -> list[dict[str, str]]:
                  "the cloud keeps only the first right" if truncated else
                  "no Owner grant for the service account, directly or through a group, in "
                  "its own permissions")
-        tail = (f"; its {len(below)} subfolders are hidden too ({inheriting} inherit from it)"
-                if below else "")
+        tail = (f"; {len(below)} folders below it are hidden too ({inheriting} inherit)"
+                if len(below) > 1 else
+                f"; 1 folder below it is hidden too ({inheriting} inherit)" if below else "")
         out.append(_finding("FOLDER_NOT_VISIBLE", ix.path(fid),
                             f"{cause}, so the cloud connector does not return it{tail}"))
     for fid in ix.folders:
@@ -922,14 +962,33 @@ def _grant_findings(ix: _Index, data: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def _group_findings(ix: _Index, data: dict[str, Any]) -> list[dict[str, str]]:
+def _sync_findings(data: dict[str, Any], platform: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """A Platform group Secret Server lacks: made before the tenant was served (it has a
+    `created` time, always long past in the demo), it missed its timed sync; made as the tenant
+    is served, the timer brings it within one interval. A tenant whose Secret Server searches
+    Platform groups directly lacks none."""
+    if (data.get("platform_groups_sync") or {}).get("platform_groups_searched_directly"):
+        return []
     out: list[dict[str, str]] = []
-    platform = [g for g in ix.groups.values() if g.get("platform", True)]
     for g in platform:
-        if not g.get("secret_server", True):
+        if g.get("secret_server", True):
+            continue
+        if g.get("created") is not None:
             out.append(_finding("GROUP_NOT_IN_SECRET_SERVER", g["displayName"],
-                                "on the Platform but not synced to Secret Server, so no folder "
-                                "or secret permission can name it (run Platform Groups Sync)"))
+                                f"on the Platform since {g['created']} but not in Secret "
+                                "Server: it missed its timed sync, so it needs selecting and "
+                                "Sync Now; no folder or secret permission can name it"))
+        else:
+            out.append(_finding("GROUP_SYNC_PENDING", g["displayName"],
+                                "saved on the Platform as the tenant is served: the timed "
+                                "Platform Groups Sync brings it to Secret Server within one "
+                                "interval"))
+    return out
+
+
+def _group_findings(ix: _Index, data: dict[str, Any]) -> list[dict[str, str]]:
+    platform = [g for g in ix.groups.values() if g.get("platform", True)]
+    out = _sync_findings(data, platform)
     exact = {g["displayName"]: g for g in platform}
     loose = {normalise_group_name(g["displayName"]): g for g in platform}
     matched: set[str] = set()

@@ -46,6 +46,12 @@ class TokenIssuer:
         if not (_same(form["client_id"].lower(), sa.client_id.lower())
                 and _same(form["client_secret"], sa.client_secret)):
             return 401, _error("invalid_client", "Login failed")
+        if not sa.has_platform_user_role:
+            # The Platform User role "enables SCIM operations and token generation" (Delinea's
+            # connector configuration page); the answer without it is not documented, so RFC
+            # 6749 §5.2's code for an authenticated client that may not use the grant.
+            return 400, _error("unauthorized_client", "The authenticated client is not "
+                               "authorized to use this authorization grant type.")
         scope = form.get("scope", "")
         if scope not in self.tf.cloud.accepted_scopes:
             return 400, _error("invalid_scope", f"scope {scope!r} is not valid for this client"

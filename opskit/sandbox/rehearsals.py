@@ -2,15 +2,18 @@
 
 Each rehearsal changes the tenant the way a real tenant goes wrong — a rotated secret, an OAuth
 client without the scope, a service account that owns nothing, a role without the SCIM
-permissions, a connector that lacks a resource type — and names the finding the onboarding
-runbook must give for it. Clients keep using the tenant's original credentials, so the break is
-on the tenant's side, as it is in life.
+permissions, a connector that lacks a resource type, a service user without the Platform User
+role, a Secret Server the Platform cannot reach, an on-prem connector that disabled itself — and
+names the connector (flavor) it breaks and the finding the onboarding runbook must give for it.
+Clients keep using the tenant's original credentials, so the break is on the tenant's side, as
+it is in life.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from .tenantfile import TenantFile
 
@@ -22,6 +25,7 @@ class Rehearsal:
     check: str  # the onboarding check that must fail
     code: str  # the finding code it must give
     change: Callable[[TenantFile], TenantFile]
+    flavor: Literal["cloud", "onprem"] = "cloud"  # the connector the break shows on
 
 
 def _rotated_secret(tf: TenantFile) -> TenantFile:
@@ -59,6 +63,20 @@ def _missing_resource_type(tf: TenantFile) -> TenantFile:
         update={"resource_types": offered})})
 
 
+def _no_platform_user_role(tf: TenantFile) -> TenantFile:
+    sa = tf.service_account.model_copy(update={"has_platform_user_role": False})
+    return tf.model_copy(update={"service_account": sa})
+
+
+def _secret_server_down(tf: TenantFile) -> TenantFile:
+    return tf.model_copy(update={"cloud": tf.cloud.model_copy(
+        update={"secret_server_reachable": False})})
+
+
+def _connector_disabled(tf: TenantFile) -> TenantFile:
+    return tf.model_copy(update={"onprem": tf.onprem.model_copy(update={"disabled": True})})
+
+
 REHEARSALS: dict[str, Rehearsal] = {r.name: r for r in (
     Rehearsal("wrong-secret", "the service user's client secret was rotated; the profile still "
               "has the old one", "token", "TOKEN_INVALID_CLIENT", _rotated_secret),
@@ -71,6 +89,18 @@ REHEARSALS: dict[str, Rehearsal] = {r.name: r for r in (
     Rehearsal("missing-type", "the connector does not offer PrivilegedData", "discovery",
               "MISSING_RESOURCE_TYPE", _missing_resource_type),
 )}
+# Failure states of a running tenant (issue 14): each in a block of its own.
+REHEARSALS.update({r.name: r for r in (
+    Rehearsal("no-platform-role", "the service user lacks the Platform User role, which "
+              "enables token generation (valid credentials, no token)", "token",
+              "TOKEN_CLIENT_NOT_AUTHORIZED", _no_platform_user_role),
+    Rehearsal("secret-server-down", "the Platform answers, but its Secret Server is "
+              "unreachable (folders and secrets answer 503)", "visibility",
+              "SECRET_SERVER_UNREACHABLE", _secret_server_down),
+    Rehearsal("connector-disabled", "the on-prem connector disabled itself after its Error "
+              "Threshold (20 errors in a row)", "token", "ONPREM_CONNECTOR_DISABLED",
+              _connector_disabled, "onprem"),
+)})
 
 
 def rehearse(tf: TenantFile, name: str) -> TenantFile:

@@ -7,7 +7,9 @@ slice of a precomputed id list and a join of cached bytes: cheap even at 100,000
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,8 +50,12 @@ CLOUD_REFUSED[("ContainerPermission", "PATCH")] = CLOUD_REFUSED[("ContainerPermi
 OWNER_GATED = frozenset({"Container", "ContainerPermission", "PrivilegedData"})
 
 
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _stamp(datetime.now(UTC))
 
 
 # What the page cache may hold: the pages of a scale-100 tenant several times over.
@@ -78,10 +84,13 @@ class Tenant:
         self.lock = threading.RLock()
         self.rev = 0
         self._next = 1000
-        stamp = _now()
+        self.groups_sync = tf.platform_groups_sync
+        self.served_at = time.time()
+        stamp = _stamp(datetime.fromtimestamp(self.served_at, UTC))
 
-        def meta() -> dict[str, Any]:
-            return {"created": stamp, "modified": stamp, "version": 1}
+        def meta(created: datetime | None = None) -> dict[str, Any]:
+            at = stamp if created is None else _stamp(created)
+            return {"created": at, "modified": at, "version": 1}
 
         self.users: dict[str, dict[str, Any]] = {
             u.id: {"id": u.id, "userName": u.userName, "displayName": u.displayName,
@@ -91,8 +100,18 @@ class Tenant:
         self.groups: dict[str, dict[str, Any]] = {
             g.id: {"id": g.id, "displayName": g.displayName, "members": list(g.members),
                    "platform": g.platform, "secret_server": g.secret_server,
-                   "externalId": g.externalId, **meta()}
+                   "externalId": g.externalId, **meta(g.created)}
             for g in tf.groups}
+        # Platform Groups Sync's timer: group id → when its next run brings the group into
+        # Secret Server. A group saved before the tenant was served missed its run (it was not
+        # among the groups selected for sync) and waits for Sync Now.
+        self._sync_due: dict[str, float] = {}
+        self._next_sync_run = math.inf
+        for g in tf.groups:
+            if g.platform and not g.secret_server and (
+                    g.created is None or g.created.timestamp() >= self.served_at):
+                self._schedule_sync(g.id, self.served_at if g.created is None
+                                    else g.created.timestamp())
         self.folders: dict[str, dict[str, Any]] = {
             f.id: {"id": f.id, "name": f.name, "parent": f.parent, "inherit": folder_inherits(f),
                    "description": None, "externalId": None, **meta()}
@@ -129,6 +148,36 @@ class Tenant:
         rec["modified"] = _now()
         rec["version"] += 1
 
+    # ------------------------------------------------------------------ Platform Groups Sync
+    def _schedule_sync(self, gid: str, saved: float) -> None:
+        """The timer's first run after a save: one interval after the tenant was served, then
+        every interval (Secret Server: Settings > Platform Groups Sync > Configuration)."""
+        interval = self.groups_sync.interval_seconds
+        runs = math.floor((saved - self.served_at) / interval) + 1
+        self._sync_due[gid] = self.served_at + runs * interval
+        self._next_sync_run = min(self._next_sync_run, self._sync_due[gid])
+
+    def _sync_when_due(self) -> None:
+        """Run the timer lazily: on every read, before any cached view is trusted, so no thread
+        is needed and a page never shows a group on one side of a run it has passed."""
+        if time.time() < self._next_sync_run:
+            return
+        now = time.time()
+        ready = [g for g, at in self._sync_due.items() if at <= now]
+        for gid in ready:
+            del self._sync_due[gid]
+        self._next_sync_run = min(self._sync_due.values(), default=math.inf)
+        self._into_secret_server(ready)
+
+    def _into_secret_server(self, ids: list[str]) -> None:
+        # The Platform group itself is unchanged (its meta stays the Platform's): the sync
+        # only makes Secret Server have it.
+        synced = [g for g in ids if g in self.groups and self.groups[g]["platform"]]
+        for gid in synced:
+            self.groups[gid]["secret_server"] = True
+        if synced:
+            self._changed()
+
     def _changed(self) -> None:
         self.rev += 1
         self._rendered.clear()
@@ -164,6 +213,7 @@ class Tenant:
 
     def views(self) -> _Views:
         with self.lock:
+            self._sync_when_due()
             if self._views is not None and self._views_rev == self.rev:
                 return self._views
             v = _Views()
@@ -544,9 +594,12 @@ class Tenant:
             stamp = _now()
             # A group made through the cloud connector is a Platform group that Secret Server
             # has not synced yet; one made on-prem exists only in Secret Server.
-            rec = self.groups[rid] = {"id": rid, "created": stamp, "modified": stamp, "version": 1,
-                                      "platform": flavor == "cloud",
-                                      "secret_server": flavor == "onprem"}
+            rec = self.groups[rid] = {
+                "id": rid, "created": stamp, "modified": stamp, "version": 1,
+                "platform": flavor == "cloud",
+                # A new Platform tenant's Secret Server searches Platform groups directly.
+                "secret_server": flavor == "onprem"
+                or self.groups_sync.platform_groups_searched_directly}
         else:
             # The on-prem view cannot see disabled users, so keeping them is not a removal.
             if flavor == "onprem":
@@ -561,6 +614,9 @@ class Tenant:
         if rid in self._groups_of_members(members):
             raise invalid_value("Membership would make a group a member of itself.")
         rec.update(displayName=m.display_name, members=members, externalId=m.external_id)
+        if rec["platform"] and not rec["secret_server"]:
+            # FAQ: a group saved on the Platform syncs by itself (at the timer's next run).
+            self._schedule_sync(rid, time.time())
         return rid
 
     def _groups_of_members(self, members: list[str]) -> set[str]:
@@ -577,6 +633,7 @@ class Tenant:
         if flavor == "onprem" and self.groups[rid]["platform"]:
             raise _platform_group(self.groups[rid]["displayName"], "it is deleted")
         del self.groups[rid]
+        self._sync_due.pop(rid, None)
         for g in self.groups.values():
             if rid in g["members"]:
                 g["members"].remove(rid)
@@ -694,6 +751,8 @@ class Tenant:
             if g is None or not self.is_visible(flavor, "Group", principal):
                 raise invalid_value(f"Group '{principal}' not found.")
             if not g["secret_server"]:
+                # An assumption (docs/connectors.md): Secret Server cannot hold a permission
+                # for a group it does not have yet.
                 raise invalid_value(
                     f"Group '{g['displayName']}' has not been synchronized to Secret Server yet; "
                     "run Platform Groups Sync, then retry.")
@@ -773,16 +832,16 @@ class Tenant:
 
     # ------------------------------------------------------------------ sandbox admin
     def sync_groups(self) -> int:
-        """Platform Groups Sync: every Platform group now exists in Secret Server."""
+        """Sync Now: every Platform group now exists in Secret Server. A real administrator
+        first selects the groups to sync (only enabled platform groups sync); the practice
+        tenant does not model that selection and syncs them all."""
         with self.lock:
-            n = 0
-            for g in self.groups.values():
-                if g["platform"] and not g["secret_server"]:
-                    g["secret_server"] = True
-                    self._touch(g)
-                    n += 1
-            self._changed()
-            return n
+            ids = [g for g, r in self.groups.items() if r["platform"] and not r["secret_server"]]
+            for gid in ids:
+                self._sync_due.pop(gid, None)
+            self._next_sync_run = min(self._sync_due.values(), default=math.inf)
+            self._into_secret_server(ids)
+            return len(ids)
 
 
 _TABLE = {"User": "users", "Group": "groups", "Container": "folders",

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 FolderRight = Literal["Owner", "Edit", "Add Secret", "View"]
 FOLDER_RIGHTS: tuple[str, ...] = get_args(FolderRight)
@@ -46,6 +53,12 @@ class ServiceAccount(_Model):
         description="false rehearses a service user without the custom SCIM role: "
         "tokens are issued but every SCIM call is refused with 403",
     )
+    has_platform_user_role: bool = Field(
+        True,
+        description="false rehearses a service user without the Platform User role, which "
+        "enables token generation: the token endpoint refuses its valid credentials "
+        "(400 unauthorized_client)",
+    )
 
 
 RESOURCE_TYPE_NAMES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
@@ -67,6 +80,12 @@ class Cloud(_Model):
         description="resource types the cloud connector offers; drop one to rehearse a tenant "
         "missing it (its endpoint then answers 404 and discovery leaves it out)",
     )
+    secret_server_reachable: bool = Field(
+        True,
+        description="false rehearses the Platform answering while its Secret Server does not: "
+        "Containers, ContainerPermissions and PrivilegedData answer 503 'Secret Server "
+        "unreachable.'; tokens, Users, Groups and discovery still work",
+    )
 
 
 class RightsMapping(_Model):
@@ -87,6 +106,34 @@ class OnPrem(_Model):
     rights_mapping: RightsMapping = Field(
         default_factory=RightsMapping,
         description="the endpoint's permission-value mapping, e.g. {container: {admin: Owner}}",
+    )
+    error_threshold: int = Field(
+        20, ge=0, le=1_000_000,
+        description="the connector's Error Threshold (SCIM_Threshold): this many error answers "
+        "in a row and it disables itself; a success resets the count; 0 switches it off",
+    )
+    disabled: bool = Field(
+        False,
+        description="the connector starts disabled (SCIM_Connector_Disabled): every call fails "
+        "until POST /_sandbox/enable-connector",
+    )
+
+
+class PlatformGroupsSync(_Model):
+    """How Platform groups reach Secret Server: Delinea's Platform Groups Sync."""
+
+    interval_seconds: float = Field(
+        86400, gt=0, le=366 * 86400,
+        description="the sync timer: a Platform group saved (created or changed on the "
+        "Platform) reaches Secret Server at the timer's next run; the first run is this long "
+        "after the tenant is served. Secret Server sets it in days and hours; the default is "
+        "one day, seconds make tests fast",
+    )
+    platform_groups_searched_directly: bool = Field(
+        False,
+        description="true: a Platform tenant new enough that Secret Server searches Platform "
+        "groups directly, so every Platform group is in Secret Server at once and no sync is "
+        "ever needed; false: an older tenant that syncs on the timer",
     )
 
 
@@ -117,6 +164,13 @@ class Group(_Model):
     platform: bool = Field(True, description="the group exists on the Delinea Platform")
     secret_server: bool = Field(True, description="the group exists (is synced) in Secret Server")
     externalId: Text | None = None
+    created: AwareDatetime | None = Field(
+        None,
+        description="when the group was made (meta.created), with its time zone; default: when "
+        "the tenant is served. A Platform group not in Secret Server made before the tenant "
+        "was served has missed its timed sync and waits for Sync Now; one made since syncs "
+        "at the timer's next run",
+    )
 
 
 class Folder(_Model):
@@ -180,6 +234,7 @@ class TenantFile(_Model):
     onprem: OnPrem
     cloud: Cloud = Field(default_factory=Cloud)
     limits: Limits = Field(default_factory=Limits)
+    platform_groups_sync: PlatformGroupsSync = Field(default_factory=PlatformGroupsSync)
     users: list[User] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     folders: list[Folder] = Field(default_factory=list)
@@ -252,6 +307,15 @@ def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
 
     if tf.service_account.user not in users:
         problems.append(("service_account.user", f"no user with id {tf.service_account.user!r}"))
+
+    if tf.platform_groups_sync.platform_groups_searched_directly:
+        for i, g in enumerate(tf.groups):
+            if g.platform and not g.secret_server:
+                problems.append((f"groups[{i}].secret_server", "Secret Server searches Platform "
+                                 "groups directly (platform_groups_sync."
+                                 "platform_groups_searched_directly), so every Platform group "
+                                 "is in it: drop secret_server: false, or set "
+                                 "platform_groups_searched_directly: false"))
 
     for i, g in enumerate(tf.groups):
         for j, m in enumerate(g.members):

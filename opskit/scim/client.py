@@ -32,6 +32,7 @@ from ..auth import auth_for, unreachable_detail
 from ..config import Profile
 from ..errors import (
     ConfigError,
+    ConnectorDisabled,
     IncompleteError,
     LimitExceeded,
     OpskitError,
@@ -43,6 +44,7 @@ from ..errors import (
     ScimRateLimited,
     ScimServerError,
     ScimTooMany,
+    SecretServerUnreachable,
     TransportError,
 )
 from ..limits import DEFAULT as DEFAULT_LIMITS
@@ -320,12 +322,14 @@ class ScimClient:
             return total, read
         except (TransportError, ScimServerError, ScimRateLimited) as exc:
             # Failures that outlasted the retries. A refusal (401, 403, 404, a bad filter) or an
-            # answer that is not SCIM keeps its own type and remediation.
+            # answer that is not SCIM keeps its own type and remediation; a connector that says
+            # why it serves nothing (its Secret Server out of reach, disabled) keeps its remedy.
+            named = isinstance(exc, SecretServerUnreachable | ConnectorDisabled)
             raise IncompleteError(
                 f"{endpoint}: the page at startIndex {start} (count {count}) could not be read: "
-                f"{exc.message}", "the server kept failing for this page past the retries; run "
-                "again later, and check the connector's logs if it lasts",
-                resource=endpoint, page=start) from None
+                f"{exc.message}", exc.remediation if named else "the server kept failing for "
+                "this page past the retries; run again later, and check the connector's logs "
+                "if it lasts", resource=endpoint, page=start) from None
 
     def _check_total(self, endpoint: str, total: int) -> None:
         """Refuse a count that cannot be, before reading a page more."""

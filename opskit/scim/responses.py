@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import orjson
 from .. import http
 from .._redact import redact
 from ..errors import (
+    ConnectorDisabled,
     NotScimResponse,
     ScimAccessDenied,
     ScimBadRequest,
@@ -23,6 +25,7 @@ from ..errors import (
     ScimServerError,
     ScimTooMany,
     ScimUnauthorized,
+    SecretServerUnreachable,
 )
 from . import urns
 
@@ -52,6 +55,26 @@ def _error_class(status: int, scim_type: str | None, url: httpx.URL) -> type[Sci
     return {400: ScimBadRequest, 401: ScimUnauthorized, 403: ScimAccessDenied,
             404: ScimNotFound, 429: ScimRateLimited}.get(
         status, ScimServerError if status >= 500 else ScimError)
+
+
+# Two states a connector words in its error's detail (Delinea's cloud troubleshooting page: a 503
+# "Secret Server unreachable"; the on-prem configuration settings: "SCIM Connector has been
+# disabled…"). Matched conservatively: the documented words, and for the first the status too.
+_SECRET_SERVER_DOWN = re.compile(r"\bsecret\s*server\b.{0,40}?\b(unreachable|unavailable|"
+                                 r"not reachable|cannot be reached)", re.IGNORECASE)
+_CONNECTOR_DISABLED = re.compile(r"\bSCIM\s+Connector\s+(has\s+been|is)\s+disabled",
+                                 re.IGNORECASE)
+
+
+def _connector_state(status: int, detail: str | None) -> type[ScimError] | None:
+    """The error class for a connector state the answer names, or None."""
+    if not detail:
+        return None
+    if _CONNECTOR_DISABLED.search(detail):
+        return ConnectorDisabled
+    if status == 503 and _SECRET_SERVER_DOWN.search(detail):
+        return SecretServerUnreachable
+    return None
 
 
 def _describe(response: httpx.Response) -> str:
@@ -112,7 +135,8 @@ def error_from(response: httpx.Response) -> ScimError:
         scim_type = body.get("scimType") or None
         raw = body.get("detail") or body.get("message") or body.get("error_description")
         detail = redact(str(raw)) if raw else None
-    cls = _error_class(status, scim_type, response.request.url)
+    cls = _connector_state(status, detail) or _error_class(status, scim_type,
+                                                            response.request.url)
     if body is None and response.content:
         ctype = response.headers.get("content-type", "unknown")
         # A 404 page that is not a SCIM error is a wrong base URL far more often than a missing

@@ -1,0 +1,103 @@
+"""Waiting for Platform Groups Sync after the plan is applied (opt-in, bounded).
+
+The groups the plan created or changed that Secret Server lacks are looked up in Secret
+Server's view (an on-prem profile) by exact name, again and again, until each is there or the
+wait's bound passes. Only those groups are read, never the whole view, so a wait of minutes
+costs a few small requests per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from ..config import Profile
+from ..errors import ConfigError
+from ..scim import ScimClient, filters, run_sync
+from ._sync import duration_text
+
+MAX_WAIT_MINUTES = 24 * 60  # a day: longer than any sensible wait inside one report
+
+
+@dataclass(frozen=True)
+class SyncWait:
+    """One group waited for: whether Secret Server showed it within the wait, after how many
+    seconds (or the whole wait), and what to do next."""
+
+    group: str
+    synced: bool
+    waited: float
+    next_step: str
+
+    @property
+    def outcome(self) -> str:
+        return (f"synced: in Secret Server after {duration_text(self.waited)}" if self.synced
+                else f"still missing after {duration_text(self.waited)}")
+
+
+def check_wait(minutes: float) -> float:
+    """The wait's bound in seconds; a bound that is not a number of minutes is refused."""
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) \
+            or not 0 <= minutes <= MAX_WAIT_MINUTES:
+        raise ConfigError(f"wait_for_sync_minutes must be a number of minutes from 0 to "
+                          f"{MAX_WAIT_MINUTES}, not {minutes!r}",
+                          "give how long to wait for Secret Server after applying (0: do not "
+                          "wait); the sync interval bounds what is worth waiting for")
+    return float(minutes) * 60
+
+
+def poll_interval(bound: float) -> float:
+    """How often to look: twenty looks within the bound, at least every 30 s."""
+    return min(30.0, max(0.05, bound / 20))
+
+
+def wait_for_groups(view: Profile, groups: list[str], bound: float,
+                    poll: float | None = None) -> dict[str, float | None]:
+    """Look for each group by name in Secret Server's view until all are there or ``bound``
+    seconds pass: group → seconds until it was seen, None if it never was."""
+    if view.flavor != "onprem":
+        raise ConfigError(f"profile {view.name!r} is not Secret Server's view",
+                          "give an on-prem profile as the reference to wait for the sync")
+    poll = poll_interval(bound) if poll is None else poll
+    seen: dict[str, float | None] = dict.fromkeys(groups)
+
+    async def look() -> None:
+        started = time.monotonic()
+        async with ScimClient.for_profile(view) as client:
+            while True:
+                for name in [g for g, at in seen.items() if at is None]:
+                    found = await client.list("Groups", filters.eq("displayName", name),
+                                              attributes=["id", "displayName"])
+                    if any(str(g.get("displayName", "")).casefold() == name.casefold()
+                           for g in found):
+                        seen[name] = time.monotonic() - started
+                left = bound - (time.monotonic() - started)
+                if all(at is not None for at in seen.values()) or left <= 0:
+                    return
+                await asyncio.sleep(min(poll, left))
+
+    run_sync(look)
+    return seen
+
+
+# What to do about a group still missing after the wait, by what the report says it is.
+NEXT_STEP = {
+    "GROUP_SYNC_PENDING": "wait for the timed sync (its finding says by when) and run the "
+                          "report again then; needed sooner: select it for sync and click "
+                          "Sync Now (the steps under GROUP_NOT_IN_SECRET_SERVER)",
+    "GROUP_NOT_IN_SECRET_SERVER": "select it for sync and click Sync Now (the steps under "
+                                  "GROUP_NOT_IN_SECRET_SERVER), then run the report again",
+    "GROUP_NOT_FOUND_BY_SECRET_SERVER": "not a sync matter: check the Secret Server side, as "
+                                        "GROUP_NOT_FOUND_BY_SECRET_SERVER says",
+}
+
+
+def outcomes(seen: dict[str, float | None], bound: float,
+             codes: dict[str, str]) -> list[SyncWait]:
+    """Each group's outcome: synced after how long, or still missing after the whole wait with
+    the next step its finding (``codes``: group → finding code) calls for."""
+    return [SyncWait(group, at is not None, bound if at is None else at,
+                     "none: Secret Server has it" if at is not None else NEXT_STEP.get(
+                         codes.get(group, ""), NEXT_STEP["GROUP_NOT_IN_SECRET_SERVER"]))
+            for group, at in seen.items()]
