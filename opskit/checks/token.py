@@ -68,7 +68,8 @@ if TYPE_CHECKING:
 READ_PATH = "Users"
 READ_PARAMS = {"count": 1}
 # Short retries: a check should answer within seconds, not wait out the inventory's budget.
-# The other scope Delinea's own clients use against the same token URL (DelineaXPM/delinea-platform, platform-api-access-token-python-script): tried
+# The other scope Delinea's own clients use against the same token URL (the platform API
+# token script in github.com/DelineaXPM/delinea-platform): tried
 # once when the requested one is refused, to say whether the tenant grants it instead.
 ALTERNATE_SCOPES = {"xpm.platform": "xpmheadless", "xpmheadless": "xpm.platform"}
 
