@@ -316,7 +316,7 @@ def test_folder_owner_without_secret_role_owner_hides_a_subtree() -> None:
     assert ("SECRETS_NOT_VISIBLE", "/IT") in pairs
     assert ("SECRET_NOT_OWNED", "/IT/it-root") not in pairs
     message = first(findings, "SECRETS_NOT_VISIBLE").message
-    assert "none of the 2 secrets in it and its 1 inheriting subfolder:" in message
+    assert "none of the 2 secrets in the folder and its 1 inheriting subfolder:" in message
     assert "secret roles there: " in message and "View on 1" in message
     assert "NO_VISIBLE_SECRETS" not in {c for c, _ in pairs}  # /IT/Databases/Prod's is seen
 

@@ -124,7 +124,8 @@ class Access:
             "principal_id"], via=DIRECT)
         groups = rows[rows["principal_type"] == "group"].assign(
             group=lambda r: r["principal_id"].map(self.reach.code_of()))
-        groups = groups.merge(self.reach.users[["group", "user_id", "via"]], on="group")
+        groups = groups.dropna(subset=["group"]).astype({"group": "int64"}).merge(
+            self.reach.users[["group", "user_id", "via"]], on="group")
         both = pd.concat([direct, groups], ignore_index=True)
         out = both.merge(self.users[["id", "userName", "displayName", "active"]], how="left",
                          left_on="user_id", right_on="id")

@@ -217,10 +217,11 @@ def _coverage_findings(cov: Coverage, tenant: str, ref: View | None, sa: str,
                             f"({_count(n_sec, 'secret')} in the subtree)"))
     for path, n_sub, n_sec, held in zip(*(gaps.subtrees[c].tolist() for c in (
             "path", "subfolders", "secrets", "roles")), strict=True):
-        where = f"it and its {_count(n_sub, 'inheriting subfolder')}" if n_sub else "it"
+        where = "the folder" + (f" and its {_count(n_sub, 'inheriting subfolder')}"
+                                if n_sub else "")
         out.append(_finding("SECRETS_NOT_VISIBLE", path,
                             f"the service account is folder Owner, so the cloud connector "
-                            f"returns the folder, but it owns none of the "
+                            f"returns the folder, but owns none of the "
                             f"{_count(n_sec, 'secret')} in {where}: the IGA sees none of "
                             f"them; {held}"))
     not_owned = cov.not_owned[~cov.not_owned["folder"].isin(gaps.paths)]
@@ -240,11 +241,11 @@ def _no_visible_secrets(cloud: Any, cov: Coverage, tenant: str,
     folders, secrets = len(cloud.containers), len(cloud.privileged_data)
     if not folders or secrets or (cov.measured and not cov.secrets_total):
         return []
-    held = (f" of the {cov.secrets_total:,} secrets the reference holds" if cov.measured
-            else " (without a reference nothing shows whether Secret Server holds any)")
     if cov.measured:
-        held += "; " + roles_clause(
-            None if roles is None else map(roles.get, cov.hidden_secrets["id"]), "on them")
+        held = (f" of the {cov.secrets_total:,} secrets the reference holds; " + roles_clause(
+            None if roles is None else map(roles.get, cov.hidden_secrets["id"]), "on them"))
+    else:
+        held = " (without a reference nothing shows whether Secret Server holds any)"
     return [_finding("NO_VISIBLE_SECRETS", tenant,
                      f"the service account sees {_count(folders, 'folder')} but no secret"
                      f"{held}, so the IGA will aggregate no privileged data")]

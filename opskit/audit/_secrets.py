@@ -37,14 +37,15 @@ def service_account_roles(perms: pd.DataFrame,
     """The service account's highest secret role on each secret whose permissions name it
     (``names_sa(principal_type, principal_id, principal_name)``), by secret id."""
     principals = perms.drop_duplicates(["principal_type", "principal_id"])
-    mine = [(k, i) for k, i, n in zip(principals["principal_type"].tolist(),
-                                      principals["principal_id"].tolist(),
-                                      principals["principal_name"].tolist(), strict=True)
-            if names_sa(k, i, n)]
-    if not mine:
-        return {}
-    keys = pd.MultiIndex.from_frame(perms[["principal_type", "principal_id"]])
-    rows = perms[keys.isin(mine)]
+    mine: dict[str, list[Any]] = {"user": [], "group": []}
+    for kind, pid, name in zip(principals["principal_type"].tolist(),
+                               principals["principal_id"].tolist(),
+                               principals["principal_name"].tolist(), strict=True):
+        if kind in mine and names_sa(kind, pid, name):
+            mine[kind].append(pid)
+    kinds = perms["principal_type"]
+    rows = perms[((kinds == "user") & perms["principal_id"].isin(mine["user"]))
+                 | ((kinds == "group") & perms["principal_id"].isin(mine["group"]))]
     rank = rows["right"].map({r: i for i, r in enumerate(SECRET_ROLES)}).fillna(-1)
     best = rows.assign(rank=rank.to_numpy()).sort_values("rank", kind="stable")
     best = best.drop_duplicates("privileged_data_id", keep="last")

@@ -56,7 +56,7 @@ class _Views:
     visible: dict[tuple[Flavor, str], set[str]] = field(default_factory=dict)
     perm_views: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → (folder, perm)
     folder_perms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by source
-    source: dict[str, str] = field(default_factory=dict)  # folder → the folder its perms are
+    source: dict[str, str] = field(default_factory=dict)  # folder → whose permissions apply
     # Secret permissions in effect, made on first use (several per secret: the largest
     # listing by far): id → (secret, the permission record, inherited from the folder), and
     # each secret's ids in order.
