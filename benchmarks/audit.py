@@ -69,11 +69,14 @@ def build(scale: int, seed: int, out: Path) -> dict[str, Any]:
             users=inv_mod.tidy_users(docs("User")), groups=groups, group_members=members,
             containers=inv_mod.tidy_containers(docs("Container")),
             container_permissions=inv_mod.tidy_permissions(docs("ContainerPermission")),
-            privileged_data=inv_mod.tidy_privileged_data(docs("PrivilegedData")))
+            privileged_data=inv_mod.tidy_privileged_data(docs("PrivilegedData")),
+            privileged_data_permissions=inv_mod.tidy_secret_permissions(
+                docs("PrivilegedDataPermission")))
         per = inv.privileged_data["container_id"].value_counts()
         inv.containers["secret_count"] = inv.containers["id"].map(per).fillna(0).astype("Int64")
         inv.meta = {"source": f"bench-{flavor}", "flavor": flavor, "complete": True,
-                    "fetched_at": datetime.now(UTC).isoformat(timespec="seconds")}
+                    "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "secret_permissions_read": True}
         inv_mod.save_snapshot(inv, out / flavor)
         counts[flavor] = inv.counts()
     return {"seconds": round(time.perf_counter() - started, 1), "counts": counts}
@@ -216,6 +219,15 @@ WITH RECURSIVE sub(root, id) AS (
 SELECT sub.root, count(DISTINCT sub.id) AS folders, count(p.id) AS secrets
 FROM sub LEFT JOIN ref_privileged_data p ON p.container_id = sub.id
 GROUP BY sub.root;
+
+-- subtrees (a visible folder with its own permissions, and those inheriting them) holding
+-- secrets none of which the cloud returns
+CREATE OR REPLACE TEMP TABLE dark AS
+WITH src AS (SELECT DISTINCT container_id, source FROM cloud_own)
+SELECT src.source
+FROM src JOIN ref_privileged_data p ON p.container_id = src.container_id
+GROUP BY src.source
+HAVING bool_and(p.id NOT IN (SELECT id FROM cloud_privileged_data));
 """
 
 # The effective-access table, in two shapes: with names (userName, folder path, via chain),
@@ -260,10 +272,20 @@ FROM hidden_roots h JOIN ref_containers c ON c.id = h.root
 LEFT JOIN flagged n ON n.folder = c.path
 GROUP BY c.path
 UNION ALL
+SELECT 'NO_VISIBLE_SECRETS', tenant(), 'folders, no secret'
+WHERE (SELECT count(*) FROM cloud_containers) > 0
+  AND (SELECT count(*) FROM cloud_privileged_data) = 0
+  AND (SELECT count(*) FROM ref_privileged_data) > 0
+UNION ALL
+SELECT 'SECRETS_NOT_VISIBLE', f.path, 'owns none of its secrets'
+FROM dark d JOIN ref_containers f ON f.id = d.source
+UNION ALL
 SELECT 'SECRET_NOT_OWNED', f.path || '/' || s.name, 'not returned'
 FROM ref_privileged_data s JOIN ref_containers f ON f.id = s.container_id
 WHERE s.container_id IN (SELECT id FROM cloud_containers)
   AND s.id NOT IN (SELECT id FROM cloud_privileged_data)
+  AND s.container_id NOT IN (SELECT container_id FROM cloud_own
+                             WHERE source IN (SELECT source FROM dark))
 UNION ALL
 SELECT 'FOLDER_WITHOUT_OWNER', folder, 'only the service account is Owner'
 FROM flagged WHERE "right" = 'Owner' GROUP BY folder

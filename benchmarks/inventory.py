@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-ENDPOINTS = ("Users", "Groups", "Containers", "ContainerPermissions", "PrivilegedData")
+ENDPOINTS = ("Users", "Groups", "Containers", "ContainerPermissions", "PrivilegedData",
+             "PrivilegedDataPermissions")
 
 
 def peak_rss_mb() -> float:

@@ -42,6 +42,9 @@ RESOURCE_TYPES: dict[str, pa.StructType] = {
         ("user", _REF), ("group", _REF), ("rights", pa.list_(STRING))]),
     "PrivilegedData": pa.struct([("id", STRING), ("name", STRING), ("type", STRING),
                                  ("container", _REF)]),
+    "PrivilegedDataPermissions": pa.struct([
+        ("id", STRING), ("privilegedData", pa.struct([("value", STRING)])), ("user", _REF),
+        ("group", _REF), ("rights", pa.list_(STRING))]),
 }
 
 
@@ -127,20 +130,39 @@ def containers(res: pa.StructArray) -> Columns:
         "path": pa.nulls(n, STRING), "secret_count": pa.nulls(n, INT)}))
 
 
+def _principal(f: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """principal_type, principal_id, principal_name of a permission's one user or group."""
+    user, group = _fields(f["user"]), _fields(f["group"])
+    is_user = pc.is_valid(user["value"])
+    return {"principal_type": pc.if_else(is_user, "user", "group"),
+            "principal_id": pc.if_else(is_user, user["value"], group["value"]),
+            "principal_name": pc.if_else(is_user, user["display"], group["display"])}
+
+
 def permissions(res: pa.StructArray) -> Columns:
     f = _fields(res)
-    container, user, group = _fields(f["container"]), _fields(f["user"]), _fields(f["group"])
-    is_user = pc.is_valid(user["value"])
+    container = _fields(f["container"])
     rights = [[r for r in listed if r is not None] if listed else []
               for listed in f["rights"].to_pylist()]
     return Columns(_batch({
         "id": f["id"], "container_id": container["value"],
         "container_name": pc.coalesce(container["display"], container["name"]),
-        "principal_type": pc.if_else(is_user, "user", "group"),
-        "principal_id": pc.if_else(is_user, user["value"], group["value"]),
-        "principal_name": pc.if_else(is_user, user["display"], group["display"]),
-        "right": pa.array([r[0] if r else None for r in rights], STRING)}),
+        **_principal(f), "right": pa.array([r[0] if r else None for r in rights], STRING)}),
         {"rights": rights})
+
+
+def secret_permissions(res: pa.StructArray) -> Columns:
+    """Secret permissions: the first right is the secret role in effect. No list of rights is
+    kept: there are several per secret, and a list per row would cost more than the rest."""
+    f = _fields(res)
+    owner, rights = _members(f["rights"])
+    rows, first = np.unique(owner.to_numpy(), return_index=True)
+    pick = np.full(len(res), -1, dtype=np.int64)
+    pick[rows] = first
+    first_right = pc.take(rights, pa.array(pick, mask=pick < 0))
+    return Columns(_batch({"id": f["id"],
+                           "privileged_data_id": _fields(f["privilegedData"])["value"],
+                           **_principal(f), "right": first_right}))
 
 
 def privileged_data(res: pa.StructArray) -> Columns:

@@ -1,8 +1,9 @@
 """A tenant fetched into tidy pandas DataFrames, and snapshots of it on disk.
 
-One call reads users, groups, folders (containers), folder permissions and secrets (privileged
-data) concurrently through one SCIM client, and returns them as DataFrames with the metadata a
-report needs: where they came from, when, how many, and whether anything could not be read.
+One call reads users, groups, folders (containers), folder permissions, secrets (privileged
+data) and, where the server offers them, secret permissions concurrently through one SCIM
+client, and returns them as DataFrames with the metadata a report needs: where they came from,
+when, how many, and whether anything could not be read.
 Snapshots are a folder of parquet files plus a manifest with checksums, written to a temporary
 name and swapped in (see _swapdir), so a crash never leaves a snapshot that looks complete, and
 replacing one never leaves none.
@@ -36,9 +37,9 @@ from .config import Profile, connect, insecure_note
 from .errors import ConfigError, NotScimResponse, OpskitError, ScimNotFound
 from .scim import ScimClient, ScimList, run_sync, urns
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: privileged_data_permissions
 FRAMES = ("users", "groups", "group_members", "containers", "container_permissions",
-          "privileged_data")
+          "privileged_data", "privileged_data_permissions")
 COLUMNS: dict[str, list[str]] = {
     "users": ["id", "userName", "displayName", "active", "email", "externalId"],
     "groups": ["id", "displayName", "externalId", "member_count", "created", "last_modified"],
@@ -47,14 +48,21 @@ COLUMNS: dict[str, list[str]] = {
     "container_permissions": ["id", "container_id", "container_name", "principal_type",
                               "principal_id", "principal_name", "right", "rights"],
     "privileged_data": ["id", "name", "type", "container_id", "container_name"],
+    "privileged_data_permissions": ["id", "privileged_data_id", "principal_type",
+                                    "principal_id", "principal_name", "right"],
 }
 _ENDPOINT_FRAMES = {"Users": "users", "Groups": "groups", "Containers": "containers",
                     "ContainerPermissions": "container_permissions",
-                    "PrivilegedData": "privileged_data"}
+                    "PrivilegedData": "privileged_data",
+                    "PrivilegedDataPermissions": "privileged_data_permissions"}
+# Read where the server has it; its absence is no note (few tenants have it), only
+# meta["secret_permissions_read"] false.
+OPTIONAL = "PrivilegedDataPermissions"
 # The order listings start in. Their pages queue in the order their first pages come back, and
 # the listing that ends last has its frame built after the last answer, while nothing else is
 # left to overlap with: the usually longest listings go first, the quickest to frame last.
-_READ_ORDER = ("PrivilegedData", "ContainerPermissions", "Containers", "Users", "Groups")
+_READ_ORDER = ("PrivilegedDataPermissions", "PrivilegedData", "ContainerPermissions",
+               "Containers", "Users", "Groups")
 
 
 @dataclass
@@ -65,6 +73,9 @@ class Inventory:
     containers: pd.DataFrame
     container_permissions: pd.DataFrame
     privileged_data: pd.DataFrame
+    # Empty, and meta["secret_permissions_read"] false, where the server does not offer them.
+    privileged_data_permissions: pd.DataFrame = field(
+        default_factory=lambda: tidy_secret_permissions([]))
     meta: dict[str, Any] = field(default_factory=dict)
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -87,7 +98,8 @@ _READERS: dict[str, PageReader] = {
     for endpoint, build in (("Users", _columns.users), ("Groups", _columns.groups),
                             ("Containers", _columns.containers),
                             ("ContainerPermissions", _columns.permissions),
-                            ("PrivilegedData", _columns.privileged_data))}
+                            ("PrivilegedData", _columns.privileged_data),
+                            ("PrivilegedDataPermissions", _columns.secret_permissions))}
 
 
 def _frame(pages: list[Columns], keep: list[list[bool]] | None = None) -> pd.DataFrame:
@@ -163,7 +175,8 @@ _FRAMES: dict[str, Callable[[ScimList], Any]] = {
     "Users": partial(_listing_frame, "Users"), "Groups": _groups_frames,
     "Containers": _containers_frame,
     "ContainerPermissions": partial(_listing_frame, "ContainerPermissions"),
-    "PrivilegedData": partial(_listing_frame, "PrivilegedData")}
+    "PrivilegedData": partial(_listing_frame, "PrivilegedData"),
+    "PrivilegedDataPermissions": partial(_listing_frame, "PrivilegedDataPermissions")}
 
 
 def _tidy(endpoint: str, resources: list[dict[str, Any]]) -> Any:
@@ -190,6 +203,10 @@ def tidy_privileged_data(resources: list[dict[str, Any]]) -> pd.DataFrame:
     return _tidy("PrivilegedData", resources)
 
 
+def tidy_secret_permissions(resources: list[dict[str, Any]]) -> pd.DataFrame:
+    return _tidy("PrivilegedDataPermissions", resources)
+
+
 # Only what the frames hold is asked for: a server that ignores `attributes` sends the rest,
 # one that honours it (as the on-prem connector does) sends a third less JSON.
 ATTRIBUTES: dict[str, list[str]] = {
@@ -200,6 +217,8 @@ ATTRIBUTES: dict[str, list[str]] = {
     "ContainerPermissions": ["container.value", "container.display", "user.value",
                              "user.display", "group.value", "group.display", "rights"],
     "PrivilegedData": ["name", "type", "container.value", "container.display"],
+    "PrivilegedDataPermissions": ["privilegedData.value", "user.value", "user.display",
+                                  "group.value", "group.display", "rights"],
 }
 
 
@@ -224,6 +243,7 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
             bar.update(n)
 
     frames: dict[str, Any] = {}
+    read_whole: set[str] = set()  # listings the server answered
 
     async def offered() -> set[str] | None:
         """The resource types the server says it offers (None: it does not say, or its answer
@@ -244,12 +264,15 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
             found = await client.list(endpoint, on_progress=tick,
                                       per_page=_READERS[endpoint],
                                       attributes=ATTRIBUTES[endpoint])
+            read_whole.add(endpoint)
         except (ScimNotFound, NotScimResponse) as refused:
             names = await offered()
             if names is not None and kind not in names:
-                notes.append(f"{endpoint}: the server does not offer resource type {kind}")
+                if endpoint != OPTIONAL:
+                    notes.append(f"{endpoint}: the server does not offer resource type {kind}")
             elif isinstance(refused, ScimNotFound):
-                notes.append(f"{endpoint}: not found on this server")
+                if endpoint != OPTIONAL:
+                    notes.append(f"{endpoint}: not found on this server")
             else:
                 raise
         # Built as soon as this listing ends, in a thread: the others are still being read.
@@ -283,7 +306,8 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
     inv = Inventory(users=frames["Users"], groups=groups, group_members=members,
                     containers=frames["Containers"],
                     container_permissions=frames["ContainerPermissions"],
-                    privileged_data=frames["PrivilegedData"])
+                    privileged_data=frames["PrivilegedData"],
+                    privileged_data_permissions=frames["PrivilegedDataPermissions"])
     # Counted from the secrets read, so both flavors count what the account can see; unknown
     # (not zero) when the secrets could not be read.
     per_folder = inv.privileged_data["container_id"].value_counts()
@@ -300,6 +324,7 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
         "notes": notes, "requests": client.requests,
         "seconds": round(time.perf_counter() - started, 3),
         "pam": names is None or bool(names & set(urns.PAM_TYPES)),
+        "secret_permissions_read": OPTIONAL in read_whole and listed[OPTIONAL].complete,
     }
     if failures:
         # Never a quietly short result: the caller gets the error, with what was read attached.

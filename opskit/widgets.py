@@ -27,7 +27,8 @@ DESCRIBE = {
     "folder": "who reaches `{name}`, strongest right first",
     "user": "what `{name}` reaches: each folder with the strongest right and its path",
     "group": "the grants `{name}` carries: its own and those of groups containing it",
-    "secret": "who reaches `{name}` (through its folder)",
+    "secret": "who reaches `{name}`: its secret roles, or its folder's rights where the "
+              "tenant lists no secret permissions",
 }
 
 

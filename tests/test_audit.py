@@ -31,7 +31,8 @@ from .conftest import SMALL
 from .nesting import chain_frames, expand_chain
 from .servers import cloud_profile, onprem_profile
 
-PERMISSION_CODES = {"PARTIAL_FOLDER_VISIBILITY", "FOLDER_NOT_VISIBLE", "SECRET_NOT_OWNED",
+PERMISSION_CODES = {"PARTIAL_FOLDER_VISIBILITY", "NO_VISIBLE_SECRETS", "FOLDER_NOT_VISIBLE",
+                    "SECRETS_NOT_VISIBLE", "SECRET_NOT_OWNED",
                     "FOLDER_WITHOUT_OWNER", "GRANT_TO_DISABLED_USER", "GRANT_TO_EMPTY_GROUP",
                     "RIGHTS_TRUNCATED", "DIRECT_USER_GRANT"}
 SA = "scim.integration@acme.com"
@@ -195,7 +196,10 @@ def test_coverage_share_and_tree(demo_audit: audit.PermissionAudit) -> None:
     assert tree["visible"].sum() == 90
     # Every secret of a hidden subtree is counted once, at its root.
     assert roots["secrets"].sum() == (cov.hidden_secrets["reason"] == "folder hidden").sum()
-    assert len(cov.not_owned) == 2 and "IGA will not see them" in cov.statement
+    # Not owned, in a folder the cloud returns: the two SECRET_NOT_OWNED, and the 18 of the
+    # subtree whose permission gives the service account secret role View.
+    dark = cov.not_owned["folder"] == "/Finance/Accounts Receivable/Applications/Prod"
+    assert (dark.sum(), (~dark).sum()) == (18, 2) and "IGA will not see them" in cov.statement
 
 
 # --------------------------------------------------------------------------- effective access
@@ -279,18 +283,86 @@ def test_what_a_user_reaches_and_group_grants(demo: tuple[Inventory, Inventory])
         access.what_user_reaches("nobody@acme.com")
 
 
-def test_secrets_through_their_folder(demo_audit: audit.PermissionAudit) -> None:
+def first(findings: list[Any], code: str) -> Any:
+    return next(f for f in findings if f.code == code)
+
+
+def test_secrets_through_their_secret_permissions(demo_audit: audit.PermissionAudit) -> None:
     access = demo_audit.access
-    not_owned = demo_audit.coverage.not_owned.iloc[0]
-    empty = access.who_reaches_secret(not_owned["path"])
+    own = first(demo_audit.findings, "SECRET_NOT_OWNED").subject
+    holders = access.who_reaches_secret(own)
+    assert len(holders) and SA not in set(holders["user"])
+    assert set(holders["granted_on"]) == {own}  # its own permissions
+    dark = first(demo_audit.findings, "SECRETS_NOT_VISIBLE").subject
+    secret = access.secrets[access.secrets["folder"] == dark].iloc[0]
+    by = access.who_reaches_secret(secret["path"])
+    assert set(by["user"]) == set(access.who_reaches(dark)["user"])
+    assert set(by["granted_on"]) == {dark}  # inherited from its folder
+    # Folder Owner, but the secret role is what reaches the secret.
+    assert by.loc[by["user"] == SA, "right"].tolist() == ["View"]
+    mine = access.secrets_user_reaches(SA).set_index("secret")
+    assert mine.at[secret["path"], "right"] == "View"
+    assert own not in mine.index
+
+
+def test_without_secret_permissions_secret_roles_are_unknown(
+        demo: tuple[Inventory, Inventory], demo_audit: audit.PermissionAudit) -> None:
+    cloud, onprem = demo
+    blind = replace(onprem, meta={**onprem.meta, "secret_permissions_read": False})
+    result = audit.audit_permissions(cloud, blind, tenant="acme")
+    assert found(result.findings) == found(demo_audit.findings)
+    for code in ("SECRETS_NOT_VISIBLE", "SECRET_NOT_OWNED"):
+        assert "secret role" in first(result.findings, code).message
+        assert "is unknown" in first(result.findings, code).message
+    # Secret access is then read through the folder; one known to have permissions of its
+    # own is not (the subtree's secrets inherit, so they are not taken for such).
+    access = result.access
+    not_owned = first(result.findings, "SECRET_NOT_OWNED").subject
+    empty = access.who_reaches_secret(not_owned)
     assert empty.empty and "permissions of its own" in empty.attrs["note"]
-    plain = access.secrets[access.secrets["own_permissions"].isna()].iloc[0]
-    assert len(access.who_reaches_secret(plain["path"])) == len(
-        access.who_reaches(plain["folder"]))
-    user = access.who_reaches(plain["folder"])["user"].iloc[0]
+    dark = first(result.findings, "SECRETS_NOT_VISIBLE").subject
+    plain = access.secrets[access.secrets["folder"] == dark].iloc[0]
+    assert len(access.who_reaches_secret(plain["path"])) == len(access.who_reaches(dark))
+    user = access.who_reaches(dark)["user"].iloc[0]
     mine = access.secrets_user_reaches(user)
     assert plain["path"] in set(mine["secret"])
-    assert not_owned["path"] not in set(mine["secret"])
+    assert not_owned not in set(mine["secret"])
+
+
+def roles_tenant(*sa_permissions: int) -> dict[str, Any]:
+    """The small tenant with the service account's secret role View on those permissions."""
+    data = parse_tenant_dict(SMALL)
+    for i in sa_permissions:
+        data["permissions"][i]["secret_role"] = "View"
+    return data
+
+
+def test_folder_owner_without_secret_role_owner_hides_a_subtree() -> None:
+    cloud, onprem = both_views(roles_tenant(0))  # /IT: u-scim Owner, secret role View
+    findings = audit.permission_findings(cloud, onprem, tenant="acme")
+    pairs = found(findings)
+    # /IT and the inheriting /IT/Databases hold s4 (its own permissions) and s2 (inherits):
+    # the service account owns neither, so one finding at the top, and none per secret.
+    assert ("SECRETS_NOT_VISIBLE", "/IT") in pairs
+    assert ("SECRET_NOT_OWNED", "/IT/it-root") not in pairs
+    message = first(findings, "SECRETS_NOT_VISIBLE").message
+    assert "none of the 2 secrets in the folder and its 1 inheriting subfolder:" in message
+    assert "secret roles there: " in message and "View on 1" in message
+    assert "NO_VISIBLE_SECRETS" not in {c for c, _ in pairs}  # /IT/Databases/Prod's is seen
+
+
+def test_folders_and_no_secrets_at_all() -> None:
+    cloud, onprem = both_views(roles_tenant(0, 2))  # and Prod: Vault Admins, View
+    assert len(cloud.containers) == 3 and cloud.privileged_data.empty
+    findings = audit.permission_findings(cloud, onprem, tenant="acme")
+    nothing = first(findings, "NO_VISIBLE_SECRETS")
+    assert (nothing.subject, nothing.severity) == ("acme", "high")
+    assert "3 folders but no secret of the 5 secrets the reference holds" in nothing.message
+    assert "Owner secret role" in nothing.remediation
+    assert {("SECRETS_NOT_VISIBLE", "/IT"), ("SECRETS_NOT_VISIBLE", "/IT/Databases/Prod")} <= \
+        found(findings)
+    alone = first(audit.permission_findings(cloud, tenant="acme"), "NO_VISIBLE_SECRETS")
+    assert "without a reference" in alone.message
 
 
 def test_access_names_users_the_onprem_view_hides(demo: tuple[Inventory, Inventory]) -> None:

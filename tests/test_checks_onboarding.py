@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from opskit import audit
 from opskit.checks.engine import CheckResult, findings
 from opskit.checks.network import address_scope, reachable_from_cloud
 from opskit.checks.onboarding import (
@@ -94,6 +95,27 @@ def test_role_missing_and_no_owned_folder(small_tenant: TenantFile) -> None:
     with running(parse_tenant(data, "owns-nothing")) as sb:
         ran = run_onboarding(cloud_profile(sb))
         assert [f.code for f in findings(ran, "acme")] == ["NO_VISIBLE_FOLDERS"]
+
+
+def test_folders_without_secrets_do_not_pass(small_tenant: TenantFile) -> None:
+    data = small_tenant.model_dump(exclude_none=True)
+    for p in data["permissions"]:
+        if p.get("user") == "u-scim" or p.get("group") == "g2":
+            p["secret_role"] = "View"  # folder Owner, no Owner on the secrets
+    with running(parse_tenant(data, "folders-only")) as sb:
+        ran = run_onboarding(cloud_profile(sb))
+        [finding] = findings(ran, "acme")
+        assert finding.code == "NO_VISIBLE_SECRETS" and finding.severity == "high"
+        assert "3 folders but no secret" in finding.message
+        assert "Owner secret role" in finding.remediation
+        assert CATALOGUE["NO_VISIBLE_SECRETS"] == audit.CATALOGUE["NO_VISIBLE_SECRETS"]
+        assert outcomes(ran)["visibility"] == ("fail", None)
+        # On-prem the endpoint reads every secret: none at all is a warning, not the cause.
+        data["secrets"] = []
+    with running(parse_tenant(data, "no-secrets")) as sb:
+        result = next(r.result for r in run_onboarding(onprem_profile(sb))
+                      if r.check.id == "visibility")
+        assert result.outcome == "warn" and result.data == {"folders": 5, "secrets": 0}
 
 
 def test_catalogue_and_checklist_are_documented() -> None:

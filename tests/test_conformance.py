@@ -76,10 +76,10 @@ DISPLAY_ONPREM = Rule(
     DISPLAY.text + " On-prem also writes `$ref` paths in lower case, as the real connector "
     "does (an IIQ debug log of its output).")
 EXACTLY_ONE = Rule(
-    "exactly one principal per folder permission", "reference §5.5 (CODE), §10.6",
-    "A folder permission names exactly one principal, `user` or `group` (IIQ requires one). "
-    "A schema cannot say 'exactly one of', so the checker sends neither (required attributes "
-    "only) or both (all attributes): 400 invalidValue.")
+    "exactly one principal per folder or secret permission", "reference §5.5, §5.7 (CODE), §10.6",
+    "A folder or secret permission names exactly one principal, `user` or `group` (IIQ requires "
+    "one). A schema cannot say 'exactly one of', so the checker sends neither (required "
+    "attributes only) or both (all attributes): 400 invalidValue.")
 TEMPLATE = Rule(
     "every secret has a template", "reference §4 (default template); assumption (INF)",
     "A secret sent without `type` gets the default template, so `type` is never unassigned.")
@@ -106,6 +106,12 @@ CLOUD_NO_FOLDER_DELETE = Rule(
     "cloud: folders are not deleted", "Delinea SCIM overview page; status: assumption",
     "The cloud connector creates and searches folders but lists no folder delete: DELETE "
     "/Containers answers 405.")
+CLOUD_NO_SECRET_PERMISSION_WRITES = Rule(
+    "cloud: secret permissions are read-only",
+    "Delinea SCIM troubleshooting page; status: assumption",
+    "The Platform prevents the creation of privileged data permissions: a POST, PUT, PATCH or "
+    "DELETE on /PrivilegedDataPermissions answers 405 before the body is judged, so the checks "
+    "that read back what they created fail with it.")
 
 
 def _patch(rt: str, title: str, attribute: str, says: str, why: Rule) -> Expected:
@@ -137,6 +143,8 @@ ALL_CHECKS = ["object_creation", "object_query", "object_query_without_id",
               "check_add_attribute", "check_remove_attribute", "check_replace_attribute"]
 PERMISSIONS = _checks("ContainerPermission", ALL_CHECKS,
                       "names exactly one of 'user' or 'group'", EXACTLY_ONE)
+SECRET_PERMISSIONS = _checks("PrivilegedDataPermission", ALL_CHECKS,
+                             "names exactly one of 'user' or 'group'", EXACTLY_ONE)
 
 ONPREM_EXPECTED: list[Expected] = [
     *_skipped_search(["User", "Group", "Container", "PrivilegedData"]),
@@ -152,6 +160,7 @@ ONPREM_EXPECTED: list[Expected] = [
       for attr in ("active", "password", "emails", "roles")],
     *_references(DISPLAY_ONPREM, pam=True),
     *PERMISSIONS,
+    *SECRET_PERMISSIONS,
     _patch("PrivilegedData", "check_remove_attribute", "type", "did not remove attribute 'type'",
            TEMPLATE),
 ]
@@ -175,6 +184,17 @@ CLOUD_EXPECTED: list[Expected] = [
     *PERMISSIONS,
     *_checks("PrivilegedData", ALL_CHECKS, "does not create privileged data",
              CLOUD_NO_SECRET_WRITES),
+    *_checks("PrivilegedDataPermission", ["object_creation", "object_query",
+                                          "object_query_without_id", "object_replacement",
+                                          "object_deletion", "check_add_attribute",
+                                          "check_replace_attribute"],
+             "does not create, change or delete privileged-data permissions",
+             CLOUD_NO_SECRET_PERMISSION_WRITES),
+    # Filled with all attributes, the check first creates the PrivilegedData it references.
+    *_checks("PrivilegedDataPermission", ["object_query_with_attributes",
+                                          "object_list_with_attributes", "search_with_attributes",
+                                          "check_remove_attribute"],
+             "does not create privileged data", CLOUD_NO_SECRET_WRITES),
 ]
 
 LIFECYCLE = ["object_creation", "object_query", "object_query_without_id", "object_replacement",

@@ -23,7 +23,8 @@ from opskit.sandbox.tenantfile import load_tenant, parse_tenant
 
 SA = "u-scim"
 ALL_CODES = {
-    "PARTIAL_FOLDER_VISIBILITY", "FOLDER_NOT_VISIBLE", "SECRET_NOT_OWNED", "FOLDER_WITHOUT_OWNER",
+    "PARTIAL_FOLDER_VISIBILITY", "FOLDER_NOT_VISIBLE", "SECRETS_NOT_VISIBLE", "SECRET_NOT_OWNED",
+    "FOLDER_WITHOUT_OWNER",
     "GRANT_TO_DISABLED_USER", "GRANT_TO_EMPTY_GROUP", "RIGHTS_TRUNCATED", "DIRECT_USER_GRANT",
     "GROUP_NOT_IN_SECRET_SERVER", "GROUP_SYNC_PENDING", "GROUP_NOT_ON_PLATFORM",
     "GROUP_NOT_IN_IGA",
@@ -67,10 +68,13 @@ class World:
         f = self.folders[fid]
         return f["parent"] is not None and f.get("inherit_permissions", True) is not False
 
-    def effective(self, fid: str) -> list[dict[str, Any]]:
+    def source(self, fid: str) -> str:
         while self.inherits(fid):
             fid = self.folders[fid]["parent"]
-        return self.perms.get(fid, [])
+        return fid
+
+    def effective(self, fid: str) -> list[dict[str, Any]]:
+        return self.perms.get(self.source(fid), [])
 
     def members(self, gid: str, seen: frozenset[str] = frozenset()) -> set[str]:
         """User ids in a group, nested groups expanded."""
@@ -93,6 +97,16 @@ class World:
 
     def visible(self, fid: str) -> bool:
         return self.sa_owner(self.effective(fid))
+
+    def owns_secret(self, secret: dict[str, Any]) -> bool:
+        """Secret role Owner: through the secret's own permissions, else through the secret
+        roles of its folder's (a folder role without one gives the role of its name; Add
+        Secret gives View)."""
+        if secret.get("permissions") is not None:
+            return self.sa_owner(secret["permissions"])
+        derived = {"Owner": "Owner", "Edit": "Edit", "View": "View", "Add Secret": "View"}
+        return any(self.has_sa(g) and g.get("secret_role", derived[g["rights"][0]]) == "Owner"
+                   for g in self.effective(secret["folder"]))
 
     def folder_at(self, path: str) -> str:
         matches = [fid for fid in self.folders if self.path(fid) == path]
@@ -252,11 +266,37 @@ def test_hidden_folders(data: dict[str, Any]) -> None:
 def test_secrets_not_owned(data: dict[str, Any]) -> None:
     w = World(data)
     by_subject = {f"{w.path(s['folder'])}/{s['name']}": s for s in data["secrets"]}
+    dark = {w.folder_at(f["subject"]) for f in _findings(data)["SECRETS_NOT_VISIBLE"]}
+    listed = set()
     for f in _findings(data)["SECRET_NOT_OWNED"]:
         s = by_subject[f["subject"]]
-        assert s.get("permissions"), "a secret that inherits cannot exclude anyone"
-        assert not w.sa_owner(s["permissions"])
-        assert w.visible(s["folder"])
+        assert s.get("permissions"), "planted: own permissions that leave the account out"
+        assert not w.owns_secret(s) and w.visible(s["folder"])
+        assert w.source(s["folder"]) not in dark
+        listed.add(f["subject"])
+    assert listed == {path for path, s in by_subject.items() if w.visible(s["folder"])
+                      and not w.owns_secret(s) and w.source(s["folder"]) not in dark}
+
+
+def test_folder_owner_without_the_owner_secret_role(data: dict[str, Any]) -> None:
+    w = World(data)
+    secrets_in: dict[str, list[dict[str, Any]]] = {}
+    for s in data["secrets"]:
+        if w.visible(s["folder"]):
+            secrets_in.setdefault(w.source(s["folder"]), []).append(s)
+    dark = {w.path(top) for top, held in secrets_in.items()
+            if not any(w.owns_secret(s) for s in held)}
+    listed = _findings(data)["SECRETS_NOT_VISIBLE"]
+    assert {f["subject"] for f in listed} == dark and dark
+    for f in listed:  # planted: folder Owner, secret role View, no secret of its own
+        sa = [g for g in w.perms[w.folder_at(f["subject"])] if w.has_sa(g)]
+        assert [(g["rights"][0], g.get("secret_role")) for g in sa] == [("Owner", "View")]
+        assert "secret role is View" in f["why"]
+    # Other folder permissions carry secret roles below their folder roles, too.
+    others = [p for p in data["permissions"] if p.get("secret_role") and not w.has_sa(p)]
+    assert {(p["rights"][0], p["secret_role"]) for p in others} == {("Edit", "View"),
+                                                                   ("View", "List")}
+    assert "NO_VISIBLE_SECRETS" not in _findings(data)  # the account owns most secrets
 
 
 def test_grants_to_disabled_users_and_empty_groups(data: dict[str, Any]) -> None:

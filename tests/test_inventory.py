@@ -88,6 +88,14 @@ def test_cloud_inventory_of_the_small_tenant() -> None:
     owner = perms[(perms.container_id == "f3") & (perms.principal_id == "g2")].iloc[0]
     assert (owner.principal_type, owner.right, list(owner.rights)) == ("group", "Owner",
                                                                        ["Owner"])
+    # Secret permissions: those in effect on the secrets shown, with their secret roles.
+    secret_perms = inv.privileged_data_permissions
+    assert set(zip(secret_perms.privileged_data_id, secret_perms.principal_type,
+                   secret_perms.principal_id, secret_perms.principal_name, secret_perms.right,
+                   strict=True)) == {
+        ("s1", "group", "g2", "Vault Admins", "Owner"), ("s1", "user", "u3", "Carol Ode", "View"),
+        ("s2", "user", "u-scim", "SCIM Service", "Owner"), ("s2", "group", "g1", "DBA", "Edit")}
+    assert inv.meta["secret_permissions_read"] is True
     meta = inv.meta
     assert meta["source"] == "small-cloud" and meta["flavor"] == "cloud"
     assert meta["complete"] is True and meta["notes"] == []
@@ -103,6 +111,19 @@ def test_onprem_inventory_of_the_small_tenant() -> None:
     assert dict(zip(inv.containers.id, inv.containers.path, strict=True))["f5"] == "/Shared"
     assert sorted(inv.privileged_data.id) == ["s1", "s2", "s3", "s4", "s5"]
     assert inv.meta["flavor"] == "onprem" and inv.complete
+
+
+def test_a_tenant_without_secret_permissions_is_read_without_them(
+        small_tenant: TenantFile) -> None:
+    data = small_tenant.model_dump(exclude_none=True)
+    data["cloud"]["resource_types"].remove("PrivilegedDataPermission")
+    with running(parse_tenant(data, "no-secret-permissions")) as sb:
+        inv = fetch_inventory(cloud_profile(sb), progress=False)
+    frame = inv.privileged_data_permissions
+    assert frame.empty and list(frame.columns) == COLUMNS["privileged_data_permissions"]
+    assert inv.meta["secret_permissions_read"] is False
+    assert inv.complete and inv.meta["notes"] == []  # optional: its absence is no note
+    assert sorted(inv.privileged_data.id) == ["s1", "s2"]
 
 
 def test_paths_for_unseen_parents_and_cycles() -> None:

@@ -48,9 +48,10 @@ from opskit.widgets import AccessExplorer, StaticExplorer, explorer, reach_table
 
 NOTEBOOK = "permission_audit"
 # The codes the permission audit raises (COVERAGE_NOT_MEASURED only without a reference).
-CODES = {"PARTIAL_FOLDER_VISIBILITY", "FOLDER_NOT_VISIBLE", "SECRET_NOT_OWNED",
-         "FOLDER_WITHOUT_OWNER", "GRANT_TO_DISABLED_USER", "GRANT_TO_EMPTY_GROUP",
-         "RIGHTS_TRUNCATED", "DIRECT_USER_GRANT", "COVERAGE_NOT_MEASURED"}
+CODES = {"PARTIAL_FOLDER_VISIBILITY", "NO_VISIBLE_SECRETS", "FOLDER_NOT_VISIBLE",
+         "SECRETS_NOT_VISIBLE", "SECRET_NOT_OWNED", "FOLDER_WITHOUT_OWNER",
+         "GRANT_TO_DISABLED_USER", "GRANT_TO_EMPTY_GROUP", "RIGHTS_TRUNCATED",
+         "DIRECT_USER_GRANT", "COVERAGE_NOT_MEASURED"}
 SA = "scim.integration@acme.com"
 
 
@@ -413,9 +414,11 @@ def test_explorer_follows_the_controls(run: AuditRun) -> None:
     table = ui.show("group", "IT Admins")
     assert table.equals(reach_table(run.access, "group", "IT Admins"))
     assert ui.kind.value == "group" and "Owner" in ui.output.outputs[0]["data"]["text/html"]
-    ui.show("secret", "/IT/Virtualization/Prod/win-it-prd-001 svc_backup")
-    assert ui.table.empty and "permissions of its own" in ui.output.outputs[0]["data"][
-        "text/html"]
+    secret = "/IT/Virtualization/Prod/win-it-prd-001 svc_backup"  # its own permissions
+    table = ui.show("secret", secret)
+    assert table.equals(run.access.who_reaches_secret(secret))
+    assert len(table) and set(table["granted_on"]) == {secret} and SA not in set(table["user"])
+    assert "its secret roles" in ui.output.outputs[0]["data"]["text/html"]
     with pytest.raises(UnknownName, match="did you mean"):
         ui.show("folder", "/IT/Virtualisation")
 

@@ -456,12 +456,13 @@ def test_discovery_names_the_pam_schemas(scim: Flavors) -> None:
     for client in (scim.cloud, scim.onprem):
         types = {rt["name"]: rt for rt in client.get("/ResourceTypes").json()["Resources"]}
         assert set(types) == {"User", "Group", "Container", "ContainerPermission",
-                              "PrivilegedData"}
+                              "PrivilegedData", "PrivilegedDataPermission"}
         assert types["Container"]["schema"] == "urn:ietf:params:scim:schemas:pam:1.0:Container"
         assert types["ContainerPermission"]["endpoint"] == "/ContainerPermissions"
+        assert types["PrivilegedDataPermission"]["endpoint"] == "/PrivilegedDataPermissions"
         schemas = {s["id"] for s in client.get("/Schemas").json()["Resources"]}
         assert {urn.CONTAINER, urn.CONTAINER_PERMISSION, urn.PRIVILEGED_DATA, urn.USER,
-                urn.GROUP} <= schemas
+                urn.GROUP, urn.PRIVILEGED_DATA_PERMISSION} <= schemas
     # Old on-prem docs address schemas by short name.
     assert scim.onprem.get("/Schemas/Container").json()["id"] == urn.CONTAINER
 

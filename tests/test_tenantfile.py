@@ -187,6 +187,10 @@ def test_unknown_right_and_two_principals(data: dict) -> None:
     data = yaml.safe_load(SMALL.read_text())
     data["permissions"][0]["group"] = "g1"
     assert "exactly one of 'user' or 'group'" in problem(data)
+    data = yaml.safe_load(SMALL.read_text())
+    data["permissions"][0]["secret_role"] = "Add Secret"  # a folder role, not a secret role
+    assert "permissions[0].secret_role: Input should be 'Owner', 'Edit', 'View', 'List' or " \
+        "'None'" in problem(data)
 
 
 def test_every_problem_is_reported_at_once(data: dict) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 from ._folders import RIGHTS
 from ._groups import GroupReach
 from ._names import UnknownName, unique_labels, user_table
+from ._secrets import SECRET_ROLES, secret_permissions
 from ._views import View
 
 DIRECT = "direct"
@@ -40,6 +41,9 @@ class Access:
     secrets: pd.DataFrame  # id, name, folder, path, own_permissions (True/NA)
     grants: pd.DataFrame  # effective grants per folder, named (see named_grants)
     reach: GroupReach = field(repr=False)
+    # The inventory's secret permissions (the secret roles in effect), when its server lists
+    # them: the secret queries then read secret roles, not the folder's rights.
+    secret_grants: pd.DataFrame | None = field(default=None, repr=False)
 
     # ---- queries ---------------------------------------------------------------------------
     def _folder_code(self, path: str) -> str:
@@ -70,11 +74,15 @@ class Access:
         return _sorted(out, ["folder", "right"], [True, False])
 
     def secrets_user_reaches(self, user: str) -> pd.DataFrame:
-        """The secrets in the folders user ``user`` reaches (strongest right per folder).
+        """The secrets user ``user`` reaches: secret, folder, right, via (the strongest per
+        secret).
 
-        A secret known to carry its own permissions is left out: its access is not its
-        folder's, and the inventory does not hold secret-level permissions.
+        With the secret permissions listed, ``right`` is the secret role. Without them, the
+        secrets of the folders the user reaches, with the folder's right; a secret known to
+        carry its own permissions is then left out: its access is not its folder's.
         """
+        if self.secret_grants is not None:
+            return self._secret_roles_of(user)
         folders = self.what_user_reaches(user, strongest=True)
         secrets = self.secrets[~self.secrets["own_permissions"].fillna(False).to_numpy(bool)]
         out = folders.merge(secrets[["path", "name", "folder"]].rename(
@@ -83,21 +91,72 @@ class Access:
         return out[["secret", "folder", "right", "via"]].reset_index(drop=True)
 
     def who_reaches_secret(self, secret: str) -> pd.DataFrame:
-        """Who reaches a secret (``/folder/path/secret name``): through its folder.
+        """Who reaches a secret (``/folder/path/secret name``), strongest right first.
 
-        A secret known to carry its own permissions gives an empty frame whose
-        ``attrs["note"]`` says so, since the inventory does not list secret permissions.
+        With the secret permissions listed: from them, ``right`` being the secret role and
+        ``granted_on`` the secret or the folder it inherits from. Without them: through its
+        folder, with the folder's right; a secret known to carry its own permissions then
+        gives an empty frame whose ``attrs["note"]`` says so.
         """
         hit = self.secrets[self.secrets["path"] == secret]
         if hit.empty:
             raise UnknownName.of("secret", secret, self.secrets["path"])
         row = hit.iloc[0]
+        if self.secret_grants is not None:
+            return self._holders_of(row)
         out = self.who_reaches(row["folder"])
         if _known_true(row["own_permissions"]):
             out = out.iloc[0:0]
             out.attrs["note"] = (f"{secret} has permissions of its own, which the inventory "
                                  "does not list: who reaches it cannot be derived from its folder")
         return out
+
+    def _holders_of(self, secret: pd.Series) -> pd.DataFrame:
+        """who_reaches_secret from the secret permissions."""
+        assert self.secret_grants is not None
+        sg = self.secret_grants
+        rows = sg[sg["privileged_data_id"] == secret["id"]]
+        # Inherited ones carry ids `<folder permission id>-<secret id>` (docs/connectors.md).
+        inherited = rows["id"].str.endswith(f"-{secret['id']}").fillna(False).to_numpy(bool)
+        granted = self.folders.set_index("path")["granted_on"].get(secret["folder"])
+        rows = rows.assign(granted_on=np.where(inherited, granted, secret["path"]))
+        direct = rows[rows["principal_type"] == "user"].assign(user_id=lambda r: r[
+            "principal_id"], via=DIRECT)
+        groups = rows[rows["principal_type"] == "group"].assign(
+            group=lambda r: r["principal_id"].map(self.reach.code_of()))
+        groups = groups.dropna(subset=["group"]).astype({"group": "int64"}).merge(
+            self.reach.users[["group", "user_id", "via"]], on="group")
+        both = pd.concat([direct, groups], ignore_index=True)
+        out = both.merge(self.users[["id", "userName", "displayName", "active"]], how="left",
+                         left_on="user_id", right_on="id")
+        out["user"] = out["userName"].fillna(out["principal_name"])
+        out["right"] = _secret_role(out["right"])
+        out = out[["user", "displayName", "active", "right", "via", "granted_on"]]
+        return _sorted(out, ["right", "user"], [False, True])
+
+    def _secret_roles_of(self, user: str) -> pd.DataFrame:
+        """secrets_user_reaches from the secret permissions."""
+        assert self.secret_grants is not None
+        sg = self.secret_grants
+        known = self.users["userName"]
+        name = user if user in set(known) else {u.casefold(): u for u in known}.get(
+            user.casefold())
+        if name is None:
+            raise UnknownName.of("user", user, known)
+        uid = self.users.loc[known == name, "id"].iloc[0]
+        member = self.reach.users[self.reach.users["user_id"] == uid]
+        gids = self.reach.groups["id"].to_numpy(dtype=object)[member["group"].to_numpy()]
+        via = dict(zip(gids.tolist(), member["via"].tolist(), strict=True))
+        mine = sg[((sg["principal_type"] == "user") & (sg["principal_id"] == uid))
+                  | ((sg["principal_type"] == "group") & sg["principal_id"].isin(list(via)))]
+        mine = mine.assign(via=[DIRECT if k == "user" else via[p] for k, p in zip(
+            mine["principal_type"].tolist(), mine["principal_id"].tolist(), strict=True)],
+            right=_secret_role(mine["right"]))
+        mine = mine.sort_values("right", ascending=False, kind="stable").drop_duplicates(
+            "privileged_data_id")
+        out = mine.merge(self.secrets[["id", "path", "folder"]], left_on="privileged_data_id",
+                         right_on="id").rename(columns={"path": "secret"})
+        return _sorted(out[["secret", "folder", "right", "via"]], ["secret"], [True])
 
     def group_grants(self, group: str) -> pd.DataFrame:
         """The folder grants group ``group`` (a displayName) carries: those naming it, and those
@@ -128,6 +187,12 @@ class Access:
         if user.casefold() in folded:
             return folded[user.casefold()]
         raise UnknownName.of("user", user, cats)
+
+
+def _secret_role(roles: pd.Series) -> pd.Categorical:
+    """Secret roles as an ordered categorical (Owner highest); other values rank lowest."""
+    extra = sorted({r for r in roles.dropna().tolist() if r not in SECRET_ROLES})
+    return pd.Categorical(roles, categories=[*extra, *SECRET_ROLES], ordered=True)
 
 
 def _known_true(value: Any) -> bool:
@@ -270,4 +335,5 @@ def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
         "path": [f"{f}/{n}" if f else None for f, n in zip(s_folder, names, strict=True)],
         "own_permissions": pd.array([True if i in marked else None for i in s_ids],
                                     dtype="boolean")})
-    return Access(table, folders[["id", "path", "granted_on"]], users, secrets, grants, reach)
+    return Access(table, folders[["id", "path", "granted_on"]], users, secrets, grants, reach,
+                  secret_permissions(inv))

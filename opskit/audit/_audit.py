@@ -11,6 +11,7 @@ from ..report.findings import Finding, by_severity
 from ._access import Access, build_access
 from ._coverage import Coverage, coverage
 from ._findings import findings_of, infer_service_account, prepare
+from ._secrets import secret_gaps
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,11 @@ def audit_permissions(cloud: Any, reference: Any = None, *, tenant: str | None =
     cov = coverage(cloud, reference)
     findings = findings_of(views, cov, tenant=tenant, service_account=sa, planned=planned)
     if len(views) > 1:
-        not_owned = set(cov.not_owned["id"].dropna().tolist())
+        # A secret the cloud leaves out of a folder it returns has permissions of its own,
+        # unless none of its subtree's secrets are returned: those inherit a secret role.
+        gaps = secret_gaps(views[0], cov, None)
+        not_owned = set(cov.not_owned.loc[~cov.not_owned["folder"].isin(gaps.paths), "id"]
+                        .dropna().tolist())
         access = build_access(views[1], own_permission_secrets=not_owned,
                               more_users=cloud.users)
     else:

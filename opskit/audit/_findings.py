@@ -2,7 +2,9 @@
 
 Which view each finding reads:
 
-- coverage findings compare the cloud view with the reference (see ``_coverage``);
+- coverage findings compare the cloud view with the reference (see ``_coverage``); the secret
+  findings read the service account's secret roles from the reference's secret permissions
+  where its server lists them (see ``_secrets``);
 - grant findings read the fullest view of the permissions: the reference inventory when there
   is one (it shows every folder and every right as sent), else the cloud view. Users are named
   from both views: the cloud lists disabled users, the on-prem connector leaves them out;
@@ -24,6 +26,13 @@ from ..report.findings import Finding, Severity
 from ._coverage import Coverage, FolderView, _count
 from ._coverage import coverage as measure
 from ._names import casefold
+from ._secrets import (
+    SecretGaps,
+    roles_clause,
+    secret_gaps,
+    secret_permissions,
+    service_account_roles,
+)
 from ._views import View
 
 CATALOGUE: dict[str, tuple[Severity, str]] = {
@@ -33,14 +42,28 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "COVERAGE_NOT_MEASURED": (
         "info", "Give a reference view (an on-prem connector profile or a folder export CSV) to "
         "measure what the cloud service account cannot see."),
+    "NO_VISIBLE_SECRETS": (  # as the onboarding checks give it
+        "high", "The service account sees folders but no secret, so the IGA will aggregate no "
+        "privileged data (FAQ: Get All PrivilegedData needs Owner on each secret). In Secret "
+        "Server, give the service account (or its group, e.g. SCIM Owners) the Owner secret "
+        "role on the folders' permissions (folder > Edit permissions > secret access role: "
+        "Owner), or Owner on the secrets themselves. If it holds that already, check the SCIM "
+        "role's View Secrets permission."),
     "FOLDER_NOT_VISIBLE": (
         "medium", "Grant the service account Owner on the folder (directly or through a group "
         "such as SCIM Owners), with Owner as the first and only right; its inheriting "
         "subfolders follow. If the folder must stay outside the IGA, record that decision."),
+    "SECRETS_NOT_VISIBLE": (
+        "high", "Give the service account (or its group, e.g. SCIM Owners) the Owner secret "
+        "role on this folder's permission in Secret Server (folder > Edit permissions > secret "
+        "access role: Owner): the secrets of its inheriting subfolders follow. A secret with "
+        "permissions of its own needs the service account as Owner there."),
     "SECRET_NOT_OWNED": (
-        "high", "Add the service account as Owner to the secret's own permissions, or let the "
-        "secret inherit its folder's permissions again; until then a container update that "
-        "adds or removes it is refused with Access Denied."),
+        "high", "Make the service account Owner of the secret: add it as Owner to the secret's "
+        "own permissions, or let the secret inherit its folder's permissions again; a secret "
+        "that inherits needs the Owner secret role on the folder's permission for the service "
+        "account. Until then a container update that adds or removes it is refused with Access "
+        "Denied."),
     "FOLDER_WITHOUT_OWNER": (
         "medium", "Give a person's group (for example the department's Admins group) Owner on "
         "the folder, beside the service account."),
@@ -168,7 +191,8 @@ def _grouped(rows: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def _coverage_findings(cov: Coverage, tenant: str, ref: View | None, sa: str,
-                       directory: _Directory) -> list[Finding]:
+                       directory: _Directory, gaps: SecretGaps,
+                       roles: dict[str, str] | None) -> list[Finding]:
     if not cov.measured:
         return [_finding("COVERAGE_NOT_MEASURED", tenant, cov.statement)]
     out: list[Finding] = []
@@ -198,12 +222,23 @@ def _coverage_findings(cov: Coverage, tenant: str, ref: View | None, sa: str,
         out.append(_finding("FOLDER_NOT_VISIBLE", path,
                             f"{cause}, so the cloud connector does not return it{tail} "
                             f"({_count(fix.secrets, 'secret')} in what it hides)"))
-    for path in cov.not_owned["path"].tolist():
+    for path, n_sub, n_sec, held in zip(*(gaps.subtrees[c].tolist() for c in (
+            "path", "subfolders", "secrets", "roles")), strict=True):
+        where = "the folder" + (f" and its {_count(n_sub, 'inheriting subfolder')}"
+                                if n_sub else "")
+        out.append(_finding("SECRETS_NOT_VISIBLE", path,
+                            f"the service account is folder Owner, so the cloud connector "
+                            f"returns the folder, but owns none of the "
+                            f"{_count(n_sec, 'secret')} in {where}: the IGA sees none of "
+                            f"them; {held}"))
+    not_owned = cov.not_owned[~cov.not_owned["folder"].isin(gaps.paths)]
+    for path, sid in zip(not_owned["path"].tolist(), not_owned["id"].tolist(), strict=True):
+        held = roles_clause(None if roles is None else [roles.get(sid)], "on it")
         out.append(_finding("SECRET_NOT_OWNED", path,
-                            "the folder is returned but the secret is not: it carries its own "
-                            "permissions without the service account as Owner, so its "
-                            "privileged data is not returned and a container update that "
-                            "touches it is refused with Access Denied"))
+                            "the folder is returned but the secret is not: the service "
+                            f"account is not Owner of it ({held}), so its privileged data is "
+                            "not returned and a container update that touches it is refused "
+                            "with Access Denied"))
     return out
 
 
@@ -252,6 +287,40 @@ def _fix_points(cov: Coverage, ref: View | None) -> dict[str, _Fix]:
             following[point[p]] += 1
     top_of = dict(zip(paths, tops, strict=True))
     return {p: _Fix(top_of[p], following[p], own_below[p], in_it[p]) for p in fixes}
+
+
+def _no_visible_secrets(cloud: Any, cov: Coverage, tenant: str,
+                        roles: dict[str, str] | None) -> list[Finding]:
+    """NO_VISIBLE_SECRETS: folders but no secret, where Secret Server holds (or may hold) some."""
+    folders, secrets = len(cloud.containers), len(cloud.privileged_data)
+    if not folders or secrets or (cov.measured and not cov.secrets_total):
+        return []
+    if cov.measured:
+        held = (f" of the {cov.secrets_total:,} secrets the reference holds; " + roles_clause(
+            None if roles is None else map(roles.get, cov.hidden_secrets["id"]), "on them"))
+    else:
+        held = " (without a reference nothing shows whether Secret Server holds any)"
+    return [_finding("NO_VISIBLE_SECRETS", tenant,
+                     f"the service account sees {_count(folders, 'folder')} but no secret"
+                     f"{held}, so the IGA will aggregate no privileged data")]
+
+
+def _sa_secret_roles(ref: View | None, sa: str, directory: _Directory
+                     ) -> dict[str, str] | None:
+    """The service account's secret role on each secret the reference's secret permissions
+    name it on; None when the reference lists none (roles unknown)."""
+    perms = secret_permissions(ref.inv if ref is not None else None)
+    if ref is None or perms is None:
+        return None
+    gname = dict(zip(ref.inv.groups["id"].tolist(), ref.inv.groups["displayName"].tolist(),
+                     strict=True))
+
+    def names_sa(kind: str, pid: Any, pname: Any) -> bool:
+        name = (directory.user(pid, pname, 1)[0] if kind == "user"
+                else gname.get(pid, pname if isinstance(pname, str) else str(pid)))
+        return _is_sa(kind, name, sa, directory)
+
+    return service_account_roles(perms, names_sa)
 
 
 def _is_sa(kind: str, name: str, sa: str, directory: _Directory) -> bool:
@@ -386,8 +455,11 @@ def findings_of(views: list[View], cov: Coverage, *, tenant: str | None,
     tenant = tenant or str(cloud.meta.get("source") or "tenant")
     sa = casefold(service_account or infer_service_account(cloud, views[0]))
     directory = _Directory(views)
-    found = _coverage_findings(cov, tenant, views[1] if len(views) > 1 else None, sa,
-                               directory)
+    ref = views[1] if len(views) > 1 else None
+    roles = _sa_secret_roles(ref, sa, directory)
+    gaps = secret_gaps(views[0], cov, roles)
+    found = _no_visible_secrets(cloud, cov, tenant, roles)
+    found += _coverage_findings(cov, tenant, ref, sa, directory, gaps, roles)
     found += _grant_findings(views[-1], len(views) - 1, directory, sa, planned)
     order = {code: i for i, code in enumerate(CATALOGUE)}
     return sorted(found, key=lambda f: (order[f.code], f.subject))

@@ -27,6 +27,13 @@ from .engine import Check, CheckResult
 from .token import check_token
 
 NEEDED_TYPES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
+NO_VISIBLE_SECRETS_REMEDY = (
+    "The service account sees folders but no secret, so the IGA will aggregate no privileged "
+    "data (FAQ: Get All PrivilegedData needs Owner on each secret). In Secret Server, give the "
+    "service account (or its group, e.g. SCIM Owners) the Owner secret role on the folders' "
+    "permissions (folder > Edit permissions > secret access role: Owner), or Owner on the "
+    "secrets themselves. If it holds that already, check the SCIM role's View Secrets "
+    "permission.")
 CATALOGUE = {
     "TENANT_UNREACHABLE": ("critical", "Check the tenant URL, DNS, proxy and firewall, and that "
                            "the TLS certificate is trusted on this machine."),
@@ -38,6 +45,7 @@ CATALOGUE = {
     "NO_VISIBLE_FOLDERS": ("critical", "The service account holds Owner on no folder, so the "
                            "IGA will see no folder and no secret (FAQ). Grant it Owner on the "
                            "folders the IGA must govern (directly or through a group)."),
+    "NO_VISIBLE_SECRETS": ("high", NO_VISIBLE_SECRETS_REMEDY),
     "PARTIAL_FOLDER_VISIBILITY": ("medium", "The service account owns only some folders: the "
                                   "IGA will not see the others. Grant Owner on the folders it "
                                   "must govern, or accept the gap knowingly."),
@@ -224,6 +232,15 @@ def onboarding_checks(profile: Profile, session: _Session, *,
         evidence = f"{folders:,} folders, {secrets:,} secrets visible to {who}"
         if folders == 0:
             return _result("NO_VISIBLE_FOLDERS", "fail", f"{who} sees no folder", evidence)
+        if secrets == 0:
+            if onprem:  # it reads every secret: the vault holds none, or its reports fail
+                return CheckResult("warn", f"{who} sees {folders:,} folders but no secret",
+                                   "the on-prem connector reads every secret through Secret "
+                                   "Server's reports: the vault holds none, or the application "
+                                   "account cannot read them", data=data)
+            result = _result("NO_VISIBLE_SECRETS", "fail",
+                             f"{who} sees {folders:,} folders but no secret", evidence)
+            return replace(result, data=data)
         if reference_folders is not None and folders < reference_folders:
             result = _result("PARTIAL_FOLDER_VISIBILITY", "warn",
                              f"{who} sees {folders:,} of {reference_folders:,} folders",

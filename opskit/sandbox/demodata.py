@@ -31,6 +31,8 @@ from typing import IO, Any
 
 import yaml
 
+from .tenantfile import derived_secret_role
+
 TENANT = "acme"
 DOMAIN = f"{TENANT}.com"
 SERVICE_USER = "u-scim"
@@ -57,7 +59,9 @@ IGA_COLUMNS = (
 # The order findings are listed in, and the order docs/demo-data.md describes them.
 FINDING_CODES = (
     "PARTIAL_FOLDER_VISIBILITY",
+    "NO_VISIBLE_SECRETS",
     "FOLDER_NOT_VISIBLE",
+    "SECRETS_NOT_VISIBLE",
     "SECRET_NOT_OWNED",
     "FOLDER_WITHOUT_OWNER",
     "GRANT_TO_DISABLED_USER",
@@ -189,9 +193,13 @@ class _Grant:
     kind: str  # "user" | "group"
     pid: str
     rights: list[str]
+    secret_role: str | None = None  # None: derived from the folder role (tenant-file.md)
 
     def as_dict(self) -> dict[str, Any]:
-        return {self.kind: self.pid, "rights": list(self.rights)}
+        out: dict[str, Any] = {self.kind: self.pid, "rights": list(self.rights)}
+        if self.secret_role is not None:
+            out["secret_role"] = self.secret_role
+        return out
 
 
 @dataclass(eq=False)
@@ -255,6 +263,9 @@ class _Builder:
         self.scale = scale
         # A string seed is hashed with SHA-512 by random, so it is stable across runs and hosts.
         self.rng = random.Random(f"opskit-demodata/{scale}/{seed}")
+        # Secret roles draw from a generator of their own, so the rest of the company stays
+        # what it was before they were planted.
+        self.secret_rng = random.Random(f"opskit-demodata/{scale}/{seed}/secret-roles")
         self.users: list[dict[str, Any]] = []
         self.groups: list[dict[str, Any]] = []
         self.roots: list[_Folder] = []
@@ -603,6 +614,45 @@ class _Builder:
             secret["permissions"] = [{"group": folder.owner_group, "rights": ["Owner"]},
                                      {"group": folder.user_group, "rights": ["View"]}]
 
+    # ---- secret roles ------------------------------------------------------------------------
+
+    def plant_secret_roles(self) -> None:
+        """Secret roles apart from folder roles: people who edit a folder but only view (or
+        list) its secrets, and SECRETS_NOT_VISIBLE: a subtree whose permission makes the
+        service account folder Owner with secret role View, so the cloud returns its folders
+        and none of its secrets."""
+        rng = self.secret_rng
+        sa = {("user", SERVICE_USER), ("group", self.scim_owners["id"])}
+        lower = {"Edit": "View", "View": "List"}
+        others = [g for f in self.all_folders() if f.parent is None or not f.inherit
+                  for g in f.grants if (g.kind, g.pid) not in sa and g.rights[0] in lower]
+        for g in rng.sample(others, len(others) // 5):
+            g.secret_role = lower[g.rights[0]]
+        own_secrets = {id(s["folder"]) for s in self.secrets if "permissions" in s}
+        holding = {id(s["folder"]) for s in self.secrets}
+
+        def fits(f: _Folder) -> bool:
+            subtree = list(f.walk())
+            return (all(c.inherit for c in subtree[1:])
+                    and any(id(c) in holding for c in subtree)
+                    and not any(id(c) in own_secrets for c in subtree))
+
+        owned = [f for f in self.all_folders() if f.kind in ("team", "env", "sub")
+                 and not f.inherit and self.visible(f) and fits(f)
+                 and any(g.kind == "group" and g.pid == f.owner_group for g in f.grants)]
+        if not owned:  # no such folder at this seed: give one of its own permissions
+            quiet = [f for f in self.all_folders() if f.kind in ("team", "env", "sub")
+                     and f.inherit and self.visible(f) and fits(f)]
+            owned = rng.sample(quiet, 1)
+            owned[0].inherit = False
+            owned[0].grants = [_Grant("group", owned[0].owner_group, ["Owner"]),
+                               _Grant("user", SERVICE_USER, ["Owner"]),
+                               _Grant("group", owned[0].user_group, ["Edit"])]
+        for f in rng.sample(owned, min(len(owned), self.count(0.25))):
+            for g in f.grants:
+                if (g.kind, g.pid) in sa:
+                    g.secret_role = "View"
+
     def make_secret(self, f: _Folder, names: set[str]) -> dict[str, Any]:
         rng = self.rng
         technical = f.dept.technical if f.dept else f.name != "Shared"
@@ -759,6 +809,7 @@ def generate(scale: int = 1, seed: int = 0) -> dict[str, Any]:
     b.grant_folders()
     b.plant()
     b.make_secrets()
+    b.plant_secret_roles()
     b.make_iga()
     b.plant_group_sync(random.Random(f"opskit-demodata/{scale}/{seed}/platform-groups-sync"))
     return b.to_data()
@@ -916,18 +967,59 @@ def _folder_findings(ix: _Index, tenant: str) -> list[dict[str, str]]:
     return out
 
 
+def _sa_secret_roles(ix: _Index, fid: str) -> list[str]:
+    """The secret roles the service account's permissions on a folder give it (secret_role,
+    else the one of the same name as the first right; Add Secret gives View)."""
+    return [g.get("secret_role") or derived_secret_role(g["rights"][0])
+            for g in ix.grants.get(ix.source(fid), []) if ix.is_sa(g)]
+
+
+def _owns_secret(ix: _Index, s: dict[str, Any]) -> bool:
+    """The service account's secret role on the secret is Owner: through the secret's own
+    permissions if it has them, else through its folder's permissions' secret roles."""
+    own = s.get("permissions")
+    if own is not None:
+        return any(g["rights"][0] == "Owner" and ix.is_sa(g) for g in own)
+    return "Owner" in _sa_secret_roles(ix, s["folder"])
+
+
 def _secret_findings(ix: _Index, data: dict[str, Any]) -> list[dict[str, str]]:
+    secrets = data.get("secrets", [])
+    owned = [_owns_secret(ix, s) for s in secrets]
+    visible = [fid for fid in ix.folders if ix.visible(fid)]
     out: list[dict[str, str]] = []
-    for s in data.get("secrets", []):
-        own = s.get("permissions")
-        if own is None or not ix.visible(s["folder"]):
+    if visible and secrets and not any(owned):
+        out.append(_finding("NO_VISIBLE_SECRETS", data["tenant"],
+                            f"the service account sees {len(visible)} folders but owns none of "
+                            f"the {len(secrets)} secrets"))
+    # A subtree is a visible folder with permissions of its own and the folders inheriting
+    # them; one holding secrets none of which the service account owns hides them all.
+    per_top: dict[str, list[bool]] = {}
+    for s, mine in zip(secrets, owned, strict=True):
+        if ix.visible(s["folder"]):
+            per_top.setdefault(ix.source(s["folder"]), []).append(mine)
+    dark = {top for top, mine in per_top.items() if not any(mine)}
+    for top in dark:
+        below = [d for d in ix.descendants(top) if ix.source(d) == top]
+        roles = sorted(set(_sa_secret_roles(ix, top)))
+        where = f"it and its {len(below)} inheriting subfolders" if below else "it"
+        out.append(_finding("SECRETS_NOT_VISIBLE", ix.path(top),
+                            f"the service account is folder Owner but its secret role is "
+                            f"{' / '.join(roles)}: none of the {len(per_top[top])} secrets in "
+                            f"{where} is returned"))
+    for s, mine in zip(secrets, owned, strict=True):
+        if mine or not ix.visible(s["folder"]) or ix.source(s["folder"]) in dark:
             continue
-        if not any(g["rights"][0] == "Owner" and ix.is_sa(g) for g in own):
+        own = s.get("permissions")
+        if own is not None:
             holders = ", ".join(f"{ix.principal(g)} {_rights(g['rights'])}" for g in own)
-            out.append(_finding("SECRET_NOT_OWNED", f"{ix.path(s['folder'])}/{s['name']}",
-                                f"the secret has its own permissions ({holders}) without the "
-                                "service account as Owner, so its privileged data is not "
-                                "returned although the folder is"))
+            why = f"has its own permissions ({holders}) without the service account as Owner"
+        else:
+            why = (f"inherits its folder's permissions, where the service account's secret "
+                   f"role is {' / '.join(sorted(set(_sa_secret_roles(ix, s['folder']))))}")
+        out.append(_finding("SECRET_NOT_OWNED", f"{ix.path(s['folder'])}/{s['name']}",
+                            f"the secret {why}, so its privileged data is not returned "
+                            "although the folder is"))
     return out
 
 
@@ -1029,8 +1121,9 @@ def expected_findings(data: dict[str, Any]) -> list[dict[str, str]]:
     Rules (docs/demo-data.md spells them out): a folder's effective permissions are its own
     unless it inherits, then its parent's; a grant's effective right is its first listed right;
     the service account sees a folder when it is Owner there, directly or through any group that
-    contains it transitively. IGA groups are compared to Platform groups on their direct user
-    members.
+    contains it transitively, and a secret when its secret role on it is Owner: through the
+    secret's own permissions, else through the secret roles its folder's permissions give. IGA
+    groups are compared to Platform groups on their direct user members.
     """
     ix = _Index(data)
     found = (_folder_findings(ix, data["tenant"]) + _secret_findings(ix, data)

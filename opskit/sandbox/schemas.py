@@ -16,13 +16,15 @@ from typing import Any
 
 from scim2_models import Context, Group, Resource, Schema, User
 
-from .tenantfile import FOLDER_RIGHTS
+from .tenantfile import FOLDER_RIGHTS, SECRET_RIGHTS
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 CONTAINER = "urn:ietf:params:scim:schemas:pam:1.0:Container"
 CONTAINER_PERMISSION = "urn:ietf:params:scim:schemas:pam:1.0:ContainerPermission"
 PRIVILEGED_DATA = "urn:ietf:params:scim:schemas:pam:1.0:PrivilegedData"
+# Inferred from the pattern of the others: no document or output shows this URN.
+PRIVILEGED_DATA_PERMISSION = "urn:ietf:params:scim:schemas:pam:1.0:PrivilegedDataPermission"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -68,6 +70,19 @@ def _reference(name: str, target: str, *, required: bool = False, multi: bool = 
                  description=description or f"the {target}")
 
 
+def _permission_schema(urn: str, name: str, description: str, target: tuple[str, str],
+                       rights: tuple[str, ...], rights_description: str) -> dict[str, Any]:
+    """A permission on a folder or a secret: the target, one user or group, and its rights."""
+    attribute, kind = target
+    return {"id": urn, "name": name, "description": description, "attributes": [
+        _reference(attribute, kind, required=True, value_required=True,
+                   extra=[_attr("name", mutability="readOnly")]),
+        _reference("user", "User", value_required=True, description="the user granted, or"),
+        _reference("group", "Group", value_required=True, description="the group granted"),
+        _attr("rights", required=True, multi=True, canonical=list(rights),
+              description=rights_description)]}
+
+
 PAM_SCHEMAS: list[dict[str, Any]] = [
     {
         "id": CONTAINER, "name": "Container",
@@ -83,18 +98,11 @@ PAM_SCHEMAS: list[dict[str, Any]] = [
                        description="the secrets held in the folder"),
         ],
     },
-    {
-        "id": CONTAINER_PERMISSION, "name": "ContainerPermission",
-        "description": "A folder permission: one user or group, and its rights on the folder",
-        "attributes": [
-            _reference("container", "Container", required=True, value_required=True,
-                       extra=[_attr("name", mutability="readOnly")]),
-            _reference("user", "User", value_required=True, description="the user granted, or"),
-            _reference("group", "Group", value_required=True, description="the group granted"),
-            _attr("rights", required=True, multi=True, canonical=list(FOLDER_RIGHTS),
-                  description="Owner, Edit, Add Secret or View; the cloud keeps only the first"),
-        ],
-    },
+    _permission_schema(
+        CONTAINER_PERMISSION, "ContainerPermission",
+        "A folder permission: one user or group, and its rights on the folder",
+        ("container", "Container"), FOLDER_RIGHTS,
+        "Owner, Edit, Add Secret or View; the cloud keeps only the first"),
     {
         "id": PRIVILEGED_DATA, "name": "PrivilegedData",
         "description": "A Secret Server secret (fields are never returned)",
@@ -104,6 +112,11 @@ PAM_SCHEMAS: list[dict[str, Any]] = [
             _reference("container", "Container", description="the folder holding the secret"),
         ],
     },
+    _permission_schema(
+        PRIVILEGED_DATA_PERMISSION, "PrivilegedDataPermission",
+        "A secret permission: one user or group, and its role on the secret",
+        ("privilegedData", "PrivilegedData"), SECRET_RIGHTS,
+        "the secret access role: Owner, Edit, View or List; the cloud keeps only the first"),
 ]
 
 # The core User attributes the tenant keeps. Secret Server keeps one e-mail address per user
@@ -124,6 +137,7 @@ RESOURCE_TYPES: list[tuple[str, str, str]] = [
     ("Container", "/Containers", CONTAINER),
     ("ContainerPermission", "/ContainerPermissions", CONTAINER_PERMISSION),
     ("PrivilegedData", "/PrivilegedData", PRIVILEGED_DATA),
+    ("PrivilegedDataPermission", "/PrivilegedDataPermissions", PRIVILEGED_DATA_PERMISSION),
 ]
 
 

@@ -21,16 +21,25 @@ from scim2_models import Context, PatchOp, SCIMException
 
 from . import schemas as urn
 from .errors import ScimError, access_denied, invalid_value, not_found, uniqueness
-from .tenantfile import FOLDER_RIGHTS, TenantFile, folder_inherits
+from .tenantfile import (
+    FOLDER_RIGHTS,
+    SECRET_RIGHTS,
+    TenantFile,
+    derived_secret_role,
+    folder_inherits,
+)
 
 Flavor = Literal["cloud", "onprem"]
-KINDS = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
+KINDS = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData",
+         "PrivilegedDataPermission")
 ENDPOINTS = {"User": "Users", "Group": "Groups", "Container": "Containers",
-             "ContainerPermission": "ContainerPermissions", "PrivilegedData": "PrivilegedData"}
+             "ContainerPermission": "ContainerPermissions", "PrivilegedData": "PrivilegedData",
+             "PrivilegedDataPermission": "PrivilegedDataPermissions"}
 # Writes the SCIM Cloud Connector does not offer, with what to do instead. Delinea's overview
 # lists users in full, groups created and updated (Okta's guide adds delete), folders created,
 # permissions added and deleted, and secrets added to or removed from folders; its
-# troubleshooting page says the Platform prevents creating privileged data.
+# troubleshooting page says the Platform prevents creating privileged data and privileged-data
+# permissions.
 CLOUD_REFUSED: dict[tuple[str, str], str] = {
     ("PrivilegedData", "POST"): "does not create privileged data: the Platform prevents it. "
     "Create the secret in Secret Server; a Container update adds it to a folder.",
@@ -42,12 +51,18 @@ CLOUD_REFUSED: dict[tuple[str, str], str] = {
     ("ContainerPermission", "PUT"): "does not change folder permissions: delete the "
     "permission, then add the new one (DELETE, then POST).",
 }
+CLOUD_REFUSED.update({("PrivilegedDataPermission", method): "does not create, change or delete "
+                      "privileged-data permissions: the Platform prevents it. Manage secret "
+                      "permissions in Secret Server." for method in ("POST", "PUT", "DELETE")})
+CLOUD_REFUSED[("PrivilegedDataPermission", "PATCH")] = CLOUD_REFUSED[
+    ("PrivilegedDataPermission", "PUT")]
 CLOUD_REFUSED[("PrivilegedData", "PATCH")] = CLOUD_REFUSED[("PrivilegedData", "PUT")]
 CLOUD_REFUSED[("ContainerPermission", "PATCH")] = CLOUD_REFUSED[("ContainerPermission", "PUT")]
 # The kinds the cloud connector serves only where the service account holds Owner. One that
 # exists but is not owned is left out of lists and answers 403 when named by id (Delinea's
 # troubleshooting page); the on-prem application account sees every one of them.
-OWNER_GATED = frozenset({"Container", "ContainerPermission", "PrivilegedData"})
+OWNER_GATED = frozenset({"Container", "ContainerPermission", "PrivilegedData",
+                         "PrivilegedDataPermission"})
 
 
 def _stamp(moment: datetime) -> str:
@@ -56,6 +71,11 @@ def _stamp(moment: datetime) -> str:
 
 def _now() -> str:
     return _stamp(datetime.now(UTC))
+
+
+def secret_role(perm: dict[str, Any]) -> str:
+    """The secret role a folder permission gives: as set, else derived from its first right."""
+    return str(perm["secret_role"] or derived_secret_role(perm["rights"][0]))
 
 
 # What the page cache may hold: the pages of a scale-100 tenant several times over.
@@ -69,6 +89,13 @@ class _Views:
     ids: dict[tuple[Flavor, str], list[str]] = field(default_factory=dict)
     visible: dict[tuple[Flavor, str], set[str]] = field(default_factory=dict)
     perm_views: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → (folder, perm)
+    folder_perms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by source
+    source: dict[str, str] = field(default_factory=dict)  # folder → whose permissions apply
+    # Secret permissions in effect, made on first use (several per secret: the largest
+    # listing by far): id → (secret, the permission record, inherited from the folder), and
+    # each secret's ids in order.
+    secret_perm_views: dict[str, tuple[str, dict[str, Any], bool]] | None = None
+    secret_perms: dict[str, list[str]] = field(default_factory=dict)
     user_groups: dict[str, list[str]] = field(default_factory=dict)
     folder_secrets: dict[str, list[str]] = field(default_factory=dict)
 
@@ -122,12 +149,13 @@ class Tenant:
             kind, principal = p.principal
             self.perms[pid] = {"id": pid, "folder": p.folder, "kind": kind,
                                "principal": principal, "rights": list(p.rights),
-                               "externalId": None, **meta()}
+                               "secret_role": p.secret_role, "externalId": None, **meta()}
         self.secrets: dict[str, dict[str, Any]] = {
             s.id: {"id": s.id, "name": s.name, "folder": s.folder, "template": s.template,
                    "permissions": None if s.permissions is None else [
-                       {"kind": g.principal[0], "principal": g.principal[1],
-                        "rights": list(g.rights)} for g in s.permissions],
+                       {"id": self.new_id(self.perms), "kind": g.principal[0],
+                        "principal": g.principal[1], "rights": list(g.rights),
+                        "externalId": None, **meta()} for g in s.permissions],
                    "externalId": None, **meta()}
             for s in tf.secrets}
         self._views: _Views | None = None
@@ -222,16 +250,24 @@ class Tenant:
 
             # Owner through any group the account is in, nested ones too, and through
             # inheritance: our reading of the FAQ's rule (docs/connectors.md, Assumptions).
+            def names_sa(g: dict[str, Any]) -> bool:
+                return ((g["kind"] == "user" and g["principal"] == sa)
+                        or (g["kind"] == "group" and g["principal"] in sa_groups))
+
             def sa_owns(grants: Iterable[dict[str, Any]]) -> bool:
-                return any(g["rights"] and g["rights"][0] == "Owner" and (
-                    (g["kind"] == "user" and g["principal"] == sa)
-                    or (g["kind"] == "group" and g["principal"] in sa_groups)) for g in grants)
+                return any(g["rights"] and g["rights"][0] == "Owner" and names_sa(g)
+                           for g in grants)
 
             perms_by_folder: dict[str, list[dict[str, Any]]] = {}
             for p in self.perms.values():
                 perms_by_folder.setdefault(p["folder"], []).append(p)
             source = {fid: self.folder_source(fid) for fid in self.folders}
             owned_sources = {s for s in set(source.values()) if sa_owns(perms_by_folder.get(s, []))}
+            # Secret Server's folder permissions carry a secret role apart from the folder
+            # role: a folder Owner holding View on the secrets sees no secret (FAQ: Get All
+            # PrivilegedData needs Owner on each secret).
+            secrets_owned_sources = {s for s in set(source.values()) if any(
+                names_sa(p) and secret_role(p) == "Owner" for p in perms_by_folder.get(s, []))}
 
             v.ids["cloud", "User"] = list(self.users)
             v.ids["onprem", "User"] = [u for u, r in self.users.items() if r["active"]]
@@ -251,7 +287,9 @@ class Tenant:
             v.ids["cloud", "PrivilegedData"] = [
                 s for s, r in self.secrets.items()
                 if (sa_owns(r["permissions"]) if r["permissions"] is not None
-                    else r["folder"] is not None and source[r["folder"]] in owned_sources)]
+                    else r["folder"] is not None
+                    and source[r["folder"]] in secrets_owned_sources)]
+            v.source, v.folder_perms = source, perms_by_folder
             for key, ids in v.ids.items():
                 v.visible[key] = set(ids)
             for g in self.groups.values():
@@ -263,11 +301,40 @@ class Tenant:
             self._views, self._views_rev = v, self.rev
             return v
 
+    def views_of(self, kind: str) -> _Views:
+        """The views, with what `kind` needs made: secret permissions only when asked for."""
+        with self.lock:
+            v = self.views()
+            if kind == "PrivilegedDataPermission" and v.secret_perm_views is None:
+                self._secret_permission_views(v)
+            return v
+
+    def _secret_permission_views(self, v: _Views) -> None:
+        """The secret permissions in effect on each secret: its own, or else its folder's
+        permissions with their secret roles (ids `<folder permission id>-<secret id>`)."""
+        views: dict[str, tuple[str, dict[str, Any], bool]] = {}
+        for sid, s in self.secrets.items():
+            listed = v.secret_perms[sid] = []
+            if s["permissions"] is not None:
+                for g in s["permissions"]:
+                    views[g["id"]] = (sid, g, False)
+                    listed.append(g["id"])
+            elif s["folder"] is not None:
+                for p in v.folder_perms.get(v.source[s["folder"]], []):
+                    vid = f"{p['id']}-{sid}"
+                    views[vid] = (sid, p, True)
+                    listed.append(vid)
+        for flavor in ("cloud", "onprem"):
+            ids = [i for sid in v.ids[flavor, "PrivilegedData"] for i in v.secret_perms[sid]]
+            v.ids[flavor, "PrivilegedDataPermission"] = ids
+            v.visible[flavor, "PrivilegedDataPermission"] = set(ids)
+        v.secret_perm_views = views
+
     def ids(self, flavor: Flavor, kind: str) -> list[str]:
-        return self.views().ids[flavor, kind]
+        return self.views_of(kind).ids[flavor, kind]
 
     def is_visible(self, flavor: Flavor, kind: str, rid: str) -> bool:
-        return rid in self.views().visible[flavor, kind]
+        return rid in self.views_of(kind).visible[flavor, kind]
 
     def sa_owns_secret(self, sid: str) -> bool:
         return self.is_visible("cloud", "PrivilegedData", sid)
@@ -278,7 +345,7 @@ class Tenant:
     # ------------------------------------------------------------------ rendering
     def render(self, flavor: Flavor, kind: str, rid: str, base: str) -> dict[str, Any]:
         """The SCIM representation of one visible resource (base: the flavor's /v2 URL)."""
-        v = self.views()
+        v = self.views_of(kind)
         # The on-prem connector writes $ref paths in lower case (seen in its real output).
         ref_base = base
         seg = (lambda k: ENDPOINTS[k].lower()) if flavor == "onprem" else ENDPOINTS.__getitem__
@@ -292,6 +359,8 @@ class Tenant:
         if kind == "ContainerPermission":
             fid, pid = v.perm_views[rid]
             rec = self.perms[pid]
+        elif kind == "PrivilegedDataPermission":
+            sid, rec, inherited = self._secret_perm_view(rid)
         else:
             rec = getattr(self, _TABLE[kind])[rid]
         out: dict[str, Any] = {"schemas": [_URN[kind]], "id": rid}
@@ -330,16 +399,24 @@ class Tenant:
             out["privilegedData"] = [
                 ref("PrivilegedData", s, self.secrets[s]["name"], type=self.secrets[s]["template"])
                 for s in v.folder_secrets.get(rid, []) if s in visible_secrets]
-        elif kind == "ContainerPermission":
-            folder = self.folders[fid]
-            out["container"] = ref("Container", fid, folder["name"], name=folder["name"])
+        elif kind in ("ContainerPermission", "PrivilegedDataPermission"):
+            if kind == "ContainerPermission":
+                folder = self.folders[fid]
+                out["container"] = ref("Container", fid, folder["name"], name=folder["name"])
+                rights = rec["rights"]
+            else:
+                secret = self.secrets[sid]
+                out["privilegedData"] = ref("PrivilegedData", sid, secret["name"],
+                                            name=secret["name"])
+                # Inherited: the folder permission's secret role; own: its rights as set.
+                rights = [secret_role(rec)] if inherited else rec["rights"]
             if rec["kind"] == "user":
                 u = self.users[rec["principal"]]
                 out["user"] = ref("User", u["id"], u["displayName"] or u["userName"])
             else:
                 out["group"] = ref("Group", rec["principal"],
                                    self.groups[rec["principal"]]["displayName"])
-            out["rights"] = list(rec["rights"][:1] if flavor == "cloud" else rec["rights"])
+            out["rights"] = list(rights[:1] if flavor == "cloud" else rights)
         elif kind == "PrivilegedData":
             out["name"] = rec["name"]
             out["type"] = rec["template"]
@@ -424,7 +501,7 @@ class Tenant:
         if not isinstance(value, str):
             return None
         a = attr.lower()
-        v = self.views()
+        v = self.views_of(kind)
         vis = v.visible[flavor, kind]
         if a == "id":
             if kind == "ContainerPermission":
@@ -441,6 +518,8 @@ class Tenant:
             return [i for i in v.ids[flavor, kind] if v.perm_views[i][0] == value]
         if kind == "PrivilegedData" and a in ("container.value", "container"):
             return [s for s in v.folder_secrets.get(value, []) if s in vis]
+        if kind == "PrivilegedDataPermission" and a in ("privilegeddata.value", "privilegeddata"):
+            return [i for i in v.secret_perms.get(value, []) if i in vis]
         return None
 
     # ------------------------------------------------------------------ writes
@@ -685,8 +764,8 @@ class Tenant:
             stamp = _now()
             self.perms[pid] = {"id": pid, "folder": rid, "kind": "user",
                                "principal": self.service_user, "rights": ["Owner"],
-                               "externalId": None, "created": stamp, "modified": stamp,
-                               "version": 1}
+                               "secret_role": None, "externalId": None, "created": stamp,
+                               "modified": stamp, "version": 1}
         return rid
 
     def _move_secrets(self, flavor: Flavor, fid: str, wanted: list[str], creating: bool) -> None:
@@ -738,24 +817,7 @@ class Tenant:
                     raise invalid_value(f"The 'rights' attribute was invalid: {r!r} "
                                         f"(use {', '.join(FOLDER_RIGHTS)}).")
             rights = rights[:1]  # FAQ: the Platform keeps only the first right
-        if m.user is not None:
-            kind, principal = "user", m.user.value
-            u = self.users.get(principal)
-            if u is None or not self.is_visible(flavor, "User", principal):
-                raise invalid_value(f"'{principal}' not found or disabled.")
-            if not u["active"]:
-                raise invalid_value(f"'{principal}' not found or disabled.")
-        else:
-            kind, principal = "group", m.group.value
-            g = self.groups.get(principal)
-            if g is None or not self.is_visible(flavor, "Group", principal):
-                raise invalid_value(f"Group '{principal}' not found.")
-            if not g["secret_server"]:
-                # An assumption (docs/connectors.md): Secret Server cannot hold a permission
-                # for a group it does not have yet.
-                raise invalid_value(
-                    f"Group '{g['displayName']}' has not been synchronized to Secret Server yet; "
-                    "run Platform Groups Sync, then retry.")
+        kind, principal = self._grantee(flavor, m)
         if rid is not None:
             pid = self.views().perm_views[rid][1]
             if pid != rid:
@@ -775,21 +837,46 @@ class Tenant:
                 raise uniqueness("container, user/group")
         pid = self.new_id(self.perms)
         stamp = _now()
+        # A SCIM write sets the folder role; the secret role follows it (see docs/connectors.md).
         self.perms[pid] = {"id": pid, "folder": fid, "kind": kind, "principal": principal,
-                           "rights": rights, "externalId": m.external_id,
+                           "rights": rights, "secret_role": None, "externalId": m.external_id,
                            "created": stamp, "modified": stamp, "version": 1}
         return pid
 
-    def _mapped_rights(self, sent: list[str]) -> list[str]:
-        """Rights as the on-prem endpoint stores them: through its permission-value mapping, a
-        Secret Server value as it is, and anything else as View (the documented default)."""
-        mapping = self.file.onprem.rights_mapping.container
+    def _mapped_rights(self, sent: list[str], table: str = "container") -> list[str]:
+        """Rights as the on-prem endpoint stores them: through its permission-value mapping
+        (``container`` or ``privileged_data``), a Secret Server value as it is, and anything
+        else as View (the documented default)."""
+        mapping: dict[str, str] = getattr(self.file.onprem.rights_mapping, table)
+        known = FOLDER_RIGHTS if table == "container" else SECRET_RIGHTS
         out: list[str] = []
         for r in sent:
-            right = mapping.get(r) or (r if r in FOLDER_RIGHTS else "View")
+            right = mapping.get(r) or (r if r in known else "View")
             if right not in out:
                 out.append(right)
         return out
+
+    def _grantee(self, flavor: Flavor, m: Any) -> tuple[str, str]:
+        """(kind, id) of the one user or group a permission names, if it may be granted."""
+        if m.user is not None:
+            kind, principal = "user", m.user.value
+            u = self.users.get(principal)
+            if u is None or not self.is_visible(flavor, "User", principal):
+                raise invalid_value(f"'{principal}' not found or disabled.")
+            if not u["active"]:
+                raise invalid_value(f"'{principal}' not found or disabled.")
+        else:
+            kind, principal = "group", m.group.value
+            g = self.groups.get(principal)
+            if g is None or not self.is_visible(flavor, "Group", principal):
+                raise invalid_value(f"Group '{principal}' not found.")
+            if not g["secret_server"]:
+                # An assumption (docs/connectors.md): Secret Server cannot hold a permission
+                # for a group it does not have yet.
+                raise invalid_value(
+                    f"Group '{g['displayName']}' has not been synchronized to Secret Server yet; "
+                    "run Platform Groups Sync, then retry.")
+        return kind, principal
 
     def _break_inheritance(self, fid: str) -> None:
         """Copy the inherited permissions onto the folder, as Secret Server does."""
@@ -830,6 +917,68 @@ class Tenant:
     def _delete_PrivilegedData(self, flavor: Flavor, rid: str) -> None:
         del self.secrets[rid]
 
+    # PrivilegedDataPermissions ------------------------------------------------
+    def _write_PrivilegedDataPermission(self, flavor: Flavor, rid: str | None, m: Any) -> str:
+        if (m.user is None) == (m.group is None):
+            raise invalid_value("A PrivilegedDataPermission names exactly one of 'user' or "
+                                "'group'.")
+        sid = m.privileged_data.value if m.privileged_data is not None else None
+        if not sid or sid not in self.secrets:
+            raise invalid_value(f"PrivilegedData '{sid}' not found.")
+        rights = [r for r in (m.rights or []) if r]
+        if not rights:
+            raise ScimError(400, "Attribute 'rights' is required.", "invalidValue")
+        rights = self._mapped_rights(rights, "privileged_data")
+        kind, principal = self._grantee(flavor, m)
+        secret = self.secrets[sid]
+        if rid is not None:
+            owner, rec, inherited = self._secret_perm_view(rid)
+            if inherited:
+                raise ScimError(400, "This permission is inherited from the secret's folder; "
+                                "change it there, or break the secret's inheritance first.",
+                                "mutability")
+            if sid != owner or (kind, principal) != (rec["kind"], rec["principal"]):
+                raise ScimError(400, "Attribute 'privilegedData', 'user' and 'group' are "
+                                "immutable and cannot be changed.", "mutability")
+            self._touch(rec)
+            rec.update(rights=rights, externalId=m.external_id)
+            return rid
+        if secret["permissions"] is None:
+            self._break_secret_inheritance(sid)
+        if any((g["kind"], g["principal"]) == (kind, principal) for g in secret["permissions"]):
+            raise uniqueness("privilegedData, user/group")
+        stamp = _now()
+        pid = self.new_id(self.perms)
+        secret["permissions"].append({"id": pid, "kind": kind, "principal": principal,
+                                      "rights": rights, "externalId": m.external_id,
+                                      "created": stamp, "modified": stamp, "version": 1})
+        return pid
+
+    def _secret_perm_view(self, rid: str) -> tuple[str, dict[str, Any], bool]:
+        views = self.views_of("PrivilegedDataPermission").secret_perm_views
+        assert views is not None
+        return views[rid]
+
+    def _break_secret_inheritance(self, sid: str) -> None:
+        """Copy the folder's permissions onto the secret with their secret roles, as Secret
+        Server does when a secret stops inheriting."""
+        folder = self.secrets[sid]["folder"]
+        source = self.folder_source(folder) if folder is not None else None
+        stamp = _now()
+        self.secrets[sid]["permissions"] = [
+            {"id": self.new_id(self.perms), "kind": p["kind"], "principal": p["principal"],
+             "rights": [secret_role(p)], "externalId": None, "created": stamp,
+             "modified": stamp, "version": 1}
+            for p in list(self.perms.values()) if p["folder"] == source]
+
+    def _delete_PrivilegedDataPermission(self, flavor: Flavor, rid: str) -> None:
+        sid, rec, inherited = self._secret_perm_view(rid)
+        if inherited:
+            raise ScimError(400, "This permission is inherited from the secret's folder; "
+                            "delete it there, or break the secret's inheritance first.",
+                            "mutability")
+        self.secrets[sid]["permissions"].remove(rec)
+
     # ------------------------------------------------------------------ sandbox admin
     def sync_groups(self) -> int:
         """Sync Now: every Platform group now exists in Secret Server. A real administrator
@@ -864,7 +1013,8 @@ def _no_cloud_roles() -> ScimError:
                      "per Delinea's FAQ): 'roles' cannot be set or removed here. Assign the "
                      "role in Secret Server, or through the on-prem connector.", "invalidValue")
 _URN = {"User": urn.USER, "Group": urn.GROUP, "Container": urn.CONTAINER,
-        "ContainerPermission": urn.CONTAINER_PERMISSION, "PrivilegedData": urn.PRIVILEGED_DATA}
+        "ContainerPermission": urn.CONTAINER_PERMISSION, "PrivilegedData": urn.PRIVILEGED_DATA,
+        "PrivilegedDataPermission": urn.PRIVILEGED_DATA_PERMISSION}
 
 
 def _validate(kind: str, body: dict[str, Any], ctx: Context) -> Any:

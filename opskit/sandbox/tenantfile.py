@@ -29,6 +29,20 @@ FOLDER_RIGHTS: tuple[str, ...] = get_args(FolderRight)
 """Folder rights as Secret Server ranks them, highest first."""
 
 SECRET_RIGHTS = ("Owner", "Edit", "View", "List")
+"""Secret access roles a secret's own permission may hold, highest first."""
+
+SECRET_ROLES = (*SECRET_RIGHTS, "None")
+"""Secret access roles a folder permission gives on the secrets in the folder, highest first
+(Secret Server's folder permission dialog adds None: the folder, but none of its secrets)."""
+
+SecretRole = Literal["Owner", "Edit", "View", "List", "None"]
+
+
+def derived_secret_role(folder_right: str) -> str:
+    """The secret role a folder permission without one gives: the role of the same name, and
+    View for Add Secret, which has none (View is what the connectors give a value they do not
+    map). An assumption: the documents do not say how the two roles relate."""
+    return folder_right if folder_right in SECRET_RIGHTS else "View"
 
 SCOPES = ("xpm.platform", "xpmheadless")
 
@@ -61,8 +75,10 @@ class ServiceAccount(_Model):
     )
 
 
-RESOURCE_TYPE_NAMES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
-ResourceTypeName = Literal["User", "Group", "Container", "ContainerPermission", "PrivilegedData"]
+RESOURCE_TYPE_NAMES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData",
+                       "PrivilegedDataPermission")
+ResourceTypeName = Literal["User", "Group", "Container", "ContainerPermission", "PrivilegedData",
+                           "PrivilegedDataPermission"]
 
 
 class Cloud(_Model):
@@ -95,6 +111,11 @@ class RightsMapping(_Model):
     container: dict[Text, FolderRight] = Field(
         default_factory=dict,
         description="folder permissions: IdP value → Owner, Edit, Add Secret or View; a value "
+        "neither mapped nor one of those becomes View",
+    )
+    privileged_data: dict[Text, Literal["Owner", "Edit", "View", "List"]] = Field(
+        default_factory=dict,
+        description="secret permissions: IdP value → Owner, Edit, View or List; a value "
         "neither mapped nor one of those becomes View",
     )
 
@@ -202,6 +223,10 @@ class Grant(_Model):
 
 class Permission(Grant):
     folder: Id
+    secret_role: SecretRole | None = Field(
+        None, description="the secret access role it gives on the folder's secrets; absent = "
+        "derived from the first right (Owner, Edit and View give the role of that name, Add "
+        "Secret gives View)")
 
 
 class Secret(_Model):
@@ -210,7 +235,8 @@ class Secret(_Model):
     folder: Id
     template: Text = "Password"
     permissions: list[Grant] | None = Field(
-        None, description="the secret's own permissions; absent = inherit the folder's"
+        None, description="the secret's own permissions, whose rights are secret access roles "
+        "(Owner, Edit, View, List); absent = inherit the folder's permissions' secret roles"
     )
 
 

@@ -25,7 +25,7 @@ def tour(data: Path) -> int:
               f"scope {token['scope']}, expires in {token['expires_in']} s")
         flavors = {"cloud (service account view)": (sb.cloud_url, token["access_token"]),
                    "on-prem (application account view)": (sb.onprem_url, tf.onprem.token)}
-        print(f"\n{'resource':<22}" + "".join(f"{name:>38}" for name in flavors))
+        print(f"\n{'resource':<26}" + "".join(f"{name:>38}" for name in flavors))
         for endpoint in ENDPOINTS.values():
             counts = []
             for base, bearer in flavors.values():
@@ -33,7 +33,7 @@ def tour(data: Path) -> int:
                              headers={"Authorization": f"Bearer {bearer}"})
                 r.raise_for_status()
                 counts.append(r.json()["totalResults"])
-            print(f"{endpoint:<22}" + "".join(f"{c:>38,}" for c in counts))
+            print(f"{endpoint:<26}" + "".join(f"{c:>38,}" for c in counts))
         print("\nThe cloud view shows only folders and secrets the service account owns (FAQ);")
         print("the on-prem view hides disabled users and groups not in Secret Server.")
     print("practice tenant stopped")

@@ -6,6 +6,7 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 CONTAINER = "urn:ietf:params:scim:schemas:pam:1.0:Container"
 CONTAINER_PERMISSION = "urn:ietf:params:scim:schemas:pam:1.0:ContainerPermission"
 PRIVILEGED_DATA = "urn:ietf:params:scim:schemas:pam:1.0:PrivilegedData"
+PRIVILEGED_DATA_PERMISSION = "urn:ietf:params:scim:schemas:pam:1.0:PrivilegedDataPermission"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -17,6 +18,9 @@ RESOURCE_TYPES: dict[str, tuple[str, str]] = {
     "Container": ("Containers", CONTAINER),
     "ContainerPermission": ("ContainerPermissions", CONTAINER_PERMISSION),
     "PrivilegedData": ("PrivilegedData", PRIVILEGED_DATA),
+    # Secret permissions: documented for the on-prem connector, optional (a tenant may not have
+    # them), and the only place secret roles can be read.
+    "PrivilegedDataPermission": ("PrivilegedDataPermissions", PRIVILEGED_DATA_PERMISSION),
 }
 ENDPOINT_TYPES = {endpoint: name for name, (endpoint, _) in RESOURCE_TYPES.items()}
 PAM_TYPES = ("Container", "ContainerPermission", "PrivilegedData")
