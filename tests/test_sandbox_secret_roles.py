@@ -24,6 +24,7 @@ from .test_sandbox_rules import PATCH, ids, scim_error
 def roles(small_tenant: TenantFile) -> Iterator[Flavors]:
     data = small_tenant.model_dump(exclude_none=True)
     data["permissions"][0]["secret_role"] = "View"  # f1, u-scim, [Owner]
+    data["onprem"]["rights_mapping"] = {"privileged_data": {"Steward": "Owner"}}
     with running(parse_tenant(data, "secret-roles")) as sb:
         flavors = Flavors(sb)
         yield flavors
@@ -102,8 +103,8 @@ def test_onprem_secret_permission_writes(roles: Flavors) -> None:
                409, "uniqueness")
     # Owner for the service account on the secret: the cloud now returns it.
     sa = next(p["id"] for p in now["Resources"] if p.get("user", {}).get("value") == "u-scim")
-    r = roles.onprem.put(f"/PrivilegedDataPermissions/{sa}",
-                         json={**base, "user": {"value": "u-scim"}, "rights": ["Owner"]})
+    r = roles.onprem.put(f"/PrivilegedDataPermissions/{sa}",  # through the endpoint's mapping
+                         json={**base, "user": {"value": "u-scim"}, "rights": ["Steward"]})
     assert r.status_code == 200 and r.json()["rights"] == ["Owner"]
     assert ids(roles.cloud.get("/PrivilegedData")) == ["s1", "s2"]
     assert roles.onprem.delete(f"/PrivilegedDataPermissions/{sa}").status_code == 204
@@ -117,6 +118,7 @@ def test_the_cloud_refuses_secret_permission_writes(roles: Flavors) -> None:
     for response in (roles.cloud.post("/PrivilegedDataPermissions", json=body),
                      roles.cloud.put(f"/PrivilegedDataPermissions/{own}", json=body),
                      roles.cloud.delete(f"/PrivilegedDataPermissions/{own}")):
-        assert "privileged data permissions" in scim_error(response, 403)["detail"]
+        assert "privileged-data permissions" in scim_error(response, 405)["detail"]
+        assert response.headers["Allow"] == "GET"
     assert ids(roles.cloud.get("/PrivilegedDataPermissions"))[0] == own
     assert len(ids(roles.onprem.get("/PrivilegedDataPermissions"))) == 7  # nothing changed
