@@ -37,7 +37,7 @@ class Rule:
     """Why a check does not succeed: the rule, and where it is written down."""
 
     name: str
-    source: str  # FAQ (authoritative), the reference file's section, the RFC, or an assumption
+    source: str  # the FAQ, another Delinea document (docs/connectors.md), the RFC, or assumption
     text: str
 
 
@@ -68,31 +68,34 @@ ROOT_SEARCH = Rule(
     "Neither connector searches several resource types at once: POST /.search at the root "
     "answers 501, which the checker reports as skipped. POST /<Endpoint>/.search works.")
 DISPLAY = Rule(
-    "server-made reference display", "RFC 7643 §2.4; reference §5.5 (Delinea output)",
+    "server-made reference display", "RFC 7643 §2.4; a real on-prem connector's output",
     "The server fills the read-only `display` of a reference from the referenced resource's "
     "name, so what the checker reads back is not byte-for-byte what it sent.")
 DISPLAY_ONPREM = Rule(
-    "server-made reference display, lower-case $ref", "RFC 7643 §2.4; reference §5.5 (CODE)",
+    "server-made reference display, lower-case $ref",
+    "RFC 7643 §2.4; a real on-prem connector's output",
     DISPLAY.text + " On-prem also writes `$ref` paths in lower case, as the real connector "
     "does (an IIQ debug log of its output).")
 EXACTLY_ONE = Rule(
-    "exactly one principal per folder or secret permission", "reference §5.5, §5.7 (CODE), §10.6",
+    "exactly one principal per folder or secret permission",
+    "SailPoint IIQ's PAM collector; Thycotic SCIM Connector docs",
     "A folder or secret permission names exactly one principal, `user` or `group` (IIQ requires "
     "one). A schema cannot say 'exactly one of', so the checker sends neither (required "
     "attributes only) or both (all attributes): 400 invalidValue.")
 TEMPLATE = Rule(
-    "every secret has a template", "reference §4 (default template); assumption (INF)",
+    "every secret has a template", "assumption (docs/connectors.md)",
     "A secret sent without `type` gets the default template, so `type` is never unassigned.")
 ACTIVE = Rule(
-    "a user is enabled or disabled", "assumption (INF)",
+    "a user is enabled or disabled", "assumption (docs/connectors.md)",
     "A user without `active` is enabled, so `active` is never unassigned.")
 EMAIL = Rule(
-    "one e-mail address per user", "reference §5.2",
+    "one e-mail address per user",
+    "Delinea on-prem connector FAQ (users identified by e-mail); assumption",
     "Secret Server keeps one e-mail address per user and serves it as the primary work address "
     "(IIQ correlates on emails.work.primary.value): the `type`, `primary` and `display` the "
     "checker draws are not kept.")
 DISABLED_HIDDEN = Rule(
-    "on-prem hides disabled users", "reference §3.6 (DOC); docs/connectors.md",
+    "on-prem hides disabled users", "Delinea on-prem connector FAQ (disabled users)",
     "On-prem reads go through Secret Server reports that filter Enabled=1: a user the checker "
     "makes inactive (it drew `active: false`) is no longer listed or found.")
 CLOUD_NO_SECRET_WRITES = Rule(

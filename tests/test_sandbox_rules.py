@@ -297,6 +297,19 @@ def test_onprem_takes_the_email_as_username_when_the_username_is_taken(scim: Fla
                "uniqueness")
 
 
+def test_onprem_creates_a_user_sent_without_a_password(scim: Flavors) -> None:
+    # The on-prem FAQ: a null or empty password is replaced by one the connector makes up, so
+    # the create succeeds; the practice tenant keeps no passwords, and never returns one.
+    for n, password in enumerate((None, "")):
+        body = {"schemas": [urn.USER], "userName": f"nopass{n}@acme.com",
+                "emails": [{"value": f"nopass{n}@acme.com", "type": "work"}]}
+        if password is not None:
+            body["password"] = password
+        r = scim.onprem.post("/Users", json=body)
+        assert r.status_code == 201, r.text
+        assert "password" not in r.json()
+
+
 def test_onprem_user_roles_are_patched_and_the_cloud_refuses_them(scim: Flavors) -> None:
     # SailPoint's on-prem connector (4.4.4+) assigns and removes roles by PATCH on Users.
     roles = schema(scim.onprem, urn.USER)["roles"]
