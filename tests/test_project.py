@@ -58,7 +58,7 @@ def test_every_emulated_behaviour_names_its_source() -> None:
     rows = [line for line in table.splitlines() if line.startswith("| ")][2:]
     assert len(rows) >= 40
     for row in rows:
-        behaviour, flavor, source = (c.strip() for c in row.strip("|").split("|"))
+        _behaviour, flavor, source = (c.strip() for c in row.strip("|").split("|"))
         assert flavor in ("cloud", "on-prem", "both"), row
         assert re.search(r"\]\[[A-Z]+\]|\[FAQ\]", source) or "assumption" in source, row
     for label in set(re.findall(r"\]\[([A-Z]+)\]|\[(FAQ)\](?!\()", text)):
