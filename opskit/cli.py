@@ -176,7 +176,8 @@ def _default_tenant():  # type: ignore[no-untyped-def]
 def _sandbox_demo_data(args: argparse.Namespace) -> int:
     from .sandbox.demodata import write_demo
 
-    paths = write_demo(_out_folder(args.out), scale=args.scale, seed=args.seed)
+    paths = write_demo(_out_folder(args.out), scale=args.scale, seed=args.seed,
+                       on_new_platform=args.new_platform_tenant)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return EXIT_OK
@@ -345,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"1 ≈ 200 users; 100 ≈ 20,000 (1 to {MAX_SCALE})")
     demo.add_argument("--seed", type=_whole(0, MAX_SEED), default=0,
                       help="0 to 4,294,967,295; the same scale and seed give the same data")
+    demo.add_argument("--new-platform-tenant", action="store_true",
+                      help="the same company on a Platform tenant new enough to need no "
+                      "Platform Groups Sync (Secret Server searches Platform groups directly)")
     demo.set_defaults(func=_sandbox_demo_data)
 
     tour_p = ssub.add_parser("tour", help="start a tenant, fetch a token, count what each "

@@ -166,6 +166,16 @@ def test_a_new_platform_tenant_of_the_same_company_has_no_sync_finding() -> None
     assert data == _generated(1) != new  # the demo data itself is unchanged
 
 
+def test_the_cli_writes_the_company_on_a_new_platform_tenant(tmp_path: Path) -> None:
+    from opskit import cli
+
+    assert cli.main(["sandbox", "demo-data", "--out", str(tmp_path), "--new-platform-tenant"]) == 0
+    tenant = load_tenant(tmp_path / "tenant.yaml")
+    assert tenant.platform_groups_sync.platform_groups_searched_directly
+    codes = {f["code"] for f in json.loads((tmp_path / "expected_findings.json").read_text())}
+    assert codes == ALL_CODES - {"GROUP_NOT_IN_SECRET_SERVER", "GROUP_SYNC_PENDING"}
+
+
 @pytest.mark.parametrize("scale", [1, 3])
 def test_sizes_grow_with_scale(scale: int) -> None:
     data = _generated(scale)

@@ -1207,15 +1207,18 @@ def write_iga_csv(data: dict[str, Any], f: IO[str]) -> None:
     writer.writerows(iga_rows(data))
 
 
-def write_demo(out_dir: str | os.PathLike[str], scale: int = 1,
-               seed: int = 0) -> dict[str, Path]:
-    """Generate demo data and write tenant.yaml, iga_export.csv and expected_findings.json.
+def write_demo(out_dir: str | os.PathLike[str], scale: int = 1, seed: int = 0,
+               on_new_platform: bool = False) -> dict[str, Path]:
+    """Generate demo data and write tenant.yaml, iga_export.csv and expected_findings.json;
+    ``on_new_platform``: the company on a tenant that needs no Platform Groups Sync.
 
     Returns the paths by role: ``tenant``, ``iga_export``, ``findings``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = generate(scale, seed)
+    if on_new_platform:
+        data = new_platform_tenant(data)
     findings = expected_findings(data)
     paths = {"tenant": out / TENANT_FILE, "iga_export": out / IGA_EXPORT,
              "findings": out / FINDINGS_FILE}
