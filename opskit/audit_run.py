@@ -485,7 +485,8 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
         check_reachable(prof)
         tenant = tenant_name(prof)
         sa = _service_account(prof)
-        cloud = fetch_inventory(prof, progress=progress)
+        # Both views with their secret permissions: the secret roles come from them.
+        cloud = fetch_inventory(prof, progress=progress, secret_permissions=True)
         sources: dict[str, str | None] = {"profile": f"profile {name!r}", "reference": None,
                                           "planned changes": None}
         ref_inv: Inventory | None = None
@@ -506,7 +507,8 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
                                           explicit=bool(reference), notes=notes)
             if ref_prof is not None:
                 with connect_view(ref_prof, prof) as view:
-                    ref_inv = fetch_inventory(view, progress=progress)
+                    ref_inv = fetch_inventory(view, progress=progress,
+                                              secret_permissions=True)
                 ref_view = ref_inv
                 sources["reference"] = ref_prof.name
         else:

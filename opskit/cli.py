@@ -193,7 +193,8 @@ def _inventory(args: argparse.Namespace) -> int:
     from .inventory import fetch_inventory, save_snapshot
 
     _out_folder(args.out)
-    inv = fetch_inventory(args.profile, progress=not args.quiet)
+    inv = fetch_inventory(args.profile, progress=not args.quiet,
+                          secret_permissions=args.secret_permissions)
     path = save_snapshot(inv, args.out)
     meta = inv.meta
     print(f"inventory of {meta['source']} ({meta['flavor']}, {meta['base_url']}) "
@@ -359,6 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--profile", default=None, help="profile name (default: sandbox)")
     inv.add_argument("--out", type=Path, required=True, help="snapshot folder to write")
     inv.add_argument("--quiet", action="store_true", help="no progress bar")
+    # On by default: a snapshot is the record an audit may read later, and secret roles
+    # cannot be read after the fact.
+    inv.add_argument("--secret-permissions", action=argparse.BooleanOptionalAction,
+                     default=True, help="also read PrivilegedDataPermissions, the secret roles "
+                     "(default: on; --no-secret-permissions skips the longest listing)")
     inv.set_defaults(func=_inventory)
 
     token = sub.add_parser("token-check", help="retrieve a token, make one SCIM call, say what "

@@ -1,9 +1,9 @@
 """A tenant fetched into tidy pandas DataFrames, and snapshots of it on disk.
 
 One call reads users, groups, folders (containers), folder permissions, secrets (privileged
-data) and, where the server offers them, secret permissions concurrently through one SCIM
-client, and returns them as DataFrames with the metadata a report needs: where they came from,
-when, how many, and whether anything could not be read.
+data) and, when asked and where the server offers them, secret permissions concurrently
+through one SCIM client, and returns them as DataFrames with the metadata a report needs:
+where they came from, when, how many, and whether anything could not be read.
 Snapshots are a folder of parquet files plus a manifest with checksums, written to a temporary
 name and swapped in (see _swapdir), so a crash never leaves a snapshot that looks complete, and
 replacing one never leaves none.
@@ -73,7 +73,8 @@ class Inventory:
     containers: pd.DataFrame
     container_permissions: pd.DataFrame
     privileged_data: pd.DataFrame
-    # Empty, and meta["secret_permissions_read"] false, where the server does not offer them.
+    # Empty, and meta["secret_permissions_read"] false, where not asked for, not offered or
+    # refused.
     privileged_data_permissions: pd.DataFrame = field(
         default_factory=lambda: tidy_secret_permissions([]))
     meta: dict[str, Any] = field(default_factory=dict)
@@ -223,8 +224,14 @@ ATTRIBUTES: dict[str, list[str]] = {
 
 
 # --------------------------------------------------------------------------- fetching
-async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) -> Inventory:
-    """Read a tenant into an Inventory through an open ScimClient."""
+async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
+                secret_permissions: bool = False) -> Inventory:
+    """Read a tenant into an Inventory through an open ScimClient.
+
+    ``secret_permissions``: also read PrivilegedDataPermissions, where the server offers it.
+    Off by default: it is the longest listing (several rows per secret), and only the
+    permission audit and snapshots need it.
+    """
     started = time.perf_counter()
     notes: list[str] = []
     # Discovery runs beside the listings, not before them: a round trip saved. The page size
@@ -279,10 +286,12 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
         frames[endpoint] = await asyncio.to_thread(_FRAMES[endpoint], found)
         return found
 
-    listings = [asyncio.ensure_future(read(e)) for e in _READ_ORDER]
+    order = [e for e in _READ_ORDER if secret_permissions or e != OPTIONAL]
+    listings = [asyncio.ensure_future(read(e)) for e in order]
     discovery = asyncio.ensure_future(client.resource_types())
     try:
-        results = dict(zip(_READ_ORDER, await asyncio.gather(*listings, return_exceptions=True),
+        results: dict[str, Any] = {OPTIONAL: ScimList([], 0)}  # when not asked for
+        results.update(zip(order, await asyncio.gather(*listings, return_exceptions=True),
                            strict=True))
         names = await offered()
     finally:
@@ -300,7 +309,7 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
     for found in listed.values():
         notes.extend(found.notes)
     for endpoint in _ENDPOINT_FRAMES:
-        if endpoint not in frames:  # its listing failed: an empty frame, marked incomplete
+        if endpoint not in frames:  # failed (marked incomplete) or not asked for: empty
             frames[endpoint] = _FRAMES[endpoint](ScimList([], 0))
     groups, members = frames["Groups"]
     inv = Inventory(users=frames["Users"], groups=groups, group_members=members,
@@ -335,14 +344,17 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True) 
 
 
 def fetch_inventory(profile: Profile | str | None = None, *, progress: bool = True,
-                    concurrency: int | None = None) -> Inventory:
-    """Fetch a tenant by profile (default: the practice tenant)."""
+                    concurrency: int | None = None,
+                    secret_permissions: bool = False) -> Inventory:
+    """Fetch a tenant by profile (default: the practice tenant); ``secret_permissions``: also
+    its secret permissions (see :func:`fetch`)."""
     with connect(profile) as prof:
         kwargs = {"concurrency": concurrency} if concurrency else {}
 
         async def go() -> Inventory:
             async with ScimClient.for_profile(prof, **kwargs) as client:
-                return await fetch(client, source=prof.name, progress=progress)
+                return await fetch(client, source=prof.name, progress=progress,
+                                   secret_permissions=secret_permissions)
 
         inv = run_sync(go)
         # Beside the notes, which say why an inventory is incomplete: this one does not.

@@ -28,7 +28,7 @@ DESCRIBE = {
     "user": "what `{name}` reaches: each folder with the strongest right and its path",
     "group": "the grants `{name}` carries: its own and those of groups containing it",
     "secret": "who reaches `{name}`: its secret roles, or its folder's rights where the "
-              "tenant lists no secret permissions",
+              "secret permissions were not read",
 }
 
 

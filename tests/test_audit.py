@@ -42,15 +42,15 @@ def both_views(data: Any) -> tuple[Inventory, Inventory]:
     """(cloud, on-prem) inventories of tenant data, each fetched over HTTP."""
     tenant = data if not isinstance(data, dict) else parse_tenant(data, "<test data>")
     with running(tenant) as sb:
-        return (fetch_inventory(cloud_profile(sb), progress=False),
-                fetch_inventory(onprem_profile(sb), progress=False))
+        return (fetch_inventory(cloud_profile(sb), progress=False, secret_permissions=True),
+                fetch_inventory(onprem_profile(sb), progress=False, secret_permissions=True))
 
 
 @pytest.fixture(scope="module")
 def demo() -> tuple[Inventory, Inventory]:
     """The built-in profiles: the demo tenant at scale 1, seed 0."""
-    return (fetch_inventory("sandbox", progress=False),
-            fetch_inventory("sandbox-onprem", progress=False))
+    return (fetch_inventory("sandbox", progress=False, secret_permissions=True),
+            fetch_inventory("sandbox-onprem", progress=False, secret_permissions=True))
 
 
 @pytest.fixture(scope="module")

@@ -115,15 +115,21 @@ def test_inventory_with_cloud_and_onprem_profiles(tmp_path: Path, sandbox) -> No
 
     config = _profiles(tmp_path, sandbox.url)
     env = {**os.environ, "OPSKIT_CONFIG": str(config), "PRACTICE_SCIM_SECRET": "practice-only"}
-    counts = {}
-    for name in ("practice-cloud", "practice-onprem"):
+    counts, read = {}, {}
+    # Secret permissions are read by default; the flag skips them.
+    for name, flags in (("practice-cloud", ["--no-secret-permissions"]),
+                        ("practice-onprem", [])):
         out = tmp_path / name
         r = subprocess.run([sys.executable, "-m", "opskit.cli", "inventory", "--profile", name,
-                            "--out", str(out), "--quiet"], capture_output=True, text=True,
-                           env=env, timeout=120, cwd=tmp_path.parent)
+                            "--out", str(out), "--quiet", *flags], capture_output=True,
+                           text=True, env=env, timeout=120, cwd=tmp_path.parent)
         assert r.returncode == 0, r.stderr
         assert "practice-only" not in r.stdout + r.stderr
-        counts[name] = load_snapshot(out).counts()
+        snap = load_snapshot(out)
+        counts[name], read[name] = snap.counts(), snap.meta["secret_permissions_read"]
+    assert read == {"practice-cloud": False, "practice-onprem": True}
+    assert counts["practice-cloud"]["privileged_data_permissions"] == 0
+    assert counts["practice-onprem"]["privileged_data_permissions"] > 0
     # tests/data/small.yaml: the cloud sees 3 of 5 folders and 2 of 5 secrets.
     assert counts["practice-cloud"]["containers"] == 3
     assert counts["practice-onprem"]["containers"] == 5

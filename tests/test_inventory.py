@@ -66,7 +66,7 @@ def assert_same_inventory(got: Inventory, want: Inventory) -> None:
 
 # --------------------------------------------------------------------------- the practice tenant
 def test_cloud_inventory_of_the_small_tenant() -> None:
-    inv = fetch_inventory(small_profile("cloud"), progress=False)
+    inv = fetch_inventory(small_profile("cloud"), progress=False, secret_permissions=True)
     for name in FRAMES:
         assert list(getattr(inv, name).columns) == COLUMNS[name]
     assert sorted(inv.users.id) == ["u-scim", "u1", "u2", "u3"]  # the cloud shows disabled too
@@ -111,6 +111,9 @@ def test_onprem_inventory_of_the_small_tenant() -> None:
     assert dict(zip(inv.containers.id, inv.containers.path, strict=True))["f5"] == "/Shared"
     assert sorted(inv.privileged_data.id) == ["s1", "s2", "s3", "s4", "s5"]
     assert inv.meta["flavor"] == "onprem" and inv.complete
+    # Not asked for: the secret permissions are not read (the longest listing).
+    assert inv.privileged_data_permissions.empty
+    assert inv.meta["secret_permissions_read"] is False
 
 
 def test_a_tenant_without_secret_permissions_is_read_without_them(
@@ -118,7 +121,7 @@ def test_a_tenant_without_secret_permissions_is_read_without_them(
     data = small_tenant.model_dump(exclude_none=True)
     data["cloud"]["resource_types"].remove("PrivilegedDataPermission")
     with running(parse_tenant(data, "no-secret-permissions")) as sb:
-        inv = fetch_inventory(cloud_profile(sb), progress=False)
+        inv = fetch_inventory(cloud_profile(sb), progress=False, secret_permissions=True)
     frame = inv.privileged_data_permissions
     assert frame.empty and list(frame.columns) == COLUMNS["privileged_data_permissions"]
     assert inv.meta["secret_permissions_read"] is False
@@ -566,10 +569,11 @@ def test_onprem_faults_do_not_change_the_inventory(demo_tenant: TenantFile,
 
 
 class FailPage:
-    """Wraps an ASGI app: one page of one endpoint answers 503 (Retry-After: 0) forever."""
+    """Wraps an ASGI app: one page of one endpoint answers `status` (503 by default, with
+    Retry-After: 0) forever."""
 
-    def __init__(self, app: Any, endpoint: str, start: int) -> None:
-        self.app, self.endpoint, self.start = app, endpoint, start
+    def __init__(self, app: Any, endpoint: str, start: int, status: int = 503) -> None:
+        self.app, self.endpoint, self.start, self.status = app, endpoint, start, status
         self.failures = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -577,16 +581,17 @@ class FailPage:
             query = parse_qs(scope["query_string"].decode())
             if int(query.get("startIndex", ["1"])[0]) == self.start:
                 self.failures += 1
-                body = json.dumps({"schemas": [urns.ERROR], "status": "503",
+                body = json.dumps({"schemas": [urns.ERROR], "status": str(self.status),
                                    "detail": "Secret Server service unavailable."}).encode()
-                await send_json(send, 503, body, headers=[(b"retry-after", b"0")])
+                await send_json(send, self.status, body, headers=[(b"retry-after", b"0")])
                 return
         await self.app(scope, receive, send)
 
 
 @contextmanager
-def failing(tenant: TenantFile, endpoint: str, start: int) -> Iterator[tuple[Profile, FailPage]]:
-    app = FailPage(Sandbox(Tenant(tenant)).app, endpoint, start)
+def failing(tenant: TenantFile, endpoint: str, start: int,
+            status: int = 503) -> Iterator[tuple[Profile, FailPage]]:
+    app = FailPage(Sandbox(Tenant(tenant)).app, endpoint, start, status)
     with serve_asgi(app) as url:
         sa = tenant.service_account
         yield Profile("failing", "cloud", "cloud", base_url=url + PREFIX["cloud"],

@@ -25,7 +25,8 @@ SECRET_ROLES = ("None", "List", "View", "Edit", "Owner")  # lowest first
 
 
 def secret_permissions(inv: Any) -> pd.DataFrame | None:
-    """An inventory's secret permissions; None when its server did not list them."""
+    """An inventory's secret permissions; None when they were not read (not asked for, not
+    offered, or refused)."""
     if inv is None or not inv.meta.get("secret_permissions_read"):
         return None
     frame: pd.DataFrame = inv.privileged_data_permissions
@@ -57,8 +58,8 @@ def roles_clause(roles: Iterable[str | None] | None, where: str) -> str:
     names it on; ``roles`` None: unknown), as a finding says it: "its secret role there is
     View"."""
     if roles is None:
-        return (f"its secret role {where} is unknown: the reference does not list secret "
-                "permissions (PrivilegedDataPermissions)")
+        return (f"its secret role {where} is unknown: the reference's secret permissions "
+                "(PrivilegedDataPermissions) were not read")
     counts = Counter("no role" if r is None else str(r) for r in roles)
     if len(counts) == 1:
         [role] = counts
