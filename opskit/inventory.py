@@ -56,7 +56,8 @@ _ENDPOINT_FRAMES = {"Users": "users", "Groups": "groups", "Containers": "contain
                     "PrivilegedData": "privileged_data",
                     "PrivilegedDataPermissions": "privileged_data_permissions"}
 # Read where the server has it; its absence is no note (few tenants have it), only
-# meta["secret_permissions_read"] false.
+# meta["secret_permissions_read"] false. A server that offers it and refuses to answer costs
+# one note, never the inventory: the rest reads as it did before the listing existed.
 OPTIONAL = "PrivilegedDataPermissions"
 # The order listings start in. Their pages queue in the order their first pages come back, and
 # the listing that ends last has its frame built after the last answer, while nothing else is
@@ -272,14 +273,19 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
                                       per_page=_READERS[endpoint],
                                       attributes=ATTRIBUTES[endpoint])
             read_whole.add(endpoint)
-        except (ScimNotFound, NotScimResponse) as refused:
+        except OpskitError as refused:
+            if endpoint != OPTIONAL and not isinstance(refused, ScimNotFound | NotScimResponse):
+                raise
             names = await offered()
-            if names is not None and kind not in names:
-                if endpoint != OPTIONAL:
-                    notes.append(f"{endpoint}: the server does not offer resource type {kind}")
+            absent = ((names is not None and kind not in names)
+                      or isinstance(refused, ScimNotFound))
+            if endpoint == OPTIONAL:
+                if not absent:
+                    notes.append(_optional_refused(refused))
+            elif names is not None and kind not in names:
+                notes.append(f"{endpoint}: the server does not offer resource type {kind}")
             elif isinstance(refused, ScimNotFound):
-                if endpoint != OPTIONAL:
-                    notes.append(f"{endpoint}: not found on this server")
+                notes.append(f"{endpoint}: not found on this server")
             else:
                 raise
         # Built as soon as this listing ends, in a thread: the others are still being read.
@@ -341,6 +347,13 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
         error.partial = inv  # type: ignore[union-attr]  # failures are OpskitErrors
         raise error
     return inv
+
+
+def _optional_refused(error: OpskitError) -> str:
+    """The note for an offered optional listing that could not be read."""
+    why = error.message.removeprefix(f"{OPTIONAL}:").strip()
+    return (f"{OPTIONAL}: not read ({why}); the secret roles are unknown, and the permission "
+            "audit says so rather than guessing them from folder roles")
 
 
 def fetch_inventory(profile: Profile | str | None = None, *, progress: bool = True,

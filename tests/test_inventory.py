@@ -628,6 +628,22 @@ def test_a_page_that_keeps_failing_is_never_a_short_result(
             pd.testing.assert_frame_equal(canonical(got, name), canonical(want, name))
 
 
+@pytest.mark.parametrize("status", [403, 500])
+def test_a_refused_secret_permission_listing_costs_a_note_not_the_inventory(
+        small_tenant: TenantFile, status: int) -> None:
+    with failing(small_tenant, "PrivilegedDataPermissions", 1, status) as (prof, app):
+        inv = fetch_inventory(prof, progress=False, secret_permissions=True)
+        assert app.failures  # asked, and refused
+        plain = fetch_inventory(prof, progress=False)
+    assert inv.complete and inv.meta["secret_permissions_read"] is False
+    assert inv.privileged_data_permissions.empty
+    [note] = inv.meta["notes"]
+    assert note.startswith("PrivilegedDataPermissions: not read (")
+    assert "secret roles are unknown" in note
+    # Everything else reads as without the listing.
+    assert inv.counts() == plain.counts() and plain.counts()["privileged_data"] == 2
+
+
 def test_a_wrong_base_url_is_not_an_empty_inventory(sandbox: RunningSandbox) -> None:
     prof = Profile("wrong", "onprem", "onprem", base_url=sandbox.url + "/SCIMConnector/v3",
                    token=SecretRef.practice("practice-onprem-token", "t"))
