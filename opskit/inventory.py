@@ -37,9 +37,12 @@ from .config import Profile, connect, insecure_note
 from .errors import ConfigError, NotScimResponse, OpskitError, ScimNotFound
 from .scim import ScimClient, ScimList, run_sync, urns
 
-SCHEMA_VERSION = 2  # 2: privileged_data_permissions
+SCHEMA_VERSION = 2  # 2: privileged_data_permissions, groups' created and last_modified
 FRAMES = ("users", "groups", "group_members", "containers", "container_permissions",
           "privileged_data", "privileged_data_permissions")
+# The frames each schema version that load_snapshot reads holds: older snapshots are drift
+# baselines and audit records, still read.
+SCHEMA_FRAMES = {1: FRAMES[:-1], 2: FRAMES}
 COLUMNS: dict[str, list[str]] = {
     "users": ["id", "userName", "displayName", "active", "email", "externalId"],
     "groups": ["id", "displayName", "externalId", "member_count", "created", "last_modified"],
@@ -502,12 +505,14 @@ def load_snapshot(directory: str | os.PathLike[str]) -> Inventory:
         manifest = _read_manifest(root)
     except _NoManifest as why:
         raise OpskitError(f"{root}: {why}", altered) from None
-    if manifest["schema_version"] != SCHEMA_VERSION:
-        raise ConfigError(f"{root}: snapshot schema version {manifest['schema_version']} "
-                          f"is not {SCHEMA_VERSION}", "take a new snapshot with this opskit")
+    version = manifest["schema_version"]
+    if version not in SCHEMA_FRAMES:
+        raise ConfigError(f"{root}: snapshot schema version {version} is not one this opskit "
+                          f"reads ({', '.join(map(str, SCHEMA_FRAMES))})",
+                          "take a new snapshot with this opskit")
     files, counts = manifest["files"], manifest["counts"]
     frames = {}
-    for name in FRAMES:
+    for name in SCHEMA_FRAMES[version]:
         path = root / f"{name}.parquet"
         expected = files.get(path.name)
         if not path.is_file() or expected != _sha256(path):
@@ -518,7 +523,23 @@ def load_snapshot(directory: str | os.PathLike[str]) -> Inventory:
             raise OpskitError(f"{root}: {path.name} holds {len(df)} rows, the manifest "
                               f"{counts.get(name)}", altered)
         frames[name] = _lists_back(df)
-    return Inventory(**frames, meta=manifest.get("meta", {}))
+    meta = manifest.get("meta", {})
+    if version == 1:
+        frames, meta = _from_version_1(frames, meta)
+    return Inventory(**frames, meta=meta)
+
+
+def _from_version_1(frames: dict[str, pd.DataFrame], meta: dict[str, Any]
+                    ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """A version-1 snapshot as version 2 holds it: no secret permissions read, and groups'
+    created and last_modified missing (version 1 did not keep them)."""
+    like = tidy_groups([])[0]
+    groups = frames["groups"]
+    for column in ("created", "last_modified"):
+        groups[column] = pd.Series(index=groups.index, dtype=like[column].dtype)
+    frames = {**frames, "groups": groups[COLUMNS["groups"]],
+              "privileged_data_permissions": tidy_secret_permissions([])}
+    return frames, {**meta, "secret_permissions_read": False}
 
 
 def _lists_back(df: pd.DataFrame) -> pd.DataFrame:

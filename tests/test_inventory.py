@@ -257,7 +257,7 @@ def test_overlapping_pages_make_no_duplicate_rows() -> None:
 # --------------------------------------------------------------------------- snapshots
 @pytest.fixture(scope="module")
 def small_inventory() -> Inventory:
-    return fetch_inventory(small_profile("cloud"), progress=False)
+    return fetch_inventory(small_profile("cloud"), progress=False, secret_permissions=True)
 
 
 def leftovers(directory: Path, keep: str) -> list[str]:
@@ -281,6 +281,46 @@ def test_snapshot_round_trip(tmp_path: Path, small_inventory: Inventory) -> None
     assert back.meta == json.loads(json.dumps(small_inventory.meta, default=str))
     assert back.container_permissions.rights.map(type).eq(list).all()  # lists, as fetched
     assert leftovers(tmp_path, "snap") == []  # no temporary folders left behind
+
+
+def as_version_1(path: Path) -> None:
+    """Rewrite a snapshot as opskit's version-1 writer left it: no secret permissions, groups
+    without created and last_modified, and a manifest saying so."""
+    manifest_path = path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    (path / "privileged_data_permissions.parquet").unlink()
+    del manifest["files"]["privileged_data_permissions.parquet"]
+    del manifest["counts"]["privileged_data_permissions"]
+    groups = pd.read_parquet(path / "groups.parquet").drop(columns=["created", "last_modified"])
+    groups.to_parquet(path / "groups.parquet", index=False)
+    manifest["files"]["groups.parquet"] = inventory._sha256(path / "groups.parquet")
+    del manifest["meta"]["secret_permissions_read"]
+    manifest["schema_version"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def test_a_version_1_snapshot_is_still_read(tmp_path: Path, small_inventory: Inventory) -> None:
+    path = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    as_version_1(path)
+    back = inventory.load_snapshot(path)
+    fresh = inventory.tidy_groups([])[0]
+    for name in FRAMES:  # every frame, with its columns and their types
+        got = getattr(back, name)
+        assert list(got.columns) == COLUMNS[name], name
+        if name == "groups":
+            assert got[SERVED_AT].isna().all().all()
+            assert got.dtypes[SERVED_AT].tolist() == fresh.dtypes[SERVED_AT].tolist()
+            got = got.drop(columns=SERVED_AT)
+        want = getattr(small_inventory, name)
+        if name == "privileged_data_permissions":
+            want = want.head(0)  # version 1 did not read them
+        elif name == "groups":
+            want = want.drop(columns=SERVED_AT)
+        pd.testing.assert_frame_equal(got, want, obj=name)
+    assert back.meta["secret_permissions_read"] is False  # secret roles unknown, not none
+    # And it can be replaced by a new snapshot, as any snapshot opskit wrote.
+    inventory.save_snapshot(small_inventory, path)
+    assert inventory.load_snapshot(path).meta["secret_permissions_read"] is True
 
 
 def test_snapshot_replaces_an_older_snapshot(tmp_path: Path, small_inventory: Inventory) -> None:
