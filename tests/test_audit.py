@@ -305,6 +305,21 @@ def test_secrets_through_their_secret_permissions(demo_audit: audit.PermissionAu
     assert own not in mine.index
 
 
+def test_secret_inheritance_is_read_from_the_data_not_the_ids(
+        demo: tuple[Inventory, Inventory], demo_audit: audit.PermissionAudit) -> None:
+    # Ids of no particular form (the practice tenant's `<permission>-<secret>` is its own).
+    onprem = demo[1]
+    perms = onprem.privileged_data_permissions
+    opaque = replace(onprem, privileged_data_permissions=perms.assign(
+        id=[f"p{i}x" for i in range(len(perms))]))
+    access = audit.effective_access(opaque)
+    own = first(demo_audit.findings, "SECRET_NOT_OWNED").subject
+    assert set(access.who_reaches_secret(own)["granted_on"]) == {own}
+    dark = first(demo_audit.findings, "SECRETS_NOT_VISIBLE").subject
+    secret = access.secrets[access.secrets["folder"] == dark].iloc[0]
+    assert set(access.who_reaches_secret(secret["path"])["granted_on"]) == {dark}
+
+
 def test_without_secret_permissions_secret_roles_are_unknown(
         demo: tuple[Inventory, Inventory], demo_audit: audit.PermissionAudit) -> None:
     cloud, onprem = demo

@@ -39,7 +39,7 @@ class Access:
     folders: pd.DataFrame  # id, path, granted_on (path of the folder whose grants apply)
     users: pd.DataFrame  # id, userName, displayName, active
     secrets: pd.DataFrame  # id, name, folder, path, own_permissions (True/NA)
-    grants: pd.DataFrame  # effective grants per folder, named (see named_grants)
+    grants: pd.DataFrame  # effective grants per folder, named, with principal_id
     reach: GroupReach = field(repr=False)
     # The inventory's secret permissions (the secret roles in effect), when its server lists
     # them: the secret queries then read secret roles, not the folder's rights.
@@ -116,10 +116,14 @@ class Access:
         assert self.secret_grants is not None
         sg = self.secret_grants
         rows = sg[sg["privileged_data_id"] == secret["id"]]
-        # Inherited ones carry ids `<folder permission id>-<secret id>` (docs/connectors.md).
-        inherited = rows["id"].str.endswith(f"-{secret['id']}").fillna(False).to_numpy(bool)
+        # A secret inherits its folder's permissions, or has its own, whole. Inheriting, it
+        # lists the folder's principals exactly; read from the data, not from permission ids,
+        # whose form no document gives. Own permissions naming the same principals are taken
+        # for inherited ones: the two cannot be told apart, and the access is the same.
+        on_folder = self.grants[self.grants["folder"] == secret["folder"]]
+        inherited = not rows.empty and _principals(rows) == _principals(on_folder)
         granted = self.folders.set_index("path")["granted_on"].get(secret["folder"])
-        rows = rows.assign(granted_on=np.where(inherited, granted, secret["path"]))
+        rows = rows.assign(granted_on=granted if inherited else secret["path"])
         direct = rows[rows["principal_type"] == "user"].assign(user_id=lambda r: r[
             "principal_id"], via=DIRECT)
         groups = rows[rows["principal_type"] == "group"].assign(
@@ -193,6 +197,10 @@ def _secret_role(roles: pd.Series) -> pd.Categorical:
     """Secret roles as an ordered categorical (Owner highest); other values rank lowest."""
     extra = sorted({r for r in roles.dropna().tolist() if r not in SECRET_ROLES})
     return pd.Categorical(roles, categories=[*extra, *SECRET_ROLES], ordered=True)
+
+
+def _principals(rows: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(zip(rows["principal_type"].tolist(), rows["principal_id"].tolist(), strict=True))
 
 
 def _known_true(value: Any) -> bool:
@@ -320,7 +328,8 @@ def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
                      np.where(o_group >= 0, gname[np.maximum(o_group, 0)], display))
     grants = pd.DataFrame({
         "folder": paths[e_folder], "principal_type": own["principal_type"].to_numpy()[e_row],
-        "principal": named[e_row], "right": own["right"].to_numpy()[e_row],
+        "principal": named[e_row], "principal_id": own["principal_id"].to_numpy()[e_row],
+        "right": own["right"].to_numpy()[e_row],
         "rights": own["rights"].to_numpy()[e_row],
         "granted_on": paths[fg.folders["source"].to_numpy()[e_folder]],
         "group_code": o_group[e_row]})
