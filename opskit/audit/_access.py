@@ -18,7 +18,7 @@ import pandas as pd
 from ._folders import RIGHTS
 from ._groups import GroupReach
 from ._names import UnknownName, unique_labels, user_table
-from ._secrets import SECRET_ROLES, secret_permissions
+from ._secrets import SECRET_ROLE_RANK, secret_permissions
 from ._views import View
 
 DIRECT = "direct"
@@ -195,8 +195,8 @@ class Access:
 
 def _secret_role(roles: pd.Series) -> pd.Categorical:
     """Secret roles as an ordered categorical (Owner highest); other values rank lowest."""
-    extra = sorted({r for r in roles.dropna().tolist() if r not in SECRET_ROLES})
-    return pd.Categorical(roles, categories=[*extra, *SECRET_ROLES], ordered=True)
+    extra = sorted({r for r in roles.dropna().tolist() if r not in SECRET_ROLE_RANK})
+    return pd.Categorical(roles, categories=[*extra, *SECRET_ROLE_RANK], ordered=True)
 
 
 def _principals(rows: pd.DataFrame) -> set[tuple[str, str]]:

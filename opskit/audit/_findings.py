@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import remedies
 from ..errors import OpskitError
 from ..report.findings import Finding, Severity
 from ._coverage import Coverage, FolderView, _count
@@ -42,13 +43,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "COVERAGE_NOT_MEASURED": (
         "info", "Give a reference view (an on-prem connector profile or a folder export CSV) to "
         "measure what the cloud service account cannot see."),
-    "NO_VISIBLE_SECRETS": (  # as the onboarding checks give it
-        "high", "The service account sees folders but no secret, so the IGA will aggregate no "
-        "privileged data (FAQ: Get All PrivilegedData needs Owner on each secret). In Secret "
-        "Server, give the service account (or its group, e.g. SCIM Owners) the Owner secret "
-        "role on the folders' permissions (folder > Edit permissions > secret access role: "
-        "Owner), or Owner on the secrets themselves. If it holds that already, check the SCIM "
-        "role's View Secrets permission."),
+    "NO_VISIBLE_SECRETS": ("high", remedies.NO_VISIBLE_SECRETS),  # as onboarding gives it
     "FOLDER_NOT_VISIBLE": (
         "medium", "Grant the service account Owner on the folder (directly or through a group "
         "such as SCIM Owners), with Owner as the first and only right; its inheriting "

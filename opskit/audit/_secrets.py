@@ -21,7 +21,7 @@ import pandas as pd
 from ._coverage import Coverage
 from ._views import View
 
-SECRET_ROLES = ("None", "List", "View", "Edit", "Owner")  # lowest first
+SECRET_ROLE_RANK = ("None", "List", "View", "Edit", "Owner")  # lowest first
 
 
 def secret_permissions(inv: Any) -> pd.DataFrame | None:
@@ -47,7 +47,7 @@ def service_account_roles(perms: pd.DataFrame,
     kinds = perms["principal_type"]
     rows = perms[((kinds == "user") & perms["principal_id"].isin(mine["user"]))
                  | ((kinds == "group") & perms["principal_id"].isin(mine["group"]))]
-    rank = rows["right"].map({r: i for i, r in enumerate(SECRET_ROLES)}).fillna(-1)
+    rank = rows["right"].map({r: i for i, r in enumerate(SECRET_ROLE_RANK)}).fillna(-1)
     best = rows.assign(rank=rank.to_numpy()).sort_values("rank", kind="stable")
     best = best.drop_duplicates("privileged_data_id", keep="last")
     return dict(zip(best["privileged_data_id"].tolist(), best["right"].tolist(), strict=True))

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .. import http
+from .. import http, remedies
 from ..auth import auth_for, unreachable_detail
 from ..config import Profile
 from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
@@ -27,13 +27,6 @@ from .engine import Check, CheckResult
 from .token import check_token
 
 NEEDED_TYPES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
-NO_VISIBLE_SECRETS_REMEDY = (
-    "The service account sees folders but no secret, so the IGA will aggregate no privileged "
-    "data (FAQ: Get All PrivilegedData needs Owner on each secret). In Secret Server, give the "
-    "service account (or its group, e.g. SCIM Owners) the Owner secret role on the folders' "
-    "permissions (folder > Edit permissions > secret access role: Owner), or Owner on the "
-    "secrets themselves. If it holds that already, check the SCIM role's View Secrets "
-    "permission.")
 CATALOGUE = {
     "TENANT_UNREACHABLE": ("critical", "Check the tenant URL, DNS, proxy and firewall, and that "
                            "the TLS certificate is trusted on this machine."),
@@ -45,7 +38,7 @@ CATALOGUE = {
     "NO_VISIBLE_FOLDERS": ("critical", "The service account holds Owner on no folder, so the "
                            "IGA will see no folder and no secret (FAQ). Grant it Owner on the "
                            "folders the IGA must govern (directly or through a group)."),
-    "NO_VISIBLE_SECRETS": ("high", NO_VISIBLE_SECRETS_REMEDY),
+    "NO_VISIBLE_SECRETS": ("high", remedies.NO_VISIBLE_SECRETS),
     "PARTIAL_FOLDER_VISIBILITY": ("medium", "The service account owns only some folders: the "
                                   "IGA will not see the others. Grant Owner on the folders it "
                                   "must govern, or accept the gap knowingly."),
