@@ -231,8 +231,12 @@ def onboarding_checks(profile: Profile, session: _Session, *,
                                    "the on-prem connector reads every secret through Secret "
                                    "Server's reports: the vault holds none, or the application "
                                    "account cannot read them", data=data)
+            # Nothing here shows whether Secret Server holds any secrets: said, not assumed.
             result = _result("NO_VISIBLE_SECRETS", "fail",
-                             f"{who} sees {folders:,} folders but no secret", evidence)
+                             f"{who} sees {folders:,} folders but no secret: it lacks the "
+                             "Owner secret role there, or Secret Server holds no secrets in "
+                             "these folders yet (the cloud view cannot tell which; a "
+                             "permission audit with an on-prem reference can)", evidence)
             return replace(result, data=data)
         if reference_folders is not None and folders < reference_folders:
             result = _result("PARTIAL_FOLDER_VISIBILITY", "warn",
