@@ -346,15 +346,20 @@ def test_platform_group_membership_is_not_edited_on_prem(scim: Flavors) -> None:
     # Platform Groups Sync: the membership of a Platform group cannot be managed in Secret
     # Server. g3 (DBA Juniors) is a synced Platform group; g5 (SS Only) is Secret Server's own.
     add = {**PATCH, "Operations": [{"op": "add", "path": "members", "value": [{"value": "u1"}]}]}
+    rename = {**PATCH, "Operations": [{"op": "replace", "path": "displayName", "value": "Jr"}]}
+    on_platform = scim.cloud.get("/Groups/g3").json()
     for r in (scim.onprem.patch("/Groups/g3", json=add),
+              scim.onprem.patch("/Groups/g3", json=rename),
               scim.onprem.put("/Groups/g3", json={"schemas": [urn.GROUP],
                                                   "displayName": "DBA Juniors"}),
               scim.onprem.delete("/Groups/g3")):
         assert "on the Delinea Platform" in scim_error(r, 400, "mutability")["detail"]
     assert [m["value"] for m in scim.onprem.get("/Groups/g3").json()["members"]] == ["u2"]
-    # Renaming it without touching its members, Secret Server's own groups, and the cloud: fine.
-    rename = {**PATCH, "Operations": [{"op": "replace", "path": "displayName", "value": "Jr"}]}
-    assert scim.onprem.patch("/Groups/g3", json=rename).status_code == 200
+    # A write that changes nothing is answered, and leaves the Platform's group as it was.
+    same = {"schemas": [urn.GROUP], "displayName": "DBA Juniors", "members": [{"value": "u2"}]}
+    assert scim.onprem.put("/Groups/g3", json=same).status_code == 200
+    assert scim.cloud.get("/Groups/g3").json() == on_platform
+    # Secret Server's own groups, and the cloud: fine.
     assert scim.onprem.patch("/Groups/g5", json=add).status_code == 200
     r = scim.cloud.patch("/Groups/g3", json=add)
     assert [m["value"] for m in r.json()["members"]] == ["u2", "u1"], r.text

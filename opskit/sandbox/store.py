@@ -687,8 +687,14 @@ class Tenant:
             hidden = {g for g in rec["members"] if g in self.groups
                       and not self.is_visible(flavor, "Group", g)}
             members += [g for g in hidden if g not in members]
-            if flavor == "onprem" and rec["platform"] and set(members) != set(rec["members"]):
-                raise _platform_group(rec["displayName"], "its members are managed")
+            if flavor == "onprem" and rec["platform"]:
+                # The Platform owns its groups (Platform Groups Sync): an on-prem write may
+                # change nothing of one, so its Platform meta never moves either.
+                if (m.display_name, set(members), m.external_id) != (
+                        rec["displayName"], set(rec["members"]), rec["externalId"]):
+                    raise _platform_group(rec["displayName"], "its name, members and "
+                                          "externalId are managed")
+                return rid
             self._touch(rec)
         if rid in self._groups_of_members(members):
             raise invalid_value("Membership would make a group a member of itself.")
