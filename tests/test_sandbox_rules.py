@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 import pytest
 
 from opskit.sandbox import schemas as urn
+from opskit.sandbox import store
+from opskit.sandbox.tenantfile import TenantFile
 
 from .conftest import Flavors, cloud_token
 
@@ -446,6 +449,22 @@ def test_a_page_read_again_after_a_write_shows_the_write(scim: Flavors) -> None:
     gone = page()
     assert gone["totalResults"] == before["totalResults"] - 1
     assert secret["id"] not in [r["id"] for r in gone["Resources"]]
+
+
+def test_rendered_resources_stay_within_their_byte_budget(
+        small_tenant: TenantFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-process: the bound, not HTTP, is what is tested. A budget of a few resources makes
+    # every kind's renderings overflow it, and each answer must still be the resource itself.
+    monkeypatch.setattr(store, "RENDER_CACHE_BYTES", 2000)
+    tenant = store.Tenant(small_tenant)
+    base = "http://127.0.0.1/SCIMConnector/v2"
+    with tenant.lock:
+        for _ in range(2):  # the second pass reads what the cache kept
+            for kind in store.KINDS:
+                for rid in tenant.ids("onprem", kind):
+                    got = orjson.loads(tenant.render_bytes("onprem", kind, rid, base))
+                    assert got == tenant.render("onprem", kind, rid, base)
+                    assert tenant._rendered.size <= 2000
 
 
 def test_page_size_is_capped_at_the_advertised_maximum(sandbox, small_tenant) -> None:

@@ -78,8 +78,33 @@ def secret_role(perm: dict[str, Any]) -> str:
     return str(perm["secret_role"] or derived_secret_role(perm["rights"][0]))
 
 
-# What the page cache may hold: the pages of a scale-100 tenant several times over.
+# What each cache of JSON may hold: the pages of a scale-100 tenant several times over, and
+# its resources' renderings (870,000 secret permissions among them) in part.
 PAGE_CACHE_BYTES = 256 * 2**20
+RENDER_CACHE_BYTES = 256 * 2**20
+
+
+class _ByteCache:
+    """JSON by key, emptied whenever it would grow past `budget` bytes: a bound, not an LRU,
+    since what it drops is cheap to make again."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.size = 0
+        self._items: dict[tuple[Any, ...], bytes] = {}
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        return self._items.get(key)
+
+    def put(self, key: tuple[Any, ...], value: bytes) -> None:
+        if self.size + len(value) > self.budget:
+            self.clear()
+        self._items[key] = value
+        self.size += len(value)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.size = 0
 
 
 @dataclass
@@ -160,9 +185,8 @@ class Tenant:
             for s in tf.secrets}
         self._views: _Views | None = None
         self._views_rev = -1
-        self._rendered: dict[tuple[Any, ...], bytes] = {}
-        self._pages: dict[tuple[Any, ...], bytes] = {}
-        self._pages_size = 0
+        self._rendered = _ByteCache(RENDER_CACHE_BYTES)
+        self._pages = _ByteCache(PAGE_CACHE_BYTES)
         self._models: dict[tuple[Flavor, str, str], Any] = {}
 
     # ------------------------------------------------------------------ bookkeeping
@@ -210,7 +234,6 @@ class Tenant:
         self.rev += 1
         self._rendered.clear()
         self._pages.clear()
-        self._pages_size = 0
         self._models.clear()
 
     # ------------------------------------------------------------------ derived views
@@ -433,7 +456,8 @@ class Tenant:
 
     def render_bytes(self, flavor: Flavor, kind: str, rid: str, base: str,
                      projection: Any = None) -> bytes:
-        """The resource's JSON, cached per revision (and per attribute projection)."""
+        """The resource's JSON, cached per revision (and per attribute projection). Call it
+        under self.lock: a write in between could leave a stale rendering in the cache."""
         key = (flavor, kind, rid) if projection is None else (flavor, kind, rid, projection.key)
         cached = self._rendered.get(key)
         if cached is None:
@@ -443,7 +467,7 @@ class Tenant:
             # orjson's bytes keep a ~4 KB allocation whatever their size: copying to an exact-size
             # object cuts the cache from ~1 GB to ~170 MB at 100,000 secrets.
             cached = bytes(memoryview(orjson.dumps(doc)))
-            self._rendered[key] = cached
+            self._rendered.put(key, cached)
         return cached
 
     def render_joined(self, flavor: Flavor, kind: str, ids: list[str], base: str,
@@ -461,11 +485,7 @@ class Tenant:
         if page is None:
             ids = self.ids(flavor, kind)[start - 1:start - 1 + count]
             page = self.render_joined(flavor, kind, ids, base, projection)
-            if self._pages_size + len(page) > PAGE_CACHE_BYTES:
-                self._pages.clear()  # a bound, not an LRU: pages are cheap to join again
-                self._pages_size = 0
-            self._pages[key] = page
-            self._pages_size += len(page)
+            self._pages.put(key, page)
         return page
 
     def model(self, flavor: Flavor, kind: str, rid: str, base: str) -> Any:
