@@ -415,6 +415,34 @@ def test_inherited_permission_cannot_be_deleted_in_place(scim: Flavors) -> None:
     scim_error(scim.cloud.delete(f"/ContainerPermissions/{inherited[0]}"), 400, "mutability")
 
 
+
+@pytest.mark.parametrize(("endpoint", "schema", "target", "own", "other", "inheriting"), [
+    ("ContainerPermissions", urn.CONTAINER_PERMISSION, "container", "f1", "f4", "f2"),
+    ("PrivilegedDataPermissions", urn.PRIVILEGED_DATA_PERMISSION, "privilegedData", "s4", "s3",
+     "s2")])
+def test_folder_and_secret_permissions_share_their_write_rules(
+        scim: Flavors, endpoint: str, schema: str, target: str, own: str, other: str,
+        inheriting: str) -> None:
+    # f1 and s4 have permissions of their own (u-scim and u1 hold Owner), f2 and s2 inherit.
+    def listed(on: str) -> list[dict]:
+        return scim.onprem.get(f"/{endpoint}",
+                               params={"filter": f'{target} eq "{on}"'}).json()["Resources"]
+
+    [held] = [p for p in listed(own) if p["rights"] == ["Owner"] and "user" in p]
+    body = {"schemas": [schema], target: {"value": own}, "user": held["user"], "rights": ["View"]}
+    scim_error(scim.onprem.post(f"/{endpoint}", json=body), 409, "uniqueness")
+    for moved in ({**body, target: {"value": other}}, {**body, "user": {"value": "u2"}}):
+        r = scim.onprem.put(f"/{endpoint}/{held['id']}", json=moved)
+        assert "immutable" in scim_error(r, 400, "mutability")["detail"]
+    inherited = listed(inheriting)[0]
+    body = {**body, target: {"value": inheriting}, "user": inherited["user"]}
+    for r in (scim.onprem.put(f"/{endpoint}/{inherited['id']}", json=body),
+              scim.onprem.delete(f"/{endpoint}/{inherited['id']}")):
+        assert "inherited" in scim_error(r, 400, "mutability")["detail"]
+    assert scim.onprem.put(f"/{endpoint}/{held['id']}", json=body | {
+        target: {"value": own}, "user": held["user"]}).json()["rights"] == ["View"]
+
+
 # --- envelope, paging, discovery -------------------------------------------------------------
 def test_list_envelope_and_paging(scim: Flavors) -> None:
     body = scim.onprem.get("/PrivilegedData", params={"startIndex": 2, "count": 2}).json()
