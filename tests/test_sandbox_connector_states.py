@@ -32,7 +32,7 @@ def test_secret_server_down_fails_only_what_lives_in_secret_server(
         for path in ("/Users", "/Groups", "/ResourceTypes", "/Users/u1"):
             assert scim.cloud.get(path).status_code == 200, path
         for path in ("/Containers", "/ContainerPermissions", "/PrivilegedData",
-                     "/Containers/f1"):
+                     "/PrivilegedDataPermissions", "/Containers/f1"):
             scim_503(scim.cloud.get(path), "Secret Server unreachable.")
         scim_503(scim.cloud.post("/Containers", json={"schemas": [urn.CONTAINER],
                                                       "name": "New"}),

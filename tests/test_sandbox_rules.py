@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 import pytest
 
 from opskit.sandbox import schemas as urn
+from opskit.sandbox import store
+from opskit.sandbox.tenantfile import TenantFile
 
 from .conftest import Flavors, cloud_token
 
@@ -346,15 +349,20 @@ def test_platform_group_membership_is_not_edited_on_prem(scim: Flavors) -> None:
     # Platform Groups Sync: the membership of a Platform group cannot be managed in Secret
     # Server. g3 (DBA Juniors) is a synced Platform group; g5 (SS Only) is Secret Server's own.
     add = {**PATCH, "Operations": [{"op": "add", "path": "members", "value": [{"value": "u1"}]}]}
+    rename = {**PATCH, "Operations": [{"op": "replace", "path": "displayName", "value": "Jr"}]}
+    on_platform = scim.cloud.get("/Groups/g3").json()
     for r in (scim.onprem.patch("/Groups/g3", json=add),
+              scim.onprem.patch("/Groups/g3", json=rename),
               scim.onprem.put("/Groups/g3", json={"schemas": [urn.GROUP],
                                                   "displayName": "DBA Juniors"}),
               scim.onprem.delete("/Groups/g3")):
         assert "on the Delinea Platform" in scim_error(r, 400, "mutability")["detail"]
     assert [m["value"] for m in scim.onprem.get("/Groups/g3").json()["members"]] == ["u2"]
-    # Renaming it without touching its members, Secret Server's own groups, and the cloud: fine.
-    rename = {**PATCH, "Operations": [{"op": "replace", "path": "displayName", "value": "Jr"}]}
-    assert scim.onprem.patch("/Groups/g3", json=rename).status_code == 200
+    # A write that changes nothing is answered, and leaves the Platform's group as it was.
+    same = {"schemas": [urn.GROUP], "displayName": "DBA Juniors", "members": [{"value": "u2"}]}
+    assert scim.onprem.put("/Groups/g3", json=same).status_code == 200
+    assert scim.cloud.get("/Groups/g3").json() == on_platform
+    # Secret Server's own groups, and the cloud: fine.
     assert scim.onprem.patch("/Groups/g5", json=add).status_code == 200
     r = scim.cloud.patch("/Groups/g3", json=add)
     assert [m["value"] for m in r.json()["members"]] == ["u2", "u1"], r.text
@@ -407,6 +415,34 @@ def test_inherited_permission_cannot_be_deleted_in_place(scim: Flavors) -> None:
     scim_error(scim.cloud.delete(f"/ContainerPermissions/{inherited[0]}"), 400, "mutability")
 
 
+
+@pytest.mark.parametrize(("endpoint", "schema", "target", "own", "other", "inheriting"), [
+    ("ContainerPermissions", urn.CONTAINER_PERMISSION, "container", "f1", "f4", "f2"),
+    ("PrivilegedDataPermissions", urn.PRIVILEGED_DATA_PERMISSION, "privilegedData", "s4", "s3",
+     "s2")])
+def test_folder_and_secret_permissions_share_their_write_rules(
+        scim: Flavors, endpoint: str, schema: str, target: str, own: str, other: str,
+        inheriting: str) -> None:
+    # f1 and s4 have permissions of their own (u-scim and u1 hold Owner), f2 and s2 inherit.
+    def listed(on: str) -> list[dict]:
+        return scim.onprem.get(f"/{endpoint}",
+                               params={"filter": f'{target} eq "{on}"'}).json()["Resources"]
+
+    [held] = [p for p in listed(own) if p["rights"] == ["Owner"] and "user" in p]
+    body = {"schemas": [schema], target: {"value": own}, "user": held["user"], "rights": ["View"]}
+    scim_error(scim.onprem.post(f"/{endpoint}", json=body), 409, "uniqueness")
+    for moved in ({**body, target: {"value": other}}, {**body, "user": {"value": "u2"}}):
+        r = scim.onprem.put(f"/{endpoint}/{held['id']}", json=moved)
+        assert "immutable" in scim_error(r, 400, "mutability")["detail"]
+    inherited = listed(inheriting)[0]
+    body = {**body, target: {"value": inheriting}, "user": inherited["user"]}
+    for r in (scim.onprem.put(f"/{endpoint}/{inherited['id']}", json=body),
+              scim.onprem.delete(f"/{endpoint}/{inherited['id']}")):
+        assert "inherited" in scim_error(r, 400, "mutability")["detail"]
+    assert scim.onprem.put(f"/{endpoint}/{held['id']}", json=body | {
+        target: {"value": own}, "user": held["user"]}).json()["rights"] == ["View"]
+
+
 # --- envelope, paging, discovery -------------------------------------------------------------
 def test_list_envelope_and_paging(scim: Flavors) -> None:
     body = scim.onprem.get("/PrivilegedData", params={"startIndex": 2, "count": 2}).json()
@@ -441,6 +477,22 @@ def test_a_page_read_again_after_a_write_shows_the_write(scim: Flavors) -> None:
     gone = page()
     assert gone["totalResults"] == before["totalResults"] - 1
     assert secret["id"] not in [r["id"] for r in gone["Resources"]]
+
+
+def test_rendered_resources_stay_within_their_byte_budget(
+        small_tenant: TenantFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-process: the bound, not HTTP, is what is tested. A budget of a few resources makes
+    # every kind's renderings overflow it, and each answer must still be the resource itself.
+    monkeypatch.setattr(store, "RENDER_CACHE_BYTES", 2000)
+    tenant = store.Tenant(small_tenant)
+    base = "http://127.0.0.1/SCIMConnector/v2"
+    with tenant.lock:
+        for _ in range(2):  # the second pass reads what the cache kept
+            for kind in store.KINDS:
+                for rid in tenant.ids("onprem", kind):
+                    got = orjson.loads(tenant.render_bytes("onprem", kind, rid, base))
+                    assert got == tenant.render("onprem", kind, rid, base)
+                    assert tenant._rendered.size <= 2000
 
 
 def test_page_size_is_capped_at_the_advertised_maximum(sandbox, small_tenant) -> None:

@@ -207,28 +207,32 @@ class Sandbox:
     def _resource(self, flavor: Flavor, kind: str, method: str, rid: str | None,
                   body: Any, params: dict[str, str], base: str) -> Response:
         t = self.tenant
-        if rid is None:
+        # The check or write and the answer's rendering under one lock, as _list does: a write
+        # or a sync-timer run from another thread between them could otherwise store a rendering
+        # made before it in the cache it just cleared, served stale until the next change.
+        with t.lock:
+            if rid is None:
+                if method == "GET":
+                    return self._list(flavor, kind, params, base)
+                if method == "POST":
+                    new_id = t.create(flavor, kind, _object(body))
+                    location = f"{base}/{ENDPOINTS[kind]}/{new_id}"
+                    return _scim(self._one(flavor, kind, new_id, base, params), 201,
+                                 {"Location": location})
+                raise ScimError(405, f"Method {method} is not allowed on /{ENDPOINTS[kind]}.")
             if method == "GET":
-                return self._list(flavor, kind, params, base)
-            if method == "POST":
-                new_id = t.create(flavor, kind, _object(body))
-                location = f"{base}/{ENDPOINTS[kind]}/{new_id}"
-                return _scim(self._one(flavor, kind, new_id, base, params), 201,
-                             {"Location": location})
-            raise ScimError(405, f"Method {method} is not allowed on /{ENDPOINTS[kind]}.")
-        if method == "GET":
-            t.get(flavor, kind, rid)
-            return _scim(self._one(flavor, kind, rid, base, params))
-        if method == "PUT":
-            t.replace(flavor, kind, rid, _object(body))
-            return _scim(self._one(flavor, kind, rid, base, params))
-        if method == "PATCH":
-            t.patch(flavor, kind, rid, _object(body), base)
-            return _scim(self._one(flavor, kind, rid, base, params))
-        if method == "DELETE":
-            t.delete(flavor, kind, rid)
-            return Response(status_code=204)
-        raise ScimError(405, f"Method {method} is not allowed on a single resource.")
+                t.get(flavor, kind, rid)
+                return _scim(self._one(flavor, kind, rid, base, params))
+            if method == "PUT":
+                t.replace(flavor, kind, rid, _object(body))
+                return _scim(self._one(flavor, kind, rid, base, params))
+            if method == "PATCH":
+                t.patch(flavor, kind, rid, _object(body), base)
+                return _scim(self._one(flavor, kind, rid, base, params))
+            if method == "DELETE":
+                t.delete(flavor, kind, rid)
+                return Response(status_code=204)
+            raise ScimError(405, f"Method {method} is not allowed on a single resource.")
 
     def _one(self, flavor: Flavor, kind: str, rid: str, base: str,
              params: dict[str, str]) -> Any:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import threading
 
 from .errors import ScimError
+from .store import OWNER_GATED
 
-# The cloud connector's resource types that live in Secret Server (folders, their permissions,
-# secrets); users and groups are the Platform's own.
-SECRET_SERVER_KINDS = frozenset({"Container", "ContainerPermission", "PrivilegedData"})
+# The cloud connector's resource types that live in Secret Server (folders, secrets and the
+# permissions on both): the same kinds that Owner gates; users and groups are the Platform's own.
+SECRET_SERVER_KINDS = OWNER_GATED
 SECRET_SERVER_UNREACHABLE = "Secret Server unreachable."
 # Only the start of the message is documented; the rest is not guessed at.
 CONNECTOR_DISABLED = "SCIM Connector has been disabled."

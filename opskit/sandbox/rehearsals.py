@@ -1,10 +1,11 @@
 """States of the practice tenant that break onboarding, for rehearsing the runbook.
 
 Each rehearsal changes the tenant the way a real tenant goes wrong — a rotated secret, an OAuth
-client without the scope, a service account that owns nothing, a role without the SCIM
-permissions, a connector that lacks a resource type, a service user without the Platform User
-role, a Secret Server the Platform cannot reach, an on-prem connector that disabled itself — and
-names the connector (flavor) it breaks and the finding the onboarding runbook must give for it.
+client without the scope, a service account that owns nothing (or folders and no secret), a
+role without the SCIM permissions, a connector that lacks a resource type, a service user
+without the Platform User role, a Secret Server the Platform cannot reach, an on-prem
+connector that disabled itself — and names the connector (flavor) it breaks and the finding the
+onboarding runbook must give for it.
 Clients keep using the tenant's original credentials, so the break is on the tenant's side, as
 it is in life.
 """
@@ -52,6 +53,33 @@ def _owns_no_folder(tf: TenantFile) -> TenantFile:
                                  "secrets": secrets})
 
 
+def _no_secret_role(tf: TenantFile) -> TenantFile:
+    # Secret Server keeps folder roles and secret roles apart: the service account keeps Owner
+    # on its folders, but every folder permission that reaches it gives View on the secrets,
+    # and no secret's own permissions reach it. It sees folders, and no secret.
+    reaching = _principals_reaching(tf, tf.service_account.user)
+    permissions = [p.model_copy(update={"secret_role": "View"}) if p.principal in reaching
+                   else p for p in tf.permissions]
+    secrets = [s.model_copy(update={"permissions": [
+        g for g in s.permissions if g.principal not in reaching]}) if s.permissions else s
+        for s in tf.secrets]
+    return tf.model_copy(update={"permissions": permissions, "secrets": secrets})
+
+
+def _principals_reaching(tf: TenantFile, user: str) -> set[tuple[str, str]]:
+    """What a grant can name to reach the user: the user, and every group it is in, nested
+    groups too."""
+    out = {("user", user)}
+    todo = [user]
+    while todo:
+        member = todo.pop()
+        for g in tf.groups:
+            if member in g.members and ("group", g.id) not in out:
+                out.add(("group", g.id))
+                todo.append(g.id)
+    return out
+
+
 def _no_scim_role(tf: TenantFile) -> TenantFile:
     sa = tf.service_account.model_copy(update={"has_scim_role": False})
     return tf.model_copy(update={"service_account": sa})
@@ -84,6 +112,9 @@ REHEARSALS: dict[str, Rehearsal] = {r.name: r for r in (
               "token", "TOKEN_INVALID_SCOPE", _scope_not_allowed),
     Rehearsal("no-folder", "the service account owns no folder", "visibility",
               "NO_VISIBLE_FOLDERS", _owns_no_folder),
+    Rehearsal("no-secret-role", "the service account is folder Owner, but its secret role on "
+              "the folders is View (folders, no secrets)", "visibility", "NO_VISIBLE_SECRETS",
+              _no_secret_role),
     Rehearsal("no-role", "the service user's role lacks the permissions SCIM needs (a token "
               "is issued, SCIM refuses)", "token", "SCIM_ACCESS_DENIED", _no_scim_role),
     Rehearsal("missing-type", "the connector does not offer PrivilegedData", "discovery",

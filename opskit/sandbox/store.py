@@ -78,8 +78,33 @@ def secret_role(perm: dict[str, Any]) -> str:
     return str(perm["secret_role"] or derived_secret_role(perm["rights"][0]))
 
 
-# What the page cache may hold: the pages of a scale-100 tenant several times over.
+# What each cache of JSON may hold: the pages of a scale-100 tenant several times over, and
+# its resources' renderings (870,000 secret permissions among them) in part.
 PAGE_CACHE_BYTES = 256 * 2**20
+RENDER_CACHE_BYTES = 256 * 2**20
+
+
+class _ByteCache:
+    """JSON by key, emptied whenever it would grow past `budget` bytes: a bound, not an LRU,
+    since what it drops is cheap to make again."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.size = 0
+        self._items: dict[tuple[Any, ...], bytes] = {}
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        return self._items.get(key)
+
+    def put(self, key: tuple[Any, ...], value: bytes) -> None:
+        if self.size + len(value) > self.budget:
+            self.clear()
+        self._items[key] = value
+        self.size += len(value)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.size = 0
 
 
 @dataclass
@@ -160,9 +185,8 @@ class Tenant:
             for s in tf.secrets}
         self._views: _Views | None = None
         self._views_rev = -1
-        self._rendered: dict[tuple[Any, ...], bytes] = {}
-        self._pages: dict[tuple[Any, ...], bytes] = {}
-        self._pages_size = 0
+        self._rendered = _ByteCache(RENDER_CACHE_BYTES)
+        self._pages = _ByteCache(PAGE_CACHE_BYTES)
         self._models: dict[tuple[Flavor, str, str], Any] = {}
 
     # ------------------------------------------------------------------ bookkeeping
@@ -210,7 +234,6 @@ class Tenant:
         self.rev += 1
         self._rendered.clear()
         self._pages.clear()
-        self._pages_size = 0
         self._models.clear()
 
     # ------------------------------------------------------------------ derived views
@@ -433,7 +456,8 @@ class Tenant:
 
     def render_bytes(self, flavor: Flavor, kind: str, rid: str, base: str,
                      projection: Any = None) -> bytes:
-        """The resource's JSON, cached per revision (and per attribute projection)."""
+        """The resource's JSON, cached per revision (and per attribute projection). Call it
+        under self.lock: a write in between could leave a stale rendering in the cache."""
         key = (flavor, kind, rid) if projection is None else (flavor, kind, rid, projection.key)
         cached = self._rendered.get(key)
         if cached is None:
@@ -443,7 +467,7 @@ class Tenant:
             # orjson's bytes keep a ~4 KB allocation whatever their size: copying to an exact-size
             # object cuts the cache from ~1 GB to ~170 MB at 100,000 secrets.
             cached = bytes(memoryview(orjson.dumps(doc)))
-            self._rendered[key] = cached
+            self._rendered.put(key, cached)
         return cached
 
     def render_joined(self, flavor: Flavor, kind: str, ids: list[str], base: str,
@@ -461,11 +485,7 @@ class Tenant:
         if page is None:
             ids = self.ids(flavor, kind)[start - 1:start - 1 + count]
             page = self.render_joined(flavor, kind, ids, base, projection)
-            if self._pages_size + len(page) > PAGE_CACHE_BYTES:
-                self._pages.clear()  # a bound, not an LRU: pages are cheap to join again
-                self._pages_size = 0
-            self._pages[key] = page
-            self._pages_size += len(page)
+            self._pages.put(key, page)
         return page
 
     def model(self, flavor: Flavor, kind: str, rid: str, base: str) -> Any:
@@ -687,8 +707,14 @@ class Tenant:
             hidden = {g for g in rec["members"] if g in self.groups
                       and not self.is_visible(flavor, "Group", g)}
             members += [g for g in hidden if g not in members]
-            if flavor == "onprem" and rec["platform"] and set(members) != set(rec["members"]):
-                raise _platform_group(rec["displayName"], "its members are managed")
+            if flavor == "onprem" and rec["platform"]:
+                # The Platform owns its groups (Platform Groups Sync): an on-prem write may
+                # change nothing of one, so its Platform meta never moves either.
+                if (m.display_name, set(members), m.external_id) != (
+                        rec["displayName"], set(rec["members"]), rec["externalId"]):
+                    raise _platform_group(rec["displayName"], "its name, members and "
+                                          "externalId are managed")
+                return rid
             self._touch(rec)
         if rid in self._groups_of_members(members):
             raise invalid_value("Membership would make a group a member of itself.")
@@ -801,14 +827,11 @@ class Tenant:
 
     # ContainerPermissions ---------------------------------------------------
     def _write_ContainerPermission(self, flavor: Flavor, rid: str | None, m: Any) -> str:
-        if (m.user is None) == (m.group is None):
-            raise invalid_value("A ContainerPermission names exactly one of 'user' or 'group'.")
+        FOLDER_GRANTS.check_one_principal(m)
         fid = m.container.value if m.container is not None else None
         self.require(flavor, "Container", fid, invalid_value(f"Container '{fid}' not found."))
         assert fid is not None
-        rights = [r for r in (m.rights or []) if r]
-        if not rights:
-            raise ScimError(400, "Attribute 'rights' is required.", "invalidValue")
+        rights = _rights_sent(m)
         if flavor == "onprem":
             rights = self._mapped_rights(rights)
         else:
@@ -817,31 +840,22 @@ class Tenant:
                     raise invalid_value(f"The 'rights' attribute was invalid: {r!r} "
                                         f"(use {', '.join(FOLDER_RIGHTS)}).")
             rights = rights[:1]  # FAQ: the Platform keeps only the first right
-        kind, principal = self._grantee(flavor, m)
+        grantee = self._grantee(flavor, m)
         if rid is not None:
             pid = self.views().perm_views[rid][1]
-            if pid != rid:
-                raise ScimError(400, "This permission is inherited from a parent folder; "
-                                "change it there, or break inheritance first.", "mutability")
             rec = self.perms[pid]
-            if fid != rec["folder"] or (kind, principal) != (rec["kind"], rec["principal"]):
-                raise ScimError(400, "Attribute 'container', 'user' and 'group' are immutable "
-                                "and cannot be changed.", "mutability")
+            FOLDER_GRANTS.check_change(pid != rid, rec, fid != rec["folder"], grantee)
             self._touch(rec)
             rec.update(rights=rights, externalId=m.external_id)
             return rid
         if self.folders[fid]["inherit"]:
             self._break_inheritance(fid)
-        for p in self.perms.values():
-            if p["folder"] == fid and (p["kind"], p["principal"]) == (kind, principal):
-                raise uniqueness("container, user/group")
-        pid = self.new_id(self.perms)
-        stamp = _now()
+        FOLDER_GRANTS.check_unique(self._permissions_on(fid), grantee)
         # A SCIM write sets the folder role; the secret role follows it (see docs/connectors.md).
-        self.perms[pid] = {"id": pid, "folder": fid, "kind": kind, "principal": principal,
-                           "rights": rights, "secret_role": None, "externalId": m.external_id,
-                           "created": stamp, "modified": stamp, "version": 1}
-        return pid
+        rec = {**self._new_grant(grantee, rights, m.external_id), "folder": fid,
+               "secret_role": None}
+        self.perms[rec["id"]] = rec
+        return str(rec["id"])
 
     def _mapped_rights(self, sent: list[str], table: str = "container") -> list[str]:
         """Rights as the on-prem endpoint stores them: through its permission-value mapping
@@ -878,23 +892,30 @@ class Tenant:
                     "run Platform Groups Sync, then retry.")
         return kind, principal
 
+    def _new_grant(self, grantee: tuple[str, str], rights: list[str],
+                   external_id: str | None) -> dict[str, Any]:
+        """A new permission (of a folder or a secret) with its own id and meta."""
+        stamp = _now()
+        return {"id": self.new_id(self.perms), "kind": grantee[0], "principal": grantee[1],
+                "rights": rights, "externalId": external_id, "created": stamp,
+                "modified": stamp, "version": 1}
+
+    def _permissions_on(self, folder: str | None) -> list[dict[str, Any]]:
+        """The folder's own permissions (a copy of the list: callers add to self.perms)."""
+        return [p for p in self.perms.values() if p["folder"] == folder]
+
     def _break_inheritance(self, fid: str) -> None:
         """Copy the inherited permissions onto the folder, as Secret Server does."""
-        source = self.folder_source(fid)
-        stamp = _now()
-        for p in [p for p in self.perms.values() if p["folder"] == source]:
-            pid = self.new_id(self.perms)
-            self.perms[pid] = {**p, "id": pid, "folder": fid, "rights": list(p["rights"]),
-                               "externalId": None, "created": stamp, "modified": stamp,
-                               "version": 1}
+        for p in self._permissions_on(self.folder_source(fid)):
+            rec = {**self._new_grant((p["kind"], p["principal"]), list(p["rights"]), None),
+                   "folder": fid, "secret_role": p["secret_role"]}
+            self.perms[rec["id"]] = rec
         # Subfolders that inherited through fid keep seeing the same permissions.
         self.folders[fid]["inherit"] = False
 
     def _delete_ContainerPermission(self, flavor: Flavor, rid: str) -> None:
         pid = self.views().perm_views[rid][1]
-        if pid != rid:
-            raise ScimError(400, "This permission is inherited from a parent folder; "
-                            "delete it there, or break inheritance first.", "mutability")
+        FOLDER_GRANTS.check_own(pid != rid, "delete")
         del self.perms[pid]
 
     # PrivilegedData ---------------------------------------------------------
@@ -919,40 +940,25 @@ class Tenant:
 
     # PrivilegedDataPermissions ------------------------------------------------
     def _write_PrivilegedDataPermission(self, flavor: Flavor, rid: str | None, m: Any) -> str:
-        if (m.user is None) == (m.group is None):
-            raise invalid_value("A PrivilegedDataPermission names exactly one of 'user' or "
-                                "'group'.")
+        SECRET_GRANTS.check_one_principal(m)
         sid = m.privileged_data.value if m.privileged_data is not None else None
         if not sid or sid not in self.secrets:
             raise invalid_value(f"PrivilegedData '{sid}' not found.")
-        rights = [r for r in (m.rights or []) if r]
-        if not rights:
-            raise ScimError(400, "Attribute 'rights' is required.", "invalidValue")
-        rights = self._mapped_rights(rights, "privileged_data")
-        kind, principal = self._grantee(flavor, m)
+        rights = self._mapped_rights(_rights_sent(m), "privileged_data")
+        grantee = self._grantee(flavor, m)
         secret = self.secrets[sid]
         if rid is not None:
             owner, rec, inherited = self._secret_perm_view(rid)
-            if inherited:
-                raise ScimError(400, "This permission is inherited from the secret's folder; "
-                                "change it there, or break the secret's inheritance first.",
-                                "mutability")
-            if sid != owner or (kind, principal) != (rec["kind"], rec["principal"]):
-                raise ScimError(400, "Attribute 'privilegedData', 'user' and 'group' are "
-                                "immutable and cannot be changed.", "mutability")
+            SECRET_GRANTS.check_change(inherited, rec, sid != owner, grantee)
             self._touch(rec)
             rec.update(rights=rights, externalId=m.external_id)
             return rid
         if secret["permissions"] is None:
             self._break_secret_inheritance(sid)
-        if any((g["kind"], g["principal"]) == (kind, principal) for g in secret["permissions"]):
-            raise uniqueness("privilegedData, user/group")
-        stamp = _now()
-        pid = self.new_id(self.perms)
-        secret["permissions"].append({"id": pid, "kind": kind, "principal": principal,
-                                      "rights": rights, "externalId": m.external_id,
-                                      "created": stamp, "modified": stamp, "version": 1})
-        return pid
+        SECRET_GRANTS.check_unique(secret["permissions"], grantee)
+        rec = self._new_grant(grantee, rights, m.external_id)
+        secret["permissions"].append(rec)
+        return str(rec["id"])
 
     def _secret_perm_view(self, rid: str) -> tuple[str, dict[str, Any], bool]:
         views = self.views_of("PrivilegedDataPermission").secret_perm_views
@@ -964,19 +970,13 @@ class Tenant:
         Server does when a secret stops inheriting."""
         folder = self.secrets[sid]["folder"]
         source = self.folder_source(folder) if folder is not None else None
-        stamp = _now()
         self.secrets[sid]["permissions"] = [
-            {"id": self.new_id(self.perms), "kind": p["kind"], "principal": p["principal"],
-             "rights": [secret_role(p)], "externalId": None, "created": stamp,
-             "modified": stamp, "version": 1}
-            for p in list(self.perms.values()) if p["folder"] == source]
+            self._new_grant((p["kind"], p["principal"]), [secret_role(p)], None)
+            for p in self._permissions_on(source)]
 
     def _delete_PrivilegedDataPermission(self, flavor: Flavor, rid: str) -> None:
         sid, rec, inherited = self._secret_perm_view(rid)
-        if inherited:
-            raise ScimError(400, "This permission is inherited from the secret's folder; "
-                            "delete it there, or break the secret's inheritance first.",
-                            "mutability")
+        SECRET_GRANTS.check_own(inherited, "delete")
         self.secrets[sid]["permissions"].remove(rec)
 
     # ------------------------------------------------------------------ sandbox admin
@@ -998,6 +998,54 @@ _TABLE = {"User": "users", "Group": "groups", "Container": "folders",
 # List attributes that a PUT leaving them out leaves as they are (a folder's secrets, a user's
 # roles), by resource type: after a PATCH, the resource is whole, so their absence is a remove.
 _KEPT_WHEN_LEFT_OUT = {"Container": "privileged_data", "User": "roles"}
+
+
+@dataclass(frozen=True)
+class _Grants:
+    """The rules folder permissions and secret permissions share, and the words that tell
+    the two apart in their answers."""
+
+    kind: str  # the resource type
+    target: str  # the attribute naming the folder or secret
+    inherited_from: str
+    whose: str  # whose inheritance a write would break
+
+    def check_one_principal(self, m: Any) -> None:
+        if (m.user is None) == (m.group is None):
+            raise invalid_value(f"A {self.kind} names exactly one of 'user' or 'group'.")
+
+    def check_own(self, inherited: bool, verb: str) -> None:
+        """An inherited permission is changed where it is set (400 mutability)."""
+        if inherited:
+            raise ScimError(400, f"This permission is inherited from {self.inherited_from}; "
+                            f"{verb} it there, or break {self.whose} inheritance first.",
+                            "mutability")
+
+    def check_change(self, inherited: bool, rec: dict[str, Any], moved: bool,
+                     grantee: tuple[str, str]) -> None:
+        """A change in place changes rights only: not an inherited permission, not what it is
+        on (moved), not whom it names."""
+        self.check_own(inherited, "change")
+        if moved or grantee != (rec["kind"], rec["principal"]):
+            raise ScimError(400, f"Attribute '{self.target}', 'user' and 'group' are immutable "
+                            "and cannot be changed.", "mutability")
+
+    def check_unique(self, existing: Iterable[dict[str, Any]], grantee: tuple[str, str]) -> None:
+        """One permission per user or group on a folder or secret."""
+        if any((g["kind"], g["principal"]) == grantee for g in existing):
+            raise uniqueness(f"{self.target}, user/group")
+
+
+FOLDER_GRANTS = _Grants("ContainerPermission", "container", "a parent folder", "the folder's")
+SECRET_GRANTS = _Grants("PrivilegedDataPermission", "privilegedData", "the secret's folder",
+                        "the secret's")
+
+
+def _rights_sent(m: Any) -> list[str]:
+    rights = [r for r in (m.rights or []) if r]
+    if not rights:
+        raise ScimError(400, "Attribute 'rights' is required.", "invalidValue")
+    return rights
 
 
 def _platform_group(name: str, what: str) -> ScimError:

@@ -99,8 +99,8 @@ class Cloud(_Model):
     secret_server_reachable: bool = Field(
         True,
         description="false rehearses the Platform answering while its Secret Server does not: "
-        "Containers, ContainerPermissions and PrivilegedData answer 503 'Secret Server "
-        "unreachable.'; tokens, Users, Groups and discovery still work",
+        "Containers, ContainerPermissions, PrivilegedData and PrivilegedDataPermissions answer "
+        "503 'Secret Server unreachable.'; tokens, Users, Groups and discovery still work",
     )
 
 
