@@ -463,6 +463,15 @@ def test_unauthorized_and_access_denied_keep_their_type(small_tenant: TenantFile
                     await c.list("Users")
                 check_error(denied.value, 403)
                 assert "Bypass Direct API" in str(denied.value)
+                # A listing or search of an Owner-gated endpoint names no object: the role, not
+                # the Owner rule.
+                for listing in (c.list("Containers"), c.request(
+                        "POST", "Containers/.search", json={"schemas": [
+                            "urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})):
+                    with pytest.raises(ScimAccessDenied) as denied:
+                        await listing
+                    assert type(denied.value) is ScimAccessDenied
+                    assert "Bypass Direct API" in str(denied.value)
             async with ScimClient(sb.onprem_url, http.async_client(
                     headers={"Authorization": "Bearer wrong"})) as c:
                 with pytest.raises(ScimUnauthorized) as unauthorized:

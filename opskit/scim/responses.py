@@ -37,10 +37,13 @@ _OWNER_GATED = frozenset(e.lower() for e in urns.OWNER_GATED_ENDPOINTS)
 
 
 def _owner_gated(url: httpx.URL) -> bool:
-    """Whether a request went to a folder, folder permission or secret endpoint (the on-prem
-    connector writes its paths in lower case)."""
-    tail = [seg.lower() for seg in url.path.rstrip("/").split("/")[-2:]]
-    return any(seg in _OWNER_GATED for seg in tail)
+    """Whether a request named one folder, folder permission, secret or secret permission by id
+    (the on-prem connector writes its paths in lower case). A listing or a `.search` has no
+    object to own: a 403 there is the service user's role, not the Owner rule."""
+    segments = [seg.lower() for seg in url.path.rstrip("/").split("/")]
+    if len(segments) < 2 or segments[-1] == ".search":
+        return False
+    return segments[-2] in _OWNER_GATED
 
 
 def _error_class(status: int, scim_type: str | None, url: httpx.URL) -> type[ScimError]:
