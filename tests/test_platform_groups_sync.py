@@ -150,10 +150,15 @@ def test_sync_settings_are_checked_when_the_file_is_loaded() -> None:
 @pytest.fixture(scope="module")
 def sides() -> Iterator[tuple[GroupSource, GroupSource]]:
     """The small tenant's Platform and Secret Server sides, with one group just made through
-    the cloud connector ('New Team') beside one that missed its sync long ago ('Cloud Only')."""
+    the cloud connector ('New Team') beside one made long ago that missed its sync ('Cloud
+    Only') and whose members the IGA has just changed."""
     with running(parse_tenant(small_data())) as sb:
         scim = Flavors(sb)
         new_group(scim, "New Team")
+        patched = scim.cloud.patch("/Groups/g4", json={"schemas": [urn.PATCH_OP], "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": "u2"}]}]})
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["meta"]["lastModified"] > "2025"  # saved just now
         scim.close()
         yield (platform_groups(fetch_inventory(cloud_profile(sb), progress=False)),
                secret_server_groups(fetch_inventory(onprem_profile(sb), progress=False)))
@@ -163,14 +168,19 @@ def missing(report: GroupGapReport) -> dict[str, Finding]:
     return {f.subject: f for f in report.findings if f.subject in ("New Team", "Cloud Only")}
 
 
-def test_a_group_saved_within_the_interval_is_pending_an_older_one_needs_a_manual_sync(
+def test_a_group_created_within_the_interval_is_pending_an_older_one_needs_a_manual_sync(
         sides: tuple[GroupSource, GroupSource]) -> None:
     platform, ss = sides
     daily = PlatformGroupsSync(24, given=True)
     found = missing(group_gap(platform, secret_server=ss, sync=daily))
     new, old = found["New Team"], found["Cloud Only"]
     assert (new.code, new.severity) == ("GROUP_SYNC_PENDING", "low")  # no false alarm
-    assert "within the sync interval (every 1 d)" in new.message and "by itself by" in new.message
+    assert "within the sync interval (every 1 d)" in new.message
+    assert "if it is among the groups enabled for sync" in new.message
+    assert "still missing then, select it for sync and click Sync Now" in new.message
+    assert "if it is among the groups enabled for sync" in new.remediation
+    # Saved just now by a membership change, but created long ago: a change does not restart
+    # the interval, or an actively governed group would stay pending for ever.
     assert (old.code, old.severity) == ("GROUP_NOT_IN_SECRET_SERVER", "high")
     assert "2024-01-08 09:00:00 UTC" in old.message and "longer ago than" in old.message
     for step in ("select each group named here", "Save", "Sync Now"):
@@ -186,7 +196,7 @@ def test_a_group_saved_within_the_interval_is_pending_an_older_one_needs_a_manua
     by_hand = {m.code: m for m in plan.manual}
     assert by_hand["GROUP_NOT_IN_SECRET_SERVER"].subjects == ("Cloud Only",)
     assert by_hand["GROUP_SYNC_PENDING"].subjects == ("New Team",)
-    assert "nothing to do unless they are needed sooner" in by_hand["GROUP_SYNC_PENDING"].what
+    assert "if these groups are among those enabled for sync" in by_hand["GROUP_SYNC_PENDING"].what
 
 
 def test_a_tenant_that_searches_platform_groups_directly_has_no_sync_to_blame(
@@ -199,10 +209,10 @@ def test_a_tenant_that_searches_platform_groups_directly_has_no_sync_to_blame(
     assert "not a sync matter" in found["New Team"].message
     assert "Sync Now" not in found["New Team"].remediation
     # Without meta times the Platform says nothing of when a group was saved.
-    bare = replace(platform, groups=platform.groups.drop(columns="saved"))
+    bare = replace(platform, groups=platform.groups.drop(columns="created"))
     unknown = missing(group_gap(bare, secret_server=ss))["New Team"]
     assert unknown.code == "GROUP_NOT_IN_SECRET_SERVER"
-    assert "sent no meta.lastModified" in unknown.message
+    assert "sent no meta.created" in unknown.message
 
 
 def test_the_profile_says_how_its_groups_sync(tmp_path: Path) -> None:
@@ -274,10 +284,14 @@ def test_the_wait_ends_at_its_bound_and_says_what_to_do(profiles: Callable[..., 
     assert {w.group for w in run.sync_wait if not w.synced} == {"New Team", "Cloud Only"}
     for w in run.sync_wait:
         assert w.waited == pytest.approx(0.6) and w.outcome == "still missing after 0.6 s"
-        assert "wait for the timed sync" in w.next_step and "Sync Now" in w.next_step
-    # The PATCH saved the group that had missed its sync: the timer now brings it too.
-    assert {(f.code, f.subject) for f in run.findings if f.code.startswith("GROUP_SYNC")} == {
-        ("GROUP_SYNC_PENDING", "New Team"), ("GROUP_SYNC_PENDING", "Cloud Only")}
+        assert "Sync Now" in w.next_step
+    waits = {w.group: w for w in run.sync_wait}
+    assert "wait for the timed sync" in waits["New Team"].next_step
+    # The PATCH saved 'Cloud Only', created long ago: still a manual sync, not pending.
+    assert "wait for the timed sync" not in waits["Cloud Only"].next_step
+    assert {(f.code, f.subject) for f in run.findings if f.code.startswith("GROUP_")
+            and f.subject in waits} >= {("GROUP_SYNC_PENDING", "New Team"),
+                                        ("GROUP_NOT_IN_SECRET_SERVER", "Cloud Only")}
     assert list(run.sync_wait_frame().columns) == ["group", "outcome", "next step"]
     assert run.metrics()["sync_wait"] == {"minutes": 0.01, "synced": 0, "still_missing": 2}
     with pytest.raises(ConfigError, match="wait_for_sync_minutes must be a number"):

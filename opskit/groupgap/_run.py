@@ -217,8 +217,9 @@ class GroupGapRun:
         return (text + "\n\nThe Platform was fetched again after applying (the IGA and Secret "
                 "Server sides are unchanged by SCIM). Findings per code before and after, then "
                 "the findings that remain. A group the plan created is `GROUP_SYNC_PENDING` "
-                "until the timed Platform Groups Sync brings it to Secret Server (a tenant "
-                "whose Secret Server searches Platform groups directly has it at once).")
+                "for one sync interval: the timed Platform Groups Sync brings it to Secret "
+                "Server if it is enabled for sync (a tenant whose Secret Server searches "
+                "Platform groups directly has it at once).")
 
     def _wait_summary(self) -> str:
         waits = self.sync_wait or []

@@ -83,9 +83,10 @@ def wait_for_groups(view: Profile, groups: list[str], bound: float,
 
 # What to do about a group still missing after the wait, by what the report says it is.
 NEXT_STEP = {
-    "GROUP_SYNC_PENDING": "wait for the timed sync (its finding says by when) and run the "
-                          "report again then; needed sooner: select it for sync and click "
-                          "Sync Now (the steps under GROUP_NOT_IN_SECRET_SERVER)",
+    "GROUP_SYNC_PENDING": "if it is enabled for sync, wait for the timed sync (its finding "
+                          "says by when) and run the report again then; still missing then, "
+                          "or needed sooner: select it for sync and click Sync Now (the "
+                          "steps under GROUP_NOT_IN_SECRET_SERVER)",
     "GROUP_NOT_IN_SECRET_SERVER": "select it for sync and click Sync Now (the steps under "
                                   "GROUP_NOT_IN_SECRET_SERVER), then run the report again",
     "GROUP_NOT_FOUND_BY_SECRET_SERVER": "not a sync matter: check the Secret Server side, as "
