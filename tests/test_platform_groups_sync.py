@@ -34,7 +34,7 @@ from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFileError, parse_tenant
 
 from .conftest import SMALL, Flavors
-from .servers import cloud_profile, onprem_profile
+from .servers import ScimProxy, cloud_profile, onprem_profile, serve_asgi
 
 LONG_AGO = "2024-01-08T09:00:00Z"  # long before any test's tenant is served
 
@@ -240,6 +240,15 @@ def tenant_file(tmp_path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def planned_data(**sync: Any) -> dict[str, Any]:
+    """The small tenant with an IGA whose plan creates 'New Team' and saves 'Cloud Only'."""
+    data = small_data(**sync)
+    data["iga"]["groups"] += [{"name": "New Team", "members": ["bob@acme.com"]},
+                              {"name": "Cloud Only",
+                               "members": ["alice@acme.com", "bob@acme.com"]}]
+    return data
+
+
 @pytest.fixture
 def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """A practice profile for the small tenant with its sync settings, an IGA that wants one
@@ -247,11 +256,7 @@ def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., s
     tenant's on-prem view as its reference: the plan creates one group and saves the other."""
 
     def write(**sync: Any) -> str:
-        data = small_data(**sync)
-        data["iga"]["groups"] += [{"name": "New Team", "members": ["bob@acme.com"]},
-                                  {"name": "Cloud Only",
-                                   "members": ["alice@acme.com", "bob@acme.com"]}]
-        path = tenant_file(tmp_path, data)
+        path = tenant_file(tmp_path, planned_data(**sync))
         config = tmp_path / "opskit.toml"
         config.write_text(f'[profiles.gs]\nkind = "sandbox"\ndata = "{path}"\n'
                           'reference = "gs-ss"\n\n'
@@ -273,7 +278,8 @@ def test_the_wait_sees_the_sync_land_within_its_bound(profiles: Callable[..., st
     # The report after is made from Secret Server read again: nothing is missing there now.
     assert not {"GROUP_NOT_IN_SECRET_SERVER", "GROUP_SYNC_PENDING"} & {
         f.code for f in run.findings}
-    assert run.metrics()["sync_wait"] == {"minutes": 0.1, "synced": 2, "still_missing": 0}
+    assert run.metrics()["sync_wait"] == {"minutes": 0.1, "synced": 2, "still_missing": 0,
+                                           "not_checked": 0}
     assert "2 of 2 group(s) reached Secret Server" in run.headline()
 
 
@@ -293,6 +299,35 @@ def test_the_wait_ends_at_its_bound_and_says_what_to_do(profiles: Callable[..., 
             and f.subject in waits} >= {("GROUP_SYNC_PENDING", "New Team"),
                                         ("GROUP_NOT_IN_SECRET_SERVER", "Cloud Only")}
     assert list(run.sync_wait_frame().columns) == ["group", "outcome", "next step"]
-    assert run.metrics()["sync_wait"] == {"minutes": 0.01, "synced": 0, "still_missing": 2}
+    assert run.metrics()["sync_wait"] == {"minutes": 0.01, "synced": 0, "still_missing": 2,
+                                           "not_checked": 0}
     with pytest.raises(ConfigError, match="wait_for_sync_minutes must be a number"):
         run_group_gap("gs", wait_for_sync_minutes=-1, progress=False)
+
+
+def test_a_wait_that_cannot_ask_secret_server_keeps_the_apply_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secret Server's view answers the inventory, then 503s every lookup: the wait stops
+    after one lookup's few attempts (the profile allows ten) with a note and each group's
+    outcome, and the applied plan is still returned."""
+    with running(parse_tenant(planned_data(interval_seconds=3600))) as sb, \
+            serve_asgi(proxy := ScimProxy(sb.url, fail_filters=503)) as proxy_url:
+        monkeypatch.setenv("OPSKIT_SANDBOX_URL", sb.url)
+        monkeypatch.setenv("GS_SS_TOKEN", sb.tenant.file.onprem.token)
+        config = tmp_path / "opskit.toml"
+        config.write_text(f'[profiles.gs]\nkind = "sandbox"\nreference = "gs-ss"\n'
+                          f'data = "{tenant_file(tmp_path, planned_data())}"\n\n'
+                          f'[profiles.gs-ss]\nkind = "onprem"\n'
+                          f'base_url = "{proxy_url + sb.onprem_url.removeprefix(sb.url)}"\n'
+                          'token = "env:GS_SS_TOKEN"\n')
+        monkeypatch.setenv("OPSKIT_CONFIG", str(config))
+        run = run_group_gap("gs", apply=True, wait_for_sync_minutes=10, progress=False)
+    assert run.applied is not None and len(run.applied.done) == 2
+    assert run.after is not None and run.sync_wait is not None
+    assert 1 <= proxy.failed <= 3  # one lookup, first contact's attempts; then no more
+    for w in run.sync_wait:
+        assert not w.synced and w.outcome.startswith("could not check: ")
+        assert "HTTP 503" in w.outcome and "Sync Now" in w.next_step
+    assert any("the wait for Platform Groups Sync stopped" in n and "The plan was applied" in n
+               for n in run.notes)
+    assert run.metrics()["sync_wait"]["not_checked"] == 2
