@@ -274,9 +274,14 @@ def test_no_platform_user_role_fails_at_token_time_and_names_the_role() -> None:
     finding = result.findings[0]
     assert finding.severity == "critical" and "Platform User role" in finding.remediation
     assert finding.remediation == tc.CATALOGUE[tc.TOKEN_CLIENT_NOT_AUTHORIZED][1]
-    assert statuses(result) == {tc.ROLE: tc.REFUTED, tc.OAUTH_CLIENT: tc.PROVEN,
+    # unauthorized_client also fits a client not allowed the grant: a likely cause, said so,
+    # and nothing proven about the OAuth client.
+    assert "likely" in finding.message and "likely" in finding.remediation
+    assert "likely it lacks the Platform User role" in result.proof(tc.ROLE).reason
+    assert statuses(result) == {tc.ROLE: tc.REFUTED, tc.OAUTH_CLIENT: tc.NOT_PROVEN,
                                 tc.SCOPE: tc.NOT_PROVEN, tc.TENANT_URL: tc.PROVEN,
                                 tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
+    assert "not allowed the client-credentials grant" in result.proof(tc.OAUTH_CLIENT).reason
     assert result.scim_call.outcome == tc.SKIPPED
     assert result.metrics["token_cause"] == "client_not_authorized"
 
