@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from .conftest import SMALL
 from .servers import (
     OAuthError,
     Receive,
+    ScimProxy,
     Scope,
     Send,
     closed_port,
@@ -287,8 +289,11 @@ def test_no_platform_user_role_fails_at_token_time_and_names_the_role() -> None:
 
 
 def test_a_disabled_onprem_connector_is_named_with_its_remedy() -> None:
-    with running(small(onprem={"disabled": True})) as sb:
-        result = check_token(onprem_profile(sb))
+    with running(small(onprem={"disabled": True})) as sb, \
+            serve_asgi(proxy := ScimProxy(sb.url)) as url:
+        through = url + sb.onprem_url.removeprefix(sb.url)
+        result = check_token(replace(onprem_profile(sb), base_url=through))
+    assert len(proxy.sent) == 1  # asked once: only an administrator re-enables it
     assert codes(result) == [tc.ONPREM_CONNECTOR_DISABLED] and not result.ok
     finding = result.findings[0]
     assert finding.severity == "critical" and "SCIM Connector has been disabled" in \

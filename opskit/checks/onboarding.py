@@ -20,7 +20,7 @@ from ..auth import auth_for, unreachable_detail
 from ..config import Profile
 from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
 from ..scim import filters, urns
-from ..scim.responses import list_page, scim_json
+from ..scim.responses import list_page, names_disabled_connector, scim_json
 from . import network
 from . import token as token_check
 from .engine import Check, CheckResult
@@ -94,7 +94,8 @@ class _Session:
             self._client = http.client(auth=auth_for(self.profile), verify=self.profile.verify,
                                        limits=self.profile.limits.first_contact(),
                                        tls=http.needs_tls(
-                                           self.profile.base_url, self.profile.token_url))
+                                           self.profile.base_url, self.profile.token_url),
+                                       final_answers=[names_disabled_connector])
         url = f"{self.profile.base_url.rstrip('/')}/{path}"
         return scim_json(self._client.request(method, url, json=json, params=params or None))
 

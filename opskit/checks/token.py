@@ -54,7 +54,7 @@ from ..report.findings import (
     findings_frame,
     findings_styled,
 )
-from ..scim.responses import list_page, scim_json
+from ..scim.responses import list_page, names_disabled_connector, scim_json
 from .engine import findings as engine_findings
 from .engine import run_checks
 from .iga import iga_checks, load_settings
@@ -666,7 +666,8 @@ def _scim_read(prof: Profile, bearer: httpx.Auth | None = None) -> ScimCall:
     try:
         with http.client(auth=bearer or auth_for(prof), verify=prof.verify,
                          limits=prof.limits.first_contact(),
-                         tls=http.needs_tls(prof.base_url, prof.token_url)) as c:
+                         tls=http.needs_tls(prof.base_url, prof.token_url),
+                         final_answers=[names_disabled_connector]) as c:
             response = c.get(url, params=READ_PARAMS)
         call.status = response.status_code
         total, _resources = list_page(scim_json(response), response)

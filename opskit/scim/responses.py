@@ -80,6 +80,21 @@ def _connector_state(status: int, detail: str | None) -> type[ScimError] | None:
     return None
 
 
+def _detail_of(body: Any) -> str | None:
+    """An error body's own words (SCIM's detail, else a plain or OAuth message), redacted."""
+    if not isinstance(body, dict):
+        return None
+    raw = body.get("detail") or body.get("message") or body.get("error_description")
+    return redact(str(raw)) if raw else None
+
+
+def names_disabled_connector(response: httpx.Response) -> bool:
+    """Whether an error answer says the on-prem connector has disabled itself: only an
+    administrator clears that, so trying again cannot help."""
+    return response.status_code >= 400 and _connector_state(
+        response.status_code, _detail_of(http.json_body(response))) is ConnectorDisabled
+
+
 def _describe(response: httpx.Response) -> str:
     return f"{response.request.method} {redact(str(response.request.url))}"
 
@@ -132,12 +147,9 @@ def scim_json(response: httpx.Response) -> Any:
 def error_from(response: httpx.Response) -> ScimError:
     """A typed error from a 4xx/5xx answer: SCIM error body when there is one."""
     status = response.status_code
-    scim_type = detail = None
     body = http.json_body(response)
-    if isinstance(body, dict):
-        scim_type = body.get("scimType") or None
-        raw = body.get("detail") or body.get("message") or body.get("error_description")
-        detail = redact(str(raw)) if raw else None
+    scim_type = (body.get("scimType") or None) if isinstance(body, dict) else None
+    detail = _detail_of(body)
     cls = _connector_state(status, detail) or _error_class(status, scim_type,
                                                             response.request.url)
     if body is None and response.content:
