@@ -64,16 +64,22 @@ CATALOGUE = {
 CATALOGUE.update({code: token_check.CATALOGUE[code]
                   for code in token_check.CONNECTOR_STATES.values()})
 CATALOGUE.update(network.CATALOGUE)
+# The configuration page names the symptom of only the first two ("SCIM operations break");
+# the other six symptoms are what their names imply, and are marked as assumed.
 ROLE_CHECKLIST: tuple[tuple[str, str], ...] = (
     ("Bypass Direct API Authentication Restriction",
-     "without it every SCIM call is refused although a token is issued"),
-    ("Manage Identity Settings", "without it SCIM operations fail (named in the docs' warning)"),
-    ("Administer Secret Server Folders", "folders cannot be created or changed"),
-    ("Administer Secret Server Reports", "folder and permission reads come back empty or fail"),
-    ("Create Root Folders in Secret Server", "creating a top-level folder is refused"),
-    ("Own Secret", "secrets cannot be added to or removed from folders (Access Denied)"),
-    ("Personal Folder in Secret Server", "personal folders are missing from what the IGA sees"),
-    ("View Secrets", "PrivilegedData reads come back empty"),
+     "SCIM operations break (the docs' warning): every SCIM call is refused although a token "
+     "is issued"),
+    ("Manage Identity Settings", "SCIM operations break (the docs' warning)"),
+    ("Administer Secret Server Folders", "folders cannot be created or changed (assumed)"),
+    ("Administer Secret Server Reports",
+     "folder and permission reads come back empty or fail (assumed)"),
+    ("Create Root Folders in Secret Server", "creating a top-level folder is refused (assumed)"),
+    ("Own Secret",
+     "secrets cannot be added to or removed from folders, Access Denied (assumed)"),
+    ("Personal Folder in Secret Server",
+     "personal folders are missing from what the IGA sees (assumed)"),
+    ("View Secrets", "PrivilegedData reads come back empty (assumed)"),
 )
 
 
