@@ -56,10 +56,13 @@ REMEDIATION = {
                     "custom SCIM role with 'Bypass Direct API Authentication Restriction': "
                     "the Platform may refuse a token without them in the same words.",
     CLIENT_NOT_AUTHORIZED: "The credentials were accepted, but the service user may not get a "
-                           "token: give it the Platform User role, which enables SCIM "
-                           "operations and token generation (Access > Users > the service "
-                           "user > Role tab > Assign Roles), and check that its custom SCIM "
-                           "role has 'Bypass Direct API Authentication Restriction'.",
+                           "token. The likely cause is a missing Platform User role, which "
+                           "enables SCIM operations and token generation: give it the role "
+                           "(Access > Users > the service user > Role tab > Assign Roles), and "
+                           "check that its custom SCIM role has 'Bypass Direct API "
+                           "Authentication Restriction'. If it holds the role, check that it "
+                           "may use OAuth2 client credentials (the same answer means a client "
+                           "not allowed this grant).",
     INVALID_SCOPE: "The scope was refused: request scope xpm.platform (the SailPoint source "
                    "sends it as the OAuth request parameter 'scope').",
     UNSUPPORTED_GRANT: "The endpoint refused the client-credentials grant: enable OAuth2 "

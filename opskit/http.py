@@ -24,7 +24,7 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -259,6 +259,9 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         self.limits = limits
         self.policy = policy or RetryPolicy.from_limits(limits)
         self.listeners: list[Callable[[int | str], None]] = []
+        # Answers a caller knows are final whatever their status (a state only an administrator
+        # clears, say): trying again cannot help, so they are never retried.
+        self.final_answers: list[Callable[[httpx.Response], bool]] = []
 
     def _delay(self, attempt: int, response: httpx.Response | None, started: float) -> float | None:
         """Seconds to wait before the next attempt, or None when the budget is spent."""
@@ -287,6 +290,8 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
                       started: float) -> float | None:
         status = response.status_code
         if status not in RETRY_STATUSES or not _may_retry(request, status, None):
+            return None
+        if any(final(response) for final in self.final_answers):
             return None
         delay = self._delay(attempt, response, started)
         if delay is not None:
@@ -452,9 +457,13 @@ def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
 
 def client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
            policy: RetryPolicy | None = None, limits: Limits = DEFAULT_LIMITS,
-           headers: dict[str, str] | None = None, tls: bool = True) -> httpx.Client:
+           headers: dict[str, str] | None = None, tls: bool = True,
+           final_answers: Sequence[Callable[[httpx.Response], bool]] = ()) -> httpx.Client:
+    """A blocking client with the retry policy and limits; ``final_answers`` are never retried
+    (see RetryTransport.final_answers)."""
     transport = RetryTransport(httpx.HTTPTransport(verify=tls_verify(verify, tls)), policy,
                                limits)
+    transport.final_answers.extend(final_answers)
     return httpx.Client(auth=auth, transport=transport, event_hooks={"response": [_log_response]},
                         **_common(limits, headers))
 

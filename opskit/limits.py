@@ -42,6 +42,15 @@ class Limits:
         return replace(self, max_attempts=min(3, self.max_attempts),
                        retry_budget=min(30.0, self.retry_budget))
 
+    def within(self, seconds: float) -> Limits:
+        """For requests inside a wait that must end after ``seconds``: first contact's attempts,
+        and no timeout or budget longer than the wait itself."""
+        first, cap = self.first_contact(), max(seconds, 0.001)
+        return replace(first, connect_timeout=min(cap, first.connect_timeout),
+                       request_timeout=min(cap, first.request_timeout),
+                       retry_budget=min(cap, first.retry_budget),
+                       listing_timeout=min(cap, first.listing_timeout))
+
 
 DEFAULT = Limits()
 _INTEGERS = {"max_attempts", "max_total_results"}

@@ -230,15 +230,19 @@ class ScimProxy:
     lose_posts: a POST is forwarded and acted on, but the client gets this status instead of
     the answer (500: a SCIM error; 201: an empty body); ignore_filter: `filter` is dropped, so a
     list answers every resource, as a server that does not filter would; count: the largest
-    page it asks the server for.
-    ``sent`` records (method, path) of every request forwarded.
+    page it asks the server for; fail_filters: a request with a `filter` is not forwarded but
+    answered with this status, as a server that stops answering lookups would.
+    ``sent`` records (method, path) of every request forwarded; ``failed`` counts the others.
     """
 
     def __init__(self, upstream: str, *, lose_posts: int | None = None,
-                 ignore_filter: bool = False, count: int | None = None) -> None:
+                 ignore_filter: bool = False, count: int | None = None,
+                 fail_filters: int | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.lose_posts, self.ignore_filter, self.count = lose_posts, ignore_filter, count
+        self.fail_filters = fail_filters
         self.sent: list[tuple[str, str]] = []
+        self.failed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -248,6 +252,12 @@ class ScimProxy:
         body = await read_body(receive)
         query = [(k, v) for k, v in parse_qsl(scope["query_string"].decode())
                  if not (self.ignore_filter and k == "filter")]
+        if self.fail_filters and any(k == "filter" for k, _ in query):
+            self.failed += 1
+            await send_json(send, self.fail_filters, json.dumps({
+                "schemas": [urns.ERROR], "status": str(self.fail_filters),
+                "detail": "service unavailable"}).encode())
+            return
         if self.count is not None:
             query = [(k, v) for k, v in query if k != "count"] + [("count", str(self.count))]
         headers = {k.decode(): v.decode() for k, v in scope["headers"]

@@ -128,6 +128,9 @@ def test_catalogue_and_checklist_are_documented() -> None:
         if code != "TENANT_UNREACHABLE":  # documented with the token check
             assert f"### {code}\n" in text, code
     assert len(ROLE_CHECKLIST) == 8
+    # Delinea names the symptom of the first two only; the rest are said to be assumed.
+    assert [symptom.endswith("(assumed)") for _, symptom in ROLE_CHECKLIST] == [False] * 2 + [
+        True] * 6
 
 
 def _groups(prof) -> list[tuple[str, str]]:

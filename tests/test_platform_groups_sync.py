@@ -34,7 +34,7 @@ from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFileError, parse_tenant
 
 from .conftest import SMALL, Flavors
-from .servers import cloud_profile, onprem_profile
+from .servers import ScimProxy, cloud_profile, onprem_profile, serve_asgi
 
 LONG_AGO = "2024-01-08T09:00:00Z"  # long before any test's tenant is served
 
@@ -150,10 +150,15 @@ def test_sync_settings_are_checked_when_the_file_is_loaded() -> None:
 @pytest.fixture(scope="module")
 def sides() -> Iterator[tuple[GroupSource, GroupSource]]:
     """The small tenant's Platform and Secret Server sides, with one group just made through
-    the cloud connector ('New Team') beside one that missed its sync long ago ('Cloud Only')."""
+    the cloud connector ('New Team') beside one made long ago that missed its sync ('Cloud
+    Only') and whose members the IGA has just changed."""
     with running(parse_tenant(small_data())) as sb:
         scim = Flavors(sb)
         new_group(scim, "New Team")
+        patched = scim.cloud.patch("/Groups/g4", json={"schemas": [urn.PATCH_OP], "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": "u2"}]}]})
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["meta"]["lastModified"] > "2025"  # saved just now
         scim.close()
         yield (platform_groups(fetch_inventory(cloud_profile(sb), progress=False)),
                secret_server_groups(fetch_inventory(onprem_profile(sb), progress=False)))
@@ -163,14 +168,19 @@ def missing(report: GroupGapReport) -> dict[str, Finding]:
     return {f.subject: f for f in report.findings if f.subject in ("New Team", "Cloud Only")}
 
 
-def test_a_group_saved_within_the_interval_is_pending_an_older_one_needs_a_manual_sync(
+def test_a_group_created_within_the_interval_is_pending_an_older_one_needs_a_manual_sync(
         sides: tuple[GroupSource, GroupSource]) -> None:
     platform, ss = sides
     daily = PlatformGroupsSync(24, given=True)
     found = missing(group_gap(platform, secret_server=ss, sync=daily))
     new, old = found["New Team"], found["Cloud Only"]
     assert (new.code, new.severity) == ("GROUP_SYNC_PENDING", "low")  # no false alarm
-    assert "within the sync interval (every 1 d)" in new.message and "by itself by" in new.message
+    assert "within the sync interval (every 1 d)" in new.message
+    assert "if it is among the groups enabled for sync" in new.message
+    assert "still missing then, select it for sync and click Sync Now" in new.message
+    assert "if it is among the groups enabled for sync" in new.remediation
+    # Saved just now by a membership change, but created long ago: a change does not restart
+    # the interval, or an actively governed group would stay pending for ever.
     assert (old.code, old.severity) == ("GROUP_NOT_IN_SECRET_SERVER", "high")
     assert "2024-01-08 09:00:00 UTC" in old.message and "longer ago than" in old.message
     for step in ("select each group named here", "Save", "Sync Now"):
@@ -186,7 +196,7 @@ def test_a_group_saved_within_the_interval_is_pending_an_older_one_needs_a_manua
     by_hand = {m.code: m for m in plan.manual}
     assert by_hand["GROUP_NOT_IN_SECRET_SERVER"].subjects == ("Cloud Only",)
     assert by_hand["GROUP_SYNC_PENDING"].subjects == ("New Team",)
-    assert "nothing to do unless they are needed sooner" in by_hand["GROUP_SYNC_PENDING"].what
+    assert "if these groups are among those enabled for sync" in by_hand["GROUP_SYNC_PENDING"].what
 
 
 def test_a_tenant_that_searches_platform_groups_directly_has_no_sync_to_blame(
@@ -199,10 +209,10 @@ def test_a_tenant_that_searches_platform_groups_directly_has_no_sync_to_blame(
     assert "not a sync matter" in found["New Team"].message
     assert "Sync Now" not in found["New Team"].remediation
     # Without meta times the Platform says nothing of when a group was saved.
-    bare = replace(platform, groups=platform.groups.drop(columns="saved"))
+    bare = replace(platform, groups=platform.groups.drop(columns="created"))
     unknown = missing(group_gap(bare, secret_server=ss))["New Team"]
     assert unknown.code == "GROUP_NOT_IN_SECRET_SERVER"
-    assert "sent no meta.lastModified" in unknown.message
+    assert "sent no meta.created" in unknown.message
 
 
 def test_the_profile_says_how_its_groups_sync(tmp_path: Path) -> None:
@@ -230,6 +240,15 @@ def tenant_file(tmp_path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def planned_data(**sync: Any) -> dict[str, Any]:
+    """The small tenant with an IGA whose plan creates 'New Team' and saves 'Cloud Only'."""
+    data = small_data(**sync)
+    data["iga"]["groups"] += [{"name": "New Team", "members": ["bob@acme.com"]},
+                              {"name": "Cloud Only",
+                               "members": ["alice@acme.com", "bob@acme.com"]}]
+    return data
+
+
 @pytest.fixture
 def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """A practice profile for the small tenant with its sync settings, an IGA that wants one
@@ -237,11 +256,7 @@ def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., s
     tenant's on-prem view as its reference: the plan creates one group and saves the other."""
 
     def write(**sync: Any) -> str:
-        data = small_data(**sync)
-        data["iga"]["groups"] += [{"name": "New Team", "members": ["bob@acme.com"]},
-                                  {"name": "Cloud Only",
-                                   "members": ["alice@acme.com", "bob@acme.com"]}]
-        path = tenant_file(tmp_path, data)
+        path = tenant_file(tmp_path, planned_data(**sync))
         config = tmp_path / "opskit.toml"
         config.write_text(f'[profiles.gs]\nkind = "sandbox"\ndata = "{path}"\n'
                           'reference = "gs-ss"\n\n'
@@ -263,7 +278,8 @@ def test_the_wait_sees_the_sync_land_within_its_bound(profiles: Callable[..., st
     # The report after is made from Secret Server read again: nothing is missing there now.
     assert not {"GROUP_NOT_IN_SECRET_SERVER", "GROUP_SYNC_PENDING"} & {
         f.code for f in run.findings}
-    assert run.metrics()["sync_wait"] == {"minutes": 0.1, "synced": 2, "still_missing": 0}
+    assert run.metrics()["sync_wait"] == {"minutes": 0.1, "synced": 2, "still_missing": 0,
+                                           "not_checked": 0}
     assert "2 of 2 group(s) reached Secret Server" in run.headline()
 
 
@@ -274,11 +290,44 @@ def test_the_wait_ends_at_its_bound_and_says_what_to_do(profiles: Callable[..., 
     assert {w.group for w in run.sync_wait if not w.synced} == {"New Team", "Cloud Only"}
     for w in run.sync_wait:
         assert w.waited == pytest.approx(0.6) and w.outcome == "still missing after 0.6 s"
-        assert "wait for the timed sync" in w.next_step and "Sync Now" in w.next_step
-    # The PATCH saved the group that had missed its sync: the timer now brings it too.
-    assert {(f.code, f.subject) for f in run.findings if f.code.startswith("GROUP_SYNC")} == {
-        ("GROUP_SYNC_PENDING", "New Team"), ("GROUP_SYNC_PENDING", "Cloud Only")}
+        assert "Sync Now" in w.next_step
+    waits = {w.group: w for w in run.sync_wait}
+    assert "wait for the timed sync" in waits["New Team"].next_step
+    # The PATCH saved 'Cloud Only', created long ago: still a manual sync, not pending.
+    assert "wait for the timed sync" not in waits["Cloud Only"].next_step
+    assert {(f.code, f.subject) for f in run.findings if f.code.startswith("GROUP_")
+            and f.subject in waits} >= {("GROUP_SYNC_PENDING", "New Team"),
+                                        ("GROUP_NOT_IN_SECRET_SERVER", "Cloud Only")}
     assert list(run.sync_wait_frame().columns) == ["group", "outcome", "next step"]
-    assert run.metrics()["sync_wait"] == {"minutes": 0.01, "synced": 0, "still_missing": 2}
+    assert run.metrics()["sync_wait"] == {"minutes": 0.01, "synced": 0, "still_missing": 2,
+                                           "not_checked": 0}
     with pytest.raises(ConfigError, match="wait_for_sync_minutes must be a number"):
         run_group_gap("gs", wait_for_sync_minutes=-1, progress=False)
+
+
+def test_a_wait_that_cannot_ask_secret_server_keeps_the_apply_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secret Server's view answers the inventory, then 503s every lookup: the wait stops
+    after one lookup's few attempts (the profile allows ten) with a note and each group's
+    outcome, and the applied plan is still returned."""
+    with running(parse_tenant(planned_data(interval_seconds=3600))) as sb, \
+            serve_asgi(proxy := ScimProxy(sb.url, fail_filters=503)) as proxy_url:
+        monkeypatch.setenv("OPSKIT_SANDBOX_URL", sb.url)
+        monkeypatch.setenv("GS_SS_TOKEN", sb.tenant.file.onprem.token)
+        config = tmp_path / "opskit.toml"
+        config.write_text(f'[profiles.gs]\nkind = "sandbox"\nreference = "gs-ss"\n'
+                          f'data = "{tenant_file(tmp_path, planned_data())}"\n\n'
+                          f'[profiles.gs-ss]\nkind = "onprem"\n'
+                          f'base_url = "{proxy_url + sb.onprem_url.removeprefix(sb.url)}"\n'
+                          'token = "env:GS_SS_TOKEN"\n')
+        monkeypatch.setenv("OPSKIT_CONFIG", str(config))
+        run = run_group_gap("gs", apply=True, wait_for_sync_minutes=10, progress=False)
+    assert run.applied is not None and len(run.applied.done) == 2
+    assert run.after is not None and run.sync_wait is not None
+    assert 1 <= proxy.failed <= 3  # one lookup, first contact's attempts; then no more
+    for w in run.sync_wait:
+        assert not w.synced and w.outcome.startswith("could not check: ")
+        assert "HTTP 503" in w.outcome and "Sync Now" in w.next_step
+    assert any("the wait for Platform Groups Sync stopped" in n and "The plan was applied" in n
+               for n in run.notes)
+    assert run.metrics()["sync_wait"]["not_checked"] == 2

@@ -12,6 +12,7 @@ import pytest
 from opskit import http
 from opskit.errors import (
     ConfigError,
+    ConnectorDisabled,
     NotScimResponse,
     ScimAccessDenied,
     ScimConflict,
@@ -19,6 +20,7 @@ from opskit.errors import (
     ScimInvalidFilter,
     ScimNotFound,
     ScimNotOwner,
+    ScimServerError,
     ScimTooMany,
     ScimUnauthorized,
 )
@@ -31,6 +33,7 @@ from opskit.scim._pacing import LoadPacer
 from .servers import (
     ListServer,
     Receive,
+    ScimProxy,
     Scope,
     Send,
     cloud_profile,
@@ -463,6 +466,15 @@ def test_unauthorized_and_access_denied_keep_their_type(small_tenant: TenantFile
                     await c.list("Users")
                 check_error(denied.value, 403)
                 assert "Bypass Direct API" in str(denied.value)
+                # A listing or search of an Owner-gated endpoint names no object: the role, not
+                # the Owner rule.
+                for listing in (c.list("Containers"), c.request(
+                        "POST", "Containers/.search", json={"schemas": [
+                            "urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})):
+                    with pytest.raises(ScimAccessDenied) as denied:
+                        await listing
+                    assert type(denied.value) is ScimAccessDenied
+                    assert "Bypass Direct API" in str(denied.value)
             async with ScimClient(sb.onprem_url, http.async_client(
                     headers={"Authorization": "Bearer wrong"})) as c:
                 with pytest.raises(ScimUnauthorized) as unauthorized:
@@ -470,6 +482,32 @@ def test_unauthorized_and_access_denied_keep_their_type(small_tenant: TenantFile
                 check_error(unauthorized.value, 401)
 
         run(go())
+
+
+def test_a_disabled_connector_is_asked_once_other_503s_are_retried(
+        small_tenant: TenantFile) -> None:
+    """Only an administrator re-enables a disabled on-prem connector: asking again cannot help.
+    A 503 that does not say so is retried as before."""
+    data = small_tenant.model_dump(by_alias=True, exclude_none=True)
+    data["onprem"]["disabled"] = True
+    with running(parse_tenant(data, "disabled")) as sb:
+        prefix = sb.onprem_url.removeprefix(sb.url)
+        bearer = {"Authorization": f"Bearer {sb.tenant.file.onprem.token}"}
+
+        async def ask(url: str, **params: str) -> None:
+            policy = http.RetryPolicy(max_attempts=3, backoff_base=0.001)
+            async with ScimClient(url + prefix, http.async_client(
+                    policy=policy, headers=bearer)) as c:
+                await c.request("GET", "Users", params=params or None)
+
+        counted = ScimProxy(sb.url)
+        with serve_asgi(counted) as url, pytest.raises(ConnectorDisabled):
+            run(ask(url))
+        assert counted.sent == [("GET", prefix + "/Users")]  # one attempt of three
+        flaky = ScimProxy(sb.url, fail_filters=503)  # a 503 that names no state
+        with serve_asgi(flaky) as url, pytest.raises(ScimServerError) as failed:
+            run(ask(url, filter="userName pr"))
+        assert type(failed.value) is ScimServerError and flaky.failed == 3
 
 
 async def not_scim(scope: Scope, receive: Receive, send: Send) -> None:

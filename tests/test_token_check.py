@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from .conftest import SMALL
 from .servers import (
     OAuthError,
     Receive,
+    ScimProxy,
     Scope,
     Send,
     closed_port,
@@ -274,16 +276,24 @@ def test_no_platform_user_role_fails_at_token_time_and_names_the_role() -> None:
     finding = result.findings[0]
     assert finding.severity == "critical" and "Platform User role" in finding.remediation
     assert finding.remediation == tc.CATALOGUE[tc.TOKEN_CLIENT_NOT_AUTHORIZED][1]
-    assert statuses(result) == {tc.ROLE: tc.REFUTED, tc.OAUTH_CLIENT: tc.PROVEN,
+    # unauthorized_client also fits a client not allowed the grant: a likely cause, said so,
+    # and nothing proven about the OAuth client.
+    assert "likely" in finding.message and "likely" in finding.remediation
+    assert "likely it lacks the Platform User role" in result.proof(tc.ROLE).reason
+    assert statuses(result) == {tc.ROLE: tc.REFUTED, tc.OAUTH_CLIENT: tc.NOT_PROVEN,
                                 tc.SCOPE: tc.NOT_PROVEN, tc.TENANT_URL: tc.PROVEN,
                                 tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
+    assert "not allowed the client-credentials grant" in result.proof(tc.OAUTH_CLIENT).reason
     assert result.scim_call.outcome == tc.SKIPPED
     assert result.metrics["token_cause"] == "client_not_authorized"
 
 
 def test_a_disabled_onprem_connector_is_named_with_its_remedy() -> None:
-    with running(small(onprem={"disabled": True})) as sb:
-        result = check_token(onprem_profile(sb))
+    with running(small(onprem={"disabled": True})) as sb, \
+            serve_asgi(proxy := ScimProxy(sb.url)) as url:
+        through = url + sb.onprem_url.removeprefix(sb.url)
+        result = check_token(replace(onprem_profile(sb), base_url=through))
+    assert len(proxy.sent) == 1  # asked once: only an administrator re-enables it
     assert codes(result) == [tc.ONPREM_CONNECTOR_DISABLED] and not result.ok
     finding = result.findings[0]
     assert finding.severity == "critical" and "SCIM Connector has been disabled" in \
@@ -316,7 +326,9 @@ def test_a_persistent_503_ends_in_its_own_code_within_the_retries(
     with serve_asgi(platform) as url:
         result = check_token(cloud_at(url, limits=Limits(max_attempts=2)))
     assert codes(result) == [code] and not result.ok
-    assert platform.scim_calls == (2 if status == 503 else 1)  # retried, within the budget
+    # Retried within the budget; a disabled connector is not: only an administrator clears it.
+    retried = status == 503 and code != tc.ONPREM_CONNECTOR_DISABLED
+    assert platform.scim_calls == (2 if retried else 1)
     assert result.findings[0].remediation == tc.CATALOGUE[code][1]
 
 

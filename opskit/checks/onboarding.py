@@ -20,7 +20,7 @@ from ..auth import auth_for, unreachable_detail
 from ..config import Profile
 from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
 from ..scim import filters, urns
-from ..scim.responses import list_page, scim_json
+from ..scim.responses import list_page, names_disabled_connector, scim_json
 from . import network
 from . import token as token_check
 from .engine import Check, CheckResult
@@ -57,16 +57,22 @@ CATALOGUE = {
 CATALOGUE.update({code: token_check.CATALOGUE[code]
                   for code in token_check.CONNECTOR_STATES.values()})
 CATALOGUE.update(network.CATALOGUE)
+# The configuration page names the symptom of only the first two ("SCIM operations break");
+# the other six symptoms are what their names imply, and are marked as assumed.
 ROLE_CHECKLIST: tuple[tuple[str, str], ...] = (
     ("Bypass Direct API Authentication Restriction",
-     "without it every SCIM call is refused although a token is issued"),
-    ("Manage Identity Settings", "without it SCIM operations fail (named in the docs' warning)"),
-    ("Administer Secret Server Folders", "folders cannot be created or changed"),
-    ("Administer Secret Server Reports", "folder and permission reads come back empty or fail"),
-    ("Create Root Folders in Secret Server", "creating a top-level folder is refused"),
-    ("Own Secret", "secrets cannot be added to or removed from folders (Access Denied)"),
-    ("Personal Folder in Secret Server", "personal folders are missing from what the IGA sees"),
-    ("View Secrets", "PrivilegedData reads come back empty"),
+     "SCIM operations break (the docs' warning): every SCIM call is refused although a token "
+     "is issued"),
+    ("Manage Identity Settings", "SCIM operations break (the docs' warning)"),
+    ("Administer Secret Server Folders", "folders cannot be created or changed (assumed)"),
+    ("Administer Secret Server Reports",
+     "folder and permission reads come back empty or fail (assumed)"),
+    ("Create Root Folders in Secret Server", "creating a top-level folder is refused (assumed)"),
+    ("Own Secret",
+     "secrets cannot be added to or removed from folders, Access Denied (assumed)"),
+    ("Personal Folder in Secret Server",
+     "personal folders are missing from what the IGA sees (assumed)"),
+    ("View Secrets", "PrivilegedData reads come back empty (assumed)"),
 )
 
 
@@ -87,7 +93,8 @@ class _Session:
             self._client = http.client(auth=auth_for(self.profile), verify=self.profile.verify,
                                        limits=self.profile.limits.first_contact(),
                                        tls=http.needs_tls(
-                                           self.profile.base_url, self.profile.token_url))
+                                           self.profile.base_url, self.profile.token_url),
+                                       final_answers=[names_disabled_connector])
         url = f"{self.profile.base_url.rstrip('/')}/{path}"
         return scim_json(self._client.request(method, url, json=json, params=params or None))
 

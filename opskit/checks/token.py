@@ -54,7 +54,7 @@ from ..report.findings import (
     findings_frame,
     findings_styled,
 )
-from ..scim.responses import list_page, scim_json
+from ..scim.responses import list_page, names_disabled_connector, scim_json
 from .engine import findings as engine_findings
 from .engine import run_checks
 from .iga import iga_checks, load_settings
@@ -481,7 +481,8 @@ def _check_cloud(prof: Profile, entered: dict[str, Any] | None) -> TokenCheck:
         findings += _call_findings(prof, call)
     role = _role_proof(call, "cloud") if d.cause != auth.CLIENT_NOT_AUTHORIZED else _proof(
         ROLE, REFUTED, "the token endpoint refused a token to accepted credentials "
-        "(unauthorized_client): the service user lacks the Platform User role")
+        "(unauthorized_client), so the service user is not set up to get one: likely it lacks "
+        "the Platform User role")
     iga, iga_findings = _iga_proof(prof, entered, call)
     proves = [role, _client_proof(d), _scope_proof(d), _cloud_url_proof(d, call), iga]
     result = TokenCheck(prof.name, "cloud", prof.base_url, d, call, proves,
@@ -512,7 +513,7 @@ def _token_failure(d: TokenDiagnosis, alternate_scope: str | None) -> Finding:
         TOKEN_ENDPOINT_NOT_FOUND: "the host answers but has no token endpoint at this path",
         TOKEN_INVALID_CLIENT: "the service user's credentials were refused",
         TOKEN_CLIENT_NOT_AUTHORIZED: "the credentials were accepted, but the service user "
-                                     "may not get a token (no Platform User role?)",
+                                     "may not get a token (likely: no Platform User role)",
         TOKEN_INVALID_SCOPE: f"the scope {d.scope_requested!r} was refused",
         TOKEN_UNSUPPORTED_GRANT: "the client-credentials grant was refused",
         TOKEN_NOT_JSON: "the token URL did not answer with a token",
@@ -547,8 +548,10 @@ def _client_proof(d: TokenDiagnosis) -> Proof:
     if d.cause in (auth.INVALID_CLIENT, auth.UNSUPPORTED_GRANT):
         return _proof(OAUTH_CLIENT, REFUTED, f"the token request was refused: {d.detail}")
     if d.cause == auth.CLIENT_NOT_AUTHORIZED:
-        return _proof(OAUTH_CLIENT, PROVEN, "the credentials were accepted: the refusal "
-                      f"({d.detail}) is about what the service user may do, not who it is")
+        # RFC 6749 §5.2 gives unauthorized_client to a client not allowed this grant too.
+        return _proof(OAUTH_CLIENT, NOT_PROVEN, f"the token was refused ({d.detail}): the "
+                      "credentials were accepted, but the same answer means a client not "
+                      "allowed the client-credentials grant")
     if d.cause == auth.INVALID_SCOPE:
         return _proof(OAUTH_CLIENT, NOT_PROVEN, "the scope was refused before a token was "
                       "issued; a server may check the scope before the credentials")
@@ -663,7 +666,8 @@ def _scim_read(prof: Profile, bearer: httpx.Auth | None = None) -> ScimCall:
     try:
         with http.client(auth=bearer or auth_for(prof), verify=prof.verify,
                          limits=prof.limits.first_contact(),
-                         tls=http.needs_tls(prof.base_url, prof.token_url)) as c:
+                         tls=http.needs_tls(prof.base_url, prof.token_url),
+                         final_answers=[names_disabled_connector]) as c:
             response = c.get(url, params=READ_PARAMS)
         call.status = response.status_code
         total, _resources = list_page(scim_json(response), response)

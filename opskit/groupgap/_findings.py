@@ -42,9 +42,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
         "high", "Sync it by hand (Delinea FAQ, and Secret Server's Platform Group Sync page): "
         + steps_text(PLATFORM_GROUPS_SYNC_STEPS) + " SCIM cannot start this sync."),
     "GROUP_SYNC_PENDING": (
-        "low", "Nothing to do yet: Platform Groups Sync's timer brings the group to Secret "
-        "Server within one sync interval of its last save (the message says by when). Run "
-        "the report again after that. Needed sooner, or still missing then: select it for "
+        "low", "The group was created within one sync interval, so Platform Groups Sync's "
+        "timer has not had its chance yet: if it is among the groups enabled for sync, the "
+        "timer brings it to Secret Server by the time the message gives; run the report "
+        "again after that. If it is still missing then, or is needed sooner, select it for "
         "sync and click Sync Now (the steps under GROUP_NOT_IN_SECRET_SERVER). Until it is "
         "there, folder permissions cannot name it in Secret Server."),
     "GROUP_NOT_FOUND_BY_SECRET_SERVER": (

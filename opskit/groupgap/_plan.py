@@ -283,9 +283,11 @@ def _manual(report: GroupGapReport, ops: list[Operation]) -> list[ManualAction]:
                if not report.sync.platform_groups_searched_directly else [])
     pending = by_code.get("GROUP_SYNC_PENDING", []) + created
     if pending:
-        what = (f"nothing to do unless they are needed sooner: the timed Platform Groups Sync "
-                f"({interval_text(report.sync)}) brings these groups to Secret Server within "
-                "one interval of their last save; to hurry it, select them and Sync Now")
+        what = (f"nothing to do yet unless they are needed sooner: if these groups are among "
+                f"those enabled for sync, the timed Platform Groups Sync "
+                f"({interval_text(report.sync)}) brings them to Secret Server within one "
+                "interval of their creation; still missing then, or needed sooner: select "
+                "them and Sync Now")
         if created:
             what += ("; the groups this plan creates are among them, so until then the next "
                      "report lists them as GROUP_SYNC_PENDING")

@@ -197,15 +197,15 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
 
     Leave out ``iga`` or ``secret_server`` to skip the findings that need it. ``sync`` says how
     the tenant's Platform groups reach Secret Server (default: a timer of one day, no direct
-    search); with each group's last save on the Platform and ``now`` (default: the time now)
-    it tells a group the timer will still bring from one that needs a manual sync.
+    search); with when each group was created on the Platform and ``now`` (default: the time
+    now) it tells a group the timer may still bring from one that needs a manual sync.
     """
     rules = rules or NameRules()
     sync = sync or PlatformGroupsSync()
     now = now or datetime.now(UTC)
-    saved = ({k: v for k, v in zip(platform.groups["key"], platform.groups["saved"],
-                                   strict=True) if isinstance(v, datetime)}
-             if "saved" in platform.groups else {})
+    created = ({k: v for k, v in zip(platform.groups["key"], platform.groups["created"],
+                                     strict=True) if isinstance(v, datetime)}
+               if "created" in platform.groups else {})
     if platform.system != "Platform" or (iga and iga.system != "IGA") or (
             secret_server and secret_server.system != "Secret Server"):
         raise ValueError("pass the Platform, IGA and Secret Server sources to their own "
@@ -232,7 +232,7 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
         only_platform: list[str] = []
         if p_name is not None:
             if ss is not None and ss_name is None:
-                state = sync_state(saved.get(row.platform), sync, now)
+                state = sync_state(created.get(row.platform), sync, now)
                 missing.append(finding(
                     _MISSING_CODE[state.case], p_name,
                     f"Platform group {p_name!r} is not in Secret Server: "

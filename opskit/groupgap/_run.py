@@ -26,7 +26,7 @@ from ..config import (
     load_profiles,
 )
 from ..csvfile import shown_source
-from ..errors import ConfigError
+from ..errors import ConfigError, OpskitError
 from ..inventory import fetch_inventory
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
 from ..report.findings import Finding, by_severity, findings_styled
@@ -51,7 +51,7 @@ from ._sources import (
     secret_server_groups,
 )
 from ._sync import duration_text
-from ._wait import NEXT_STEP, SyncWait, check_wait, outcomes, wait_for_groups
+from ._wait import NEXT_STEP, Lookups, SyncWait, check_wait, outcomes, wait_for_groups
 
 SYSTEMS = ("IGA", "Platform", "Secret Server")
 NOT_GIVEN = "not given"
@@ -217,8 +217,9 @@ class GroupGapRun:
         return (text + "\n\nThe Platform was fetched again after applying (the IGA and Secret "
                 "Server sides are unchanged by SCIM). Findings per code before and after, then "
                 "the findings that remain. A group the plan created is `GROUP_SYNC_PENDING` "
-                "until the timed Platform Groups Sync brings it to Secret Server (a tenant "
-                "whose Secret Server searches Platform groups directly has it at once).")
+                "for one sync interval: the timed Platform Groups Sync brings it to Secret "
+                "Server if it is enabled for sync (a tenant whose Secret Server searches "
+                "Platform groups directly has it at once).")
 
     def _wait_summary(self) -> str:
         waits = self.sync_wait or []
@@ -279,7 +280,9 @@ class GroupGapRun:
         if self.sync_wait is not None:
             out["sync_wait"] = {"minutes": self.wait_minutes,
                                 "synced": sum(w.synced for w in self.sync_wait),
-                                "still_missing": sum(not w.synced for w in self.sync_wait)}
+                                "still_missing": sum(not w.synced for w in self.sync_wait),
+                                "not_checked": sum(w.unchecked is not None
+                                                   for w in self.sync_wait)}
         return out
 
 
@@ -465,11 +468,25 @@ def _wait_for_sync(run: GroupGapRun, prof: Profile, ss_view: str, bound: float,
     names = [str(n) for n in lacking["platform_name"]]
     codes = {f.subject: f.code for f in after.findings
              if f.subject in names and f.code in NEXT_STEP}
-    with connect_view(ss_view, prof) as view:
-        seen = wait_for_groups(view, names, bound) if names else {}
-    run.sync_wait = outcomes(seen, bound, codes)
-    if any(at is not None for at in seen.values()):
-        ss, _, _ = _secret_server(ss_view, prof, progress=progress)
+    try:
+        with connect_view(ss_view, prof) as view:
+            looked = wait_for_groups(view, names, bound) if names else Lookups({})
+    except OpskitError as exc:  # e.g. the view's practice tenant cannot start
+        looked = Lookups(dict.fromkeys(names), exc.message)
+    run.sync_wait = outcomes(looked, bound, codes)
+    if looked.failure:
+        run.notes.append(f"the wait for Platform Groups Sync stopped: Secret Server's view "
+                         f"{ss_view!r} could not be asked ({looked.failure}). The plan was "
+                         "applied; run the report again later to see what reached Secret Server")
+    if any(at is not None for at in looked.seen.values()):
+        try:
+            ss, _, _ = _secret_server(ss_view, prof, progress=progress)
+        except OpskitError as exc:
+            run.notes.append(f"Secret Server's view {ss_view!r} could not be read again after "
+                             f"the wait ({exc.message}): the findings after applying are from "
+                             "before the wait, so groups that arrived may still be listed as "
+                             "missing")
+            return
         run.after = group_gap(after.platform, iga=after.iga, secret_server=ss,
                               rules=after.rules, sync=after.sync)
 

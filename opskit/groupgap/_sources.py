@@ -19,7 +19,7 @@ from ..csvfile import CsvFileError, is_url, read_table, shown_source
 from ..errors import ConfigError
 from ..inventory import Inventory, fetch_inventory
 from ._service_account import ServiceAccount, find_service_account
-from ._sync import saved_at
+from ._sync import created_at
 
 System = Literal["IGA", "Platform", "Secret Server"]
 GROUP_COLUMNS = ["key", "name", "external_id"]
@@ -56,7 +56,7 @@ class GroupSource:
     """One system's groups, their direct user members and the folder grants naming them.
 
     ``groups``: key (the system's id for the group), name, external_id; read from a tenant,
-    also saved (when the group was last saved there, from its meta; None if not sent).
+    also created (when the group was created there, from its meta; None if not sent).
     ``members``: key, user_name, user_id — direct *user* members only (nesting is not expanded,
     since the IGA provisions direct memberships).
     ``grants``: folder permissions to groups as this system's view shows them.
@@ -95,12 +95,13 @@ def _from_inventory(inv: Inventory, system: System, wrong_flavor: str) -> GroupS
     groups = pd.DataFrame({"key": inv.groups["id"].astype(str),
                            "name": inv.groups["displayName"].fillna("").astype(str),
                            "external_id": inv.groups["externalId"]})
-    # When each group was last saved: Platform Groups Sync's timer counts from it. A snapshot
-    # taken before opskit read group meta has no such columns, so no time is known.
-    created, modified = (inv.groups[c] if c in inv.groups else pd.Series(None, index=groups.index)
-                         for c in ("created", "last_modified"))
-    groups["saved"] = pd.Series([saved_at(c, m) for c, m in zip(created, modified, strict=True)],
-                                index=groups.index, dtype=object)
+    # When each group was created: whether Platform Groups Sync's timer has had its chance to
+    # bring it counts from then. A snapshot taken before opskit read group meta has no such
+    # column, so no time is known.
+    created = inv.groups["created"] if "created" in inv.groups \
+        else pd.Series(None, index=groups.index)
+    groups["created"] = pd.Series([created_at(c) for c in created], index=groups.index,
+                                  dtype=object)
     users = pd.DataFrame({"id": inv.users["id"].astype(str),
                           "user_name": inv.users["userName"],
                           "active": inv.users["active"]})

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..config import Profile
-from ..errors import ConfigError
+from ..errors import ConfigError, OpskitError
 from ..scim import ScimClient, filters, run_sync
 from ._sync import duration_text
 
@@ -29,11 +29,15 @@ class SyncWait:
     synced: bool
     waited: float
     next_step: str
+    unchecked: str | None = None  # why Secret Server could not be asked (not synced then)
 
     @property
     def outcome(self) -> str:
-        return (f"synced: in Secret Server after {duration_text(self.waited)}" if self.synced
-                else f"still missing after {duration_text(self.waited)}")
+        if self.synced:
+            return f"synced: in Secret Server after {duration_text(self.waited)}"
+        if self.unchecked:
+            return f"could not check: {self.unchecked}"
+        return f"still missing after {duration_text(self.waited)}"
 
 
 def check_wait(minutes: float) -> float:
@@ -52,40 +56,64 @@ def poll_interval(bound: float) -> float:
     return min(30.0, max(0.05, bound / 20))
 
 
+@dataclass
+class Lookups:
+    """What a wait saw: group → seconds until Secret Server showed it (None: it never did), and
+    why it stopped asking before the bound (None: it did not)."""
+
+    seen: dict[str, float | None]
+    failure: str | None = None
+
+
 def wait_for_groups(view: Profile, groups: list[str], bound: float,
-                    poll: float | None = None) -> dict[str, float | None]:
+                    poll: float | None = None) -> Lookups:
     """Look for each group by name in Secret Server's view until all are there or ``bound``
-    seconds pass: group → seconds until it was seen, None if it never was."""
+    seconds pass. A lookup that fails (after a few attempts, never past the bound) ends the
+    wait: the failure is returned, not raised, since the plan was applied before it."""
     if view.flavor != "onprem":
         raise ConfigError(f"profile {view.name!r} is not Secret Server's view",
                           "give an on-prem profile as the reference to wait for the sync")
     poll = poll_interval(bound) if poll is None else poll
-    seen: dict[str, float | None] = dict.fromkeys(groups)
+    result = Lookups(dict.fromkeys(groups))
+    seen = result.seen
+    # The profile's limits allow minutes per request: a wait of seconds would overrun them.
+    bounded = replace(view, limits=view.limits.within(bound))
 
     async def look() -> None:
         started = time.monotonic()
-        async with ScimClient.for_profile(view) as client:
+        deadline = started + bound
+        async with ScimClient.for_profile(bounded) as client:
             while True:
                 for name in [g for g, at in seen.items() if at is None]:
-                    found = await client.list("Groups", filters.eq("displayName", name),
-                                              attributes=["id", "displayName"])
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    async with asyncio.timeout(left):
+                        found = await client.list("Groups", filters.eq("displayName", name),
+                                                  attributes=["id", "displayName"])
                     if any(str(g.get("displayName", "")).casefold() == name.casefold()
                            for g in found):
                         seen[name] = time.monotonic() - started
-                left = bound - (time.monotonic() - started)
+                left = deadline - time.monotonic()
                 if all(at is not None for at in seen.values()) or left <= 0:
                     return
                 await asyncio.sleep(min(poll, left))
 
-    run_sync(look)
-    return seen
+    try:
+        run_sync(look)
+    except TimeoutError:
+        pass  # the bound passed during a lookup: what was not seen is still missing
+    except OpskitError as exc:
+        result.failure = exc.message
+    return result
 
 
 # What to do about a group still missing after the wait, by what the report says it is.
 NEXT_STEP = {
-    "GROUP_SYNC_PENDING": "wait for the timed sync (its finding says by when) and run the "
-                          "report again then; needed sooner: select it for sync and click "
-                          "Sync Now (the steps under GROUP_NOT_IN_SECRET_SERVER)",
+    "GROUP_SYNC_PENDING": "if it is enabled for sync, wait for the timed sync (its finding "
+                          "says by when) and run the report again then; still missing then, "
+                          "or needed sooner: select it for sync and click Sync Now (the "
+                          "steps under GROUP_NOT_IN_SECRET_SERVER)",
     "GROUP_NOT_IN_SECRET_SERVER": "select it for sync and click Sync Now (the steps under "
                                   "GROUP_NOT_IN_SECRET_SERVER), then run the report again",
     "GROUP_NOT_FOUND_BY_SECRET_SERVER": "not a sync matter: check the Secret Server side, as "
@@ -93,11 +121,12 @@ NEXT_STEP = {
 }
 
 
-def outcomes(seen: dict[str, float | None], bound: float,
-             codes: dict[str, str]) -> list[SyncWait]:
-    """Each group's outcome: synced after how long, or still missing after the whole wait with
-    the next step its finding (``codes``: group → finding code) calls for."""
+def outcomes(looked: Lookups, bound: float, codes: dict[str, str]) -> list[SyncWait]:
+    """Each group's outcome: synced after how long, still missing after the whole wait, or not
+    checked because a lookup failed, with the next step its finding (``codes``: group →
+    finding code) calls for."""
     return [SyncWait(group, at is not None, bound if at is None else at,
                      "none: Secret Server has it" if at is not None else NEXT_STEP.get(
-                         codes.get(group, ""), NEXT_STEP["GROUP_NOT_IN_SECRET_SERVER"]))
-            for group, at in seen.items()]
+                         codes.get(group, ""), NEXT_STEP["GROUP_NOT_IN_SECRET_SERVER"]),
+                     looked.failure if at is None else None)
+            for group, at in looked.seen.items()]

@@ -51,7 +51,7 @@ from ..limits import DEFAULT as DEFAULT_LIMITS
 from ..limits import Limits
 from . import filters, urns
 from ._pacing import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, AdaptiveLimiter, LoadPacer
-from .responses import is_json, list_page, scim_json
+from .responses import is_json, list_page, names_disabled_connector, scim_json
 
 log = logger("opskit.scim")
 DEFAULT_PAGE_SIZE = 100  # when a server advertises no maximum
@@ -103,6 +103,8 @@ class ScimClient:
         transport = getattr(client, "_transport", None)
         if isinstance(transport, http.RetryTransport):
             transport.listeners.append(self._on_retry)
+            if names_disabled_connector not in transport.final_answers:
+                transport.final_answers.append(names_disabled_connector)
 
     @classmethod
     def for_profile(cls, profile: Profile, **kwargs: Any) -> ScimClient:

@@ -37,10 +37,13 @@ _OWNER_GATED = frozenset(e.lower() for e in urns.OWNER_GATED_ENDPOINTS)
 
 
 def _owner_gated(url: httpx.URL) -> bool:
-    """Whether a request went to a folder, folder permission or secret endpoint (the on-prem
-    connector writes its paths in lower case)."""
-    tail = [seg.lower() for seg in url.path.rstrip("/").split("/")[-2:]]
-    return any(seg in _OWNER_GATED for seg in tail)
+    """Whether a request named one folder, folder permission, secret or secret permission by id
+    (the on-prem connector writes its paths in lower case). A listing or a `.search` has no
+    object to own: a 403 there is the service user's role, not the Owner rule."""
+    segments = [seg.lower() for seg in url.path.rstrip("/").split("/")]
+    if len(segments) < 2 or segments[-1] == ".search":
+        return False
+    return segments[-2] in _OWNER_GATED
 
 
 def _error_class(status: int, scim_type: str | None, url: httpx.URL) -> type[ScimError]:
@@ -75,6 +78,21 @@ def _connector_state(status: int, detail: str | None) -> type[ScimError] | None:
     if status == 503 and _SECRET_SERVER_DOWN.search(detail):
         return SecretServerUnreachable
     return None
+
+
+def _detail_of(body: Any) -> str | None:
+    """An error body's own words (SCIM's detail, else a plain or OAuth message), redacted."""
+    if not isinstance(body, dict):
+        return None
+    raw = body.get("detail") or body.get("message") or body.get("error_description")
+    return redact(str(raw)) if raw else None
+
+
+def names_disabled_connector(response: httpx.Response) -> bool:
+    """Whether an error answer says the on-prem connector has disabled itself: only an
+    administrator clears that, so trying again cannot help."""
+    return response.status_code >= 400 and _connector_state(
+        response.status_code, _detail_of(http.json_body(response))) is ConnectorDisabled
 
 
 def _describe(response: httpx.Response) -> str:
@@ -129,12 +147,9 @@ def scim_json(response: httpx.Response) -> Any:
 def error_from(response: httpx.Response) -> ScimError:
     """A typed error from a 4xx/5xx answer: SCIM error body when there is one."""
     status = response.status_code
-    scim_type = detail = None
     body = http.json_body(response)
-    if isinstance(body, dict):
-        scim_type = body.get("scimType") or None
-        raw = body.get("detail") or body.get("message") or body.get("error_description")
-        detail = redact(str(raw)) if raw else None
+    scim_type = (body.get("scimType") or None) if isinstance(body, dict) else None
+    detail = _detail_of(body)
     cls = _connector_state(status, detail) or _error_class(status, scim_type,
                                                             response.request.url)
     if body is None and response.content:
