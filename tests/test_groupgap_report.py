@@ -84,7 +84,8 @@ def test_notebook_applies_the_plan_and_reports_again(out: Path) -> None:
     metrics = results["metrics"]
     assert metrics["applied"] == {"done": 2, "not_done": 0, "refused": 0}
     assert sum(metrics["findings_before"].values()) == len(before)
-    assert metrics["sync_wait"] == {"minutes": 0.005, "synced": 0, "still_missing": 1}
+    assert metrics["sync_wait"] == {"minutes": 0.005, "synced": 0, "still_missing": 1,
+                                    "not_checked": 0}
     assert run.exit_code == 1  # the group that missed its sync (high) stands until Sync Now
     html = (run.run_dir / "report.html").read_text()
     assert "2 operation(s) done" in html
