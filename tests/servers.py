@@ -231,16 +231,21 @@ class ScimProxy:
     the answer (500: a SCIM error; 201: an empty body); ignore_filter: `filter` is dropped, so a
     list answers every resource, as a server that does not filter would; count: the largest
     page it asks the server for; fail_filters: a request with a `filter` is not forwarded but
-    answered with this status, as a server that stops answering lookups would.
+    answered with this status, as a server that stops answering lookups would;
+    fail_reads_after_write: once a write (POST, PUT, PATCH, DELETE) was forwarded, every later
+    GET is answered with this status, as a server that goes down mid-run would.
     ``sent`` records (method, path) of every request forwarded; ``failed`` counts the others.
     """
 
     def __init__(self, upstream: str, *, lose_posts: int | None = None,
                  ignore_filter: bool = False, count: int | None = None,
-                 fail_filters: int | None = None) -> None:
+                 fail_filters: int | None = None,
+                 fail_reads_after_write: int | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.lose_posts, self.ignore_filter, self.count = lose_posts, ignore_filter, count
         self.fail_filters = fail_filters
+        self.fail_reads_after_write = fail_reads_after_write
+        self.written = False
         self.sent: list[tuple[str, str]] = []
         self.failed = 0
 
@@ -252,12 +257,16 @@ class ScimProxy:
         body = await read_body(receive)
         query = [(k, v) for k, v in parse_qsl(scope["query_string"].decode())
                  if not (self.ignore_filter and k == "filter")]
-        if self.fail_filters and any(k == "filter" for k, _ in query):
+        refuse = (self.fail_filters if self.fail_filters and any(k == "filter" for k, _ in query)
+                  else self.fail_reads_after_write if self.written and scope["method"] == "GET"
+                  else None)
+        if refuse:
             self.failed += 1
-            await send_json(send, self.fail_filters, json.dumps({
-                "schemas": [urns.ERROR], "status": str(self.fail_filters),
+            await send_json(send, refuse, json.dumps({
+                "schemas": [urns.ERROR], "status": str(refuse),
                 "detail": "service unavailable"}).encode())
             return
+        self.written = self.written or scope["method"] in ("POST", "PUT", "PATCH", "DELETE")
         if self.count is not None:
             query = [(k, v) for k, v in query if k != "count"] + [("count", str(self.count))]
         headers = {k.decode(): v.decode() for k, v in scope["headers"]

@@ -24,6 +24,7 @@ from opskit.groupgap import (
     secret_server_groups,
 )
 from opskit.inventory import fetch_inventory
+from opskit.limits import Limits
 from opskit.sandbox import demodata
 from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running
@@ -347,3 +348,22 @@ def test_a_server_that_ignores_filter_does_not_make_a_create_look_done(
             result = apply_plan(plan, replace(prof, base_url=url + PREFIX["cloud"]), apply=True)
         assert result.ok and result.already == [] and "New Team" in result.created
         assert "New Team" in {name for name, _ in groups_of(sb).values()}
+
+
+def test_a_platform_that_cannot_be_read_again_after_applying_keeps_the_applied_run(
+        small_tenant: TenantFile) -> None:
+    """The operations were sent, then the Platform stops answering reads: the run still says
+    what was done, that the findings are from before, and what to do."""
+    with running(parse_tenant(service_account_gap(small_tenant), "down-after")) as sb:
+        proxy = ScimProxy(sb.url, fail_reads_after_write=500)
+        with serve_asgi(proxy) as url:
+            prof = cloud_profile(sb, base_url=url + PREFIX["cloud"],
+                                 iga_export=sb.url + "/_sandbox/iga-export.csv",
+                                 limits=Limits(max_attempts=2, retry_budget=2))
+            run = run_group_gap(prof, apply=True, progress=False)
+        assert run.applied is not None and run.applied.done and run.after is None
+        assert run.refetch_failed and proxy.failed >= 1
+        [note] = [n for n in run.notes if "could not be read again after applying" in n]
+        assert "run the report again" in note
+        assert "findings above are from before" in run.apply_markdown()
+        assert "New Team" in {name for name, _ in groups_of(sb).values()}  # it was sent

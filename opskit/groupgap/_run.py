@@ -74,6 +74,7 @@ class GroupGapRun:
     notes: list[str] = field(default_factory=list)
     applied: ApplyResult | None = None
     after: GroupGapReport | None = None
+    refetch_failed: bool = False  # applied, but the Platform could not be read again
     # With wait_for_sync_minutes after an apply: each group waited for (None: no wait made).
     sync_wait: list[SyncWait] | None = None
     wait_minutes: float = 0.0
@@ -212,6 +213,10 @@ class GroupGapRun:
             return ("`apply = True`, but there is nothing to apply: the plan is empty, so "
                     "nothing was sent.")
         text = markdown_prose(self.applied).replace("\n", "\n\n")
+        if self.after is None and self.refetch_failed:
+            return (text + "\n\nThe Platform could not be read again after applying (see the "
+                    "notes): the findings above are from before the operations were sent. Run "
+                    "the report again to see what is left.")
         if self.after is None:
             return text + "\n\nNothing changed, so the report above still stands."
         return (text + "\n\nThe Platform was fetched again after applying (the IGA and Secret "
@@ -438,7 +443,15 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
             print(run.applied)
             notes.append(str(run.applied))
         if run.applied.done:
-            again = platform_groups(fetch_inventory(prof, progress=progress), for_plan=False)
+            try:
+                again = platform_groups(fetch_inventory(prof, progress=progress), for_plan=False)
+            except OpskitError as exc:
+                # The operations were sent: keep the run, and say the result is unread.
+                run.refetch_failed = True
+                notes.append(f"the Platform could not be read again after applying, so the "
+                             f"findings below are from before: {exc.message}. The operations "
+                             "listed were sent; run the report again to see what is left.")
+                return run
             run.after = group_gap(again, iga=iga, secret_server=ss, rules=rules, sync=sync)
             if bound and ss is not None:
                 run.wait_minutes = wait_for_sync_minutes
