@@ -33,6 +33,7 @@ import httpcore  # noqa: F401  (see below)
 import httpx
 import orjson
 
+from . import __version__
 from ._redact import logger, redact
 from .errors import ConfigError, LimitExceeded, ProtocolError
 from .limits import DEFAULT as DEFAULT_LIMITS
@@ -52,7 +53,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 IDEMPOTENT_EXTENSION = "opskit.idempotent"
 # Set on the response: how many times the request was sent (the auth flow reads it).
 ATTEMPTS_EXTENSION = "opskit.attempts"
-USER_AGENT = "opskit/0.1 (+https://github.com/opskit)"
+USER_AGENT = f"opskit/{__version__} (+https://github.com/opskit)"
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAYBE_SENT = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout,
                httpx.WriteTimeout)

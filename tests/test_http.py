@@ -274,6 +274,27 @@ def test_sync_client_has_the_same_policy(scripted: tuple[Scripted, str]) -> None
     assert app.hits[flaky] == 4 and app.hits[post] == 1
 
 
+def test_the_user_agent_names_the_installed_version(scripted: tuple[Scripted, str]) -> None:
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    import opskit
+
+    seen: list[str] = []
+
+    def record(request: httpx.Request) -> None:
+        seen.append(request.headers["User-Agent"])
+
+    app, url = scripted
+    with http.client() as c:
+        c.event_hooks["request"].append(record)
+        assert c.get(url + app.script("/ua", 200)).status_code == 200
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert opskit.__version__ == version("opskit") == pyproject["project"]["version"]
+    assert seen == [f"opskit/{opskit.__version__} (+https://github.com/opskit)"]
+
+
 def test_total_time_is_bounded(scripted: tuple[Scripted, str]) -> None:
     """A hint that would overrun the total budget ends the retries at once."""
     app, url = scripted
