@@ -107,7 +107,7 @@ def _untrusted_certificate(exc: BaseException) -> bool:
 
 
 def _may_retry(request: httpx.Request, status: int | None, exc: Exception | None) -> bool:
-    idempotent = request.method in IDEMPOTENT or request.extensions.get(IDEMPOTENT_EXTENSION)
+    idempotent = request.method in IDEMPOTENT or bool(request.extensions.get(IDEMPOTENT_EXTENSION))
     if exc is not None:
         if _untrusted_certificate(exc):
             return False

@@ -227,7 +227,7 @@ def expand(keys: np.ndarray, starts: np.ndarray, counts: np.ndarray
     total = int(per.sum())
     idx = np.int32 if total < 2**31 else np.int64
     row = np.repeat(np.arange(len(keys), dtype=idx), per)
-    pos = np.arange(total, dtype=idx)
+    pos: np.ndarray = np.arange(total, dtype=idx)
     pos -= np.repeat((np.cumsum(per) - per).astype(idx), per)
     pos += np.repeat(starts[keys].astype(idx), per)
     return row, pos

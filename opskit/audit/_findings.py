@@ -384,14 +384,14 @@ def _grant_findings(view: View, index: int, directory: _Directory, sa: str,
         out.append(_finding("GRANT_TO_EMPTY_GROUP", group,
                             f"group has no members but holds {'; '.join(notes)}"))
 
-    notes = [(f, f"{p} set with {_rights(r)}, in effect {r[0]}")
+    truncated = [(f, f"{p} set with {_rights(r)}, in effect {r[0]}")
              for f, p, r in zip(folder, principal, rights, strict=True) if len(r) > 1]
     if planned is not None and len(planned):
-        notes += [(f, f"planned for {p} as {_rights(r)} (line {line}), would take effect as "
+        truncated += [(f, f"planned for {p} as {_rights(r)} (line {line}), would take effect as "
                       f"{r[0]}")
                   for f, p, r, line in zip(*(planned[c].tolist() for c in (
                       "folder", "principal", "rights", "_line")), strict=True) if len(r) > 1]
-    for path, why in _grouped(notes).items():
+    for path, why in _grouped(truncated).items():
         out.append(_finding("RIGHTS_TRUNCATED", path,
                             f"{'; '.join(why)} (the cloud connector keeps only the first right)"))
 

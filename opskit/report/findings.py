@@ -33,11 +33,11 @@ class Finding:
 
 def at_or_above(severity: str, threshold: str = DEFAULT_FAIL_ON) -> bool:
     """Whether a severity is at or above the failure threshold."""
-    return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)  # type: ignore[arg-type]
+    return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
 
 
 def by_severity(findings: list[Finding] | list[dict[str, Any]]) -> dict[str, int]:
-    counts = dict.fromkeys(SEVERITIES, 0)
+    counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
         counts[f["severity"] if isinstance(f, dict) else f.severity] += 1
     return counts

@@ -1139,7 +1139,7 @@ def expected_findings(data: dict[str, Any]) -> list[dict[str, str]]:
 _BaseDumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+class _Dumper(_BaseDumper):
     """Flow style for small records (one user, folder or grant per line), block for the rest."""
 
     def ignore_aliases(self, data: Any) -> bool:

@@ -44,7 +44,8 @@ def derived_secret_role(folder_right: str) -> str:
     map). An assumption: the documents do not say how the two roles relate."""
     return folder_right if folder_right in SECRET_RIGHTS else "View"
 
-SCOPES = ("xpm.platform", "xpmheadless")
+Scope = Literal["xpm.platform", "xpmheadless"]
+SCOPES: tuple[Scope, ...] = ("xpm.platform", "xpmheadless")
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f/?#]+$")]
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f]+$")]
@@ -75,17 +76,18 @@ class ServiceAccount(_Model):
     )
 
 
-RESOURCE_TYPE_NAMES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData",
-                       "PrivilegedDataPermission")
 ResourceTypeName = Literal["User", "Group", "Container", "ContainerPermission", "PrivilegedData",
                            "PrivilegedDataPermission"]
+RESOURCE_TYPE_NAMES: tuple[ResourceTypeName, ...] = (
+    "User", "Group", "Container", "ContainerPermission", "PrivilegedData",
+    "PrivilegedDataPermission")
 
 
 class Cloud(_Model):
     """Settings of the cloud flavor (SCIM Cloud Connector)."""
 
     expires_in: int = Field(3600, ge=1, le=86400, description="token lifetime, seconds")
-    accepted_scopes: list[Literal["xpm.platform", "xpmheadless"]] = Field(
+    accepted_scopes: list[Scope] = Field(
         default_factory=lambda: list(SCOPES),
         min_length=1,
         description="scopes the token endpoint grants; drop one to rehearse its refusal",
@@ -381,13 +383,14 @@ def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
             problems.append((f"folders[{i}].parent", f"no folder with id {f.parent!r}"))
     for i, f in enumerate(tf.folders):
         seen_chain = {f.id}
-        p = f.parent
-        while p is not None and p in folders:
-            if p in seen_chain:
-                problems.append((f"folders[{i}].parent", f"folder tree cycle through {p!r}"))
+        ancestor = f.parent
+        while ancestor is not None and ancestor in folders:
+            if ancestor in seen_chain:
+                problems.append((f"folders[{i}].parent",
+                                 f"folder tree cycle through {ancestor!r}"))
                 break
-            seen_chain.add(p)
-            p = folders[p].parent
+            seen_chain.add(ancestor)
+            ancestor = folders[ancestor].parent
 
     def check_grant(grant: Grant, where: str, vocabulary: tuple[str, ...]) -> None:
         kind, pid = grant.principal
@@ -522,7 +525,7 @@ def _expanded_size(root: yaml.Node) -> int:
     return sizes[id(root)]
 
 
-class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
+class _UniqueKeyLoader(_SafeLoader):
     """The safe loader, refusing a mapping that names a key twice (YAML would silently keep the
     last value, so a second ``users:`` would replace the first list unseen), and a document
     whose aliases expand beyond MAX_YAML_VALUES."""
@@ -549,7 +552,7 @@ class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
                     "while constructing a mapping", node.start_mark,
                     f"duplicate key {_shown_key(key)} (first on line "
                     f"{first.start_mark.line + 1})", key_node.start_mark)
-        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep)
 
 
 class _DuplicateJsonKey(ValueError):
