@@ -86,7 +86,6 @@ def serving(app: Any, *, log_level: str = "warning", certfile: str | Path | None
     port = sock.getsockname()[1]
     server = uvicorn.Server(_config(app, log_level, access_log=False, ssl_certfile=certfile,
                                     ssl_keyfile=keyfile))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
                               name=name, daemon=True)
     thread.start()
@@ -131,9 +130,8 @@ def serve_forever(data: TenantFile | str | Path, *, host: str = LOOPBACK, port: 
     if on_ready is not None:
         on_ready(RunningSandbox(f"http://{host}:{actual}", tenant, sandbox))
     server = uvicorn.Server(_config(sandbox.app, "info", access_log=True))
-    # Our own handlers: uvicorn's re-raise the signal after shutdown, so a clean stop would
-    # still end with "killed by SIGTERM"; a stop asked for is a normal exit here.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # Our own handlers: a stop asked for is a normal exit here. uvicorn (0.29 on) sets its own
+    # while it serves and re-raises the signal after shutdown, by then to ours, restored.
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
