@@ -239,7 +239,7 @@ def test_a_repeated_group_keeps_its_members_once() -> None:
                   {"id": "g2", "members": [{"value": "u3"}]}])
     page2 = read([{"id": "g2", "members": [{"value": "u3"}]},
                   {"id": "g3", "members": [{"value": "u4"}]}])
-    found = ScimList([page1, page2], 3, count=3, keep=[[True, True], [False, True]])
+    found = ScimList([page1, page2], 3, resources_read=3, keep=[[True, True], [False, True]])
     groups, members = inventory._FRAMES["Groups"](found)
     assert list(groups.id) == ["g1", "g2", "g3"]
     assert list(zip(members.group_id, members.member_id, strict=True)) == [

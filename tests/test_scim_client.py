@@ -168,7 +168,7 @@ def test_overlapping_pages_per_page_keep_each_resource_once(list_server: Any) ->
     assert got.keep is not None and len(got.keep) == len(got)
     kept = [rid for page, mask in zip(got, got.keep, strict=True)
             for rid, k in zip(page, mask, strict=True) if k]
-    assert kept == [str(i) for i in range(1, 13)] and got.count == 12 and got.complete
+    assert kept == [str(i) for i in range(1, 13)] and got.resources_read == 12 and got.complete
 
 
 def test_a_first_page_larger_than_allowed_is_asked_again_at_the_advertised_size(

@@ -16,6 +16,7 @@ marked incomplete, never returned quietly short.
 from __future__ import annotations
 
 import asyncio
+import builtins  # `list` in ScimClient's signatures after its method `list` means the method
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,15 +67,16 @@ class ScimList(list[Any]):
     it was read whole."""
 
     def __init__(self, items: list[Any], total: int, complete: bool = True,
-                 notes: list[str] | None = None, pages: int = 0, *, count: int | None = None,
-                 keep: list[list[bool]] | None = None):
+                 notes: list[str] | None = None, pages: int = 0, *,
+                 resources_read: int | None = None, keep: list[list[bool]] | None = None):
         super().__init__(items)
         self.total = total
         self.complete = complete
         self.notes = notes or []
         self.pages = pages
-        # Resources read, each once: len(self) unless the items are pages (per_page).
-        self.count = len(items) if count is None else count
+        # Resources read, each once: len(self) unless the items are pages (per_page). Not
+        # `count`, which would hide list.count.
+        self.resources_read = len(items) if resources_read is None else resources_read
         # Per page, which resources to keep (None: all): pages that overlapped repeat some.
         self.keep = keep
 
@@ -215,7 +217,8 @@ class ScimClient:
         """The model client-side filters are evaluated on (from the server's own schema)."""
         name = urns.ENDPOINT_TYPES.get(endpoint, endpoint)
         if name not in self._models:
-            model: type[Resource[Any]] | None = {"User": User, "Group": Group}.get(name)
+            built_in: dict[str, type[Resource[Any]]] = {"User": User, "Group": Group}
+            model = built_in.get(name)
             if model is None and name in urns.RESOURCE_TYPES:
                 try:
                     doc = await self.request("GET", f"Schemas/{urns.RESOURCE_TYPES[name][1]}")
@@ -265,9 +268,9 @@ class ScimClient:
                                 f"{self.limits.listing_timeout:g} s (limits.listing_timeout)",
                                 "listing_timeout") from None
 
-    async def _list(self, endpoint: str, filter: str | None, attributes: list[str] | None,
+    async def _list(self, endpoint: str, filter: str | None, attributes: builtins.list[str] | None,
                     on_progress: Callable[[int], None] | None,
-                    per_page: Callable[[list[dict[str, Any]]], Any] | None) -> ScimList:
+                    per_page: Callable[[builtins.list[dict[str, Any]]], Any] | None) -> ScimList:
         server, client_side = filters.split(filter, eq_co_only=self.flavor == "cloud")
         mode = _Mode(per_page) if client_side is None else _Mode()
         try:
@@ -291,7 +294,9 @@ class ScimClient:
         if model is None:
             raise OpskitError(f"cannot evaluate the filter {text!r} on {endpoint}: the server "
                               "does not publish its schema", "filter with eq and co only")
-        bound = ScimFilter[model](text)  # type: ignore[index]
+        # scim2-models binds a filter to a model by subscripting, here one chosen at run time,
+        # which mypy reads as a static type.
+        bound = ScimFilter[model](text)  # type: ignore[valid-type]
         kept, unreadable = [], 0
         for res in found:
             try:
@@ -378,7 +383,7 @@ class ScimClient:
 
     async def _uncounted(self, endpoint: str, params: dict[str, Any], first: _Read, stride: int,
                          mode: _Mode, on_progress: Callable[[int], None] | None
-                         ) -> tuple[list[_Read], int, str | None]:
+                         ) -> tuple[builtins.list[_Read], int, str | None]:
         """(pages read, requests, why it stopped early or None) of a listing whose server gives
         no totalResults: one page at a time, until a short or an empty page, and no further
         than max_total_results."""
@@ -398,7 +403,7 @@ class ScimClient:
 
     async def _fan_out(self, endpoint: str, params: dict[str, Any], first_start: int,
                        total: int, stride: int, mode: _Mode,
-                       on_progress: Callable[[int], None] | None) -> list[_Run]:
+                       on_progress: Callable[[int], None] | None) -> builtins.list[_Run]:
         """Every page from first_start to total, read concurrently; runs in page order."""
         starts = range(first_start, total + 1, stride)
         results: list[_Run | None] = [None] * len(starts)  # one reference each, until read
@@ -425,7 +430,7 @@ class ScimClient:
         return [run for run in results if run is not None]  # every one, when none failed
 
     async def _list_all(self, endpoint: str, server_filter: str | None,
-                        attributes: list[str] | None,
+                        attributes: builtins.list[str] | None,
                         on_progress: Callable[[int], None] | None, mode: _Mode) -> ScimList:
         first_size = await self._first_page_size()
         params: dict[str, Any] = {}
@@ -476,16 +481,17 @@ class ScimClient:
                     pages += run.requests
             found = mode.assemble(reads, total, pages)
             seen_totals.extend(sorted(totals))
-            if len(totals) == 1 and found.count == total:
+            if len(totals) == 1 and found.resources_read == total:
                 return found
             log.info("%s: count changed while listing (%s, %d read); reading again", endpoint,
-                     sorted(totals), found.count)
+                     sorted(totals), found.resources_read)
         if len(set(seen_totals)) > 1:
             note = (f"{endpoint}: totalResults kept changing while listing "
-                    f"({', '.join(map(str, sorted(set(seen_totals))))}); {found.count} read")
+                    f"({', '.join(map(str, sorted(set(seen_totals))))}); "
+                    f"{found.resources_read} read")
         else:
-            note = (f"{endpoint}: {found.count:,} of the {found.total:,} resources the server "
-                    "counts could be read (its pages repeat or skip resources)")
+            note = (f"{endpoint}: {found.resources_read:,} of the {found.total:,} resources the "
+                    "server counts could be read (its pages repeat or skip resources)")
         found.complete = False
         found.notes.append(note)
         return found
@@ -577,7 +583,7 @@ class _Mode:
                         seen.add(rid)
                 keep.append(mask)
         return ScimList([r.kept for r in reads], total, True, pages=pages,
-                        count=read_count - repeats, keep=keep)
+                        resources_read=read_count - repeats, keep=keep)
 
 
 def _decode_page(response: httpx.Response, mode: _Mode) -> tuple[int | None, _Read]:
