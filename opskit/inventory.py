@@ -266,7 +266,10 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
             if note not in notes:
                 notes.append(note)
             return None
-        return None if advertised is None else {rt.get("name") for rt in advertised}
+        if advertised is None:
+            return None
+        # A resource type without a name offers nothing that could be asked for by name.
+        return {name for rt in advertised if (name := rt.get("name")) is not None}
 
     async def read(endpoint: str) -> ScimList:
         kind = urns.ENDPOINT_TYPES[endpoint]
@@ -307,10 +310,12 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
         bar.close()
         for task in (page_size, discovery, *listings):
             task.cancel()  # a no-op for those done; the others are not left running
-    failures = [r for e in _ENDPOINT_FRAMES if isinstance(r := results[e], BaseException)]
-    for r in failures:
-        if not isinstance(r, OpskitError):
-            raise r
+    failures: list[OpskitError] = []
+    for e in _ENDPOINT_FRAMES:
+        if isinstance(r := results[e], BaseException):
+            if not isinstance(r, OpskitError):
+                raise r
+            failures.append(r)
     listed = {e: (ScimList([], 0, complete=False) if isinstance(results[e], BaseException)
                   else results[e]) for e in _ENDPOINT_FRAMES}
     notes.extend(r.message if r.message.startswith(f"{e}:") else f"{e}: {r.message}"
@@ -347,7 +352,7 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
     if failures:
         # Never a quietly short result: the caller gets the error, with what was read attached.
         error = failures[0]
-        error.partial = inv  # type: ignore[union-attr]  # failures are OpskitErrors
+        error.partial = inv
         raise error
     return inv
 
@@ -444,7 +449,7 @@ def _replaceable(target: Path) -> None:
                           "replaces its folder whole)")
 
 
-def _write_synced(path: Path, write: Callable[[Path], None]) -> str:
+def _write_synced(path: Path, write: Callable[[Path], object]) -> str:
     """Write a file, flush it to disk, and return its sha256."""
     write(path)
     with path.open("rb") as f:

@@ -1159,7 +1159,7 @@ def _represent_dict(dumper: yaml.SafeDumper, data: dict[str, Any]) -> yaml.Node:
 _Dumper.add_representer(dict, _represent_dict)
 
 
-def _atomic_write(path: Path, write: Callable[[IO[str]], None], encoding: str = "utf-8",
+def _atomic_write(path: Path, write: Callable[[IO[str]], object], encoding: str = "utf-8",
                   newline: str | None = None) -> None:
     """Write through a temporary file in the same folder and rename it into place.
 

@@ -71,7 +71,7 @@ class CompiledFilter:
     def __init__(self, text: str, kind: str, flavor: str):
         self.text = text
         try:
-            parsed = ScimFilter(text)
+            parsed: ScimFilter[Any] = ScimFilter(text)  # not bound to a model yet
         except SCIMException as exc:
             raise _invalid(f"Filter string '{text}' is not in proper format: {exc}") from None
         ast = parsed.ast
@@ -80,7 +80,9 @@ class CompiledFilter:
         ast = _shorthand(ast)
         model = schemas.models()[kind]
         try:
-            self.bound = ScimFilter[model](str(ast))  # type: ignore[index]
+            # scim2-models binds a filter to a model by subscripting, here one chosen at run
+            # time, which mypy reads as a static type.
+            self.bound = ScimFilter[model](str(ast))  # type: ignore[valid-type]
             self.bound._validate_semantics(strict=False)
         except SCIMException as exc:
             raise _invalid(f"Filter string '{text}' is not valid here: {exc}") from None

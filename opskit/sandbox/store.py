@@ -586,7 +586,9 @@ class Tenant:
                     return  # only attributes the tenant does not keep: nothing changes
                 body = kept
             try:
-                op = PatchOp[model_cls].model_validate(  # type: ignore[index]
+                # scim2-models binds a PatchOp to a model by subscripting, here one chosen at
+                # run time, which mypy reads as a static type.
+                op = PatchOp[model_cls].model_validate(  # type: ignore[valid-type]
                     body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
                 op.patch(current)
             except ValidationError as exc:
@@ -630,7 +632,7 @@ class Tenant:
         if flavor == "cloud" and m.roles:
             raise _no_cloud_roles()
         rec = self.users.get(rid) if rid else None
-        if rec is None:
+        if rid is None or rec is None:  # rid None has no record either: the test is for mypy
             rid = self.new_id(self.users)
             stamp = _now()
             rec = self.users[rid] = {"id": rid, "created": stamp, "modified": stamp, "version": 1,
@@ -688,7 +690,7 @@ class Tenant:
                     and self.is_visible(flavor, "Group", other["id"])):
                 raise uniqueness("displayName")
         rec = self.groups.get(rid) if rid else None
-        if rec is None:
+        if rid is None or rec is None:  # rid None has no record either: the test is for mypy
             rid = self.new_id(self.groups)
             stamp = _now()
             # A group made through the cloud connector is a Platform group that Secret Server
@@ -769,7 +771,7 @@ class Tenant:
                                     f"attribute '{attr}' cannot be changed (a folder update "
                                     "adds or removes secrets only). Change it in Secret "
                                     "Server.", "mutability")
-        if creating:
+        if rec is None:  # creating, said so that mypy knows rec is set below
             rid = self.new_id(self.folders)
             stamp = _now()
             rec = self.folders[rid] = {"id": rid, "created": stamp, "modified": stamp,
@@ -924,7 +926,7 @@ class Tenant:
         if fid is not None:
             self.require(flavor, "Container", fid, invalid_value(f"Container '{fid}' not found."))
         rec = self.secrets.get(rid) if rid else None
-        if rec is None:
+        if rid is None or rec is None:  # rid None has no record either: the test is for mypy
             rid = self.new_id(self.secrets)
             stamp = _now()
             rec = self.secrets[rid] = {"id": rid, "created": stamp, "modified": stamp,
