@@ -44,7 +44,7 @@ def folder_path(value: str) -> str | None:
     return "/" + "/".join(p.strip() for p in parts)
 
 
-def _need(path: Path, line: int, column: str, value: str) -> str:
+def _need(path: str | os.PathLike[str], line: int, column: str, value: str) -> str:
     if not value:
         raise CsvFileError.at(path, line, f"the {column} column is empty",
                               f"Fill in the {column} on this line, or delete the line.")
@@ -65,7 +65,7 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
     table = read_table(path, PLANNED_COLUMNS, optional=("principal_type",),
                        what="planned-changes file")
     path = shown_source(path) or ""  # named in messages without a URL's password or signature
-    invs = list(known) if isinstance(known, list | tuple) else [known]
+    invs: list[Any] = list(known) if isinstance(known, list | tuple) else [known]
     # A folder absent from the cloud view may exist and be hidden: the cloud connector shows
     # only the folders the service account owns.
     cloud_only = all(getattr(inv, "meta", {}).get("flavor") == "cloud" for inv in invs)

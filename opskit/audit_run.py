@@ -122,6 +122,7 @@ class AuditRun:
                      "users": len(inv.users), "groups": len(inv.groups)})
         ref = self.reference_inventory
         reference = self.sources["reference"]
+        counts: dict[str, int | None]  # None: not known for this input
         if ref is not None:
             counts = {"folders": len(ref.containers), "secrets": len(ref.privileged_data),
                       "users": len(ref.users), "groups": len(ref.groups)}
