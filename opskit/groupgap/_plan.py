@@ -334,8 +334,8 @@ class ApplyResult:
         return self.failed is None
 
     def as_frame(self) -> pd.DataFrame:
-        rows = [(op, "already done" if op in self.already else "done", None)
-                for op in self.done]
+        rows: list[tuple[Operation, str, str | None]] = [
+            (op, "already done" if op in self.already else "done", None) for op in self.done]
         if self.failed is not None:
             rows.append((self.failed, "refused", self.error))
         rows += [(op, "not done" if self.applied else "planned", None) for op in self.not_done]

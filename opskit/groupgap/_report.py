@@ -32,6 +32,8 @@ MEMBERSHIP_COLUMNS = ["group", "platform_name", "platform_id", "user_name", "sid
 GRANT_COLUMNS = ["group", "code", "folder", "right", "seen_in", "permission_id"]
 ONLY_IN_IGA, ONLY_ON_PLATFORM = "only in the IGA", "only on the Platform"
 _LISTED = 10  # names shown in a message; the frames hold them all
+# How a matched pair of groups may match without their names being equal.
+_NOT_EXACT: tuple[MatchedBy, ...] = ("external id", "normalised")
 
 
 @dataclass
@@ -242,15 +244,16 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
                     "GROUP_NOT_IN_IGA", p_name,
                     f"Platform group {p_name!r} is not in the IGA export: made by hand or "
                     "removed from the IGA, so nobody reviews its membership"))
-            if iga_name is not None and row.iga_match != "exact":
+            if iga_name is not None and row.iga_match in _NOT_EXACT:
                 here.append(finding("GROUP_NAME_MISMATCH", iga_name, _mismatch_text(
                     iga_name, "the IGA's", p_name, "Platform", row.iga_match, rules,
                     ext["IGA"].get(row.iga))))
-            if ss_name is not None and row.ss_match != "exact":
+            if ss_name is not None and row.ss_match in _NOT_EXACT:
                 here.append(finding("GROUP_NAME_MISMATCH", ss_name, _mismatch_text(
                     ss_name, "Secret Server's", p_name, "Platform", row.ss_match, rules,
                     None)))
-            if iga_name is not None:
+            # A name is found only under its key, so the keys are set: said for mypy.
+            if iga_name is not None and row.iga is not None and row.platform is not None:
                 mine = iga_members.get(row.iga, {})
                 theirs = platform_members.get(row.platform, {})
                 only_iga = sorted(mine[k] for k in mine.keys() - theirs.keys())
@@ -274,7 +277,7 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
                 "GROUP_NOT_ON_PLATFORM", iga_name,
                 f"IGA group {iga_name!r} has no Platform group, even after normalising its "
                 f"name: never provisioned{where}"))
-            if ss_name is not None and row.ss_match != "exact":
+            if ss_name is not None and row.ss_match in _NOT_EXACT:
                 here.append(finding("GROUP_NAME_MISMATCH", iga_name, _mismatch_text(
                     iga_name, "the IGA's", ss_name, "Secret Server", row.ss_match, rules,
                     ext["IGA"].get(row.iga))))

@@ -89,8 +89,12 @@ class GroupGapRun:
         """Groups per system; None for a system that was not given."""
         by = {"IGA": self.report.iga, "Platform": self.report.platform,
               "Secret Server": self.report.secret_server}
-        return {s: (len(by[s].groups) if self.sources[s] is not None and by[s] is not None
-                    else None) for s in SYSTEMS}
+        counts: dict[str, int | None] = {}
+        for s in SYSTEMS:
+            src = by[s]
+            counts[s] = (len(src.groups) if self.sources[s] is not None and src is not None
+                         else None)
+        return counts
 
     def headline(self) -> str:
         """Markdown: the counts per system, the findings, and every note."""
@@ -120,10 +124,11 @@ class GroupGapRun:
         rows = []
         for system in SYSTEMS:
             src, origin = by[system], self.sources[system]
-            given = origin is not None and src is not None
+            counted = src if origin is not None else None  # a system not given: not counted
             rows.append({"system": system, "read from": origin or NOT_GIVEN,
-                         "groups": len(src.groups) if given else None,
-                         "direct memberships": len(src.members) if given else None})
+                         "groups": len(counted.groups) if counted is not None else None,
+                         "direct memberships": (len(counted.members) if counted is not None
+                                                else None)})
         frame = pd.DataFrame(rows)
         for column in ("groups", "direct memberships"):
             frame[column] = frame[column].astype("Int64")
