@@ -17,7 +17,11 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+if TYPE_CHECKING:  # the sandbox is imported only by the commands that use it
+    from .sandbox.serve import RunningSandbox
+    from .sandbox.tenantfile import TenantFile
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 MAX_SCALE = 500  # ≈ 100,000 users: minutes and gigabytes to build; more is no demo
@@ -140,11 +144,11 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         print(f"rehearsal {args.rehearsal}: {chosen.what} (the onboarding runbook on the "
               f"{chosen.flavor} connector should report {chosen.code})", flush=True)
 
-    def ready(sb: object) -> None:
-        print(f"practice tenant {data.tenant!r} at {sb.url}", flush=True)  # type: ignore[attr-defined]
-        print(f"  cloud    SCIM  {sb.cloud_url}", flush=True)  # type: ignore[attr-defined]
-        print(f"  cloud    token {sb.token_url}", flush=True)  # type: ignore[attr-defined]
-        print(f"  on-prem  SCIM  {sb.onprem_url}", flush=True)  # type: ignore[attr-defined]
+    def ready(sb: RunningSandbox) -> None:
+        print(f"practice tenant {data.tenant!r} at {sb.url}", flush=True)
+        print(f"  cloud    SCIM  {sb.cloud_url}", flush=True)
+        print(f"  cloud    token {sb.token_url}", flush=True)
+        print(f"  on-prem  SCIM  {sb.onprem_url}", flush=True)
         if faults.active or faults.token_expiry or args.latency_ms:
             print(f"  faults: {faults or 'none'}; latency {args.latency_ms} ms", flush=True)
         print("stop with Ctrl-C or SIGTERM", flush=True)
@@ -166,7 +170,7 @@ def _rehearsal_names() -> list[str]:
     return list(REHEARSALS)
 
 
-def _default_tenant():  # type: ignore[no-untyped-def]
+def _default_tenant() -> TenantFile:
     from .sandbox.demodata import generate
     from .sandbox.tenantfile import parse_tenant
 
@@ -443,7 +447,7 @@ class _ClosedPipeGuard:
 @contextmanager
 def _quiet_when_pipes_close() -> Iterator[None]:
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _ClosedPipeGuard(sys.stdout), _ClosedPipeGuard(sys.stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = _ClosedPipeGuard(sys.stdout), _ClosedPipeGuard(sys.stderr)
     try:
         yield
     finally:

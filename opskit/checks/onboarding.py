@@ -115,7 +115,7 @@ def _by_connector_state(run: Any) -> Any:
     check of whatever it was reading."""
     def checked(seen: dict[str, CheckResult]) -> CheckResult:
         try:
-            return run(seen)  # type: ignore[no-any-return]
+            return run(seen)
         except tuple(token_check.CONNECTOR_STATES) as exc:
             code = token_check.CONNECTOR_STATES[type(exc)]
             return _result(code, "fail", "the connector answered, but serves nothing: "
@@ -143,7 +143,8 @@ def onboarding_checks(profile: Profile, session: _Session, *,
 
     def resolvable(seen: dict[str, CheckResult]) -> CheckResult:
         try:
-            addresses = {a[4][0] for a in socket.getaddrinfo(url.host, url.port or 443)}
+            # str(): typeshed allows an int for families that have no host string.
+            addresses = {str(a[4][0]) for a in socket.getaddrinfo(url.host, url.port or 443)}
         except OSError:
             return _result("TENANT_UNREACHABLE", "fail", f"{url.host} does not resolve",
                            "DNS: the host name does not resolve")
