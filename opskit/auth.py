@@ -117,9 +117,10 @@ def decode_jwt_claims(token: str) -> dict[str, Any] | None:
 
 def unreachable_detail(exc: BaseException) -> str:
     chain: list[BaseException] = []
-    while exc is not None and exc not in chain:
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
     for e in chain:
         if isinstance(e, socket.gaierror):
             return "DNS: the host name does not resolve"

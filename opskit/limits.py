@@ -68,7 +68,7 @@ def parse_limits(raw: Any, where: str) -> Limits:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}",
                           f"limits are {', '.join(known)} (docs/profiles.md#limits)")
-    values: dict[str, float | int] = {}
+    values: dict[str, Any] = {}  # int or float, as each limit wants: checked below
     for key, value in raw.items():
         integer = key in _INTEGERS
         ok = isinstance(value, int) if integer else isinstance(value, int | float)
@@ -77,7 +77,7 @@ def parse_limits(raw: Any, where: str) -> Limits:
             raise ConfigError(f"{where}.{key} is {value!r}", f"give {kind} above 0 (default "
                               f"{getattr(DEFAULT, key)})")
         values[key] = value if integer else float(value)
-    return replace(DEFAULT, **values)  # type: ignore[arg-type]
+    return replace(DEFAULT, **values)
 
 
 def env_limit(name: str, default: int, unit: str) -> int:

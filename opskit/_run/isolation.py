@@ -40,8 +40,8 @@ def profiles_used(name: str, profiles: Mapping[str, Profile],
         if current in used or current not in profiles:
             continue
         used.add(current)
-        if profiles[current].reference:
-            todo.append(profiles[current].reference)  # type: ignore[arg-type]
+        if reference := profiles[current].reference:
+            todo.append(reference)
     return used
 
 

@@ -69,8 +69,8 @@ def folder_grants(containers: pd.DataFrame, permissions: pd.DataFrame) -> Folder
         # A folder inherits when every row it lists is inherited (from one folder, normally).
         has_own = {c for c, s in zip(cid, row_source, strict=True) if s is None}
         for c, s in zip(cid, row_source, strict=True):
-            if c not in has_own:
-                inherits_from.setdefault(c, s)  # type: ignore[arg-type]
+            if c not in has_own and s is not None:  # s is set wherever c has no own row
+                inherits_from.setdefault(c, s)
     elif cid:
         # Ids without the inherited form: a folder listing exactly its parent's grants is
         # taken to inherit (the two cannot be told apart, and access is the same either way).

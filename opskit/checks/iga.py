@@ -31,13 +31,14 @@ import yaml
 from .._localfile import UnreadableFile, read_regular_file
 from ..config import DEFAULT_SCOPE, Profile
 from ..errors import ConfigError
+from ..report.findings import Severity
 from ..scim import filters as scim_filters
-from .engine import Check, CheckResult
+from .engine import Check, CheckResult, Outcome
 
 KNOWN_KEYS = {"base_url", "authentication", "grant_type", "token_url", "request_parameters",
               "filters", "hosting"}
 IGA_HOSTING = ("cloud", "on-prem")
-CATALOGUE = {
+CATALOGUE: dict[str, tuple[Severity, str]] = {
     "IGA_BASE_URL_MISMATCH": ("critical", "Set the source's Base URL to the tenant's SCIM base."),
     "IGA_TOKEN_URL_MISMATCH": ("critical", "Set the OAuth 2.0 Token URL to the tenant's token "
                                "endpoint, …/identity/api/oauth2/token/xpmplatform."),
@@ -105,8 +106,8 @@ def _same_url(a: Any, b: str) -> bool:
 
 def _result(code: str, summary: str, evidence: str = "") -> CheckResult:
     severity, remediation = CATALOGUE[code]
-    outcome = "fail" if severity in ("critical", "high") else "warn"
-    return CheckResult(outcome, summary, evidence, remediation, code, severity)  # type: ignore
+    outcome: Outcome = "fail" if severity in ("critical", "high") else "warn"
+    return CheckResult(outcome, summary, evidence, remediation, code, severity)
 
 
 def iga_checks(profile: Profile, settings: dict[str, Any]) -> list[Check]:

@@ -17,10 +17,11 @@ import httpx
 
 from ..config import Profile, is_loopback
 from ..errors import ONPREM_CONNECTOR_LOG
+from ..report.findings import Severity
 from .engine import CheckResult
 
 ONPREM_PRIVATE_ADDRESS = "ONPREM_PRIVATE_ADDRESS"
-CATALOGUE = {
+CATALOGUE: dict[str, tuple[Severity, str]] = {
     ONPREM_PRIVATE_ADDRESS: (
         "medium", "A cloud IGA (SailPoint Identity Security Cloud, Okta, Entra ID) calls the "
                   "connector from the internet and cannot reach this address (Delinea's FAQ: "
@@ -71,6 +72,6 @@ def reachable_from_cloud(profile: Profile, addresses: Iterable[str],
         assumed = "" if iga_hosting else " (assumed: the IGA settings do not say)"
         return CheckResult("warn", f"{url.host} resolves only to addresses a cloud IGA cannot "
                            f"reach{assumed}", shown, remediation, ONPREM_PRIVATE_ADDRESS,
-                           severity)  # type: ignore[arg-type]
+                           severity)
     return CheckResult("pass", f"{url.host} resolves to a public address: a cloud IGA can "
                        "reach it if the firewall lets it through", shown)

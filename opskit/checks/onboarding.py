@@ -19,15 +19,16 @@ from .. import http, remedies
 from ..auth import auth_for, unreachable_detail
 from ..config import Profile
 from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
+from ..report.findings import Severity
 from ..scim import filters, urns
 from ..scim.responses import list_page, names_disabled_connector, scim_json
 from . import network
 from . import token as token_check
-from .engine import Check, CheckResult
+from .engine import Check, CheckResult, Outcome
 from .token import check_token
 
 NEEDED_TYPES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
-CATALOGUE = {
+CATALOGUE: dict[str, tuple[Severity, str]] = {
     "TENANT_UNREACHABLE": ("critical", "Check the tenant URL, DNS, proxy and firewall, and that "
                            "the TLS certificate is trusted on this machine."),
     "MISSING_RESOURCE_TYPE": ("critical", "The tenant does not offer every resource type the "
@@ -76,9 +77,9 @@ ROLE_CHECKLIST: tuple[tuple[str, str], ...] = (
 )
 
 
-def _result(code: str, outcome: str, summary: str, evidence: str = "") -> CheckResult:
+def _result(code: str, outcome: Outcome, summary: str, evidence: str = "") -> CheckResult:
     severity, remediation = CATALOGUE[code]
-    return CheckResult(outcome, summary, evidence, remediation, code, severity)  # type: ignore
+    return CheckResult(outcome, summary, evidence, remediation, code, severity)
 
 
 class _Session:

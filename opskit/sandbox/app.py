@@ -415,10 +415,11 @@ class _Projection:
             return out
         include: dict[str, set[str] | None] = {}
         for attr, sub in paths("attributes"):
-            if sub is None or include.get(attr, set()) is None:
-                include[attr] = None
+            subs = include.setdefault(attr, set())
+            if sub is None or subs is None:
+                include[attr] = None  # the whole attribute
             else:
-                include.setdefault(attr, set()).add(sub)  # type: ignore[union-attr]
+                subs.add(sub)
         exclude = {attr for attr, sub in paths("excludedattributes") if sub is None}
         if not include and not exclude:
             return None
