@@ -39,5 +39,5 @@ bench: install
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:
-	rm -rf $(VENV) build out .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) build out .pytest_cache .ruff_cache .mypy_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
