@@ -321,23 +321,22 @@ def onboarding_checks(profile: Profile, session: _Session, *,
         Check("tls", "Tenant reachable over TLS", reachable, ("dns",)),
         Check("token", "Static token accepted" if onprem else
               "Token retrieval and SCIM access", token, ("tls",)),
-        Check("discovery", "Discovery and resource types", _by_connector_state(discovery),
-              ("token",)),
+    ]
+    # What the connector serves after the token: each reports a connector state by its own code.
+    served = [
+        Check("discovery", "Discovery and resource types", discovery, ("token",)),
         Check("spc", "ServiceProviderConfig" + (" and bulk limits" if onprem else ""),
-              _by_connector_state(service_provider_config), ("token",)),
-        Check("users", "Users readable", _by_connector_state(readable("Users")), ("token",)),
-        Check("groups", "Groups readable", _by_connector_state(readable("Groups")), ("token",)),
+              service_provider_config, ("token",)),
+        Check("users", "Users readable", readable("Users"), ("token",)),
+        Check("groups", "Groups readable", readable("Groups"), ("token",)),
         Check("visibility", "Folders and secrets " + ("the endpoint sees" if onprem else
                                                        "the service account sees"),
-              _by_connector_state(visibility), ("discovery",)),
-        Check("filters", "Filter support", _by_connector_state(filter_support), ("users",)),
+              visibility, ("discovery",)),
+        Check("filters", "Filter support", filter_support, ("users",)),
+        Check("disabled", "Disabled users", disabled_users, ("users",)) if onprem else
+        Check("limits", "Documented limits (/Roles, /Bulk)", documented_limits, ("spc",)),
     ]
-    if onprem:
-        checks.append(Check("disabled", "Disabled users", _by_connector_state(disabled_users),
-                            ("users",)))
-    else:
-        checks.append(Check("limits", "Documented limits (/Roles, /Bulk)",
-                            _by_connector_state(documented_limits), ("spc",)))
+    checks += [replace(c, run=_by_connector_state(c.run)) for c in served]
     checks.append(Check("write", "Write probe (temporary group)", write_probe, ("groups",)))
     return checks
 
