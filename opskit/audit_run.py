@@ -32,10 +32,11 @@ from .auth import check_reachable
 from .config import Profile, connect, connect_view, load_profiles
 from .csvfile import is_url, shown_source
 from .errors import ConfigError
+from .findings import Finding, by_severity
 from .inventory import Inventory, fetch_inventory
 from .report.escaping import markdown_code, markdown_prose, markdown_text
 from .report.figures import strongest_pairs
-from .report.findings import Finding, by_severity, findings_styled
+from .report.findings import findings_styled
 from .report.record import RUN_DIR_ENV
 
 HISTORY_ENV = "OPSKIT_HISTORY_DIR"  # overrides where interactive runs keep grant histories

@@ -28,6 +28,7 @@ from . import http
 from ._redact import logger, redact, remember
 from .config import Profile, SecretRef
 from .errors import AuthError, ConfigError, LimitExceeded, ProtocolError, TransportError
+from .findings import declared
 
 log = logger("opskit.auth")
 
@@ -42,35 +43,18 @@ UNSUPPORTED_GRANT = "unsupported_grant"
 NOT_JSON = "not_json"
 UNEXPECTED = "unexpected"
 
-REMEDIATION = {
-    TENANT_UNREACHABLE: "Check the tenant URL (https://<tenant>.delinea.app), DNS, the proxy and "
-                        "firewall, and that the TLS certificate is trusted on this machine.",
-    TOKEN_ENDPOINT_NOT_FOUND: "The host answers but has no token endpoint at "
-                              "/identity/api/oauth2/token/xpmplatform: check the tenant name "
-                              "and that this is the Delinea Platform, not Secret Server.",
-    INVALID_CLIENT: "The service user's name or password was refused: check client_id (the "
-                    "service user, e.g. scim.integration@acme.com) and the secret, that the "
-                    "user is a service user with OAuth2 client credentials, and that it is "
-                    "enabled. If the client id and secret are right, check that the service "
-                    "user holds the Platform User role (it enables token generation) and the "
-                    "custom SCIM role with 'Bypass Direct API Authentication Restriction': "
-                    "the Platform may refuse a token without them in the same words.",
-    CLIENT_NOT_AUTHORIZED: "The credentials were accepted, but the service user may not get a "
-                           "token. The likely cause is a missing Platform User role, which "
-                           "enables SCIM operations and token generation: give it the role "
-                           "(Access > Users > the service user > Role tab > Assign Roles), and "
-                           "check that its custom SCIM role has 'Bypass Direct API "
-                           "Authentication Restriction'. If it holds the role, check that it "
-                           "may use OAuth2 client credentials (the same answer means a client "
-                           "not allowed this grant).",
-    INVALID_SCOPE: "The scope was refused: request scope xpm.platform (the SailPoint source "
-                   "sends it as the OAuth request parameter 'scope').",
-    UNSUPPORTED_GRANT: "The endpoint refused the client-credentials grant: enable OAuth2 "
-                       "client credentials for the service user.",
-    NOT_JSON: "The token URL answered with something other than a token (often an HTML login "
-              "page from a proxy or SSO): check the URL and any proxy in between.",
-    UNEXPECTED: "The token endpoint answered in an unexpected way; see the detail.",
+# Each cause is reported as this finding code; its remedy is declared with the code.
+CAUSE_CODES = {
+    TENANT_UNREACHABLE: "TENANT_UNREACHABLE",
+    TOKEN_ENDPOINT_NOT_FOUND: "TOKEN_ENDPOINT_NOT_FOUND",
+    INVALID_CLIENT: "TOKEN_INVALID_CLIENT",
+    CLIENT_NOT_AUTHORIZED: "TOKEN_CLIENT_NOT_AUTHORIZED",
+    INVALID_SCOPE: "TOKEN_INVALID_SCOPE",
+    UNSUPPORTED_GRANT: "TOKEN_UNSUPPORTED_GRANT",
+    NOT_JSON: "TOKEN_NOT_JSON",
+    UNEXPECTED: "TOKEN_UNEXPECTED_RESPONSE",
 }
+REMEDIATION = {cause: declared(code).remediation for cause, code in CAUSE_CODES.items()}
 
 
 @dataclass

@@ -380,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "check then also says whether the IGA will authenticate")
     token.set_defaults(func=_token_check)
 
-    from .report.findings import SEVERITIES as severities
+    from .findings import SEVERITIES as severities
 
     run = sub.add_parser("run", help="run a notebook headless into a report (exit 1 on "
                          "findings at or above --fail-on, 2 when it could not run)")

@@ -33,7 +33,7 @@ from ._run import engine, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
 from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
-from .report.findings import SEVERITIES, by_severity
+from .findings import SEVERITIES, by_severity
 from .report.record import RECORD_FILE, RUN_DIR_ENV
 from .report.results import (
     EXIT_CODES,

@@ -17,6 +17,7 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from opskit._run.html import run_header
 from opskit.audit_run import run_permission_audit
 from opskit.config import Profile
+from opskit.findings import Finding
 from opskit.report import table
 from opskit.report.display import _offline_renderer, styled
 from opskit.report.escaping import (
@@ -28,7 +29,7 @@ from opskit.report.escaping import (
     plot_text,
     visible,
 )
-from opskit.report.findings import Finding, findings_styled
+from opskit.report.findings import findings_styled
 from opskit.report.results import FINDING_FIELDS, findings_csv
 from opskit.widgets import AccessExplorer
 

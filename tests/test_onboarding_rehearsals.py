@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from opskit import cli
-from opskit.checks import onboarding, token
+from opskit.checks import onboarding
 from opskit.config import Profile
+from opskit.findings import REGISTRY
 from opskit.sandbox.rehearsals import REHEARSALS
 
 from .conftest import SMALL
@@ -20,8 +21,7 @@ TITLES = {flavor: {c.id: c.title for c in onboarding.onboarding_checks(
     Profile("x", "sandbox", flavor, base_url=f"http://127.0.0.1:1{path}"),
     None)}  # type: ignore[arg-type]
     for flavor, path in (("cloud", "/scim/v2"), ("onprem", "/SCIMConnector/v2"))}
-REMEDIATION = {**{code: rem for code, (_s, rem) in token.CATALOGUE.items()},
-               **{code: rem for code, (_s, rem) in onboarding.CATALOGUE.items()}}
+REMEDIATION = {c.code: c.remediation for c in REGISTRY}
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import yaml
 
 from opskit.config import PlatformGroupsSync, Profile, connect, parse_profile
 from opskit.errors import ConfigError
+from opskit.findings import Finding
 from opskit.groupgap import (
     GroupGapReport,
     GroupSource,
@@ -28,7 +29,6 @@ from opskit.groupgap import (
     secret_server_groups,
 )
 from opskit.inventory import fetch_inventory
-from opskit.report.findings import Finding
 from opskit.sandbox import schemas as urn
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFileError, parse_tenant

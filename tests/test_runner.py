@@ -29,7 +29,7 @@ from opskit._run import engine, files, html, params
 from opskit._run.fleet import TenantOutcome, summary_table, worst
 from opskit._run.outputs import redact_notebook
 from opskit.errors import ConfigError, ParameterError, RunError, SecretParameterError
-from opskit.report.findings import SEVERITIES
+from opskit.findings import SEVERITIES
 from opskit.runner import RunResult, run_notebook
 from opskit.sandbox.serve import RunningSandbox, bind
 

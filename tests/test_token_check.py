@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from opskit.checks import token as tc
 from opskit.checks.token import TokenCheck, check_token
 from opskit.config import Profile, SecretRef, cloud_urls
 from opskit.errors import ConfigError
+from opskit.findings import TOKEN_CHECK, declared, raised_by
 from opskit.limits import Limits
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
@@ -42,8 +42,7 @@ from .servers import (
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "token_check.ipynb"
 PRACTICE_SECRET = "practice-only"
-FAILURE_CODES = {code for code, (severity, _) in tc.CATALOGUE.items()
-                 if severity in ("critical", "high")}
+FAILURE_CODES = {c.code for c in raised_by(TOKEN_CHECK) if c.severity in ("critical", "high")}
 
 
 def small(**changes: Any) -> TenantFile:
@@ -275,7 +274,7 @@ def test_no_platform_user_role_fails_at_token_time_and_names_the_role() -> None:
     assert codes(result) == [tc.TOKEN_CLIENT_NOT_AUTHORIZED] and not result.ok
     finding = result.findings[0]
     assert finding.severity == "critical" and "Platform User role" in finding.remediation
-    assert finding.remediation == tc.CATALOGUE[tc.TOKEN_CLIENT_NOT_AUTHORIZED][1]
+    assert finding.remediation == declared(tc.TOKEN_CLIENT_NOT_AUTHORIZED).remediation
     # unauthorized_client also fits a client not allowed the grant: a likely cause, said so,
     # and nothing proven about the OAuth client.
     assert "likely" in finding.message and "likely" in finding.remediation
@@ -329,7 +328,7 @@ def test_a_persistent_503_ends_in_its_own_code_within_the_retries(
     # Retried within the budget; a disabled connector is not: only an administrator clears it.
     retried = status == 503 and code != tc.ONPREM_CONNECTOR_DISABLED
     assert platform.scim_calls == (2 if retried else 1)
-    assert result.findings[0].remediation == tc.CATALOGUE[code][1]
+    assert result.findings[0].remediation == declared(code).remediation
 
 
 @pytest.mark.parametrize(("status", "error", "code"), [
@@ -428,14 +427,13 @@ def test_bad_input_raises_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_code_is_in_the_findings_catalogue() -> None:
-    documented = set(re.findall(r"^### ([A-Z0-9_]+)$", (ROOT / "docs" / "findings.md")
-                                .read_text(encoding="utf-8"), re.MULTILINE))
-    assert set(tc.CATALOGUE) <= documented
+    # docs/findings.md is checked against every declared code in tests/test_findings.py.
+    catalogue = {c.code for c in raised_by(TOKEN_CHECK)}
     for code in ("TOKEN_INVALID_CLIENT", "TOKEN_INVALID_SCOPE", "TOKEN_UNSUPPORTED_GRANT",
                  "TOKEN_NOT_JSON", "TENANT_UNREACHABLE", "TOKEN_ENDPOINT_NOT_FOUND",
                  "SCIM_ACCESS_DENIED", "SCIM_TOKEN_REJECTED", "TOKEN_SCOPE_NOT_GRANTED",
                  "TOKEN_OK", "STATIC_TOKEN_REJECTED"):
-        assert code in tc.CATALOGUE
+        assert code in catalogue
 
 
 # ---------------------------------------------------------------------------- the CLI

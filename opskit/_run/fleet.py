@@ -20,7 +20,7 @@ from typing import Any
 
 from .._redact import redact
 from ..config import Profile, load_profiles
-from ..report.findings import SEVERITIES
+from ..findings import SEVERITIES
 from . import isolation
 
 EXIT_CANNOT_RUN = 2

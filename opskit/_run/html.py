@@ -12,8 +12,8 @@ from typing import Any
 
 import nbformat
 
+from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text, visible
-from ..report.findings import SEVERITIES, by_severity
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "report" / "templates"
 TEMPLATE_NAME = "opskit_report"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text
-from ..report.findings import SEVERITIES, by_severity
 from .files import atomic_write_text
 from .html import CSS, severity_chips
 

@@ -14,13 +14,13 @@ from ._access import DIRECT, Access, effective_access
 from ._audit import PermissionAudit, audit_permissions
 from ._coverage import Coverage, FolderView, coverage, folder_view
 from ._drift import Drift, drift, grants
-from ._findings import CATALOGUE, infer_service_account, permission_findings
+from ._findings import infer_service_account, permission_findings
 from ._folders import RIGHTS
 from ._names import UnknownName
 from ._views import View
 
 __all__ = [
-    "CATALOGUE", "DIRECT", "RIGHTS", "Access", "Coverage", "Drift", "FolderView",
+    "DIRECT", "RIGHTS", "Access", "Coverage", "Drift", "FolderView",
     "PermissionAudit", "UnknownName", "View", "audit_permissions", "coverage", "drift",
     "effective_access", "folder_view", "grants", "infer_service_account",
     "permission_findings",

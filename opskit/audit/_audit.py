@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..report.findings import Finding, by_severity
+from ..findings import Finding, by_severity
 from ._access import Access, build_access
 from ._coverage import Coverage, coverage
 from ._findings import findings_of, infer_service_account, prepare

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import remedies
 from ..errors import OpskitError
-from ..report.findings import Finding, Severity
+from ..findings import PERMISSION_AUDIT, Finding, raised_by
+from ..findings import finding as _finding
 from ._coverage import Coverage, FolderView, _count
 from ._coverage import coverage as measure
 from ._names import casefold
@@ -35,46 +35,6 @@ from ._secrets import (
     service_account_roles,
 )
 from ._views import View
-
-CATALOGUE: dict[str, tuple[Severity, str]] = {
-    "PARTIAL_FOLDER_VISIBILITY": (
-        "medium", "The service account owns only some folders: the IGA will not see the "
-        "others. Grant Owner on the folders it must govern, or accept the gap knowingly."),
-    "COVERAGE_NOT_MEASURED": (
-        "info", "Give a reference view (an on-prem connector profile or a folder export CSV) to "
-        "measure what the cloud service account cannot see."),
-    "NO_VISIBLE_SECRETS": ("high", remedies.NO_VISIBLE_SECRETS),  # as onboarding gives it
-    "FOLDER_NOT_VISIBLE": (
-        "medium", "Grant the service account Owner on the folder (directly or through a group "
-        "such as SCIM Owners), with Owner as the first and only right; its inheriting "
-        "subfolders follow. If the folder must stay outside the IGA, record that decision."),
-    "SECRETS_NOT_VISIBLE": (
-        "high", "Give the service account (or its group, e.g. SCIM Owners) the Owner secret "
-        "role on this folder's permission in Secret Server (folder > Edit permissions > secret "
-        "access role: Owner): the secrets of its inheriting subfolders follow. A secret with "
-        "permissions of its own needs the service account as Owner there."),
-    "SECRET_NOT_OWNED": (
-        "high", "Make the service account Owner of the secret: add it as Owner to the secret's "
-        "own permissions, or let the secret inherit its folder's permissions again; a secret "
-        "that inherits needs the Owner secret role on the folder's permission for the service "
-        "account. Until then a container update that adds or removes it is refused with Access "
-        "Denied."),
-    "FOLDER_WITHOUT_OWNER": (
-        "medium", "Give a person's group (for example the department's Admins group) Owner on "
-        "the folder, beside the service account."),
-    "GRANT_TO_DISABLED_USER": (
-        "high", "Remove the disabled user's folder grants (and the account, once the leaver "
-        "process allows); grant access through groups so leavers lose it with membership."),
-    "GRANT_TO_EMPTY_GROUP": (
-        "low", "Remove the grant, or the group if it is no longer used; if the group should "
-        "have members, find out why it has none before adding them."),
-    "RIGHTS_TRUNCATED": (
-        "high", "Send one right per folder permission, the one intended (rights rank Owner > "
-        "Edit > Add Secret > View): the cloud connector keeps only the first right listed."),
-    "DIRECT_USER_GRANT": (
-        "info", "Prefer granting through a group, so access follows membership and the IGA "
-        "reviews it; keep direct grants deliberate and few."),
-}
 
 
 class _Directory:
@@ -169,11 +129,6 @@ def _known_false(value: Any) -> bool:
 
 def _rights(rights: Any) -> str:
     return "[" + ", ".join(map(str, rights)) + "]"
-
-
-def _finding(code: str, subject: str, message: str) -> Finding:
-    severity, remediation = CATALOGUE[code]
-    return Finding(code, severity, subject, message, remediation)
 
 
 def _grouped(rows: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -456,5 +411,5 @@ def findings_of(views: list[View], cov: Coverage, *, tenant: str | None,
     found = _no_visible_secrets(cloud, cov, tenant, roles)
     found += _coverage_findings(cov, tenant, ref, sa, directory, gaps, roles)
     found += _grant_findings(views[-1], len(views) - 1, directory, sa, planned)
-    order = {code: i for i, code in enumerate(CATALOGUE)}
+    order = {c.code: i for i, c in enumerate(raised_by(PERMISSION_AUDIT))}
     return sorted(found, key=lambda f: (order[f.code], f.subject))

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from .._redact import redact
 from ..errors import ConfigError, OpskitError
+from ..findings import Finding, Severity, declared
 from ..report import display
-from ..report.findings import Finding, Severity
 
 Outcome = Literal["pass", "warn", "fail", "skip", "info"]
 OUTCOMES: tuple[Outcome, ...] = ("pass", "warn", "fail", "skip", "info")
@@ -24,11 +24,7 @@ OUTCOMES: tuple[Outcome, ...] = ("pass", "warn", "fail", "skip", "info")
 MET: frozenset[Outcome] = frozenset({"pass", "warn", "info"})
 # How an outcome becomes a finding when the check names no code and no severity of its own.
 SEVERITY_OF: dict[Outcome, Severity] = {"fail": "high", "warn": "medium", "info": "info"}
-GENERIC_CODES = {"fail": "CHECK_FAILED", "warn": "CHECK_WARNING"}
-CATALOGUE: dict[str, tuple[Severity, str]] = {
-    "CHECK_FAILED": ("high", "Fix what the check's evidence names, then run the checks again."),
-    "CHECK_WARNING": ("medium", "Read the check's evidence; it may need action."),
-}
+GENERIC_CODES = {"fail": "CHECK_FAILED", "warn": "CHECK_WARNING"}  # declared in opskit.findings
 
 
 @dataclass(frozen=True)
@@ -46,6 +42,15 @@ class CheckResult:
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome {self.outcome!r} is not one of {OUTCOMES}")
+
+    @classmethod
+    def found(cls, code: str, outcome: Outcome, summary: str, evidence: str = "", *,
+              variant: str | None = None) -> CheckResult:
+        """A result that reports a declared finding code, with its severity and remediation
+        (``variant``: the remediation declared for that context, e.g. "onprem")."""
+        declaration = declared(code)
+        return cls(outcome, summary, evidence, declaration.remediation_for(variant), code,
+                   declaration.severity)
 
 
 @dataclass(frozen=True)

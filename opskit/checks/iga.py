@@ -31,26 +31,13 @@ import yaml
 from .._localfile import UnreadableFile, read_regular_file
 from ..config import DEFAULT_SCOPE, Profile
 from ..errors import ConfigError
-from ..report.findings import Severity
+from ..findings import declared
 from ..scim import filters as scim_filters
 from .engine import Check, CheckResult, Outcome
 
 KNOWN_KEYS = {"base_url", "authentication", "grant_type", "token_url", "request_parameters",
               "filters", "hosting"}
 IGA_HOSTING = ("cloud", "on-prem")
-CATALOGUE: dict[str, tuple[Severity, str]] = {
-    "IGA_BASE_URL_MISMATCH": ("critical", "Set the source's Base URL to the tenant's SCIM base."),
-    "IGA_TOKEN_URL_MISMATCH": ("critical", "Set the OAuth 2.0 Token URL to the tenant's token "
-                               "endpoint, …/identity/api/oauth2/token/xpmplatform."),
-    "IGA_AUTH_WRONG": ("critical", "Set Authentication Type to OAuth 2.0 and Grant Type to "
-                       "Client Credentials (on-prem: API Token)."),
-    "IGA_SCOPE_MISSING": ("critical", "Add the OAuth request parameter with key 'scope' and "
-                          "value 'xpm.platform'."),
-    "IGA_FILTER_UNSUPPORTED": ("high", "The SCIM Cloud Connector evaluates only 'eq' and 'co': "
-                               "rewrite the filter with those, or filter in the IGA instead."),
-    "IGA_FILTER_INVALID": ("high", "Fix the filter's syntax: attribute operator value, e.g. "
-                           'userName co "@acme.com".'),
-}
 
 
 def expected_settings(profile: Profile) -> dict[str, Any]:
@@ -105,9 +92,8 @@ def _same_url(a: Any, b: str) -> bool:
 
 
 def _result(code: str, summary: str, evidence: str = "") -> CheckResult:
-    severity, remediation = CATALOGUE[code]
-    outcome: Outcome = "fail" if severity in ("critical", "high") else "warn"
-    return CheckResult(outcome, summary, evidence, remediation, code, severity)
+    outcome: Outcome = "fail" if declared(code).severity in ("critical", "high") else "warn"
+    return CheckResult.found(code, outcome, summary, evidence)
 
 
 def iga_checks(profile: Profile, settings: dict[str, Any]) -> list[Check]:

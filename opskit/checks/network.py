@@ -16,23 +16,9 @@ from collections.abc import Iterable
 import httpx
 
 from ..config import Profile, is_loopback
-from ..errors import ONPREM_CONNECTOR_LOG
-from ..report.findings import Severity
 from .engine import CheckResult
 
 ONPREM_PRIVATE_ADDRESS = "ONPREM_PRIVATE_ADDRESS"
-CATALOGUE: dict[str, tuple[Severity, str]] = {
-    ONPREM_PRIVATE_ADDRESS: (
-        "medium", "A cloud IGA (SailPoint Identity Security Cloud, Okta, Entra ID) calls the "
-                  "connector from the internet and cannot reach this address (Delinea's FAQ: "
-                  "the on-prem connector needs public exposure for cloud IAM integrations). "
-                  "Publish the connector under a public name with a trusted certificate (a "
-                  "reverse proxy or firewall rule), or let the IGA reach it from inside the "
-                  "network (SailPoint: a Virtual Appliance). If the name resolves to a public "
-                  "address outside this network (split DNS), or the IGA runs inside it, say so "
-                  "with hosting: on-prem in the IGA settings file. Whether the IGA's calls "
-                  f"arrive shows in {ONPREM_CONNECTOR_LOG}."),
-}
 
 
 def address_scope(address: str) -> str:
@@ -68,10 +54,8 @@ def reachable_from_cloud(profile: Profile, addresses: Iterable[str],
         if iga_hosting == "on-prem":
             return CheckResult("info", f"{url.host} resolves to addresses inside the network, "
                                "and the IGA runs there too (hosting: on-prem)", shown)
-        severity, remediation = CATALOGUE[ONPREM_PRIVATE_ADDRESS]
         assumed = "" if iga_hosting else " (assumed: the IGA settings do not say)"
-        return CheckResult("warn", f"{url.host} resolves only to addresses a cloud IGA cannot "
-                           f"reach{assumed}", shown, remediation, ONPREM_PRIVATE_ADDRESS,
-                           severity)
+        return CheckResult.found(ONPREM_PRIVATE_ADDRESS, "warn", f"{url.host} resolves only to "
+                                 f"addresses a cloud IGA cannot reach{assumed}", shown)
     return CheckResult("pass", f"{url.host} resolves to a public address: a cloud IGA can "
                        "reach it if the firewall lets it through", shown)

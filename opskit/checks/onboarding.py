@@ -15,49 +15,18 @@ from typing import Any
 
 import httpx
 
-from .. import http, remedies
+from .. import http
 from ..auth import auth_for, unreachable_detail
 from ..config import Profile
 from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
-from ..report.findings import Severity
 from ..scim import filters, urns
 from ..scim.responses import list_page, names_disabled_connector, scim_json
 from . import network
 from . import token as token_check
-from .engine import Check, CheckResult, Outcome
+from .engine import Check, CheckResult
 from .token import check_token
 
 NEEDED_TYPES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
-CATALOGUE: dict[str, tuple[Severity, str]] = {
-    "TENANT_UNREACHABLE": ("critical", "Check the tenant URL, DNS, proxy and firewall, and that "
-                           "the TLS certificate is trusted on this machine."),
-    "MISSING_RESOURCE_TYPE": ("critical", "The tenant does not offer every resource type the "
-                              "integration reads: check that this is the SCIM Cloud Connector "
-                              "base (…/scim/v2) and that the connector is enabled for it."),
-    "SCIM_READ_FAILED": ("high", "Users or groups could not be read: see the evidence; the "
-                         "custom SCIM role is the usual cause."),
-    "NO_VISIBLE_FOLDERS": ("critical", "The service account holds Owner on no folder, so the "
-                           "IGA will see no folder and no secret (FAQ). Grant it Owner on the "
-                           "folders the IGA must govern (directly or through a group)."),
-    "NO_VISIBLE_SECRETS": ("high", remedies.NO_VISIBLE_SECRETS),
-    "PARTIAL_FOLDER_VISIBILITY": ("medium", "The service account owns only some folders: the "
-                                  "IGA will not see the others. Grant Owner on the folders it "
-                                  "must govern, or accept the gap knowingly."),
-    "WRITE_PROBE_FAILED": ("high", "A SCIM write failed or kept client meta: check the "
-                           "custom role's folder and identity permissions (checklist below) "
-                           "and the evidence."),
-    "WRITE_PROBE_LEFTOVER": ("high", "The probe group may be left behind: if a group of the "
-                             "name in the evidence exists, delete that group (and only it) by "
-                             "hand (Platform: Access > Groups), then check the role's "
-                             "permissions."),
-    "FILTER_EQ_REFUSED": ("high", "The tenant refused an 'eq' filter the IGA relies on: check "
-                          "the base URL and the connector's version."),
-}
-# A connector that answers but serves nothing (its Secret Server out of reach, or disabled):
-# any check after the token can meet it, and says so with the token check's code.
-CATALOGUE.update({code: token_check.CATALOGUE[code]
-                  for code in token_check.CONNECTOR_STATES.values()})
-CATALOGUE.update(network.CATALOGUE)
 # The configuration page names the symptom of only the first two ("SCIM operations break");
 # the other six symptoms are what their names imply, and are marked as assumed.
 ROLE_CHECKLIST: tuple[tuple[str, str], ...] = (
@@ -77,9 +46,7 @@ ROLE_CHECKLIST: tuple[tuple[str, str], ...] = (
 )
 
 
-def _result(code: str, outcome: Outcome, summary: str, evidence: str = "") -> CheckResult:
-    severity, remediation = CATALOGUE[code]
-    return CheckResult(outcome, summary, evidence, remediation, code, severity)
+_result = CheckResult.found
 
 
 class _Session:
@@ -132,6 +99,7 @@ def onboarding_checks(profile: Profile, session: _Session, *,
     reach an on-prem connector from the internet (assumed when not given)."""
     url = httpx.URL(profile.base_url)
     onprem = profile.flavor == "onprem"
+    variant = "onprem" if onprem else None  # the remediation declared for on-prem, if any
 
     def well_formed(seen: dict[str, CheckResult]) -> CheckResult:
         # The profile could not exist otherwise: config.py refuses spaces, missing hosts, plain
@@ -148,7 +116,7 @@ def onboarding_checks(profile: Profile, session: _Session, *,
             addresses = {str(a[4][0]) for a in socket.getaddrinfo(url.host, url.port or 443)}
         except OSError:
             return _result("TENANT_UNREACHABLE", "fail", f"{url.host} does not resolve",
-                           "DNS: the host name does not resolve")
+                           "DNS: the host name does not resolve", variant=variant)
         return CheckResult("pass", f"{url.host} resolves", ", ".join(sorted(addresses)),
                            data={"addresses": sorted(addresses)})
 
@@ -171,7 +139,8 @@ def onboarding_checks(profile: Profile, session: _Session, *,
                                        tls.version() or "")
         except OSError as exc:
             return _result("TENANT_UNREACHABLE", "fail",
-                           f"{url.host}:{port} cannot be reached", unreachable_detail(exc))
+                           f"{url.host}:{port} cannot be reached", unreachable_detail(exc),
+                           variant=variant)
 
     def token(seen: dict[str, CheckResult]) -> CheckResult:
         result = check_token(profile)

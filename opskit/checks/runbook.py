@@ -16,8 +16,9 @@ import httpx
 from ..auth import unreachable_detail
 from ..config import Profile, connect, connect_view
 from ..errors import CLOUD_CONNECTOR_LOG, ONPREM_CONNECTOR_LOG, OpskitError
+from ..findings import Finding
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
-from ..report.findings import Finding, findings_frame, findings_styled
+from ..report.findings import findings_frame, findings_styled
 from .engine import Ran, findings, run_checks, styled, table
 from .iga import expected_settings, iga_checks, load_settings
 from .onboarding import ROLE_CHECKLIST, _Session, onboarding_checks

@@ -32,7 +32,6 @@ from .._redact import redact
 from ..auth import BearerAuth, TokenDiagnosis, auth_for, diagnose_token, request_token
 from ..config import DEFAULT_SCOPE, Profile, connect
 from ..errors import (
-    ONPREM_CONNECTOR_LOG,
     AuthError,
     ConfigError,
     ConnectorDisabled,
@@ -43,17 +42,10 @@ from ..errors import (
     ScimUnauthorized,
     SecretServerUnreachable,
 )
+from ..findings import DEFAULT_FAIL_ON, Finding, at_or_above, by_severity, finding
 from ..report.display import styled
 from ..report.escaping import markdown_code, markdown_text
-from ..report.findings import (
-    DEFAULT_FAIL_ON,
-    Finding,
-    Severity,
-    at_or_above,
-    by_severity,
-    findings_frame,
-    findings_styled,
-)
+from ..report.findings import findings_frame, findings_styled
 from ..scim.responses import list_page, names_disabled_connector, scim_json
 from .engine import findings as engine_findings
 from .engine import run_checks
@@ -74,7 +66,8 @@ READ_PARAMS = {"count": 1}
 ALTERNATE_SCOPES = {"xpm.platform": "xpmheadless", "xpmheadless": "xpm.platform"}
 
 # ------------------------------------------------------------------------------- finding codes
-# Stable codes, documented in docs/findings.md; each with its severity and default remediation.
+# Stable codes, declared in opskit.findings (severity, remediation) and documented in
+# docs/findings.md.
 TOKEN_OK = "TOKEN_OK"
 STATIC_TOKEN_OK = "STATIC_TOKEN_OK"
 TENANT_UNREACHABLE = "TENANT_UNREACHABLE"
@@ -99,82 +92,6 @@ ONPREM_CONNECTOR_DISABLED = "ONPREM_CONNECTOR_DISABLED"
 CONNECTOR_STATES: dict[type[ScimError], str] = {
     SecretServerUnreachable: SECRET_SERVER_UNREACHABLE,
     ConnectorDisabled: ONPREM_CONNECTOR_DISABLED,
-}
-
-CUSTOM_ROLE_PERMISSIONS = (
-    "Bypass Direct API Authentication Restriction", "Manage Identity Settings",
-    "Administer Secret Server Folders", "Administer Secret Server Reports",
-    "Create Root Folders in Secret Server", "Own Secret", "Personal Folder in Secret Server",
-    "View Secrets")
-
-_CLOUD_ACCESS_DENIED = (
-    "Give the service user the custom SCIM role (Access > Roles > Add Role > Add New Custom "
-    "Role, then the user's Role tab > Assign Roles) and keep its Platform User role. The role "
-    "needs, first, 'Bypass Direct API Authentication Restriction' and 'Manage Identity "
-    "Settings' (without either, SCIM operations fail), then " +
-    ", ".join(f"'{p}'" for p in CUSTOM_ROLE_PERMISSIONS[2:-1]) +
-    f" and '{CUSTOM_ROLE_PERMISSIONS[-1]}'.")
-_ONPREM_ACCESS_DENIED = (
-    f"The connector refused this endpoint's call: check {ONPREM_CONNECTOR_LOG}, for "
-    "'Application account is missing a required permission' and give the Secret Server "
-    "application account the roles the connector needs (View Users, Administer Users, "
-    "Administer Groups, Administer Folders, Administer Reports, Own Secret, View Secret, …; see "
-    "the connector's documentation).")
-
-CATALOGUE: dict[str, tuple[Severity, str]] = {
-    TOKEN_OK: ("info", ""),
-    STATIC_TOKEN_OK: ("info", ""),
-    TENANT_UNREACHABLE: ("critical", auth.REMEDIATION[auth.TENANT_UNREACHABLE]),
-    TOKEN_ENDPOINT_NOT_FOUND: ("critical", auth.REMEDIATION[auth.TOKEN_ENDPOINT_NOT_FOUND]),
-    TOKEN_INVALID_CLIENT: ("critical", auth.REMEDIATION[auth.INVALID_CLIENT]),
-    TOKEN_INVALID_SCOPE: ("critical", auth.REMEDIATION[auth.INVALID_SCOPE]),
-    TOKEN_UNSUPPORTED_GRANT: ("critical", auth.REMEDIATION[auth.UNSUPPORTED_GRANT]),
-    TOKEN_NOT_JSON: ("critical", auth.REMEDIATION[auth.NOT_JSON]),
-    TOKEN_UNEXPECTED_RESPONSE: ("critical", auth.REMEDIATION[auth.UNEXPECTED]),
-    TOKEN_SCOPE_NOT_GRANTED: (
-        "high", "Ask for scope xpm.platform, and check the service user's OAuth2 client "
-                "settings: the token must be granted exactly the scope the IGA requests."),
-    TOKEN_SCOPE_NOT_STATED: (
-        "low", "Nothing to fix if SCIM calls work: RFC 6749 lets a server omit the scope when it "
-               "equals the request. The check cannot show the scope from the answer, though."),
-    TOKEN_SCOPE_NOT_XPM_PLATFORM: (
-        "medium", "Set scope = \"xpm.platform\" in the profile, as the IGA's source sends it "
-                  "(SailPoint: OAuth request parameter 'scope'), so the check proves the scope "
-                  "the IGA will use."),
-    SCIM_ACCESS_DENIED: ("critical", _CLOUD_ACCESS_DENIED),
-    SCIM_TOKEN_REJECTED: (
-        "critical", "A fresh token was refused by the SCIM service: check that the token URL "
-                    "and the SCIM base belong to the same tenant, that the scope is "
-                    "xpm.platform, and that this machine's clock is right; if it lasts, ask "
-                    "Delinea support whether SCIM is enabled for the tenant."),
-    STATIC_TOKEN_REJECTED: (
-        "critical", "The endpoint's bearer token was refused: in the connector's UI open "
-                    "Settings > SCIM Connector Endpoints, Generate Token for the endpoint (this "
-                    "invalidates the old one), store it where the profile's token reference "
-                    "points and in the IGA. Tokens also lapse after 'Non-Expiry Token' days "
-                    "(default 730) and were invalidated by the upgrade to 2.5."),
-    SCIM_BASE_URL_WRONG: (
-        "critical", "The URL answered, but not as a SCIM service. Cloud: the SCIM base is "
-                    "https://<tenant>.delinea.app/scim/v2 (ask Delinea whether the SCIM Cloud "
-                    "Connector is enabled for the tenant). On-prem: "
-                    "https://<host>/SCIMConnector/v2. Check any proxy or login page in front."),
-    SCIM_CALL_FAILED: (
-        "high", "The SCIM service failed or throttled past the retries; run the check again "
-                "later, and check the connector's status and logs if it lasts."),
-    TOKEN_CLIENT_NOT_AUTHORIZED: ("critical", auth.REMEDIATION[auth.CLIENT_NOT_AUTHORIZED]),
-    SECRET_SERVER_UNREACHABLE: ("high", SecretServerUnreachable.remediation),
-    ONPREM_CONNECTOR_DISABLED: ("critical", ConnectorDisabled.remediation),
-}
-
-_CAUSE_CODES = {
-    auth.TENANT_UNREACHABLE: TENANT_UNREACHABLE,
-    auth.TOKEN_ENDPOINT_NOT_FOUND: TOKEN_ENDPOINT_NOT_FOUND,
-    auth.INVALID_CLIENT: TOKEN_INVALID_CLIENT,
-    auth.CLIENT_NOT_AUTHORIZED: TOKEN_CLIENT_NOT_AUTHORIZED,
-    auth.INVALID_SCOPE: TOKEN_INVALID_SCOPE,
-    auth.UNSUPPORTED_GRANT: TOKEN_UNSUPPORTED_GRANT,
-    auth.NOT_JSON: TOKEN_NOT_JSON,
-    auth.UNEXPECTED: TOKEN_UNEXPECTED_RESPONSE,
 }
 
 # ------------------------------------------------------------------------------- what it proves
@@ -459,10 +376,8 @@ def _resolve_credentials(prof: Profile) -> None:
         prof.token.resolve()
 
 
-def _finding(code: str, subject: str, message: str, remediation: str | None = None) -> Finding:
-    severity, default = CATALOGUE[code]
-    return Finding(code, severity, subject, redact(message),
-                   default if remediation is None else remediation)
+def _finding(code: str, subject: str, message: str, variant: str | None = None) -> Finding:
+    return finding(code, subject, redact(message), variant=variant)
 
 
 # ------------------------------------------------------------------------------- cloud
@@ -504,7 +419,7 @@ def _alternate_scope_granted(prof: Profile, refused: str) -> str | None:
 
 
 def _token_failure(d: TokenDiagnosis, alternate_scope: str | None) -> Finding:
-    code = _CAUSE_CODES.get(d.cause, TOKEN_UNEXPECTED_RESPONSE)
+    code = auth.CAUSE_CODES.get(d.cause, TOKEN_UNEXPECTED_RESPONSE)
     subject = d.client_id if code in (TOKEN_INVALID_CLIENT, TOKEN_CLIENT_NOT_AUTHORIZED,
                                       TOKEN_INVALID_SCOPE, TOKEN_UNSUPPORTED_GRANT) \
         else d.token_url
@@ -522,7 +437,7 @@ def _token_failure(d: TokenDiagnosis, alternate_scope: str | None) -> Finding:
     message = f"No token was issued: {what} ({d.detail})."
     if alternate_scope:
         message += f" The tenant does grant scope {alternate_scope!r} to these credentials."
-    return _finding(code, subject, message, d.remediation or None)
+    return _finding(code, subject, message)  # its remedy is the diagnosis's (opskit.auth)
 
 
 def _scope_findings(d: TokenDiagnosis) -> list[Finding]:
@@ -711,24 +626,21 @@ def _refusal(prof: Profile, exc: ScimError) -> tuple[str, str]:
 
 def _call_findings(prof: Profile, call: ScimCall) -> list[Finding]:
     onprem = prof.flavor == "onprem"
+    variant = "onprem" if onprem else None  # the remediation declared for on-prem, if any
     subject = prof.base_url
     if call.outcome == DENIED:
         return [_finding(SCIM_ACCESS_DENIED, prof.base_url if onprem else prof.client_id,
                          f"A token was {'sent' if onprem else 'issued'}, but SCIM refused "
                          f"{'the endpoint' if onprem else 'the service user'} with 403: "
-                         f"{call.detail}",
-                         _ONPREM_ACCESS_DENIED if onprem else _CLOUD_ACCESS_DENIED)]
+                         f"{call.detail}", variant)]
     if call.outcome == REJECTED:
         code = STATIC_TOKEN_REJECTED if onprem else SCIM_TOKEN_REJECTED
         return [_finding(code, subject, f"SCIM refused the token with 401: {call.detail}")]
     if call.outcome == NOT_SCIM:
         return [_finding(SCIM_BASE_URL_WRONG, subject, f"Not a SCIM service: {call.detail}")]
     if call.outcome == UNREACHABLE:
-        remedy = ("Check the connector's host and port (IIS site, 443/8443), DNS, the "
-                  "firewall, and that its TLS certificate is trusted here (set verify to a CA "
-                  "bundle in the profile for a self-signed one).") if onprem else None
         return [_finding(TENANT_UNREACHABLE, subject,
-                         f"The SCIM base could not be reached: {call.detail}", remedy)]
+                         f"The SCIM base could not be reached: {call.detail}", variant)]
     if call.outcome == FAILED:
         return [_finding(SCIM_CALL_FAILED, subject, f"The SCIM read failed: {call.detail}")]
     for code, outcome in _STATE_OUTCOMES.items():

@@ -9,7 +9,7 @@ and after applying can wait (bounded) for Platform Groups Sync to bring what it 
 See docs/group-gap.md.
 """
 
-from ._findings import CATALOGUE, PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
+from ..findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ._match import Match, NameRules, match_groups, name_differences, normalise_name
 from ._plan import (
     MAX_OPERATIONS,
@@ -37,7 +37,6 @@ from ._sources import (
 from ._wait import SyncWait
 
 __all__ = [
-    "CATALOGUE",
     "IGA_COLUMNS",
     "MAX_OPERATIONS",
     "PLATFORM_EDIT_GROUP_STEPS",

@@ -1,90 +1,8 @@
-"""The group-gap finding codes, their severities and remedies, and the FAQ's manual steps."""
+"""Group-gap findings merged per subject, in the order the catalogue declares the codes."""
 
 from __future__ import annotations
 
-from ..report.findings import Finding, Severity
-
-# Delinea FAQ, "What if I am missing a group in Secret Server after syncing with IGA/IAM
-# Provider?", with the selection step of Secret Server's Platform Group Sync page: only enabled
-# (selected) platform groups sync. SCIM cannot trigger this sync; an administrator does it.
-PLATFORM_GROUPS_SYNC_STEPS: tuple[str, ...] = (
-    "Log in to the Platform using an administrator account.",
-    "Navigate to Access > Groups.",
-    "In the Secret Server section, click Platform Groups Sync (in Secret Server: Settings > "
-    "Platform Groups Sync).",
-    "On the Platform Groups Sync page, which lists all platform groups and those missing in "
-    "Secret Server, check that the groups named here are listed.",
-    "Select them for sync: on the Groups tab click Edit, select each group named here, and "
-    "click Save (only enabled platform groups sync).",
-    "Click the Sync Now button.",
-    "After syncing, the selected platform groups are synchronized between the Platform and "
-    "Secret Server: run the group-gap report again to confirm.",
-)
-# The same FAQ entry: editing or adding a group by hand on the Platform.
-PLATFORM_EDIT_GROUP_STEPS: tuple[str, ...] = (
-    "Log in to the Platform using an administrator account.",
-    "Navigate to Access > Groups.",
-    "Review the existing groups to confirm whether the group is already there.",
-    "Click the group's name, then Edit to change its Name or Description; click Save. The "
-    "saved group syncs with Secret Server and the IAM/IGA provider.",
-    "To add a group, click Add Group, give its Name and Description, and save.",
-    "To manage membership, open the group's Members tab: Assign Member to add, select and "
-    "Unassign to remove.",
-)
-
-
-def steps_text(steps: tuple[str, ...]) -> str:
-    return " ".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
-
-
-CATALOGUE: dict[str, tuple[Severity, str]] = {
-    "GROUP_NOT_IN_SECRET_SERVER": (
-        "high", "Sync it by hand (Delinea FAQ, and Secret Server's Platform Group Sync page): "
-        + steps_text(PLATFORM_GROUPS_SYNC_STEPS) + " SCIM cannot start this sync."),
-    "GROUP_SYNC_PENDING": (
-        "low", "The group was created within one sync interval, so Platform Groups Sync's "
-        "timer has not had its chance yet: if it is among the groups enabled for sync, the "
-        "timer brings it to Secret Server by the time the message gives; run the report "
-        "again after that. If it is still missing then, or is needed sooner, select it for "
-        "sync and click Sync Now (the steps under GROUP_NOT_IN_SECRET_SERVER). Until it is "
-        "there, folder permissions cannot name it in Secret Server."),
-    "GROUP_NOT_FOUND_BY_SECRET_SERVER": (
-        "medium", "Not a sync matter: this tenant's Secret Server searches Platform groups "
-        "directly. Check, in order: the Secret Server side is current (an export taken before "
-        "the group was made, or a reference for another Secret Server, lacks it); the tenant "
-        "really needs no sync (if its Platform Groups Sync page lists groups missing in "
-        "Secret Server, it syncs: set platform_groups_searched_directly = false in the "
-        "profile's platform_groups_sync and run again); the group can be found when Secret "
-        "Server searches for it (for example when adding a folder permission). If Secret "
-        "Server cannot find a Platform group, raise it with Delinea support."),
-    "GROUP_NOT_ON_PLATFORM": (
-        "high", "Provision the group: apply the group-gap remediation plan (it creates the "
-        "group through SCIM with the IGA's direct members) or re-run the IGA's provisioning "
-        "for this entitlement. Secret Server then gets it from Platform Groups Sync: at once "
-        "where Secret Server searches Platform groups directly, else at the timer's next run."),
-    "GROUP_NOT_IN_IGA": (
-        "medium", "Bring the group under the IGA's governance (aggregate it as an entitlement) "
-        "or delete it if nobody needs it. A group made by hand on purpose, such as the service "
-        "account's owner group, can be accepted knowingly."),
-    "GROUP_NAME_MISMATCH": (
-        "low", "Make the spellings the same, usually in the IGA (its entitlement name or "
-        "attribute mapping: domain prefix, case, spaces), or rename the group on the Platform "
-        "(Access > Groups > Edit). opskit does not rename groups itself."),
-    "GROUP_MEMBERSHIP_DIFFERS": (
-        "high", "Make the Platform match the IGA: apply the group-gap remediation plan (a "
-        "PATCH that adds and removes direct members) or re-run the IGA's provisioning. If the "
-        "Platform is right, correct the access in the IGA instead."),
-    "GROUP_ONLY_IN_SECRET_SERVER": (
-        "low", "A group made directly in Secret Server (or from a directory) that neither the "
-        "Platform nor the IGA knows: delete it if unused, or create it on the Platform and "
-        "govern it in the IGA."),
-}
-CODES = tuple(CATALOGUE)
-
-
-def finding(code: str, subject: str, message: str) -> Finding:
-    severity, remediation = CATALOGUE[code]
-    return Finding(code, severity, subject, message, remediation)
+from ..findings import GROUP_GAP, Finding, raised_by
 
 
 def merged(findings: list[Finding]) -> list[Finding]:
@@ -98,5 +16,5 @@ def merged(findings: list[Finding]) -> list[Finding]:
                                f.remediation)
         else:
             out[key] = f
-    order = {code: i for i, code in enumerate(CODES)}
+    order = {c.code: i for i, c in enumerate(raised_by(GROUP_GAP))}
     return sorted(out.values(), key=lambda f: (order[f.code], f.subject))

@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..config import Profile, connect
 from ..errors import ConfigError, OpskitError
+from ..findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ..scim import ScimClient, filters, run_sync, urns
-from ._findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ._match import normalise_name
 from ._report import ONLY_IN_IGA, ONLY_ON_PLATFORM, GroupGapReport
 from ._sources import GroupSource

@@ -27,9 +27,10 @@ from ..config import (
 )
 from ..csvfile import shown_source
 from ..errors import ConfigError, OpskitError
+from ..findings import Finding, by_severity
 from ..inventory import fetch_inventory
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
-from ..report.findings import Finding, by_severity, findings_styled
+from ..report.findings import findings_styled
 from ._match import NameRules, match_groups
 from ._plan import MAX_OPERATIONS, ApplyResult, RemediationPlan, apply_plan, plan_remediation
 from ._report import (

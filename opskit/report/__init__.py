@@ -1,7 +1,7 @@
 """Reports: findings, the record() hand-off to the runner, display setup, results files."""
 
+from ..findings import DEFAULT_FAIL_ON, SEVERITIES, Finding, at_or_above, by_severity
 from .display import headless, setup, table
-from .findings import DEFAULT_FAIL_ON, SEVERITIES, Finding, at_or_above, by_severity
 from .record import RUN_DIR_ENV, record
 
 __all__ = ["DEFAULT_FAIL_ON", "RUN_DIR_ENV", "SEVERITIES", "Finding", "at_or_above",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._redact import redact
-from .findings import Finding, by_severity
+from ..findings import Finding, by_severity
 
 RUN_DIR_ENV = "OPSKIT_RUN_DIR"
 RECORD_FILE = "record.json"

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from ..findings import SEVERITIES, Finding, at_or_above
 from .escaping import csv_cell
-from .findings import SEVERITIES, Finding, at_or_above
 from .record import RECORD_FILE
 
 Status = Literal["ok", "findings", "failed"]
