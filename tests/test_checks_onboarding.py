@@ -78,6 +78,18 @@ def test_unreachable_tenant(sandbox) -> None:
     got = outcomes(ran)
     assert got["tls"][0] == "fail" and got["token"] == ("skip", "tls")
     assert [f.code for f in findings(ran, "acme")] == ["TENANT_UNREACHABLE"]
+    assert findings(ran, "acme")[0].remediation == declared("TENANT_UNREACHABLE").remediation
+
+
+def test_unreachable_connector_gets_the_on_prem_remedy(sandbox) -> None:
+    from dataclasses import replace
+
+    port = closed_port()
+    prof = replace(onprem_profile(sandbox), base_url=f"http://127.0.0.1:{port}/SCIMConnector/v2")
+    [finding] = findings(run_onboarding(prof), "acme")
+    assert finding.code == "TENANT_UNREACHABLE" and finding.severity == "critical"
+    assert finding.remediation == declared("TENANT_UNREACHABLE").remediation_for("onprem")
+    assert "connector's host and port" in finding.remediation
 
 
 def test_role_missing_and_no_owned_folder(small_tenant: TenantFile) -> None:
