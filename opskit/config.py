@@ -4,6 +4,11 @@ A profile file is ``opskit.toml`` in the working directory, else ``$OPSKIT_CONFI
 ``~/.config/opskit/opskit.toml``. Two profiles are built in: ``sandbox`` (the practice tenant's
 cloud flavor) and ``sandbox-onprem`` (its on-prem flavor); both start the practice tenant for the
 duration of the call, or use the one ``OPSKIT_SANDBOX_URL`` names.
+
+Each kind is its own type (:class:`CloudProfile`, :class:`OnPremProfile`,
+:class:`PracticeProfile`; ``Profile`` is any of them). :func:`connect` turns a profile into an
+``Endpoint``, a tenant to talk to: a cloud or on-prem profile as it is, or the practice tenant
+serving a practice profile (:class:`PracticeEndpoint`), reached through ``opskit.sandbox.entry``.
 """
 
 from __future__ import annotations
