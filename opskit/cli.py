@@ -489,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, argv: list[str], *, debug: bool) -> int:
     from .errors import OpskitError
-    from .sandbox.tenantfile import TenantFileError
+    from .sandbox.entry import TenantFileError
 
     try:
         return int(args.func(args))
