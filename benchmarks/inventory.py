@@ -104,15 +104,15 @@ def role_baseline(url: str, flavor: str) -> dict[str, Any]:
 
 
 def bench_profile(url: str, flavor: str) -> Any:
-    from opskit.config import Profile, SecretRef
+    from opskit.config import CloudProfile, OnPremProfile, SecretRef
 
     if flavor == "onprem":
-        return Profile("bench", "onprem", "onprem", base_url=f"{url}/SCIMConnector/v2",
-                       token=SecretRef("env:OPSKIT_BENCH_ONPREM_TOKEN"))
-    return Profile("bench", "cloud", "cloud", base_url=f"{url}/scim/v2",
-                   token_url=f"{url}/identity/api/oauth2/token/xpmplatform",
-                   client_id=os.environ["OPSKIT_BENCH_CLIENT_ID"],
-                   client_secret=SecretRef("env:OPSKIT_BENCH_CLIENT_SECRET"))
+        return OnPremProfile("bench", base_url=f"{url}/SCIMConnector/v2",
+                             token=SecretRef("env:OPSKIT_BENCH_ONPREM_TOKEN"))
+    return CloudProfile("bench", base_url=f"{url}/scim/v2",
+                        token_url=f"{url}/identity/api/oauth2/token/xpmplatform",
+                        client_id=os.environ["OPSKIT_BENCH_CLIENT_ID"],
+                        client_secret=SecretRef("env:OPSKIT_BENCH_CLIENT_SECRET"))
 
 
 def role_opskit(url: str, flavor: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from .audit_inputs import (
     save_grant_history,
 )
 from .auth import check_reachable
-from .config import Profile, connect, connect_view, load_profiles
+from .config import Endpoint, Profile, connect, connect_view, load_profiles
 from .csvfile import is_url, shown_source
 from .errors import ConfigError
 from .findings import Finding, by_severity
@@ -371,7 +371,7 @@ def _top(counts: pd.Series) -> str | None:
 
 
 # ---------------------------------------------------------------------------- helpers
-def tenant_name(prof: Profile) -> str:
+def tenant_name(prof: Endpoint) -> str:
     """How tenant-wide findings name the tenant: a practice tenant's own name, a Delinea cloud
     tenant's subdomain (``acme.delinea.app`` → ``acme``), else the profile's name."""
     if prof.tenant_name:
@@ -383,7 +383,7 @@ def tenant_name(prof: Profile) -> str:
     return prof.name
 
 
-def _service_account(prof: Profile) -> str | None:
+def _service_account(prof: Endpoint) -> str | None:
     """The cloud service user's userName: the profile's client_id; for an on-prem profile, that
     of a cloud profile naming this one as its reference."""
     if prof.client_id:
@@ -428,7 +428,7 @@ def _looks_like_file(source: str) -> bool:
         Path(source).exists()
 
 
-def _reference_profile(name: str, prof: Profile, *, explicit: bool,
+def _reference_profile(name: str, prof: Endpoint, *, explicit: bool,
                        notes: list[str]) -> Profile | None:
     """The reference profile to fetch, or None (with a note) when the profile's own
     reference cannot serve."""

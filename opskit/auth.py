@@ -26,7 +26,7 @@ import orjson
 
 from . import http
 from ._redact import logger, redact, remember
-from .config import Profile, SecretRef
+from .config import Endpoint, PracticeProfile, Profile, SecretRef
 from .errors import AuthError, ConfigError, LimitExceeded, ProtocolError, TransportError
 from .findings import declared
 
@@ -211,12 +211,12 @@ def _base_diagnosis(token_url: str, client_id: str, scope: str) -> TokenDiagnosi
                           client_id=client_id, scope_requested=scope)
 
 
-def request_token(profile: Profile, scope: str | None = None, *, client_auth: str = "post"
-                  ) -> tuple[TokenDiagnosis, str | None]:
+def request_token(profile: Profile | Endpoint, scope: str | None = None, *,
+                  client_auth: str = "post") -> tuple[TokenDiagnosis, str | None]:
     """One token request: (diagnosis, the token or None). Never raises for a refused token.
 
     The token is for the caller to use at once (see BearerAuth), never to keep or show."""
-    if profile.kind == "sandbox" and profile.client_secret is None:
+    if isinstance(profile, PracticeProfile):  # not yet connected
         from .config import connect
 
         with connect(profile) as connected:
@@ -245,7 +245,7 @@ def request_token(profile: Profile, scope: str | None = None, *, client_auth: st
     return interpret_token_response(response, d)
 
 
-def diagnose_token(profile: Profile, scope: str | None = None, *,
+def diagnose_token(profile: Profile | Endpoint, scope: str | None = None, *,
                    client_auth: str = "post") -> TokenDiagnosis:
     """Ask for one token and explain the answer (never raises for a refused token).
 
@@ -318,7 +318,7 @@ class ClientCredentialsAuth(httpx.Auth):
         self.last_diagnosis: TokenDiagnosis | None = None
 
     @classmethod
-    def from_profile(cls, profile: Profile) -> ClientCredentialsAuth:
+    def from_profile(cls, profile: Endpoint) -> ClientCredentialsAuth:
         if profile.client_secret is None:
             raise ConfigError(f"profile {profile.name!r} has no client_secret",
                               "set client_secret = \"env:NAME\" in the profile")
@@ -414,7 +414,7 @@ class ClientCredentialsAuth(httpx.Auth):
             refetched = refetched or step == "refetch"
 
 
-def auth_for(profile: Profile) -> httpx.Auth:
+def auth_for(profile: Endpoint) -> httpx.Auth:
     """The auth flow a profile needs."""
     if profile.flavor == "cloud":
         return ClientCredentialsAuth.from_profile(profile)
@@ -423,7 +423,7 @@ def auth_for(profile: Profile) -> httpx.Auth:
     return StaticTokenAuth(profile.token)
 
 
-def check_reachable(prof: Profile) -> None:
+def check_reachable(prof: Endpoint) -> None:
     """One unauthenticated request with few retries, before a report's patient reads: a tenant
     that cannot be reached is said in seconds (any HTTP answer, even 401, will do)."""
     with http.client(verify=prof.verify, limits=prof.limits.first_contact(),

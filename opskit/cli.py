@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 if TYPE_CHECKING:  # the sandbox is imported only by the commands that use it
     from .sandbox.serve import RunningSandbox
-    from .sandbox.tenantfile import TenantFile
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 MAX_SCALE = 500  # ≈ 100,000 users: minutes and gigabytes to build; more is no demo
@@ -123,9 +122,9 @@ def _out_folder(out: Path) -> Path:
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
     from .config import is_loopback
+    from .sandbox.entry import REHEARSALS, tenant_file
     from .sandbox.faults import FaultSpec
     from .sandbox.serve import serve_forever
-    from .sandbox.tenantfile import load_tenant
 
     try:
         faults = FaultSpec.parse(args.faults)
@@ -135,11 +134,8 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         _warn(f"--host {args.host or '(every address)'} lets other machines reach the practice "
               "tenant, and its credentials are the well-known practice ones: anyone on the "
               "network can use them; serve on 127.0.0.1 unless others must reach it")
-    data = load_tenant(args.data) if args.data else _default_tenant()
+    data = tenant_file(args.data, args.rehearsal)
     if args.rehearsal:
-        from .sandbox.rehearsals import REHEARSALS, rehearse
-
-        data = rehearse(data, args.rehearsal)
         chosen = REHEARSALS[args.rehearsal]
         print(f"rehearsal {args.rehearsal}: {chosen.what} (the onboarding runbook on the "
               f"{chosen.flavor} connector should report {chosen.code})", flush=True)
@@ -165,16 +161,9 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
 
 
 def _rehearsal_names() -> list[str]:
-    from .sandbox.rehearsals import REHEARSALS
+    from .sandbox.entry import REHEARSALS
 
     return list(REHEARSALS)
-
-
-def _default_tenant() -> TenantFile:
-    from .sandbox.demodata import generate
-    from .sandbox.tenantfile import parse_tenant
-
-    return parse_tenant(generate(scale=1, seed=0), "<demo data, scale 1>")
 
 
 def _sandbox_demo_data(args: argparse.Namespace) -> int:
@@ -500,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, argv: list[str], *, debug: bool) -> int:
     from .errors import OpskitError
-    from .sandbox.tenantfile import TenantFileError
+    from .sandbox.entry import TenantFileError
 
     try:
         return int(args.func(args))

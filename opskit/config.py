@@ -4,6 +4,11 @@ A profile file is ``opskit.toml`` in the working directory, else ``$OPSKIT_CONFI
 ``~/.config/opskit/opskit.toml``. Two profiles are built in: ``sandbox`` (the practice tenant's
 cloud flavor) and ``sandbox-onprem`` (its on-prem flavor); both start the practice tenant for the
 duration of the call, or use the one ``OPSKIT_SANDBOX_URL`` names.
+
+Each kind is its own type (:class:`CloudProfile`, :class:`OnPremProfile`,
+:class:`PracticeProfile`; ``Profile`` is any of them). :func:`connect` turns a profile into an
+``Endpoint``, a tenant to talk to: a cloud or on-prem profile as it is, or the practice tenant
+serving a practice profile (:class:`PracticeEndpoint`), reached through ``opskit.sandbox.entry``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -30,7 +35,6 @@ Kind = Literal["cloud", "onprem", "sandbox"]
 Flavor = Literal["cloud", "onprem"]
 TOKEN_PATH = "/identity/api/oauth2/token/xpmplatform"
 CLOUD_SCIM_PATH = "/scim/v2"
-SANDBOX_ONPREM_PATH = "/SCIMConnector/v2"  # the practice tenant's on-prem connector
 DEFAULT_SCOPE = "xpm.platform"
 SECRET_SCHEMES = ("env:", "keyring:", "file:")
 BUILTIN = ("sandbox", "sandbox-onprem")
@@ -136,13 +140,10 @@ class PlatformGroupsSync:
     given: bool = False
 
 
-@dataclass(frozen=True)
-class Profile:
-    """A resolved, validated profile. Secrets stay references until a request needs them."""
+class _Absent:
+    """What a profile kind does not hold reads as absent (empty, None, the default), so code
+    that reads any profile or endpoint needs no test of its kind."""
 
-    name: str
-    kind: Kind
-    flavor: Flavor
     base_url: str = ""
     token_url: str = ""
     client_id: str = ""
@@ -150,15 +151,102 @@ class Profile:
     scope: str = DEFAULT_SCOPE
     token: SecretRef | None = None
     verify: bool | str = True
-    sandbox_data: str | None = None
-    rehearsal: str | None = None  # sandbox only: serve the tenant in this broken state
+    tenant_name: str | None = None  # the tenant's own name, where the profile knows it
+    platform_groups_sync: PlatformGroupsSync = PlatformGroupsSync()
+
+
+@dataclass(frozen=True)
+class CloudProfile(_Absent):
+    """The SCIM Cloud Connector of a Delinea Platform tenant: OAuth2 client credentials."""
+
+    kind: ClassVar[Literal["cloud"]] = "cloud"
+    flavor: ClassVar[Literal["cloud"]] = "cloud"
+    name: str
+    base_url: str = ""
+    token_url: str = ""
+    client_id: str = ""
+    client_secret: SecretRef | None = None
+    scope: str = DEFAULT_SCOPE
+    verify: bool | str = True
     # The tenant's other views, for reports that compare: a profile that sees every folder
     # (the on-prem connector of the same Secret Server), and the IGA's group export (path/URL).
     reference: str | None = None
     iga_export: str | None = None
-    tenant_name: str | None = None  # the tenant's own name, where the profile knows it
+    tenant_name: str | None = None
     limits: Limits = DEFAULT_LIMITS  # time budgets and size ceilings (opskit.limits)
     platform_groups_sync: PlatformGroupsSync = PlatformGroupsSync()
+
+    @property
+    def profile(self) -> CloudProfile:
+        return self  # a real tenant's profile is its own endpoint
+
+
+@dataclass(frozen=True)
+class OnPremProfile(_Absent):
+    """The On-Prem SCIM Connector in front of Secret Server: a static bearer token."""
+
+    kind: ClassVar[Literal["onprem"]] = "onprem"
+    flavor: ClassVar[Literal["onprem"]] = "onprem"
+    name: str
+    base_url: str = ""
+    token: SecretRef | None = None
+    verify: bool | str = True
+    reference: str | None = None
+    iga_export: str | None = None
+    limits: Limits = DEFAULT_LIMITS
+
+    @property
+    def profile(self) -> OnPremProfile:
+        return self
+
+
+@dataclass(frozen=True)
+class PracticeProfile(_Absent):
+    """The practice tenant (opskit.sandbox) in one flavor: a tenant file, or the demo company,
+    served while a :func:`connect` block runs."""
+
+    kind: ClassVar[Literal["sandbox"]] = "sandbox"
+    name: str
+    flavor: Flavor = "cloud"
+    data: str | None = None  # a tenant file; None: the built-in demo company
+    rehearsal: str | None = None  # serve the tenant in this broken state
+    reference: str | None = None
+    iga_export: str | None = None
+    limits: Limits = DEFAULT_LIMITS
+
+
+# A profile as opskit.toml (or the built-ins) define it. Secrets stay references until a
+# request needs them.
+Profile = CloudProfile | OnPremProfile | PracticeProfile
+
+
+@dataclass(frozen=True)
+class PracticeEndpoint:
+    """A practice profile connected: the practice tenant serving it, as its flavor's client
+    reaches it. The tenant's own name, IGA export and group sync are what the tenant says."""
+
+    kind: ClassVar[Literal["sandbox"]] = "sandbox"
+    profile: PracticeProfile  # the profile it came from
+    url: str  # the practice tenant serving it (both flavors answer there)
+    name: str
+    flavor: Flavor
+    base_url: str
+    token_url: str = ""
+    client_id: str = ""
+    client_secret: SecretRef | None = None
+    token: SecretRef | None = None
+    reference: str | None = None
+    iga_export: str | None = None
+    tenant_name: str | None = None
+    limits: Limits = DEFAULT_LIMITS
+    platform_groups_sync: PlatformGroupsSync = PlatformGroupsSync()
+    scope: ClassVar[str] = DEFAULT_SCOPE
+    verify: ClassVar[bool | str] = True
+
+
+# A tenant to talk to, as connect() yields it: a cloud or on-prem profile as it is (it names a
+# reachable tenant), or the practice tenant serving a practice profile.
+Endpoint = CloudProfile | OnPremProfile | PracticeEndpoint
 
 
 def is_loopback(host: str) -> bool:
@@ -268,7 +356,7 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
                    reference=raw.get("reference") or None,
                    iga_export=raw.get("iga_export") or None,
                    limits=parse_limits(raw.get("limits"), f"{where}.limits"))
-    if "platform_groups_sync" in raw:
+    if isinstance(prof, CloudProfile) and "platform_groups_sync" in raw:
         prof = replace(prof, platform_groups_sync=_groups_sync(
             raw["platform_groups_sync"], f"{where}.platform_groups_sync"))
     return prof
@@ -312,9 +400,9 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
         scope = raw.get("scope", DEFAULT_SCOPE)
         if not isinstance(scope, str) or not scope or any(c.isspace() for c in scope):
             raise ConfigError(f"{where}.scope {scope!r} is not a scope", "use xpm.platform")
-        return Profile(name, "cloud", "cloud", base, token_url, client_id,
-                       _secret(raw.get("client_secret"), f"{where}.client_secret"), scope,
-                       verify=verify, tenant_name=None if "://" in tenant else tenant.lower())
+        return CloudProfile(name, base, token_url, client_id,
+                            _secret(raw.get("client_secret"), f"{where}.client_secret"), scope,
+                            verify=verify, tenant_name=None if "://" in tenant else tenant.lower())
     if kind == "onprem":
         url = _url(raw.get("base_url"), f"{where}.base_url")
         base = str(url).rstrip("/")
@@ -322,8 +410,8 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
             raise ConfigError(f"{where}.base_url {base!r} does not end in /v2",
                               "the on-prem connector's SCIM base is "
                               "https://<host>/SCIMConnector/v2")
-        return Profile(name, "onprem", "onprem", base,
-                       token=_secret(raw.get("token"), f"{where}.token"), verify=verify)
+        return OnPremProfile(name, base, token=_secret(raw.get("token"), f"{where}.token"),
+                             verify=verify)
     flavor = raw.get("flavor")
     if flavor not in (None, "cloud", "onprem"):
         raise ConfigError(f"{where}.flavor is {flavor!r}", "use \"cloud\" or \"onprem\"")
@@ -335,7 +423,7 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
         raise ConfigError(f"{where}.rehearsal must be a rehearsal's name",
                           "e.g. rehearsal = \"no-folder\" (docs/profiles.md)")
     if rehearsal is not None:
-        from .sandbox.rehearsals import REHEARSALS
+        from .sandbox.entry import REHEARSALS
 
         if rehearsal not in REHEARSALS:
             raise ConfigError(f"{where}.rehearsal is {rehearsal!r}",
@@ -347,7 +435,7 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
                               f"breaks the {broken} connector",
                               f"set flavor = \"{broken}\", or leave flavor out")
         flavor = broken
-    return Profile(name, "sandbox", flavor or "cloud", sandbox_data=data, rehearsal=rehearsal)
+    return PracticeProfile(name, flavor or "cloud", data=data, rehearsal=rehearsal)
 
 
 def config_path() -> Path | None:
@@ -380,8 +468,9 @@ def _profile_text(path: Path) -> str:
 
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     """Every profile: the built-in ones, then those of the profile file."""
-    profiles = {"sandbox": Profile("sandbox", "sandbox", "cloud", reference="sandbox-onprem"),
-                "sandbox-onprem": Profile("sandbox-onprem", "sandbox", "onprem")}
+    profiles: dict[str, Profile] = {
+        "sandbox": PracticeProfile("sandbox", "cloud", reference="sandbox-onprem"),
+        "sandbox-onprem": PracticeProfile("sandbox-onprem", "onprem")}
     path = path or config_path()
     if path is None:
         return profiles
@@ -426,7 +515,7 @@ def get_profile(name: str | None = None, path: Path | None = None, *,
 _warned: set[str] = set()
 
 
-def insecure_note(prof: Profile) -> str | None:
+def insecure_note(prof: Profile | Endpoint) -> str | None:
     """What a run must say about a profile that turns TLS checks off; None when it does not."""
     if prof.verify is not False:
         return None
@@ -436,79 +525,54 @@ def insecure_note(prof: Profile) -> str | None:
 
 
 @contextmanager
-def connect(profile: Profile | str | None = None) -> Iterator[Profile]:
-    """A profile ready to use: for the practice tenant, one running for the block's duration."""
-    prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    if prof.kind != "sandbox" or prof.base_url:  # a real tenant, or a practice one running
+def connect(profile: Profile | Endpoint | str | None = None) -> Iterator[Endpoint]:
+    """A tenant to talk to: a cloud or on-prem profile as it is; for a practice profile, the
+    practice tenant running for the block's duration (or the one ``OPSKIT_SANDBOX_URL`` names;
+    a rehearsal always gets one of its own)."""
+    prof = get_profile(profile) if profile is None or isinstance(profile, str) else profile
+    if not isinstance(prof, PracticeProfile):  # a real tenant, or a practice one connected
         yield prof
         return
-    # The practice tenant is a separate wing: only its serving entry point is used here.
-    from .sandbox.serve import running
-
     external = os.environ.get("OPSKIT_SANDBOX_URL")
-    data = _sandbox_tenant(prof)
-    if external and not prof.rehearsal:
-        yield _sandbox_profile(prof, external.rstrip("/"), data)
-        return
-    served = data
-    if prof.rehearsal:
-        from .sandbox.rehearsals import rehearse
-
-        served = rehearse(data, prof.rehearsal)
-    # The client keeps the tenant's original credentials: a rehearsal breaks the tenant side.
-    with running(served) as sb:
-        yield _sandbox_profile(prof, sb.url, data)
+    with _practice(prof, external if external and not prof.rehearsal else None) as endpoint:
+        yield endpoint
 
 
 @contextmanager
-def connect_view(view: Profile | str, beside: Profile) -> Iterator[Profile]:
+def connect_view(view: Profile | Endpoint | str, beside: Endpoint) -> Iterator[Endpoint]:
     """Another view of the tenant ``beside`` is connected to, such as its ``reference``.
 
     A practice profile named beside a running practice tenant (same tenant data, neither a
     rehearsal) is served by that same tenant, so both views see one state: a group created
     through one shows in the other. Anything else connects as :func:`connect` does.
     """
-    prof = view if isinstance(view, Profile) else get_profile(view)
-    served = _served_url(beside)
-    if (served and prof.kind == "sandbox" and not prof.base_url and not prof.rehearsal
-            and not beside.rehearsal and prof.sandbox_data == beside.sandbox_data):
-        yield _sandbox_profile(prof, served, _sandbox_tenant(prof))
+    prof = get_profile(view) if isinstance(view, str) else view
+    if (isinstance(prof, PracticeProfile) and isinstance(beside, PracticeEndpoint)
+            and not prof.rehearsal and not beside.profile.rehearsal
+            and prof.data == beside.profile.data):
+        with _practice(prof, beside.url) as endpoint:
+            yield endpoint
         return
     with connect(prof) as connected:
         yield connected
 
 
-def _served_url(prof: Profile) -> str | None:
-    """The practice tenant's URL serving a connected practice profile."""
-    if prof.kind != "sandbox" or not prof.base_url:
-        return None
-    for path in (CLOUD_SCIM_PATH, SANDBOX_ONPREM_PATH):
-        if prof.base_url.endswith(path):
-            return prof.base_url[: -len(path)]
-    return None
+@contextmanager
+def _practice(prof: PracticeProfile, url: str | None) -> Iterator[PracticeEndpoint]:
+    """The practice tenant serving ``prof`` (at ``url`` when one runs there already)."""
+    # The practice tenant is a separate wing, imported only when used, through its one door.
+    from .sandbox.entry import practice
 
-
-def _sandbox_tenant(prof: Profile) -> Any:
-    from .sandbox.demodata import generate
-    from .sandbox.tenantfile import load_tenant, parse_tenant
-
-    if prof.sandbox_data:
-        return load_tenant(prof.sandbox_data)
-    return parse_tenant(generate(scale=1, seed=0), "<demo data>")
-
-
-def _sandbox_profile(prof: Profile, url: str, data: Any) -> Profile:
-    sa = data.service_account
-    sync = data.platform_groups_sync  # the practice tenant says how its groups sync
-    prof = replace(prof, tenant_name=data.tenant, platform_groups_sync=PlatformGroupsSync(
-        sync.interval_seconds / 3600, sync.platform_groups_searched_directly, given=True))
-    if prof.iga_export is None and data.iga is not None:
-        prof = replace(prof, iga_export=url + "/_sandbox/iga-export.csv")
-    if prof.flavor == "cloud":
-        return replace(prof, base_url=url + CLOUD_SCIM_PATH, token_url=url + TOKEN_PATH,
-                       client_id=sa.client_id,
-                       client_secret=SecretRef.practice(sa.client_secret, "client_secret"))
-    # The cloud service user's name is no secret; reports on the on-prem view use it to tell
-    # the service account's own grants apart, as a cloud profile naming this one would.
-    return replace(prof, base_url=url + SANDBOX_ONPREM_PATH, client_id=sa.client_id,
-                   token=SecretRef.practice(data.onprem.token, "onprem_token"))
+    with practice(prof.data, prof.flavor, rehearsal=prof.rehearsal, url=url) as served:
+        yield PracticeEndpoint(
+            profile=prof, url=served.url, name=prof.name, flavor=prof.flavor,
+            base_url=served.scim_url, token_url=served.token_url, client_id=served.client_id,
+            client_secret=None if served.client_secret is None else
+            SecretRef.practice(served.client_secret, "client_secret"),
+            token=None if served.token is None else SecretRef.practice(served.token,
+                                                                       "onprem_token"),
+            reference=prof.reference, iga_export=prof.iga_export or served.iga_export_url,
+            tenant_name=served.tenant, limits=prof.limits,
+            platform_groups_sync=PlatformGroupsSync(  # the practice tenant says how they sync
+                served.sync_interval_hours, served.platform_groups_searched_directly,
+                given=True))

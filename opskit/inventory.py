@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from . import _columns, _swapdir
 from ._columns import Columns, PageReader
-from .config import Profile, connect, insecure_note
+from .config import Endpoint, Profile, connect, insecure_note
 from .errors import ConfigError, NotScimResponse, OpskitError, ScimNotFound
 from .scim import ScimClient, ScimList, run_sync, urns
 
@@ -364,7 +364,7 @@ def _optional_refused(error: OpskitError) -> str:
             "audit says so rather than guessing them from folder roles")
 
 
-def fetch_inventory(profile: Profile | str | None = None, *, progress: bool = True,
+def fetch_inventory(profile: Profile | Endpoint | str | None = None, *, progress: bool = True,
                     concurrency: int | None = None,
                     secret_permissions: bool = False) -> Inventory:
     """Fetch a tenant by profile (default: the practice tenant); ``secret_permissions``: also

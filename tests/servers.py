@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
-from opskit.config import Profile, SecretRef
+from opskit.config import CloudProfile, OnPremProfile, Profile, SecretRef
 from opskit.sandbox.serve import RunningSandbox, bind, serving
 from opskit.scim import urns
 
@@ -80,12 +80,12 @@ def cloud_profile(sb: RunningSandbox, name: str = "practice", **overrides: Any) 
     fields: dict[str, Any] = {
         "base_url": sb.cloud_url, "token_url": sb.token_url, "client_id": sa.client_id,
         "client_secret": SecretRef.practice(sa.client_secret, "client_secret"), **overrides}
-    return Profile(name, "cloud", "cloud", **fields)
+    return CloudProfile(name, **fields)
 
 
 def onprem_profile(sb: RunningSandbox, name: str = "practice-onprem") -> Profile:
-    return Profile(name, "onprem", "onprem", base_url=sb.onprem_url,
-                   token=SecretRef.practice(sb.tenant.file.onprem.token, "onprem_token"))
+    return OnPremProfile(name, base_url=sb.onprem_url,
+                         token=SecretRef.practice(sb.tenant.file.onprem.token, "onprem_token"))
 
 
 async def send_json(send: Send, status: int, body: bytes,

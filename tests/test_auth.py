@@ -18,7 +18,7 @@ import yaml
 
 from opskit import auth, http
 from opskit.auth import ClientCredentialsAuth, StaticTokenAuth, auth_for, diagnose_token
-from opskit.config import Profile, SecretRef, get_profile
+from opskit.config import CloudProfile, SecretRef, get_profile
 from opskit.errors import AuthError
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
@@ -263,10 +263,10 @@ def test_diagnosis_of_the_builtin_sandbox_profile() -> None:
 
 
 def diagnose_url(token_url: str, **overrides: Any) -> auth.TokenDiagnosis:
-    prof = Profile("t", "cloud", "cloud", base_url="", token_url=token_url,
-                   client_id="scim.integration@acme.com",
-                   client_secret=SecretRef.practice("practice-only", "client_secret"),
-                   **overrides)
+    prof = CloudProfile("t", base_url="", token_url=token_url,
+                        client_id="scim.integration@acme.com",
+                        client_secret=SecretRef.practice("practice-only", "client_secret"),
+                        **overrides)
     return diagnose_token(prof)
 
 
@@ -451,13 +451,13 @@ def test_client_credentials_against_canaille(iam_server: Any, monkeypatch: pytes
         issued = iam_server.backend.query(models.Token, access_token=token)
         assert len(issued) == 1 and issued[0].client.client_id == "opskit-cc"
         # Delinea's form-post client authentication is refused by Canaille: classified as such.
-        prof = Profile("iam", "cloud", "cloud", token_url=token_url, client_id="opskit-cc",
-                       client_secret=secret)
+        prof = CloudProfile("iam", token_url=token_url, client_id="opskit-cc",
+                            client_secret=secret)
         d = diagnose_token(prof)
         assert (d.cause, d.status) == (auth.INVALID_CLIENT, 401)
         assert diagnose_token(prof, client_auth="basic").ok
-        wrong = Profile("iam", "cloud", "cloud", token_url=token_url, client_id="opskit-cc",
-                        client_secret=SecretRef.practice("wrong-canaille-secret", "x"))
+        wrong = CloudProfile("iam", token_url=token_url, client_id="opskit-cc",
+                             client_secret=SecretRef.practice("wrong-canaille-secret", "x"))
         assert diagnose_token(wrong, client_auth="basic").cause == auth.INVALID_CLIENT
     finally:
         iam_server.backend.delete(client)

@@ -13,7 +13,7 @@ from opskit.checks.onboarding import (
     probe_write,
 )
 from opskit.checks.runbook import onboard
-from opskit.config import Profile, SecretRef
+from opskit.config import OnPremProfile, PracticeEndpoint, PracticeProfile, SecretRef
 from opskit.findings import declared
 from opskit.inventory import fetch_inventory
 from opskit.sandbox.app import PREFIX
@@ -254,7 +254,7 @@ def test_address_scope(address: str, scope: str) -> None:
 
 
 def test_a_private_connector_warns_only_when_a_cloud_iga_must_reach_it() -> None:
-    prof = Profile("ss", "onprem", "onprem", base_url="https://scim.corp.example/SCIMConnector/v2")
+    prof = OnPremProfile("ss", base_url="https://scim.corp.example/SCIMConnector/v2")
     private = ["10.1.2.3", "fd00::3"]
     for hosting in (None, "cloud"):
         result = reachable_from_cloud(prof, private, hosting)
@@ -264,7 +264,8 @@ def test_a_private_connector_warns_only_when_a_cloud_iga_must_reach_it() -> None
         assert r"C:\inetpub\wwwroot\SCIMConnector\Log" in result.remediation
     assert reachable_from_cloud(prof, private, "on-prem").outcome == "info"
     assert reachable_from_cloud(prof, ["10.1.2.3", "20.50.2.1"], None).outcome == "pass"
-    practice = Profile("p", "sandbox", "onprem", base_url="http://127.0.0.1:8765/SCIMConnector/v2")
+    practice = PracticeEndpoint(PracticeProfile("p", "onprem"), "http://127.0.0.1:8765", "p",
+                                "onprem", "http://127.0.0.1:8765/SCIMConnector/v2")
     assert reachable_from_cloud(practice, ["127.0.0.1"], None).outcome == "info"
 
 

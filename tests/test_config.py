@@ -14,7 +14,7 @@ from keyring.backend import KeyringBackend
 
 from opskit import config
 from opskit.cli import main
-from opskit.config import Profile, SecretRef, cloud_urls, connect, get_profile, load_profiles
+from opskit.config import CloudProfile, SecretRef, cloud_urls, connect, get_profile, load_profiles
 from opskit.errors import ConfigError, SecretError
 from opskit.sandbox.serve import running, serving
 from opskit.sandbox.tenantfile import TenantFile
@@ -472,8 +472,8 @@ def test_connect_reuses_the_sandbox_named_by_env(monkeypatch: pytest.MonkeyPatch
 
 
 def test_connect_passes_real_profiles_through(tmp_path: Path) -> None:
-    prof = Profile("acme", "cloud", "cloud", *cloud_urls("acme"), client_id="svc@acme.com",
-                   client_secret=SecretRef("env:X"))
+    prof = CloudProfile("acme", *cloud_urls("acme"), client_id="svc@acme.com",
+                        client_secret=SecretRef("env:X"))
     with connect(prof) as same:
         assert same is prof
     empty = profile_file(tmp_path, "")

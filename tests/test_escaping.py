@@ -16,7 +16,7 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from opskit._run.html import run_header
 from opskit.audit_run import run_permission_audit
-from opskit.config import Profile
+from opskit.config import PracticeProfile
 from opskit.findings import Finding
 from opskit.report import table
 from opskit.report.display import _offline_renderer, styled
@@ -188,7 +188,7 @@ def test_findings_csv_reads_back_neutralised() -> None:
 def test_explorer_html_shows_hostile_names_as_text(tmp_path: Path) -> None:
     data = tmp_path / "hostile.json"
     data.write_text(json.dumps(hostile_tenant()), encoding="utf-8")
-    prof = Profile("hostile", "sandbox", "onprem", sandbox_data=str(data))
+    prof = PracticeProfile("hostile", "onprem", data=str(data))
     run = run_permission_audit(prof, history_dir=tmp_path, progress=False)
     ui = AccessExplorer(run.access)
     ui.show("folder", f"/{IMG}")

@@ -16,7 +16,7 @@ import pytest
 
 from opskit import _swapdir, http, inventory
 from opskit._columns import PageReader
-from opskit.config import Profile, SecretRef
+from opskit.config import CloudProfile, OnPremProfile, PracticeProfile, Profile, SecretRef
 from opskit.errors import ConfigError, IncompleteError, NotScimResponse, OpskitError
 from opskit.inventory import COLUMNS, FRAMES, Inventory, fetch_inventory
 from opskit.limits import Limits
@@ -44,7 +44,7 @@ SORT_KEYS = {"group_members": ["group_id", "member_id"]}
 
 
 def small_profile(flavor: str = "cloud") -> Profile:
-    return Profile(f"small-{flavor}", "sandbox", flavor, sandbox_data=str(SMALL))  # type: ignore[arg-type]
+    return PracticeProfile(f"small-{flavor}", flavor, data=str(SMALL))  # type: ignore[arg-type]
 
 
 SERVED_AT = ["created", "last_modified"]
@@ -225,8 +225,8 @@ def test_active_flags_as_numbers_and_text() -> None:
 
 def test_discovery_that_fails_does_not_throw_away_what_was_read() -> None:
     with serve_asgi(ListServer(30, failing=("/v2/ResourceTypes",))) as url:
-        prof = Profile("flaky", "onprem", "onprem", base_url=url + "/v2",
-                       token=SecretRef.practice("unused-token", "t"))
+        prof = OnPremProfile("flaky", base_url=url + "/v2",
+                             token=SecretRef.practice("unused-token", "t"))
         inv = fetch_inventory(prof, progress=False)
     assert len(inv.users) == 30 and inv.complete
     assert any(n.startswith("ResourceTypes could not be read") for n in inv.meta["notes"])
@@ -248,8 +248,8 @@ def test_a_repeated_group_keeps_its_members_once() -> None:
 
 def test_overlapping_pages_make_no_duplicate_rows() -> None:
     with serve_asgi(ListServer(230, overlap=True)) as url:
-        prof = Profile("overlap", "onprem", "onprem", base_url=url + "/v2",
-                       token=SecretRef.practice("unused-token", "t"))
+        prof = OnPremProfile("overlap", base_url=url + "/v2",
+                             token=SecretRef.practice("unused-token", "t"))
         inv = fetch_inventory(prof, progress=False)
     assert list(inv.users.id) == [str(i) for i in range(1, 231)] and inv.complete
 
@@ -493,8 +493,8 @@ def test_a_tampered_snapshot_is_refused(tmp_path: Path, small_inventory: Invento
 def test_plain_scim_server_without_pam_types(scim2_server: Any) -> None:
     """scim2-server has Users and Groups only: PAM frames come back empty, with a note."""
     base = f"http://127.0.0.1:{scim2_server.port}/v2"
-    prof = Profile("scim2", "onprem", "onprem", base_url=base,
-                   token=SecretRef.practice("unused-token", "t"))
+    prof = OnPremProfile("scim2", base_url=base,
+                         token=SecretRef.practice("unused-token", "t"))
 
     async def seed() -> tuple[set[str], set[str], set[tuple[str, str]]]:
         async with ScimClient.for_profile(prof) as c:
@@ -535,8 +535,8 @@ def test_plain_scim_server_without_pam_types(scim2_server: Any) -> None:
 def test_a_lenient_server_with_users_only() -> None:
     """No ResourceTypes, numeric ids, application/json: Users read, the rest noted as absent."""
     with serve_asgi(ListServer(130, lenient=True)) as url:
-        prof = Profile("lenient", "onprem", "onprem", base_url=url + "/v2",
-                       token=SecretRef.practice("unused-token", "t"))
+        prof = OnPremProfile("lenient", base_url=url + "/v2",
+                             token=SecretRef.practice("unused-token", "t"))
         inv = fetch_inventory(prof, progress=False)
     assert sorted(inv.users.id, key=int) == [str(i) for i in range(1, 131)]
     assert inv.complete and inv.counts()["groups"] == 0
@@ -634,9 +634,9 @@ def failing(tenant: TenantFile, endpoint: str, start: int,
     app = FailPage(Sandbox(Tenant(tenant)).app, endpoint, start, status)
     with serve_asgi(app) as url:
         sa = tenant.service_account
-        yield Profile("failing", "cloud", "cloud", base_url=url + PREFIX["cloud"],
-                      token_url=url + TOKEN_PATH, client_id=sa.client_id,
-                      client_secret=SecretRef.practice(sa.client_secret, "client_secret")), app
+        yield CloudProfile("failing", base_url=url + PREFIX["cloud"],
+                           token_url=url + TOKEN_PATH, client_id=sa.client_id,
+                           client_secret=SecretRef.practice(sa.client_secret, "client_secret")), app
 
 
 @pytest.mark.parametrize(("endpoint", "start"), [("Users", 51), ("PrivilegedData", 1),
@@ -685,8 +685,8 @@ def test_a_refused_secret_permission_listing_costs_a_note_not_the_inventory(
 
 
 def test_a_wrong_base_url_is_not_an_empty_inventory(sandbox: RunningSandbox) -> None:
-    prof = Profile("wrong", "onprem", "onprem", base_url=sandbox.url + "/SCIMConnector/v3",
-                   token=SecretRef.practice("practice-onprem-token", "t"))
+    prof = OnPremProfile("wrong", base_url=sandbox.url + "/SCIMConnector/v3",
+                         token=SecretRef.practice("practice-onprem-token", "t"))
     with pytest.raises(NotScimResponse) as info:
         fetch_inventory(prof, progress=False)
     assert "base URL" in info.value.remediation

@@ -15,7 +15,7 @@ import pytest
 
 from opskit import http
 from opskit.auth import diagnose_token
-from opskit.config import Profile, SecretRef, load_profiles
+from opskit.config import CloudProfile, SecretRef, load_profiles
 from opskit.errors import ConfigError, LimitExceeded, ProtocolError
 from opskit.limits import DEFAULT, Limits
 
@@ -114,10 +114,10 @@ def test_a_corrupt_or_oversized_body_is_refused_not_retried(encoded: str) -> Non
 def test_a_token_endpoint_past_a_limit_is_a_diagnosis_not_an_exception(
         encoded: str, path: str, said: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPSKIT_LIMITS_SECRET", "limits-test-secret")
-    prof = Profile("p", "cloud", "cloud", base_url=encoded + "/scim/v2",
-                   token_url=encoded + path, client_id="svc@example.com",
-                   client_secret=SecretRef("env:OPSKIT_LIMITS_SECRET"),
-                   limits=Limits(max_body_mb=1))
+    prof = CloudProfile("p", base_url=encoded + "/scim/v2",
+                        token_url=encoded + path, client_id="svc@example.com",
+                        client_secret=SecretRef("env:OPSKIT_LIMITS_SECRET"),
+                        limits=Limits(max_body_mb=1))
     diagnosis = diagnose_token(prof)
     assert not diagnosis.ok and diagnosis.cause == "unexpected"
     assert said in diagnosis.detail

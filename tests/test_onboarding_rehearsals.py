@@ -10,7 +10,7 @@ import pytest
 
 from opskit import cli
 from opskit.checks import onboarding
-from opskit.config import Profile
+from opskit.config import PracticeEndpoint, PracticeProfile
 from opskit.findings import REGISTRY
 from opskit.sandbox.rehearsals import REHEARSALS
 
@@ -18,7 +18,8 @@ from .conftest import SMALL
 
 # The checks' titles, by flavor and id; building the list sends nothing.
 TITLES = {flavor: {c.id: c.title for c in onboarding.onboarding_checks(
-    Profile("x", "sandbox", flavor, base_url=f"http://127.0.0.1:1{path}"),
+    PracticeEndpoint(PracticeProfile("x", flavor), "http://127.0.0.1:1", "x", flavor,
+                     f"http://127.0.0.1:1{path}"),
     None)}  # type: ignore[arg-type]
     for flavor, path in (("cloud", "/scim/v2"), ("onprem", "/SCIMConnector/v2"))}
 REMEDIATION = {c.code: c.remediation for c in REGISTRY}

@@ -177,9 +177,9 @@ def test_entry_point_names_the_tenant_and_service_account(run: AuditRun, prof: P
     assert found(run.findings) == expected()
     assert run.tenant == "acme" == tenant_name(prof) and run.audit.service_account == SA
     assert run.sources["reference"] == "sandbox-onprem" and run.notes == []
-    assert tenant_name(replace(prof, kind="cloud", tenant_name=None,
+    assert tenant_name(replace(prof, tenant_name=None,
                                base_url="https://acme.delinea.app/scim/v2")) == "acme"
-    assert tenant_name(replace(prof, kind="cloud", name="lab", tenant_name=None,
+    assert tenant_name(replace(prof, name="lab", tenant_name=None,
                                base_url="http://127.0.0.1:9/scim/v2")) == "lab"
     frame = run.sources_frame()
     assert frame["folders"].tolist()[:2] == [90, 100]

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from opskit.config import PlatformGroupsSync, Profile, connect, parse_profile
+from opskit.config import PlatformGroupsSync, PracticeProfile, connect, parse_profile
 from opskit.errors import ConfigError
 from opskit.findings import Finding
 from opskit.groupgap import (
@@ -228,7 +228,7 @@ def test_the_profile_says_how_its_groups_sync(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=said) as exc:
             parse_profile("acme", {**base, "platform_groups_sync": bad})
         assert "→" in str(exc.value)  # what to do, too
-    with connect(Profile("p", "sandbox", "cloud", sandbox_data=str(tenant_file(
+    with connect(PracticeProfile("p", "cloud", data=str(tenant_file(
             tmp_path, small_data(interval_seconds=1800))))) as prof:
         assert prof.platform_groups_sync == PlatformGroupsSync(0.5, False, given=True)
 

@@ -17,7 +17,7 @@ import yaml
 
 from opskit.checks import token as tc
 from opskit.checks.token import TokenCheck, check_token
-from opskit.config import Profile, SecretRef, cloud_urls
+from opskit.config import CloudProfile, OnPremProfile, Profile, SecretRef, cloud_urls
 from opskit.errors import ConfigError
 from opskit.findings import TOKEN_CHECK, declared, raised_by
 from opskit.limits import Limits
@@ -56,9 +56,9 @@ def small(**changes: Any) -> TenantFile:
 def cloud_at(origin: str, secret: str = PRACTICE_SECRET, **overrides: Any) -> Profile:
     """A cloud profile for a tenant URL, derived the way opskit.toml's `tenant` is."""
     base, token_url = cloud_urls(origin)
-    return Profile("t", "cloud", "cloud", base_url=base, token_url=token_url,
-                   client_id="scim.integration@acme.com",
-                   client_secret=SecretRef.practice(secret, "client_secret"), **overrides)
+    return CloudProfile("t", base_url=base, token_url=token_url,
+                        client_id="scim.integration@acme.com",
+                        client_secret=SecretRef.practice(secret, "client_secret"), **overrides)
 
 
 def issued_tokens(sb: RunningSandbox) -> list[str]:
@@ -403,13 +403,13 @@ def test_a_scope_other_than_xpm_platform_is_not_proof_of_it(sandbox: RunningSand
 
 
 def test_onprem_wrong_static_token_and_wrong_base_url(sandbox: RunningSandbox) -> None:
-    wrong = Profile("op", "onprem", "onprem", base_url=sandbox.onprem_url,
-                    token=SecretRef.practice("not-the-endpoint-token", "token"))
+    wrong = OnPremProfile("op", base_url=sandbox.onprem_url,
+                          token=SecretRef.practice("not-the-endpoint-token", "token"))
     result = check_token(wrong)
     assert codes(result) == [tc.STATIC_TOKEN_REJECTED]
     assert result.proof(tc.OAUTH_CLIENT).status == tc.NOT_APPLICABLE
-    elsewhere = Profile("op", "onprem", "onprem", base_url=sandbox.url + "/Elsewhere/v2",
-                        token=SecretRef.practice(sandbox.tenant.file.onprem.token, "token"))
+    elsewhere = OnPremProfile("op", base_url=sandbox.url + "/Elsewhere/v2",
+                              token=SecretRef.practice(sandbox.tenant.file.onprem.token, "token"))
     result = check_token(elsewhere)
     assert codes(result) == [tc.SCIM_BASE_URL_WRONG]
     assert result.proof(tc.TENANT_URL).status == tc.REFUTED
@@ -420,8 +420,9 @@ def test_bad_input_raises_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
         check_token("no-such-profile")
     monkeypatch.delenv("OPSKIT_TEST_UNSET_SECRET", raising=False)
     prof = cloud_at(f"http://127.0.0.1:{closed_port()}")
-    unset = Profile("t", "cloud", "cloud", base_url=prof.base_url, token_url=prof.token_url,
-                    client_id="x@acme.com", client_secret=SecretRef("env:OPSKIT_TEST_UNSET_SECRET"))
+    unset = CloudProfile("t", base_url=prof.base_url, token_url=prof.token_url,
+                         client_id="x@acme.com",
+                         client_secret=SecretRef("env:OPSKIT_TEST_UNSET_SECRET"))
     with pytest.raises(ConfigError, match="OPSKIT_TEST_UNSET_SECRET"):
         check_token(unset)
 

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from .._localfile import UnreadableFile, read_regular_file
-from ..config import DEFAULT_SCOPE, Profile
+from ..config import DEFAULT_SCOPE, Endpoint
 from ..errors import ConfigError
 from ..findings import declared
 from ..scim import filters as scim_filters
@@ -40,7 +40,7 @@ KNOWN_KEYS = {"base_url", "authentication", "grant_type", "token_url", "request_
 IGA_HOSTING = ("cloud", "on-prem")
 
 
-def expected_settings(profile: Profile) -> dict[str, Any]:
+def expected_settings(profile: Endpoint) -> dict[str, Any]:
     """What the IGA source needs for this profile's tenant, in the settings file's shape."""
     if profile.flavor == "cloud":
         return {"base_url": profile.base_url, "authentication": "OAuth 2.0",
@@ -96,7 +96,7 @@ def _result(code: str, summary: str, evidence: str = "") -> CheckResult:
     return CheckResult.found(code, outcome, summary, evidence)
 
 
-def iga_checks(profile: Profile, settings: dict[str, Any]) -> list[Check]:
+def iga_checks(profile: Endpoint, settings: dict[str, Any]) -> list[Check]:
     """Checks of the entered settings against what this tenant needs."""
     want = expected_settings(profile)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from ..config import Profile, is_loopback
+from ..config import Endpoint, is_loopback
 from .engine import CheckResult
 
 ONPREM_PRIVATE_ADDRESS = "ONPREM_PRIVATE_ADDRESS"
@@ -34,12 +34,12 @@ def address_scope(address: str) -> str:
     return "public" if ip.is_global else "private"
 
 
-def _practice(profile: Profile, url: httpx.URL) -> bool:
+def _practice(profile: Endpoint, url: httpx.URL) -> bool:
     # Plain http is allowed only to this machine, for the practice tenant (opskit.config).
     return profile.kind == "sandbox" or (url.scheme == "http" and is_loopback(url.host))
 
 
-def reachable_from_cloud(profile: Profile, addresses: Iterable[str],
+def reachable_from_cloud(profile: Endpoint, addresses: Iterable[str],
                          iga_hosting: str | None) -> CheckResult:
     """The runbook's network check for an on-prem connector whose host resolved to
     ``addresses``; ``iga_hosting`` is the IGA settings file's `hosting` (opskit.checks.iga),

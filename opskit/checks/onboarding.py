@@ -17,7 +17,7 @@ import httpx
 
 from .. import http
 from ..auth import auth_for, unreachable_detail
-from ..config import Profile
+from ..config import Endpoint
 from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
 from ..scim import filters, urns
 from ..scim.responses import list_page, names_disabled_connector, scim_json
@@ -52,7 +52,7 @@ _result = CheckResult.found
 class _Session:
     """One authenticated client for the checks after the token check, opened on first use."""
 
-    def __init__(self, profile: Profile):
+    def __init__(self, profile: Endpoint):
         self.profile = profile
         self._client: httpx.Client | None = None
 
@@ -91,7 +91,7 @@ def _by_connector_state(run: Any) -> Any:
     return checked
 
 
-def onboarding_checks(profile: Profile, session: _Session, *,
+def onboarding_checks(profile: Endpoint, session: _Session, *,
                       reference_folders: int | None = None, apply: bool = False,
                       iga_hosting: str | None = None) -> list[Check]:
     """The runbook's checks for a profile's connector (cloud or on-prem), for run_checks.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ..auth import unreachable_detail
-from ..config import Profile, connect, connect_view
+from ..config import Endpoint, Profile, connect, connect_view
 from ..errors import CLOUD_CONNECTOR_LOG, ONPREM_CONNECTOR_LOG, OpskitError
 from ..findings import Finding
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
@@ -118,7 +118,7 @@ class Onboarding:
         return findings_styled(self.findings)
 
 
-def _reference_folders(reference: str | Profile, beside: Profile, notes: list[str]) -> int | None:
+def _reference_folders(reference: str | Profile, beside: Endpoint, notes: list[str]) -> int | None:
     """Folders a fuller view (an on-prem profile) holds: the measure of partial visibility.
     A reference that cannot be read is a note, not the end of the runbook."""
     try:

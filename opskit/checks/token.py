@@ -30,7 +30,7 @@ import httpx
 from .. import auth, http
 from .._redact import redact
 from ..auth import BearerAuth, TokenDiagnosis, auth_for, diagnose_token, request_token
-from ..config import DEFAULT_SCOPE, Profile, connect
+from ..config import DEFAULT_SCOPE, Endpoint, Profile, connect
 from ..errors import (
     AuthError,
     ConfigError,
@@ -344,7 +344,7 @@ class TokenCheck:
 
 
 # =================================================================================== the check
-def check_token(profile: Profile | str | None = None, *,
+def check_token(profile: Profile | Endpoint | str | None = None, *,
                 iga_settings: str | None = None) -> TokenCheck:
     """Retrieve a token, make one SCIM read with the same credentials, say what that proves.
 
@@ -363,7 +363,7 @@ def check_token(profile: Profile | str | None = None, *,
     return result
 
 
-def _resolve_credentials(prof: Profile) -> None:
+def _resolve_credentials(prof: Endpoint) -> None:
     """Resolve the profile's secret reference now: a bad one is bad input, not a finding."""
     if prof.flavor == "cloud":
         if prof.client_secret is None or not prof.client_id:
@@ -381,7 +381,7 @@ def _finding(code: str, subject: str, message: str, variant: str | None = None) 
 
 
 # ------------------------------------------------------------------------------- cloud
-def _check_cloud(prof: Profile, entered: dict[str, Any] | None) -> TokenCheck:
+def _check_cloud(prof: Endpoint, entered: dict[str, Any] | None) -> TokenCheck:
     d, token = request_token(prof)
     call = ScimCall("GET", _shown_read_url(prof))
     findings: list[Finding] = []
@@ -410,7 +410,7 @@ def _check_cloud(prof: Profile, entered: dict[str, Any] | None) -> TokenCheck:
     return result
 
 
-def _alternate_scope_granted(prof: Profile, refused: str) -> str | None:
+def _alternate_scope_granted(prof: Endpoint, refused: str) -> str | None:
     """The other known scope, if the tenant grants it to these credentials (one more request)."""
     other = ALTERNATE_SCOPES.get(refused)
     if other is None:
@@ -514,7 +514,7 @@ def _cloud_url_proof(d: TokenDiagnosis, call: ScimCall) -> Proof:
 
 
 # ------------------------------------------------------------------------------- on-prem
-def _check_onprem(prof: Profile, entered: dict[str, Any] | None) -> TokenCheck:
+def _check_onprem(prof: Endpoint, entered: dict[str, Any] | None) -> TokenCheck:
     call = _scim_read(prof)
     na = "the on-prem connector authenticates with the endpoint's static bearer token"
     iga, iga_findings = _iga_proof(prof, entered, call)
@@ -542,7 +542,7 @@ def _onprem_url_proof(call: ScimCall) -> Proof:
 
 
 # ------------------------------------------------------------------------------- both flavors
-def _iga_proof(prof: Profile, entered: dict[str, Any] | None,
+def _iga_proof(prof: Endpoint, entered: dict[str, Any] | None,
                call: ScimCall) -> tuple[Proof, list[Finding]]:
     """The FAQ's fifth item: proven only by the IGA's own settings matching the tenant (the
     IGA_* checks) and these credentials being accepted; not checked without the settings."""
@@ -565,15 +565,15 @@ def _iga_proof(prof: Profile, entered: dict[str, Any] | None,
                   "same ones (its copy is never read)"), found
 
 
-def _read_url(prof: Profile) -> str:
+def _read_url(prof: Endpoint) -> str:
     return f"{prof.base_url.rstrip('/')}/{READ_PATH}"
 
 
-def _shown_read_url(prof: Profile) -> str:
+def _shown_read_url(prof: Endpoint) -> str:
     return f"{_read_url(prof)}?count={READ_PARAMS['count']}"
 
 
-def _scim_read(prof: Profile, bearer: httpx.Auth | None = None) -> ScimCall:
+def _scim_read(prof: Endpoint, bearer: httpx.Auth | None = None) -> ScimCall:
     """GET /Users?count=1 with the token just diagnosed (cloud) or the static token."""
     url = _read_url(prof)
     call = ScimCall("GET", _shown_read_url(prof))
@@ -606,7 +606,7 @@ def _scim_read(prof: Profile, bearer: httpx.Auth | None = None) -> ScimCall:
     return call
 
 
-def _refusal(prof: Profile, exc: ScimError) -> tuple[str, str]:
+def _refusal(prof: Endpoint, exc: ScimError) -> tuple[str, str]:
     """(outcome, what it proved) for a SCIM error answer."""
     if isinstance(exc, ConnectorDisabled):
         return CONNECTOR_DISABLED, "the connector answered that it is disabled: it serves no call"
@@ -624,7 +624,7 @@ def _refusal(prof: Profile, exc: ScimError) -> tuple[str, str]:
     return FAILED, f"nothing conclusive: HTTP {exc.status}"
 
 
-def _call_findings(prof: Profile, call: ScimCall) -> list[Finding]:
+def _call_findings(prof: Endpoint, call: ScimCall) -> list[Finding]:
     onprem = prof.flavor == "onprem"
     variant = "onprem" if onprem else None  # the remediation declared for on-prem, if any
     subject = prof.base_url

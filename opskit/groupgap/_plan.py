@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ..config import Profile, connect
+from ..config import Endpoint, Profile, connect
 from ..errors import ConfigError, OpskitError
 from ..findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ..scim import ScimClient, filters, run_sync, urns
@@ -396,7 +396,7 @@ async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResul
 MAX_OPERATIONS = 200  # a plan larger than this is applied only when confirmed
 
 
-def apply_plan(plan: RemediationPlan, profile: Profile | str | None = None, *,
+def apply_plan(plan: RemediationPlan, profile: Profile | Endpoint | str | None = None, *,
                apply: bool = False, on_done: Callable[[Operation], None] | None = None,
                max_operations: int = MAX_OPERATIONS,
                confirm_large_plan: bool = False) -> ApplyResult:

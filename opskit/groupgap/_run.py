@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..auth import check_reachable
 from ..config import (
+    Endpoint,
     PlatformGroupsSync,
     Profile,
     connect,
@@ -298,7 +299,7 @@ class GroupGapRun:
 
 
 # ---------------------------------------------------------------------------- sources
-def _secret_server(source: str, beside: Profile, *,
+def _secret_server(source: str, beside: Endpoint, *,
                    progress: bool) -> tuple[GroupSource, str, str | None]:
     """An on-prem profile's name (fetched beside the main profile's tenant) or a group export
     CSV path; where it came from, in words; and the profile's name, when it is one (a view
@@ -473,7 +474,7 @@ _NO_VIEW_TO_WAIT = ("`wait_for_sync_minutes` was not waited for: Secret Server's
                     "profile as `reference` to wait")
 
 
-def _wait_for_sync(run: GroupGapRun, prof: Profile, ss_view: str, bound: float,
+def _wait_for_sync(run: GroupGapRun, prof: Endpoint, ss_view: str, bound: float,
                    progress: bool) -> None:
     """Wait for Secret Server to show the groups the plan created or changed that it lacks,
     then report again from Secret Server read anew (when any arrived)."""
@@ -510,7 +511,7 @@ def _wait_for_sync(run: GroupGapRun, prof: Profile, ss_view: str, bound: float,
                               rules=after.rules, sync=after.sync)
 
 
-def _onprem_run(prof: Profile, iga: GroupSource | None, iga_from: str | None,
+def _onprem_run(prof: Endpoint, iga: GroupSource | None, iga_from: str | None,
                 reference: str, apply: bool, progress: bool, rules: NameRules,
                 notes: list[str]) -> GroupGapRun:
     notes.insert(0, f"profile {prof.name!r} is an on-prem profile, so it is the Secret Server "

@@ -12,7 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 
-from ..config import Profile
+from ..config import Endpoint
 from ..errors import ConfigError, OpskitError
 from ..scim import ScimClient, filters, run_sync
 from ._sync import duration_text
@@ -65,7 +65,7 @@ class Lookups:
     failure: str | None = None
 
 
-def wait_for_groups(view: Profile, groups: list[str], bound: float,
+def wait_for_groups(view: Endpoint, groups: list[str], bound: float,
                     poll: float | None = None) -> Lookups:
     """Look for each group by name in Secret Server's view until all are there or ``bound``
     seconds pass. A lookup that fails (after a few attempts, never past the bound) ends the

@@ -30,7 +30,7 @@ from scim2_models import Context, Group, Resource, Schema, ScimFilter, User
 from .. import http
 from .._redact import logger, redact
 from ..auth import auth_for, unreachable_detail
-from ..config import Profile
+from ..config import Endpoint
 from ..errors import (
     ConfigError,
     ConnectorDisabled,
@@ -109,7 +109,7 @@ class ScimClient:
                 transport.final_answers.append(names_disabled_connector)
 
     @classmethod
-    def for_profile(cls, profile: Profile, **kwargs: Any) -> ScimClient:
+    def for_profile(cls, profile: Endpoint, **kwargs: Any) -> ScimClient:
         if not profile.base_url:
             raise ConfigError(f"profile {profile.name!r} has no SCIM base URL yet",
                               "open it with `with opskit.config.connect(profile) as p:` (the "
