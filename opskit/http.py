@@ -71,6 +71,11 @@ class RetryPolicy:
     def from_limits(cls, limits: Limits) -> RetryPolicy:
         return cls(max_attempts=limits.max_attempts, max_total_seconds=limits.retry_budget)
 
+    @classmethod
+    def first_contact(cls, limits: Limits) -> RetryPolicy:
+        """For a check that should say "unreachable" in seconds (see Limits.first_contact)."""
+        return cls.from_limits(limits.first_contact())
+
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base·2^attempt)]."""
         return self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
