@@ -24,7 +24,7 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -463,13 +463,10 @@ def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
 
 def client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
            policy: RetryPolicy | None = None, limits: Limits = DEFAULT_LIMITS,
-           headers: dict[str, str] | None = None, tls: bool = True,
-           final_answers: Sequence[Callable[[httpx.Response], bool]] = ()) -> httpx.Client:
-    """A blocking client with the retry policy and limits; ``final_answers`` are never retried
-    (see RetryTransport.final_answers)."""
+           headers: dict[str, str] | None = None, tls: bool = True) -> httpx.Client:
+    """A blocking client with the retry policy and limits."""
     transport = RetryTransport(httpx.HTTPTransport(verify=tls_verify(verify, tls)), policy,
                                limits)
-    transport.final_answers.extend(final_answers)
     return httpx.Client(auth=auth, transport=transport, event_hooks={"response": [_log_response]},
                         **_common(limits, headers))
 
