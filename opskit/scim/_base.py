@@ -74,7 +74,7 @@ def require_base_url(profile: Profile) -> None:
 def client_options(profile: Profile, policy: http.RetryPolicy | None,
                    auth: httpx.Auth | None) -> dict[str, Any]:
     """What http.client and http.async_client take for a profile: its auth flow (or the one
-    given), its trust, its limits, and the retry policy (None: the profile's own limits')."""
+    given), its trust, its limits, and the retry policy (None: as the profile's limits say)."""
     return {"auth": auth if auth is not None else auth_for(profile), "verify": profile.verify,
             "policy": policy, "limits": profile.limits,
             "tls": http.needs_tls(profile.base_url, profile.token_url)}
