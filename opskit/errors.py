@@ -36,6 +36,10 @@ class SecretError(ConfigError):
 class TransportError(OpskitError):
     """The tenant could not be reached, or kept failing, after the retries allowed."""
 
+    def __init__(self, message: str, remediation: str | None = None, *, detail: str = ""):
+        super().__init__(message, remediation)
+        self.detail = detail  # what failed, in a few words, without the request's name
+
 
 class AuthError(OpskitError):
     """No token could be obtained; ``diagnosis`` says why (see opskit.auth.TokenDiagnosis)."""

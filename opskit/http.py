@@ -24,7 +24,7 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +70,11 @@ class RetryPolicy:
     @classmethod
     def from_limits(cls, limits: Limits) -> RetryPolicy:
         return cls(max_attempts=limits.max_attempts, max_total_seconds=limits.retry_budget)
+
+    @classmethod
+    def first_contact(cls, limits: Limits) -> RetryPolicy:
+        """For a check that should say "unreachable" in seconds (see Limits.first_contact)."""
+        return cls.from_limits(limits.first_contact())
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base·2^attempt)]."""
@@ -458,13 +463,10 @@ def async_client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
 
 def client(*, auth: httpx.Auth | None = None, verify: bool | str = True,
            policy: RetryPolicy | None = None, limits: Limits = DEFAULT_LIMITS,
-           headers: dict[str, str] | None = None, tls: bool = True,
-           final_answers: Sequence[Callable[[httpx.Response], bool]] = ()) -> httpx.Client:
-    """A blocking client with the retry policy and limits; ``final_answers`` are never retried
-    (see RetryTransport.final_answers)."""
+           headers: dict[str, str] | None = None, tls: bool = True) -> httpx.Client:
+    """A blocking client with the retry policy and limits."""
     transport = RetryTransport(httpx.HTTPTransport(verify=tls_verify(verify, tls)), policy,
                                limits)
-    transport.final_answers.extend(final_answers)
     return httpx.Client(auth=auth, transport=transport, event_hooks={"response": [_log_response]},
                         **_common(limits, headers))
 

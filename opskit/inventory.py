@@ -370,10 +370,8 @@ def fetch_inventory(profile: Profile | Endpoint | str | None = None, *, progress
     """Fetch a tenant by profile (default: the practice tenant); ``secret_permissions``: also
     its secret permissions (see :func:`fetch`)."""
     with connect(profile) as prof:
-        kwargs = {"concurrency": concurrency} if concurrency else {}
-
         async def go() -> Inventory:
-            async with ScimClient.for_profile(prof, **kwargs) as client:
+            async with ScimClient.for_profile(prof, concurrency=concurrency) as client:
                 return await fetch(client, source=prof.name, progress=progress,
                                    secret_permissions=secret_permissions)
 

@@ -9,16 +9,18 @@ from opskit.checks.network import address_scope, reachable_from_cloud
 from opskit.checks.onboarding import (
     PROBE_META,
     ROLE_CHECKLIST,
-    _Session,
+    onboarding_checks,
     probe_write,
 )
 from opskit.checks.runbook import onboard
 from opskit.config import OnPremProfile, PracticeEndpoint, PracticeProfile, SecretRef
 from opskit.findings import declared
+from opskit.http import RetryPolicy
 from opskit.inventory import fetch_inventory
 from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
+from opskit.scim import SyncScimClient
 
 from .servers import (
     ScimProxy,
@@ -132,6 +134,29 @@ def test_folders_without_secrets_do_not_pass(small_tenant: TenantFile) -> None:
         assert result.outcome == "warn" and result.data == {"folders": 5, "secrets": 0}
 
 
+def test_the_runbook_lists_each_flavor_s_checks_in_order() -> None:
+    """One declaration (CHECKS) gives each flavor its checks, titles and dependencies;
+    building the list sends nothing."""
+    def listed(flavor: str, path: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+        prof = PracticeEndpoint(PracticeProfile("x", flavor), "http://127.0.0.1:1", "x", flavor,
+                                f"http://127.0.0.1:1{path}")
+        return {c.id: (c.title, c.depends_on)
+                for c in onboarding_checks(prof, None)}  # type: ignore[arg-type]
+
+    cloud, onprem = listed("cloud", "/scim/v2"), listed("onprem", "/SCIMConnector/v2")
+    assert list(cloud) == ["url", "dns", "tls", "token", "discovery", "spc", "users", "groups",
+                           "visibility", "filters", "limits", "write"]
+    assert list(onprem) == ["url", "dns", "network", "tls", "token", "discovery", "spc",
+                            "users", "groups", "visibility", "filters", "disabled", "write"]
+    assert cloud["token"] == ("Token retrieval and SCIM access", ("tls",))
+    assert onprem["token"] == ("Static token accepted", ("tls",))
+    assert onprem["spc"][0] == "ServiceProviderConfig and bulk limits"
+    assert cloud["visibility"] == ("Folders and secrets the service account sees",
+                                   ("discovery",))
+    assert onprem["visibility"][0] == "Folders and secrets the endpoint sees"
+    assert cloud["write"] == onprem["write"] == ("Write probe (temporary group)", ("groups",))
+
+
 def test_checklist_names_the_eight_permissions() -> None:
     # docs/findings.md is checked against every declared code in tests/test_findings.py.
     assert len(ROLE_CHECKLIST) == 8
@@ -160,11 +185,10 @@ def test_write_probe_leaves_the_tenant_as_it_found_it(sandbox) -> None:
 def _probe_through(sb: RunningSandbox, proxy: ScimProxy) -> CheckResult:
     """The write probe alone, sent to the practice tenant through a proxy."""
     with serve_asgi(proxy) as url:
-        session = _Session(cloud_profile(sb, base_url=url + PREFIX["cloud"]))
-        try:
+        prof = cloud_profile(sb, base_url=url + PREFIX["cloud"])
+        with SyncScimClient.for_profile(
+                prof, policy=RetryPolicy.first_contact(prof.limits)) as session:
             return probe_write(session)
-        finally:
-            session.close()
 
 
 def _names(sb: RunningSandbox) -> dict[str, str]:

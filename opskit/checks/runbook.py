@@ -11,17 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from ..auth import unreachable_detail
 from ..config import Endpoint, Profile, connect, connect_view
-from ..errors import CLOUD_CONNECTOR_LOG, ONPREM_CONNECTOR_LOG, OpskitError
+from ..errors import CLOUD_CONNECTOR_LOG, ONPREM_CONNECTOR_LOG, OpskitError, TransportError
 from ..findings import Finding
+from ..http import RetryPolicy
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
 from ..report.findings import findings_frame, findings_styled
+from ..scim import SyncScimClient
 from .engine import Ran, findings, run_checks, styled, table
 from .iga import expected_settings, iga_checks, load_settings
-from .onboarding import ROLE_CHECKLIST, _Session, onboarding_checks
+from .onboarding import ROLE_CHECKLIST, onboarding_checks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,18 +117,21 @@ class Onboarding:
         return findings_styled(self.findings)
 
 
+def _scim(prof: Endpoint) -> SyncScimClient:
+    """The runbook's SCIM client: a check wants its answer in seconds, not after the
+    inventory's patient retries."""
+    return SyncScimClient.for_profile(prof, policy=RetryPolicy.first_contact(prof.limits))
+
+
 def _reference_folders(reference: str | Profile, beside: Endpoint, notes: list[str]) -> int | None:
     """Folders a fuller view (an on-prem profile) holds: the measure of partial visibility.
     A reference that cannot be read is a note, not the end of the runbook."""
     try:
-        with connect_view(reference, beside) as ref:
-            session = _Session(ref)
-            try:
-                return session.total("Containers")
-            finally:
-                session.close()
-    except (OpskitError, httpx.TransportError) as exc:
-        why = exc.message if isinstance(exc, OpskitError) else unreachable_detail(exc)
+        with connect_view(reference, beside) as ref, _scim(ref) as scim:
+            return scim.total("Containers")
+    except OpskitError as exc:
+        # Out of reach: said in a few words, without the request's name.
+        why = exc.detail if isinstance(exc, TransportError) and exc.detail else exc.message
         name = reference if isinstance(reference, str) else reference.name
         notes.append(f"the reference {name!r} could not be read, so partial visibility is not "
                      f"measured: {why}")
@@ -153,13 +155,10 @@ def onboard(profile: str | Profile | None = None, *, reference: str | Profile | 
         reference = reference or prof.reference
         if reference and reference_folders is None:
             reference_folders = _reference_folders(reference, prof, notes)
-        session = _Session(prof)
-        try:
-            ran = run_checks(onboarding_checks(prof, session, reference_folders=reference_folders,
+        with _scim(prof) as scim:
+            ran = run_checks(onboarding_checks(prof, scim, reference_folders=reference_folders,
                                                apply=apply, iga_hosting=(entered or {}).get(
                                                    "hosting")))
-        finally:
-            session.close()
         iga = run_checks(iga_checks(prof, entered)) if entered is not None else []
         return Onboarding(prof.name, prof.flavor, prof.base_url, ran, expected_settings(prof),
                           iga, reference_folders, apply, notes)

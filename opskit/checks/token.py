@@ -29,7 +29,7 @@ import httpx
 
 from .. import auth, http
 from .._redact import redact
-from ..auth import BearerAuth, TokenDiagnosis, auth_for, diagnose_token, request_token
+from ..auth import BearerAuth, TokenDiagnosis, diagnose_token, request_token
 from ..config import DEFAULT_SCOPE, Endpoint, Profile, connect
 from ..errors import (
     AuthError,
@@ -41,12 +41,14 @@ from ..errors import (
     ScimNotFound,
     ScimUnauthorized,
     SecretServerUnreachable,
+    TransportError,
 )
 from ..findings import DEFAULT_FAIL_ON, Finding, at_or_above, by_severity, finding
 from ..report.display import styled
 from ..report.escaping import markdown_code, markdown_text
 from ..report.findings import findings_frame, findings_styled
-from ..scim.responses import list_page, names_disabled_connector, scim_json
+from ..scim import SyncScimClient
+from ..scim.responses import list_page, scim_json
 from .engine import findings as engine_findings
 from .engine import run_checks
 from .iga import iga_checks, load_settings
@@ -575,23 +577,22 @@ def _shown_read_url(prof: Endpoint) -> str:
 
 def _scim_read(prof: Endpoint, bearer: httpx.Auth | None = None) -> ScimCall:
     """GET /Users?count=1 with the token just diagnosed (cloud) or the static token."""
-    url = _read_url(prof)
     call = ScimCall("GET", _shown_read_url(prof))
     started = time.perf_counter()
     try:
-        with http.client(auth=bearer or auth_for(prof), verify=prof.verify,
-                         limits=prof.limits.first_contact(),
-                         tls=http.needs_tls(prof.base_url, prof.token_url),
-                         final_answers=[names_disabled_connector]) as c:
-            response = c.get(url, params=READ_PARAMS)
+        # One answer within seconds (a check, not the inventory's patience), read raw: its
+        # status is part of the diagnosis even when its body is not SCIM.
+        with SyncScimClient.for_profile(prof, policy=http.RetryPolicy.first_contact(
+                prof.limits), auth=bearer) as scim:
+            response = scim.send("GET", READ_PATH, params=READ_PARAMS)
         call.status = response.status_code
         total, _resources = list_page(scim_json(response), response)
     except AuthError as exc:
         # The flow's own token request failed although the check's first one succeeded.
         call.outcome, call.detail = FAILED, f"a second token request was refused: {exc.message}"
         call.proved = "nothing conclusive: no token for the SCIM call"
-    except httpx.TransportError as exc:
-        call.outcome, call.detail = UNREACHABLE, auth.unreachable_detail(exc)
+    except TransportError as exc:
+        call.outcome, call.detail = UNREACHABLE, exc.detail
         call.proved = "nothing: the SCIM base could not be reached"
     except ScimError as exc:
         call.status, call.detail = exc.status, exc.message

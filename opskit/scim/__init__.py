@@ -1,7 +1,9 @@
-"""SCIM on the wire: an async paging client, safe filters, typed errors, resource URNs."""
+"""SCIM on the wire: one client with an async face (concurrent paging) and a blocking face,
+the retry policy a parameter of both; safe filters, typed errors, resource URNs."""
 
 from . import filters, urns
-from ._sync import run_sync
+from ._sync import SyncScimClient, run_sync
 from .client import AdaptiveLimiter, ScimClient, ScimList
 
-__all__ = ["AdaptiveLimiter", "ScimClient", "ScimList", "filters", "run_sync", "urns"]
+__all__ = ["AdaptiveLimiter", "ScimClient", "ScimList", "SyncScimClient", "filters", "run_sync",
+           "urns"]

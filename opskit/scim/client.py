@@ -28,11 +28,9 @@ from pydantic import ValidationError
 from scim2_models import Context, Group, Resource, Schema, ScimFilter, User
 
 from .. import http
-from .._redact import logger, redact
-from ..auth import auth_for, unreachable_detail
+from .._redact import logger
 from ..config import Endpoint
 from ..errors import (
-    ConfigError,
     ConnectorDisabled,
     IncompleteError,
     LimitExceeded,
@@ -51,8 +49,9 @@ from ..errors import (
 from ..limits import DEFAULT as DEFAULT_LIMITS
 from ..limits import Limits
 from . import filters, urns
+from ._base import Call, ScimBase, client_options, require_base_url
 from ._pacing import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, AdaptiveLimiter, LoadPacer
-from .responses import is_json, list_page, names_disabled_connector, scim_json
+from .responses import is_json, list_page, scim_json
 
 log = logger("opskit.scim")
 DEFAULT_PAGE_SIZE = 100  # when a server advertises no maximum
@@ -81,15 +80,15 @@ class ScimList(list[Any]):
         self.keep = keep
 
 
-class ScimClient:
-    """SCIM operations against one base URL. Use as ``async with ScimClient.for_profile(p)``."""
+class ScimClient(ScimBase):
+    """SCIM operations against one base URL. Use as ``async with ScimClient.for_profile(p)``.
+    Its blocking twin, for one answer at a time, is SyncScimClient."""
 
     def __init__(self, base_url: str, client: httpx.AsyncClient, *, flavor: str | None = None,
                  page_size: int | None = None, concurrency: int | None = None,
                  owns_client: bool = True, limits: Limits = DEFAULT_LIMITS):
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, flavor=flavor)
         self.http = client
-        self.flavor = flavor
         self.page_size = page_size
         self.limits = limits
         # A concurrency given is kept (but for 429s); otherwise the pacer sets it.
@@ -102,23 +101,19 @@ class ScimClient:
         self._spc_lock: asyncio.Lock | None = None
         self._spc_task: asyncio.Future[dict[str, Any]] | None = None
         self._models: dict[str, type[Resource[Any]] | None] = {}
-        transport = getattr(client, "_transport", None)
-        if isinstance(transport, http.RetryTransport):
+        transport = self._retry_transport(client)
+        if transport is not None:
             transport.listeners.append(self._on_retry)
-            if names_disabled_connector not in transport.final_answers:
-                transport.final_answers.append(names_disabled_connector)
 
     @classmethod
-    def for_profile(cls, profile: Endpoint, **kwargs: Any) -> ScimClient:
-        if not profile.base_url:
-            raise ConfigError(f"profile {profile.name!r} has no SCIM base URL yet",
-                              "open it with `with opskit.config.connect(profile) as p:` (the "
-                              "practice tenant runs for that block) and use p")
+    def for_profile(cls, profile: Endpoint, *, policy: http.RetryPolicy | None = None,
+                    auth: httpx.Auth | None = None, **kwargs: Any) -> ScimClient:
+        """A client for a connected profile. ``policy``: how its requests are retried (default:
+        the profile's limits); ``auth``: a flow other than the profile's own."""
+        require_base_url(profile)
         concurrency = kwargs.get("concurrency") or MAX_CONCURRENCY
-        client = http.async_client(auth=auth_for(profile), verify=profile.verify,
-                                   limits=profile.limits,
-                                   max_connections=max(concurrency * 2, 8),
-                                   tls=http.needs_tls(profile.base_url, profile.token_url))
+        client = http.async_client(**client_options(profile, policy, auth),
+                                   max_connections=max(concurrency * 2, 8))
         return cls(profile.base_url, client, flavor=profile.flavor, limits=profile.limits,
                    **kwargs)
 
@@ -146,8 +141,8 @@ class ScimClient:
                     json: Any = None, pace: bool = False) -> httpx.Response:
         """One request within the concurrency limit. Page requests (`pace`) are spaced out and
         timed by the pacer."""
-        url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
-        headers = {"Content-Type": "application/scim+json"} if json is not None else None
+        call = Call(method, path, params, json)
+        request = self._build(self.http, call)
         async with self.limiter:
             self.requests += 1
             self.limit_sum += self.limiter.limit
@@ -155,15 +150,12 @@ class ScimClient:
                 await asyncio.sleep(delay)
             sent = time.perf_counter()
             try:
-                response = await self.http.request(method, url, params=params, json=json,
-                                                   headers=headers)
+                response = await self.http.send(request)
                 if pace:
                     self.pacer.observe(time.perf_counter() - sent)
                 return response
             except httpx.TransportError as exc:
-                raise TransportError(f"{method} {redact(url)}: {unreachable_detail(exc)}",
-                                     "check the URL, the network and that the service is up; "
-                                     "opskit already retried") from None
+                raise self._unreachable(call, exc) from None
 
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       json: Any = None) -> Any:
@@ -229,22 +221,23 @@ class ScimClient:
         return self._models[name]
 
     # ------------------------------------------------------------------ CRUD
+    async def _call(self, call: Call) -> Any:
+        return await self.request(call.method, call.path, params=call.params, json=call.json)
+
     async def get(self, endpoint: str, rid: str, attributes: list[str] | None = None) -> Any:
-        params = {"attributes": ",".join(attributes)} if attributes else None
-        return await self.request("GET", f"{endpoint}/{rid}", params=params)
+        return await self._call(Call.get(endpoint, rid, attributes))
 
     async def create(self, endpoint: str, body: dict[str, Any]) -> Any:
-        return await self.request("POST", endpoint, json=_without_meta(body))
+        return await self._call(Call.create(endpoint, body))
 
     async def replace(self, endpoint: str, rid: str, body: dict[str, Any]) -> Any:
-        return await self.request("PUT", f"{endpoint}/{rid}", json=_without_meta(body))
+        return await self._call(Call.replace(endpoint, rid, body))
 
     async def patch(self, endpoint: str, rid: str, operations: list[dict[str, Any]]) -> Any:
-        return await self.request("PATCH", f"{endpoint}/{rid}",
-                                  json={"schemas": [urns.PATCH_OP], "Operations": operations})
+        return await self._call(Call.patch(endpoint, rid, operations))
 
     async def delete(self, endpoint: str, rid: str) -> None:
-        await self.request("DELETE", f"{endpoint}/{rid}")
+        await self._call(Call.delete(endpoint, rid))
 
     # ------------------------------------------------------------------ listing
     async def list(self, endpoint: str, filter: str | None = None, *,
@@ -595,8 +588,3 @@ def _decode_page(response: httpx.Response, mode: _Mode) -> tuple[int | None, _Re
             return read[0], _Read(read[1], read[2])
     total, resources = list_page(scim_json(response), response)
     return total, _Read([r.get("id") for r in resources], mode.keep(resources))
-
-
-def _without_meta(body: dict[str, Any]) -> dict[str, Any]:
-    # Servers generate meta themselves (the FAQ says client meta is ignored): never send it.
-    return {k: v for k, v in body.items() if k.lower() != "meta"}
