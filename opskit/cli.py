@@ -219,7 +219,7 @@ def _inventory(args: argparse.Namespace) -> int:
 
 def _token_check(args: argparse.Namespace) -> int:
     """A failed token or an unreachable tenant is what this command exists to find: exit 1."""
-    from .checks.token import check_token
+    from .reports.token_check import check_token
 
     result = check_token(args.profile, iga_settings=args.iga_settings)
     print(result.to_json() if args.json else result.render_text())

@@ -14,9 +14,9 @@ from opskit.checks.onboarding import (
     _Session,
     probe_write,
 )
-from opskit.checks.runbook import onboard
 from opskit.config import Profile, SecretRef
 from opskit.inventory import fetch_inventory
+from opskit.reports.tenant_onboarding import onboard
 from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant

@@ -15,7 +15,6 @@ import pytest
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from opskit._run.html import run_header
-from opskit.audit_run import run_permission_audit
 from opskit.config import Profile
 from opskit.report import table
 from opskit.report.display import _offline_renderer, styled
@@ -30,6 +29,7 @@ from opskit.report.escaping import (
 )
 from opskit.report.findings import Finding, findings_styled
 from opskit.report.results import FINDING_FIELDS, findings_csv
+from opskit.reports.permission_audit import run_permission_audit
 from opskit.widgets import AccessExplorer
 
 from .hostile_names import (

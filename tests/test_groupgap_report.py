@@ -16,13 +16,14 @@ import yaml
 
 from opskit.config import connect, connect_view
 from opskit.errors import ConfigError
-from opskit.groupgap import GroupGapReport, GroupSource, group_gap, run_group_gap
+from opskit.groupgap import GroupGapReport, GroupSource, group_gap
 from opskit.report.figures import (
     caption,
     membership_figure,
     presence_combinations,
     presence_figure,
 )
+from opskit.reports.group_gap import run_group_gap
 from opskit.runner import RunResult, run_notebook
 from opskit.sandbox.demodata import expected_findings, generate
 from opskit.sandbox.tenantfile import TenantFile
@@ -137,7 +138,7 @@ def test_apply_within_one_connection_is_idempotent(capsys: pytest.CaptureFixture
 
 def test_apply_is_refused_when_the_platform_listing_is_incomplete(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import opskit.groupgap._run as run_module
+    import opskit.reports.group_gap as run_module
 
     real = run_module.fetch_inventory
 

@@ -18,11 +18,10 @@ import pandas as pd
 import pytest
 
 from opskit.audit import UnknownName
-from opskit.audit_inputs import load_grant_history, save_grant_history
-from opskit.audit_run import AuditRun, default_history_dir, run_permission_audit, tenant_name
 from opskit.config import Profile, connect
 from opskit.csvfile import CsvFileError
 from opskit.errors import ConfigError
+from opskit.inputs.audit import load_grant_history, save_grant_history
 from opskit.report.figures import (
     caption,
     folder_owner_figure,
@@ -42,6 +41,12 @@ from opskit.report.figures._audit import (
     VISIBLE,
 )
 from opskit.report.record import RUN_DIR_ENV
+from opskit.reports.permission_audit import (
+    AuditRun,
+    default_history_dir,
+    run_permission_audit,
+    tenant_name,
+)
 from opskit.runner import RunResult, run_notebook
 from opskit.sandbox.demodata import expected_findings, generate
 from opskit.widgets import AccessExplorer, StaticExplorer, explorer, reach_table

@@ -25,7 +25,7 @@ from ..scim.responses import list_page, names_disabled_connector, scim_json
 from . import network
 from . import token as token_check
 from .engine import Check, CheckResult, Outcome
-from .token import check_token
+from .token import run_token_check
 
 NEEDED_TYPES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
 CATALOGUE: dict[str, tuple[Severity, str]] = {
@@ -174,7 +174,7 @@ def onboarding_checks(profile: Profile, session: _Session, *,
                            f"{url.host}:{port} cannot be reached", unreachable_detail(exc))
 
     def token(seen: dict[str, CheckResult]) -> CheckResult:
-        result = check_token(profile)
+        result = run_token_check(profile)
         if result.ok:
             return CheckResult("pass", "the static token is accepted" if onprem else
                                "a token is issued and SCIM accepts it", result.token_line())
