@@ -40,7 +40,7 @@ from .servers import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "token_check.ipynb"
+NOTEBOOK = ROOT / "opskit" / "notebooks" / "token_check.ipynb"
 PRACTICE_SECRET = "practice-only"
 FAILURE_CODES = {code for code, (severity, _) in tc.CATALOGUE.items()
                  if severity in ("critical", "high")}

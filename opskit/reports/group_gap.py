@@ -572,3 +572,6 @@ def _onprem_run(prof: Profile, iga: GroupSource | None, iga_from: str | None,
     sources = {"IGA": shown_source(iga_from) if iga is not None else None, "Platform": None,
                "Secret Server": f"profile {prof.name!r} (On-Prem SCIM Connector)"}
     return GroupGapRun(prof.name, prof.flavor, report, RemediationPlan([]), sources, notes)
+
+
+__all__ = ["GroupGapRun", "run_group_gap"]

@@ -174,3 +174,6 @@ def onboard(profile: str | Profile | None = None, *, reference: str | Profile | 
         iga = run_checks(iga_checks(prof, entered)) if entered is not None else []
         return Onboarding(prof.name, prof.flavor, prof.base_url, ran, expected_settings(prof),
                           iga, reference_folders, apply, notes)
+
+
+__all__ = ["Onboarding", "onboard"]
