@@ -16,6 +16,7 @@ from opskit.checks.onboarding import (
 )
 from opskit.config import Profile, SecretRef
 from opskit.inventory import fetch_inventory
+from opskit.reports import Report
 from opskit.reports.tenant_onboarding import onboard
 from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running
@@ -270,6 +271,7 @@ def test_onprem_connector_on_this_machine_over_tls_is_out_of_a_cloud_iga_s_reach
         prof = replace(onprem_profile(sandbox), base_url=url + PREFIX["onprem"],
                        verify=str(certfile))
         result = onboard(prof)
+    assert isinstance(result, Report) and result.section("findings")[-1] == result.logs()
     ran = result.ran
     assert r"C:\\inetpub\\wwwroot\\SCIMConnector\\Log" in result.logs()  # escaped Markdown
     got = outcomes(ran)

@@ -41,6 +41,7 @@ from opskit.report.figures._audit import (
     VISIBLE,
 )
 from opskit.report.record import RUN_DIR_ENV
+from opskit.reports import Report, Table
 from opskit.reports.permission_audit import (
     AuditRun,
     default_history_dir,
@@ -182,6 +183,9 @@ def test_entry_point_names_the_tenant_and_service_account(run: AuditRun, prof: P
     assert found(run.findings) == expected()
     assert run.tenant == "acme" == tenant_name(prof) and run.audit.service_account == SA
     assert run.sources["reference"] == "sandbox-onprem" and run.notes == []
+    assert isinstance(run, Report)
+    [sources] = run.section("summary")
+    assert isinstance(sources, Table) and sources.frame.equals(run.sources_frame())
     assert tenant_name(replace(prof, kind="cloud", tenant_name=None,
                                base_url="https://acme.delinea.app/scim/v2")) == "acme"
     assert tenant_name(replace(prof, kind="cloud", name="lab", tenant_name=None,

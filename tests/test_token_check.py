@@ -20,6 +20,7 @@ from opskit.checks import token as tc
 from opskit.config import Profile, SecretRef, cloud_urls
 from opskit.errors import ConfigError
 from opskit.limits import Limits
+from opskit.reports import Report
 from opskit.reports.token_check import TokenCheck, check_token
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
@@ -159,6 +160,10 @@ def test_a_good_token_proves_the_four_tenant_side_faq_items(sandbox: RunningSand
     assert {limit.what for limit in result.does_not_prove} >= {
         "Owner on folders and secrets", "Groups synced between the Platform and Secret Server"}
     json.loads(result.to_json())  # one valid JSON document
+    [proves] = result.section("proves")  # the styled FAQ table
+    assert isinstance(result, Report) and proves.data.equals(result.proves_frame())
+    with pytest.raises(ValueError, match="no section 'nope'; its sections are summary, proves"):
+        result.section("nope")
 
 
 def test_the_check_never_shows_the_secret_or_the_token(sandbox: RunningSandbox) -> None:
