@@ -32,7 +32,7 @@ test: install
 
 lab: install
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode jupyterlab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab opskit/notebooks/
 
 bench: install
 	$(BIN)/python benchmarks/sandbox.py

@@ -208,7 +208,7 @@ def _inventory(args: argparse.Namespace) -> int:
 
 def _token_check(args: argparse.Namespace) -> int:
     """A failed token or an unreachable tenant is what this command exists to find: exit 1."""
-    from .checks.token import check_token
+    from .reports.token_check import check_token
 
     result = check_token(args.profile, iga_settings=args.iga_settings)
     print(result.to_json() if args.json else result.render_text())
@@ -280,7 +280,8 @@ def _report(args: argparse.Namespace) -> int:
     else:
         notebooks = project_notebooks()
     if not notebooks:
-        raise UsageError("no notebooks to run: notebooks/ has none; name some with --notebooks")
+        raise UsageError("no notebooks to run: this opskit installation ships none; name some "
+                         "with --notebooks")
     out.mkdir(parents=True, exist_ok=True)
 
     def done(outcome: TenantOutcome) -> None:
@@ -390,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--profile", default=None,
                      help="profile name(s), comma-separated (default: sandbox)")
     rep.add_argument("--notebooks", default=None,
-                     help="comma-separated names or paths (default: every notebooks/*.ipynb)")
+                     help="comma-separated names or paths (default: every notebook opskit ships)")
     rep.add_argument("--out", type=Path, default=Path("out"), help="output folder (out/)")
     rep.add_argument("--jobs", type=_whole(1), default=2,
                      help="tenants at a time, 1 or more (default: 2)")

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,6 @@ from .report.results import (
 )
 
 REPORT_FILE, RESULTS_FILE, FINDINGS_FILE = "report.html", "results.json", "findings.csv"
-PROJECT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 DEFAULT_OUT = Path("out")
 
 
@@ -84,15 +84,25 @@ class RunResult:
                 "findings": by_severity(self.results["findings"]), "error": self.error}
 
 
+def package_notebooks() -> Path:
+    """The notebooks shipped in the package (``opskit/notebooks``), wherever it is installed."""
+    folder = resources.files("opskit") / "notebooks"
+    if not isinstance(folder, Path):  # e.g. imported from a zip: papermill needs real files
+        raise RunError(f"opskit's notebooks are not files on disk ({folder})",
+                       "install opskit with pip into a virtual environment (not as a zip)")
+    return folder
+
+
 def notebook_folders() -> list[Path]:
-    """Where notebooks are found by name: the project's notebooks/, then ./notebooks."""
-    folders = [PROJECT_NOTEBOOKS, Path.cwd() / "notebooks"]
+    """Where notebooks are found by name: opskit's own (in the package), then ./notebooks."""
+    folders = [package_notebooks(), Path.cwd() / "notebooks"]
     return [f for i, f in enumerate(folders) if f.is_dir() and f.resolve() not in
             [g.resolve() for g in folders[:i]]]
 
 
 def project_notebooks() -> list[Path]:
-    """Every notebook of the project (what `opskit report` runs by default)."""
+    """Every notebook opskit ships (what `opskit report` runs by default): each ``*.ipynb`` in
+    the first folder of :func:`notebook_folders` that holds any."""
     for folder in notebook_folders():
         found = sorted(folder.glob("*.ipynb"))
         if found:

@@ -18,9 +18,9 @@ import pytest
 
 from opskit import audit
 from opskit.audit._groups import expand_groups
-from opskit.audit_inputs import load_grant_history, save_grant_history
 from opskit.errors import ConfigError, LimitExceeded, OpskitError
 from opskit.findings import declared
+from opskit.inputs.audit import load_grant_history, save_grant_history
 from opskit.inventory import Inventory, fetch_inventory
 from opskit.sandbox import demodata
 from opskit.sandbox.serve import running

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from opskit import audit
-from opskit.audit_inputs import read_folder_export, read_planned_changes
 from opskit.csvfile import CsvFileError
+from opskit.inputs.audit import read_folder_export, read_planned_changes
 from opskit.inventory import Inventory, fetch_inventory
 from opskit.sandbox.serve import running
 

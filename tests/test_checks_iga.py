@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from opskit.checks.engine import findings, run_checks
-from opskit.checks.iga import expected_settings, iga_checks, load_settings
+from opskit.checks.iga import expected_settings, iga_checks
 from opskit.config import parse_profile
 from opskit.errors import ConfigError
 from opskit.findings import IGA_SETTINGS, raised_by
+from opskit.inputs.iga_settings import load_settings
 
 CLOUD = parse_profile("acme", {"kind": "cloud", "tenant": "acme", "client_id":
                                "scim.integration@acme.com", "client_secret": "env:X"})

@@ -12,11 +12,12 @@ from opskit.checks.onboarding import (
     onboarding_checks,
     probe_write,
 )
-from opskit.checks.runbook import onboard
 from opskit.config import OnPremProfile, PracticeEndpoint, PracticeProfile, SecretRef
 from opskit.findings import declared
 from opskit.http import RetryPolicy
 from opskit.inventory import fetch_inventory
+from opskit.reports import Report
+from opskit.reports.tenant_onboarding import onboard
 from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
@@ -302,6 +303,7 @@ def test_onprem_connector_on_this_machine_over_tls_is_out_of_a_cloud_iga_s_reach
         prof = replace(onprem_profile(sandbox), base_url=url + PREFIX["onprem"],
                        verify=str(certfile))
         result = onboard(prof)
+    assert isinstance(result, Report) and result.section("findings")[-1] == result.logs()
     ran = result.ran
     assert r"C:\\inetpub\\wwwroot\\SCIMConnector\\Log" in result.logs()  # escaped Markdown
     got = outcomes(ran)

@@ -24,8 +24,8 @@ def test_demo_reports_and_rehearsals(tmp_path: Path) -> None:
     for run in runs:
         by_profile.setdefault(run["profile"], []).append(run)
         assert (out / run["report"]).is_file()
-    notebooks = sorted(p.stem for p in (Path(__file__).parent.parent / "notebooks").glob(
-        "*.ipynb"))
+    notebooks = sorted(p.stem for p in (Path(__file__).parent.parent / "opskit"
+                                        / "notebooks").glob("*.ipynb"))
     assert sorted(run["notebook"] for run in by_profile["practice"]) == notebooks
     assert all(run["status"] != "failed" for run in by_profile["practice"])
     expected = {"rehearsal-wrong-secret": "TOKEN_INVALID_CLIENT",

@@ -15,7 +15,6 @@ import pytest
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from opskit._run.html import run_header
-from opskit.audit_run import run_permission_audit
 from opskit.config import PracticeProfile
 from opskit.findings import Finding
 from opskit.report import table
@@ -31,6 +30,7 @@ from opskit.report.escaping import (
 )
 from opskit.report.findings import findings_styled
 from opskit.report.results import FINDING_FIELDS, findings_csv
+from opskit.reports.permission_audit import run_permission_audit
 from opskit.widgets import AccessExplorer
 
 from .hostile_names import (

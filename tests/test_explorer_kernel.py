@@ -11,7 +11,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 
 CODE = """
-from opskit.audit_run import run_permission_audit
+from opskit.reports.permission_audit import run_permission_audit
 from opskit.widgets import explorer
 run = run_permission_audit("sandbox", progress=False)
 view = explorer(run)

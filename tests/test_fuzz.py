@@ -25,10 +25,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from opskit.audit import FolderView
-from opskit.audit_inputs import PLANNED_COLUMNS, read_folder_export, read_planned_changes
 from opskit.csvfile import CsvFileError, read_table
 from opskit.errors import OpskitError
-from opskit.groupgap import GroupSource, read_iga_export, read_secret_server_export
+from opskit.groupgap import GroupSource
+from opskit.inputs.audit import PLANNED_COLUMNS, read_folder_export, read_planned_changes
+from opskit.inputs.groups import read_iga_export, read_secret_server_export
 from opskit.inventory import Inventory, fetch_inventory
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFile, TenantFileError, load_tenant, parse_tenant

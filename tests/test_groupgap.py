@@ -27,11 +27,9 @@ from opskit.groupgap import (
     name_differences,
     normalise_name,
     platform_groups,
-    read_iga_export,
-    read_secret_server,
-    read_secret_server_export,
     secret_server_groups,
 )
+from opskit.inputs.groups import read_iga_export, read_secret_server, read_secret_server_export
 from opskit.inventory import Inventory, fetch_inventory
 from opskit.sandbox import demodata
 from opskit.sandbox.serve import running

@@ -19,12 +19,12 @@ from opskit.groupgap import (
     group_gap,
     plan_remediation,
     platform_groups,
-    read_iga_export,
-    run_group_gap,
     secret_server_groups,
 )
+from opskit.inputs.groups import read_iga_export
 from opskit.inventory import fetch_inventory
 from opskit.limits import Limits
+from opskit.reports.group_gap import run_group_gap
 from opskit.sandbox import demodata
 from opskit.sandbox.app import PREFIX
 from opskit.sandbox.serve import RunningSandbox, running

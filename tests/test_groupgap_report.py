@@ -16,13 +16,15 @@ import yaml
 
 from opskit.config import connect, connect_view
 from opskit.errors import ConfigError
-from opskit.groupgap import GroupGapReport, GroupSource, group_gap, run_group_gap
+from opskit.groupgap import GroupGapReport, GroupSource, group_gap
 from opskit.report.figures import (
     caption,
     membership_figure,
     presence_combinations,
     presence_figure,
 )
+from opskit.reports import Report
+from opskit.reports.group_gap import run_group_gap
 from opskit.runner import RunResult, run_notebook
 from opskit.sandbox.demodata import expected_findings, generate
 from opskit.sandbox.tenantfile import TenantFile
@@ -137,7 +139,7 @@ def test_apply_within_one_connection_is_idempotent(capsys: pytest.CaptureFixture
 
 def test_apply_is_refused_when_the_platform_listing_is_incomplete(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import opskit.groupgap._run as run_module
+    import opskit.reports.group_gap as run_module
 
     real = run_module.fetch_inventory
 
@@ -165,6 +167,7 @@ def test_apply_is_refused_when_the_platform_listing_is_incomplete(
 def test_secret_server_from_an_export_csv_and_sides_not_given(tmp_path: Path) -> None:
     with connect("sandbox") as prof:
         whole = run_group_gap(prof, progress=False)
+        assert isinstance(whole, Report) and whole.section("applied") == [whole.apply_markdown()]
         names = whole.report.secret_server.groups["name"].tolist()
         export = tmp_path / "ss-groups.csv"
         with export.open("w", newline="", encoding="utf-8") as f:

@@ -1,4 +1,5 @@
-"""Every notebook in notebooks/: hygiene, a headless run, and no secret in anything a run writes.
+"""Every notebook opskit ships: hygiene, its report module, a headless run, and no secret in
+anything a run writes.
 
 Each notebook runs through the real runner (papermill, HTML, results) against the practice
 tenant, with profiles whose secrets are known to the test: a passing run, a refused secret, an
@@ -8,7 +9,10 @@ the tenant issued may appear in any file the runs wrote.
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,13 +26,13 @@ from opskit.sandbox.serve import RunningSandbox
 from .servers import closed_port
 
 ROOT = Path(__file__).parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "opskit" / "notebooks").glob("*.ipynb"))
 SECRET = "practice-only"  # the practice tenant's client secret (tests/data/small.yaml)
 MAX_CELL_LINES = 12
 
 
 def test_there_are_notebooks() -> None:
-    assert NOTEBOOKS, "notebooks/ holds no notebook"
+    assert NOTEBOOKS, "opskit/notebooks/ holds no notebook"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -48,6 +52,30 @@ def test_hygiene(path: Path) -> None:
     kernel = nb.metadata["kernelspec"]["name"]
     # ipykernel, a dependency, provides this kernel in a fresh environment.
     assert KernelSpecManager().get_kernel_spec(kernel).argv
+
+
+REPORT_IMPORT = re.compile(r"^from opskit\.reports\.(\w+) import (\w+)$", re.M)
+SHOWN = re.compile(r'^show\(result, "([^"]+)"\)$', re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_its_report_modules_entry_shown_section_by_section(path: Path) -> None:
+    """The notebook declares its report module by importing its entry function from it: one
+    call, the result shown section by section in the result's order, then recorded."""
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+                     if c.cell_type == "code")
+    [(module_name, entry_name)] = REPORT_IMPORT.findall(code)
+    module = importlib.import_module(f"opskit.reports.{module_name}")
+    entry = getattr(module, entry_name)
+    assert entry_name in module.__all__ and len(re.findall(rf"\b{entry_name}\(", code)) == 1
+    assert re.search(rf"^result = {entry_name}\(", code, re.M)
+    result = typing.get_type_hints(entry)["return"]
+    assert result.__name__ in module.__all__
+    for member in ("findings", "metrics", "headline", "section", "SECTIONS"):  # the Report
+        assert hasattr(result, member) or member in result.__dataclass_fields__, member
+    assert SHOWN.findall(code) == list(result.SECTIONS[1:])  # every section, in order
+    assert re.search(r"^show\(result\)$", code, re.M)  # headline and summary
+    assert code.rstrip().endswith("record(result.findings, result.metrics());")
 
 
 @pytest.fixture

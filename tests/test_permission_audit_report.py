@@ -18,11 +18,10 @@ import pandas as pd
 import pytest
 
 from opskit.audit import UnknownName
-from opskit.audit_inputs import load_grant_history, save_grant_history
-from opskit.audit_run import AuditRun, default_history_dir, run_permission_audit, tenant_name
 from opskit.config import Profile, connect
 from opskit.csvfile import CsvFileError
 from opskit.errors import ConfigError
+from opskit.inputs.audit import load_grant_history, save_grant_history
 from opskit.report.figures import (
     caption,
     folder_owner_figure,
@@ -42,6 +41,13 @@ from opskit.report.figures._audit import (
     VISIBLE,
 )
 from opskit.report.record import RUN_DIR_ENV
+from opskit.reports import Report, Table
+from opskit.reports.permission_audit import (
+    AuditRun,
+    default_history_dir,
+    run_permission_audit,
+    tenant_name,
+)
 from opskit.runner import RunResult, run_notebook
 from opskit.sandbox.demodata import expected_findings, generate
 from opskit.widgets import AccessExplorer, StaticExplorer, explorer, reach_table
@@ -177,6 +183,9 @@ def test_entry_point_names_the_tenant_and_service_account(run: AuditRun, prof: P
     assert found(run.findings) == expected()
     assert run.tenant == "acme" == tenant_name(prof) and run.audit.service_account == SA
     assert run.sources["reference"] == "sandbox-onprem" and run.notes == []
+    assert isinstance(run, Report)
+    [sources] = run.section("summary")
+    assert isinstance(sources, Table) and sources.frame.equals(run.sources_frame())
     assert tenant_name(replace(prof, tenant_name=None,
                                base_url="https://acme.delinea.app/scim/v2")) == "acme"
     assert tenant_name(replace(prof, name="lab", tenant_name=None,

@@ -25,10 +25,10 @@ from opskit.groupgap import (
     group_gap,
     plan_remediation,
     platform_groups,
-    run_group_gap,
     secret_server_groups,
 )
 from opskit.inventory import fetch_inventory
+from opskit.reports.group_gap import run_group_gap
 from opskit.sandbox import schemas as urn
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import TenantFileError, parse_tenant

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).parent.parent
@@ -48,6 +53,30 @@ def test_makefile_targets() -> None:
 def test_console_script() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"] == {"opskit": "opskit.cli:main"}
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_notebooks_and_the_type_marker(tmp_path: Path) -> None:
+    """What `pip install .` installs holds the notebooks the runner finds in the package, the
+    report template and py.typed. Built from a copy of the tree, offline: uv's cache holds the
+    build backend since `make install`."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "opskit", src / "opskit",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    built = subprocess.run([sys.executable, "-m", "uv", "build", "--wheel", "--offline",
+                            "--out-dir", str(tmp_path / "dist"), str(src)],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "dist").glob("opskit-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    notebooks = {f"opskit/{p.relative_to(ROOT / 'opskit').as_posix()}"
+                 for p in (ROOT / "opskit" / "notebooks").glob("*.ipynb")}
+    assert len(notebooks) >= 4 and notebooks <= names, notebooks - names
+    assert {"opskit/py.typed", "opskit/report/templates/opskit_report/index.html.j2",
+            "opskit/report/templates/opskit_report/conf.json"} <= names
 
 
 def test_every_emulated_behaviour_names_its_source() -> None:

@@ -219,6 +219,15 @@ def test_unknown_profile_notebook_and_threshold(tmp_path: Path, no_kernel: None,
         run_notebook(FINDINGS_NB, out_dir=tmp_path, fail_on="severe")
 
 
+def test_the_shipped_notebooks_are_found_in_the_package(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./notebooks here: only what the package ships
+    shipped = Path(runner.__file__).parent / "notebooks"
+    assert runner.package_notebooks() == shipped
+    assert runner.project_notebooks() == sorted(shipped.glob("*.ipynb")) != []
+    assert runner.resolve_notebook("token_check") == (shipped / "token_check.ipynb").resolve()
+
+
 def test_notebooks_are_found_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "mine.ipynb").write_text(EMPTY_NB.read_text())

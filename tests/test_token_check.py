@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 from opskit.checks import token as tc
-from opskit.checks.token import TokenCheck, check_token
 from opskit.config import CloudProfile, OnPremProfile, Profile, SecretRef, cloud_urls
 from opskit.errors import ConfigError
 from opskit.findings import TOKEN_CHECK, declared, raised_by
 from opskit.limits import Limits
+from opskit.reports import Report
+from opskit.reports.token_check import TokenCheck, check_token
 from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 from opskit.scim import urns
@@ -40,7 +41,7 @@ from .servers import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "token_check.ipynb"
+NOTEBOOK = ROOT / "opskit" / "notebooks" / "token_check.ipynb"
 PRACTICE_SECRET = "practice-only"
 FAILURE_CODES = {c.code for c in raised_by(TOKEN_CHECK) if c.severity in ("critical", "high")}
 
@@ -151,13 +152,17 @@ def test_a_good_token_proves_the_four_tenant_side_faq_items(sandbox: RunningSand
     assert "expires in 3600 s" in result.findings[0].message
     assert result.scim_call.outcome == tc.ACCEPTED and result.scim_call.status == 200
     assert result.scim_call.total_results == len(sandbox.tenant.file.users)
-    m = result.metrics
+    m = result.metrics()
     assert (m["token_status"], m["scim_status"], m["expires_in"], m["scope_granted"]) == \
         (200, 200, 3600, "xpm.platform")
     assert m["proven"] == 4 and m["not_checked"] == 1 and m["elapsed_ms"] > 0
     assert {limit.what for limit in result.does_not_prove} >= {
         "Owner on folders and secrets", "Groups synced between the Platform and Secret Server"}
     json.loads(result.to_json())  # one valid JSON document
+    [proves] = result.section("proves")  # the styled FAQ table
+    assert isinstance(result, Report) and proves.data.equals(result.proves_frame())
+    with pytest.raises(ValueError, match="no section 'nope'; its sections are summary, proves"):
+        result.section("nope")
 
 
 def test_the_check_never_shows_the_secret_or_the_token(sandbox: RunningSandbox) -> None:
@@ -193,7 +198,7 @@ def test_wrong_secret_is_token_invalid_client(sandbox: RunningSandbox) -> None:
     assert statuses(result) == {tc.ROLE: tc.NOT_PROVEN, tc.OAUTH_CLIENT: tc.REFUTED,
                                 tc.SCOPE: tc.NOT_PROVEN, tc.TENANT_URL: tc.PROVEN,
                                 tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
-    assert result.scim_call.outcome == tc.SKIPPED and result.metrics["token_status"] == 401
+    assert result.scim_call.outcome == tc.SKIPPED and result.metrics()["token_status"] == 401
     assert "wrong-secret-123" not in shown(result)
 
 
@@ -209,7 +214,7 @@ def test_refused_xpm_platform_is_refuted_and_the_alternate_scope_is_named() -> N
         result = check_token(cloud_profile(sb))
     assert codes(result) == [tc.TOKEN_INVALID_SCOPE]
     assert result.proof(tc.SCOPE).status == tc.REFUTED
-    assert result.metrics["alternate_scope_granted"] == "xpmheadless"
+    assert result.metrics()["alternate_scope_granted"] == "xpmheadless"
     assert "does grant scope 'xpmheadless'" in result.findings[0].message
 
 
@@ -225,7 +230,7 @@ def test_token_endpoint_not_found_on_a_plain_web_server() -> None:
         result = check_token(cloud_at(url))
     assert codes(result) == [tc.TOKEN_ENDPOINT_NOT_FOUND]
     assert result.proof(tc.TENANT_URL).status == tc.REFUTED
-    assert result.metrics["token_status"] == 404
+    assert result.metrics()["token_status"] == 404
 
 
 def test_html_login_page_is_token_not_json() -> None:
@@ -249,7 +254,7 @@ def test_no_scim_role_is_scim_access_denied() -> None:
     assert statuses(result) == {tc.ROLE: tc.REFUTED, tc.OAUTH_CLIENT: tc.PROVEN,
                                 tc.SCOPE: tc.PROVEN, tc.TENANT_URL: tc.PROVEN,
                                 tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
-    assert result.metrics["scim_status"] == 403
+    assert result.metrics()["scim_status"] == 403
 
 
 @pytest.mark.parametrize(("scim_status", "code", "role_status"), [
@@ -264,7 +269,7 @@ def test_issued_token_refused_by_scim(scim_status: int, code: str, role_status: 
     assert codes(result) == [code] and not result.ok
     assert result.proof(tc.ROLE).status == role_status
     assert result.proof(tc.OAUTH_CLIENT).status == tc.PROVEN
-    assert result.metrics["scim_status"] == scim_status
+    assert result.metrics()["scim_status"] == scim_status
     assert FakePlatform.TOKEN not in shown(result)
 
 
@@ -284,7 +289,7 @@ def test_no_platform_user_role_fails_at_token_time_and_names_the_role() -> None:
                                 tc.IGA_AUTHENTICATION: tc.NOT_CHECKED}
     assert "not allowed the client-credentials grant" in result.proof(tc.OAUTH_CLIENT).reason
     assert result.scim_call.outcome == tc.SKIPPED
-    assert result.metrics["token_cause"] == "client_not_authorized"
+    assert result.metrics()["token_cause"] == "client_not_authorized"
 
 
 def test_a_disabled_onprem_connector_is_named_with_its_remedy() -> None:
@@ -301,7 +306,7 @@ def test_a_disabled_onprem_connector_is_named_with_its_remedy() -> None:
     assert "SCIM_Connector_Disabled" in finding.remediation
     assert result.proof(tc.TENANT_URL).status == tc.PROVEN  # it answered, as SCIM
     assert result.proof(tc.ROLE).status == tc.NOT_PROVEN
-    assert result.metrics["scim_outcome"] == tc.CONNECTOR_DISABLED
+    assert result.metrics()["scim_outcome"] == tc.CONNECTOR_DISABLED
 
 
 def test_secret_server_down_behind_the_cloud_leaves_the_token_check_green() -> None:
@@ -538,7 +543,7 @@ def test_notebook_hygiene() -> None:
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert all(not c.outputs and c.execution_count is None for c in code)
     assert all(len(c.source.splitlines()) <= 12 for c in code)
-    assert code[-1].source.strip() == "record(result.findings, result.metrics);"
+    assert code[-1].source.strip() == "record(result.findings, result.metrics());"
     assert nb.metadata.kernelspec == {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                       "language": "python"}
 

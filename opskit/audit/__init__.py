@@ -1,7 +1,7 @@
 """Permission audit: effective access, coverage, findings and drift, from inventories.
 
 Pure pandas over :class:`opskit.inventory.Inventory` frames: nothing here reads files or talks
-to a tenant (``opskit.audit_inputs`` reads the CSV files and the grant history). Start with::
+to a tenant (``opskit.inputs.audit`` reads the CSV files and the grant history). Start with::
 
     access = effective_access(inv)            # who reaches what, through which group
     cov = coverage(cloud, reference)          # what the cloud service account cannot see

@@ -22,7 +22,7 @@ class FolderView:
 
     ``folders``: path (``/IT/Databases``), id (``None`` when the view has no ids, as an export).
     ``secrets``: folder (path), name, id. Built by :func:`folder_view` from an inventory, or by
-    ``opskit.audit_inputs.read_folder_export`` from a CSV export.
+    ``opskit.inputs.audit.read_folder_export`` from a CSV export.
     """
 
     folders: pd.DataFrame

@@ -3,7 +3,7 @@
 A grant is a folder permission where it is set (not repeated on every inheriting folder): the
 folder path, principal type, principal (userName or group displayName) and rights as the view
 shows them. The grant history is a small frame with one row per grant ever seen and when it was
-first and last seen; the caller keeps it between runs (``opskit.audit_inputs`` saves and loads
+first and last seen; the caller keeps it between runs (``opskit.inputs.audit`` saves and loads
 it), and each run returns it updated.
 """
 

@@ -384,7 +384,7 @@ def permission_findings(cloud: Any, reference: Any = None, *, tenant: str | None
     a :class:`FolderView` (e.g. a folder export), or None. ``tenant`` names the tenant in
     tenant-wide findings (default: the inventory's source). ``service_account``: the cloud
     service user's userName (default: inferred, see :func:`infer_service_account`).
-    ``planned``: planned changes (``opskit.audit_inputs.read_planned_changes``); each one with
+    ``planned``: planned changes (``opskit.inputs.audit.read_planned_changes``); each one with
     several rights is reported as RIGHTS_TRUNCATED.
     """
     views = prepare(cloud, reference)

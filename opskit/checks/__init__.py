@@ -1,5 +1,5 @@
 """Checks: questions about a tenant answered with findings (stable codes, remediation)."""
 
-from .token import TokenCheck, check_token
+from .token import TokenEvidence, run_token_check
 
-__all__ = ["TokenCheck", "check_token"]
+__all__ = ["TokenEvidence", "run_token_check"]

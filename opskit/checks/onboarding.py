@@ -28,7 +28,7 @@ from ..scim import SyncScimClient, filters, urns
 from . import network
 from . import token as token_check
 from .engine import Check, CheckResult
-from .token import check_token
+from .token import run_token_check
 
 NEEDED_TYPES = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData")
 # The configuration page names the symptom of only the first two ("SCIM operations break");
@@ -143,7 +143,7 @@ def reachable(ctx: Context, seen: Seen) -> CheckResult:
 
 
 def token(ctx: Context, seen: Seen) -> CheckResult:
-    result = check_token(ctx.profile)
+    result = run_token_check(ctx.profile)
     if result.ok:
         return CheckResult("pass", "the static token is accepted" if ctx.onprem else
                            "a token is issued and SCIM accepts it", result.token_line())

@@ -20,17 +20,16 @@ The result never holds a token or a secret: only the diagnosis, statuses and the
 from __future__ import annotations
 
 import json
-import textwrap
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from .. import auth, http
 from .._redact import redact
 from ..auth import BearerAuth, TokenDiagnosis, diagnose_token, request_token
-from ..config import DEFAULT_SCOPE, Endpoint, Profile, connect
+from ..config import DEFAULT_SCOPE, Endpoint
 from ..errors import (
     AuthError,
     ConfigError,
@@ -43,19 +42,12 @@ from ..errors import (
     SecretServerUnreachable,
     TransportError,
 )
-from ..findings import DEFAULT_FAIL_ON, Finding, at_or_above, by_severity, finding
-from ..report.display import styled
-from ..report.escaping import markdown_code, markdown_text
-from ..report.findings import findings_frame, findings_styled
+from ..findings import DEFAULT_FAIL_ON, Finding, at_or_above, finding
 from ..scim import SyncScimClient
 from ..scim.responses import list_page, scim_json
 from .engine import findings as engine_findings
 from .engine import run_checks
-from .iga import iga_checks, load_settings
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from pandas.io.formats.style import Styler
+from .iga import iga_checks
 
 # The SCIM read that shows the token is accepted for SCIM data: authenticated on every server,
 # served by both connectors, one small page.
@@ -182,8 +174,9 @@ class ScimCall:
 
 
 @dataclass
-class TokenCheck:
-    """The token check's result. Holds the diagnosis and statuses, never a token or secret."""
+class TokenEvidence:
+    """What the token check established: the diagnosis, the SCIM call, what they prove and do
+    not, the findings, and ``measured`` (what results.json records). Never a token or secret."""
 
     profile: str
     flavor: str
@@ -193,7 +186,7 @@ class TokenCheck:
     proves: list[Proof]
     does_not_prove: list[Limit]
     findings: list[Finding]
-    metrics: dict[str, Any] = field(default_factory=dict)
+    measured: dict[str, Any] = field(default_factory=dict)
 
     # -- verdict ---------------------------------------------------------------------------
     @property
@@ -218,8 +211,8 @@ class TokenCheck:
 
     def __repr__(self) -> str:
         # Short on purpose: the notebook shows tables, and a repr never needs the claims.
-        return (f"TokenCheck(profile={self.profile!r}, flavor={self.flavor!r}, ok={self.ok}, "
-                f"findings={[f.code for f in self.findings]!r})")
+        return (f"{type(self).__name__}(profile={self.profile!r}, flavor={self.flavor!r}, "
+                f"ok={self.ok}, findings={[f.code for f in self.findings]!r})")
 
     # -- machine-readable --------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:
@@ -231,7 +224,7 @@ class TokenCheck:
             "proves": [asdict(p) for p in self.proves],
             "does_not_prove": [asdict(limit) for limit in self.does_not_prove],
             "findings": [f.as_dict() for f in self.findings],
-            "metrics": self.metrics,
+            "metrics": self.measured,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -262,106 +255,22 @@ class TokenCheck:
             return f"{c.method} {c.url}: not sent ({c.proved})"
         return f"{c.method} {c.url} -> {status}: {c.proved}"
 
-    def render_text(self, width: int = 100) -> str:
-        """The human summary `opskit token-check` prints."""
-
-        def wrapped(text: str, indent: int, hang: int = 0) -> list[str]:
-            return textwrap.wrap(text, width, initial_indent=" " * indent,
-                                 subsequent_indent=" " * (indent + hang)) or [""]
-
-        lines = [f"Token check: profile {self.profile} ({self.flavor}), SCIM base "
-                 f"{self.scim_base}",
-                 *wrapped(f"token  {self.token_line()}", 2, 7),
-                 *wrapped(f"SCIM   {self.scim_line()}", 2, 7),
-                 "",
-                 "What it proves (FAQ: Why Token Retrieval is Required?)"]
-        for p in self.proves:
-            lines.append(f"  {p.status:<15}{p.claim}")
-            lines += wrapped(p.reason, 17)
-        # The why of each limit is in --json and the notebook; the summary names them only.
-        lines += ["", "What a token does not prove"]
-        lines += wrapped("; ".join(limit.what for limit in self.does_not_prove) + ".", 2)
-        lines += ["", "Findings"]
-        for f in self.findings:
-            lines += wrapped(f"[{f.severity}] {f.code}  {f.subject}: {f.message}", 2, 4)
-            if f.remediation:
-                lines += wrapped(f"-> {f.remediation}", 6, 3)
-        counts = by_severity(self.failures)
-        verdict = "PASS" if self.ok else "FAIL (" + ", ".join(
-            f"{n} {sev}" for sev, n in counts.items() if n) + ")"
-        lines += ["", f"Result: {verdict}"]
-        return redact("\n".join(lines))
-
-    # -- for people: tables (pandas imported only when a table is asked for) ---------------
-    def headline(self) -> str:
-        """Markdown: the verdict, the profile and the SCIM base."""
-        verdict = "**PASS**" if self.ok else "**FAIL**"
-        return (f"{verdict}: profile {markdown_code(self.profile)} "
-                f"({markdown_text(self.flavor)}), SCIM base {markdown_code(self.scim_base)}")
-
-    def proves_frame(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame([{"FAQ item": p.claim, "status": p.status, "reason": p.reason}
-                             for p in self.proves])
-
-    def proves_styled(self) -> Styler:
-        colours = {PROVEN: "#d4edda", NOT_PROVEN: "#fff3cd", REFUTED: "#f8d7da",
-                   NOT_APPLICABLE: "#e9ecef", NOT_CHECKED: "#ddf4ff"}
-        return styled(self.proves_frame()).map(
-            lambda s: f"background-color: {colours.get(s, '')}", subset=["status"])
-
-    def does_not_prove_frame(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame([{"not proven by a token": limit.what, "why": limit.why}
-                             for limit in self.does_not_prove])
-
-    def summary_frame(self) -> pd.DataFrame:
-        """Token and SCIM call facts as a two-column table."""
-        import pandas as pd
-
-        d, c = self.diagnosis, self.scim_call
-        rows = [("profile", f"{self.profile} ({self.flavor})"), ("SCIM base", self.scim_base)]
-        if d is not None:
-            rows += [("token URL", d.token_url), ("client_id", d.client_id),
-                     ("token request", self.token_line()),
-                     ("scope requested", d.scope_requested),
-                     ("scope granted", d.scope_granted or "(not stated)"),
-                     ("expires in (s)", "" if d.expires_in is None else str(d.expires_in)),
-                     ("expires at (UTC)", "" if d.expires_at is None
-                      else f"{d.expires_at:%Y-%m-%d %H:%M:%S}")]
-        rows += [("SCIM call", f"{c.method} {c.url}"),
-                 ("SCIM status", "" if c.status is None else str(c.status)),
-                 ("SCIM call proved", c.proved)]
-        if c.detail:
-            rows.append(("SCIM detail", c.detail))
-        return pd.DataFrame(rows, columns=["", "value"]).set_index("")
-
-    def findings_frame(self) -> pd.DataFrame:
-        return findings_frame(self.findings)
-
-    def findings_styled(self) -> Styler:
-        return findings_styled(self.findings)
-
 
 # =================================================================================== the check
-def check_token(profile: Profile | Endpoint | str | None = None, *,
-                iga_settings: str | None = None) -> TokenCheck:
+def run_token_check(prof: Endpoint, entered: dict[str, Any] | None = None) -> TokenEvidence:
     """Retrieve a token, make one SCIM read with the same credentials, say what that proves.
 
-    ``iga_settings`` (a YAML or JSON file of what was entered in the IGA's source) lets the
-    check answer the FAQ's fifth item, no authentication failures in the IGA later; without it
-    that item is not checked. A refused token, an unreachable tenant, a refused SCIM call or an
-    IGA setting that differs is a finding; a profile or settings file that cannot be used as
-    written raises ConfigError."""
-    entered = load_settings(iga_settings) if iga_settings else None  # bad file: fail first
-    with connect(profile) as prof:
-        _resolve_credentials(prof)
-        started = time.perf_counter()
-        result = _check_cloud(prof, entered) if prof.flavor == "cloud" else \
-            _check_onprem(prof, entered)
-        result.metrics["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    ``prof`` is a connected profile (:func:`opskit.config.connect`); ``entered``, the IGA's
+    settings as read from its file (:func:`opskit.inputs.iga_settings.load_settings`), lets the
+    check answer the FAQ's fifth item, no authentication failures in the IGA later; without
+    them that item is not checked. A refused token, an unreachable tenant, a refused SCIM call
+    or an IGA setting that differs is a finding; a profile that cannot be used as written
+    raises ConfigError. The token check report (:mod:`opskit.reports.token_check`) wraps it."""
+    _resolve_credentials(prof)
+    started = time.perf_counter()
+    result = _check_cloud(prof, entered) if prof.flavor == "cloud" else \
+        _check_onprem(prof, entered)
+    result.measured["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
 
 
@@ -383,7 +292,7 @@ def _finding(code: str, subject: str, message: str, variant: str | None = None) 
 
 
 # ------------------------------------------------------------------------------- cloud
-def _check_cloud(prof: Endpoint, entered: dict[str, Any] | None) -> TokenCheck:
+def _check_cloud(prof: Endpoint, entered: dict[str, Any] | None) -> TokenEvidence:
     d, token = request_token(prof)
     call = ScimCall("GET", _shown_read_url(prof))
     findings: list[Finding] = []
@@ -402,13 +311,13 @@ def _check_cloud(prof: Endpoint, entered: dict[str, Any] | None) -> TokenCheck:
         "the Platform User role")
     iga, iga_findings = _iga_proof(prof, entered, call)
     proves = [role, _client_proof(d), _scope_proof(d), _cloud_url_proof(d, call), iga]
-    result = TokenCheck(prof.name, "cloud", prof.base_url, d, call, proves,
+    result = TokenEvidence(prof.name, "cloud", prof.base_url, d, call, proves,
                         [*_LIMITS, _CLOUD_LIMIT], [*findings, *iga_findings])
     if result.ok:
         result.findings.insert(0, _finding(
             TOKEN_OK, d.client_id, f"Token {result.token_line()}; accepted by SCIM "
             f"({call.method} {READ_PATH} {call.status})"))
-    result.metrics = _metrics(result, alternate)
+    result.measured = _metrics(result, alternate)
     return result
 
 
@@ -516,7 +425,7 @@ def _cloud_url_proof(d: TokenDiagnosis, call: ScimCall) -> Proof:
 
 
 # ------------------------------------------------------------------------------- on-prem
-def _check_onprem(prof: Endpoint, entered: dict[str, Any] | None) -> TokenCheck:
+def _check_onprem(prof: Endpoint, entered: dict[str, Any] | None) -> TokenEvidence:
     call = _scim_read(prof)
     na = "the on-prem connector authenticates with the endpoint's static bearer token"
     iga, iga_findings = _iga_proof(prof, entered, call)
@@ -524,14 +433,14 @@ def _check_onprem(prof: Endpoint, entered: dict[str, Any] | None) -> TokenCheck:
               _proof(OAUTH_CLIENT, NOT_APPLICABLE, f"{na}, not an OAuth client"),
               _proof(SCOPE, NOT_APPLICABLE, f"{na}, which has no OAuth scope"),
               _onprem_url_proof(call), iga]
-    result = TokenCheck(prof.name, "onprem", prof.base_url, None, call, proves,
+    result = TokenEvidence(prof.name, "onprem", prof.base_url, None, call, proves,
                         [*_LIMITS, _ONPREM_LIMIT], [*_call_findings(prof, call), *iga_findings])
     if result.ok:
         result.findings.insert(0, _finding(
             STATIC_TOKEN_OK, prof.base_url, f"The endpoint's static token is accepted "
             f"({call.method} {READ_PATH} {call.status}); it does not expire like an OAuth "
             "token but lapses after the connector's 'Non-Expiry Token' days."))
-    result.metrics = _metrics(result, None)
+    result.measured = _metrics(result, None)
     return result
 
 
@@ -679,7 +588,7 @@ def _proof(key: str, status: str, reason: str) -> Proof:
     return Proof(key, CLAIMS[key], status, redact(reason))
 
 
-def _metrics(result: TokenCheck, alternate_scope: str | None) -> dict[str, Any]:
+def _metrics(result: TokenEvidence, alternate_scope: str | None) -> dict[str, Any]:
     d, c = result.diagnosis, result.scim_call
     metrics: dict[str, Any] = {"flavor": result.flavor, "ok": result.ok}
     if d is not None:

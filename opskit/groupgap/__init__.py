@@ -1,12 +1,12 @@
 """Group-gap report: the IGA's, the Platform's and Secret Server's groups side by side.
 
-Sources become :class:`GroupSource` frames (from inventories or export CSVs); :func:`group_gap`
-matches them and reports every gap as findings; :func:`plan_remediation` turns the
-Platform-side gaps into SCIM operations (never removing the cloud connector's service account
-from a group unless told to), which :func:`apply_plan` runs when told to.
-:func:`run_group_gap` does all of it for one profile, as the notebook ``group_gap_report`` does,
-and after applying can wait (bounded) for Platform Groups Sync to bring what it made.
-See docs/group-gap.md.
+Sources become :class:`GroupSource` frames (from inventories here, from export CSVs in
+:mod:`opskit.inputs.groups`); :func:`group_gap` matches them and reports every gap as findings;
+:func:`plan_remediation` turns the Platform-side gaps into SCIM operations (never removing the
+cloud connector's service account from a group unless told to), which :func:`apply_plan` runs
+when told to. :func:`opskit.reports.group_gap.run_group_gap` does all of it for one profile, as
+the notebook ``group_gap_report`` does, and after applying can wait (bounded) for Platform
+Groups Sync to bring what it made. See docs/group-gap.md.
 """
 
 from ..findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
@@ -22,18 +22,8 @@ from ._plan import (
     plan_remediation,
 )
 from ._report import GroupGapReport, group_gap
-from ._run import GroupGapRun, run_group_gap
 from ._service_account import ServiceAccount, find_service_account
-from ._sources import (
-    IGA_COLUMNS,
-    SECRET_SERVER_COLUMNS,
-    GroupSource,
-    platform_groups,
-    read_iga_export,
-    read_secret_server,
-    read_secret_server_export,
-    secret_server_groups,
-)
+from ._sources import GroupSource, platform_groups, secret_server_groups
 from ._wait import SyncWait
 
 __all__ = [
@@ -41,10 +31,8 @@ __all__ = [
     "MAX_OPERATIONS",
     "PLATFORM_EDIT_GROUP_STEPS",
     "PLATFORM_GROUPS_SYNC_STEPS",
-    "SECRET_SERVER_COLUMNS",
     "ApplyResult",
     "GroupGapReport",
-    "GroupGapRun",
     "GroupSource",
     "ManualAction",
     "Match",
@@ -62,9 +50,5 @@ __all__ = [
     "normalise_name",
     "plan_remediation",
     "platform_groups",
-    "read_iga_export",
-    "read_secret_server",
-    "read_secret_server_export",
-    "run_group_gap",
     "secret_server_groups",
 ]

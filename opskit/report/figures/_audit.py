@@ -2,10 +2,10 @@
 folders by right, and the distribution of rights.
 
 Each takes a :class:`opskit.audit.PermissionAudit` (or anything holding one as ``.audit``,
-such as ``opskit.audit_run.AuditRun``) and follows the package's convention. The folder tree
-is drawn as a treemap whose areas count folders; on a large tenant the deepest levels are
-folded into their ancestors so the figure stays readable and the report small (at most
-:data:`MAX_TREE_NODES` rectangles), and the caption says so.
+such as ``opskit.reports.permission_audit.AuditRun``) and follows the package's convention.
+The folder tree is drawn as a treemap whose areas count folders; on a large tenant the deepest
+levels are folded into their ancestors so the figure stays readable and the report small (at
+most :data:`MAX_TREE_NODES` rectangles), and the caption says so.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The tenant onboarding runbook: every check in order, the IGA's settings, the role checklist.
 
-`onboard()` is what notebooks/tenant_onboarding.ipynb calls: it runs the connector's checks
+`onboard()` is what the notebook tenant_onboarding.ipynb calls: it runs the connector's checks
 (cloud or on-prem, from the profile), optionally the write probe (``apply=True``), measures
 folder visibility against a reference when one is given, and checks the IGA settings file when
 one is given. The result holds everything the notebook shows and records.
@@ -9,18 +9,19 @@ one is given. The result holds everything the notebook shows and records.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..checks.engine import Ran, findings, run_checks, styled, table
+from ..checks.iga import expected_settings, iga_checks
+from ..checks.onboarding import ROLE_CHECKLIST, onboarding_checks
 from ..config import Endpoint, Profile, connect, connect_view
 from ..errors import CLOUD_CONNECTOR_LOG, ONPREM_CONNECTOR_LOG, OpskitError, TransportError
 from ..findings import Finding
 from ..http import RetryPolicy
+from ..inputs.iga_settings import load_settings
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
-from ..report.findings import findings_frame, findings_styled
 from ..scim import SyncScimClient
-from .engine import Ran, findings, run_checks, styled, table
-from .iga import expected_settings, iga_checks, load_settings
-from .onboarding import ROLE_CHECKLIST, onboarding_checks
+from ._protocol import FindingsTables, Table, unknown_section
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Onboarding:
+class Onboarding(FindingsTables):
     """What the runbook found for one profile."""
 
+    SECTIONS: ClassVar[tuple[str, ...]] = ("summary", "checks", "iga settings", "role",
+                                           "findings")
     profile: str
     flavor: str
     base_url: str
@@ -110,11 +113,19 @@ class Onboarding:
         return pd.DataFrame(rows, columns=["role permission", "symptom when missing",
                                            "from these checks"])
 
-    def findings_frame(self) -> pd.DataFrame:
-        return findings_frame(self.findings)
-
-    def findings_styled(self) -> Styler:
-        return findings_styled(self.findings)
+    def section(self, name: str) -> list[Any]:
+        """What the notebook shows under each heading of ``SECTIONS``."""
+        if name == "summary":
+            return []
+        if name == "checks":
+            return [self.styled()]
+        if name == "iga settings":
+            return [Table(self.settings_frame()), self.iga_styled()]
+        if name == "role":
+            return [Table(self.role_checklist())]
+        if name == "findings":
+            return [self.findings_styled(), self.logs()]
+        raise unknown_section(self, name)
 
 
 def _scim(prof: Endpoint) -> SyncScimClient:
@@ -162,3 +173,6 @@ def onboard(profile: str | Profile | None = None, *, reference: str | Profile | 
         iga = run_checks(iga_checks(prof, entered)) if entered is not None else []
         return Onboarding(prof.name, prof.flavor, prof.base_url, ran, expected_settings(prof),
                           iga, reference_folders, apply, notes)
+
+
+__all__ = ["Onboarding", "onboard"]

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -29,12 +29,15 @@ from ..config import (
 from ..csvfile import shown_source
 from ..errors import ConfigError, OpskitError
 from ..findings import Finding, by_severity
-from ..inventory import fetch_inventory
-from ..report.escaping import markdown_code, markdown_prose, markdown_text
-from ..report.findings import findings_styled
-from ._match import NameRules, match_groups
-from ._plan import MAX_OPERATIONS, ApplyResult, RemediationPlan, apply_plan, plan_remediation
-from ._report import (
+from ..groupgap._match import NameRules, match_groups
+from ..groupgap._plan import (
+    MAX_OPERATIONS,
+    ApplyResult,
+    RemediationPlan,
+    apply_plan,
+    plan_remediation,
+)
+from ..groupgap._report import (
     GRANT_COLUMNS,
     MEMBERSHIP_COLUMNS,
     ONLY_IN_IGA,
@@ -43,17 +46,20 @@ from ._report import (
     GroupGapReport,
     group_gap,
 )
-from ._sources import (
+from ..groupgap._sources import (
     GROUP_COLUMNS,
     GroupSource,
     _empty,
     platform_groups,
-    read_iga_export,
-    read_secret_server_export,
     secret_server_groups,
 )
-from ._sync import duration_text
-from ._wait import NEXT_STEP, Lookups, SyncWait, check_wait, outcomes, wait_for_groups
+from ..groupgap._sync import duration_text
+from ..groupgap._wait import NEXT_STEP, Lookups, SyncWait, check_wait, outcomes, wait_for_groups
+from ..inputs.groups import read_iga_export, read_secret_server_export
+from ..inventory import fetch_inventory
+from ..report.escaping import markdown_code, markdown_prose, markdown_text
+from ..report.findings import findings_styled
+from ._protocol import Table, unknown_section
 
 SYSTEMS = ("IGA", "Platform", "Secret Server")
 NOT_GIVEN = "not given"
@@ -68,6 +74,8 @@ class GroupGapRun:
     must know: a side not given, an on-prem profile, an incomplete inventory.
     """
 
+    SECTIONS: ClassVar[tuple[str, ...]] = ("summary", "presence", "findings", "membership",
+                                           "grants", "plan", "applied")
     profile: str
     flavor: str
     report: GroupGapReport
@@ -296,6 +304,41 @@ class GroupGapRun:
                                 "not_checked": sum(w.unchecked is not None
                                                    for w in self.sync_wait)}
         return out
+
+    # ------------------------------------------------------------------ the notebook
+    def section(self, name: str) -> list[Any]:
+        """What the notebook shows under each heading of ``SECTIONS``."""
+        from ..report.figures import membership_figure, presence_figure
+
+        if name == "summary":
+            return [Table(self.sources_frame())]
+        if name == "presence":
+            return [presence_figure(self.report)]
+        if name == "findings":
+            return [self.findings_styled()]
+        if name == "membership":
+            return [membership_figure(self.report),
+                    Table(self.membership_table(), empty="No group's direct members differ.")]
+        if name == "grants":
+            return [Table(self.grants_table(), empty="No folder permission names a missing group.")]
+        if name == "plan":
+            return [self.plan_markdown(), Table(self.plan_frame(), empty="No SCIM operations."),
+                    self.manual_markdown()]
+        if name == "applied":
+            return self._applied_section()
+        raise unknown_section(self, name)
+
+    def _applied_section(self) -> list[Any]:
+        shown: list[Any] = [self.apply_markdown()]
+        if self.applied is not None and self.applied.applied and self.plan.operations:
+            shown.append(Table(self.apply_frame()))
+        if self.after is not None:
+            shown += [Table(self.before_after_frame()), self.findings_styled(self.after)]
+        if self.sync_wait:
+            shown += [self.sync_wait_markdown(), Table(self.sync_wait_frame())]
+        elif self.sync_wait is not None:
+            shown.append(self.sync_wait_markdown())
+        return shown
 
 
 # ---------------------------------------------------------------------------- sources
@@ -531,3 +574,6 @@ def _onprem_run(prof: Endpoint, iga: GroupSource | None, iga_from: str | None,
     sources = {"IGA": shown_source(iga_from) if iga is not None else None, "Platform": None,
                "Secret Server": f"profile {prof.name!r} (On-Prem SCIM Connector)"}
     return GroupGapRun(prof.name, prof.flavor, report, RemediationPlan([]), sources, notes)
+
+
+__all__ = ["GroupGapRun", "run_group_gap"]

@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from .audit import RIGHTS, FolderView
-from .audit._drift import HISTORY_COLUMNS
-from .csvfile import CsvFileError, read_table, shown_source
-from .errors import ConfigError
+from ..audit import RIGHTS, FolderView
+from ..audit._drift import HISTORY_COLUMNS
+from ..csvfile import CsvFileError, read_table, shown_source
+from ..errors import ConfigError
 
 PLANNED_COLUMNS = {
     "folder": ("Folder Path", "Folder", "FolderPath", "Path"),

@@ -15,29 +15,36 @@ import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import numpy as np
 import pandas as pd
 
-from .audit import DIRECT, RIGHTS, Drift, PermissionAudit, audit_permissions, drift, grants
-from .audit_inputs import (
+from ..audit import DIRECT, RIGHTS, Drift, PermissionAudit, audit_permissions, drift, grants
+from ..auth import check_reachable
+from ..config import Endpoint, Profile, connect, connect_view, load_profiles
+from ..csvfile import is_url, shown_source
+from ..errors import ConfigError
+from ..findings import Finding, by_severity
+from ..inputs.audit import (
     load_grant_history,
     read_folder_export,
     read_planned_changes,
     save_grant_history,
 )
-from .auth import check_reachable
-from .config import Endpoint, Profile, connect, connect_view, load_profiles
-from .csvfile import is_url, shown_source
-from .errors import ConfigError
-from .findings import Finding, by_severity
-from .inventory import Inventory, fetch_inventory
-from .report.escaping import markdown_code, markdown_prose, markdown_text
-from .report.figures import strongest_pairs
-from .report.findings import findings_styled
-from .report.record import RUN_DIR_ENV
+from ..inventory import Inventory, fetch_inventory
+from ..report.escaping import markdown_code, markdown_prose, markdown_text
+from ..report.figures import (
+    folder_owner_figure,
+    folder_visibility_figure,
+    group_folder_figure,
+    rights_figure,
+    strongest_pairs,
+)
+from ..report.record import RUN_DIR_ENV
+from ..widgets import explorer
+from ._protocol import FindingsTables, Table, unknown_section
 
 HISTORY_ENV = "OPSKIT_HISTORY_DIR"  # overrides where interactive runs keep grant histories
 HISTORY_FILE = "grant_history.parquet"
@@ -50,7 +57,7 @@ DELINEA_DOMAINS = (".delinea.app", ".secretservercloud.com", ".secretservercloud
 
 # ---------------------------------------------------------------------------- the result
 @dataclass
-class AuditRun:
+class AuditRun(FindingsTables):
     """What :func:`run_permission_audit` found, and how to show it.
 
     ``audit`` is the :class:`opskit.audit.PermissionAudit` (coverage, findings, effective
@@ -59,6 +66,9 @@ class AuditRun:
     are what the reader must know (a side not given, an on-prem profile, an unknown service
     account).
     """
+
+    SECTIONS: ClassVar[tuple[str, ...]] = ("summary", "coverage", "findings", "access", "drift",
+                                           "figures", "explorer")
 
     profile: str
     flavor: str
@@ -201,10 +211,6 @@ class AuditRun:
         frame = pd.DataFrame(rows, columns=columns)
         frame["secrets"] = frame["secrets"].astype("Int64")
         return frame
-
-    # ------------------------------------------------------------------ findings
-    def findings_styled(self) -> Any:
-        return findings_styled(self.findings)
 
     # ------------------------------------------------------------------ effective access
     @cached_property
@@ -350,6 +356,32 @@ class AuditRun:
         out["notes"] = len(self.notes)
         return out
 
+    # ------------------------------------------------------------------ the notebook
+    def section(self, name: str) -> list[Any]:
+        """What the notebook shows under each heading of ``SECTIONS``."""
+        if name == "summary":
+            return [Table(self.sources_frame())]
+        if name == "coverage":
+            return [self.coverage_markdown(),
+                    Table(self.hidden_tree(), empty="Nothing hidden, or coverage not measured."),
+                    folder_visibility_figure(self)]
+        if name == "findings":
+            return [self.findings_styled()]
+        if name == "access":
+            shown: list[Any] = [self.access_markdown(),
+                                Table(self.access_sample(), empty="Nobody reaches any folder.")]
+            for title, frame in self.query_examples():
+                shown += [title, Table(frame, empty="No rows.")]
+            return shown
+        if name == "drift":
+            return [self.drift_markdown(),
+                    Table(self.drift_frame(), empty="No grant added or removed.")]
+        if name == "figures":
+            return [folder_owner_figure(self), group_folder_figure(self), rights_figure(self)]
+        if name == "explorer":
+            return [explorer(self)]
+        raise unknown_section(self, name)
+
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A query's frame as a report shows it: lists of rights as text, missing values blank."""
@@ -402,7 +434,7 @@ def default_history_dir(profile: str) -> Path:
     the last one. Interactively: ``$OPSKIT_HISTORY_DIR/<profile>/``, else
     ``$XDG_DATA_HOME/opskit/history/<profile>/`` (``~/.local/share/opskit/history/<profile>/``).
     """
-    from ._run.files import safe_component
+    from .._run.files import safe_component
 
     run_dir = os.environ.get(RUN_DIR_ENV)
     if run_dir:
@@ -416,7 +448,7 @@ def default_history_dir(profile: str) -> Path:
 
 def _history_file(folder: Path, tracked: str, profile: str) -> Path:
     """One history per tracked view: a reference's grants never mix with the profile's."""
-    from ._run.files import safe_component
+    from .._run.files import safe_component
 
     if tracked == profile:
         return folder / HISTORY_FILE

@@ -1,0 +1,59 @@
+"""The public API in `opskit/__init__.py`: every name it lists resolves, and none is imported
+before it is asked for, so `import opskit` and `opskit --help` stay light."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+import opskit
+
+HEAVY = ("pandas", "httpx", "numpy", "plotly", "papermill")
+
+
+def _loaded_after(code: str) -> list[str]:
+    """The heavy modules a fresh interpreter holds after running ``code``."""
+    probe = (f"{code}\nimport json, sys\n"
+             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                       timeout=60, check=True)
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+def test_import_opskit_loads_no_pandas_or_httpx() -> None:
+    assert _loaded_after("import opskit") == []
+
+
+def test_opskit_help_loads_no_pandas_or_httpx() -> None:
+    code = ("import contextlib, io, opskit.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    opskit.cli.main(['--help'])")
+    assert _loaded_after(code) == []
+
+
+def test_an_entry_point_is_loaded_when_asked_for() -> None:
+    assert "httpx" in _loaded_after("import opskit\nopskit.connect")
+
+
+def test_every_listed_name_resolves_to_its_definition() -> None:
+    assert opskit.__version__
+    for name in opskit.__all__:
+        value = getattr(opskit, name)
+        if name == "__version__":
+            continue
+        home = importlib.import_module(opskit._ENTRY_POINTS[name], "opskit")
+        assert value is getattr(home, name), name
+        assert name in dir(opskit)
+    assert sorted(opskit.__all__) == sorted([*opskit._ENTRY_POINTS, "__version__"])
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        opskit.nope  # noqa: B018
+    from opskit import inventory  # a submodule is still a submodule
+
+    assert inventory.fetch_inventory is opskit.fetch_inventory
