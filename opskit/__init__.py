@@ -17,13 +17,9 @@ nor httpx.
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("opskit")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+from ._version import __version__
 
 # Public name → the module that defines it.
 _ENTRY_POINTS = {

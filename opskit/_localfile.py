@@ -8,6 +8,7 @@ ends; both are refused before a byte is read.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -55,3 +56,12 @@ def read_regular_file(path: Path, limit: int | None = None) -> bytes:
         raise UnreadableFile(f"cannot be read ({exc.strerror or exc})") from None
     finally:
         os.close(fd)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_component(name: str) -> str:
+    """A name usable as one folder name (profile names come from TOML keys: anything goes)."""
+    cleaned = _UNSAFE.sub("_", name).strip("._") or "_"
+    return cleaned[:100]

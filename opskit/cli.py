@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 if TYPE_CHECKING:  # the sandbox is imported only by the commands that use it
-    from .sandbox.serve import RunningSandbox
+    from .sandbox.entry import RunningSandbox
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 MAX_SCALE = 500  # ≈ 100,000 users: minutes and gigabytes to build; more is no demo
@@ -122,9 +122,7 @@ def _out_folder(out: Path) -> Path:
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
     from .config import is_loopback
-    from .sandbox.entry import REHEARSALS, tenant_file
-    from .sandbox.faults import FaultSpec
-    from .sandbox.serve import serve_forever
+    from .sandbox.entry import REHEARSALS, FaultSpec, serve_forever, tenant_file
 
     try:
         faults = FaultSpec.parse(args.faults)
@@ -167,7 +165,7 @@ def _rehearsal_names() -> list[str]:
 
 
 def _sandbox_demo_data(args: argparse.Namespace) -> int:
-    from .sandbox.demodata import write_demo
+    from .sandbox.entry import write_demo
 
     paths = write_demo(_out_folder(args.out), scale=args.scale, seed=args.seed,
                        on_new_platform=args.new_platform_tenant)
@@ -177,7 +175,7 @@ def _sandbox_demo_data(args: argparse.Namespace) -> int:
 
 
 def _sandbox_tour(args: argparse.Namespace) -> int:
-    from .sandbox.tour import tour
+    from .sandbox.entry import tour
 
     return tour(args.data)
 

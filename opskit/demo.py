@@ -18,9 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .sandbox.rehearsals import REHEARSALS as TENANT_REHEARSALS
-from .sandbox.serve import running
-from .sandbox.tenantfile import load_tenant
+from .sandbox.entry import REHEARSALS as TENANT_REHEARSALS
+from .sandbox.entry import load_tenant, running
 
 # Rehearsals: profile name → (what it gets wrong, the finding code the token check must give).
 REHEARSALS = {

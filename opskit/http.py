@@ -33,8 +33,8 @@ import httpcore  # noqa: F401  (see below)
 import httpx
 import orjson
 
-from . import __version__
 from ._redact import logger, redact
+from ._version import __version__
 from .errors import ConfigError, LimitExceeded, ProtocolError
 from .limits import DEFAULT as DEFAULT_LIMITS
 from .limits import Limits

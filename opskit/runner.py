@@ -30,6 +30,7 @@ from typing import Any
 
 import nbformat
 
+from ._localfile import safe_component
 from ._run import engine, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
 from .config import config_path, get_profile, insecure_note, load_profiles
@@ -200,7 +201,7 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
 
     out = Path(out_dir)
     started = _now()
-    folder = files.RunFolder(out / files.safe_component(name) / files.safe_component(prof.name),
+    folder = files.RunFolder(out / safe_component(name) / safe_component(prof.name),
                              files.run_stamp(started))
     try:
         lap("folder")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from opskit.checks.engine import Check, CheckResult, findings, run_checks, styled, table
+from opskit.checks.engine import Check, CheckResult, findings, run_checks, table
 from opskit.errors import ConfigError, ScimAccessDenied
+from opskit.reports.tenant_onboarding import checks_styled
 
 
 def const(result: CheckResult):
@@ -99,7 +100,7 @@ def test_findings_and_table() -> None:
     assert got[0].subject == "acme"
     frame = table(ran)
     assert list(frame["outcome"]) == ["pass", "warn", "pass", "info", "info"]
-    assert "background-color" in styled(ran).to_html()
+    assert "background-color" in checks_styled(ran).to_html()
 
 
 def test_fail_without_a_code_gets_the_generic_one_and_skips_are_not_findings() -> None:

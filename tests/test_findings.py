@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import re
 from pathlib import Path
@@ -92,18 +91,6 @@ def test_each_report_raises_the_codes_it_declares() -> None:
                               "TENANT_UNREACHABLE"]
     with pytest.raises(ValueError, match="unknown report"):
         findings.raised_by("the weather report")
-
-
-def test_the_catalogue_imports_nothing_above_it() -> None:
-    # Findings sit at the bottom of the flow: inside opskit they may use the errors alone.
-    for path in sorted((ROOT / "opskit" / "findings").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level > 1:
-                assert node.module == "errors", f"{path.name} imports ..{node.module}"
-            elif isinstance(node, ast.ImportFrom | ast.Import) and node.level == 0:
-                names = [node.module] if isinstance(node, ast.ImportFrom) else [
-                    a.name for a in node.names]
-                assert not any(str(n).startswith("opskit") for n in names), path.name
 
 
 def _documented(text: str) -> dict[str, tuple[str, str]]:

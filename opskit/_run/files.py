@@ -5,7 +5,6 @@ a report that looks complete (the index ignores hidden folders)."""
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 from contextlib import suppress
@@ -13,13 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 PARTIAL_SUFFIX = ".partial"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_component(name: str) -> str:
-    """A name usable as one folder name (profile names come from TOML keys: anything goes)."""
-    cleaned = _UNSAFE.sub("_", name).strip("._") or "_"
-    return cleaned[:100]
 
 
 def run_stamp(moment: datetime) -> str:

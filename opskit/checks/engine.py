@@ -16,7 +16,6 @@ from typing import Any, Literal
 from .._redact import redact
 from ..errors import ConfigError, OpskitError
 from ..findings import Finding, Severity, declared
-from ..report import display
 
 Outcome = Literal["pass", "warn", "fail", "skip", "info"]
 OUTCOMES: tuple[Outcome, ...] = ("pass", "warn", "fail", "skip", "info")
@@ -140,12 +139,3 @@ def table(ran: Iterable[Ran]) -> Any:
     return pd.DataFrame(rows, columns=["id", "check", "outcome", "summary", "evidence",
                                        "blocked by", "remediation"])
 
-
-COLOURS = {"pass": "#dafbe1", "warn": "#fff8c5", "fail": "#ffebe9", "skip": "#eaeef2",
-           "info": "#ddf4ff"}
-
-
-def styled(ran: Iterable[Ran]) -> Any:
-    """The table with each outcome in its colour, for notebooks and HTML reports."""
-    return display.styled(table(ran)).map(
-        lambda v: f"background-color: {COLOURS.get(v, '')}", subset=["outcome"])

@@ -13,7 +13,16 @@ but its errors.
 """
 
 from . import _any_check, _audit, _group_gap, _iga, _onboarding, _token  # noqa: F401 (declare)
-from ._finding import DEFAULT_FAIL_ON, SEVERITIES, Finding, Severity, at_or_above, by_severity
+from ._finding import (
+    DEFAULT_FAIL_ON,
+    FINDING_COLUMNS,
+    SEVERITIES,
+    Finding,
+    Severity,
+    at_or_above,
+    by_severity,
+    findings_frame,
+)
 from ._group_gap import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ._registry import (
     ANY_CHECK,
@@ -48,9 +57,10 @@ def raised_by(report: str) -> tuple[FindingCode, ...]:
 
 
 __all__ = [
-    "ANY_CHECK", "DEFAULT_FAIL_ON", "GROUP_GAP", "IGA_SETTINGS", "ONBOARDING",
+    "ANY_CHECK", "DEFAULT_FAIL_ON", "FINDING_COLUMNS", "GROUP_GAP", "IGA_SETTINGS", "ONBOARDING",
     "PERMISSION_AUDIT", "PLATFORM_EDIT_GROUP_STEPS", "PLATFORM_GROUPS_SYNC_STEPS", "REGISTRY",
     "REPORTS", "SEVERITIES", "TOKEN_CHECK", "DuplicateCode", "Finding", "FindingCode",
     "Registry", "Severity", "UnknownCode", "at_or_above", "by_severity", "declared", "finding",
+    "findings_frame",
     "raised_by",
 ]

@@ -46,3 +46,15 @@ def by_severity(findings: list[Finding] | list[dict[str, Any]]) -> dict[str, int
     for f in findings:
         counts[f["severity"] if isinstance(f, dict) else f.severity] += 1
     return counts
+
+
+FINDING_COLUMNS = ["severity", "code", "subject", "message", "remediation"]
+
+
+def findings_frame(findings: list[Finding]) -> Any:
+    """Findings as one DataFrame, most severe first (pandas imported only when asked)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([f.as_dict() for f in findings], columns=FINDING_COLUMNS)
+    rank = frame["severity"].map(SEVERITIES.index)
+    return frame.iloc[rank.argsort(kind="stable")].reset_index(drop=True)

@@ -16,8 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import PlatformGroupsSync
-from ..findings import Finding, finding
-from ..report.findings import findings_frame
+from ..findings import Finding, finding, findings_frame
 from ._findings import merged
 from ._match import Match, MatchedBy, NameRules, match_groups, name_differences
 from ._sources import GroupSource

@@ -6,20 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..findings import SEVERITIES, Finding
+from ..findings import FINDING_COLUMNS, Finding, findings_frame
+
+__all__ = ["FINDING_COLUMNS", "SEVERITY_COLOURS", "findings_frame", "findings_styled"]
 
 SEVERITY_COLOURS = {"critical": "#f5c6cb", "high": "#f8d7da", "medium": "#fff3cd",
                     "low": "#e2e3e5", "info": "#d1ecf1"}
-FINDING_COLUMNS = ["severity", "code", "subject", "message", "remediation"]
-
-
-def findings_frame(findings: list[Finding]) -> Any:
-    """Findings as one DataFrame, most severe first (pandas imported only when asked)."""
-    import pandas as pd
-
-    frame = pd.DataFrame([f.as_dict() for f in findings], columns=FINDING_COLUMNS)
-    rank = frame["severity"].map(SEVERITIES.index)
-    return frame.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
 
 
 def findings_styled(findings: list[Finding]) -> Any:

@@ -434,7 +434,7 @@ def default_history_dir(profile: str) -> Path:
     the last one. Interactively: ``$OPSKIT_HISTORY_DIR/<profile>/``, else
     ``$XDG_DATA_HOME/opskit/history/<profile>/`` (``~/.local/share/opskit/history/<profile>/``).
     """
-    from .._run.files import safe_component
+    from .._localfile import safe_component
 
     run_dir = os.environ.get(RUN_DIR_ENV)
     if run_dir:
@@ -448,7 +448,7 @@ def default_history_dir(profile: str) -> Path:
 
 def _history_file(folder: Path, tracked: str, profile: str) -> Path:
     """One history per tracked view: a reference's grants never mix with the profile's."""
-    from .._run.files import safe_component
+    from .._localfile import safe_component
 
     if tracked == profile:
         return folder / HISTORY_FILE

@@ -8,10 +8,11 @@ one is given. The result holds everything the notebook shows and records.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..checks.engine import Ran, findings, run_checks, styled, table
+from ..checks.engine import Ran, findings, run_checks, table
 from ..checks.iga import expected_settings, iga_checks
 from ..checks.onboarding import ROLE_CHECKLIST, onboarding_checks
 from ..config import Endpoint, Profile, connect, connect_view
@@ -19,6 +20,7 @@ from ..errors import CLOUD_CONNECTOR_LOG, ONPREM_CONNECTOR_LOG, OpskitError, Tra
 from ..findings import Finding
 from ..http import RetryPolicy
 from ..inputs.iga_settings import load_settings
+from ..report import display
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
 from ..scim import SyncScimClient
 from ._protocol import FindingsTables, Table, unknown_section
@@ -26,6 +28,17 @@ from ._protocol import FindingsTables, Table, unknown_section
 if TYPE_CHECKING:
     import pandas as pd
     from pandas.io.formats.style import Styler
+
+
+OUTCOME_COLOURS = {"pass": "#dafbe1", "warn": "#fff8c5", "fail": "#ffebe9", "skip": "#eaeef2",
+                   "info": "#ddf4ff"}
+
+
+def checks_styled(ran: Iterable[Ran]) -> Styler:
+    """The checks' table (:func:`opskit.checks.engine.table`) with each outcome in its colour,
+    for notebooks and HTML reports."""
+    return display.styled(table(ran)).map(
+        lambda v: f"background-color: {OUTCOME_COLOURS.get(v, '')}", subset=["outcome"])
 
 
 @dataclass
@@ -80,7 +93,7 @@ class Onboarding(FindingsTables):
         return table(self.ran)
 
     def styled(self) -> Styler:
-        return styled(self.ran)
+        return checks_styled(self.ran)
 
     def settings_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -91,7 +104,7 @@ class Onboarding(FindingsTables):
 
     def iga_styled(self) -> Any:
         if self.iga:
-            return styled(self.iga)
+            return checks_styled(self.iga)
         from IPython.display import Markdown
 
         return Markdown("*No IGA settings file given (`iga_settings`): the values above are "

@@ -1,8 +1,12 @@
 """The practice tenant's one door for the client: serve a tenant, say how to reach it.
 
-opskit's client side (``opskit.config``, ``opskit.cli``) calls the practice tenant only here. What
-goes in and out is plain values (paths, names, strings, and the dataclasses of this package),
-never the client's types: the practice tenant shares no code with the client it stands in for.
+opskit's client side (``opskit.config``, ``opskit.cli``, ``opskit.demo``) calls the practice
+tenant only here (tests/test_layering.py holds it to that). What goes in and out is plain values
+(paths, names, strings, and the dataclasses of this package), never the client's types: the
+practice tenant shares no code with the client it stands in for.
+
+Besides :func:`practice`, the door passes through what ``opskit sandbox …`` runs (serving in the
+foreground, the demo company, the tour), each module imported only when first asked for.
 """
 
 from __future__ import annotations
@@ -10,14 +14,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .rehearsals import REHEARSALS, Rehearsal, rehearse
 from .tenantfile import TenantFile, TenantFileError, load_tenant, parse_tenant
 
-__all__ = ["REHEARSALS", "PracticeTenant", "Rehearsal", "TenantFileError", "practice",
-           "tenant_file"]
+if TYPE_CHECKING:
+    from .demodata import write_demo
+    from .faults import FaultSpec
+    from .serve import RunningSandbox, running, serve_forever
+    from .tour import tour
+
+__all__ = ["REHEARSALS", "FaultSpec", "PracticeTenant", "Rehearsal", "RunningSandbox",
+           "TenantFile", "TenantFileError", "load_tenant", "practice", "running",
+           "serve_forever", "tenant_file", "tour", "write_demo"]
+
+# Passed through on first use: uvicorn, the demo generator and the tour load only when asked.
+_LAZY = {"FaultSpec": ".faults", "RunningSandbox": ".serve", "running": ".serve",
+         "serve_forever": ".serve", "tour": ".tour", "write_demo": ".demodata"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name], __package__), name)
 
 Flavor = Literal["cloud", "onprem"]
 
