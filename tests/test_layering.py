@@ -155,3 +155,10 @@ def test_imports_down_the_flow_and_within_a_layer_pass() -> None:
     assert graph["opskit.reports.token_check"] == {
         "opskit.checks.token", "opskit.report.display", "opskit.reports._protocol"}
     assert violations(graph) == []
+
+
+def test_the_architecture_page_names_the_same_layers_in_the_same_order() -> None:
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[1].strip() for line in page.splitlines()
+            if line.startswith("| ") and not line.startswith("| layer")]
+    assert [name for name in rows if name in dict(LAYERS)] == [name for name, _ in LAYERS]
