@@ -36,9 +36,12 @@ class SecretError(ConfigError):
 class TransportError(OpskitError):
     """The tenant could not be reached, or kept failing, after the retries allowed."""
 
-    def __init__(self, message: str, remediation: str | None = None, *, detail: str = ""):
+    def __init__(self, message: str, remediation: str | None = None, *, detail: str = "",
+                 nothing_sent: bool = False):
         super().__init__(message, remediation)
         self.detail = detail  # what failed, in a few words, without the request's name
+        # No connection was made, so the request cannot have changed anything on the server.
+        self.nothing_sent = nothing_sent
 
 
 class AuthError(OpskitError):

@@ -13,6 +13,7 @@ from opskit.checks.onboarding import (
     probe_write,
 )
 from opskit.config import OnPremProfile, PracticeEndpoint, PracticeProfile, SecretRef
+from opskit.errors import TransportError
 from opskit.findings import declared
 from opskit.http import RetryPolicy
 from opskit.inventory import fetch_inventory
@@ -190,6 +191,22 @@ def _probe_through(sb: RunningSandbox, proxy: ScimProxy) -> CheckResult:
         with SyncScimClient.for_profile(
                 prof, policy=RetryPolicy.first_contact(prof.limits)) as session:
             return probe_write(session)
+
+
+def test_a_tenant_out_of_reach_mid_run_is_neither_the_role_nor_a_leftover(
+        sandbox: RunningSandbox) -> None:
+    """The token is issued, then the SCIM base cannot be reached: the reads could not be done
+    (no SCIM_READ_FAILED blaming the role), and a probe that never left this machine made
+    nothing to clean up (no WRITE_PROBE_LEFTOVER)."""
+    prof = cloud_profile(sandbox, base_url="http://127.0.0.1:1" + PREFIX["cloud"])
+    with SyncScimClient.for_profile(prof, policy=RetryPolicy(max_attempts=1)) as scim:
+        checks = {c.id: c for c in onboarding_checks(prof, scim, apply=True)}
+        with pytest.raises(TransportError) as caught:
+            checks["users"].run({})
+        assert caught.value.nothing_sent
+        probe = probe_write(scim)
+    assert probe.code == "WRITE_PROBE_FAILED" and "could not be reached" in probe.summary
+    assert "never sent" in probe.evidence
 
 
 def _names(sb: RunningSandbox) -> dict[str, str]:

@@ -57,3 +57,18 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     from opskit import inventory  # a submodule is still a submodule
 
     assert inventory.fetch_inventory is opskit.fetch_inventory
+
+
+def test_every_module_s_all_names_what_it_holds() -> None:
+    # A name moved elsewhere but left in __all__ breaks `from module import *` and misleads
+    # readers; ruff does not see it.
+    import pkgutil
+
+    missing = []
+    for info in pkgutil.walk_packages(opskit.__path__, "opskit."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        missing += [f"{info.name}.{name}" for name in getattr(module, "__all__", ())
+                    if not hasattr(module, name)]
+    assert missing == []

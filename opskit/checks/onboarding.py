@@ -23,7 +23,13 @@ import httpx
 from .. import http
 from ..auth import unreachable_detail
 from ..config import Endpoint
-from ..errors import OpskitError, ScimError, ScimInvalidFilter, ScimNotFound
+from ..errors import (
+    OpskitError,
+    ScimError,
+    ScimInvalidFilter,
+    ScimNotFound,
+    TransportError,
+)
 from ..scim import SyncScimClient, filters, urns
 from . import network
 from . import token as token_check
@@ -78,6 +84,10 @@ class Context:
         return "onprem" if self.onprem else None
 
 
+# The connector states' errors, caught where a check must let them through to its wrapper.
+_CONNECTOR_STATES: tuple[type[ScimError], ...] = tuple(token_check.CONNECTOR_STATES)
+# ...and with them a tenant out of reach: a check that could not be done, not a failed one.
+_LET_THROUGH: tuple[type[OpskitError], ...] = (*_CONNECTOR_STATES, TransportError)
 Seen = dict[str, CheckResult]  # the results so far, by check id
 
 
@@ -87,7 +97,7 @@ def _by_connector_state(run: Callable[[Seen], CheckResult]) -> Callable[[Seen], 
     def checked(seen: Seen) -> CheckResult:
         try:
             return run(seen)
-        except tuple(token_check.CONNECTOR_STATES) as exc:
+        except _CONNECTOR_STATES as exc:
             code = token_check.CONNECTOR_STATES[type(exc)]
             return _result(code, "fail", "the connector answered, but serves nothing: "
                            f"{exc.detail or exc.message}", exc.message)
@@ -190,8 +200,10 @@ def service_provider_config(ctx: Context, seen: Seen) -> CheckResult:
 def _readable(ctx: Context, endpoint: str) -> CheckResult:
     try:
         n = ctx.scim.total(endpoint)
-    except tuple(token_check.CONNECTOR_STATES):
-        raise  # said by its own code (see _by_connector_state)
+    except _LET_THROUGH:
+        # A connector state is said by its own code (see _by_connector_state); a tenant out of
+        # reach is a check that could not be done, not a role that cannot read.
+        raise
     except OpskitError as exc:
         return _result("SCIM_READ_FAILED", "fail", f"{endpoint} cannot be read", exc.message)
     return CheckResult("pass", f"{endpoint} readable: {n:,}", data={"total": n})
@@ -259,7 +271,7 @@ def filter_support(ctx: Context, seen: Seen) -> CheckResult:
     for op, text in probes.items():
         try:
             ctx.scim.request("GET", "Users", params={"filter": text, "count": 1})
-        except tuple(token_check.CONNECTOR_STATES):
+        except _CONNECTOR_STATES:
             raise  # said by its own code (see _by_connector_state)
         except ScimError as exc:
             return _result("FILTER_EQ_REFUSED", "fail", f"'{op}' filter refused",
@@ -337,14 +349,14 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 
-def onboarding_checks(profile: Endpoint, session: SyncScimClient, *,
+def onboarding_checks(profile: Endpoint, scim: SyncScimClient, *,
                       reference_folders: int | None = None, apply: bool = False,
                       iga_hosting: str | None = None) -> list[Check]:
     """The runbook's checks for a profile's connector (cloud or on-prem), for run_checks.
     ``iga_hosting`` ("cloud" or "on-prem", from the IGA settings) says whether the IGA must
     reach an on-prem connector from the internet (assumed when not given). Building the list
     sends nothing."""
-    ctx = Context(profile, session, reference_folders, apply, iga_hosting)
+    ctx = Context(profile, scim, reference_folders, apply, iga_hosting)
     checks = []
     for spec in CHECKS:
         if spec.flavor not in (None, profile.flavor):
@@ -379,15 +391,17 @@ def probe_write(scim: SyncScimClient) -> CheckResult:
                               "sent", f"kept {', '.join(ours) or 'no meta at all'}; the FAQ "
                               "says the server generates meta itself")
     except OpskitError as exc:
-        refused = isinstance(exc, ScimError) and exc.status is not None and \
-            400 <= exc.status < 500
-        problem = _result("WRITE_PROBE_FAILED", "fail", "creating a group was refused"
+        unsent = isinstance(exc, TransportError) and exc.nothing_sent
+        refused = unsent or (isinstance(exc, ScimError) and exc.status is not None
+                             and 400 <= exc.status < 500)
+        problem = _result("WRITE_PROBE_FAILED", "fail", "creating a group failed: the tenant "
+                          "could not be reached" if unsent else "creating a group was refused"
                           if refused else "creating a group failed (a server error, or the "
                           "answer was lost)", exc.message)
     finally:
         # Runs even on an interrupt: the probe must not outlive the check.
-        clean, cleanup = (True, "nothing to remove: the create was refused") if refused \
-            else _remove_probe(scim, name, created)
+        clean, cleanup = (True, "nothing to remove: the create was refused or never sent") \
+            if refused else _remove_probe(scim, name, created)
     if not clean:
         return _result("WRITE_PROBE_LEFTOVER", "fail", "the probe group may be left behind",
                        f"{cleanup}; delete group {name!r} by hand if it exists"

@@ -27,7 +27,6 @@ from ._sources import GroupSource, platform_groups, secret_server_groups
 from ._wait import SyncWait
 
 __all__ = [
-    "IGA_COLUMNS",
     "MAX_OPERATIONS",
     "PLATFORM_EDIT_GROUP_STEPS",
     "PLATFORM_GROUPS_SYNC_STEPS",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..findings import FINDING_COLUMNS, Finding, findings_frame
+from .display import styled
 
 __all__ = ["FINDING_COLUMNS", "SEVERITY_COLOURS", "findings_frame", "findings_styled"]
 
@@ -16,7 +17,5 @@ SEVERITY_COLOURS = {"critical": "#f5c6cb", "high": "#f8d7da", "medium": "#fff3cd
 
 def findings_styled(findings: list[Finding]) -> Any:
     """The findings table with each severity in its colour, for notebooks and reports."""
-    from .display import styled  # display imports record, which imports this module
-
     return styled(findings_frame(findings)).map(
         lambda s: f"background-color: {SEVERITY_COLOURS.get(s, '')}", subset=["severity"])

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from ..report.findings import Finding, findings_frame, findings_styled
+from ..findings import Finding, findings_frame
+from ..report.findings import findings_styled
 
 if TYPE_CHECKING:
     import pandas as pd

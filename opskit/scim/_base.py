@@ -99,7 +99,9 @@ class ScimBase:
         detail = unreachable_detail(exc)
         return TransportError(f"{call.method} {redact(self._url(call.path))}: {detail}",
                               "check the URL, the network and that the service is up; "
-                              "opskit already retried", detail=detail)
+                              "opskit already retried", detail=detail,
+                              nothing_sent=isinstance(exc, httpx.ConnectError
+                                                      | httpx.ConnectTimeout))
 
     @staticmethod
     def _retry_transport(client: httpx.Client | httpx.AsyncClient) -> http.RetryTransport | None:
