@@ -46,6 +46,9 @@ FAILURE_CODES = {code for code, (severity, _) in tc.CATALOGUE.items()
                  if severity in ("critical", "high")}
 
 
+pytestmark = pytest.mark.slow  # a notebook run and subprocesses
+
+
 def small(**changes: Any) -> TenantFile:
     """The small test tenant with top-level sections changed (e.g. cloud=…, service_account=…)."""
     data = yaml.safe_load(SMALL.read_text())
