@@ -25,9 +25,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# compileall: every kernel and `opskit run` process of the suite imports opskit; compiled once
+# here, not in each of them where PYTHONDONTWRITEBYTECODE is set (uv compiles only the deps).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python -m compileall -q opskit
 	$(BIN)/python -m pytest -q
 
 lab: install

@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from opskit.sandbox.serve import RunningSandbox, running
+from opskit.sandbox.app import Sandbox
+from opskit.sandbox.serve import RunningSandbox, serving
+from opskit.sandbox.store import Tenant
 from opskit.sandbox.tenantfile import TenantFile, load_tenant
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small.yaml"
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    """One `make demo` reports step (`python -m opskit.demo`) and the folder it wrote."""
+
+    run: subprocess.CompletedProcess[str]
+    out: Path
+
+    def runs(self) -> dict[str, list[dict[str, Any]]]:
+        """The index's runs by profile."""
+        by_profile: dict[str, list[dict[str, Any]]] = {}
+        for run in json.loads((self.out / "index.json").read_text())["runs"]:
+            by_profile.setdefault(run["profile"], []).append(run)
+        return by_profile
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
+    """Built once: test_demo checks it whole, and test_onboarding_rehearsals reads its
+    onboarding rehearsals (the same runs `opskit run tenant_onboarding` makes on each). One
+    worker runs both modules (RUN_TOGETHER), so it is built once."""
+    out = tmp_path_factory.mktemp("demo") / "reports"
+    run = subprocess.run([sys.executable, "-m", "opskit.demo", "--data", str(SMALL), "--out",
+                          str(out)], capture_output=True, text=True, timeout=600)
+    return DemoBuild(run, out)
 
 
 def run_opskit(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120,
@@ -55,11 +86,43 @@ def small_tenant() -> TenantFile:
     return load_tenant(SMALL)
 
 
+class _CurrentTenant:
+    """The ASGI app of one server kept for the session: each request goes to the tenant of the
+    test that is running. A server's start and stop cost ~0.2 s of waiting (uvicorn's shutdown
+    polls at 0.1 s); a tenant costs nothing, so each test still gets a fresh one."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        app = self.app
+        if app is None:  # between tests: nothing from an ended test reaches the next one
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"no practice tenant"})
+            return
+        await app(scope, receive, send)
+
+
+@pytest.fixture(scope="session")
+def _practice_server() -> Iterator[tuple[str, _CurrentTenant]]:
+    current = _CurrentTenant()
+    # As `running()` serves a tenant: the same server settings, another app in front.
+    with serving(current, log_level="warning", name="the practice tenant") as url:
+        yield url, current
+
+
 @pytest.fixture
-def sandbox(small_tenant: TenantFile) -> Iterator[RunningSandbox]:
-    """A fresh small tenant per test, so writes never leak between tests."""
-    with running(small_tenant) as sb:
-        yield sb
+def sandbox(small_tenant: TenantFile,
+            _practice_server: tuple[str, _CurrentTenant]) -> Iterator[RunningSandbox]:
+    """A fresh small tenant per test, so writes never leak between tests (what `running()`
+    builds, served by the session's server)."""
+    url, current = _practice_server
+    tenant = Tenant(small_tenant)
+    current.app = (sandbox := Sandbox(tenant)).app
+    try:
+        yield RunningSandbox(url, tenant, sandbox)
+    finally:
+        current.app = None
 
 
 @pytest.fixture
@@ -78,3 +141,51 @@ def service_account_gap(small: TenantFile) -> dict[str, Any]:
                               {"name": "Vault Admins", "members": ["alice@acme.com"]},
                               {"name": "New Team", "members": ["bob@acme.com"]}]}
     return data
+
+
+# --------------------------------------------------------------------------- running in parallel
+# `make test` runs the suite on pytest-xdist's workers (addopts in pyproject.toml: -n auto
+# --dist loadscope, both as refined here). A worker takes a whole module, so a module's fixtures
+# (a notebook run, a tenant) run once. Modules marked slow are handed out first, so no long one
+# starts last while the other workers idle.
+
+# Modules that share a session fixture, so one worker runs both: module → the one it joins.
+# (An xdist_group mark would say so, but on pytest 9.2 xdist's loadgroup loses the mark's
+# nodeid suffix and splits the group silently: pytest-xdist issue 1386.)
+RUN_TOGETHER = {"tests/test_onboarding_rehearsals.py": "tests/test_demo.py"}  # demo_build
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """-n auto: a worker per core, and one more. Workers spend much of their time waiting (a
+    kernel starting or stopping, a Retry-After, a timeout that is the point of a test), and the
+    extra one runs meanwhile: on 2 cores, 3 workers took 2:49, 2 took 3:13 (4: 2:49)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own way to say how many
+    modules = {arg.split("::")[0] for arg in config.args}
+    if len(modules) == 1 and modules.pop().endswith(".py"):
+        return 0  # one module is one worker's work: run it here, without starting workers
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) + 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadscope":
+        return None  # another distribution asked for on the command line is used as asked
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Modules(LoadScopeScheduling):
+        """loadscope's whole modules (not classes), RUN_TOGETHER's joined, in the collection's
+        order (slow first) rather than by test count."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return RUN_TOGETHER.get(module, module)
+
+    config.option.loadscopereorder = False
+    return Modules(config, log)

@@ -18,6 +18,8 @@ from opskit.sandbox.serve import bind
 from .bounded import cli, run_bounded
 from .conftest import SMALL, run_opskit
 
+pytestmark = pytest.mark.slow  # subprocesses, notebook runs among them
+
 
 def opskit(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return run_opskit(*args, timeout=timeout)

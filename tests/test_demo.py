@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from opskit.sandbox.rehearsals import REHEARSALS
 
-from .conftest import SMALL
+from .conftest import DemoBuild
+
+pytestmark = pytest.mark.slow  # the demo's build (RUN_TOGETHER in conftest)
 
 
-def test_demo_reports_and_rehearsals(tmp_path: Path) -> None:
-    out = tmp_path / "reports"
-    r = subprocess.run([sys.executable, "-m", "opskit.demo", "--data", str(SMALL), "--out",
-                        str(out)], capture_output=True, text=True, timeout=600)
+def test_demo_reports_and_rehearsals(demo_build: DemoBuild) -> None:
+    r, out = demo_build.run, demo_build.out
     assert r.returncode == 0, r.stdout + r.stderr  # ran, whatever the reports found
     assert f"index: {(out / 'index.html').resolve()}" in r.stdout
     assert "practice-only" not in r.stdout + r.stderr
     runs = json.loads((out / "index.json").read_text())["runs"]
-    by_profile: dict[str, list[dict]] = {}
+    by_profile = demo_build.runs()
     for run in runs:
-        by_profile.setdefault(run["profile"], []).append(run)
         assert (out / run["report"]).is_file()
     notebooks = sorted(p.stem for p in (Path(__file__).parent.parent / "opskit"
                                         / "notebooks").glob("*.ipynb"))

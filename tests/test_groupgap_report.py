@@ -35,6 +35,9 @@ NOTEBOOK = "group_gap_report"
 CLOSED_BY_SCIM = {"GROUP_NOT_ON_PLATFORM", "GROUP_MEMBERSHIP_DIFFERS"}
 
 
+pytestmark = pytest.mark.slow  # notebook runs
+
+
 def expected() -> set[tuple[str, str]]:
     """The demo data's planted group problems (the built-in sandbox serves scale 1, seed 0)."""
     return {(f["code"], f["subject"]) for f in expected_findings(generate(1, 0))

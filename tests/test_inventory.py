@@ -43,6 +43,9 @@ from .servers import (
 SORT_KEYS = {"group_members": ["group_id", "member_id"]}
 
 
+pytestmark = pytest.mark.slow  # fault rehearsals that wait out Retry-After
+
+
 def small_profile(flavor: str = "cloud") -> Profile:
     return PracticeProfile(f"small-{flavor}", flavor, data=str(SMALL))  # type: ignore[arg-type]
 

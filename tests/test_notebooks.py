@@ -31,6 +31,9 @@ SECRET = "practice-only"  # the practice tenant's client secret (tests/data/smal
 MAX_CELL_LINES = 12
 
 
+pytestmark = pytest.mark.slow  # 16 notebook runs
+
+
 def test_there_are_notebooks() -> None:
     assert NOTEBOOKS, "opskit/notebooks/ holds no notebook"
 

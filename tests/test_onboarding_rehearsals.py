@@ -1,5 +1,8 @@
 """Issue 5's rehearsals: the practice tenant in each broken state, through
-`opskit run tenant_onboarding`, gives the right failing check, code, remediation and exit code."""
+`opskit run tenant_onboarding`, gives the right failing check, code, remediation and exit code.
+
+The broken states are read from the demo's build (`make demo` runs `opskit run
+tenant_onboarding` on each, through `opskit report`), so they run once for both tests."""
 
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ from opskit.config import PracticeEndpoint, PracticeProfile
 from opskit.findings import REGISTRY
 from opskit.sandbox.rehearsals import REHEARSALS
 
-from .conftest import SMALL
+from .conftest import SMALL, DemoBuild
+
+pytestmark = pytest.mark.slow  # the demo's build (RUN_TOGETHER in conftest)
 
 # The checks' titles, by flavor and id; building the list sends nothing.
 TITLES = {flavor: {c.id: c.title for c in onboarding.onboarding_checks(
@@ -28,10 +33,8 @@ REMEDIATION = {c.code: c.remediation for c in REGISTRY}
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("profiles") / "opskit.toml"
-    tables = [f'[profiles.rehearse-{name}]\nkind = "sandbox"\ndata = "{SMALL}"\n'
-              f'rehearsal = "{name}"\n' for name in REHEARSALS]
-    tables.append(f'[profiles.healthy]\nkind = "sandbox"\ndata = "{SMALL}"\n')
-    path.write_text("\n".join(tables), encoding="utf-8")
+    path.write_text(f'[profiles.healthy]\nkind = "sandbox"\ndata = "{SMALL}"\n',
+                    encoding="utf-8")
     return path
 
 
@@ -44,11 +47,20 @@ def run(config: Path, profile: str, out: Path, monkeypatch: pytest.MonkeyPatch,
     return code, json.loads(results.read_text())
 
 
+def rehearsed(demo: DemoBuild, name: str) -> tuple[int, dict]:
+    """The demo's run on profile rehearse-NAME: the exit code its line in the output gives
+    (from `opskit run … --json`), and its results."""
+    profile = f"rehearse-{name}"
+    [run] = demo.runs()[profile]
+    [line] = [line for line in demo.run.stdout.splitlines()
+              if line.startswith(f"[{profile}] tenant_onboarding · {profile}: ")]
+    return int(line.rsplit(" — exit ", 1)[1]), json.loads((demo.out / run["results"]).read_text())
+
+
 @pytest.mark.parametrize("name", list(REHEARSALS))
-def test_each_rehearsal_fails_at_its_check(name: str, config: Path, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_rehearsal_fails_at_its_check(name: str, demo_build: DemoBuild) -> None:
     rehearsal = REHEARSALS[name]
-    code, results = run(config, f"rehearse-{name}", tmp_path, monkeypatch)
+    code, results = rehearsed(demo_build, name)
     assert code == 1 and results["status"] == "findings"
     assert results["metrics"]["flavor"] == rehearsal.flavor
     assert results["metrics"]["blocked_at"] == TITLES[rehearsal.flavor][rehearsal.check]

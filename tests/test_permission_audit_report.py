@@ -61,6 +61,9 @@ CODES = {"PARTIAL_FOLDER_VISIBILITY", "NO_VISIBLE_SECRETS", "FOLDER_NOT_VISIBLE"
 SA = "scim.integration@acme.com"
 
 
+pytestmark = pytest.mark.slow  # notebook runs
+
+
 def expected() -> set[tuple[str, str]]:
     """The demo data's planted permission problems (the built-in sandbox: scale 1, seed 0)."""
     return {(f["code"], f["subject"]) for f in expected_findings(generate(1, 0))

@@ -69,6 +69,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+pytestmark = pytest.mark.slow  # notebook runs and a browser
+
+
 @dataclass
 class HostileRuns:
     out: Path

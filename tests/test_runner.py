@@ -65,6 +65,9 @@ EXTERNAL = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']
                       re.I)
 
 
+pytestmark = pytest.mark.slow  # notebook runs
+
+
 def write_config(path: Path, unchecked: tuple[str, ...] = (), **tenants: str) -> Path:
     """An opskit.toml with cloud profiles pointing at the given URLs; those ``unchecked``
     names turn TLS checks off (verify = false)."""

@@ -45,6 +45,9 @@ from .servers import (
 USER = urns.USER
 
 
+pytestmark = pytest.mark.slow  # paced listings that wait on a slow server
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 

@@ -46,6 +46,9 @@ PRACTICE_SECRET = "practice-only"
 FAILURE_CODES = {c.code for c in raised_by(TOKEN_CHECK) if c.severity in ("critical", "high")}
 
 
+pytestmark = pytest.mark.slow  # a notebook run and subprocesses
+
+
 def small(**changes: Any) -> TenantFile:
     """The small test tenant with top-level sections changed (e.g. cloud=…, service_account=…)."""
     data = yaml.safe_load(SMALL.read_text())
