@@ -1,4 +1,5 @@
-"""Shared fixtures: a running practice tenant over real HTTP on 127.0.0.1."""
+"""Shared fixtures (a running practice tenant over real HTTP on 127.0.0.1, the demo's build), and
+how the suite is split across pytest-xdist's workers."""
 
 from __future__ import annotations
 
