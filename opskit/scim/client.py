@@ -21,11 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import ValidationError
-from scim2_models import Context, Group, Resource, Schema, ScimFilter, User
 
 from .. import http
 from .._redact import logger
@@ -52,6 +50,9 @@ from . import filters, urns
 from ._base import Call, ScimBase, client_options, require_base_url
 from ._pacing import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, AdaptiveLimiter, LoadPacer
 from .responses import is_json, list_page, scim_json
+
+if TYPE_CHECKING:  # scim2-models is imported where a filter is evaluated here: ~0.5 s
+    from scim2_models import Resource
 
 log = logger("opskit.scim")
 DEFAULT_PAGE_SIZE = 100  # when a server advertises no maximum
@@ -207,6 +208,9 @@ class ScimClient(ScimBase):
 
     async def _model(self, endpoint: str) -> type[Resource[Any]] | None:
         """The model client-side filters are evaluated on (from the server's own schema)."""
+        from pydantic import ValidationError
+        from scim2_models import Group, Resource, Schema, User
+
         name = urns.ENDPOINT_TYPES.get(endpoint, endpoint)
         if name not in self._models:
             built_in: dict[str, type[Resource[Any]]] = {"User": User, "Group": Group}
@@ -283,6 +287,9 @@ class ScimClient(ScimBase):
         return kept
 
     async def _filter_here(self, endpoint: str, found: ScimList, text: str) -> ScimList:
+        from pydantic import ValidationError
+        from scim2_models import Context, ScimFilter
+
         model = await self._model(endpoint)
         if model is None:
             raise OpskitError(f"cannot evaluate the filter {text!r} on {endpoint}: the server "

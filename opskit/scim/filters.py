@@ -12,21 +12,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Any
-
-from scim2_models import SCIMException, ScimFilter
-from scim2_models.path.expressions import (
-    CompareOperator,
-    Comparison,
-    FilterNode,
-    LogicalExpr,
-    LogicalOperator,
-)
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 
+if TYPE_CHECKING:  # scim2-models is imported where a filter is parsed: building one needs none
+    from scim2_models.path.expressions import FilterNode
+
 _PATH = re.compile(r"^(urn:[A-Za-z0-9][\w.:-]*:)?[A-Za-z][\w$-]*(\.[A-Za-z$][\w$-]*)?$")
-CLOUD_OPERATORS = frozenset({CompareOperator.eq, CompareOperator.co})
+OPERATORS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")  # RFC 7644 §3.4.2.2
+CLOUD_OPERATORS = frozenset({"eq", "co"})
 
 
 def literal(value: Any) -> str:
@@ -46,7 +41,7 @@ def compare(path: str, op: str, value: Any) -> str:
     if not _PATH.match(path):
         raise ConfigError(f"{path!r} is not a SCIM attribute path",
                           "use a name like userName, emails.value or container.value")
-    if op not in {o.value for o in CompareOperator}:
+    if op not in OPERATORS:
         raise ConfigError(f"{op!r} is not a SCIM comparison operator",
                           "use eq, ne, co, sw, ew, gt, ge, lt or le")
     return f"{path} {op} {literal(value)}"
@@ -66,6 +61,8 @@ def and_(*filters: str) -> str:
 
 
 def parse(text: str) -> FilterNode:
+    from scim2_models import SCIMException, ScimFilter
+
     try:
         return ScimFilter(text).ast
     except SCIMException as exc:
@@ -75,13 +72,17 @@ def parse(text: str) -> FilterNode:
 
 
 def _pushable(node: FilterNode) -> bool:
-    return isinstance(node, Comparison) and node.op in CLOUD_OPERATORS
+    from scim2_models.path.expressions import Comparison
+
+    return isinstance(node, Comparison) and node.op.value in CLOUD_OPERATORS
 
 
 def split(text: str | None, eq_co_only: bool) -> tuple[str | None, str | None]:
     """(filter for the server, filter for the client); either may be None."""
     if not text:
         return None, None
+    from scim2_models.path.expressions import LogicalExpr, LogicalOperator
+
     ast = parse(text)
     if not eq_co_only:
         return text, None
