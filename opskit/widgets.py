@@ -2,9 +2,10 @@
 
 :func:`explorer` gives, in JupyterLab, a small UI over the permission audit's effective access
 (:class:`opskit.audit.Access`): pick a folder, user, group or secret (type to filter the list)
-and see who reaches it or what it reaches, with the path (``via``) of every grant. Under
-``opskit run``/``opskit report`` (:func:`opskit.report.headless`) nothing is interactive and
-nothing waits: it renders one static table (who reaches a default folder) with a note instead.
+and see who reaches it or what it reaches, with the path (``via``) of every grant, a page of
+:data:`ROWS` rows at a time. Under ``opskit run``/``opskit report``
+(:func:`opskit.report.headless`) nothing is interactive and nothing waits: it renders one static
+table (who reaches a default folder, its first page) with a note instead.
 
 The table for a choice is :func:`reach_table`, a plain function; the widget only wires the
 controls to it.
@@ -22,7 +23,7 @@ from .report.escaping import html_text, visible
 
 KINDS = {"folder": "Folder", "user": "User", "group": "Group", "secret": "Secret"}
 MATCHES = 200  # names listed at once; type to narrow the list down
-ROWS = 100  # table rows shown at once
+ROWS = 100  # table rows per page; the pager's buttons (or "show all") give the others
 DESCRIBE = {
     "folder": "who reaches `{name}`, strongest right first",
     "user": "what `{name}` reaches: each folder with the strongest right and its path",
@@ -47,11 +48,23 @@ def names(access: Any, kind: str) -> list[str]:
     return sorted(set(found), key=str.casefold)
 
 
-def matching(all_names: list[str], text: str, limit: int = MATCHES) -> list[str]:
-    """The names containing ``text`` (case ignored), at most ``limit``."""
+def matching(all_names: list[str], text: str, limit: int | None = MATCHES) -> list[str]:
+    """The names containing ``text`` (case ignored), at most ``limit`` (None: all)."""
     needle = text.strip().casefold()
     hits = [n for n in all_names if needle in n.casefold()] if needle else all_names
     return hits[:limit]
+
+
+def exact(hits: list[str], text: str) -> str | None:
+    """The name ``text`` spells out (case ignored): the whole name, or a userName's part before
+    the ``@``; else the only name matching. None when the text leaves a choice to make."""
+    needle = text.strip().casefold()
+    if not needle:
+        return None
+    for name in hits:
+        if needle in (name.casefold(), name.casefold().split("@")[0]):
+            return name
+    return hits[0] if len(hits) == 1 else None
 
 
 def reach_table(access: Any, kind: str, name: str) -> pd.DataFrame:
@@ -84,17 +97,24 @@ def default_choice(access: Any) -> tuple[str, str | None]:
     return "folder", (folders[0] if folders else None)
 
 
-def _caption(kind: str, name: str, frame: pd.DataFrame) -> str:
+def _caption(kind: str, name: str, frame: pd.DataFrame, start: int = 0,
+             stop: int = ROWS) -> str:
+    """What the table is and how much of it shows: rows ``start`` to ``stop`` (0-based,
+    exclusive) of ``frame``."""
     text = DESCRIBE[kind].format(name=name).replace("`", "")
-    shown = f"{len(frame):,} row(s)" + (f", first {ROWS} shown" if len(frame) > ROWS else "")
+    total = len(frame)
+    stop = min(stop, total)
+    shown = f"{total:,} row(s)"
+    if start > 0 or stop < total:
+        shown = f"{stop - start:,} of {total:,} rows shown (rows {start + 1:,}–{stop:,})"
     note = frame.attrs.get("note")
     return f"{text}: {shown}" + (f". {note}" if note else "")
 
 
-def _html_table(frame: pd.DataFrame) -> str:
+def _html_table(frame: pd.DataFrame, start: int = 0, stop: int = ROWS) -> str:
     if frame.empty:
         return "" if frame.attrs.get("note") else "<p><em>No rows.</em></p>"
-    shown = frame.head(ROWS).astype(object)
+    shown = frame.iloc[start:stop].astype(object)
     for column in shown.columns:
         shown[column] = [", ".join(map(str, v)) if isinstance(v, list | tuple) else
                          ("" if v is None or v is pd.NA or v != v else v)
@@ -118,8 +138,10 @@ class StaticExplorer:
                 "any folder, user, group or secret.")
         if self.name is None:
             return note + " The inventory holds no folder.</em></p>"
+        rest = (f" Every row: opskit.widgets.reach_table(access, {self.kind!r}, {self.name!r})."
+                if len(self.table) > ROWS else "")
         return (note + " Shown here: " + html_text(_caption(self.kind, self.name, self.table))
-                + ".</em></p>" + _html_table(self.table))
+                + "." + html_text(rest) + "</em></p>" + _html_table(self.table))
 
     def __repr__(self) -> str:
         return f"StaticExplorer({self.kind}={self.name!r}, {len(self.table)} rows)"
@@ -127,14 +149,22 @@ class StaticExplorer:
 
 class AccessExplorer:
     """The interactive explorer: a kind (folder, user, group, secret), a filter box, the
-    matching names, and the table for the name picked. Set ``kind``/``search``/``pick`` values
-    (or call :meth:`show`) and :attr:`table` and :attr:`output` follow."""
+    matching names, and the table for the name picked, a page at a time. Set
+    ``kind``/``search``/``pick`` values, click ``previous``/``next``/``all_rows`` (or call
+    :meth:`show`) and :attr:`table` and :attr:`output` follow.
+
+    What is highlighted in the list is what the table shows: switching kind or filtering
+    picks nothing (the status says "pick one") unless the filter spells out one name, so a
+    click on any name always shows it and nothing shows that was not picked."""
 
     def __init__(self, access: Any, kind: str = "folder", name: str | None = None):
         import ipywidgets as w
 
         self.access = access
         self._names: dict[str, list[str]] = {}
+        self._quiet = False  # True while the list refills: its changes are not clicks
+        self.shown: str | None = None  # the name whose table is shown
+        self.start = 0  # the first row of the page shown
         self.table: pd.DataFrame = pd.DataFrame()
         self.kind = w.ToggleButtons(options=[(label, k) for k, label in KINDS.items()],
                                     value=kind, description="Look up")
@@ -143,11 +173,20 @@ class AccessExplorer:
         self.pick = w.Select(options=[], rows=8, description="Pick",
                              layout=w.Layout(width="95%"))
         self.status = w.HTML()
+        self.previous = w.Button(description=f"◀ previous {ROWS}", disabled=True)
+        self.next = w.Button(description=f"next {ROWS} ▶", disabled=True)
+        self.all_rows = w.ToggleButton(description="show all rows", value=False)
+        self.pager = w.HBox([self.previous, self.next, self.all_rows],
+                            layout=w.Layout(display="none"))
         self.output = w.Output()
-        self.widget = w.VBox([self.kind, self.search, self.pick, self.status, self.output])
+        self.widget = w.VBox([self.kind, self.search, self.pick, self.status, self.pager,
+                              self.output])
         self.kind.observe(self._on_kind, names="value")
         self.search.observe(self._on_search, names="value")
         self.pick.observe(self._on_pick, names="value")
+        self.previous.on_click(lambda _: self._page(self.start - ROWS))
+        self.next.on_click(lambda _: self._page(self.start + ROWS))
+        self.all_rows.observe(lambda _: self._page(0), names="value")
         self._refill()
         if name is not None:
             self.show(kind, name)
@@ -159,42 +198,66 @@ class AccessExplorer:
         return self._names[kind]
 
     def _refill(self) -> None:
-        everything = self._all(self.kind.value)
-        hits = matching(everything, self.search.value)
-        current = self.pick.value
-        self.pick.options = hits
-        more = len([n for n in everything if self.search.value.strip().casefold()
-                    in n.casefold()]) - len(hits)
-        self.status.value = (f"<small>{len(hits):,} shown" + (f", {more:,} more: type to "
-                                                                "narrow" if more > 0 else "")
-                             + "</small>")
-        if current in hits:
-            self.pick.value = current
-        elif hits and len(hits) == 1:
-            self.pick.value = hits[0]
+        """List the names the filter matches; keep the pick if still listed, else pick the
+        name the filter spells out, else nothing."""
+        every_hit = matching(self._all(self.kind.value), self.search.value, limit=None)
+        hits = every_hit[:MATCHES]
+        choice = self.shown if self.shown in hits else exact(hits, self.search.value)
+        self._quiet = True
+        try:  # a Select moves its pick to the first option when the options change
+            self.pick.options = hits
+            self.pick.value = choice
+        finally:
+            self._quiet = False
+        more = len(every_hit) - len(hits)
+        listed = (f"{len(hits):,} of {len(every_hit):,} shown: type to narrow" if more
+                  else f"{len(hits):,} match(es)" if hits
+                  else f"no {KINDS[self.kind.value].lower()} name contains that text")
+        self.status.value = (f"<small>{html_text(listed)}"
+                             + ("; pick one" if hits and choice is None else "") + "</small>")
+        if choice != self.shown:
+            self._render(choice)
 
     def _on_kind(self, change: dict[str, Any]) -> None:
-        self.search.value = ""
-        self._refill()
-        self._render(None)
+        self._render(None)  # the name shown was of the other kind
+        if self.search.value:
+            self.search.value = ""  # refills
+        else:
+            self._refill()
 
     def _on_search(self, change: dict[str, Any]) -> None:
         self._refill()
 
     def _on_pick(self, change: dict[str, Any]) -> None:
-        self._render(change["new"])
+        if not self._quiet:
+            self._render(change["new"])
 
     def _render(self, name: str | None) -> None:
+        self.shown = name
+        self.start = 0
+        self.table = (reach_table(self.access, self.kind.value, name) if name
+                      else pd.DataFrame())
+        self._draw()
+
+    def _page(self, start: int) -> None:
+        self.start = max(0, min(start, len(self.table) - 1))
+        self._draw()
+
+    def _draw(self) -> None:
         from IPython.display import HTML
 
         self.output.outputs = ()  # clear_output() needs a kernel; the trait syncs either way
-        if not name:
-            self.table = pd.DataFrame()
+        total = len(self.table)
+        self.pager.layout.display = "flex" if total > ROWS else "none"
+        if self.shown is None:
             return
-        self.table = reach_table(self.access, self.kind.value, name)
-        caption = _caption(self.kind.value, name, self.table)
+        start = 0 if self.all_rows.value else self.start
+        stop = total if self.all_rows.value else start + ROWS
+        self.previous.disabled = self.all_rows.value or start == 0
+        self.next.disabled = self.all_rows.value or stop >= total
+        caption = _caption(self.kind.value, self.shown, self.table, start, stop)
         self.output.append_display_data(HTML(f"<p><b>{html_text(caption)}</b></p>"
-                                             + _html_table(self.table)))
+                                             + _html_table(self.table, start, stop)))
 
     # ------------------------------------------------------------------ use
     def show(self, kind: str, name: str) -> pd.DataFrame:
@@ -206,6 +269,8 @@ class AccessExplorer:
         if name not in self.pick.options:
             self.search.value = name
         self.pick.value = name
+        if self.shown != name:  # already highlighted (a Select fires no change): show it
+            self._render(name)
         return self.table
 
     def _ipython_display_(self) -> None:

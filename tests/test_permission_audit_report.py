@@ -50,7 +50,7 @@ from opskit.reports.permission_audit import (
 )
 from opskit.runner import RunResult, run_notebook
 from opskit.sandbox.demodata import expected_findings, generate
-from opskit.widgets import AccessExplorer, StaticExplorer, explorer, reach_table
+from opskit.widgets import ROWS, AccessExplorer, StaticExplorer, explorer, reach_table
 
 NOTEBOOK = "permission_audit"
 # The codes the permission audit raises (COVERAGE_NOT_MEASURED only without a reference).
@@ -433,6 +433,62 @@ def test_explorer_follows_the_controls(run: AuditRun) -> None:
     assert "its secret roles" in ui.output.outputs[0]["data"]["text/html"]
     with pytest.raises(UnknownName, match="did you mean"):
         ui.show("folder", "/IT/Virtualisation")
+
+
+def test_after_switching_kind_nothing_is_highlighted_and_a_click_shows(run: AuditRun) -> None:
+    ui = AccessExplorer(run.access)
+    ui.pick.value = "/IT"
+    for kind in ("user", "group", "secret"):
+        ui.kind.value = kind  # the list refills: no name highlighted that is not shown
+        assert ui.pick.value is None and ui.table.empty and ui.output.outputs == ()
+        assert "pick one" in ui.status.value
+        first = ui.pick.options[0]
+        ui.pick.value = first  # the click the first option used to swallow
+        assert ui.table.equals(reach_table(run.access, kind, first)) and ui.shown == first
+        assert first in ui.output.outputs[0]["data"]["text/html"]
+
+
+def test_a_filter_narrows_the_list_and_picks_only_a_name_spelled_out(run: AuditRun) -> None:
+    ui = AccessExplorer(run.access, "user", "agnieszka.muller@acme.com")
+    ui.search.value = "wang"  # two names contain it: neither is shown until picked
+    assert ui.pick.options == ("hannah.wang2@acme.com", "hannah.wang@acme.com")
+    assert ui.pick.value is None and ui.table.empty and ui.output.outputs == ()
+    assert "2 match(es); pick one" in ui.status.value
+    ui.search.value = "Hannah.Wang"  # spelled out (the part before the @): that one
+    assert ui.pick.value == ui.shown == "hannah.wang@acme.com" and len(ui.table) == 6
+    assert "what hannah.wang@acme.com reaches" in ui.output.outputs[0]["data"]["text/html"]
+    ui.search.value = "wang"  # the pick is still listed: it stays
+    assert ui.pick.value == ui.shown == "hannah.wang@acme.com"
+    ui.search.value = "hannah.wang2@acme.com"
+    assert ui.pick.value == ui.shown == "hannah.wang2@acme.com"
+
+
+def test_every_row_is_one_click_away(run: AuditRun) -> None:
+    folder = "/Shared/Wi-Fi"  # everybody reaches it: more rows than a page
+    total = len(run.access.who_reaches(folder))
+    assert total > ROWS
+
+    def page() -> str:
+        return str(ui.output.outputs[0]["data"]["text/html"])
+
+    ui = AccessExplorer(run.access, "folder", folder)
+    assert ui.pager.layout.display == "flex" and ui.previous.disabled and not ui.next.disabled
+    assert f"{ROWS} of {total} rows shown (rows 1–{ROWS})" in page()
+    assert page().count("<tr") == ROWS + 1  # the header and a page
+    ui.next.click()
+    assert f"{total - ROWS} of {total} rows shown (rows {ROWS + 1}–{total})" in page()
+    assert page().count("<tr") == total - ROWS + 1 and ui.next.disabled
+    last = str(ui.table["user"].iloc[-1])
+    assert last in page()
+    ui.previous.click()
+    assert f"(rows 1–{ROWS})" in page() and ui.previous.disabled
+    ui.all_rows.value = True
+    assert f"{total} row(s)" in page() and page().count("<tr") == total + 1
+    ui.show("user", "hannah.wang@acme.com")  # one page: no pager
+    assert ui.pager.layout.display == "none" and "6 row(s)" in page()
+    static = StaticExplorer(run.access, "folder", folder)._repr_html_()
+    assert f"{ROWS} of {total} rows shown" in static and static.count("<tr") == ROWS + 1
+    assert f"reach_table(access, &#x27;folder&#x27;, &#x27;{folder}&#x27;)" in static
 
 
 def test_explorer_never_waits_when_headless(run: AuditRun,
