@@ -43,6 +43,7 @@ from opskit.report.figures._audit import (
 from opskit.report.record import RUN_DIR_ENV
 from opskit.reports import Report, Table
 from opskit.reports.permission_audit import (
+    SAMPLE_ROWS,
     AuditRun,
     default_history_dir,
     run_permission_audit,
@@ -200,6 +201,9 @@ def test_entry_point_names_the_tenant_and_service_account(run: AuditRun, prof: P
     titles = [t for t, _ in run.query_examples()]
     assert [t.split("(")[0] for t in titles] == ["`access.who_reaches", "`access.what_user_reaches",
                                                 "`access.group_grants"]
+    # Each answer is longer than its sample (197, 23 and 21 rows): the title says so.
+    assert all(t.endswith(f"; the first {SAMPLE_ROWS} shown (the call, or the explorer in "
+                          "JupyterLab, gives every row)") for t in titles), titles
 
 
 def test_planned_changes_and_folder_export(prof: Profile, run: AuditRun, tmp_path: Path) -> None:

@@ -284,7 +284,8 @@ class AuditRun(FindingsTables):
         return self.examples()
 
     def query_examples(self, n: int = SAMPLE_ROWS) -> list[tuple[str, pd.DataFrame]]:
-        """(Markdown title naming the query, its first ``n`` rows) for each example."""
+        """(Markdown title naming the query and its size, its first ``n`` rows) for each
+        example."""
         ex = self._examples
         access = self.access
         out = []
@@ -292,18 +293,20 @@ class AuditRun(FindingsTables):
             frame = access.who_reaches(ex["folder"])
             call = f"access.who_reaches({ex['folder']!r})"
             out.append((f"{markdown_code(call)}: who reaches the folder, strongest right first "
-                        f"({len(frame):,} rows)", frame.head(n)))
+                        f"({len(frame):,} rows)", frame))
         if ex["user"]:
             frame = access.what_user_reaches(ex["user"], strongest=True)
             call = f"access.what_user_reaches({ex['user']!r}, strongest=True)"
             out.append((f"{markdown_code(call)}: every folder the user reaches, with the grant "
-                        f"that gives the highest right ({len(frame):,} folders)", frame.head(n)))
+                        f"that gives the highest right ({len(frame):,} folders)", frame))
         if ex["group"]:
             frame = access.group_grants(ex["group"])
             call = f"access.group_grants({ex['group']!r})"
             out.append((f"{markdown_code(call)}: the grants the group carries, its own and "
-                        f"those of groups containing it ({len(frame):,} rows)", frame.head(n)))
-        return [(t, readable(f)) for t, f in out]
+                        f"those of groups containing it ({len(frame):,} rows)", frame))
+        # A long answer says it is cut short, and where the rest is.
+        cut = f"; the first {n} shown (the call, or the explorer in JupyterLab, gives every row)"
+        return [(t + (cut if len(f) > n else ""), readable(f.head(n))) for t, f in out]
 
     # ------------------------------------------------------------------ drift
     def drift_markdown(self) -> str:
