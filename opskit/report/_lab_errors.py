@@ -21,7 +21,7 @@ TRACEBACK_HINT = "%tb shows the traceback"
 def error_bundle(error: OpskitError) -> dict[str, str]:
     """What a notebook shows for ``error``: its message and remedy, secrets masked, escaped."""
     kind, message, remedy = type(error).__name__, redact(error.message), redact(error.remediation)
-    plain = f"{kind}: {message}" + (f"\n  → {remedy}" if remedy else "") + f"\n({TRACEBACK_HINT})"
+    plain = f"{kind}: {redact(str(error))}\n({TRACEBACK_HINT})"
     remedy_html = f"<br>→ {html_text(remedy)}" if remedy else ""
     html = (f'<div class="opskit-error" style="border-left:4px solid #c0392b;'
             f'padding:0.4em 0.8em;white-space:pre-wrap"><strong>{html_text(kind)}</strong>: '
