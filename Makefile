@@ -33,9 +33,11 @@ test: install
 	$(BIN)/python -m compileall -q opskit
 	$(BIN)/python -m pytest -q
 
+# Kernels start in opskit/notebooks/ and find the checkout's opskit.toml above it; jupyter
+# refuses to run as root unless told.
 lab: install
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode jupyterlab
-	$(BIN)/jupyter lab opskit/notebooks/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) opskit/notebooks/
 
 bench: install
 	$(BIN)/python benchmarks/sandbox.py

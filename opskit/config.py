@@ -1,6 +1,7 @@
 """Profiles: which tenant to talk to and how, with secrets only by reference.
 
-A profile file is ``opskit.toml`` in the working directory, else ``$OPSKIT_CONFIG``, else
+A profile file is ``opskit.toml`` in the working directory, else ``$OPSKIT_CONFIG``, else the
+nearest ``opskit.toml`` in a folder above the working directory, else
 ``~/.config/opskit/opskit.toml``. Two profiles are built in: ``sandbox`` (the practice tenant's
 cloud flavor) and ``sandbox-onprem`` (its on-prem flavor); both start the practice tenant for the
 duration of the call, or use the one ``OPSKIT_SANDBOX_URL`` names.
@@ -41,6 +42,9 @@ BUILTIN = ("sandbox", "sandbox-onprem")
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 SECRET_FILE_LIMIT = 64 * 1024
 SECRET_FILE_LIMIT_ENV = "OPSKIT_SECRET_FILE_LIMIT"
+CONFIG_NAME = "opskit.toml"
+CONFIG_ENV = "OPSKIT_CONFIG"
+USER_CONFIG = "~/.config/opskit/opskit.toml"
 log = logger("opskit.config")
 
 
@@ -440,14 +444,34 @@ def _parse_kind(name: str, kind: str, raw: dict[str, Any], where: str,
 
 def config_path() -> Path | None:
     """The profile file in use, by the documented order; None when there is none."""
-    here = Path("opskit.toml")
+    here = Path(CONFIG_NAME)
     if here.is_file():
         return here
-    env = os.environ.get("OPSKIT_CONFIG")
+    env = os.environ.get(CONFIG_ENV)
     if env:
         return Path(env).expanduser()
-    home = Path("~/.config/opskit/opskit.toml").expanduser()
+    # A kernel JupyterLab starts in a checkout's opskit/notebooks/ finds the root's file, as
+    # git and ruff find theirs: the nearest one above.
+    for folder in _folders_above():
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    home = Path(USER_CONFIG).expanduser()
     return home if home.is_file() else None
+
+
+def _folders_above() -> list[Path]:
+    try:
+        return list(Path.cwd().parents)
+    except OSError:  # the working directory was deleted: there is nothing above it to search
+        return []
+
+
+def searched_places() -> str:
+    """Where config_path() looks, in its order, as one line for an error message."""
+    env = os.environ.get(CONFIG_ENV)
+    above = ", ".join(str(folder) for folder in _folders_above()) or "none"
+    return (f"{Path(CONFIG_NAME).absolute()}; ${CONFIG_ENV} ({env or 'not set'}); "
+            f"{CONFIG_NAME} in each folder above ({above}); {Path(USER_CONFIG).expanduser()}")
 
 
 def _profile_text(path: Path) -> str:
@@ -502,8 +526,13 @@ def get_profile(name: str | None = None, path: Path | None = None, *,
     name = name or "sandbox"
     if name not in profiles:
         known = ", ".join(sorted(profiles))
-        raise ConfigError(f"unknown profile {name!r}", f"known profiles: {known}; profiles are "
-                          "defined in opskit.toml, $OPSKIT_CONFIG or ~/.config/opskit/opskit.toml")
+        source = path or config_path()
+        read = f"not in {source}" if source else "no profile file found"
+        raise ConfigError(f"unknown profile {name!r} ({read})",
+                          f"known profiles: {known}. The profile file is the first found of: "
+                          f"{searched_places()}. Define [profiles.{name}] in such a file, set "
+                          f"{CONFIG_ENV} to the path of the file that has it, or use the "
+                          "built-in sandbox")
     prof = profiles[name]
     note = insecure_note(prof)
     if note and prof.name not in _warned:  # once per process: every command selects it here

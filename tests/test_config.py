@@ -247,6 +247,56 @@ token = "env:SS_TOKEN"
         load_profiles()
 
 
+
+ONPREM_PROFILE = """
+[profiles.{name}]
+kind = "onprem"
+base_url = "https://ss.acme.local/SCIMConnector/v2"
+token = "env:SS_TOKEN"
+"""
+
+
+def test_a_kernel_in_a_subfolder_finds_the_checkout_s_profile_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JupyterLab starts kernels in opskit/notebooks/: the root's opskit.toml is the nearest one
+    above, as git and ruff find theirs; a nearer one, or OPSKIT_CONFIG, still comes first."""
+    root = write_config(tmp_path / "opskit.toml", ONPREM_PROFILE.format(name="root")).parent
+    notebooks = root / "opskit" / "notebooks"
+    notebooks.mkdir(parents=True)
+    monkeypatch.chdir(notebooks)
+    monkeypatch.delenv("OPSKIT_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert config.config_path() == root / "opskit.toml"
+    assert get_profile("root").name == "root"
+    write_config(root / "opskit" / "opskit.toml", ONPREM_PROFILE.format(name="nearer"))
+    assert "nearer" in load_profiles() and "root" not in load_profiles()
+    elsewhere = write_config(tmp_path / "elsewhere.toml", ONPREM_PROFILE.format(name="env"))
+    monkeypatch.setenv("OPSKIT_CONFIG", str(elsewhere))
+    assert config.config_path() == elsewhere
+
+
+def test_an_unknown_profile_names_every_place_searched_and_the_fixes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel = tmp_path / "checkout" / "notebooks"
+    kernel.mkdir(parents=True)
+    monkeypatch.chdir(kernel)
+    monkeypatch.delenv("OPSKIT_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(ConfigError, match="unknown profile 'acme'") as caught:
+        get_profile("acme")
+    text = str(caught.value)
+    assert "no profile file found" in text
+    for place in (kernel / "opskit.toml", "$OPSKIT_CONFIG (not set)", tmp_path / "checkout",
+                  tmp_path, tmp_path / "home" / ".config" / "opskit" / "opskit.toml"):
+        assert str(place) in text
+    assert all(fix in text for fix in ("[profiles.acme]", "set OPSKIT_CONFIG", "sandbox"))
+    # A file was found, but the profile is not in it: the message names the file read.
+    found = write_config(tmp_path / "checkout" / "opskit.toml", ONPREM_PROFILE.format(name="x"))
+    with pytest.raises(ConfigError, match=f"not in {found}") as caught:
+        get_profile("acme")
+    assert "known profiles: sandbox, sandbox-onprem, x" in str(caught.value)
+
+
 # --------------------------------------------------------------------------- secrets
 def test_missing_env_var_is_a_secret_error_at_use_time(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:

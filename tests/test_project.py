@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -48,6 +49,15 @@ def test_makefile_targets() -> None:
     for target in ("install", "demo", "test", "lab", "bench", "clean"):
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert "--compile-bytecode" in makefile
+
+
+def test_make_lab_starts_as_root_too() -> None:
+    """`jupyter lab` refuses to start as root without --allow-root: `make lab` adds it there,
+    and only there."""
+    shown = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=30, check=True).stdout
+    [lab] = [line for line in shown.splitlines() if "jupyter lab" in line]
+    assert ("--allow-root" in lab) == (os.getuid() == 0)
 
 
 def test_console_script() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ._lab_errors import show_errors_briefly
 from .escaping import html_text, markdown_prose
 from .record import RUN_DIR_ENV
 
@@ -39,7 +40,8 @@ def _offline_renderer() -> Any:
 
 def setup(*, max_rows: int = 60, max_columns: int = 30) -> None:
     """Call once near the top of a notebook: plotly figures that render offline in the report,
-    pandas tables sized for a report page."""
+    pandas tables sized for a report page, and in JupyterLab an opskit error shown as its
+    message and remedy rather than a traceback."""
     import pandas as pd
     import plotly.io as pio
 
@@ -52,6 +54,8 @@ def setup(*, max_rows: int = 60, max_columns: int = 30) -> None:
     pd.set_option("display.max_columns", max_columns)
     pd.set_option("display.max_colwidth", 200)  # messages and remediations, whole
     pd.set_option("display.width", 140)
+    if not headless():  # papermill finds a failed cell by its traceback: keep it there
+        show_errors_briefly()
 
 
 def cell_html(value: Any) -> str:
