@@ -1,7 +1,7 @@
 """Status at a glance: in the index and the report header, a badge that says the worst
 severity (or that the run could not run), the latest runs in the order they need attention, and
 rehearsals marked with the code they exist to give; built in-process from hand-made
-results.json files."""
+results.json files. Then small texts: no bare header row, names as people read them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from opskit._run.html import run_header
 from opskit._run.index import rebuild_index
 from opskit.config import parse_profile
 from opskit.errors import ConfigError
+from opskit.findings import Finding
+from opskit.groupgap import GroupSource, group_gap
+from opskit.report.findings import findings_styled
+
+from .test_groupgap import source
 
 
 class Tables(HTMLParser):
@@ -222,3 +227,29 @@ def test_a_profile_names_the_code_its_runs_are_meant_to_give() -> None:
     with pytest.raises(ConfigError, match=r"profiles\.r\.expect is 'NOPE', not a finding code"):
         parse_profile("r", {**cloud, "expect": "NOPE"})
 
+
+# --- small texts ------------------------------------------------------------------------------
+
+def test_no_findings_is_said_not_shown_as_a_bare_header_row() -> None:
+    empty = findings_styled([])
+    assert empty._repr_markdown_() == "*No findings.*"
+    assert "<th" in findings_styled([Finding("X", "high", "s", "m", "r")]).to_html()
+
+
+def groups(system: str, *names: str) -> GroupSource:
+    return source(system, [(n, n, None) for n in names])
+
+
+def test_a_name_with_a_backslash_is_shown_as_people_write_it() -> None:
+    report = group_gap(groups("Platform", "Operations"), iga=groups("IGA", "ACME\\Operations"),
+                       secret_server=groups("Secret Server", "Operations", "ACME\\Legacy"))
+    messages = {f.code: f.message for f in report.findings}
+    assert "the IGA's name 'ACME\\Operations' matches Platform group 'Operations'" in \
+        messages["GROUP_NAME_MISMATCH"]
+    assert "Secret Server group 'ACME\\Legacy' is not" in messages["GROUP_ONLY_IN_SECRET_SERVER"]
+    assert not any("\\\\" in m for m in messages.values())
+    html = findings_styled(report.findings).to_html()
+    assert "ACME\\Operations" in html and "ACME\\\\" not in html  # escaped once, as HTML
+    # A control character still shows as an escape: nothing hides in a message.
+    hidden = group_gap(groups("Platform"), secret_server=groups("Secret Server", "Ops\u202e"))
+    assert "'Ops\\u202e'" in hidden.findings[0].message
