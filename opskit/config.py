@@ -157,6 +157,7 @@ class _Absent:
     verify: bool | str = True
     tenant_name: str | None = None  # the tenant's own name, where the profile knows it
     platform_groups_sync: PlatformGroupsSync = PlatformGroupsSync()
+    expect: str | None = None  # the finding code a rehearsal profile's runs are meant to give
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class CloudProfile(_Absent):
     iga_export: str | None = None
     tenant_name: str | None = None
     limits: Limits = DEFAULT_LIMITS  # time budgets and size ceilings (opskit.limits)
+    expect: str | None = None
     platform_groups_sync: PlatformGroupsSync = PlatformGroupsSync()
 
     @property
@@ -198,6 +200,7 @@ class OnPremProfile(_Absent):
     reference: str | None = None
     iga_export: str | None = None
     limits: Limits = DEFAULT_LIMITS
+    expect: str | None = None
 
     @property
     def profile(self) -> OnPremProfile:
@@ -217,6 +220,7 @@ class PracticeProfile(_Absent):
     reference: str | None = None
     iga_export: str | None = None
     limits: Limits = DEFAULT_LIMITS
+    expect: str | None = None
 
 
 # A profile as opskit.toml (or the built-ins) define it. Secrets stay references until a
@@ -337,7 +341,7 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
         raise ConfigError(f"{where} is not a table", "write it as [profiles.NAME] with keys")
     kind = raw.get("kind")
     views = {"reference", "iga_export"}
-    common = {"kind", "limits", *views}
+    common = {"kind", "limits", "expect", *views}
     allowed = {"cloud": {"tenant", "client_id", "client_secret", "scope", "verify",
                          "platform_groups_sync", *common},
                "onprem": {"base_url", "token", "verify", *common},
@@ -360,10 +364,27 @@ def parse_profile(name: str, raw: dict[str, Any], source: str = "opskit.toml") -
                    reference=raw.get("reference") or None,
                    iga_export=raw.get("iga_export") or None,
                    limits=parse_limits(raw.get("limits"), f"{where}.limits"))
+    if "expect" in raw or (isinstance(prof, PracticeProfile) and prof.rehearsal):
+        prof = replace(prof, expect=_expected_code(raw.get("expect"), prof, where))
     if isinstance(prof, CloudProfile) and "platform_groups_sync" in raw:
         prof = replace(prof, platform_groups_sync=_groups_sync(
             raw["platform_groups_sync"], f"{where}.platform_groups_sync"))
     return prof
+
+
+def _expected_code(raw: Any, prof: Profile, where: str) -> str:
+    """The finding code a rehearsal profile exists to give: ``expect``, else its rehearsal's."""
+    from .findings import REGISTRY
+
+    if raw is None and isinstance(prof, PracticeProfile) and prof.rehearsal:
+        from .sandbox.entry import REHEARSALS
+
+        return REHEARSALS[prof.rehearsal].code
+    if not isinstance(raw, str) or raw not in REGISTRY:
+        raise ConfigError(f"{where}.expect is {raw!r}, not a finding code",
+                          'name the code this profile\'s runs are meant to give, e.g. '
+                          'expect = "TOKEN_INVALID_CLIENT" (docs/findings.md lists them)')
+    return raw
 
 
 def _groups_sync(raw: Any, where: str) -> PlatformGroupsSync:

@@ -37,7 +37,12 @@ def _closed_port() -> int:
 
 def write_profiles(path: Path, url: str, client_id: str, data: Path) -> None:
     cloud = f'kind = "cloud"\nclient_id = "{client_id}"\n'
-    # The onboarding rehearsals each serve their own practice tenant in a broken state.
+
+    def expect(profile: str) -> str:  # the index marks the code a rehearsal is meant to give
+        return f'expect = "{REHEARSALS[profile][1]}"\n'
+
+    # The onboarding rehearsals each serve their own practice tenant in a broken state, and
+    # expect their rehearsal's code (the profile's default).
     broken = "".join(f'\n[profiles.rehearse-{name}]\nkind = "sandbox"\ndata = '
                      f'{json.dumps(str(data.resolve()))}\nrehearsal = "{name}"\n'
                      for name in TENANT_REHEARSALS)
@@ -62,16 +67,16 @@ iga_export = "{url}/_sandbox/iga-export.csv"
 [profiles.rehearsal-wrong-secret]
 {cloud}tenant = "{url}"
 client_secret = "env:REHEARSAL_WRONG_SECRET"
-
+{expect("rehearsal-wrong-secret")}
 [profiles.rehearsal-wrong-scope]
 {cloud}tenant = "{url}"
 client_secret = "env:PRACTICE_SCIM_SECRET"
 scope = "openid"
-
+{expect("rehearsal-wrong-scope")}
 [profiles.rehearsal-unreachable]
 {cloud}tenant = "http://127.0.0.1:{_closed_port()}"
 client_secret = "env:PRACTICE_SCIM_SECRET"
-{broken}""", encoding="utf-8")
+{expect("rehearsal-unreachable")}{broken}""", encoding="utf-8")
 
 
 def report(profiles: list[str], out: Path, env: dict[str, str],

@@ -216,7 +216,7 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         results, notes = _write_outputs(run, folder.path, name=name, input_path=str(path),
                                         profile=prof.name, parameters=passed, fail_on=fail_on,
                                         started=started, finished=finished, lap=lap,
-                                        profile_note=insecure_note(prof))
+                                        profile_note=insecure_note(prof), expected=prof.expect)
         run_dir = folder.commit()
         lap("commit")
     except BaseException:
@@ -233,7 +233,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
 def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_path: str,
                    profile: str, parameters: dict[str, Any], fail_on: str,
                    started: datetime, finished: datetime, lap: Callable[[str], None],
-                   profile_note: str | None = None) -> tuple[dict[str, Any], list[str]]:
+                   profile_note: str | None = None, expected: str | None = None
+                   ) -> tuple[dict[str, Any], list[str]]:
     """Everything beside the executed cells: record, notebook, HTML, results, CSV."""
     notes = [profile_note] if profile_note else []
     error = run.error
@@ -250,6 +251,7 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
     results = scrub_tree({
         "notebook": name, "profile": profile, "started_at": _iso(started),
         "finished_at": _iso(finished), "status": status, "fail_on": fail_on,
+        "expected": expected,
         "parameters": parameters, "findings": [f.as_dict() for f in ordered(findings)],
         "metrics": metrics,
         "error": None if error is None else {"cell": error.execution_count,

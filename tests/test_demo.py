@@ -40,4 +40,11 @@ def test_demo_reports_and_rehearsals(demo_build: DemoBuild) -> None:
         results = json.loads((out / run["results"]).read_text())
         assert run["notebook"] == "tenant_onboarding" and results["status"] == "findings"
         assert rehearsal.code in [f["code"] for f in results["findings"]]
+    # Each rehearsal is marked with the code it exists to give, and gave it.
+    expected |= {f"rehearse-{name}": r.code for name, r in REHEARSALS.items()}
+    assert {run["profile"]: (run["expected"], run["expected_found"]) for run in runs
+            if run["expected"]} == {p: (code, True) for p, code in expected.items()}
+    assert all(run["expected"] is None for run in by_profile["practice"])
+    page = (out / "index.html").read_text()
+    assert page.count("rehearsal: expected ") >= 2 * len(expected)  # latest and all runs
     assert (out / "index.html").read_text().count("report.html") >= len(runs)

@@ -43,13 +43,14 @@ from opskit.report.figures._audit import (
 from opskit.report.record import RUN_DIR_ENV
 from opskit.reports import Report, Table
 from opskit.reports.permission_audit import (
+    NOT_OWNED_MARKER,
     SAMPLE_ROWS,
     AuditRun,
     default_history_dir,
     run_permission_audit,
     tenant_name,
 )
-from opskit.runner import RunResult, run_notebook
+from opskit.runner import RunResult, package_notebooks, run_notebook
 from opskit.sandbox.demodata import expected_findings, generate
 from opskit.widgets import ROWS, AccessExplorer, StaticExplorer, explorer, reach_table
 
@@ -238,6 +239,16 @@ def test_planned_changes_and_folder_export(prof: Profile, run: AuditRun, tmp_pat
     assert any("folder export" in n for n in from_export.notes)
     assert from_export.tracked == "sandbox"  # the export has no grants: the cloud view's
     assert folder_visibility_figure(from_export).data  # owners by cloud path, tree by export
+
+
+def test_the_hidden_tree_marks_secrets_not_owned_as_the_notebook_says(run: AuditRun) -> None:
+    notebook = json.loads((package_notebooks() / f"{NOTEBOOK}.ipynb").read_text("utf-8"))
+    said = "".join(line for cell in notebook["cells"] for line in cell["source"])
+    assert f"(`SECRET_NOT_OWNED`, {NOT_OWNED_MARKER})" in said
+    tree = run.hidden_tree(limit=10_000)
+    not_owned = {f.subject for f in run.findings if f.code == "SECRET_NOT_OWNED"}
+    marked = tree[tree["hidden folder"].str.startswith(f"{NOT_OWNED_MARKER} ")]
+    assert not_owned and set(marked["path"]) == set(run.coverage.not_owned["path"]) >= not_owned
 
 
 def test_without_a_reference_coverage_is_not_measured(prof: Profile, tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ RESULTS_SCHEMA: dict[str, Any] = {
         "started_at": {"type": "string"}, "finished_at": {"type": "string"},
         "status": {"enum": ["ok", "findings", "failed"]},
         "fail_on": {"enum": list(SEVERITIES)},
+        "expected": {"type": ["string", "null"]},
         "parameters": {"type": "object"},
         "findings": {"type": "array", "items": {
             "type": "object", "required": FINDING_FIELDS, "additionalProperties": False,
@@ -264,6 +265,7 @@ def test_results_json(runs: Runs) -> None:
                                        "remediation": "fix the high thing"}
     assert findings["metrics"] == {"findings": 5}
     assert findings["parameters"] == {"profile": "sandbox"} and findings["error"] is None
+    assert findings["expected"] is None  # not a rehearsal profile
     below = runs.results_json("below")
     assert below["parameters"] == {"severities": "low,info", "per_severity": 2,
                                    "profile": "sandbox"}

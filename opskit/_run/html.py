@@ -5,6 +5,7 @@ by the renderer `opskit.report.setup()` selects."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +22,7 @@ MAX_FINDINGS_SHOWN = 200  # the rest are in findings.csv and results.json
 
 # Shared by the report header and the index page.
 CSS = """
-:root { --ok: #1a7f37; --findings: #9a6700; --failed: #cf222e; --muted: #6e7781;
+:root { --ok: #1a7f37; --cannot-run: #6639ba; --muted: #6e7781;
   --line: #d0d7de; --soft: #f6f8fa; --critical: #8b0000; --high: #cf222e; --medium: #bc4c00;
   --low: #9a6700; --info: #0969da; }
 .opskit { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
@@ -38,8 +39,14 @@ CSS = """
 .opskit .badge { display: inline-block; padding: .1em .6em; border-radius: 1em; color: #fff;
   font-size: .85em; font-weight: 600; vertical-align: middle; }
 .opskit .badge.ok { background: var(--ok); }
-.opskit .badge.findings { background: var(--findings); }
-.opskit .badge.failed { background: var(--failed); }
+.opskit .badge.cannot-run { background: var(--cannot-run); }
+.opskit .badge.critical { background: var(--critical); }
+.opskit .badge.high { background: var(--high); }
+.opskit .badge.medium { background: var(--medium); }
+.opskit .badge.low { background: var(--low); }
+.opskit .badge.info { background: var(--info); }
+.opskit .rehearsal { font-size: .85em; color: var(--muted); white-space: nowrap; }
+.opskit .rehearsal.missed { color: var(--high); font-weight: 600; }
 .opskit .sev { display: inline-block; min-width: 1.6em; padding: 0 .45em; border-radius: .3em;
   color: #fff; text-align: center; font-weight: 600; font-size: .85em; }
 .opskit .sev.critical { background: var(--critical); }
@@ -50,8 +57,12 @@ CSS = """
 .opskit-run { margin: 1em 2em 2em 2em; padding: 1em 1.4em; border: 1px solid var(--line);
   border-left: 6px solid var(--muted); border-radius: 6px; background: #fff; }
 .opskit-run.ok { border-left-color: var(--ok); }
-.opskit-run.findings { border-left-color: var(--findings); }
-.opskit-run.failed { border-left-color: var(--failed); }
+.opskit-run.cannot-run { border-left-color: var(--cannot-run); }
+.opskit-run.critical { border-left-color: var(--critical); }
+.opskit-run.high { border-left-color: var(--high); }
+.opskit-run.medium { border-left-color: var(--medium); }
+.opskit-run.low { border-left-color: var(--low); }
+.opskit-run.info { border-left-color: var(--info); }
 .opskit-run dl { display: grid; grid-template-columns: max-content auto; gap: .15em 1em;
   margin: .4em 0; }
 .opskit-run dt { color: var(--muted); } .opskit-run dd { margin: 0; }
@@ -107,14 +118,54 @@ def severity_chips(counts: dict[str, int]) -> str:
         f'{counts.get(sev, 0) or "·"}</span>' for sev in SEVERITIES)
 
 
+CANNOT_RUN = "could not run"
+# What a run's badge says, most urgent first: it could not run, else its worst severity, else
+# ok (no finding at all). Info-only shows "info": nothing to fix, but not nothing found.
+LEVELS: tuple[str, ...] = (CANNOT_RUN, *SEVERITIES, "ok")
+CALM = ("info", "ok")  # the levels that need nobody's attention
+
+
+def worst_level(status: str, counts: Mapping[str, int]) -> str:
+    """The badge of a run with this status and these findings by severity (one of LEVELS)."""
+    if status != "ok" and status != "findings":  # failed, or anything unreadable as a verdict
+        return CANNOT_RUN
+    return next((sev for sev in SEVERITIES if counts.get(sev)), "ok")
+
+
+def level_class(level: str) -> str:
+    """The CSS class of a level (its own colour)."""
+    return "cannot-run" if level == CANNOT_RUN else level
+
+
+def level_badge(level: str, title: str = "") -> str:
+    return (f'<span class="badge {html_text(level_class(level))}" title="{html_text(title)}">'
+            f'{html_text(level)}</span>')
+
+
+def expected_found(results: Mapping[str, Any]) -> bool | None:
+    """Whether a rehearsal run gave the finding code it exists to give; None: no rehearsal."""
+    expected = results.get("expected")
+    if not expected:
+        return None
+    return any(f.get("code") == expected for f in results.get("findings") or [])
+
+
+def rehearsal_note(expected: str, found: bool) -> str:
+    """"rehearsal: expected CODE", and whether the run gave it."""
+    said = "given" if found else "NOT given: the rehearsal did not rehearse"
+    return (f'<span class="rehearsal{"" if found else " missed"}">rehearsal: expected '
+            f'<code>{html_text(expected)}</code> ({said})</span>')
+
+
 def run_header(results: dict[str, Any], notes: list[str]) -> str:
     status = results["status"]
     findings = results["findings"]
     counts = by_severity(findings)
+    level = worst_level(status, counts)
     e = html_text  # every value here may come from a tenant, a profile or an error
-    rows = [f'<section class="opskit opskit-run {e(status)}">',
-            f'<h1>{e(results["notebook"])} <span class="badge {e(status)}">{e(status)}</span>'
-            '</h1>',
+    found = expected_found(results)
+    rows = [f'<section class="opskit opskit-run {e(level_class(level))}">',
+            f'<h1>{e(results["notebook"])} {level_badge(level, f"status {status}")}</h1>',
             "<dl>",
             f'<dt>profile</dt><dd>{e(results["profile"])}</dd>',
             f'<dt>started</dt><dd>{e(_when(results["started_at"]))}</dd>',
@@ -123,6 +174,8 @@ def run_header(results: dict[str, Any], notes: list[str]) -> str:
             '<dt>findings</dt><dd>'
             + (f'{severity_chips(counts)} <span class="muted">critical · high · medium · low · '
                'info</span>' if findings else '<span class="muted">none</span>') + "</dd>",
+            *([f'<dt>rehearsal</dt><dd>{rehearsal_note(results["expected"], found)}</dd>']
+              if found is not None else []),
             "</dl>"]
     error = results.get("error")
     if error:

@@ -11,7 +11,16 @@ from typing import Any
 from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text
 from .files import atomic_write_text
-from .html import CSS, severity_chips
+from .html import (
+    CALM,
+    CSS,
+    LEVELS,
+    expected_found,
+    level_badge,
+    rehearsal_note,
+    severity_chips,
+    worst_level,
+)
 
 INDEX_JSON, INDEX_HTML = "index.json", "index.html"
 RESULTS_FILE, REPORT_FILE = "results.json", "report.html"
@@ -31,13 +40,17 @@ def collect_runs(out_dir: Path) -> list[dict[str, Any]]:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # not a results.json this index can read: say nothing rather than guess
         rel = run_dir.relative_to(out_dir).as_posix()
+        status = results.get("status", "failed")
         runs.append({
             "notebook": results.get("notebook", run_dir.parent.parent.name),
             "profile": results.get("profile", run_dir.parent.name),
             "started_at": results.get("started_at", ""),
             "finished_at": results.get("finished_at", ""),
-            "status": results.get("status", "failed"),
+            "status": status,
+            "worst": worst_level(status, counts),
             "findings": counts,
+            "expected": results.get("expected"),
+            "expected_found": expected_found(results),
             "error": (results.get("error") or {}).get("ename"),
             "run_dir": rel,
             "report": f"{rel}/{REPORT_FILE}",
@@ -64,13 +77,27 @@ def _when(iso: str) -> str:
         return iso
 
 
+def needs_attention(run: dict[str, Any]) -> bool:
+    """Whether someone should look: it could not run or found something at low or above,
+    unless it is a rehearsal that gave the code it exists to give."""
+    return run["worst"] not in CALM and not run.get("expected_found")
+
+
+def attention_order(run: dict[str, Any]) -> tuple[bool, int, str, str]:
+    """What needs attention first: could not run, then by worst severity; rehearsals that
+    went as expected after the rest; then tenant (profile) and notebook."""
+    return (bool(run.get("expected_found")), LEVELS.index(run["worst"]), run["profile"],
+            run["notebook"])
+
+
 def _row(run: dict[str, Any]) -> str:
     e = html_text
-    status = run["status"]
+    title = f'status {run["status"]}' + (f': {run["error"]}' if run.get("error") else "")
+    rehearsal = (" " + rehearsal_note(run["expected"], bool(run["expected_found"]))
+                 if run.get("expected") else "")
     return (f'<tr><td>{e(_when(run["started_at"]))}</td><td>{e(run["notebook"])}</td>'
             f'<td>{e(run["profile"])}</td>'
-            f'<td><span class="badge {e(status)}" title="{e(run.get("error") or "")}">'
-            f'{e(status)}</span></td>'
+            f'<td>{level_badge(run["worst"], title)}{rehearsal}</td>'
             f'<td>{severity_chips(run["findings"])}</td>'
             f'<td><a href="{e(run["report"])}">report</a> · '
             f'<a href="{e(run["results"])}" class="muted">results.json</a></td></tr>')
@@ -80,12 +107,11 @@ def render_index(runs: list[dict[str, Any]], generated: str) -> str:
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for run in runs:  # newest first: the first seen per pair is the latest
         latest.setdefault((run["notebook"], run["profile"]), run)
-    failing = sum(1 for r in latest.values() if r["status"] != "ok")
-    head = ("<tr><th>started</th><th>notebook</th><th>profile</th><th>status</th>"
+    failing = sum(1 for r in latest.values() if needs_attention(r))
+    head = ("<tr><th>started</th><th>notebook</th><th>profile</th><th>worst</th>"
             f'<th title="{" · ".join(SEVERITIES)}">findings <span class="muted">'
             f'({" · ".join(SEVERITIES)})</span></th><th></th></tr>')
-    latest_rows = "\n".join(_row(r) for r in sorted(latest.values(),
-                                                    key=lambda r: (r["notebook"], r["profile"])))
+    latest_rows = "\n".join(_row(r) for r in sorted(latest.values(), key=attention_order))
     all_rows = "\n".join(_row(r) for r in runs)
     summary = (f"{len(runs)} run{'s' if len(runs) != 1 else ''}, "
                f"{len(latest)} notebook × profile pair{'s' if len(latest) != 1 else ''}, "
@@ -104,7 +130,7 @@ h2 {{ font-size: 1.15em; margin-top: 1.8em; }}
 <body class="opskit">
 <h1>opskit reports</h1>
 <p class="muted">{html_text(summary)} · index generated {html_text(_when(generated))}</p>
-<h2>Latest run of each notebook and profile</h2>
+<h2>Latest run of each notebook and profile, what needs attention first</h2>
 <table><thead>{head}</thead><tbody>
 {latest_rows}
 </tbody></table>

@@ -22,6 +22,12 @@ _DOMAIN_PREFIX = re.compile(r"^[^\\]*\\")  # 'ACME\Finance' → 'Finance'
 _DOMAIN_SUFFIX = re.compile(r"(?<=\S)@[^@\s]+$")  # 'finance@acme.com' → 'finance'
 
 
+def quoted(name: str) -> str:
+    """A name in a message as people read it: 'ACME\\Operations', not repr's doubled
+    backslash. Control characters still show as escapes (repr), so none hides in the text."""
+    return f"'{name}'" if name.isprintable() else repr(name)
+
+
 @dataclass(frozen=True)
 class NameRules:
     """How group names are compared once an exact match fails.

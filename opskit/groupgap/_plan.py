@@ -19,7 +19,7 @@ from ..config import Endpoint, Profile, connect
 from ..errors import ConfigError, OpskitError
 from ..findings import PLATFORM_EDIT_GROUP_STEPS, PLATFORM_GROUPS_SYNC_STEPS
 from ..scim import ScimClient, filters, run_sync, urns
-from ._match import normalise_name
+from ._match import normalise_name, quoted
 from ._report import ONLY_IN_IGA, ONLY_ON_PLATFORM, GroupGapReport
 from ._sources import GroupSource
 from ._sync import interval_text
@@ -190,18 +190,18 @@ def plan_remediation(report: GroupGapReport, *,
         name = row.iga_name
         if isinstance(row.secret_server_name, str):
             skipped.append(f"{name}: not created, since Secret Server already has a group "
-                           f"{row.secret_server_name!r} made there directly; a Platform group "
-                           "of that name would meet it at the next Platform Groups Sync. "
+                           f"{quoted(row.secret_server_name)} made there directly; a Platform "
+                           "group of that name would meet it at the next Platform Groups Sync. "
                            "Decide by hand which group to keep")
             continue
         clash = taken.get(normalise_name(name, report.rules))
         if clash is not None:
             skipped.append(f"{name}: not created, since its name clashes with Platform group "
-                           f"{clash!r}; resolve the names first")
+                           f"{quoted(clash)}; resolve the names first")
             continue
         members = ids_for(iga_members.get(row.iga_key, []), name)
         ops.append(Operation("POST", "Groups", _group_body(name, members, iga_ext.get(
-            row.iga_key)), f"create group {name!r} with {len(members)} direct member(s)",
+            row.iga_key)), f"create group {quoted(name)} with {len(members)} direct member(s)",
             "GROUP_NOT_ON_PLATFORM", name))
     diff = report.membership
     patches = []
@@ -215,7 +215,7 @@ def plan_remediation(report: GroupGapReport, *,
         unknown = [uid for uid in remove if uid not in known_users]
         if unknown:
             skipped.append(f"{row.iga_name}: member(s) {_names_text(unknown)} of Platform group "
-                           f"{row.platform_name!r} not removed, since the Platform's user "
+                           f"{quoted(row.platform_name)} not removed, since the Platform's user "
                            "listing has no such user; check them on the Platform")
             remove = [uid for uid in remove if uid in known_users]
         patches.append((row, add, remove))
@@ -237,7 +237,7 @@ def plan_remediation(report: GroupGapReport, *,
                 "PATCH", f"Groups/{row.platform_id}",
                 {"schemas": [urns.PATCH_OP], "Operations": operations},
                 f"add {len(add)}, remove {len(remove)} direct member(s) of "
-                f"{row.platform_name!r}" + (f"; {change.warning}"
+                f"{quoted(row.platform_name)}" + (f"; {change.warning}"
                                             if change is not None and change.planned else ""),
                 "GROUP_MEMBERSHIP_DIFFERS", row.iga_name))
     incomplete = None if platform.complete else (

@@ -18,7 +18,7 @@ import pandas as pd
 from ..config import PlatformGroupsSync
 from ..findings import Finding, finding, findings_frame
 from ._findings import merged
-from ._match import Match, MatchedBy, NameRules, match_groups, name_differences
+from ._match import Match, MatchedBy, NameRules, match_groups, name_differences, quoted
 from ._sources import GroupSource
 from ._sync import SyncCase, sync_state
 
@@ -134,11 +134,11 @@ def _names(source: GroupSource | None) -> dict[str, str]:
 def _mismatch_text(a_name: str, a_system: str, b_name: str, b_system: str, how: MatchedBy,
                    rules: NameRules, external_id: Any) -> str:
     if how == "external id":
-        return (f"{a_system} name {a_name!r} and {b_system} group {b_name!r} match only by "
-                f"external id {external_id!r}, not by name")
+        return (f"{a_system} name {quoted(a_name)} and {b_system} group {quoted(b_name)} match "
+                f"only by external id {external_id!r}, not by name")
     diffs = " and ".join(name_differences(a_name, b_name, rules))
-    return (f"{a_system} name {a_name!r} matches {b_system} group {b_name!r} only after "
-            f"normalising {diffs}")
+    return (f"{a_system} name {quoted(a_name)} matches {b_system} group {quoted(b_name)} only "
+            f"after normalising {diffs}")
 
 
 class _Grants:
@@ -237,12 +237,12 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
                 state = sync_state(created.get(row.platform), sync, now)
                 missing.append(finding(
                     _MISSING_CODE[state.case], p_name,
-                    f"Platform group {p_name!r} is not in Secret Server: "
+                    f"Platform group {quoted(p_name)} is not in Secret Server: "
                     + state.said(sync, now)))
             if iga is not None and iga_name is None:
                 here.append(finding(
                     "GROUP_NOT_IN_IGA", p_name,
-                    f"Platform group {p_name!r} is not in the IGA export: made by hand or "
+                    f"Platform group {quoted(p_name)} is not in the IGA export: made by hand or "
                     "removed from the IGA, so nobody reviews its membership"))
             if iga_name is not None and row.iga_match in _NOT_EXACT:
                 here.append(finding("GROUP_NAME_MISMATCH", iga_name, _mismatch_text(
@@ -261,7 +261,7 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
                 if only_iga or only_platform:
                     here.append(finding(
                         "GROUP_MEMBERSHIP_DIFFERS", iga_name,
-                        f"direct user members differ from Platform group {p_name!r}: only in "
+                        f"direct user members differ from Platform group {quoted(p_name)}: only in "
                         f"the IGA {_listed(only_iga)}, only on the Platform "
                         f"{_listed(only_platform)}"))
                     membership += [{"group": iga_name, "platform_name": p_name,
@@ -271,11 +271,11 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
                                     "platform_id": row.platform, "user_name": u,
                                     "side": ONLY_ON_PLATFORM} for u in only_platform]
         elif iga_name is not None:
-            where = (f"; Secret Server has a group {ss_name!r} made there directly"
+            where = (f"; Secret Server has a group {quoted(ss_name)} made there directly"
                      if ss_name is not None else "")
             missing.append(finding(
                 "GROUP_NOT_ON_PLATFORM", iga_name,
-                f"IGA group {iga_name!r} has no Platform group, even after normalising its "
+                f"IGA group {quoted(iga_name)} has no Platform group, even after normalising its "
                 f"name: never provisioned{where}"))
             if ss_name is not None and row.ss_match in _NOT_EXACT:
                 here.append(finding("GROUP_NAME_MISMATCH", iga_name, _mismatch_text(
@@ -285,8 +285,8 @@ def group_gap(platform: GroupSource, *, iga: GroupSource | None = None,
             known = " nor in the IGA export" if iga is not None else ""
             missing.append(finding(
                 "GROUP_ONLY_IN_SECRET_SERVER", ss_name,
-                f"Secret Server group {ss_name!r} is not on the Platform{known}: made directly "
-                "in Secret Server"))
+                f"Secret Server group {quoted(ss_name)} is not on the Platform{known}: made "
+                "directly in Secret Server"))
         n_grants = grants.count(row)
         if missing:
             keys = {"Platform": row.platform, "Secret Server": row.ss}

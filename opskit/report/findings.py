@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..findings import FINDING_COLUMNS, Finding, findings_frame
-from .display import styled
+from .display import styled, table
 
 __all__ = ["FINDING_COLUMNS", "SEVERITY_COLOURS", "findings_frame", "findings_styled"]
 
@@ -16,6 +16,9 @@ SEVERITY_COLOURS = {"critical": "#f5c6cb", "high": "#f8d7da", "medium": "#fff3cd
 
 
 def findings_styled(findings: list[Finding]) -> Any:
-    """The findings table with each severity in its colour, for notebooks and reports."""
+    """The findings table with each severity in its colour, for notebooks and reports; with no
+    findings, a line saying so instead of a bare header row."""
+    if not findings:
+        return table(None, empty="No findings.")
     return styled(findings_frame(findings)).map(
         lambda s: f"background-color: {SEVERITY_COLOURS.get(s, '')}", subset=["severity"])

@@ -70,7 +70,7 @@ class FindingsTables:
     def findings_frame(self: _HasFindings) -> pd.DataFrame:
         return findings_frame(self.findings)
 
-    def findings_styled(self: _HasFindings) -> Styler:
+    def findings_styled(self: _HasFindings) -> Styler | Any:  # with no findings, a Markdown line
         return findings_styled(self.findings)
 
 

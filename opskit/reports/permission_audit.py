@@ -51,6 +51,7 @@ HISTORY_FILE = "grant_history.parquet"
 UNKNOWN_SA = "(service account unknown)"  # matches no userName: nobody is taken for it
 SAMPLE_ROWS = 15
 TREE_ROWS = 200
+NOT_OWNED_MARKER = "🔑"  # a secret hidden by its own permissions (SECRET_NOT_OWNED), in the tree
 _RANK = {r: i for i, r in enumerate(RIGHTS)}
 DELINEA_DOMAINS = (".delinea.app", ".secretservercloud.com", ".secretservercloud.eu")
 
@@ -201,7 +202,8 @@ class AuditRun(FindingsTables):
         for folder, name, path in zip(cov.not_owned["folder"].tolist(),
                                       cov.not_owned["name"].tolist(),
                                       cov.not_owned["path"].tolist(), strict=True):
-            rows.append({"hidden folder": f"secret: {name}", "path": path, "secrets": 1,
+            rows.append({"hidden folder": f"{NOT_OWNED_MARKER} {name}", "path": path,
+                         "secrets": 1,
                          "why hidden": "its own permissions, without the service account as "
                          f"Owner, in visible {folder}"})
         if len(rows) > limit:
