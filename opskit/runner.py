@@ -20,6 +20,7 @@ records itself; the runner only reads what it recorded.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from ._run.secrets import scrub_markup, scrub_tree
 from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
 from .findings import SEVERITIES, by_severity
-from .report.record import RECORD_FILE, RUN_DIR_ENV
+from .report.record import FINDINGS_CSV, RECORD_FILE, RUN_DIR_ENV
 from .report.results import (
     EXIT_CODES,
     RecordError,
@@ -47,7 +48,7 @@ from .report.results import (
     read_record,
 )
 
-REPORT_FILE, RESULTS_FILE, FINDINGS_FILE = "report.html", "results.json", "findings.csv"
+REPORT_FILE, RESULTS_FILE, FINDINGS_FILE = "report.html", "results.json", FINDINGS_CSV
 DEFAULT_OUT = Path("out")
 
 
@@ -216,7 +217,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         results, notes = _write_outputs(run, folder.path, name=name, input_path=str(path),
                                         profile=prof.name, parameters=passed, fail_on=fail_on,
                                         started=started, finished=finished, lap=lap,
-                                        profile_note=insecure_note(prof), expected=prof.expect)
+                                        profile_note=insecure_note(prof), expected=prof.expect,
+                                        index_html=out / index.INDEX_HTML)
         run_dir = folder.commit()
         lap("commit")
     except BaseException:
@@ -233,8 +235,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
 def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_path: str,
                    profile: str, parameters: dict[str, Any], fail_on: str,
                    started: datetime, finished: datetime, lap: Callable[[str], None],
-                   profile_note: str | None = None, expected: str | None = None
-                   ) -> tuple[dict[str, Any], list[str]]:
+                   profile_note: str | None = None, expected: str | None = None,
+                   index_html: Path | None = None) -> tuple[dict[str, Any], list[str]]:
     """Everything beside the executed cells: record, notebook, HTML, results, CSV."""
     notes = [profile_note] if profile_note else []
     error = run.error
@@ -263,7 +265,12 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
                             output_name=f"{name}.ipynb")
     files.atomic_write_text(run_dir / f"{name}.ipynb", nbformat.writes(run.notebook))
     lap("notebook")
-    report = html.render_report(run.notebook, results, notes)
+    # The run folder is renamed into place later, at the same depth: the links hold.
+    links = html.RunLinks(
+        notebook=f"{name}.ipynb", results=RESULTS_FILE, findings=FINDINGS_FILE,
+        index=None if index_html is None else
+        Path(os.path.relpath(index_html.resolve(), run_dir.resolve())).as_posix())
+    report = html.render_report(run.notebook, results, notes, links)
     files.atomic_write_text(run_dir / REPORT_FILE, scrub_markup(report))
     lap("html")
     files.atomic_write_text(run_dir / RESULTS_FILE, json.dumps(results, indent=2) + "\n")

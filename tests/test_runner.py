@@ -313,6 +313,18 @@ def test_reports_show_no_code_and_fetch_nothing(runs: Runs) -> None:
     assert "TEST_CRITICAL" in runs.report("findings")  # the header lists the findings
 
 
+def test_report_links_the_index_and_its_runs_files(runs: Runs) -> None:
+    for name, run in runs.by_name.items():
+        links = re.search(r'<p class="links">(.*?)</p>', runs.report(name))
+        assert links, name
+        hrefs = [unescape(h) for h in re.findall(r'href="([^"]*)"', links.group(1))]
+        assert hrefs == ["../../../index.html", "findings.csv", "results.json",
+                         f"{run.notebook}.ipynb"]
+        targets = [(run.run_dir / h).resolve() for h in hrefs]
+        assert targets[0] == (runs.out / "index.html").resolve()
+        assert all(t.is_file() for t in targets), name
+
+
 def test_plotly_js_is_embedded_once_and_only_when_there_is_a_figure(runs: Runs) -> None:
     from plotly.offline import get_plotlyjs
 

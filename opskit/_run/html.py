@@ -1,13 +1,16 @@
-"""The HTML report: the executed notebook without its code, under a header that says how the run
-went. Self-contained and offline: the template fetches nothing, and plotly.js comes embedded once
-by the renderer `opskit.report.setup()` selects."""
+"""The HTML report: the executed notebook without its code, under a short header that says how
+the run went, links the run's other files and the index, and lists the notebook's sections.
+Self-contained and offline: the template fetches nothing, and plotly.js comes embedded once by
+the renderer `opskit.report.setup()` selects."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +18,22 @@ import nbformat
 
 from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text, visible
+from ..report.findings import OUTPUT_METADATA, findings_grouped_html
+from ..report.record import FINDINGS_CSV
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "report" / "templates"
 TEMPLATE_NAME = "opskit_report"
-MAX_FINDINGS_SHOWN = 200  # the rest are in findings.csv and results.json
+TOC_PLACEHOLDER = "<!-- opskit:contents -->"  # the header's place for the contents
+
+
+@dataclass(frozen=True)
+class RunLinks:
+    """Where the header links, relative to report.html: the run's other files and the index."""
+
+    notebook: str  # the executed notebook, ``<notebook>.ipynb``
+    index: str | None = None  # ``../../../index.html`` in ``<out>/<notebook>/<profile>/<stamp>``
+    results: str = "results.json"
+    findings: str = FINDINGS_CSV
 
 # Shared by the report header and the index page.
 CSS = """
@@ -70,6 +85,10 @@ CSS = """
   border-radius: 6px; font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
   white-space: pre-wrap; }
 .opskit-run details { margin-top: .6em; }
+.opskit-run .links a { margin-right: 1em; }
+.opskit-toc ol { margin: .3em 0; padding-left: 1.4em; columns: 2; }
+table.opskit-findings td p { margin: 0 0 .3em 0; }
+table.opskit-findings details ul { max-height: 24em; overflow: auto; margin: .3em 0; }
 """
 
 
@@ -87,13 +106,75 @@ _export_lock = threading.Lock()  # an exporter's Jinja environment is shared sta
 
 
 def render_report(nb: nbformat.NotebookNode, results: dict[str, Any],
-                  notes: list[str]) -> str:
+                  notes: list[str], links: RunLinks | None = None) -> str:
     # The template escapes the title; bidi controls would still reorder it unseen.
+    header = run_header(results, notes, links, findings_shown=shows_findings(nb))
     resources = {"metadata": {"name": visible(f"{results['notebook']} · {results['profile']}")},
-                 "opskit_css": CSS, "opskit_header": run_header(results, notes)}
+                 "opskit_css": CSS, "opskit_header": header}
     with _export_lock:
         body, _ = _exporter().from_notebook_node(nb, resources=resources)
-    return body
+    # The header comes before every cell, so the first placeholder is the header's own.
+    return body.replace(TOC_PLACEHOLDER, contents(body), 1)
+
+
+def shows_findings(nb: nbformat.NotebookNode) -> bool:
+    """Whether an output of the notebook shows the findings grouped by code (then the header
+    does not show them again). Known by the output's metadata (IPython keeps what
+    ``_repr_html_`` returns under its mimetype), which no data can write."""
+    return any(out.get("metadata", {}).get("text/html") == OUTPUT_METADATA
+               for cell in nb.cells if cell.cell_type == "code"
+               for out in cell.get("outputs", []))
+
+
+class _Headings(HTMLParser):
+    """The ``<h2 id>`` headings of the Markdown cells, as (id, text), in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+        self._depth = 0  # <div> nesting
+        self._markdown_at: int | None = None  # the depth of the Markdown cell we are in
+        self._heading: tuple[str, list[str]] | None = None
+        self._in_anchor = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = dict(attrs)
+        if tag == "div":
+            self._depth += 1
+            if self._markdown_at is None and "jp-MarkdownCell" in (attr.get("class") or "").split():
+                self._markdown_at = self._depth
+        elif tag == "h2" and self._markdown_at is not None and attr.get("id"):
+            self._heading = (attr["id"] or "", [])
+        elif tag == "a" and "anchor-link" in (attr.get("class") or "").split():
+            self._in_anchor = True  # nbconvert's pilcrow, not part of the heading
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div":
+            if self._markdown_at == self._depth:
+                self._markdown_at = None
+            self._depth -= 1
+        elif tag == "a":
+            self._in_anchor = False
+        elif tag == "h2" and self._heading is not None:
+            anchor, text = self._heading
+            self.found.append((anchor, "".join(text).strip()))
+            self._heading = None
+
+    def handle_data(self, data: str) -> None:
+        if self._heading is not None and not self._in_anchor:
+            self._heading[1].append(data)
+
+
+def contents(body: str) -> str:
+    """A list of links to the sections (the ``##`` headings of Markdown cells) of a rendered
+    report, through the anchors nbconvert gives headings; nothing when it has none."""
+    parser = _Headings()
+    parser.feed(body)
+    if not parser.found:
+        return ""
+    items = "".join(f'<li><a href="#{html_text(anchor)}">{html_text(text)}</a></li>'
+                    for anchor, text in parser.found)
+    return f'<nav class="opskit-toc"><strong>Contents</strong><ol>{items}</ol></nav>'
 
 
 def _when(iso: str) -> str:
@@ -157,7 +238,20 @@ def rehearsal_note(expected: str, found: bool) -> str:
             f'<code>{html_text(expected)}</code> ({said})</span>')
 
 
-def run_header(results: dict[str, Any], notes: list[str]) -> str:
+def _links(links: RunLinks | None) -> str:
+    if links is None:
+        return ""
+    shown = [("index of runs", links.index), ("findings.csv", links.findings),
+             ("results.json", links.results), ("notebook", links.notebook)]
+    return '<p class="links">' + "".join(f'<a href="{html_text(href)}">{html_text(label)}</a>'
+                                         for label, href in shown if href) + "</p>"
+
+
+def run_header(results: dict[str, Any], notes: list[str], links: RunLinks | None = None, *,
+               findings_shown: bool = False) -> str:
+    """The header: status, times, findings by severity, links, parameters, the contents
+    (filled in by :func:`render_report`). The findings grouped by code, unless the notebook
+    shows them itself (``findings_shown``)."""
     status = results["status"]
     findings = results["findings"]
     counts = by_severity(findings)
@@ -166,6 +260,7 @@ def run_header(results: dict[str, Any], notes: list[str]) -> str:
     found = expected_found(results)
     rows = [f'<section class="opskit opskit-run {e(level_class(level))}">',
             f'<h1>{e(results["notebook"])} {level_badge(level, f"status {status}")}</h1>',
+            _links(links),
             "<dl>",
             f'<dt>profile</dt><dd>{e(results["profile"])}</dd>',
             f'<dt>started</dt><dd>{e(_when(results["started_at"]))}</dd>',
@@ -186,23 +281,13 @@ def run_header(results: dict[str, Any], notes: list[str]) -> str:
         text = f'{error["ename"]}: {error["evalue"]}' if error.get("evalue") else error["ename"]
         rows.append(f'<div class="error">{e(text)}</div>')
     rows += [f'<p class="muted">{e(note)}</p>' for note in notes]
-    if findings:
-        rows.append("<table><thead><tr><th>severity</th><th>code</th><th>subject</th>"
-                    "<th>message</th><th>remediation</th></tr></thead><tbody>")
-        for f in findings[:MAX_FINDINGS_SHOWN]:
-            rows.append(f'<tr><td><span class="sev {e(f["severity"])}">{e(f["severity"])}'
-                        f'</span></td><td><code>{e(f["code"])}</code></td>'
-                        f'<td>{e(f["subject"])}</td><td>{e(f["message"])}</td>'
-                        f'<td>{e(f["remediation"])}</td></tr>')
-        rows.append("</tbody></table>")
-        if len(findings) > MAX_FINDINGS_SHOWN:
-            rows.append(f'<p class="muted">… and {len(findings) - MAX_FINDINGS_SHOWN} more in '
-                        'findings.csv.</p>')
+    if findings and not findings_shown:
+        rows.append(findings_grouped_html(findings, more_href=links.findings if links else None))
     params = results.get("parameters") or {}
     if params:
         rows.append("<details><summary>parameters</summary><table><tbody>")
         rows += [f"<tr><th>{e(k)}</th><td><code>{e(repr(v))}</code></td></tr>"
                  for k, v in params.items()]
         rows.append("</tbody></table></details>")
-    rows.append("</section>")
+    rows += [TOC_PLACEHOLDER, "</section>"]
     return "\n".join(rows)

@@ -17,6 +17,7 @@ from ..findings import Finding, by_severity
 
 RUN_DIR_ENV = "OPSKIT_RUN_DIR"
 RECORD_FILE = "record.json"
+FINDINGS_CSV = "findings.csv"  # beside report.html in a run folder
 
 
 def record(findings: list[Finding], metrics: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from ..findings import Finding, findings_frame
-from ..report.findings import findings_styled
+from ..report.findings import FindingsByCode, findings_grouped, findings_styled
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,14 +64,17 @@ class _HasFindings(Protocol):
 
 
 class FindingsTables:
-    """The findings as a frame and as the styled table a notebook shows, for any result with
-    ``findings`` (a mixin)."""
+    """The findings as a frame, as a styled table (one row per finding) and grouped by code
+    (what a notebook shows), for any result with ``findings`` (a mixin)."""
 
     def findings_frame(self: _HasFindings) -> pd.DataFrame:
         return findings_frame(self.findings)
 
     def findings_styled(self: _HasFindings) -> Styler | Any:  # with no findings, a Markdown line
         return findings_styled(self.findings)
+
+    def findings_grouped(self: _HasFindings) -> FindingsByCode:
+        return findings_grouped(self.findings)
 
 
 def unknown_section(report: Report, name: str) -> ValueError:

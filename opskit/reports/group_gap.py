@@ -58,7 +58,7 @@ from ..groupgap._wait import NEXT_STEP, Lookups, SyncWait, check_wait, outcomes,
 from ..inputs.groups import read_iga_export, read_secret_server_export
 from ..inventory import fetch_inventory
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
-from ..report.findings import findings_styled
+from ..report.findings import FindingsByCode, findings_grouped, findings_styled
 from ._protocol import Table, unknown_section
 
 SYSTEMS = ("IGA", "Platform", "Secret Server")
@@ -147,6 +147,9 @@ class GroupGapRun:
     # ------------------------------------------------------------------ tables
     def findings_styled(self, report: GroupGapReport | None = None) -> Any:
         return findings_styled((report or self.report).findings)
+
+    def findings_grouped(self, report: GroupGapReport | None = None) -> FindingsByCode:
+        return findings_grouped((report or self.report).findings)
 
     def membership_table(self, report: GroupGapReport | None = None) -> pd.DataFrame:
         """One row per group whose direct members differ, with the names on each side."""
@@ -315,7 +318,7 @@ class GroupGapRun:
         if name == "presence":
             return [presence_figure(self.report)]
         if name == "findings":
-            return [self.findings_styled()]
+            return [self.findings_grouped()]
         if name == "membership":
             return [membership_figure(self.report),
                     Table(self.membership_table(), empty="No group's direct members differ.")]
@@ -333,7 +336,7 @@ class GroupGapRun:
         if self.applied is not None and self.applied.applied and self.plan.operations:
             shown.append(Table(self.apply_frame()))
         if self.after is not None:
-            shown += [Table(self.before_after_frame()), self.findings_styled(self.after)]
+            shown += [Table(self.before_after_frame()), self.findings_grouped(self.after)]
         if self.sync_wait:
             shown += [self.sync_wait_markdown(), Table(self.sync_wait_frame())]
         elif self.sync_wait is not None:

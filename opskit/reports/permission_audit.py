@@ -371,7 +371,7 @@ class AuditRun(FindingsTables):
                     Table(self.hidden_tree(), empty="Nothing hidden, or coverage not measured."),
                     folder_visibility_figure(self)]
         if name == "findings":
-            return [self.findings_styled()]
+            return [self.findings_grouped()]
         if name == "access":
             shown: list[Any] = [self.access_markdown(),
                                 Table(self.access_sample(), empty="Nobody reaches any folder.")]

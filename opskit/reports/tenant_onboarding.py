@@ -137,7 +137,7 @@ class Onboarding(FindingsTables):
         if name == "role":
             return [Table(self.role_checklist())]
         if name == "findings":
-            return [self.findings_styled(), self.logs()]
+            return [self.findings_grouped(), self.logs()]
         raise unknown_section(self, name)
 
 

@@ -137,7 +137,7 @@ class TokenCheck(TokenEvidence, FindingsTables):
         if name == "does not prove":
             return [Table(self.does_not_prove_frame())]
         if name == "findings":
-            return [self.findings_styled()]
+            return [self.findings_grouped()]
         raise unknown_section(self, name)
 
 
