@@ -132,6 +132,16 @@ def test_apply_within_one_connection_is_idempotent(capsys: pytest.CaptureFixture
         assert first.applied is not None and len(first.applied.done) == 2
         assert first.after is not None and not first.plan.empty
         assert str(first.plan) in capsys.readouterr().out  # the plan is shown before it is sent
+        # What people read names each member by userName; what is sent names them by id.
+        names = dict(zip(first.report.platform.users["id"],
+                         first.report.platform.users["user_name"], strict=True))
+        patch = next(op for op in first.plan.operations if op.method == "PATCH")
+        added = patch.body["Operations"][0]["value"][0]["value"]
+        shown = first.plan_frame()
+        assert f"{names[added]} ({added})" in shown.loc[shown["method"] == "PATCH",
+                                                         "members"].iloc[0]
+        assert names[added] not in shown.loc[shown["method"] == "PATCH", "body"].iloc[0]
+        assert f"add: {names[added]} ({added})" in str(first.plan)
         again = run_group_gap(prof, apply=True, progress=False)
         assert again.plan.empty and again.after is None  # nothing left to do, nothing sent
         assert again.applied is not None and again.applied.done == []

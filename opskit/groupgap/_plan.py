@@ -35,6 +35,9 @@ class Operation:
     summary: str  # what it does, in words
     code: str  # the finding it closes
     subject: str
+    # Whom it adds or removes, as people read them ("userName (id)"); never sent: SCIM
+    # names members by id only.
+    members: str = ""
 
     @property
     def reason(self) -> str:
@@ -124,8 +127,10 @@ class RemediationPlan:
     def __str__(self) -> str:
         lines = [f"{len(self.operations)} SCIM operation(s):" if self.operations
                  else "No SCIM operations: the Platform matches the IGA."]
-        lines += [f"  {i}. {op.method} {op.path}: {op.summary} ({op.reason})"
-                  for i, op in enumerate(self.operations, 1)]
+        for i, op in enumerate(self.operations, 1):
+            lines.append(f"  {i}. {op.method} {op.path}: {op.summary} ({op.reason})")
+            if op.members:
+                lines.append(f"     members: {op.members}")
         lines += [f"  service account: {c.text}" for c in self.service_account if c.planned]
         lines += [f"  not planned: {s}" for s in self.skipped]
         if self.incomplete:
@@ -148,6 +153,12 @@ def _names_text(names: list[str]) -> str:
     return ", ".join(names) if len(names) <= 5 else f"{', '.join(names[:5])} … {len(names)} in all"
 
 
+def _members_text(ids: list[str], user_names: dict[Any, Any]) -> str:
+    """Members as people read them: ``userName (id)``, or the id alone if it has no name."""
+    return ", ".join(f"{user_names[i]} ({i})" if isinstance(user_names.get(i), str) else str(i)
+                     for i in ids)
+
+
 def plan_remediation(report: GroupGapReport, *,
                      allow_service_account_changes: bool = False) -> RemediationPlan:
     """The SCIM operations that would make the Platform match the IGA, and the manual steps.
@@ -164,6 +175,7 @@ def plan_remediation(report: GroupGapReport, *,
     user_ids = {str(n).casefold(): i for i, n in zip(platform.users["id"],
                                                     platform.users["user_name"], strict=True)
                 if isinstance(n, str)}
+    user_names = dict(zip(platform.users["id"], platform.users["user_name"], strict=True))
     known_users = {str(i) for i in platform.users["id"]}
     member_ids = {(k, str(n).casefold()): u for k, n, u in zip(
         platform.members["key"], platform.members["user_name"], platform.members["user_id"],
@@ -202,7 +214,7 @@ def plan_remediation(report: GroupGapReport, *,
         members = ids_for(iga_members.get(row.iga_key, []), name)
         ops.append(Operation("POST", "Groups", _group_body(name, members, iga_ext.get(
             row.iga_key)), f"create group {quoted(name)} with {len(members)} direct member(s)",
-            "GROUP_NOT_ON_PLATFORM", name))
+            "GROUP_NOT_ON_PLATFORM", name, _members_text(members, user_names)))
     diff = report.membership
     patches = []
     for row in rows[rows["codes"].map(lambda c: "GROUP_MEMBERSHIP_DIFFERS" in c)].itertuples():
@@ -239,7 +251,9 @@ def plan_remediation(report: GroupGapReport, *,
                 f"add {len(add)}, remove {len(remove)} direct member(s) of "
                 f"{quoted(row.platform_name)}" + (f"; {change.warning}"
                                             if change is not None and change.planned else ""),
-                "GROUP_MEMBERSHIP_DIFFERS", row.iga_name))
+                "GROUP_MEMBERSHIP_DIFFERS", row.iga_name,
+                "; ".join(f"{how}: {_members_text(ids, user_names)}"
+                          for how, ids in (("add", add), ("remove", remove)) if ids)))
     incomplete = None if platform.complete else (
         "; ".join(platform.notes) or f"the Platform side {platform.origin!r} is incomplete")
     return RemediationPlan(ops, _manual(report, ops), skipped, incomplete,

@@ -174,8 +174,11 @@ class GroupGapRun:
 
     # ------------------------------------------------------------------ plan and apply
     def plan_frame(self) -> pd.DataFrame:
-        """The SCIM operations, in order, with why each is there and exactly what is sent."""
+        """The SCIM operations, in order, with why each is there, whom each adds or removes
+        (``members``: userName and id; the body names them by id only) and exactly what is
+        sent."""
         frame = self.plan.as_frame()
+        frame["members"] = [op.members for op in self.plan.operations]
         frame["body"] = [json.dumps(op.body, ensure_ascii=False) for op in self.plan.operations]
         return frame
 
@@ -190,7 +193,8 @@ class GroupGapRun:
                      "Platform match the IGA."]
         elif ops:
             lines = [f"**{len(ops)} SCIM operation(s)** would close the Platform-side gaps, "
-                     "in this order (`body` is exactly what is sent; `meta` never is)."]
+                     "in this order (`body` is exactly what is sent, naming users by SCIM id; "
+                     "`members` names them by userName; `meta` never is)."]
         else:
             lines = ["**No SCIM operations:** the Platform matches the IGA for every gap SCIM "
                      "can close."]
