@@ -71,16 +71,41 @@ def cell_html(value: Any) -> str:
     return html_text(value)
 
 
+# The table's own CSS, scoped to it by the Styler (``#T_<uuid> th``), so it outranks
+# JupyterLab's (which right-aligns every header and cell) and reads the same in report.html:
+# headers over their cells, long text wrapped rather than pushing a column off the page.
+TEXT_CELLS = "text-align: left; vertical-align: top"
+WRAPPED = "white-space: normal; overflow-wrap: anywhere; max-width: 40em"
+NUMBERS = "text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums"
+
+
+def table_styles(frame: Any) -> list[dict[str, Any]]:
+    """The CSS rules of a report table of ``frame``: headers and text cells left-aligned and
+    wrapping, numeric columns (header and cells) right-aligned."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    rules: list[dict[str, Any]] = [
+        {"selector": "th, td", "props": TEXT_CELLS},
+        {"selector": "td", "props": WRAPPED},
+        {"selector": "th", "props": "white-space: normal; overflow-wrap: anywhere"}]
+    numeric = [i for i, (_, dtype) in enumerate(frame.dtypes.items())
+               if is_numeric_dtype(dtype) and not is_bool_dtype(dtype)]
+    rules += [{"selector": f"th.col_heading.col{i}, td.col{i}", "props": NUMBERS}
+              for i in numeric]
+    return rules
+
+
 def styled(frame: Any, *, index: bool = False) -> Any:
     """A pandas Styler of ``frame`` as reports show it: every cell, label and index name
-    escaped, text left-aligned, the index hidden unless ``index``. Build a report's Styler
-    from this one (add colours with ``.map``), never from ``frame.style``."""
+    escaped, text left-aligned under left-aligned headers and wrapped (:func:`table_styles`),
+    numbers right-aligned, the index hidden unless ``index``. Build a report's Styler from
+    this one (add colours with ``.map``), never from ``frame.style``."""
     style = (frame.style.format(cell_html)
              .format_index(cell_html, axis=0).format_index(cell_html, axis=1)
              .format_index_names(cell_html, axis=0).format_index_names(cell_html, axis=1))
     if not index:
         style = style.hide(axis="index")
-    return style.set_properties(**{"text-align": "left"})
+    return style.set_table_styles(table_styles(frame))
 
 
 def table(frame: Any, *, empty: str = "Nothing to show.", index: bool = False) -> Any:
