@@ -49,8 +49,9 @@ CSS = """
 .opskit th { background: var(--soft); font-weight: 600; }
 .opskit td.num, .opskit th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .opskit .muted { color: var(--muted); }
-/* JupyterLab right-aligns every output table cell; report tables are mostly text. */
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { text-align: left !important; }
+/* JupyterLab right-aligns every output table cell; report tables are mostly text. Not
+   !important: a table's own rules (its id) keep its numeric columns right-aligned. */
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { text-align: left; }
 .opskit .badge { display: inline-block; padding: .1em .6em; border-radius: 1em; color: #fff;
   font-size: .85em; font-weight: 600; vertical-align: middle; }
 .opskit .badge.ok { background: var(--ok); }
