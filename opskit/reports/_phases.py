@@ -25,12 +25,16 @@ Progress: TypeAlias = "bool | Bar[Any]"
 def phases(count: int, desc: str, progress: Progress) -> Iterator[Callable[[str], None]]:
     """A bar of ``count`` phases; yields ``step(label)``, called as each phase starts (the one
     before is then done). A run that ends normally fills the bar (count of count)."""
+    # No rate: "0.3 phases/s" says nothing; the elapsed time does. ({desc} ends in ": ".)
+    shape = "{desc}{n}/{total} {bar} [{elapsed}]"
     own = not isinstance(progress, Bar)
-    bar: Bar[Any] = progress if isinstance(progress, Bar) else tqdm(
-        desc=desc, disable=None if progress else True, leave=not headless())
-    bar.reset(total=count)
-    # No rate: "0.3 phases/s" says nothing; the elapsed time does.
-    bar.bar_format = "{desc}{n}/{total} {bar} [{elapsed}]"  # {desc} ends in ": "
+    if isinstance(progress, Bar):
+        bar: Bar[Any] = progress
+        bar.reset(total=count)
+        bar.bar_format = shape
+    else:
+        bar = tqdm(total=count, desc=desc, bar_format=shape,
+                   disable=None if progress else True, leave=not headless())
     started = 0
 
     def step(label: str) -> None:
