@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
+from tqdm.std import tqdm as Bar  # every bar: the widget's and the terminal's
 
 from . import _columns, _swapdir
 from ._columns import Columns, PageReader
@@ -228,13 +229,16 @@ ATTRIBUTES: dict[str, list[str]] = {
 
 
 # --------------------------------------------------------------------------- fetching
-async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
+async def fetch(client: ScimClient, *, source: str = "", progress: bool | Bar[Any] = True,
                 secret_permissions: bool = False) -> Inventory:
     """Read a tenant into an Inventory through an open ScimClient.
 
     ``secret_permissions``: also read PrivilegedDataPermissions, where the server offers it.
     Off by default: it is the longest listing (several rows per secret), and only the
     permission audit and snapshots need it.
+    ``progress``: a bar of the resources read out of those the listings' first pages count
+    (tqdm.auto: a widget in Lab, text on a terminal); False for none, or a tqdm bar of the
+    caller's own to update (left open).
     """
     started = time.perf_counter()
     notes: list[str] = []
@@ -245,13 +249,25 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
     # Its failure, if any, meets the listings when they ask for the page size themselves.
     page_size.add_done_callback(lambda t: t.cancelled() or t.exception())
     discovery: asyncio.Future[list[dict[str, Any]] | None]  # started after the listings
-    bar = tqdm(total=None, unit=" resources", desc=f"inventory {source}".strip(),
-               disable=None if progress else True, leave=False)
+    own_bar = not isinstance(progress, Bar)
+    bar: Bar[Any] = progress if isinstance(progress, Bar) else tqdm(
+        total=None, unit=" resources", desc=f"inventory {source}".strip(),
+        disable=None if progress else True, leave=False)
     lock = threading.Lock()
+    # Each listing's totalResults, as its first page tells it: the bar's total is their sum
+    # (N/M, not N/?), growing as first pages come back; none once a server does not count.
+    expected: dict[str, int | None] = {}
 
     def tick(n: int) -> None:
         with lock:
             bar.update(n)
+
+    def expect(endpoint: str, total: int | None) -> None:
+        with lock:
+            expected[endpoint] = total
+            counts = list(expected.values())
+            bar.total = None if None in counts else sum(c for c in counts if c is not None)
+            bar.refresh()
 
     frames: dict[str, Any] = {}
     read_whole: set[str] = set()  # listings the server answered
@@ -277,7 +293,8 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
         try:
             found = await client.list(endpoint, on_progress=tick,
                                       per_page=_READERS[endpoint],
-                                      attributes=ATTRIBUTES[endpoint])
+                                      attributes=ATTRIBUTES[endpoint],
+                                      on_total=partial(expect, endpoint))
             read_whole.add(endpoint)
         except OpskitError as refused:
             if endpoint != OPTIONAL and not isinstance(refused, ScimNotFound | NotScimResponse):
@@ -307,7 +324,8 @@ async def fetch(client: ScimClient, *, source: str = "", progress: bool = True,
                            strict=True))
         names = await offered()
     finally:
-        bar.close()
+        if own_bar:
+            bar.close()
         for task in (page_size, discovery, *listings):
             task.cancel()  # a no-op for those done; the others are not left running
     failures: list[OpskitError] = []
@@ -364,7 +382,8 @@ def _optional_refused(error: OpskitError) -> str:
             "audit says so rather than guessing them from folder roles")
 
 
-def fetch_inventory(profile: Profile | Endpoint | str | None = None, *, progress: bool = True,
+def fetch_inventory(profile: Profile | Endpoint | str | None = None, *,
+                    progress: bool | Bar[Any] = True,
                     concurrency: int | None = None,
                     secret_permissions: bool = False) -> Inventory:
     """Fetch a tenant by profile (default: the practice tenant); ``secret_permissions``: also

@@ -5,6 +5,7 @@ notebook's entry point with each side given or not; the figures from small repor
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from tqdm.std import tqdm
 
 from opskit.config import connect, connect_view
 from opskit.errors import ConfigError
@@ -178,8 +180,15 @@ def test_apply_is_refused_when_the_platform_listing_is_incomplete(
 
 
 def test_secret_server_from_an_export_csv_and_sides_not_given(tmp_path: Path) -> None:
-    with connect("sandbox") as prof:
-        whole = run_group_gap(prof, progress=False)
+    with connect("sandbox") as prof, tqdm(file=io.StringIO()) as bar:
+        whole = run_group_gap(prof, progress=bar)
+        # One bar over the run's phases, each named, filled at the end.
+        assert (bar.n, bar.total) == (3, 3)
+        shown = bar.fp.getvalue()
+        at = [shown.find(f"group gap: {label}: ") for label in (
+            "fetching sandbox", "Secret Server's side: sandbox-onprem",
+            "comparing groups and planning", "done")]
+        assert -1 not in at and at == sorted(at), shown
         assert isinstance(whole, Report) and whole.section("applied") == [whole.apply_markdown()]
         names = whole.report.secret_server.groups["name"].tolist()
         export = tmp_path / "ss-groups.csv"

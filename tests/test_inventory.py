@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs
 
 import pandas as pd
 import pytest
+from tqdm.std import tqdm
 
 from opskit import _swapdir, http, inventory
 from opskit._columns import PageReader
@@ -130,6 +132,18 @@ def test_a_tenant_without_secret_permissions_is_read_without_them(
     assert inv.meta["secret_permissions_read"] is False
     assert inv.complete and inv.meta["notes"] == []  # optional: its absence is no note
     assert sorted(inv.privileged_data.id) == ["s1", "s2"]
+
+
+def test_the_bar_counts_out_of_what_the_listings_first_pages_total(
+        sandbox: RunningSandbox) -> None:
+    # The caller's own bar, written to a string: its total is what the server counts, N/M.
+    bar = tqdm(file=io.StringIO(), unit=" resources")
+    inv = fetch_inventory(cloud_profile(sandbox), progress=bar, secret_permissions=True)
+    expected = sum(inv.meta["server_totals"].values())
+    assert expected > 0 and inv.meta["server_totals"]["PrivilegedDataPermissions"] > 0
+    assert (bar.n, bar.total) == (expected, expected)
+    assert f"{expected}/{expected}" in bar.fp.getvalue()
+    bar.close()
 
 
 def test_paths_for_unseen_parents_and_cycles() -> None:

@@ -6,6 +6,7 @@ the figures' data; the explorer driven without a browser."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import resource
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from tqdm.std import tqdm
 
 from opskit.audit import UnknownName
 from opskit.config import Profile, connect
@@ -43,6 +45,7 @@ from opskit.report.figures._audit import (
 from opskit.report.record import RUN_DIR_ENV
 from opskit.reports import Report, Table
 from opskit.reports.permission_audit import (
+    AUDIT_PHASES,
     NOT_OWNED_MARKER,
     SAMPLE_ROWS,
     AuditRun,
@@ -194,8 +197,25 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def run(prof: Profile, history: Path) -> AuditRun:
-    return run_permission_audit(prof, history_dir=history, progress=False)
+def phase_bar() -> Iterator[tqdm[Any]]:
+    """The run's own bar over its phases, written to a string."""
+    with tqdm(file=io.StringIO()) as bar:
+        yield bar
+
+
+@pytest.fixture(scope="module")
+def run(prof: Profile, history: Path, phase_bar: tqdm[Any]) -> AuditRun:
+    return run_permission_audit(prof, history_dir=history, progress=phase_bar)
+
+
+def test_the_run_shows_each_phase_on_one_bar_that_fills(run: AuditRun,
+                                                        phase_bar: tqdm[Any]) -> None:
+    assert (phase_bar.n, phase_bar.total) == (len(AUDIT_PHASES), len(AUDIT_PHASES)) == (4, 4)
+    shown = phase_bar.fp.getvalue()
+    labels = ["fetching sandbox", "fetching the reference sandbox-onprem", "analysing",
+              "comparing with the grant history", "done"]
+    at = [shown.find(f"permission audit: {label}: ") for label in labels]
+    assert -1 not in at and at == sorted(at), shown  # every step named, in order
 
 
 def test_entry_point_names_the_tenant_and_service_account(run: AuditRun, prof: Profile) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,6 +60,7 @@ from ..inputs.groups import read_iga_export, read_secret_server_export
 from ..inventory import fetch_inventory
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
 from ..report.findings import FindingsByCode, findings_grouped, findings_styled
+from ._phases import Progress, inner, phases
 from ._protocol import Table, unknown_section
 
 SYSTEMS = ("IGA", "Platform", "Secret Server")
@@ -420,7 +422,7 @@ _SS_MISSING = ("the Secret Server side was not given (no `reference` parameter, 
 
 
 def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str = "",
-                  iga_export: str = "", apply: bool = False, progress: bool = True,
+                  iga_export: str = "", apply: bool = False, progress: Progress = True,
                   rules: NameRules | None = None, allow_service_account_changes: bool = False,
                   max_operations: int = MAX_OPERATIONS,
                   confirm_large_plan: bool = False,
@@ -450,13 +452,20 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
     Secret Server lacks are looked for in its view (an on-prem ``reference``) until they are
     there or that many minutes pass (:attr:`GroupGapRun.sync_wait`); the report after is
     made from Secret Server read again.
+
+    ``progress``: one bar over the run's phases (fetching, Secret Server's side, comparing,
+    and when applying: the apply, the fetch again, the wait), with the inventories' own bars
+    inside it; False for none, or a tqdm bar to update.
     """
     rules = rules or NameRules()
     bound = check_wait(wait_for_sync_minutes)
     notes: list[str] = []
     iga = read_iga_export(iga_export) if iga_export else None  # a bad file fails first
-    with connect(profile) as prof:
+    with connect(profile) as prof, phases(
+            2 if prof.flavor == "onprem" else 3 + 2 * apply + (apply and bound > 0),
+            "group gap", progress) as step:
         name = prof.name
+        step(f"fetching {name}")
         check_reachable(prof)
         iga_from = iga_export or prof.iga_export
         if iga is None and prof.iga_export:
@@ -464,22 +473,26 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
         if iga is None:
             notes.append(_IGA_MISSING.format(p=name))
         if prof.flavor == "onprem":
-            return _onprem_run(prof, iga, iga_from, reference, apply, progress, rules, notes)
-        platform = platform_groups(fetch_inventory(prof, progress=progress),
+            return _onprem_run(prof, iga, iga_from, reference, apply, progress, rules, notes,
+                               step)
+        platform = platform_groups(fetch_inventory(prof, progress=inner(progress)),
                                    service_account=prof.client_id or None)
         ss, ss_from, ss_view = None, None, None
+        step(f"Secret Server's side: {reference or prof.reference or 'not given'}")
         if reference:
-            ss, ss_from, ss_view = _secret_server(reference, prof, progress=progress)
+            ss, ss_from, ss_view = _secret_server(reference, prof, progress=inner(progress))
         elif prof.reference and get_profile(prof.reference).flavor == "cloud":
             notes.append(f"the profile's reference {prof.reference!r} is a cloud profile, "
                          "which shows Platform groups, not Secret Server's: the Secret Server "
                          "side is not compared. Give an on-prem profile or a group export CSV "
                          "as the `reference` parameter")
         elif prof.reference:
-            ss, ss_from, ss_view = _secret_server(prof.reference, prof, progress=progress)
+            ss, ss_from, ss_view = _secret_server(prof.reference, prof,
+                                                  progress=inner(progress))
         else:
             notes.append(_SS_MISSING.format(p=name))
         sync = sync or prof.platform_groups_sync
+        step("comparing groups and planning")
         report = group_gap(platform, iga=iga, secret_server=ss, rules=rules, sync=sync)
         notes += report.notes
         plan = plan_remediation(report,
@@ -494,14 +507,17 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
                              "an apply (`apply = True`): nothing was waited for")
             return run
         print(plan)  # the plan is shown before anything is sent, never only after
+        step("applying the plan")
         run.applied = apply_plan(plan, prof, apply=True, max_operations=max_operations,
                                  confirm_large_plan=confirm_large_plan)
         if run.applied.held is not None:
             print(run.applied)
             notes.append(str(run.applied))
         if run.applied.done:
+            step(f"fetching {name} again")
             try:
-                again = platform_groups(fetch_inventory(prof, progress=progress), for_plan=False)
+                again = platform_groups(fetch_inventory(prof, progress=inner(progress)),
+                                        for_plan=False)
             except OpskitError as exc:
                 # The operations were sent: keep the run, and say the result is unread.
                 run.refetch_failed = True
@@ -515,7 +531,8 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
                 if ss_view is None:
                     notes.append(_NO_VIEW_TO_WAIT)
                 else:
-                    _wait_for_sync(run, prof, ss_view, bound, progress)
+                    step("waiting for Platform Groups Sync")
+                    _wait_for_sync(run, prof, ss_view, bound, inner(progress))
         return run
 
 
@@ -562,8 +579,8 @@ def _wait_for_sync(run: GroupGapRun, prof: Endpoint, ss_view: str, bound: float,
 
 
 def _onprem_run(prof: Endpoint, iga: GroupSource | None, iga_from: str | None,
-                reference: str, apply: bool, progress: bool, rules: NameRules,
-                notes: list[str]) -> GroupGapRun:
+                reference: str, apply: bool, progress: Progress, rules: NameRules,
+                notes: list[str], step: Callable[[str], None]) -> GroupGapRun:
     notes.insert(0, f"profile {prof.name!r} is an on-prem profile, so it is the Secret Server "
                  "side. Platform groups are read only through the SCIM Cloud Connector, so "
                  "nothing is compared with the Platform and no finding is made: shown is the "
@@ -575,7 +592,8 @@ def _onprem_run(prof: Endpoint, iga: GroupSource | None, iga_from: str | None,
     if apply:
         notes.append("`apply = True` does nothing here: the plan changes Platform groups "
                      "through the cloud connector")
-    ss = secret_server_groups(fetch_inventory(prof, progress=progress))
+    ss = secret_server_groups(fetch_inventory(prof, progress=inner(progress)))
+    step("comparing groups")
     report = _without_platform(iga, ss, rules, list(ss.notes))
     notes += report.notes
     sources = {"IGA": shown_source(iga_from) if iga is not None else None, "Platform": None,

@@ -44,6 +44,7 @@ from ..report.figures import (
 )
 from ..report.record import RUN_DIR_ENV
 from ..widgets import explorer
+from ._phases import Progress, inner, phases
 from ._protocol import FindingsTables, Table, unknown_section
 
 HISTORY_ENV = "OPSKIT_HISTORY_DIR"  # overrides where interactive runs keep grant histories
@@ -500,7 +501,7 @@ def _reference_profile(name: str, prof: Endpoint, *, explicit: bool,
 def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference: str = "",
                          folder_export: str = "", planned_changes: str = "",
                          history_dir: str | os.PathLike[str] | None = None,
-                         progress: bool = True) -> AuditRun:
+                         progress: Progress = True) -> AuditRun:
     """Audit a profile's permissions; see docs/audit.md ("The notebook").
 
     A **cloud** profile is audited against a reference view: ``reference`` (an on-prem
@@ -514,9 +515,14 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
     An **on-prem** profile is itself the full view: the run gives effective access and the
     grant findings, and says that the cloud connector's coverage is measured by auditing the
     cloud profile with this one as ``reference``.
+
+    ``progress``: one bar over the run's phases (fetching, the reference, analysing, the grant
+    history), with the inventories' own bars inside it; False for none, or a tqdm bar to update.
     """
     notes: list[str] = []
-    with connect(profile) as prof:
+    with connect(profile) as prof, phases(len(AUDIT_PHASES), "permission audit",
+                                          progress) as step:
+        step(f"fetching {prof.name}")
         name = prof.name
         if reference and folder_export:
             raise ConfigError("both `reference` and `folder_export` are given",
@@ -525,32 +531,36 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
         tenant = tenant_name(prof)
         sa = _service_account(prof)
         # Both views with their secret permissions: the secret roles come from them.
-        cloud = fetch_inventory(prof, progress=progress, secret_permissions=True)
+        cloud = fetch_inventory(prof, progress=inner(progress), secret_permissions=True)
         sources: dict[str, str | None] = {"profile": f"profile {name!r}", "reference": None,
                                           "planned changes": None}
         ref_inv: Inventory | None = None
         ref_view: Any = None
         if prof.flavor == "onprem":
+            step("no reference (an on-prem profile is the full view)")
             notes.insert(0, _ONPREM_NOTE.format(p=name))
             if reference or folder_export:
                 notes.append(f"`{'reference' if reference else 'folder_export'}` is ignored: "
                              "the on-prem profile is itself the full view")
         elif folder_export:
+            step("reading the folder export")
             ref_view = read_folder_export(folder_export, cloud=cloud)
             sources["reference"] = f"folder export {shown_source(folder_export)}"
             notes.append("the reference is a folder export, which holds no permissions: grant "
                          "findings and effective access come from the cloud view (first rights "
                          "only, visible folders only)")
         elif reference or prof.reference:
+            step(f"fetching the reference {reference or prof.reference}")
             ref_prof = _reference_profile(reference or str(prof.reference), prof,
                                           explicit=bool(reference), notes=notes)
             if ref_prof is not None:
                 with connect_view(ref_prof, prof) as view:
-                    ref_inv = fetch_inventory(view, progress=progress,
+                    ref_inv = fetch_inventory(view, progress=inner(progress),
                                               secret_permissions=True)
                 ref_view = ref_inv
                 sources["reference"] = ref_prof.name
         else:
+            step("no reference")
             notes.append(f"no reference view (no `reference` or `folder_export` parameter, and "
                          f"profile {name!r} names no `reference`): coverage is not measured, "
                          "and grant findings read the cloud view, which shows only first "
@@ -566,10 +576,12 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
                          "cloud profile names it as `reference`): FOLDER_WITHOUT_OWNER is not "
                          "checked, and the service account's own direct grants show as "
                          "DIRECT_USER_GRANT")
+        step("analysing")
         result = audit_permissions(cloud, ref_view, tenant=tenant,
                                    service_account=sa or UNKNOWN_SA, planned=planned)
         if prof.flavor == "onprem":
             result = _onprem_coverage(result, name, cloud)
+        step("comparing with the grant history")
         # Drift follows the fullest view of the grants: the reference inventory, else this one.
         tracked_inv = ref_inv if ref_inv is not None else cloud
         tracked = sources["reference"] if ref_inv is not None else name
@@ -600,6 +612,10 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
     return AuditRun(name, prof.flavor, tenant, result, d, store, str(tracked), sources, cloud,
                     ref_inv, planned, notes, history_saved=saved)
 
+
+# What run_permission_audit's bar counts, one step each (the reference's step is named for
+# what it does: fetch, read a folder export, or nothing).
+AUDIT_PHASES = ("fetching", "the reference", "analysing", "the grant history")
 
 _ONPREM_NOTE = ("profile {p!r} is an on-prem profile: the On-Prem SCIM Connector reads every "
                 "folder through Secret Server's reports, so this is already the full view and "

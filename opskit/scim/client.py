@@ -247,7 +247,8 @@ class ScimClient(ScimBase):
     async def list(self, endpoint: str, filter: str | None = None, *,
                    attributes: list[str] | None = None,
                    on_progress: Callable[[int], None] | None = None,
-                   per_page: Callable[[list[dict[str, Any]]], Any] | None = None) -> ScimList:
+                   per_page: Callable[[list[dict[str, Any]]], Any] | None = None,
+                   on_total: Callable[[int | None], None] | None = None) -> ScimList:
         """Every resource of an endpoint (matching the filter), read concurrently.
 
         ``per_page`` turns each page's resources into one object (a column batch, say) as
@@ -256,10 +257,13 @@ class ScimClient(ScimBase):
         in order, and ``keep`` says which resources of each to keep when pages overlapped. A
         ``per_page`` with a ``from_json(raw) -> (totalResults, ids, kept) | None`` method reads
         the raw answer itself where it can (see opskit._columns).
+        ``on_total`` hears the first page's totalResults (None: the server does not count),
+        so a progress bar can show how many resources to expect; again if the list is re-read.
         """
         try:
             async with asyncio.timeout(self.limits.listing_timeout):
-                return await self._list(endpoint, filter, attributes, on_progress, per_page)
+                return await self._list(endpoint, filter, attributes, on_progress, per_page,
+                                        on_total)
         except TimeoutError:
             raise LimitExceeded(f"{endpoint}: not read whole within "
                                 f"{self.limits.listing_timeout:g} s (limits.listing_timeout)",
@@ -267,18 +271,21 @@ class ScimClient(ScimBase):
 
     async def _list(self, endpoint: str, filter: str | None, attributes: builtins.list[str] | None,
                     on_progress: Callable[[int], None] | None,
-                    per_page: Callable[[builtins.list[dict[str, Any]]], Any] | None) -> ScimList:
+                    per_page: Callable[[builtins.list[dict[str, Any]]], Any] | None,
+                    on_total: Callable[[int | None], None] | None = None) -> ScimList:
         server, client_side = filters.split(filter, eq_co_only=self.flavor == "cloud")
         mode = _Mode(per_page) if client_side is None else _Mode()
         try:
-            found = await self._list_all(endpoint, server, attributes, on_progress, mode)
+            found = await self._list_all(endpoint, server, attributes, on_progress, mode,
+                                         on_total)
         except ScimInvalidFilter:
             if self.flavor == "cloud" or server is None:
                 raise
             # A server that refuses what it could not evaluate: evaluate it here instead.
             server, client_side = filters.split(filter, eq_co_only=True)
             mode = _Mode()
-            found = await self._list_all(endpoint, server, attributes, on_progress, mode)
+            found = await self._list_all(endpoint, server, attributes, on_progress, mode,
+                                         on_total)
         if client_side is None:
             return found
         kept = await self._filter_here(endpoint, found, client_side)
@@ -431,7 +438,8 @@ class ScimClient(ScimBase):
 
     async def _list_all(self, endpoint: str, server_filter: str | None,
                         attributes: builtins.list[str] | None,
-                        on_progress: Callable[[int], None] | None, mode: _Mode) -> ScimList:
+                        on_progress: Callable[[int], None] | None, mode: _Mode,
+                        on_total: Callable[[int | None], None] | None = None) -> ScimList:
         first_size = await self._first_page_size()
         params: dict[str, Any] = {}
         if server_filter:
@@ -462,6 +470,8 @@ class ScimClient(ScimBase):
             if on_progress is not None:
                 on_progress(n_first)
             if total is None:  # a server that does not count: read until a short page
+                if on_total is not None:
+                    on_total(None)
                 reads, n, stopped = ([first] if n_first else [], 0, None) if n_first < size \
                     else await self._uncounted(endpoint, params, first, stride, mode,
                                                on_progress)
@@ -471,6 +481,8 @@ class ScimClient(ScimBase):
                     found.notes.append(stopped)
                 return found
             self._check_total(endpoint, total)
+            if on_total is not None:  # once known sound
+                on_total(total)
             totals = {total}
             reads = [first] if n_first else []
             if total > n_first:
