@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from tqdm.auto import tqdm
 from tqdm.std import tqdm as Bar  # every bar: the widget's and the terminal's
 
 from ..report.display import headless
 
-Progress: TypeAlias = "bool | Bar[Any]"
+if TYPE_CHECKING:
+    Progress: TypeAlias = bool | Bar[Any]
+else:  # tqdm is not generic at run time; get_type_hints() on an entry point must resolve this
+    Progress: TypeAlias = bool | Bar
 """True: a bar (tqdm.auto: a widget in Lab, text on a terminal); False: none; a bar: that one."""
 
 
