@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -472,19 +473,44 @@ def config_path() -> Path | None:
     if env:
         return Path(env).expanduser()
     # A kernel JupyterLab starts in a checkout's opskit/notebooks/ finds the root's file, as
-    # git and ruff find theirs: the nearest one above.
+    # git and ruff find theirs: the nearest one above (see _folders_above for how far).
     for folder in _folders_above():
-        if (folder / CONFIG_NAME).is_file():
-            return folder / CONFIG_NAME
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file() and _own_file(candidate):
+            return candidate
     home = Path(USER_CONFIG).expanduser()
     return home if home.is_file() else None
 
 
 def _folders_above() -> list[Path]:
+    """The folders above the working one that may hold the profile file: up to the project's
+    root (a folder with .git or pyproject.toml) and never above the home folder, nor into or
+    past a folder anyone may write to (/tmp): a file there could be anyone's, and its profiles
+    would be sent this user's secrets."""
     try:
-        return list(Path.cwd().parents)
+        parents = list(Path.cwd().parents)
     except OSError:  # the working directory was deleted: there is nothing above it to search
         return []
+    home = Path.home()
+    found: list[Path] = []
+    for folder in parents:
+        try:
+            if folder.stat().st_mode & stat.S_IWOTH:
+                break
+        except OSError:
+            break
+        found.append(folder)
+        if folder == home or (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
+            break
+    return found
+
+
+def _own_file(path: Path) -> bool:
+    """Whether this user owns ``path`` (a profile file found above is used only if so)."""
+    try:
+        return path.stat().st_uid == os.getuid()
+    except OSError:
+        return False
 
 
 def searched_places() -> str:

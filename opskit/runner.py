@@ -218,7 +218,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                                         profile=prof.name, parameters=passed, fail_on=fail_on,
                                         started=started, finished=finished, lap=lap,
                                         profile_note=insecure_note(prof), expected=prof.expect,
-                                        index_html=out / index.INDEX_HTML)
+                                        index_html=out / index.INDEX_HTML if update_index
+                                        else None)
         run_dir = folder.commit()
         lap("commit")
     except BaseException:

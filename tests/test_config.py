@@ -275,6 +275,29 @@ def test_a_kernel_in_a_subfolder_finds_the_checkout_s_profile_file(
     assert config.config_path() == elsewhere
 
 
+def test_the_search_above_stops_at_the_project_root_and_at_shared_folders(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A profile file above the project's root, or in or above a folder anyone may write to,
+    is someone else's: it is never read (its profiles would be sent this user's secrets)."""
+    monkeypatch.delenv("OPSKIT_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write_config(tmp_path / "opskit.toml", ONPREM_PROFILE.format(name="outside"))
+    project = tmp_path / "project"
+    (project / "opskit" / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    monkeypatch.chdir(project / "opskit" / "notebooks")
+    assert config.config_path() is None  # the project's root ends the search
+    (project / "pyproject.toml").unlink()
+    assert config.config_path() == tmp_path / "opskit.toml"
+    shared = tmp_path / "shared"
+    (shared / "work").mkdir(parents=True)
+    write_config(shared / "opskit.toml", ONPREM_PROFILE.format(name="planted"))
+    shared.chmod(0o1777)  # like /tmp: anyone may write here
+    monkeypatch.chdir(shared / "work")
+    assert config.config_path() is None
+    assert "in each folder above (none)" in config.searched_places()
+
+
 def test_an_unknown_profile_names_every_place_searched_and_the_fixes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kernel = tmp_path / "checkout" / "notebooks"

@@ -15,7 +15,7 @@ from traitlets.config import Config
 from opskit._redact import remember
 from opskit.errors import ConfigError, OpskitError
 from opskit.report import RUN_DIR_ENV, setup
-from opskit.report._lab_errors import error_bundle
+from opskit.report._lab_errors import error_lines
 
 SECRET = "s3cr3t-value-never-shown"
 FAILING_CELL = ("from opskit.errors import ConfigError\n"
@@ -41,11 +41,10 @@ def test_an_opskit_error_in_lab_is_its_message_and_remedy_not_a_traceback(
         result = shell.run_cell(FAILING_CELL)
     assert isinstance(result.error_in_exec, ConfigError)  # the cell still failed: Run All stops
     assert "Traceback" not in shown.stdout + shown.stderr
-    [output] = shown.outputs
-    html = output.data["text/html"]
-    assert "unknown profile &#x27;&lt;b&gt;acme&lt;/b&gt;&#x27;" in html and "<b>" not in html
-    assert "→ set OPSKIT_CONFIG" in html
-    assert "Traceback" not in html and "raise ConfigError" not in html
+    shown_text = shown.stdout + shown.stderr
+    assert "ConfigError: unknown profile '<b>acme</b>'" in shown_text  # plain text: no markup
+    assert "→ set OPSKIT_CONFIG" in shown_text and "%tb" in shown_text
+    assert "raise ConfigError" not in shown_text and not shown.outputs
     # Any other error keeps its traceback.
     with capture_output() as shown:
         shell.run_cell("1 / 0")
@@ -67,5 +66,6 @@ def test_setup_in_a_headless_run_keeps_the_traceback_papermill_reads(
 
 def test_a_secret_in_an_error_s_text_is_masked() -> None:
     remember(SECRET)
-    bundle = error_bundle(ConfigError(f"refused {SECRET}", f"rotate {SECRET}"))
-    assert all(SECRET not in text and "***" in text for text in bundle.values())
+    lines = error_lines(ConfigError(f"refused {SECRET}", f"rotate {SECRET}"))
+    assert all(SECRET not in line for line in lines)
+    assert "***" in lines[0] and "***" in lines[1]

@@ -180,6 +180,18 @@ def test_a_rehearsal_is_marked_with_the_code_it_expects(out: Path) -> None:
     assert entry["expected"] == "TOKEN_INVALID_CLIENT" and entry["expected_found"] is True
 
 
+def test_a_rehearsal_that_gave_its_code_then_failed_still_needs_attention(out: Path) -> None:
+    # Its findings were recorded, then a later cell raised: the run failed, whatever it found.
+    write_run(out, "token", "rehearsal-wrong-secret", T.format(5), status="failed",
+              findings=[finding("TOKEN_INVALID_CLIENT", "critical")],
+              expected="TOKEN_INVALID_CLIENT")
+    rows = latest_rows(out)
+    # With the other run that could not run, before every run that did.
+    assert [(r["notebook"], r["profile"]) for r in rows[:2]] == [
+        ("token", "beta"), ("token", "rehearsal-wrong-secret")]
+    assert "6 needing attention" in (out / "index.html").read_text(encoding="utf-8")  # 5 + it
+
+
 def header(findings: list[dict[str, str]], status: str = "ok",
            expected: str | None = None) -> Tables:
     results = {"notebook": "audit", "profile": "acme", "status": status,

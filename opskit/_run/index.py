@@ -13,6 +13,7 @@ from ..report.escaping import html_text
 from .files import atomic_write_text
 from .html import (
     CALM,
+    CANNOT_RUN,
     CSS,
     LEVELS,
     expected_found,
@@ -80,14 +81,16 @@ def _when(iso: str) -> str:
 def needs_attention(run: dict[str, Any]) -> bool:
     """Whether someone should look: it could not run or found something at low or above,
     unless it is a rehearsal that gave the code it exists to give."""
+    if run["worst"] == CANNOT_RUN:  # a rehearsal that gave its code, then failed, still did
+        return True
     return run["worst"] not in CALM and not run.get("expected_found")
 
 
 def attention_order(run: dict[str, Any]) -> tuple[bool, int, str, str]:
     """What needs attention first: could not run, then by worst severity; rehearsals that
     went as expected after the rest; then tenant (profile) and notebook."""
-    return (bool(run.get("expected_found")), LEVELS.index(run["worst"]), run["profile"],
-            run["notebook"])
+    calm_rehearsal = bool(run.get("expected_found")) and run["worst"] != CANNOT_RUN
+    return (calm_rehearsal, LEVELS.index(run["worst"]), run["profile"], run["notebook"])
 
 
 def _row(run: dict[str, Any]) -> str:

@@ -59,7 +59,7 @@ from ..groupgap._wait import NEXT_STEP, Lookups, SyncWait, check_wait, outcomes,
 from ..inputs.groups import read_iga_export, read_secret_server_export
 from ..inventory import fetch_inventory
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
-from ..report.findings import FindingsByCode, findings_grouped, findings_styled
+from ..report.findings import FindingsByCode, findings_grouped
 from ._phases import Progress, inner, phases
 from ._protocol import Table, unknown_section
 
@@ -147,9 +147,6 @@ class GroupGapRun:
         return frame
 
     # ------------------------------------------------------------------ tables
-    def findings_styled(self, report: GroupGapReport | None = None) -> Any:
-        return findings_styled((report or self.report).findings)
-
     def findings_grouped(self, report: GroupGapReport | None = None) -> FindingsByCode:
         return findings_grouped((report or self.report).findings)
 
@@ -478,7 +475,9 @@ def run_group_gap(profile: Profile | str | None = "sandbox", *, reference: str =
         platform = platform_groups(fetch_inventory(prof, progress=inner(progress)),
                                    service_account=prof.client_id or None)
         ss, ss_from, ss_view = None, None, None
-        step(f"Secret Server's side: {reference or prof.reference or 'not given'}")
+        # Named as the sources table names it (a URL without its user part or query).
+        step("Secret Server's side: " + ((shown_source(reference) or reference) if reference
+                                         else prof.reference or "not given"))
         if reference:
             ss, ss_from, ss_view = _secret_server(reference, prof, progress=inner(progress))
         elif prof.reference and get_profile(prof.reference).flavor == "cloud":
