@@ -18,10 +18,11 @@ from ._findings import infer_service_account, permission_findings
 from ._folders import RIGHTS
 from ._names import UnknownName
 from ._views import View
+from ._why import Change, Why, why
 
 __all__ = [
-    "DIRECT", "RIGHTS", "Access", "Coverage", "Drift", "FolderView",
-    "PermissionAudit", "UnknownName", "View", "audit_permissions", "coverage", "drift",
+    "DIRECT", "RIGHTS", "Access", "Change", "Coverage", "Drift", "FolderView",
+    "PermissionAudit", "UnknownName", "View", "Why", "audit_permissions", "coverage", "drift",
     "effective_access", "folder_view", "grants", "infer_service_account",
-    "permission_findings",
+    "permission_findings", "why",
 ]

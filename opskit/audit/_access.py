@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from ._groups import GroupReach
 from ._names import UnknownName, unique_labels, user_table
 from ._secrets import SECRET_ROLE_RANK, secret_permissions
 from ._views import View
+
+if TYPE_CHECKING:
+    from ._why import Why
 
 DIRECT = "direct"
 
@@ -111,8 +114,15 @@ class Access:
                                  "does not list: who reaches it cannot be derived from its folder")
         return out
 
-    def _holders_of(self, secret: pd.Series) -> pd.DataFrame:
-        """who_reaches_secret from the secret permissions."""
+    def why(self, user: str, folder: str | None = None, *, secret: str | None = None) -> Why:
+        """Why ``user`` reaches ``folder`` (or ``secret=``): every path, and the single
+        changes that remove it (see :func:`opskit.audit.why`)."""
+        from ._why import why
+
+        return why(self, user, folder, secret=secret)
+
+    def secret_rows(self, secret: pd.Series) -> tuple[pd.DataFrame, bool]:
+        """A secret's permission rows (needs secret_grants), and whether it inherits them."""
         assert self.secret_grants is not None
         sg = self.secret_grants
         rows = sg[sg["privileged_data_id"] == secret["id"]]
@@ -121,7 +131,11 @@ class Access:
         # whose form no document gives. Own permissions naming the same principals are taken
         # for inherited ones: the two cannot be told apart, and the access is the same.
         on_folder = self.grants[self.grants["folder"] == secret["folder"]]
-        inherited = not rows.empty and _principals(rows) == _principals(on_folder)
+        return rows, not rows.empty and _principals(rows) == _principals(on_folder)
+
+    def _holders_of(self, secret: pd.Series) -> pd.DataFrame:
+        """who_reaches_secret from the secret permissions."""
+        rows, inherited = self.secret_rows(secret)
         granted = self.folders.set_index("path")["granted_on"].get(secret["folder"])
         rows = rows.assign(granted_on=granted if inherited else secret["path"])
         direct = rows[rows["principal_type"] == "user"].assign(user_id=lambda r: r[
