@@ -204,6 +204,38 @@ def _inventory(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """Changes between two snapshots; exit 1 when findings at or above --fail-on appeared."""
+    from .audit import compare
+    from .findings import at_or_above
+    from .inventory import load_snapshot
+    from .report.escaping import csv_cell
+
+    out = _out_folder(args.out) if args.out else None
+    result = compare(load_snapshot(args.before), load_snapshot(args.after),
+                     service_account=args.service_account)
+    print(result.summary())
+    for note in result.notes:
+        print(f"  note: {note}")
+    for name, table in result.tables().items():
+        for row in table.head(args.rows).itertuples(index=False):
+            print(f"  {name:<9}{'  '.join(str(v) for v in row if v is not None and v != '')}")
+        if len(table) > args.rows:
+            print(f"  {name:<9}… and {len(table) - args.rows:,} more"
+                  + (f" in {name}.csv" if out else " (--out DIR writes them all)"))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in result.tables().items():
+            table.map(csv_cell).to_csv(out / f"{name}.csv", index=False)
+        print(f"tables: {out}")
+    added = result.findings[result.findings["change"] == "added"]
+    worse = [s for s in added["severity"].tolist() if at_or_above(s, args.fail_on)]
+    if worse:
+        print(f"{len(worse)} new finding(s) at or above {args.fail_on} (exit 1)")
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
 def _token_check(args: argparse.Namespace) -> int:
     """A failed token or an unreachable tenant is what this command exists to find: exit 1."""
     from .reports.token_check import check_token
@@ -396,6 +428,21 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--fail-on", default="high", choices=severities,
                      help="lowest severity that fails a run (default: high)")
     rep.set_defaults(func=_report)
+
+    cmp = sub.add_parser("compare", help="what changed between two snapshots of one tenant "
+                         "(exit 1 on new findings at or above --fail-on)")
+    cmp.add_argument("before", type=Path, metavar="BEFORE", help="the older snapshot folder")
+    cmp.add_argument("after", type=Path, metavar="AFTER", help="the newer snapshot folder")
+    cmp.add_argument("--out", type=Path, default=None,
+                     help="also write one CSV per section (grants.csv, members.csv, …) here")
+    cmp.add_argument("--rows", type=_whole(0), default=20,
+                     help="rows shown per section (default: 20; --out writes all)")
+    cmp.add_argument("--service-account", default=None, metavar="USER",
+                     help="the cloud service user's userName, for the findings (default: "
+                     "inferred)")
+    cmp.add_argument("--fail-on", default="high", choices=severities,
+                     help="lowest severity of a new finding that fails (default: high)")
+    cmp.set_defaults(func=_compare)
     return parser
 
 

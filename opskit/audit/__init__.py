@@ -12,6 +12,7 @@ or all three at once with :func:`audit_permissions`. ``docs/audit.md`` explains 
 
 from ._access import DIRECT, Access, effective_access
 from ._audit import PermissionAudit, audit_permissions
+from ._compare import Comparison, DifferentTenants, compare
 from ._coverage import Coverage, FolderView, coverage, folder_view
 from ._drift import Drift, drift, grants
 from ._findings import infer_service_account, permission_findings
@@ -21,8 +22,9 @@ from ._views import View
 from ._why import Change, Why, why
 
 __all__ = [
-    "DIRECT", "RIGHTS", "Access", "Change", "Coverage", "Drift", "FolderView",
-    "PermissionAudit", "UnknownName", "View", "Why", "audit_permissions", "coverage", "drift",
+    "DIRECT", "RIGHTS", "Access", "Change", "Comparison", "Coverage", "DifferentTenants",
+    "Drift", "FolderView", "PermissionAudit", "UnknownName", "View", "Why", "audit_permissions",
+    "compare", "coverage", "drift",
     "effective_access", "folder_view", "grants", "infer_service_account",
     "permission_findings", "why",
 ]
