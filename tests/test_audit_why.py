@@ -137,6 +137,12 @@ def test_every_chain_through_a_diamond_and_the_inheritance_root(inv: Inventory) 
     assert set(w.removals[0].leave_out) == {("group", "g1"), ("group", "g5")}
     assert reaches(inv, "alice@acme.com", "/IT/Databases/Prod")
     assert not reaches(applied(inv, w.removals[0]), "alice@acme.com", "/IT/Databases/Prod")
+    # A step on some paths but not all is not enough: each leaves the access in place.
+    for partial in (audit.Change("remove member", "", group_id="g4", member_id="u1"),
+                    audit.Change("remove member", "", group_id="g2", member_id="g4"),
+                    audit.Change("revoke grant", "", principal_type="group", principal_id="g1"),
+                    audit.Change("revoke grant", "", principal_type="group", principal_id="g5")):
+        assert reaches(applied(inv, partial), "alice@acme.com", "/IT/Databases/Prod"), partial
     assert "3 paths" in w.summary() and "| 1 | Edit | group All Staff |" in w.markdown()
 
 

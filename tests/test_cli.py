@@ -214,7 +214,8 @@ def unwritable_folder(tmp_path: Path) -> Path:
     return folder
 
 
-OUT_COMMANDS = [["run", "token_check"], ["report"], ["inventory"], ["sandbox", "demo-data"]]
+OUT_COMMANDS = [["run", "token_check"], ["report"], ["inventory"], ["sandbox", "demo-data"],
+                ["compare", "before", "after"]]
 
 
 @pytest.mark.parametrize("command", OUT_COMMANDS, ids=lambda c: " ".join(c))
