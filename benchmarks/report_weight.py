@@ -41,13 +41,14 @@ def weigh(folder: Path) -> None:
     print(f"  notebooks      {sizes(sorted(folder.rglob('*.ipynb')))}")
 
 
-def open_time(page: Any, report: Path) -> float:
+def open_time(page: Any, report: Path) -> tuple[float, int]:
+    """Seconds until the page has loaded and drawn every chart, and how many charts it has."""
     started = time.perf_counter()
     page.goto(report.as_uri(), wait_until="load")
     charts = page.locator(".plotly-graph-div")
     for i in range(charts.count()):
         charts.nth(i).locator(".main-svg").first.wait_for(timeout=60_000)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, charts.count()
 
 
 def main() -> None:
@@ -60,7 +61,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     reports = {f: sorted(f.rglob("report.html")) for f in args.folders}
-    times: dict[Path, list[float]] = {f: [] for f in args.folders}
+    times: dict[tuple[Path, bool], list[float]] = {(f, c): [] for f in args.folders
+                                                   for c in (True, False)}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page()
@@ -70,12 +72,14 @@ def main() -> None:
             for i in range(max(len(r) for r in reports.values())):
                 for folder in args.folders:
                     if i < len(reports[folder]):
-                        times[folder].append(open_time(page, reports[folder][i]))
+                        taken, charts = open_time(page, reports[folder][i])
+                        times[folder, charts > 0].append(taken)
         browser.close()
     print("\nopening report.html in headless Chromium (load + every chart drawn), seconds:")
-    for folder, taken in times.items():
-        print(f"  {folder}: median {statistics.median(taken):.2f}, slowest {max(taken):.2f} "
-              f"({len(taken)} opens)")
+    for (folder, charts), taken in times.items():
+        if taken:
+            print(f"  {folder}, pages {'with' if charts else 'without'} charts: median "
+                  f"{statistics.median(taken):.2f}, slowest {max(taken):.2f} ({len(taken)} opens)")
 
 
 if __name__ == "__main__":
