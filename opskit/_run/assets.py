@@ -49,6 +49,12 @@ def relative_url(target: Path, page_dir: Path) -> str:
     return Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix()
 
 
+def shared_url(out: Path, asset: Asset, page_dir: Path) -> str:
+    """The relative URL by which a page in ``page_dir`` loads the report folder's copy of
+    ``asset`` (written now if it is not there yet)."""
+    return relative_url(shared_asset(out, asset), page_dir)
+
+
 def plotly_js() -> Asset:
     from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
@@ -110,6 +116,6 @@ def page_scripts(nb: nbformat.NotebookNode, shared: Shared | None) -> tuple[str,
     asset = plotly_js()
     if shared is None:
         return f"{_plotly_setup()}\n<script>{asset.text()}</script>", NOSCRIPT
-    url = relative_url(shared_asset(shared.folder, asset), shared.page_dir)
+    url = shared_url(shared.folder, asset, shared.page_dir)
     return (f'{_plotly_setup()}\n<script src="{html_text(url)}"></script>\n'
             f'{missing_library(url)}', NOSCRIPT)
