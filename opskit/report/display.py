@@ -4,8 +4,9 @@ its cells into the HTML as they are.
 
 nbconvert drops plotly's default output, and the stock `notebook` renderer adds a MathJax
 script from a CDN to every figure. `setup()` selects `plotly_mimetype+opskit`: the plotly
-mimetype for JupyterLab, plus HTML that the report shows, with plotly.js embedded once (on the
-first figure shown) and nothing fetched from the network.
+mimetype for JupyterLab, plus HTML that the report shows, with nothing fetched from the network.
+plotly.js itself is not in the notebook (JupyterLab brings its own): the report page embeds it
+or links the report folder's copy (`opskit._run.assets`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def _offline_renderer() -> Any:
 
     class OfflineNotebookRenderer(NotebookRenderer):
         """The `notebook` renderer (plotly.js embedded once) without the MathJax CDN script."""
+
+        def activate(self) -> None:
+            """Nothing: the stock renderer displays plotly.js (4.8 MB) into the notebook here;
+            the report page brings its own copy instead."""
 
         def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, str]:
             html = pio.to_html(fig_dict, config=self.config, auto_play=self.auto_play,
