@@ -268,7 +268,9 @@ def _narrowed(kind: str, source: Any, keys: list[Any]) -> dict[str, pd.DataFrame
     return {str(f): rows for f, rows in table.groupby("folder", observed=True, sort=False)}
 
 
-SCRIPT = """<script>(function () {
+# The one script of a rows block, the same text everywhere: the data it reads (point → anchor)
+# is in the block's data-marks attribute, never in script text.
+ROWS_SCRIPT = """(function () {
   var block = document.currentScript.parentNode;
   var marks = JSON.parse(block.getAttribute("data-marks"));
   function figure() {  // the plotly figure shown just before this block
@@ -292,7 +294,7 @@ SCRIPT = """<script>(function () {
     if (gd && typeof gd.on === "function" && gd._fullLayout) gd.on("plotly_click", open);
     else if (tries < 600) setTimeout(function () { attach(tries + 1); }, 100);
   })(0);
-})();</script>"""
+})();"""
 
 
 def rows_html(kind: str, source: Any) -> str:
@@ -327,7 +329,7 @@ def rows_html(kind: str, source: Any) -> str:
     data = html_text(json.dumps(marks, separators=(",", ":")))
     return (f'<div class="opskit-rows-behind" data-marks="{data}">'
             f"<p><em>Click a mark in the figure above to open the rows behind it:</em></p>"
-            f"{''.join(parts)}{tail}{SCRIPT}</div>")
+            f"{''.join(parts)}{tail}<script>{ROWS_SCRIPT}</script></div>")
 
 
 # --------------------------------------------------------------------------- the wiring
