@@ -268,6 +268,9 @@ def _narrowed(kind: str, source: Any, keys: list[Any]) -> dict[str, pd.DataFrame
     return {str(f): rows for f, rows in table.groupby("folder", observed=True, sort=False)}
 
 
+# Text under its header, as the report's other tables (whose CSS is scoped to each of them).
+ROWS_STYLE = ("<style>.opskit-rows-behind th, .opskit-rows-behind td {text-align: left; "
+              "vertical-align: top}</style>")
 # The one script of a rows block, the same text everywhere: the data it reads (point → anchor)
 # is in the block's data-marks attribute, never in script text.
 ROWS_SCRIPT = """(function () {
@@ -327,7 +330,7 @@ def rows_html(kind: str, source: Any) -> str:
             "there).</em></p>") if left > 0 else ""
     # The marks are hashes and point numbers only: safe in an attribute once quoted.
     data = html_text(json.dumps(marks, separators=(",", ":")))
-    return (f'<div class="opskit-rows-behind" data-marks="{data}">'
+    return (f'<div class="opskit-rows-behind" data-marks="{data}">{ROWS_STYLE}'
             f"<p><em>Click a mark in the figure above to open the rows behind it:</em></p>"
             f"{''.join(parts)}{tail}<script>{ROWS_SCRIPT}</script></div>")
 
