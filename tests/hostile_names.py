@@ -181,12 +181,15 @@ def _words(script: str) -> str:
 @lru_cache(maxsize=1)
 def _plotly_setup_scripts() -> frozenset[str]:
     """The scripts the renderer writes before the first figure: plotly's configuration, and
-    plotly.js itself (whitespace aside, as plotly writes them)."""
+    plotly.js itself (whitespace aside, as plotly writes them); and the one script of the
+    rows block under a figure (its data is in an attribute)."""
     from plotly.io._base_renderers import _mathjax_config, _window_plotly_config
     from plotly.offline import get_plotlyjs
 
+    from opskit.report.figures._behind import ROWS_SCRIPT
+
     return frozenset({_words(get_plotlyjs()),
-                      _words(f"{_window_plotly_config} {_mathjax_config}")})
+                      _words(f"{_window_plotly_config} {_mathjax_config}"), _words(ROWS_SCRIPT)})
 
 
 def strings(value: Any) -> Iterator[str]:
