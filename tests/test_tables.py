@@ -76,6 +76,15 @@ SHOWN = [["bob", "-1"], ["=1+2 (to do)", "7"], [SCRIPT, "12"], ["carol", "40"]]
 LOCAL = ("file:", "blob:", "data:", "http://127.0.0.1")
 
 
+# Per column, where the header's text and the first cell's text start and end (px).
+EDGES = """table => [...table.querySelectorAll("thead tr:first-child th")].map((th, i) => {
+    const span = node => { const r = document.createRange(); r.selectNodeContents(node);
+                           const box = r.getBoundingClientRect(); return [box.left, box.right]; };
+    return {head: span(th.querySelector(".dt-column-title")),
+            cell: span(table.querySelectorAll("tbody tr:first-child td")[i])};
+})"""
+
+
 def _rows(table: Any) -> list[list[str]]:
     return [[cell.inner_text() for cell in row.locator("td").all()]
             for row in table.locator("tbody tr").all()]
@@ -103,6 +112,10 @@ def test_sorted_searched_table_exports_exactly_the_rows_shown(chromium: Any,
     table = container.locator("table.dataTable")
     table.wait_for()
     assert _rows(table)[1] == [SCRIPT, "12"]  # as data: the name shown, not run
+    # headers over their column: text at the left edge, numbers at the right
+    [name, groups] = page.evaluate(EDGES, table.element_handle())
+    assert abs(name["head"][0] - name["cell"][0]) <= 2, name
+    assert abs(groups["head"][1] - groups["cell"][1]) <= 2, groups
 
     table.locator("th", has_text="groups").locator(".dt-column-title").click()
     container.locator(".dt-search input").fill("o")

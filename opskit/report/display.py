@@ -103,6 +103,10 @@ def table_styles(frame: Any) -> list[dict[str, Any]]:
                if is_numeric_dtype(dtype) and not is_bool_dtype(dtype)]
     rules += [{"selector": f"th.col_heading.col{i}, td.col{i}", "props": NUMBERS}
               for i in numeric]
+    # DataTables (interactive) puts each header's title and sort icon in a flex row, which
+    # ColumnControl's CSS orders title first, icon last, !important: numbers' titles go right
+    rules += [{"selector": f"th.col_heading.col{i} div.dt-column-header",
+               "props": "flex-direction: row-reverse !important"} for i in numeric]
     return rules
 
 
@@ -163,7 +167,13 @@ def table_bundle() -> str:
         f"const {{ set_or_remove_dark_class }} = await window.{_itables_underscore_version()};")
     loader = generate_init_offline_itables_html(options.dt_bundle)
     # its one script, without the <noscript> logo and link after it
-    return loader[:loader.index("</script>") + len("</script>")] + dark
+    return loader[:loader.index("</script>") + len("</script>")] + dark + _FILTER_BOXES
+
+
+# The column filters' boxes as wide as their column, not widening a narrow column to 20
+# characters (where the browser sizes boxes to their content; elsewhere they stay wide).
+_FILTER_BOXES = ("<style>table.dataTable div.dtcc-search input "
+                 "{ field-sizing: content; min-width: 3em; width: 100% !important; }</style>")
 
 
 def table_script(table_id: str, rows: int) -> str:
@@ -181,7 +191,7 @@ def table_script(table_id: str, rows: int) -> str:
     header_only = {"customizeData": JavascriptFunction(_HEADER_ONLY)}
     csv_cells = {**header_only, "format": {"body": JavascriptFunction(_CSV_CELL)}}
     dt_args: Any = get_itable_arguments(
-        None, connected=False, classes="display compact", order=[],
+        None, connected=False, classes="display compact", order=[], autoWidth=False,
         style="table-layout:auto;width:auto;margin:0;caption-side:bottom",
         pageLength=PAGE_ROWS, lengthMenu=[PAGE_ROWS, 100, 500, -1], paging=paged,
         layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info",
@@ -210,6 +220,10 @@ class InteractiveTable:
         self.styler = styler
 
     def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def to_html(self) -> str:
+        """The table's HTML (the DataTables bundle first, unless this kernel has shown it)."""
         import pandas as pd
 
         frame = self.styler.data
