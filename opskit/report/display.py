@@ -17,8 +17,12 @@ first figure shown) and nothing fetched from the network.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+from base64 import b64encode
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ._lab_errors import show_errors_briefly
@@ -151,23 +155,57 @@ _CSV_CELL = ("function (data, row, column, node) {"
 def table_bundle() -> str:
     """itables' DataTables bundle (DataTables with its Buttons, ColumnControl and JSZip), as
     HTML that loads it from the page itself: once per notebook, before its tables."""
+    global _bundle_shown
+    _bundle_shown = True
+    return _bundle_html()
+
+
+# itables' own loader, with the bundle gzipped (about 260 KB in the page instead of 970 KB):
+# the browser unpacks it (DecompressionStream), adds the CSS and imports the module under the
+# name itables' table scripts wait for.
+_LOADER = """<script>
+if (!window.ITABLES) {
+    const unpack = async (b64) => {
+        const zipped = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const stream = new Blob([zipped]).stream().pipeThrough(new DecompressionStream("gzip"));
+        return await new Response(stream).text();
+    };
+    window.ITABLES = (async () => {
+        const style = document.createElement("style");
+        style.textContent = await unpack("CSS_GZ");
+        document.head.appendChild(style);
+        const url = URL.createObjectURL(new Blob([await unpack("JS_GZ")],
+                                                 { type: "application/javascript" }));
+        try { return await import(url); } finally { URL.revokeObjectURL(url); }
+    })();
+    window.ITABLES.then(() => window.dispatchEvent(new Event("READY")));
+}
+</script>"""
+
+
+@lru_cache(maxsize=1)
+def _bundle_html() -> str:
     from itables import options
     from itables.javascript import (
+        _itables_ready_event,
         _itables_underscore_version,
-        generate_init_offline_itables_html,
         read_package_file,
     )
 
-    global _bundle_shown
-    _bundle_shown = True
+    def packed(path: Path) -> str:
+        return b64encode(gzip.compress(path.read_bytes(), 9, mtime=0)).decode("ascii")
+
+    bundle = Path(options.dt_bundle)
+    name = _itables_underscore_version()
+    loader = (_LOADER.replace("ITABLES", name).replace("READY", _itables_ready_event())
+              .replace("CSS_GZ", packed(bundle.with_suffix(".css")))
+              .replace("JS_GZ", packed(bundle)))
     # itables' dark-theme switch, importing from the bundle loaded above, not from a CDN
     dark = read_package_file("html/init_datatables.html").replace(
         "import { set_or_remove_dark_class } from 'https://www.unpkg.com/dt_for_itables/"
         "dt_bundle.js';",
-        f"const {{ set_or_remove_dark_class }} = await window.{_itables_underscore_version()};")
-    loader = generate_init_offline_itables_html(options.dt_bundle)
-    # its one script, without the <noscript> logo and link after it
-    return loader[:loader.index("</script>") + len("</script>")] + dark + _FILTER_BOXES
+        f"const {{ set_or_remove_dark_class }} = await window.{name};")
+    return loader + dark + _FILTER_BOXES
 
 
 # The column filters' boxes as wide as their column, not widening a narrow column to 20
