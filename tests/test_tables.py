@@ -135,3 +135,12 @@ def test_sorted_searched_table_exports_exactly_the_rows_shown(chromium: Any,
     assert _sheet_rows(Path(xlsx_download.value.path())) == [["name", "groups"], *SHOWN]
     assert errors == [] and remote == []
     page.close()
+
+
+def test_a_table_is_whole_however_many_cells_it_has() -> None:
+    # A Styler cuts a table past styler.render.max_elements cells; the export would then claim
+    # rows the page does not hold. No downsampling either: every row is in the page.
+    frame = pd.DataFrame({"n": range(30), "name": [f"user{i}" for i in range(30)]})
+    with pd.option_context("styler.render.max_elements", 10):
+        html = table(frame).to_html()
+    assert "user29" in html and html.count("<tr>") == 31  # the header row and every row
