@@ -139,7 +139,7 @@ def table(frame: Any, *, empty: str = "Nothing to show.", index: bool = False) -
 
 
 PAGE_ROWS = 20  # a longer table is paged
-_bundle_shown = False  # in this kernel: the first table after it needs no bundle of its own
+_bundle_shown = False  # whether this kernel has shown the bundle (else a table brings it)
 # Exports hold the header row, not the row of column filters under it (ColumnControl's).
 _HEADER_ONLY = ("function (d) { d.headerStructure = d.headerStructure.filter(function (row) {"
                 " return row.some(function (c) { return c && c.title; }); }); }")
