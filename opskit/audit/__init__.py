@@ -7,21 +7,35 @@ to a tenant (``opskit.inputs.audit`` reads the CSV files and the grant history).
     cov = coverage(cloud, reference)          # what the cloud service account cannot see
     findings = permission_findings(cloud, reference, tenant="acme")
 
-or all three at once with :func:`audit_permissions`. ``docs/audit.md`` explains the results.
+or all three at once with :func:`audit_permissions`; :func:`what_if` applies changes (revoke a
+grant, remove a member, …) to copies and says what they would change. ``docs/audit.md``
+explains the results.
 """
 
 from ._access import DIRECT, Access, effective_access
 from ._audit import PermissionAudit, audit_permissions
+from ._changes import (
+    BreakInheritance,
+    Change,
+    DeleteGroup,
+    DisableUser,
+    RemoveMember,
+    RestoreInheritance,
+    RevokeGrant,
+    SetGrant,
+)
 from ._coverage import Coverage, FolderView, coverage, folder_view
 from ._drift import Drift, drift, grants
 from ._findings import infer_service_account, permission_findings
 from ._folders import RIGHTS
 from ._names import UnknownName
 from ._views import View
+from ._whatif import ChangeNotApplicable, WhatIf, apply_changes, what_if
 
 __all__ = [
-    "DIRECT", "RIGHTS", "Access", "Coverage", "Drift", "FolderView",
-    "PermissionAudit", "UnknownName", "View", "audit_permissions", "coverage", "drift",
-    "effective_access", "folder_view", "grants", "infer_service_account",
-    "permission_findings",
+    "DIRECT", "RIGHTS", "Access", "BreakInheritance", "Change", "ChangeNotApplicable",
+    "Coverage", "DeleteGroup", "DisableUser", "Drift", "FolderView", "PermissionAudit",
+    "RemoveMember", "RestoreInheritance", "RevokeGrant", "SetGrant", "UnknownName", "View",
+    "WhatIf", "apply_changes", "audit_permissions", "coverage", "drift", "effective_access",
+    "folder_view", "grants", "infer_service_account", "permission_findings", "what_if",
 ]
