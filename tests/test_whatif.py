@@ -165,7 +165,7 @@ def random_change(rng: random.Random, data: dict[str, Any]) -> Any:
     return rng.choice(options)
 
 
-# --------------------------------------------------------------------------- the tenant file, edited
+# --------------------------------------------------------------------------- the file, edited
 def edit_tenant(data: dict[str, Any], change: Any) -> dict[str, Any]:
     """The tenant file with the change made, as a person would edit it."""
     data = copy.deepcopy(data)
@@ -264,3 +264,173 @@ def test_what_if_equals_the_audit_of_the_tenant_with_the_change_made(serve: Any,
     assert {(c, s) for c, s, _ in want["findings"] - before["findings"]} >= set(zip(
         *(predicted.findings.loc[predicted.findings["change"] == "appears", c]
           for c in ("code", "subject")), strict=True))
+
+
+# --------------------------------------------------------------------------- each change, by hand
+@pytest.fixture(scope="module")
+def small(_practice_server: tuple[str, Any]) -> tuple[Inventory, Inventory]:
+    url, current = _practice_server
+    tenant = Tenant(parse_tenant(copy.deepcopy(SMALL_DATA), "small.yaml"))
+    current.app = (sandbox := Sandbox(tenant)).app
+    try:
+        sb = RunningSandbox(url, tenant, sandbox)
+        return (fetch_inventory(cloud_profile(sb), progress=False, secret_permissions=True),
+                fetch_inventory(onprem_profile(sb), progress=False, secret_permissions=True))
+    finally:
+        current.app = None
+
+
+def rows(frame: Any, *columns: str) -> set[tuple[Any, ...]]:
+    return set(zip(*(frame[c].tolist() for c in columns), strict=True))
+
+
+ALICE, BOB, CAROL = "Alice@Acme.com", "bob@acme.com", "carol@acme.com"
+PROD = "/IT/Databases/Prod"
+CASES = [
+    (RevokeGrant(PROD, "Vault Admins", "group"), {(SA, PROD, "loses")},
+     {("appears", "FOLDER_NOT_VISIBLE", PROD), ("disappears", "FOLDER_WITHOUT_OWNER", PROD)},
+     {("folder", PROD, "newly hidden"), ("secret", PROD + "/prod-db-sa", "newly hidden")}),
+    (RemoveMember("DBA", "alice@acme.com"),
+     {(ALICE, "/IT", "loses"), (ALICE, "/IT/Databases", "loses")}, set(), set()),
+    (DisableUser(BOB), {(BOB, "/IT", "loses"), (BOB, "/IT/Databases", "loses")}, set(), set()),
+    (DeleteGroup("DBA"), {(u, f, "loses") for u in (ALICE, BOB)
+                          for f in ("/IT", "/IT/Databases")}, set(), set()),
+    (BreakInheritance("/IT/Databases"), set(), set(), set()),
+    (RestoreInheritance(PROD), {(ALICE, PROD, "gains"), (BOB, PROD, "gains"),
+                                (CAROL, PROD, "loses")},
+     {("disappears", c, s) for c, s in (("FOLDER_WITHOUT_OWNER", PROD),
+                                         ("GRANT_TO_DISABLED_USER", CAROL),
+                                         ("DIRECT_USER_GRANT", CAROL))}, set()),
+    (SetGrant("/HR", "Vault Admins", ("Owner",), "group"), {(SA, "/HR", "gains")},
+     {("disappears", "FOLDER_NOT_VISIBLE", "/HR")},
+     {("folder", "/HR", "newly visible"), ("secret", "/HR/payroll", "newly visible")}),
+]
+
+
+@pytest.mark.parametrize(("change", "access", "findings", "coverage"), CASES,
+                         ids=[c[0].kind for c in CASES])
+def test_each_change_type_on_the_small_tenant(small: tuple[Inventory, Inventory], change: Any,
+                                              access: set[Any], findings: set[Any],
+                                              coverage: set[Any]) -> None:
+    cloud, onprem = small
+    frames = {k: v.copy() for k, v in cloud.frames().items()}
+    result = audit.what_if(cloud, change, reference=onprem, tenant="acme")
+    assert rows(result.access, "user", "folder", "change") == access
+    assert rows(result.findings, "change", "code", "subject") == findings
+    assert rows(result.coverage, "kind", "path", "change") == coverage
+    assert change.describe() in result.summary()
+    for name, frame in cloud.frames().items():  # the inventories given are left as they were
+        assert frame.equals(frames[name]), name
+
+
+def test_secrets_follow_the_folders_whose_access_changes(
+        small: tuple[Inventory, Inventory]) -> None:
+    cloud, onprem = small
+    result = audit.what_if(cloud, RemoveMember("DBA", ALICE), reference=onprem)
+    assert rows(result.secrets, "user", "secret", "change") == {
+        (ALICE, "/IT/Databases/dev-db-sa", "loses")}  # it-root has permissions of its own
+
+
+def test_a_change_that_cannot_be_made_says_why(small: tuple[Inventory, Inventory]) -> None:
+    cloud, onprem = small
+    with pytest.raises(ChangeNotApplicable, match="inherits its grants from /IT"):
+        audit.what_if(cloud, RevokeGrant("/IT/Databases", "DBA"), reference=onprem)
+    with pytest.raises(ChangeNotApplicable, match="not a direct member of DBA"):
+        audit.what_if(cloud, RemoveMember("DBA", BOB), reference=onprem)  # through DBA Juniors
+    with pytest.raises(ChangeNotApplicable, match="root"):
+        audit.apply_changes(onprem, BreakInheritance("/IT"))
+    with pytest.raises(UnknownName, match="did you mean '/IT/Databases'"):
+        audit.apply_changes(onprem, RevokeGrant("/IT/Databasse", "DBA"))
+    # A revoke after breaking the inheritance is fine: the copy is revoked.
+    after = audit.apply_changes(onprem, [BreakInheritance("/IT/Databases"),
+                                         RevokeGrant("/IT/Databases", "DBA")])
+    access = audit.effective_access(after)
+    assert access.who_reaches("/IT/Databases")["user"].tolist() == [SA]
+
+
+def test_apply_changes_to_a_lone_inventory(small: tuple[Inventory, Inventory]) -> None:
+    cloud, onprem = small
+    # Without a reference, the cloud view can only lose folders: it cannot know the others.
+    after = audit.apply_changes(cloud, RevokeGrant(PROD, "Vault Admins"))
+    assert PROD not in set(after.containers["path"])
+    assert "prod-db-sa" not in set(after.privileged_data["name"])
+    disabled = audit.apply_changes(onprem, DisableUser(BOB))
+    assert BOB not in set(disabled.users["userName"])  # the on-prem connector lists no
+    assert "u2" not in set(disabled.group_members["member_id"])  # disabled users
+
+
+# --------------------------------------------------------------------------- exports
+ALL_CHANGES = [SetGrant("/HR", "Vault Admins", ("View", "Owner"), "group"),
+               RevokeGrant(PROD, "carol@acme.com", "user"), RemoveMember("DBA", ALICE),
+               BreakInheritance("/IT/Databases"), RestoreInheritance(PROD),
+               DisableUser(BOB), DeleteGroup("DBA Juniors")]
+
+
+def test_the_planned_changes_csv_reads_back_to_the_same_changes(
+        small: tuple[Inventory, Inventory], tmp_path: Any) -> None:
+    from opskit.csvfile import CsvFileError
+    from opskit.inputs.audit import read_planned_changes, write_planned_changes
+
+    path = write_planned_changes(ALL_CHANGES, tmp_path / "planned.csv")
+    planned = read_planned_changes(path, list(small))
+    assert audit.changes_of(planned) == ALL_CHANGES
+    # The grants the audit has always read are still there, as before.
+    grants = planned[planned["change"] == "grant"]  # the grants, as the audit reads them
+    assert grants[["folder", "principal", "principal_type"]].values.tolist() == [
+        ["/HR", "Vault Admins", "group"]]
+    assert grants["rights"].tolist() == [["View", "Owner"]]
+    old = tmp_path / "old.csv"
+    old.write_text("Folder Path,Principal,Rights\n/HR,DBA,Edit\n")
+    assert audit.changes_of(read_planned_changes(old, list(small))) == [
+        SetGrant("/HR", "DBA", ("Edit",), "group")]  # a grants-only file, as it always was
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Change,Folder Path,Principal,Rights,Group\nremove-member,,bob@acme.com,,\n"
+                   "rename,/HR,,,\n")
+    with pytest.raises(CsvFileError, match=r"line 2.*group column is empty"):
+        read_planned_changes(bad, list(small))
+    bad.write_text("Change,Folder Path,Principal,Rights\nrename,/HR,,\n")
+    with pytest.raises(CsvFileError, match="unknown change 'rename'"):
+        read_planned_changes(bad, list(small))
+
+
+def test_scim_plan_names_ids_in_paths_and_users_by_name(
+        small: tuple[Inventory, Inventory]) -> None:
+    cloud, onprem = small
+    plan = audit.scim_plan(cloud, ALL_CHANGES, reference=onprem)
+    steps = [(op.method, op.path) for op in plan.operations]
+    carol = next(i for i, c, p in zip(onprem.container_permissions["id"],
+                                      onprem.container_permissions["container_id"],
+                                      onprem.container_permissions["principal_id"],
+                                      strict=True) if (c, p) == ("f3", "u3"))
+    assert steps == [("POST", "ContainerPermissions"), ("DELETE", f"ContainerPermissions/{carol}"),
+                     ("PATCH", "Groups/g1"), ("PUT", "Users/u2"), ("DELETE", "Groups/g3")]
+    assert plan.operations[0].body["group"] == {"value": "g2"}
+    assert "keeps only the first right" in plan.operations[0].summary
+    assert plan.operations[2].members == "remove: alice@acme.com (u1)"  # as the cloud lists
+    assert plan.operations[3].body["active"] is False
+    assert [(m.code, m.subjects) for m in plan.manual] == [
+        ("break-inheritance", ("/IT/Databases",)), ("restore-inheritance", (PROD,))]
+    assert "no SCIM operation" in str(plan)
+
+
+def test_the_scim_plan_sent_makes_what_the_what_if_predicted(scim: Any) -> None:
+    """Sent to the practice tenant's cloud connector, the plan's operations leave the tenant as
+    the what-if said."""
+    sb = scim.sb
+
+    def views() -> tuple[Inventory, Inventory]:
+        return (fetch_inventory(cloud_profile(sb), progress=False, secret_permissions=True),
+                fetch_inventory(onprem_profile(sb), progress=False, secret_permissions=True))
+
+    cloud, onprem = views()
+    changes = [RevokeGrant(PROD, "carol@acme.com"), RemoveMember("DBA", ALICE),
+               SetGrant("/IT", BOB, ("View",)), DisableUser("carol@acme.com"),
+               DeleteGroup("DBA Juniors")]
+    predicted = audit.what_if(cloud, changes, reference=onprem, tenant="acme")
+    plan = audit.scim_plan(cloud, changes, reference=onprem)
+    assert not plan.manual and not plan.skipped
+    for op in plan.operations:
+        answer = scim.cloud.request(op.method, op.path, json=op.body or None)
+        assert answer.status_code < 300, (op.method, op.path, answer.text)
+    rerun = audit.audit_permissions(*views(), tenant="acme")
+    assert outcome(predicted.after) == outcome(rerun)

@@ -23,6 +23,7 @@ from ._changes import (
     RestoreInheritance,
     RevokeGrant,
     SetGrant,
+    changes_of,
 )
 from ._coverage import Coverage, FolderView, coverage, folder_view
 from ._drift import Drift, drift, grants
@@ -30,12 +31,13 @@ from ._findings import infer_service_account, permission_findings
 from ._folders import RIGHTS
 from ._names import UnknownName
 from ._views import View
-from ._whatif import ChangeNotApplicable, WhatIf, apply_changes, what_if
+from ._whatif import ChangeNotApplicable, WhatIf, apply_changes, scim_plan, what_if
 
 __all__ = [
     "DIRECT", "RIGHTS", "Access", "BreakInheritance", "Change", "ChangeNotApplicable",
     "Coverage", "DeleteGroup", "DisableUser", "Drift", "FolderView", "PermissionAudit",
     "RemoveMember", "RestoreInheritance", "RevokeGrant", "SetGrant", "UnknownName", "View",
-    "WhatIf", "apply_changes", "audit_permissions", "coverage", "drift", "effective_access",
-    "folder_view", "grants", "infer_service_account", "permission_findings", "what_if",
+    "WhatIf", "apply_changes", "audit_permissions", "changes_of", "coverage", "drift",
+    "effective_access", "folder_view", "grants", "infer_service_account",
+    "permission_findings", "scim_plan", "what_if",
 ]

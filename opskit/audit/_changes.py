@@ -8,7 +8,7 @@ optional ``Change`` column of that file adds (docs/audit.md, "Planned changes CS
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 PrincipalType = Literal["user", "group"]
 
@@ -109,3 +109,59 @@ Change = (SetGrant | RevokeGrant | RemoveMember | BreakInheritance | RestoreInhe
 CHANGE_TYPES: tuple[type[Change], ...] = (SetGrant, RevokeGrant, RemoveMember, BreakInheritance,
                                           RestoreInheritance, DisableUser, DeleteGroup)
 KINDS: dict[str, type[Change]] = {c.kind: c for c in CHANGE_TYPES}
+
+
+# --------------------------------------------------------------------------- as CSV lines
+PLANNED_HEADERS = ("Change", "Folder Path", "Principal", "Principal Type", "Rights", "Group")
+
+
+def planned_rows(changes: list[Change]) -> list[dict[str, str]]:
+    """The changes as lines of a planned-changes CSV (``PLANNED_HEADERS``)."""
+    rows = []
+    for c in changes:
+        row = dict.fromkeys(PLANNED_HEADERS, "")
+        row["Change"] = c.kind
+        if isinstance(c, SetGrant | RevokeGrant | BreakInheritance | RestoreInheritance):
+            row["Folder Path"] = c.folder
+        if isinstance(c, SetGrant | RevokeGrant):
+            row["Principal"] = c.principal
+            row["Principal Type"] = (c.principal_type or "").title()
+        if isinstance(c, SetGrant):
+            row["Rights"] = ";".join(c.rights)
+        if isinstance(c, RemoveMember):
+            row["Group"], row["Principal"], row["Principal Type"] = c.group, c.user, "User"
+        if isinstance(c, DisableUser):
+            row["Principal"], row["Principal Type"] = c.user, "User"
+        if isinstance(c, DeleteGroup):
+            row["Principal"], row["Principal Type"] = c.group, "Group"
+        rows.append(row)
+    return rows
+
+
+def changes_of(planned: Any) -> list[Change]:
+    """The changes a planned-changes frame holds (``opskit.inputs.audit.read_planned_changes``):
+    each line a change; a file without a Change column holds grants to set."""
+    out: list[Change] = []
+    columns = planned.columns
+    n = len(planned)
+    kinds = planned["change"].tolist() if "change" in columns else ["grant"] * n
+    groups = planned["group"].tolist() if "group" in columns else [None] * n
+    given = planned["type_given"].tolist() if "type_given" in columns else [True] * n
+    for kind, folder, principal, ptype, rights, group, typed in zip(
+            kinds, planned["folder"].tolist(), planned["principal"].tolist(),
+            planned["principal_type"].tolist(), planned["rights"].tolist(), groups, given,
+            strict=True):
+        shown = ptype if typed else None
+        if kind == "grant":
+            out.append(SetGrant(folder, principal, tuple(rights), shown))
+        elif kind == "revoke":
+            out.append(RevokeGrant(folder, principal, shown))
+        elif kind == "remove-member":
+            out.append(RemoveMember(group, principal))
+        elif kind == "disable-user":
+            out.append(DisableUser(principal))
+        elif kind == "delete-group":
+            out.append(DeleteGroup(principal))
+        else:
+            out.append(KINDS[kind](folder))  # type: ignore[call-arg]
+    return out

@@ -653,3 +653,115 @@ def what_if(cloud: Any, changes: Sequence[Change] | Change, *, reference: Any = 
                   _secrets_diff(access, before, after), findings_diff(before.findings,
                                                                       after.findings),
                   coverage_diff(before, after, cloud, cloud_after))
+
+
+# --------------------------------------------------------------------------- as SCIM operations
+INHERITANCE_STEPS = (
+    "In Secret Server, open the folder and its Folder Permissions (Edit).",
+    "Turn 'Inherit Permissions' off (a copy of the inherited grants stays as the folder's "
+    "own) or on (the folder's own grants are dropped), then Save.",
+)
+
+
+def scim_plan(cloud: Any, changes: Sequence[Change] | Change, *, reference: Any = None) -> Any:
+    """The SCIM operations a dry run would send to make ``changes``, in order, as a
+    :class:`opskit.groupgap.RemediationPlan` (the shape the group-gap plan has): ``method`` and
+    ``path`` (ids, relative to the SCIM base) and ``body``; summaries name users by userName.
+    Nothing is sent. Inheritance has no SCIM operation (Delinea documents no attribute for
+    it): those changes are ``manual`` steps. docs/audit.md maps each change to its operation.
+    """
+    from ..groupgap import ManualAction, Operation, RemediationPlan
+    from ..groupgap._plan import _members_text
+    from ..scim import filters, urns
+
+    changes = [changes] if not isinstance(changes, Sequence) else list(changes)
+    ref_inv = reference.inventory if isinstance(reference, FolderView) else reference
+    model = _model(ref_inv if ref_inv is not None else cloud)
+    names = _Names([cloud] + ([ref_inv] if ref_inv is not None else []))
+    user_names = {uid: name for name_id in names.users.values() for uid, name in [name_id]}
+    ops: list[Any] = []
+    manual: list[Any] = []
+    skipped: list[str] = []
+
+    def permission(fid: str, kind: str, pid: str) -> _Grant | None:
+        return next((g for g in model.own.get(fid, []) if (g.principal_type, g.principal_id)
+                     == (kind, pid)), None) if not model.inherits.get(fid) else None
+
+    def delete(grant: _Grant, change: Change, subject: str, why: str) -> None:
+        if grant.id.startswith("whatif."):
+            skipped.append(f"{change.describe()}: the permission is the copy Secret Server "
+                           "makes when an earlier change breaks the folder's inheritance; its "
+                           "id is known only then: delete it after that step")
+            return
+        ops.append(Operation("DELETE", f"ContainerPermissions/{grant.id}", {}, why,
+                             change.kind, subject))
+
+    for change in changes:
+        if isinstance(change, SetGrant | RevokeGrant):
+            fid = names.folder(model, change.folder)
+            kind, pid, pname = names.principal(change.principal, change.principal_type)
+            who = f"{kind} {pname}"
+            if isinstance(change, RevokeGrant):
+                grant = permission(fid, kind, pid)
+                _apply_one(model, names, change)  # refuses an inherited or absent grant
+                assert grant is not None
+                delete(grant, change, change.folder,
+                       f"delete the permission of {who} on {change.folder}")
+                continue
+            inherits = bool(model.inherits.get(fid))
+            if inherits and any((g.principal_type, g.principal_id) == (kind, pid)
+                                for g in model.own.get(model.source(fid), [])):
+                skipped.append(f"{change.describe()}: {who} inherits a grant there, and the "
+                               "copy made when the POST breaks the inheritance would clash "
+                               "with the new one: break the inheritance in Secret Server "
+                               "first, then delete the copy and add the grant")
+                _apply_one(model, names, change)
+                continue
+            old = permission(fid, kind, pid)
+            if old is not None:
+                delete(old, change, change.folder, f"delete the permission of {who} on "
+                       f"{change.folder} (the cloud connector changes none in place: delete, "
+                       "then add)")
+            grant_body = {"schemas": [urns.CONTAINER_PERMISSION], "container": {"value": fid},
+                          kind: {"value": pid}, "rights": list(change.rights)}
+            ops.append(Operation(
+                "POST", "ContainerPermissions", grant_body,
+                f"give {who} {', '.join(change.rights)} on {change.folder}" + (
+                    "; Secret Server first breaks the folder's inheritance, copying what it "
+                    "inherited" if inherits else "")
+                + ("; the cloud connector keeps only the first right"
+                   if len(change.rights) > 1 else ""),
+                change.kind, change.folder))
+        elif isinstance(change, RemoveMember):
+            gid, gname = names.group(change.group)
+            uid, _ = names.user(change.user)
+            ops.append(Operation(
+                "PATCH", f"Groups/{gid}", {"schemas": [urns.PATCH_OP], "Operations": [
+                    {"op": "remove", "path": f"members[{filters.eq('value', uid)}]"}]},
+                f"remove 1 direct member of {gname!r}", change.kind, gname,
+                "remove: " + _members_text([uid], user_names)))
+        elif isinstance(change, DisableUser):
+            uid, uname = names.user(change.user)
+            row = names.user_rows.get(uid, {})
+            body: dict[str, Any] = {"schemas": [urns.USER], "id": uid, "userName": uname,
+                                    "active": False}
+            if isinstance(row.get("displayName"), str):
+                body["displayName"] = row["displayName"]
+            if isinstance(row.get("email"), str):
+                body["emails"] = [{"value": row["email"], "type": "work", "primary": True}]
+            ops.append(Operation("PUT", f"Users/{uid}", body,
+                                 f"disable user {uname} (the whole user, active false)",
+                                 change.kind, uname, _members_text([uid], user_names)))
+        elif isinstance(change, DeleteGroup):
+            gid, gname = names.group(change.group)
+            ops.append(Operation("DELETE", f"Groups/{gid}", {},
+                                 f"delete group {gname!r} (its grants and memberships go too)",
+                                 change.kind, gname))
+        else:
+            manual.append(ManualAction(
+                change.kind, (change.folder,),
+                f"{change.describe()}: no SCIM operation; Delinea documents no SCIM attribute "
+                "for a folder's inheritance, so do it in Secret Server", INHERITANCE_STEPS))
+        _apply_one(model, names, change)
+    return RemediationPlan(ops, manual, skipped)
+
