@@ -434,3 +434,16 @@ def test_the_scim_plan_sent_makes_what_the_what_if_predicted(scim: Any) -> None:
         assert answer.status_code < 300, (op.method, op.path, answer.text)
     rerun = audit.audit_permissions(*views(), tenant="acme")
     assert outcome(predicted.after) == outcome(rerun)
+
+
+def test_the_what_if_view_shows_the_summary_and_each_part(
+        small: tuple[Inventory, Inventory]) -> None:
+    from opskit.widgets import WhatIfView, what_if
+
+    cloud, onprem = small
+    view = what_if(cloud, RevokeGrant(PROD, "Vault Admins"), reference=onprem, tenant="acme")
+    assert isinstance(view, WhatIfView)
+    html = view._repr_html_()
+    assert "revoke the grant of &#x27;Vault Admins&#x27; on /IT/Databases/Prod" in html
+    assert "FOLDER_NOT_VISIBLE" in html and "newly hidden" in html
+    assert set(view.tables()) == {"access", "secrets", "findings", "coverage"}
