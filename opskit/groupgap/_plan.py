@@ -376,6 +376,11 @@ class ApplyResult:
 
 async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResult,
                    on_done: Callable[[Operation], None] | None) -> None:
+    # A what-if plan (opskit.audit.scim_plan) also holds PUT and DELETE: not this function's.
+    other = sorted({op.method for op in plan.operations} - {"POST", "PATCH"})
+    if other:
+        raise ValueError(f"this plan holds {', '.join(other)} operations, which only a what-if "
+                         "plan has: apply_plan sends a group-gap plan (POST and PATCH) only")
     pending = list(plan.operations)
     while pending:
         op = pending[0]
