@@ -13,11 +13,18 @@ controls to it.
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .audit import Why, compare, why
+from .errors import ConfigError, OpskitError
+from .inventory import load_snapshot
 from .report.display import headless
 from .report.escaping import html_text, visible
 
@@ -97,6 +104,62 @@ def default_choice(access: Any) -> tuple[str, str | None]:
     return "folder", (folders[0] if folders else None)
 
 
+def why_options(access: Any, kind: str, name: str) -> list[tuple[str, tuple[str, str]]]:
+    """What a Why can be asked about beside the ``name`` shown, as (label, (kind, name)) pairs:
+    the users who reach a folder or secret (strongest first, as the table lists them), or the
+    folders then the secrets a user reaches; none for a group (a Why is of one user)."""
+    if kind in ("folder", "secret"):
+        users = reach_table(access, kind, name)
+        listed = users["user"].astype(str).drop_duplicates().tolist() if len(users) else []
+        return [(user, ("user", user)) for user in listed]
+    if kind == "user":
+        folders = access.what_user_reaches(name, strongest=True)["folder"].astype(str)
+        secrets = access.secrets_user_reaches(name)["secret"].astype(str)
+        return ([(f"folder {f}", ("folder", f)) for f in folders.drop_duplicates()]
+                + [(f"secret {s}", ("secret", s)) for s in secrets.drop_duplicates()])
+    return []
+
+
+def why_for(access: Any, kind: str, name: str, other: tuple[str, str]) -> Why:
+    """The :class:`opskit.audit.Why` for the ``name`` shown (of ``kind``) and ``other``, a value
+    of :func:`why_options`: one is the user, the other the folder or secret."""
+    if kind == "user":
+        user, (target_kind, target) = name, other
+    else:
+        user, target_kind, target = other[1], kind, name
+    if target_kind == "secret":
+        return why(access, user, secret=target)
+    return why(access, user, target)
+
+
+def why_html(answer: Why, *, table: bool = True) -> str:
+    """A Why as HTML: the summary, where the grants are set, every path (strongest first: a
+    table, or a numbered list with ``table=False``) and the single changes that remove the
+    access."""
+    parts = [f"<p><b>{html_text(answer.summary())}</b></p>"]
+    if answer.reaches and answer.granted_on is not None:
+        where = f"Inheritance root: grants set on {answer.granted_on}"
+        if answer.inherits_through:
+            where += ", inherited by " + ", ".join(answer.inherits_through)
+        parts.append(f"<p>{html_text(where)}.</p>")
+    if answer.note:
+        parts.append(f"<p><em>{html_text(answer.note)}</em></p>")
+    if answer.reaches:
+        if table:
+            parts.append(_html_table(answer.table().reset_index()))
+        else:
+            items = "".join(
+                f"<li>{html_text(p.right)}: {html_text(p.principal_type)} "
+                f"{html_text(p.principal)} ({html_text(p.rights)}) set on "
+                f"{html_text(p.granted_on)}, via {html_text(p.via)}</li>"
+                for p in answer.paths.itertuples(index=False))
+            parts.append(f"<ol>{items}</ol>")
+        if answer.removals:
+            items = "".join(f"<li>{html_text(c.text)}</li>" for c in answer.removals)
+            parts.append(f"<p>Each of these alone removes it:</p><ul>{items}</ul>")
+    return "".join(parts)
+
+
 def _caption(kind: str, name: str, frame: pd.DataFrame, start: int = 0,
              stop: int = ROWS) -> str:
     """What the table is and how much of it shows: rows ``start`` to ``stop`` (0-based,
@@ -123,6 +186,14 @@ def _html_table(frame: pd.DataFrame, start: int = 0, stop: int = ROWS) -> str:
     return shown.to_html(index=False, escape=True, border=0, classes="opskit-explorer")
 
 
+def _static_why(answer: Why) -> str:
+    call = (f"opskit.audit.why(access, {answer.user!r}, "
+            + (f"secret={answer.subject!r})" if answer.kind == "secret"
+               else f"{answer.subject!r})"))
+    return (f"<h4>Why {html_text(answer.user)} reaches {html_text(answer.subject)}</h4>"
+            + why_html(answer, table=False) + f"<p><em>Any other pair: {html_text(call)}.</em></p>")
+
+
 class StaticExplorer:
     """What a headless run shows in place of the explorer: a note and one table."""
 
@@ -132,6 +203,10 @@ class StaticExplorer:
         self.kind = kind or "folder"
         self.name = name
         self.table = reach_table(access, self.kind, name) if name else pd.DataFrame()
+        # One meaningful Why beside the table: its first row's user (or a user's first folder)
+        options = why_options(access, self.kind, name) if name else []
+        self.why: Why | None = (why_for(access, self.kind, name, options[0][1])
+                                if name and options else None)
 
     def _repr_html_(self) -> str:
         note = ("<p><em>The explorer is interactive: open this notebook in JupyterLab to pick "
@@ -141,7 +216,8 @@ class StaticExplorer:
         rest = (f" Every row: opskit.widgets.reach_table(access, {self.kind!r}, {self.name!r})."
                 if len(self.table) > ROWS else "")
         return (note + " Shown here: " + html_text(_caption(self.kind, self.name, self.table))
-                + "." + html_text(rest) + "</em></p>" + _html_table(self.table))
+                + "." + html_text(rest) + "</em></p>" + _html_table(self.table)
+                + (_static_why(self.why) if self.why is not None else ""))
 
     def __repr__(self) -> str:
         return f"StaticExplorer({self.kind}={self.name!r}, {len(self.table)} rows)"
@@ -179,14 +255,31 @@ class AccessExplorer:
         self.pager = w.HBox([self.previous, self.next, self.all_rows],
                             layout=w.Layout(display="none"))
         self.output = w.Output()
-        self.widget = w.VBox([self.kind, self.search, self.pick, self.status, self.pager,
-                              self.output])
+        # The Why of the name shown and a second pick (a user, or a user's folder or secret);
+        # made after the table's widgets so a frontend meets those first, as before.
+        self.why: Why | None = None  # the Why shown
+        self.why_prompt = w.HTML()
+        self.why_pick = w.Dropdown(options=[], value=None, description="Why for",
+                                   layout=w.Layout(width="95%"))
+        self.why_output = w.Output()
+        self.why_box = w.VBox([self.why_prompt, self.why_pick, self.why_output],
+                              layout=w.Layout(display="none"))
+        self.explore = w.VBox([self.kind, self.search, self.pick, self.status, self.pager,
+                               self.output, self.why_box])
+        # One tab per panel: "Explore" (the table and its Why); other panels add a tab.
+        self.tabs = w.Tab(children=[self.explore], titles=["Explore"])
+        self.widget = self.tabs
+        for widget, css in ((self.why_pick, "opskit-why-pick"), (self.why_output, "opskit-why"),
+                            (self.why_box, "opskit-why-panel"),
+                            (self.explore, "opskit-explore"), (self.tabs, "opskit-explorer-tabs")):
+            widget.add_class(css)
         self.kind.observe(self._on_kind, names="value")
         self.search.observe(self._on_search, names="value")
         self.pick.observe(self._on_pick, names="value")
         self.previous.on_click(lambda _: self._page(self.start - ROWS))
         self.next.on_click(lambda _: self._page(self.start + ROWS))
         self.all_rows.observe(lambda _: self._page(0), names="value")
+        self.why_pick.observe(self._on_why_pick, names="value")
         self._refill()
         if name is not None:
             self.show(kind, name)
@@ -238,6 +331,38 @@ class AccessExplorer:
         self.table = (reach_table(self.access, self.kind.value, name) if name
                       else pd.DataFrame())
         self._draw()
+        self._refill_why()
+
+    def _refill_why(self) -> None:
+        """Offer a Why for the name shown: nothing picked until a second pick."""
+        kind, name = self.kind.value, self.shown
+        options = why_options(self.access, kind, name) if name else []
+        self._quiet = True
+        try:
+            self.why_pick.options = options
+            self.why_pick.value = None
+        finally:
+            self._quiet = False
+        self.why_box.layout.display = "flex" if options else "none"
+        self.why_prompt.value = ("" if not options else
+                                 f"<b>Why</b> does a user reach {html_text(name)}? Pick the user."
+                                 if kind != "user" else
+                                 f"<b>Why</b> does {html_text(name)} reach a folder or secret? "
+                                 "Pick it.")
+        self._render_why(None)
+
+    def _on_why_pick(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self._render_why(change["new"])
+
+    def _render_why(self, other: tuple[str, str] | None) -> None:
+        from IPython.display import HTML
+
+        self.why_output.outputs = ()
+        self.why = (why_for(self.access, self.kind.value, self.shown, other)
+                    if other and self.shown else None)
+        if self.why is not None:
+            self.why_output.append_display_data(HTML(why_html(self.why)))
 
     def _page(self, start: int) -> None:
         self.start = max(0, min(start, len(self.table) - 1))
@@ -273,6 +398,17 @@ class AccessExplorer:
             self._render(name)
         return self.table
 
+    def show_why(self, other: str) -> Why | None:
+        """Pick ``other`` in the Why list as if by hand (a user beside the folder or secret
+        shown; a folder or secret path beside the user shown); returns the Why."""
+        hits = [value for _, value in self.why_pick.options if value[1] == other]
+        if not hits:
+            shown = f"{KINDS[self.kind.value].lower()} {self.shown}" if self.shown else "nothing"
+            raise ValueError(f"{other!r} is not among the Why choices for {shown}: "
+                             "show a folder, secret or user first, then pick one it lists")
+        self.why_pick.value = hits[0]
+        return self.why
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
@@ -294,3 +430,160 @@ def explorer(access: Any, *, kind: str = "folder", name: str | None = None,
     if not interactive:
         return StaticExplorer(access, kind if name else None, name)
     return AccessExplorer(access, kind, name)
+
+
+# ------------------------------------------------------------------ two snapshots compared
+def snapshot_folders(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+                     ) -> list[Path]:
+    """The snapshots ``source`` names, oldest first: a snapshot folder (written by ``opskit
+    inventory --out`` or :func:`opskit.inventory.save_snapshot`), a folder holding snapshot
+    folders, or a list of either. Fewer than two is refused: a comparison needs two."""
+    sources = [source] if isinstance(source, str | os.PathLike) else list(source)
+    found: list[Path] = []
+    for item in sources:
+        path = Path(item).expanduser()
+        if (path / "manifest.json").is_file():
+            found.append(path)
+        elif path.is_dir():
+            found += [p for p in path.iterdir() if (p / "manifest.json").is_file()]
+        else:
+            raise ConfigError(f"{path} is not a folder",
+                              "name a snapshot folder (written by `opskit inventory --out`) "
+                              "or a folder holding snapshot folders")
+    if len(found) < 2:
+        named = ", ".join(str(Path(s)) for s in sources)
+        raise ConfigError(f"{len(found)} snapshot(s) in {named}: comparing needs two",
+                          "take another with `opskit inventory --profile P --out DIR`, "
+                          "a folder beside the first")
+    return sorted(set(found), key=lambda p: (taken_at(p), str(p)))
+
+
+def taken_at(snapshot: Path) -> str:
+    """When a snapshot's inventory was fetched, as its manifest says ("" when it does not)."""
+    try:
+        meta = json.loads((snapshot / "manifest.json").read_text()).get("meta") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return str(meta.get("fetched_at") or "")
+
+
+def snapshot_label(snapshot: Path) -> str:
+    when = taken_at(snapshot)
+    return f"{snapshot.name} ({when})" if when else snapshot.name
+
+
+def comparison_html(result: Any, rows: int = ROWS) -> str:
+    """A :class:`opskit.audit.Comparison` as HTML: the summary, its notes, then per section
+    (grants, members, folders, users, secrets, findings) what was added and removed, the first
+    ``rows`` rows of each."""
+    parts = [f"<p><b>{html_text(result.summary())}</b></p>"]
+    parts += [f"<p><em>{html_text(note)}</em></p>" for note in result.notes]
+    for name, table in result.tables().items():
+        counts = ", ".join(f"{v} {k}" for k, v in result.counts()[name].items()) or "no change"
+        shown = (f"; the first {rows} of {len(table):,} shown (Comparison.{name} holds all)"
+                 if len(table) > rows else "")
+        parts.append(f"<h4>{html_text(name)}: {html_text(counts + shown)}</h4>")
+        if len(table):
+            parts.append(_html_table(table, 0, rows))
+    return "".join(parts)
+
+
+class _Snapshots:
+    """Snapshots read once each, compared in pairs."""
+
+    def __init__(self, paths: list[Path], service_account: str | None = None):
+        self.paths = paths
+        self.service_account = service_account
+        self._read: dict[Path, Any] = {}
+
+    def compare(self, before: Path, after: Path) -> Any:
+        for path in (before, after):
+            if path not in self._read:
+                self._read[path] = load_snapshot(path)
+        return compare(self._read[before], self._read[after],
+                       service_account=self.service_account)
+
+
+class StaticCompare:
+    """What a headless run shows in place of :class:`SnapshotCompare`: the two newest
+    snapshots compared, as tables."""
+
+    def __init__(self, paths: list[Path], service_account: str | None = None):
+        self.before, self.after = paths[-2], paths[-1]
+        self.comparison = _Snapshots(paths, service_account).compare(self.before, self.after)
+
+    def _repr_html_(self) -> str:
+        return (f"<p><em>Comparing is interactive: open this notebook in JupyterLab to pick any "
+                f"two snapshots. Shown here: {html_text(self.before.name)} → "
+                f"{html_text(self.after.name)}, the two newest.</em></p>"
+                + comparison_html(self.comparison))
+
+    def __repr__(self) -> str:
+        return f"StaticCompare({self.before.name} → {self.after.name})"
+
+
+class SnapshotCompare:
+    """Two inventory snapshots compared: pick ``before`` and ``after`` (two dropdowns, the two
+    newest at first) and :attr:`output` shows what was added and removed between them;
+    :attr:`comparison` is the :class:`opskit.audit.Comparison` shown (None when the pair
+    cannot be compared: :attr:`output` says why)."""
+
+    def __init__(self, paths: list[Path], service_account: str | None = None):
+        import ipywidgets as w
+
+        self._snapshots = _Snapshots(paths, service_account)
+        self.comparison: Any = None
+        options = [(snapshot_label(p), p) for p in paths]
+        self.before = w.Dropdown(options=options, value=paths[-2], description="Before",
+                                 layout=w.Layout(width="48%"))
+        self.after = w.Dropdown(options=options, value=paths[-1], description="After",
+                                layout=w.Layout(width="48%"))
+        self.output = w.Output()
+        self.widget = w.VBox([w.HBox([self.before, self.after]), self.output])
+        for widget, css in ((self.before, "opskit-compare-before"),
+                            (self.after, "opskit-compare-after"),
+                            (self.output, "opskit-compare-output"),
+                            (self.widget, "opskit-compare")):
+            widget.add_class(css)
+        self.before.observe(lambda _: self._render(), names="value")
+        self.after.observe(lambda _: self._render(), names="value")
+        self._render()
+
+    def _render(self) -> None:
+        from IPython.display import HTML
+
+        self.output.outputs = ()
+        self.comparison = None
+        if self.before.value == self.after.value:
+            html = "<p><em>Pick two different snapshots.</em></p>"
+        else:
+            try:
+                self.comparison = self._snapshots.compare(self.before.value, self.after.value)
+            except OpskitError as e:  # two tenants, the wrong order, an altered snapshot
+                html = f"<p><b>Cannot compare:</b> {html_text(str(e))}</p>"
+            else:
+                html = comparison_html(self.comparison)
+        self.output.append_display_data(HTML(html))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def snapshot_compare(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
+                     service_account: str | None = None,
+                     interactive: bool | None = None) -> SnapshotCompare | StaticCompare:
+    """Compare two inventory snapshots in a notebook cell (leave it as the cell's value).
+
+    ``source``: a folder holding snapshot folders (e.g. ``snapshots/acme``, filled by ``opskit
+    inventory --profile acme --out snapshots/acme/DATE``), or a list of snapshot folders.
+    ``service_account``: as :func:`opskit.audit.compare` (default: inferred; an on-prem
+    snapshot needs it named). Interactive unless the notebook runs headless: then the two
+    newest compared, as tables.
+    """
+    paths = snapshot_folders(source)
+    if interactive is None:
+        interactive = not headless()
+    cls = SnapshotCompare if interactive else StaticCompare
+    return cls(paths, service_account)
