@@ -7,8 +7,13 @@ and see who reaches it or what it reaches, with the path (``via``) of every gran
 (:func:`opskit.report.headless`) nothing is interactive and nothing waits: it renders one static
 table (who reaches a default folder, its first page) with a note instead.
 
-The table for a choice is :func:`reach_table`, a plain function; the widget only wires the
-controls to it.
+Beside a folder, secret or user shown, a second pick gives the :class:`opskit.audit.Why` of one
+user and one folder or secret (:func:`why_options`, :func:`why_for`, :func:`why_html`).
+:func:`snapshot_compare` picks two inventory snapshots and shows what changed between them
+(:func:`opskit.audit.compare`).
+
+The table for a choice is :func:`reach_table`, a plain function; the widgets only wire the
+controls to the plain functions.
 """
 
 from __future__ import annotations
