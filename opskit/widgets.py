@@ -36,6 +36,7 @@ from .report.escaping import html_text, visible
 KINDS = {"folder": "Folder", "user": "User", "group": "Group", "secret": "Secret"}
 MATCHES = 200  # names listed at once; type to narrow the list down
 ROWS = 100  # table rows per page; the pager's buttons (or "show all") give the others
+WHY_CHOICES = 1000  # second picks a Why dropdown lists; AccessExplorer.show_why takes any
 DESCRIBE = {
     "folder": "who reaches `{name}`, strongest right first",
     "user": "what `{name}` reaches: each folder with the strongest right and its path",
@@ -263,6 +264,7 @@ class AccessExplorer:
         # The Why of the name shown and a second pick (a user, or a user's folder or secret);
         # made after the table's widgets so a frontend meets those first, as before.
         self.why: Why | None = None  # the Why shown
+        self._why_all: list[tuple[str, tuple[str, str]]] = []  # every second pick, listed or not
         self.why_prompt = w.HTML()
         self.why_pick = w.Dropdown(options=[], value=None, description="Why for",
                                    layout=w.Layout(width="95%"))
@@ -341,7 +343,8 @@ class AccessExplorer:
     def _refill_why(self) -> None:
         """Offer a Why for the name shown: nothing picked until a second pick."""
         kind, name = self.kind.value, self.shown
-        options = why_options(self.access, kind, name) if name else []
+        self._why_all = why_options(self.access, kind, name) if name else []
+        options = self._why_all[:WHY_CHOICES]  # a dropdown of 10,000s would stall the page
         self._quiet = True
         try:
             self.why_pick.options = options
@@ -349,11 +352,13 @@ class AccessExplorer:
         finally:
             self._quiet = False
         self.why_box.layout.display = "flex" if options else "none"
+        more = (f" (the first {WHY_CHOICES:,} of {len(self._why_all):,} listed; "
+                "AccessExplorer.show_why picks any)" if len(self._why_all) > WHY_CHOICES else "")
         self.why_prompt.value = ("" if not options else
-                                 f"<b>Why</b> does a user reach {html_text(name)}? Pick the user."
-                                 if kind != "user" else
+                                 f"<b>Why</b> does a user reach {html_text(name)}? Pick the "
+                                 f"user{html_text(more)}." if kind != "user" else
                                  f"<b>Why</b> does {html_text(name)} reach a folder or secret? "
-                                 "Pick it.")
+                                 f"Pick it{html_text(more)}.")
         self._render_why(None)
 
     def _on_why_pick(self, change: dict[str, Any]) -> None:
@@ -406,12 +411,19 @@ class AccessExplorer:
     def show_why(self, other: str) -> Why | None:
         """Pick ``other`` in the Why list as if by hand (a user beside the folder or secret
         shown; a folder or secret path beside the user shown); returns the Why."""
-        hits = [value for _, value in self.why_pick.options if value[1] == other]
+        hits = [option for option in self._why_all if option[1][1] == other]
         if not hits:
             shown = f"{KINDS[self.kind.value].lower()} {self.shown}" if self.shown else "nothing"
             raise ValueError(f"{other!r} is not among the Why choices for {shown}: "
                              "show a folder, secret or user first, then pick one it lists")
-        self.why_pick.value = hits[0]
+        if hits[0] not in self.why_pick.options:  # beyond the first WHY_CHOICES: list it
+            self._quiet = True
+            try:
+                self.why_pick.options = (*self.why_pick.options, hits[0])
+                self.why_pick.value = None
+            finally:
+                self._quiet = False
+        self.why_pick.value = hits[0][1]
         return self.why
 
     def _ipython_display_(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from opskit import audit
+from opskit import audit, widgets
 from opskit.config import connect
 from opskit.errors import ConfigError
 from opskit.inventory import Inventory, save_snapshot
@@ -90,6 +90,18 @@ def test_the_why_follows_the_second_pick(access: Any) -> None:
         ui.show_why("hannah.wang@acme.com")
     ui.kind.value = "folder"  # switching kind shows nothing, so offers no Why
     assert ui.why_pick.options == () and why_shown(ui) == ""
+
+
+def test_a_long_why_list_is_cut_and_any_choice_is_still_one_call_away(
+        access: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(widgets, "WHY_CHOICES", 2)
+    ui = AccessExplorer(access, "folder", FOLDER)
+    users = access.who_reaches(FOLDER)["user"].tolist()
+    assert len(users) > 2 and len(ui.why_pick.options) == 2
+    assert f"the first 2 of {len(users)} listed" in ui.why_prompt.value
+    answer = ui.show_why(users[-1])  # not listed: listed now, and picked
+    assert answer is not None and answer.user == users[-1]
+    assert ui.why_pick.value == ("user", users[-1]) and users[-1] in why_shown(ui)
 
 
 def test_the_widgets_can_be_found_by_their_classes(access: Any) -> None:
