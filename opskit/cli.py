@@ -271,7 +271,8 @@ def _run(args: argparse.Namespace) -> int:
     for notebook in args.notebooks:
         try:
             result = run_notebook(notebook, profile=profile, parameters=parameters,
-                                  out_dir=args.out, fail_on=args.fail_on)
+                                  out_dir=args.out, fail_on=args.fail_on,
+                                  single_file=args.single_file)
         except OpskitError as exc:
             if not keep_going:
                 raise
@@ -325,7 +326,7 @@ def _report(args: argparse.Namespace) -> int:
     print(f"running {len(notebooks)} notebook(s) on {len(profiles)} profile(s), "
           f"{min(args.jobs, len(profiles))} at a time", flush=True)
     outcomes = run_tenants(profiles, notebooks, out_dir=out, fail_on=args.fail_on,
-                           jobs=args.jobs, on_done=done)
+                           jobs=args.jobs, on_done=done, single_file=args.single_file)
     index_html = rebuild_index(out)  # once more: tenants finishing together may race on it
     print()
     print(summary_table(outcomes))
@@ -340,6 +341,10 @@ def _report(args: argparse.Namespace) -> int:
         print(f"findings at or above {args.fail_on} (exit 1): {', '.join(flagged)}")
     print(f"index: {index_html}")
     return worst([o.exit_code for o in outcomes])
+
+
+_HELP_SINGLE_FILE = ("embed plotly.js in each report.html (4.8 MB each; opens anywhere) instead "
+                     "of linking one copy in <out>/_static/")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -414,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="lowest severity that fails the run (default: high)")
     run.add_argument("--json", action="store_true",
                      help="one JSON list of run summaries on stdout")
+    run.add_argument("--single-file", action="store_true", help=_HELP_SINGLE_FILE)
     run.set_defaults(func=_run)
 
     rep = sub.add_parser("report", help="run notebooks for one or more profiles, each tenant "
@@ -427,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="tenants at a time, 1 or more (default: 2)")
     rep.add_argument("--fail-on", default="high", choices=severities,
                      help="lowest severity that fails a run (default: high)")
+    rep.add_argument("--single-file", action="store_true", help=_HELP_SINGLE_FILE)
     rep.set_defaults(func=_report)
 
     cmp = sub.add_parser("compare", help="what changed between two snapshots of one tenant "

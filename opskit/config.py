@@ -3,8 +3,9 @@
 A profile file is ``opskit.toml`` in the working directory, else ``$OPSKIT_CONFIG``, else the
 nearest ``opskit.toml`` in a folder above the working directory, else
 ``~/.config/opskit/opskit.toml``. Two profiles are built in: ``sandbox`` (the practice tenant's
-cloud flavor) and ``sandbox-onprem`` (its on-prem flavor); both start the practice tenant for the
-duration of the call, or use the one ``OPSKIT_SANDBOX_URL`` names.
+cloud flavor) and ``sandbox-onprem`` (its on-prem flavor) of the demo company, or of the tenant
+file ``OPSKIT_SANDBOX_DATA`` names; both start the practice tenant for the duration of the call,
+or use the one ``OPSKIT_SANDBOX_URL`` names.
 
 Each kind is its own type (:class:`CloudProfile`, :class:`OnPremProfile`,
 :class:`PracticeProfile`; ``Profile`` is any of them). :func:`connect` turns a profile into an
@@ -45,6 +46,7 @@ SECRET_FILE_LIMIT = 64 * 1024
 SECRET_FILE_LIMIT_ENV = "OPSKIT_SECRET_FILE_LIMIT"
 CONFIG_NAME = "opskit.toml"
 CONFIG_ENV = "OPSKIT_CONFIG"
+SANDBOX_DATA_ENV = "OPSKIT_SANDBOX_DATA"  # the tenant file the built-in profiles serve
 USER_CONFIG = "~/.config/opskit/opskit.toml"
 log = logger("opskit.config")
 
@@ -539,9 +541,10 @@ def _profile_text(path: Path) -> str:
 
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     """Every profile: the built-in ones, then those of the profile file."""
+    data = os.environ.get(SANDBOX_DATA_ENV) or None  # None: the demo company
     profiles: dict[str, Profile] = {
-        "sandbox": PracticeProfile("sandbox", "cloud", reference="sandbox-onprem"),
-        "sandbox-onprem": PracticeProfile("sandbox-onprem", "onprem")}
+        "sandbox": PracticeProfile("sandbox", "cloud", data=data, reference="sandbox-onprem"),
+        "sandbox-onprem": PracticeProfile("sandbox-onprem", "onprem", data=data)}
     path = path or config_path()
     if path is None:
         return profiles

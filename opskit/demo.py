@@ -1,10 +1,12 @@
 """`make demo`: every report on the practice tenant, plus rehearsals of the classic failures.
 
-Starts the practice tenant on a loopback port, writes a profiles file beside the demo data
-(secrets by environment reference, as a scheduler would hand them over), then runs
-`opskit report` for every notebook on the tenant's cloud and on-prem views, the token check
-with a wrong secret, a wrong scope and an unreachable tenant, and the onboarding runbook on the
-tenant in each state that breaks onboarding. Prints where index.html is.
+Starts the practice tenant on a loopback port and runs `opskit report` for every notebook on
+its cloud and on-prem views, through the built-in profiles the notebooks default to, `sandbox`
+and `sandbox-onprem` (pointed at it by OPSKIT_SANDBOX_DATA and OPSKIT_SANDBOX_URL). Then the
+rehearsals, each a profile named `rehearsal-<what>` in a profiles file written beside the demo
+data: the token check with a wrong secret, a wrong scope and an unreachable tenant, and the
+onboarding runbook on the tenant in each state that breaks onboarding. Prints where index.html
+is.
 Exits 0 when the reports ran, whatever they found; 2 when one could not run.
 """
 
@@ -18,15 +20,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .config import CONFIG_ENV, SANDBOX_DATA_ENV
 from .sandbox.entry import REHEARSALS as TENANT_REHEARSALS
 from .sandbox.entry import load_tenant, running
 
-# Rehearsals: profile name → (what it gets wrong, the finding code the token check must give).
-REHEARSALS = {
-    "rehearsal-wrong-secret": ("a wrong client secret", "TOKEN_INVALID_CLIENT"),
-    "rehearsal-wrong-scope": ("scope openid instead of xpm.platform", "TOKEN_INVALID_SCOPE"),
-    "rehearsal-unreachable": ("a tenant URL where nothing listens", "TENANT_UNREACHABLE"),
-}
+MAIN_PROFILES = ("sandbox", "sandbox-onprem")  # built in; the notebooks' default is sandbox
+PREFIX = "rehearsal-"  # every rehearsal's profile: rehearsal-<what>
+# The token check's rehearsals: the tenant's own (a rotated secret, a scope it refuses, served
+# broken), and a tenant URL where nothing listens, the one mistake a profile alone makes.
+TOKEN_REHEARSALS = ("wrong-secret", "wrong-scope")
+UNREACHABLE = f"{PREFIX}unreachable"
 
 
 def _closed_port() -> int:
@@ -36,47 +39,20 @@ def _closed_port() -> int:
 
 
 def write_profiles(path: Path, url: str, client_id: str, data: Path) -> None:
-    cloud = f'kind = "cloud"\nclient_id = "{client_id}"\n'
-
-    def expect(profile: str) -> str:  # the index marks the code a rehearsal is meant to give
-        return f'expect = "{REHEARSALS[profile][1]}"\n'
-
-    # The onboarding rehearsals each serve their own practice tenant in a broken state, and
-    # expect their rehearsal's code (the profile's default).
-    broken = "".join(f'\n[profiles.rehearse-{name}]\nkind = "sandbox"\ndata = '
+    # Each tenant rehearsal serves its own practice tenant in a broken state and expects its
+    # rehearsal's code (the profile's default); the unreachable one expects TENANT_UNREACHABLE.
+    broken = "".join(f'\n[profiles.{PREFIX}{name}]\nkind = "sandbox"\ndata = '
                      f'{json.dumps(str(data.resolve()))}\nrehearsal = "{name}"\n'
                      for name in TENANT_REHEARSALS)
-    path.write_text(f"""# Written by `make demo`: profiles for the practice tenant at {url}.
-# Secrets are references; the demo puts the practice values into the environment.
-[profiles.practice]
-{cloud}tenant = "{url}"
+    path.write_text(f"""# Written by `make demo`: the rehearsals' profiles. The reports run on the
+# built-in sandbox and sandbox-onprem, served by the practice tenant at {url}.
+[profiles.{UNREACHABLE}]
+kind = "cloud"
+client_id = "{client_id}"
+tenant = "http://127.0.0.1:{_closed_port()}"
 client_secret = "env:PRACTICE_SCIM_SECRET"
-reference = "practice-onprem"
-iga_export = "{url}/_sandbox/iga-export.csv"
-
-[profiles.practice.platform_groups_sync]   # as the demo tenant syncs its groups
-interval_hours = 24
-platform_groups_searched_directly = false
-
-[profiles.practice-onprem]
-kind = "onprem"
-base_url = "{url}/SCIMConnector/v2"
-token = "env:PRACTICE_ONPREM_TOKEN"
-iga_export = "{url}/_sandbox/iga-export.csv"
-
-[profiles.rehearsal-wrong-secret]
-{cloud}tenant = "{url}"
-client_secret = "env:REHEARSAL_WRONG_SECRET"
-{expect("rehearsal-wrong-secret")}
-[profiles.rehearsal-wrong-scope]
-{cloud}tenant = "{url}"
-client_secret = "env:PRACTICE_SCIM_SECRET"
-scope = "openid"
-{expect("rehearsal-wrong-scope")}
-[profiles.rehearsal-unreachable]
-{cloud}tenant = "http://127.0.0.1:{_closed_port()}"
-client_secret = "env:PRACTICE_SCIM_SECRET"
-{expect("rehearsal-unreachable")}{broken}""", encoding="utf-8")
+expect = "TENANT_UNREACHABLE"
+{broken}""", encoding="utf-8")
 
 
 def report(profiles: list[str], out: Path, env: dict[str, str],
@@ -101,19 +77,21 @@ def main(argv: list[str] | None = None) -> int:
     with running(tenant) as sb:
         print(f"practice tenant {tenant.tenant!r} running at {sb.url}")
         write_profiles(config, sb.url, tenant.service_account.client_id, args.data)
-        env = {**os.environ, "OPSKIT_CONFIG": str(config),
-               "PRACTICE_SCIM_SECRET": tenant.service_account.client_secret,
-               "PRACTICE_ONPREM_TOKEN": tenant.onprem.token,
-               "REHEARSAL_WRONG_SECRET": "not-the-practice-secret"}
-        codes = [report(["practice", "practice-onprem"], args.out, env)]
+        env = {**os.environ, CONFIG_ENV: str(config),
+               SANDBOX_DATA_ENV: str(args.data.resolve()), "OPSKIT_SANDBOX_URL": sb.url,
+               "PRACTICE_SCIM_SECRET": tenant.service_account.client_secret}
+        codes = [report(list(MAIN_PROFILES), args.out, env)]
         print("\nRehearsals of the failures the token check exists to find:")
-        for name, (wrong, code) in REHEARSALS.items():
-            print(f"  {name}: {wrong} → expect {code}")
-        codes.append(report(list(REHEARSALS), args.out, env, notebooks="token_check"))
+        for name in TOKEN_REHEARSALS:
+            rehearsal = TENANT_REHEARSALS[name]
+            print(f"  {PREFIX}{name}: {rehearsal.what} → expect {rehearsal.code}")
+        print(f"  {UNREACHABLE}: a tenant URL where nothing listens → expect TENANT_UNREACHABLE")
+        codes.append(report([*(PREFIX + n for n in TOKEN_REHEARSALS), UNREACHABLE], args.out,
+                            env, notebooks="token_check"))
         print("\nRehearsals of the tenant states the onboarding runbook exists to find:")
         for name, rehearsal in TENANT_REHEARSALS.items():
-            print(f"  rehearse-{name}: {rehearsal.what} → expect {rehearsal.code}")
-        codes.append(report([f"rehearse-{name}" for name in TENANT_REHEARSALS], args.out, env,
+            print(f"  {PREFIX}{name}: {rehearsal.what} → expect {rehearsal.code}")
+        codes.append(report([PREFIX + name for name in TENANT_REHEARSALS], args.out, env,
                             notebooks="tenant_onboarding"))
     index = args.out / "index.html"
     print(f"\nindex: {index.resolve()}")

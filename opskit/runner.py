@@ -6,8 +6,8 @@ in a kernel whose OPSKIT_RUN_DIR is the run's folder, and writes into
 ``<out>/<notebook>/<profile>/<UTC timestamp>/``:
 
 - ``<notebook>.ipynb``: the executed notebook, parameters and outputs scrubbed of secrets;
-- ``report.html``: the outputs without code, offline (plotly.js embedded), failures shown where
-  they happened;
+- ``report.html``: the outputs without code, offline, failures shown where they happened;
+  plotly.js embedded (``single_file``) or linked from the one copy in ``<out>/_static/``;
 - ``results.json`` (schema in docs/reports.md) and ``findings.csv``.
 
 The folder is built hidden and renamed into place last; then ``<out>/index.json`` and
@@ -32,7 +32,7 @@ from typing import Any
 import nbformat
 
 from ._localfile import safe_component
-from ._run import engine, files, html, index, isolation, outputs, params
+from ._run import assets, engine, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
 from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
@@ -167,8 +167,11 @@ def _kernel_environment(run_dir: Path) -> dict[str, str]:
 
 def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                  parameters: Mapping[str, Any] | None = None, out_dir: str | Path = DEFAULT_OUT,
-                 fail_on: str = "high", update_index: bool = True) -> RunResult:
-    """Run one notebook against one profile; see the module docstring.
+                 fail_on: str = "high", update_index: bool = True,
+                 single_file: bool = True) -> RunResult:
+    """Run one notebook against one profile; see the module docstring. ``single_file``:
+    report.html embeds the scripts it needs; otherwise it links the copy every run under
+    ``out_dir`` shares (the command line's default).
 
     Raises an OpskitError (exit 2, nothing written) when the run cannot start: unknown notebook,
     profile or parameter, a secret-looking parameter, a bad ``fail_on``. A failing cell does
@@ -219,7 +222,7 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                                         started=started, finished=finished, lap=lap,
                                         profile_note=insecure_note(prof), expected=prof.expect,
                                         index_html=out / index.INDEX_HTML if update_index
-                                        else None)
+                                        else None, shared_in=None if single_file else out)
         run_dir = folder.commit()
         lap("commit")
     except BaseException:
@@ -237,7 +240,8 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
                    profile: str, parameters: dict[str, Any], fail_on: str,
                    started: datetime, finished: datetime, lap: Callable[[str], None],
                    profile_note: str | None = None, expected: str | None = None,
-                   index_html: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+                   index_html: Path | None = None,
+                   shared_in: Path | None = None) -> tuple[dict[str, Any], list[str]]:
     """Everything beside the executed cells: record, notebook, HTML, results, CSV."""
     notes = [profile_note] if profile_note else []
     error = run.error
@@ -271,7 +275,8 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
         notebook=f"{name}.ipynb", results=RESULTS_FILE, findings=FINDINGS_FILE,
         index=None if index_html is None else
         Path(os.path.relpath(index_html.resolve(), run_dir.resolve())).as_posix())
-    report = html.render_report(run.notebook, results, notes, links)
+    report = html.render_report(run.notebook, results, notes, links,
+                                None if shared_in is None else assets.Shared(shared_in, run_dir))
     files.atomic_write_text(run_dir / REPORT_FILE, scrub_markup(report))
     lap("html")
     files.atomic_write_text(run_dir / RESULTS_FILE, json.dumps(results, indent=2) + "\n")

@@ -604,3 +604,45 @@ def snapshot_compare(source: str | os.PathLike[str] | Iterable[str | os.PathLike
         interactive = not headless()
     cls = SnapshotCompare if interactive else StaticCompare
     return cls(paths, service_account)
+
+
+# --------------------------------------------------------------------------- what if
+WHAT_IF_PARTS = {"access": "who gains or loses what", "secrets": "their secrets",
+                 "findings": "findings that appear or disappear",
+                 "coverage": "what the cloud connector would newly see or hide"}
+
+
+class WhatIfView:
+    """A what-if's blast radius (:class:`opskit.audit.WhatIf`) as a cell shows it: the
+    summary, then a table per part, each its first :data:`ROWS` rows. Static, so the same in
+    JupyterLab and headless; the explorer can show one for a change picked in it."""
+
+    def __init__(self, result: Any):
+        self.result = result
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every row of each part, by name (``WHAT_IF_PARTS``)."""
+        return {part: getattr(self.result, part) for part in WHAT_IF_PARTS}
+
+    def _repr_html_(self) -> str:
+        lines = self.result.summary().split("\n")
+        out = [f"<p><strong>{html_text(lines[0])}</strong></p><ul>"
+               + "".join(f"<li>{html_text(line.lstrip('- '))}</li>" for line in lines[1:])
+               + "</ul>"]
+        for part, title in WHAT_IF_PARTS.items():
+            frame = getattr(self.result, part)
+            more = f" ({ROWS:,} of {len(frame):,} rows shown)" if len(frame) > ROWS else ""
+            out.append(f"<p><em>{html_text(title)}{html_text(more)}</em></p>"
+                       + _html_table(frame))
+        return "".join(out)
+
+    def __repr__(self) -> str:
+        return self.result.summary()
+
+
+def what_if(cloud: Any, changes: Any, *, reference: Any = None, **audit_args: Any) -> WhatIfView:
+    """What ``changes`` (``opskit.audit`` changes) would do, for a notebook cell:
+    :func:`opskit.audit.what_if` shown as a :class:`WhatIfView`."""
+    from .audit import what_if as run
+
+    return WhatIfView(run(cloud, changes, reference=reference, **audit_args))

@@ -181,12 +181,40 @@ def _words(script: str) -> str:
 @lru_cache(maxsize=1)
 def _plotly_setup_scripts() -> frozenset[str]:
     """The scripts the renderer writes before the first figure: plotly's configuration, and
-    plotly.js itself (whitespace aside, as plotly writes them)."""
+    plotly.js itself (whitespace aside, as plotly writes them); and the one script of the
+    rows block under a figure (its data is in an attribute)."""
     from plotly.io._base_renderers import _mathjax_config, _window_plotly_config
     from plotly.offline import get_plotlyjs
 
+    from opskit.report.figures._behind import ROWS_SCRIPT
+
     return frozenset({_words(get_plotlyjs()),
-                      _words(f"{_window_plotly_config} {_mathjax_config}")})
+                      _words(f"{_window_plotly_config} {_mathjax_config}"), _words(ROWS_SCRIPT)})
+
+
+@lru_cache(maxsize=1)
+def _table_bundle_scripts() -> frozenset[str]:
+    """The scripts that load itables' DataTables bundle, once per report."""
+    from opskit.report.display import table_bundle
+
+    return frozenset(_words(script) for script in
+                     re.findall(r"<script[^>]*>(.*?)</script>", table_bundle(), re.S))
+
+
+# The table a table script makes interactive: opskit's Styler tables are T_ and a short hex id.
+_TABLE_SCRIPT_ID = re.compile(r'querySelectorAll\("#(T_[0-9a-f]+):not\(\.dataTable\)"\)')
+
+
+def _is_table_script(body: str) -> bool:
+    """Whether ``body`` is, word for word, the script opskit writes after a table (it holds
+    options only, never the table's data), paged or not."""
+    from opskit.report.display import PAGE_ROWS, table_script
+
+    if not (match := _TABLE_SCRIPT_ID.search(body)):
+        return False
+    words = _words(body)
+    return any(_words(re.sub(r"</?script[^>]*>", "", table_script(match[1], rows))) == words
+               for rows in (1, PAGE_ROWS + 1))
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -214,13 +242,14 @@ class Scan:
 
 class MarkupChecker(HTMLParser):
     """Finds executable markup in a page: a ``<script>`` that is not one of the report's own
-    (plotly.js, plotly's setup, a figure call, nbconvert's widget anchors, JSON data blocks),
+    (plotly.js, plotly's setup, a figure call, nbconvert's widget anchors, JSON data blocks,
+    the DataTables bundle's loader and a table's script),
     an ``on*`` attribute, a ``javascript:`` URL, an iframe, object or embed, a ``srcdoc``."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.scan = Scan()
-        self._own = _plotly_setup_scripts()
+        self._own = _plotly_setup_scripts() | _table_bundle_scripts()
         self._script: tuple[dict[str, str | None], list[str]] | None = None
         self._text: list[str] = []
 
@@ -264,7 +293,8 @@ class MarkupChecker(HTMLParser):
             texts = list(strings(figure))
             self.scan.figure_strings += texts
             self.scan.raw_invisible += sum(len(INVISIBLE.findall(t)) for t in texts)
-        elif _words(body) not in self._own and not _WIDGET_ANCHOR.match(body):
+        elif (_words(body) not in self._own and not _WIDGET_ANCHOR.match(body)
+              and not _is_table_script(body)):
             self.scan.problems.append(f"a script that is not the report's own: {body[:80]!r}")
 
     def handle_data(self, data: str) -> None:

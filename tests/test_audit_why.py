@@ -86,7 +86,7 @@ def reaches(inv: Inventory, user: str, folder: str | None = None, *,
     return user in set(access.who_reaches(folder or "")["user"])
 
 
-def applied(inv: Inventory, change: audit.Change) -> Inventory:
+def applied(inv: Inventory, change: audit.Removal) -> Inventory:
     """The inventory with one change made, by plain frame edits."""
     gm, cp, sp = inv.group_members, inv.container_permissions, inv.privileged_data_permissions
     fid = dict(zip(inv.containers["path"], inv.containers["id"], strict=True))
@@ -138,10 +138,10 @@ def test_every_chain_through_a_diamond_and_the_inheritance_root(inv: Inventory) 
     assert reaches(inv, "alice@acme.com", "/IT/Databases/Prod")
     assert not reaches(applied(inv, w.removals[0]), "alice@acme.com", "/IT/Databases/Prod")
     # A step on some paths but not all is not enough: each leaves the access in place.
-    for partial in (audit.Change("remove member", "", group_id="g4", member_id="u1"),
-                    audit.Change("remove member", "", group_id="g2", member_id="g4"),
-                    audit.Change("revoke grant", "", principal_type="group", principal_id="g1"),
-                    audit.Change("revoke grant", "", principal_type="group", principal_id="g5")):
+    for partial in (audit.Removal("remove member", "", group_id="g4", member_id="u1"),
+                    audit.Removal("remove member", "", group_id="g2", member_id="g4"),
+                    audit.Removal("revoke grant", "", principal_type="group", principal_id="g1"),
+                    audit.Removal("revoke grant", "", principal_type="group", principal_id="g5")):
         assert reaches(applied(inv, partial), "alice@acme.com", "/IT/Databases/Prod"), partial
     assert "3 paths" in w.summary() and "| 1 | Edit | group All Staff |" in w.markdown()
 

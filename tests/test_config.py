@@ -544,6 +544,19 @@ def test_connect_reuses_the_sandbox_named_by_env(monkeypatch: pytest.MonkeyPatch
             assert onprem.base_url.startswith(first.base_url.removesuffix("/scim/v2"))
 
 
+def test_builtin_sandbox_serves_the_tenant_file_named_by_env(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    small = Path(__file__).parent / "data" / "small.yaml"
+    monkeypatch.delenv("OPSKIT_SANDBOX_URL", raising=False)
+    monkeypatch.setenv("OPSKIT_SANDBOX_DATA", str(small))
+    assert {p.data for p in load_profiles(None).values()} == {str(small)}
+    with connect("sandbox-onprem") as prof:
+        assert prof.token is not None
+        users = httpx.get(f"{prof.base_url}/Users", headers={
+            "Authorization": f"Bearer {prof.token.resolve()}"}).json()
+        assert users["totalResults"] == 3  # the small tenant's, not the demo company's 200
+
+
 def test_connect_passes_real_profiles_through(tmp_path: Path) -> None:
     prof = CloudProfile("acme", *cloud_urls("acme"), client_id="svc@acme.com",
                         client_secret=SecretRef("env:X"))

@@ -25,26 +25,30 @@ def test_demo_reports_and_rehearsals(demo_build: DemoBuild) -> None:
         assert (out / run["report"]).is_file()
     notebooks = sorted(p.stem for p in (Path(__file__).parent.parent / "opskit"
                                         / "notebooks").glob("*.ipynb"))
-    assert sorted(run["notebook"] for run in by_profile["practice"]) == notebooks
-    assert all(run["status"] != "failed" for run in by_profile["practice"])
+    for profile in ("sandbox", "sandbox-onprem"):  # the notebooks' own default profile names
+        assert sorted(run["notebook"] for run in by_profile[profile]) == notebooks
+        assert all(run["status"] != "failed" for run in by_profile[profile])
     expected = {"rehearsal-wrong-secret": "TOKEN_INVALID_CLIENT",
                 "rehearsal-wrong-scope": "TOKEN_INVALID_SCOPE",
                 "rehearsal-unreachable": "TENANT_UNREACHABLE"}
     for profile, code in expected.items():
-        [run] = by_profile[profile]
+        [run] = [r for r in by_profile[profile] if r["notebook"] == "token_check"]
         results = json.loads((out / run["results"]).read_text())
         assert results["status"] == "findings"
         assert [f["code"] for f in results["findings"]] == [code]
     for name, rehearsal in REHEARSALS.items():
-        [run] = by_profile[f"rehearse-{name}"]
+        [run] = [r for r in by_profile[f"rehearsal-{name}"]
+                 if r["notebook"] == "tenant_onboarding"]
         results = json.loads((out / run["results"]).read_text())
         assert run["notebook"] == "tenant_onboarding" and results["status"] == "findings"
         assert rehearsal.code in [f["code"] for f in results["findings"]]
     # Each rehearsal is marked with the code it exists to give, and gave it.
-    expected |= {f"rehearse-{name}": r.code for name, r in REHEARSALS.items()}
+    expected |= {f"rehearsal-{name}": r.code for name, r in REHEARSALS.items()}
     assert {run["profile"]: (run["expected"], run["expected_found"]) for run in runs
             if run["expected"]} == {p: (code, True) for p, code in expected.items()}
-    assert all(run["expected"] is None for run in by_profile["practice"])
+    assert all(run["expected"] is None for run in by_profile["sandbox"])
+    # One naming scheme: the built-in profiles, and rehearsal-<what> for every rehearsal.
+    assert set(by_profile) == {"sandbox", "sandbox-onprem", *expected}
     page = (out / "index.html").read_text()
     assert page.count("rehearsal: expected ") >= 2 * len(expected)  # latest and all runs
     assert (out / "index.html").read_text().count("report.html") >= len(runs)

@@ -48,10 +48,10 @@ def run(config: Path, profile: str, out: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def rehearsed(demo: DemoBuild, name: str) -> tuple[int, dict]:
-    """The demo's run on profile rehearse-NAME: the exit code its line in the output gives
-    (from `opskit run … --json`), and its results."""
-    profile = f"rehearse-{name}"
-    [run] = demo.runs()[profile]
+    """The demo's onboarding run on profile rehearsal-NAME: the exit code its line in the
+    output gives (from `opskit run … --json`), and its results."""
+    profile = f"rehearsal-{name}"
+    [run] = [r for r in demo.runs()[profile] if r["notebook"] == "tenant_onboarding"]
     [line] = [line for line in demo.run.stdout.splitlines()
               if line.startswith(f"[{profile}] tenant_onboarding · {profile}: ")]
     return int(line.rsplit(" — exit ", 1)[1]), json.loads((demo.out / run["results"]).read_text())

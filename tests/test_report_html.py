@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import nbformat
 from IPython.core.formatters import DisplayFormatter
 
+from opskit._run.assets import PLOTLY_MIMETYPE, Shared
 from opskit._run.html import RunLinks, render_report, run_header
 from opskit.findings import Finding
+from opskit.report.display import _offline_renderer
 from opskit.report.findings import SUBJECTS_LISTED, findings_grouped, findings_grouped_html
 
 from .hostile_names import BREAKOUT, IMG, SCRIPT, SVG, scan, shown
@@ -183,3 +186,47 @@ def test_first_section_comes_after_a_few_rows_however_many_findings() -> None:
     before = html.split('<h2 id="Coverage:', 1)[0]
     assert before.count("<tr") <= 3  # the parameters; the findings are further down, grouped
     assert html.count("<tr") <= 12
+
+
+def _figure_notebook() -> nbformat.NotebookNode:
+    """A notebook showing one figure as `setup()`'s renderers show it: mimetype and HTML."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    data = {PLOTLY_MIMETYPE: fig.to_plotly_json(), "text/plain": "Figure()",
+            **_offline_renderer().to_mimebundle(fig.to_dict())}
+    v4 = nbformat.v4
+    return v4.new_notebook(cells=[v4.new_code_cell("fig.show()", outputs=[
+        v4.new_output("display_data", data=data)])])
+
+
+def test_a_single_file_report_embeds_plotly_js_once() -> None:
+    from plotly.offline import get_plotlyjs
+
+    page = render_report(_figure_notebook(), _results([]), [], LINKS)
+    assert page.count(get_plotlyjs()[:2000]) == 1
+    assert [s for s in parse(page).all("script") if "src" in s.attrs] == []
+    assert scan(page).problems == []  # only the report's own scripts
+
+
+def test_a_shared_report_links_the_report_folders_one_copy(tmp_path: Path) -> None:
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    out = tmp_path / "out"
+    pages = [out / "audit" / profile / "20260101T000000Z" for profile in ("acme", "globex")]
+    copy = out / "_static" / f"plotly-{get_plotlyjs_version()}.min.js"
+    written = None
+    for page_dir in pages:
+        page_dir.mkdir(parents=True)
+        page = render_report(_figure_notebook(), _results([]), [], LINKS, Shared(out, page_dir))
+        assert get_plotlyjs()[:2000] not in page
+        [src] = [s.attrs["src"] for s in parse(page).all("script") if "src" in s.attrs]
+        assert src == f"../../../_static/{copy.name}"
+        assert (page_dir / str(src)).resolve() == copy.resolve()
+        written = written or copy.stat().st_mtime_ns
+        assert copy.stat().st_mtime_ns == written  # written once, then reused
+    assert copy.read_text(encoding="utf-8") == get_plotlyjs()
+    assert [p.name for p in copy.parent.iterdir()] == [copy.name]  # no temporary left behind
+    without = render_report(_notebook(shows_findings=True), _results(MANY), [], LINKS,
+                            Shared(out, pages[0]))
+    assert "<script src" not in without and "Plotly" not in without  # no figure, no script

@@ -158,11 +158,11 @@ def test_a_rehearsal_is_marked_with_the_code_it_expects(out: Path) -> None:
               findings=[finding("TOKEN_INVALID_CLIENT", "critical")],
               expected="TOKEN_INVALID_CLIENT")
     # A rehearsal that did not give its code did not rehearse: that needs attention.
-    write_run(out, "onboard", "rehearse-no-folder", T.format(5),
+    write_run(out, "onboard", "rehearsal-no-folder", T.format(5),
               findings=[finding("NO_VISIBLE_SECRETS", "high")], expected="NO_VISIBLE_FOLDERS")
     rows = latest_rows(out)
     by_profile = {r["profile"]: r for r in rows}
-    met, missed = by_profile["rehearsal-wrong-secret"], by_profile["rehearse-no-folder"]
+    met, missed = by_profile["rehearsal-wrong-secret"], by_profile["rehearsal-no-folder"]
     assert "rehearsal: expected TOKEN_INVALID_CLIENT (given)" in met["status"]
     assert met["badge"] == ["critical"]  # the badge stays honest
     assert "rehearsal: expected NO_VISIBLE_FOLDERS (NOT given" in missed["status"]
@@ -170,7 +170,7 @@ def test_a_rehearsal_is_marked_with_the_code_it_expects(out: Path) -> None:
     # A rehearsal that went as expected needs nobody: after every real run; one that did not
     # stands with the runs of its severity.
     assert [(r["notebook"], r["profile"]) for r in rows] == [
-        ("token", "beta"), ("audit", "acme"), ("audit", "beta"), ("onboard", "rehearse-no-folder"),
+        ("token", "beta"), ("audit", "acme"), ("audit", "beta"), ("onboard", "rehearsal-no-folder"),
         ("gap", "acme"), ("onboard", "acme"), ("gap", "beta"), ("token", "acme"),
         ("token", "rehearsal-wrong-secret")]
     page = (out / "index.html").read_text(encoding="utf-8")

@@ -51,11 +51,12 @@ def refused(notebook: str, profile: str, message: str) -> dict[str, Any]:
 
 
 def run_tenant(profile: str, notebooks: Sequence[Path], *, out_dir: Path, fail_on: str,
-               known: Mapping[str, Profile]) -> TenantOutcome:
+               known: Mapping[str, Profile], single_file: bool = False) -> TenantOutcome:
     """One profile's runs in a process of their own, with only its own secrets in reach;
     what they wrote is then checked for every profile's (``known``)."""
     command = [sys.executable, "-m", "opskit.cli", "run", *map(str, notebooks),
-               "--profile", profile, "--out", str(out_dir), "--fail-on", fail_on, "--json"]
+               "--profile", profile, "--out", str(out_dir), "--fail-on", fail_on, "--json",
+               *(["--single-file"] if single_file else [])]
     env = isolation.environment_for(isolation.profiles_used(profile, known), known)
     proc = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     log = redact(proc.stderr)
@@ -79,13 +80,14 @@ def run_tenant(profile: str, notebooks: Sequence[Path], *, out_dir: Path, fail_o
 
 def run_tenants(profiles: Sequence[str], notebooks: Sequence[Path], *, out_dir: Path,
                 fail_on: str, jobs: int,
-                on_done: Callable[[TenantOutcome], None] | None = None) -> list[TenantOutcome]:
+                on_done: Callable[[TenantOutcome], None] | None = None,
+                single_file: bool = False) -> list[TenantOutcome]:
     """Every profile's runs, at most ``jobs`` processes at once; results in ``profiles`` order."""
     known = load_profiles()
     isolation.learn_secrets(known.values())  # what every run's files are checked for
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(run_tenant, profile, notebooks, out_dir=out_dir, fail_on=fail_on,
-                               known=known) for profile in profiles]
+                               known=known, single_file=single_file) for profile in profiles]
         if on_done is not None:
             for future in as_completed(futures):
                 on_done(future.result())

@@ -1,7 +1,7 @@
 """The HTML report: the executed notebook without its code, under a short header that says how
 the run went, links the run's other files and the index, and lists the notebook's sections.
-Self-contained and offline: the template fetches nothing, and plotly.js comes embedded once by
-the renderer `opskit.report.setup()` selects."""
+Offline: the template fetches nothing; plotly.js, when a figure needs it, is embedded once or
+linked from the report folder's shared copy (see assets)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text, visible
 from ..report.findings import OUTPUT_METADATA, findings_grouped_html
 from ..report.record import FINDINGS_CSV
+from . import assets
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "report" / "templates"
 TEMPLATE_NAME = "opskit_report"
@@ -90,6 +91,8 @@ CSS = """
 .opskit-toc ol { margin: .3em 0; padding-left: 1.4em; columns: 2; }
 table.opskit-findings td p { margin: 0 0 .3em 0; }
 table.opskit-findings details ul { max-height: 24em; overflow: auto; margin: .3em 0; }
+.opskit-missing-library { margin: 1em 2em; padding: 1em; border: 1px dashed var(--medium);
+  color: var(--medium); height: auto !important; }
 """
 
 
@@ -107,11 +110,15 @@ _export_lock = threading.Lock()  # an exporter's Jinja environment is shared sta
 
 
 def render_report(nb: nbformat.NotebookNode, results: dict[str, Any],
-                  notes: list[str], links: RunLinks | None = None) -> str:
+                  notes: list[str], links: RunLinks | None = None,
+                  shared: assets.Shared | None = None) -> str:
+    """The page; plotly.js embedded, or linked from ``shared`` (the report folder's copy)."""
     # The template escapes the title; bidi controls would still reorder it unseen.
     header = run_header(results, notes, links, findings_shown=shows_findings(nb))
+    scripts, noscript = assets.page_scripts(nb, shared)
     resources = {"metadata": {"name": visible(f"{results['notebook']} · {results['profile']}")},
-                 "opskit_css": CSS, "opskit_header": header}
+                 "opskit_css": CSS, "opskit_header": header + noscript,
+                 "opskit_scripts": scripts}
     with _export_lock:
         body, _ = _exporter().from_notebook_node(nb, resources=resources)
     # The header comes before every cell, so the first placeholder is the header's own.

@@ -7,11 +7,24 @@ to a tenant (``opskit.inputs.audit`` reads the CSV files and the grant history).
     cov = coverage(cloud, reference)          # what the cloud service account cannot see
     findings = permission_findings(cloud, reference, tenant="acme")
 
-or all three at once with :func:`audit_permissions`. ``docs/audit.md`` explains the results.
+or all three at once with :func:`audit_permissions`; :func:`what_if` applies changes (revoke a
+grant, remove a member, …) to copies and says what they would change. ``docs/audit.md``
+explains the results.
 """
 
 from ._access import DIRECT, Access, effective_access
 from ._audit import PermissionAudit, audit_permissions
+from ._changes import (
+    BreakInheritance,
+    Change,
+    DeleteGroup,
+    DisableUser,
+    RemoveMember,
+    RestoreInheritance,
+    RevokeGrant,
+    SetGrant,
+    changes_of,
+)
 from ._compare import Comparison, DifferentTenants, compare
 from ._coverage import Coverage, FolderView, coverage, folder_view
 from ._drift import Drift, drift, grants
@@ -19,12 +32,15 @@ from ._findings import infer_service_account, permission_findings
 from ._folders import RIGHTS
 from ._names import UnknownName
 from ._views import View
-from ._why import Change, Why, why
+from ._whatif import ChangeNotApplicable, WhatIf, apply_changes, scim_plan, what_if
+from ._why import Removal, Why, why
 
 __all__ = [
-    "DIRECT", "RIGHTS", "Access", "Change", "Comparison", "Coverage", "DifferentTenants",
-    "Drift", "FolderView", "PermissionAudit", "UnknownName", "View", "Why", "audit_permissions",
-    "compare", "coverage", "drift",
-    "effective_access", "folder_view", "grants", "infer_service_account",
-    "permission_findings", "why",
+    "DIRECT", "RIGHTS", "Access", "BreakInheritance", "Change", "ChangeNotApplicable",
+    "Comparison", "Coverage", "DeleteGroup", "DifferentTenants", "DisableUser", "Drift",
+    "FolderView", "PermissionAudit", "Removal", "RemoveMember", "RestoreInheritance",
+    "RevokeGrant", "SetGrant", "UnknownName", "View", "WhatIf", "Why", "apply_changes",
+    "audit_permissions", "changes_of", "compare", "coverage", "drift", "effective_access",
+    "folder_view", "grants", "infer_service_account", "permission_findings", "scim_plan",
+    "what_if", "why",
 ]

@@ -283,7 +283,7 @@ def _hidden_causes(ref: View, roots: set[str], sa: str, directory: _Directory
                    ) -> dict[str, str]:
     """Why each hidden folder with own permissions hides from the service account, by path."""
     own = _named_own(ref, directory, 1)
-    own = own[[f in roots for f in own["folder"].tolist()]]
+    own = own[np.array([f in roots for f in own["folder"].tolist()], dtype=bool)]
     sent: dict[str, list[str]] = {}
     for folder, kind, name, right, rights in zip(*(own[c].tolist() for c in (
             "folder", "principal_type", "principal", "right", "rights")), strict=True):

@@ -96,6 +96,9 @@ def secret_gaps(cloud: View, cov: Coverage, roles: dict[str, str] | None) -> Sec
                                                                           strict=True)
             if i in cov.cloud_paths]
     domain = pd.DataFrame(rows, columns=["path", "top"]).dropna()
+    if domain.empty:  # the cloud shows no folder: no subtree to be dark (and pandas' join
+        # of an empty frame names its index like a column, which the merge below refuses)
+        return SecretGaps(pd.DataFrame(columns=columns), frozenset())
     counts = cov.folders.set_index("path")[["secrets", "hidden_secrets"]]
     domain = domain.join(counts, on="path", how="inner")
     tops = domain.groupby("top").agg(folders=("path", "size"), secrets=("secrets", "sum"),

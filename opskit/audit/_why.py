@@ -29,7 +29,7 @@ PATH_COLUMNS = ["right", "principal_type", "principal", "rights", "granted_on", 
 
 
 @dataclass(frozen=True)
-class Change:
+class Removal:
     """One change that would remove the access, as a person reads it (``text``) and as a
     program applies it: ``kind`` is ``remove member`` (``member_id`` out of ``group_id``),
     ``revoke grant`` (the permission of ``principal_type``/``principal_id`` set on ``folder``,
@@ -68,7 +68,7 @@ class Why:
     granted_on: str | None
     inherits_through: tuple[str, ...]
     paths: pd.DataFrame
-    removals: tuple[Change, ...]
+    removals: tuple[Removal, ...]
     active: bool | None
     truncated: bool = False
     note: str = ""
@@ -295,30 +295,30 @@ def _answer(access: Access, user: str, uid: Any, active: bool | None, subject: s
     order = paths.sort_values(["_rank", "_depth", "principal", "via"],
                               ascending=[False, True, True, True], kind="stable")
     paths = order.drop(columns=["_rank", "_depth"]).reset_index(drop=True)
-    removals: list[Change] = []
+    removals: list[Removal] = []
     if steps and not truncated:
         common = set.intersection(*steps)
         # Nearest the user first: the narrowest change.
         for step in sorted(common, key=lambda s: {"user": 0, "member": 1, "grant": 2}[s[0]]):
             if step[0] == "user":
-                removals.append(Change("remove member", f"remove {user} from group "
+                removals.append(Removal("remove member", f"remove {user} from group "
                                        f"{gname[step[1]]!r}", group_id=gid[step[1]],
                                        member_id=str(uid)))
             elif step[0] == "member":
-                removals.append(Change("remove member", f"remove group {gname[step[2]]!r} from "
+                removals.append(Removal("remove member", f"remove group {gname[step[2]]!r} from "
                                        f"group {gname[step[1]]!r}", group_id=gid[step[1]],
                                        member_id=gid[step[2]]))
             else:
                 named = _name_of(grants, step[1], step[2])
                 where = own_secret or root
-                removals.append(Change(
+                removals.append(Removal(
                     "revoke grant", f"revoke the {step[1]} grant to {named!r} on {where}",
                     folder=None if own_secret else root, secret=own_secret,
                     principal_type=step[1], principal_id=step[2]))
         left = ", ".join(f"{k} {_name_of(grants, k, p)!r}" for k, p in reaching)
         for place in reversed(through):  # the target itself first: the narrowest change
             is_secret = kind == "secret" and place == subject
-            removals.append(Change(
+            removals.append(Removal(
                 "break inheritance", f"break inheritance on {place} and leave {left} out of "
                 "the permissions it copies", folder=None if is_secret else place,
                 secret=place if is_secret else None, leave_out=tuple(reaching)))

@@ -29,7 +29,7 @@ from ._sync import interval_text
 class Operation:
     """One SCIM request of a plan: ``method`` on ``path`` (relative to the SCIM base)."""
 
-    method: Literal["POST", "PATCH"]
+    method: Literal["POST", "PATCH", "PUT", "DELETE"]  # PUT, DELETE: what-if plans only
     path: str
     body: dict[str, Any]
     summary: str  # what it does, in words

@@ -7,6 +7,7 @@ docs/audit.md describes both CSV formats.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import tempfile
@@ -16,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..audit import RIGHTS, FolderView
+from ..audit import RIGHTS, Change, FolderView
+from ..audit._changes import KINDS, PLANNED_HEADERS, planned_rows
 from ..audit._drift import HISTORY_COLUMNS
 from ..csvfile import CsvFileError, read_table, shown_source
 from ..errors import ConfigError
@@ -26,6 +28,9 @@ PLANNED_COLUMNS = {
     "principal": ("Principal", "User or Group", "Principal Name", "Name"),
     "principal_type": ("Principal Type", "Type", "PrincipalType"),
     "rights": ("Rights", "Right", "Permissions", "Permission"),
+    # Optional, so files that hold only grants to set read as before.
+    "change": ("Change", "Action"),
+    "group": ("Group", "Group Name"),
 }
 EXPORT_COLUMNS = {
     "folder": ("Folder Path", "Folder", "FolderPath", "Path"),
@@ -59,10 +64,14 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
     ``known``: one Inventory or several (e.g. the cloud view and an on-prem reference): the
     folders, users and groups a line may name. Returns folder (path as the inventory writes it),
     principal (userName or group displayName), principal_type (``user`` | ``group``), rights (a
-    list, in the order given) and ``_line``. Any unusable line raises :class:`CsvFileError`
-    naming the file, the line and the problem.
+    list, in the order given) and ``_line``. A file whose optional Change column holds other
+    changes than grants (``revoke``, ``remove-member``, ``disable-user``, ``delete-group``,
+    ``break-inheritance``, ``restore-inheritance``) adds change, group (of a remove-member
+    line) and type_given (the line gave a Principal Type). ``opskit.audit.changes_of`` turns
+    either into what-if changes. Any unusable line raises :class:`CsvFileError` naming the
+    file, the line and the problem.
     """
-    table = read_table(path, PLANNED_COLUMNS, optional=("principal_type",),
+    table = read_table(path, PLANNED_COLUMNS, optional=("principal_type", "change", "group"),
                        what="planned-changes file")
     path = shown_source(path) or ""  # named in messages without a URL's password or signature
     invs: list[Any] = list(known) if isinstance(known, list | tuple) else [known]
@@ -80,15 +89,14 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
     for inv in invs:
         for u in inv.users["userName"].tolist():
             if isinstance(u, str):
+                users.setdefault(u, u)  # as written when one view spells it so
                 users.setdefault(u.casefold(), u)
         for g in inv.groups["displayName"].tolist():
             if isinstance(g, str):
                 groups.setdefault(g, g)
                 groups.setdefault(g.casefold(), g)
-    rows = []
-    for raw_folder, principal, raw_kind, rights_text, line in zip(
-            *(table[c].tolist() for c in ("folder", "principal", "principal_type", "rights",
-                                           "_line")), strict=True):
+
+    def folder_of(raw_folder: str, line: int) -> str:
         raw_folder = _need(path, line, "folder path", raw_folder)
         normal = folder_path(raw_folder)
         folder = folders.get(normal or "") or folders.get((normal or "").casefold())
@@ -101,13 +109,18 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
                     " A cloud inventory holds only the folders the service account owns: to "
                     "plan changes on the others, give an on-prem profile as the reference."
                     if cloud_only else ""))
-        principal = _need(path, line, "principal", principal)
+        return folder
+
+    def principal_of(principal: str, raw_kind: str, line: int, column: str = "principal"
+                     ) -> tuple[str, str]:
+        principal = _need(path, line, column, principal)
         kind = (raw_kind or "").strip().casefold()
         if kind not in ("", "user", "group"):
             raise CsvFileError.at(path, line, f"principal type {raw_kind!r} is "
                                   "neither User nor Group", "Write User or Group, or leave it "
                                   "empty when the name says which.")
-        as_user = users.get(principal.casefold()) if kind in ("", "user") else None
+        as_user = (users.get(principal) or users.get(principal.casefold())
+                   if kind in ("", "user") else None)
         as_group = (groups.get(principal) or groups.get(principal.casefold())
                     if kind in ("", "group") else None)
         if as_user and as_group:
@@ -116,27 +129,72 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
         if not as_user and not as_group:
             what = {"user": "user (userName)", "group": "group (displayName)"}.get(
                 kind, "user (userName) or group (displayName)")
-            raise CsvFileError.at(path, line, f"unknown principal {principal!r}: no {what} of "
+            raise CsvFileError.at(path, line, f"unknown {column} {principal!r}: no {what} of "
                                   "that name in the inventory",
                                   "Check the spelling; a group must exist in Secret Server "
                                   "before a folder permission can name it.")
-        rights_text = _need(path, line, "rights", rights_text)
-        rights = []
-        for r in (x.strip() for x in RIGHT_SEPARATORS.split(rights_text)):
-            if not r:
-                continue
-            if r.casefold() not in _RIGHTS:
-                raise CsvFileError.at(path, line, f"unknown right {r!r} in {rights_text!r}",
-                                      f"Folder rights are {', '.join(reversed(RIGHTS))}; "
-                                      "separate several with ';' or '|'.")
-            rights.append(_RIGHTS[r.casefold()])
-        if not rights:
-            raise CsvFileError.at(path, line, "the rights column names no right",
-                                  "Write one right, e.g. Edit.")
-        rows.append((folder, as_user or as_group, "user" if as_user else "group", rights,
-                     line))
-    return pd.DataFrame(rows, columns=["folder", "principal", "principal_type", "rights",
-                                       "_line"])
+        return (as_user, "user") if as_user else (str(as_group), "group")
+
+    rows = []
+    for raw_folder, principal, raw_kind, rights_text, raw_change, group, line in zip(
+            *(table[c].tolist() for c in ("folder", "principal", "principal_type", "rights",
+                                           "change", "group", "_line")), strict=True):
+        change = (raw_change or "grant").strip().casefold().replace(" ", "-").replace("_", "-")
+        if change not in KINDS:
+            raise CsvFileError.at(path, line, f"unknown change {raw_change!r}",
+                                  f"Write one of {', '.join(KINDS)}, or leave it empty for a "
+                                  "grant to set.")
+        typed = bool((raw_kind or "").strip())
+        folder: str | None = None
+        name: str | None = None
+        kind: str | None = None
+        rights: list[str] = []
+        group_name: str | None = None
+        if change in ("grant", "revoke", "break-inheritance", "restore-inheritance"):
+            folder = folder_of(raw_folder, line)
+        if change in ("grant", "revoke"):
+            name, kind = principal_of(principal, raw_kind, line)
+        elif change in ("remove-member", "disable-user", "delete-group"):
+            wanted = "group" if change == "delete-group" else "user"
+            name, kind = principal_of(principal, raw_kind if typed else wanted, line, wanted)
+            if kind != wanted:
+                raise CsvFileError.at(path, line, f"{change} names a {wanted}, not {kind} "
+                                      f"{principal!r}", "Write the user's userName."
+                                      if wanted == "user" else "Write the group's displayName.")
+        if change == "remove-member":
+            group_name, _ = principal_of(group, "group", line, "group")
+        if change == "grant":
+            rights_text = _need(path, line, "rights", rights_text)
+            for r in (x.strip() for x in RIGHT_SEPARATORS.split(rights_text)):
+                if not r:
+                    continue
+                if r.casefold() not in _RIGHTS:
+                    raise CsvFileError.at(path, line, f"unknown right {r!r} in {rights_text!r}",
+                                          f"Folder rights are {', '.join(reversed(RIGHTS))}; "
+                                          "separate several with ';' or '|'.")
+                rights.append(_RIGHTS[r.casefold()])
+            if not rights:
+                raise CsvFileError.at(path, line, "the rights column names no right",
+                                      "Write one right, e.g. Edit.")
+        rows.append((folder, name, kind, rights, line, change, group_name, typed))
+    frame = pd.DataFrame(rows, columns=["folder", "principal", "principal_type", "rights",
+                                        "_line", "change", "group", "type_given"])
+    if (frame["change"] == "grant").all():  # grants only: the frame as it has always been
+        frame = frame.drop(columns=["change", "group", "type_given"])
+    return frame
+
+
+def write_planned_changes(changes: Sequence[Change], path: str | os.PathLike[str]) -> Path:
+    """Write changes (``opskit.audit`` what-if changes) as a planned-changes CSV, one line
+    each, that :func:`read_planned_changes` reads back to the same changes (with
+    ``opskit.audit.changes_of``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=list(PLANNED_HEADERS))
+        writer.writeheader()
+        writer.writerows(planned_rows(list(changes)))
+    return path
 
 
 # --------------------------------------------------------------------------- folder export

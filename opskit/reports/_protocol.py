@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Table:
     """A frame as a report shows it (:func:`opskit.report.table`): escaped, no index unless
-    ``index``, and an empty one as a one-line note saying why (``empty``)."""
+    ``index``, interactive (sorted, searched, filtered, paged, exported as CSV and XLSX), and
+    an empty one as a one-line note saying why (``empty``)."""
 
     frame: Any
     empty: str = "Nothing to show."
@@ -34,8 +35,8 @@ class Report(Protocol):
 
     ``SECTIONS`` names what the notebook shows, in its order; the first is the summary under
     the headline. ``section(name)`` gives what is shown there, in order: Markdown text (a
-    ``str``), a :class:`Table`, or anything IPython displays (a Styler, a plotly figure, a
-    widget) as it is.
+    ``str``), a :class:`Table`, a Styler from :func:`opskit.report.display.styled` (shown as
+    interactive as a Table), or anything IPython displays (a plotly figure, a widget) as it is.
     """
 
     SECTIONS: ClassVar[tuple[str, ...]]
@@ -87,8 +88,9 @@ def show(report: Report, section: str | None = None) -> None:
     """Display one section of a report; without ``section``, the headline and the summary
     (the first of ``SECTIONS``)."""
     from IPython.display import Markdown, display
+    from pandas.io.formats.style import Styler
 
-    from ..report.display import table
+    from ..report.display import interactive, table
 
     items = [report.headline(), *report.section(report.SECTIONS[0])] if section is None \
         else report.section(section)
@@ -97,5 +99,7 @@ def show(report: Report, section: str | None = None) -> None:
             display(Markdown(item))
         elif isinstance(item, Table):
             display(table(item.frame, empty=item.empty, index=item.index))
+        elif isinstance(item, Styler):  # a report's own colours: interactive all the same
+            display(interactive(item))
         else:
             display(item)

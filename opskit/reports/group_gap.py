@@ -314,16 +314,16 @@ class GroupGapRun:
     # ------------------------------------------------------------------ the notebook
     def section(self, name: str) -> list[Any]:
         """What the notebook shows under each heading of ``SECTIONS``."""
-        from ..report.figures import membership_figure, presence_figure
+        from ..report.figures import clickable, membership_figure, presence_figure
 
         if name == "summary":
             return [Table(self.sources_frame())]
         if name == "presence":
-            return [presence_figure(self.report)]
+            return [clickable(presence_figure(self.report), "presence", self.report)]
         if name == "findings":
             return [self.findings_grouped()]
         if name == "membership":
-            return [membership_figure(self.report),
+            return [clickable(membership_figure(self.report), "membership", self.report),
                     Table(self.membership_table(), empty="No group's direct members differ.")]
         if name == "grants":
             return [Table(self.grants_table(), empty="No folder permission names a missing group.")]

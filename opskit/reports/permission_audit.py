@@ -36,6 +36,7 @@ from ..inputs.audit import (
 from ..inventory import Inventory, fetch_inventory
 from ..report.escaping import markdown_code, markdown_prose, markdown_text
 from ..report.figures import (
+    clickable,
     folder_owner_figure,
     folder_visibility_figure,
     group_folder_figure,
@@ -370,7 +371,7 @@ class AuditRun(FindingsTables):
         if name == "coverage":
             return [self.coverage_markdown(),
                     Table(self.hidden_tree(), empty="Nothing hidden, or coverage not measured."),
-                    folder_visibility_figure(self)]
+                    clickable(folder_visibility_figure(self), "folder_visibility", self)]
         if name == "findings":
             return [self.findings_grouped()]
         if name == "access":
@@ -383,7 +384,9 @@ class AuditRun(FindingsTables):
             return [self.drift_markdown(),
                     Table(self.drift_frame(), empty="No grant added or removed.")]
         if name == "figures":
-            return [folder_owner_figure(self), group_folder_figure(self), rights_figure(self)]
+            return [clickable(folder_owner_figure(self), "folder_owner", self),
+                    clickable(group_folder_figure(self), "group_folder", self),
+                    clickable(rights_figure(self), "rights", self)]
         if name == "explorer":
             return [explorer(self)]
         raise unknown_section(self, name)

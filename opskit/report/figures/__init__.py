@@ -16,6 +16,9 @@ its builders here):
   is.
 - **Nothing to show is not an error.** With no data the builder returns a figure with the same
   title and caption and a centred note saying why it is empty (:func:`empty_figure`).
+- **Rows behind a mark.** :func:`clickable` wraps a figure so a click on a box, cell or bar
+  shows the rows behind it (:func:`rows_behind`): in JupyterLab below the figure, in
+  report.html in a collapsed block under it that the click opens (``_behind``).
 - **Offline.** Figures render in report.html with no internet once
   :func:`opskit.report.setup` has run; a notebook shows one by leaving it as a cell's value.
 """
@@ -30,10 +33,12 @@ from ._audit import (
     rights_figure,
     strongest_pairs,
 )
+from ._behind import Clickable, clickable, points, rows_behind, rows_html
 from ._common import HOVER_NAMES, caption, captioned, empty_figure, names_hover
 from ._groupgap import membership_figure, presence_combinations, presence_figure
 
-__all__ = ["HOVER_NAMES", "caption", "captioned", "empty_figure", "folder_owner_figure",
-           "folder_tree", "folder_visibility_figure", "group_folder_figure",
-           "group_folder_matrix", "membership_figure", "names_hover", "presence_combinations",
-           "presence_figure", "rights_distribution", "rights_figure", "strongest_pairs"]
+__all__ = ["HOVER_NAMES", "Clickable", "caption", "captioned", "clickable", "empty_figure",
+           "folder_owner_figure", "folder_tree", "folder_visibility_figure", "group_folder_figure",
+           "group_folder_matrix", "membership_figure", "names_hover", "points",
+           "presence_combinations", "presence_figure", "rights_distribution", "rights_figure",
+           "rows_behind", "rows_html", "strongest_pairs"]

@@ -126,6 +126,20 @@ def _ticks(limit: int) -> tuple[list[int], list[str]]:
     return values, [str(abs(v)) for v in values]
 
 
+def membership_rows(diff: pd.DataFrame) -> list[tuple[str, list[str], list[str], str, str]]:
+    """The membership figure's rows, bottom first: (label, members only in the IGA, only on
+    the Platform, group, Platform name)."""
+    rows = []
+    for (group, platform), part in diff.groupby(["group", "platform_name"], sort=False):
+        iga = sorted(part.loc[part["side"] == ONLY_IN_IGA, "user_name"], key=str.casefold)
+        plat = sorted(part.loc[part["side"] == ONLY_ON_PLATFORM, "user_name"], key=str.casefold)
+        label = group if group == platform else f"{group} (Platform: {platform})"
+        rows.append((label, iga, plat, str(group), str(platform)))
+    # Most differences at the top: plotly draws the first category at the bottom.
+    rows.sort(key=lambda r: (len(r[1]) + len(r[2]), r[0].casefold()))
+    return rows
+
+
 def membership_figure(report: Any) -> go.Figure:
     """Diverging bars, one row per group whose direct members differ between the IGA and the
     Platform: members only in the IGA to the left, only on the Platform to the right.
@@ -140,14 +154,7 @@ def membership_figure(report: Any) -> go.Figure:
                 if compared else "Memberships not compared: the IGA or the Platform side was "
                 "not given.")
         return empty_figure(MEMBERSHIP_TITLE, MEMBERSHIP_CAPTION, note)
-    rows = []
-    for (group, platform), part in diff.groupby(["group", "platform_name"], sort=False):
-        iga = sorted(part.loc[part["side"] == ONLY_IN_IGA, "user_name"], key=str.casefold)
-        plat = sorted(part.loc[part["side"] == ONLY_ON_PLATFORM, "user_name"], key=str.casefold)
-        label = group if group == platform else f"{group} (Platform: {platform})"
-        rows.append((label, iga, plat))
-    # Most differences at the top: plotly draws the first category at the bottom.
-    rows.sort(key=lambda r: (len(r[1]) + len(r[2]), r[0].casefold()))
+    rows = membership_rows(diff)
     labels = [r[0] for r in rows]
     fig = go.Figure()
     for side, colour, sign, names in (
