@@ -239,10 +239,12 @@ class AccessExplorer:
     picks nothing (the status says "pick one") unless the filter spells out one name, so a
     click on any name always shows it and nothing shows that was not picked."""
 
-    def __init__(self, access: Any, kind: str = "folder", name: str | None = None):
+    def __init__(self, access: Any, kind: str = "folder", name: str | None = None, *,
+                 run: Any = None):
         import ipywidgets as w
 
         self.access = access
+        self.run = run  # a permission-audit run (inventories, audit): the What if tab's
         self._names: dict[str, list[str]] = {}
         self._quiet = False  # True while the list refills: its changes are not clicks
         self.shown: str | None = None  # the name whose table is shown
@@ -269,14 +271,21 @@ class AccessExplorer:
         self.why_pick = w.Dropdown(options=[], value=None, description="Why for",
                                    layout=w.Layout(width="95%"))
         self.why_output = w.Output()
-        self.why_box = w.VBox([self.why_prompt, self.why_pick, self.why_output],
-                              layout=w.Layout(display="none"))
+        # Each single change the Why offers, previewed in the What if tab
+        self.why_preview = w.Dropdown(options=[], value=None, description="Preview",
+                                      layout=w.Layout(width="95%", display="none"))
+        self.why_box = w.VBox([self.why_prompt, self.why_pick, self.why_output,
+                               self.why_preview], layout=w.Layout(display="none"))
         self.explore = w.VBox([self.kind, self.search, self.pick, self.status, self.pager,
                                self.output, self.why_box])
-        # One tab per panel: "Explore" (the table and its Why); other panels add a tab.
-        self.tabs = w.Tab(children=[self.explore], titles=["Explore"])
+        # One tab per panel: "Explore" (the table and its Why), and "What if" given a run.
+        self.whatif = WhatIfPanel(run) if run is not None else None
+        panels = [(self.explore, "Explore")] + (
+            [(self.whatif.widget, "What if")] if self.whatif is not None else [])
+        self.tabs = w.Tab(children=[p for p, _ in panels], titles=[t for _, t in panels])
         self.widget = self.tabs
         for widget, css in ((self.why_pick, "opskit-why-pick"), (self.why_output, "opskit-why"),
+                            (self.why_preview, "opskit-why-preview"),
                             (self.why_box, "opskit-why-panel"),
                             (self.explore, "opskit-explore"), (self.tabs, "opskit-explorer-tabs")):
             widget.add_class(css)
@@ -287,6 +296,7 @@ class AccessExplorer:
         self.next.on_click(lambda _: self._page(self.start + ROWS))
         self.all_rows.observe(lambda _: self._page(0), names="value")
         self.why_pick.observe(self._on_why_pick, names="value")
+        self.why_preview.observe(self._on_why_preview, names="value")
         self._refill()
         if name is not None:
             self.show(kind, name)
@@ -297,18 +307,23 @@ class AccessExplorer:
             self._names[kind] = names(self.access, kind)
         return self._names[kind]
 
+    def _relist(self, widget: Any, options: list[Any], value: Any = None) -> None:
+        """Give a list widget new options and pick ``value``, as no click: a Select or
+        Dropdown moves its pick to the first option when the options change."""
+        self._quiet = True
+        try:
+            widget.options = options
+            widget.value = value
+        finally:
+            self._quiet = False
+
     def _refill(self) -> None:
         """List the names the filter matches; keep the pick if still listed, else pick the
         name the filter spells out, else nothing."""
         every_hit = matching(self._all(self.kind.value), self.search.value, limit=None)
         hits = every_hit[:MATCHES]
         choice = self.shown if self.shown in hits else exact(hits, self.search.value)
-        self._quiet = True
-        try:  # a Select moves its pick to the first option when the options change
-            self.pick.options = hits
-            self.pick.value = choice
-        finally:
-            self._quiet = False
+        self._relist(self.pick, hits, choice)
         more = len(every_hit) - len(hits)
         listed = (f"{len(hits):,} of {len(every_hit):,} shown: type to narrow" if more
                   else f"{len(hits):,} match(es)" if hits
@@ -345,12 +360,7 @@ class AccessExplorer:
         kind, name = self.kind.value, self.shown
         self._why_all = why_options(self.access, kind, name) if name else []
         options = self._why_all[:WHY_CHOICES]  # a dropdown of 10,000s would stall the page
-        self._quiet = True
-        try:
-            self.why_pick.options = options
-            self.why_pick.value = None
-        finally:
-            self._quiet = False
+        self._relist(self.why_pick, options)
         self.why_box.layout.display = "flex" if options else "none"
         more = (f" (the first {WHY_CHOICES:,} of {len(self._why_all):,} listed; "
                 "AccessExplorer.show_why picks any)" if len(self._why_all) > WHY_CHOICES else "")
@@ -373,6 +383,26 @@ class AccessExplorer:
                     if other and self.shown else None)
         if self.why is not None:
             self.why_output.append_display_data(HTML(why_html(self.why)))
+        previews = []
+        if self.why is not None and self.whatif is not None:
+            for removal in self.why.removals:
+                changes = removal_changes(self.access, removal)
+                if changes is not None:
+                    previews.append((removal.text, tuple(changes)))
+        self._relist(self.why_preview, previews)
+        self.why_preview.layout.display = "flex" if previews else "none"
+
+    def _on_why_preview(self, change: dict[str, Any]) -> None:
+        if not self._quiet and change["new"] is not None:
+            self.preview(list(change["new"]))
+
+    def preview(self, changes: list[Any]) -> WhatIfView | None:
+        """Show what ``changes`` would do in the What if tab, and switch to it."""
+        if self.whatif is None:
+            raise ValueError("the What if tab needs the permission-audit run: "
+                             "explorer(run), not explorer(run.access)")
+        self.tabs.selected_index = 1
+        return self.whatif.show(changes)
 
     def _page(self, start: int) -> None:
         self.start = max(0, min(start, len(self.table) - 1))
@@ -417,12 +447,7 @@ class AccessExplorer:
             raise ValueError(f"{other!r} is not among the Why choices for {shown}: "
                              "show a folder, secret or user first, then pick one it lists")
         if hits[0] not in self.why_pick.options:  # beyond the first WHY_CHOICES: list it
-            self._quiet = True
-            try:
-                self.why_pick.options = (*self.why_pick.options, hits[0])
-                self.why_pick.value = None
-            finally:
-                self._quiet = False
+            self._relist(self.why_pick, [*self.why_pick.options, hits[0]])
         self.why_pick.value = hits[0][1]
         return self.why
 
@@ -441,12 +466,13 @@ def explorer(access: Any, *, kind: str = "folder", name: str | None = None,
     for ``kind``/``name`` (default: the first folder somebody reaches) with a note, and nothing
     waits for input.
     """
+    run = access if hasattr(access, "inventory") and hasattr(access, "audit") else None
     access = getattr(access, "access", access)
     if interactive is None:
         interactive = not headless()
     if not interactive:
         return StaticExplorer(access, kind if name else None, name)
-    return AccessExplorer(access, kind, name)
+    return AccessExplorer(access, kind, name, run=run)
 
 
 # ------------------------------------------------------------------ two snapshots compared
@@ -646,3 +672,273 @@ def what_if(cloud: Any, changes: Any, *, reference: Any = None, **audit_args: An
     from .audit import what_if as run
 
     return WhatIfView(run(cloud, changes, reference=reference, **audit_args))
+
+
+# --------------------------------------------------------------------------- what-if panel
+# The changes the explorer's "What if" tab offers: kind → what the person reads.
+WHAT_IF_CHANGES = {"remove-member": "remove a user from a group", "revoke": "revoke a grant",
+                   "break-inheritance": "break inheritance", "restore-inheritance":
+                   "restore inheritance", "disable-user": "disable a user",
+                   "delete-group": "delete a group"}
+TARGET = {"remove-member": "group", "revoke": "folder", "break-inheritance": "folder",
+          "restore-inheritance": "folder", "disable-user": "user", "delete-group": "group"}
+PLANNED_FILE = "whatif-planned-changes.csv"
+SCIM_OPS_FILE = "whatif-scim-operations.json"
+
+
+def _full(run: Any) -> Any:
+    """The fullest inventory of a run: the reference's when there is one (every folder)."""
+    ref = getattr(run, "reference_inventory", None)
+    return ref if ref is not None else run.inventory
+
+
+def change_targets(run: Any, kind: str) -> list[str]:
+    """What a change of ``kind`` (a key of :data:`WHAT_IF_CHANGES`) can be made to, in name
+    order: groups, userNames, or the folders where it applies (grants set there to revoke; an
+    inheriting folder to break; a folder with its own grants, below the root, to restore)."""
+    inv, access = _full(run), run.access
+    if TARGET.get(kind) == "group":
+        found = inv.groups["displayName"].dropna().astype(str).tolist()
+    elif kind == "disable-user":
+        found = inv.users["userName"].dropna().astype(str).tolist()
+    elif kind == "revoke":
+        grants = access.grants
+        found = grants.loc[grants["folder"] == grants["granted_on"], "folder"].astype(str).tolist()
+    elif kind in ("break-inheritance", "restore-inheritance"):
+        folders = access.folders
+        inherits = folders["path"] != folders["granted_on"]
+        if kind == "restore-inheritance":
+            inherits = ~inherits & (folders["path"].astype(str).str.count("/") > 1)
+        found = folders.loc[inherits, "path"].astype(str).tolist()
+    else:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(WHAT_IF_CHANGES)}")
+    return sorted(set(found), key=str.casefold)
+
+
+def change_details(run: Any, kind: str, target: str) -> list[tuple[str, Any]]:
+    """The second pick a change needs, as (label, value) pairs: the users directly in the group
+    (remove-member), or the grants set on the folder (revoke: value (principal_type,
+    principal)); empty for the other kinds."""
+    if kind == "remove-member":
+        inv = _full(run)
+        gids = inv.groups.loc[inv.groups["displayName"] == target, "id"]
+        members = inv.group_members[inv.group_members["group_id"].isin(gids)
+                                    & (inv.group_members["member_type"] == "User")]
+        names = inv.users.set_index("id")["userName"]
+        found = sorted({str(names[m]) for m in members["member_id"] if m in names.index},
+                       key=str.casefold)
+        return [(name, name) for name in found]
+    if kind == "revoke":
+        grants = run.access.grants
+        here = grants[(grants["folder"] == target) & (grants["granted_on"] == target)]
+        return [(f"{t} {p} ({', '.join(r)})", (str(t), str(p)))
+                for t, p, r in zip(here["principal_type"], here["principal"], here["rights"],
+                                   strict=True)]
+    return []
+
+
+def make_change(kind: str, target: str, detail: Any = None) -> Any:
+    """The :mod:`opskit.audit` change a pick in the What if tab stands for."""
+    from .audit import (
+        BreakInheritance,
+        DeleteGroup,
+        DisableUser,
+        RemoveMember,
+        RestoreInheritance,
+        RevokeGrant,
+    )
+
+    if kind == "remove-member":
+        return RemoveMember(target, detail)
+    if kind == "revoke":
+        principal_type, principal = detail
+        return RevokeGrant(target, principal, principal_type)
+    made = {"break-inheritance": BreakInheritance, "restore-inheritance": RestoreInheritance,
+            "disable-user": DisableUser, "delete-group": DeleteGroup}
+    if kind not in made:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(WHAT_IF_CHANGES)}")
+    return made[kind](target)
+
+
+def removal_changes(access: Any, removal: Any) -> list[Any] | None:
+    """The what-if changes that make one of a Why's single changes (:class:`opskit.audit.
+    Removal`), or None when the what-if has none for it (a nested group taken out of a group,
+    or a change on a secret's own permissions). Breaking inheritance is the break and then the
+    revocation, on the folder's copy, of the grants the Why says to leave out."""
+    from .audit import BreakInheritance, RemoveMember, RevokeGrant
+
+    def principal(kind: str, pid: Any) -> str | None:
+        grants = access.grants
+        hit = grants.loc[(grants["principal_type"] == kind) & (grants["principal_id"] == pid),
+                         "principal"]
+        return None if hit.empty else str(hit.iloc[0])
+
+    if removal.secret is not None:
+        return None
+    if removal.kind == "remove member":
+        users = access.users.set_index("id")["userName"]
+        groups = access.reach.groups.set_index("id")["displayName"]
+        if removal.member_id not in users.index or removal.group_id not in groups.index:
+            return None  # a group inside a group: no what-if change takes it out
+        return [RemoveMember(str(groups[removal.group_id]), str(users[removal.member_id]))]
+    if removal.kind == "revoke grant":
+        name = principal(removal.principal_type, removal.principal_id)
+        return None if name is None else [RevokeGrant(removal.folder, name,
+                                                      removal.principal_type)]
+    if removal.kind == "break inheritance":
+        names = [(kind, principal(kind, pid)) for kind, pid in removal.leave_out]
+        if any(name is None for _, name in names):
+            return None
+        return [BreakInheritance(removal.folder)] + [
+            RevokeGrant(removal.folder, str(name), kind) for kind, name in names]
+    return None
+
+
+def preview_changes(run: Any, changes: list[Any]) -> WhatIfView:
+    """What ``changes`` would do to the tenant a permission-audit run (:class:`opskit.reports.
+    permission_audit.AuditRun`) read: its audit reused as the before."""
+    from .audit import what_if as run_what_if
+
+    audited = run.audit
+    return WhatIfView(run_what_if(run.inventory, changes, reference=run.reference_inventory,
+                                  tenant=audited.tenant, service_account=audited.service_account,
+                                  before=audited))
+
+
+def export_changes(run: Any, changes: list[Any], folder: str | os.PathLike[str] = ".", *,
+                   which: tuple[str, ...] = ("csv", "scim")) -> list[Path]:
+    """Write ``changes`` into ``folder`` (the notebook's, by default): ``csv``, a
+    planned-changes CSV (:data:`PLANNED_FILE`, which ``planned_changes=`` and ``changes_of``
+    read back); ``scim``, the SCIM operations that would make them (:data:`SCIM_OPS_FILE`:
+    JSON, nothing sent). Returns the files written."""
+    from .audit import scim_plan
+    from .inputs.audit import write_planned_changes
+
+    out = Path(folder)
+    written = []
+    if "csv" in which:
+        written.append(write_planned_changes(changes, out / PLANNED_FILE))
+    if "scim" in which:
+        plan = scim_plan(run.inventory, changes, reference=run.reference_inventory)
+        ops = {"changes": [c.describe() for c in changes],
+               "operations": [{"method": op.method, "path": op.path, "body": op.body,
+                               "summary": op.summary} for op in plan.operations],
+               "manual": [{"what": m.what, "subjects": list(m.subjects),
+                           "steps": list(m.steps)} for m in plan.manual],
+               "skipped": list(plan.skipped)}
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / SCIM_OPS_FILE
+        path.write_text(json.dumps(ops, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+class WhatIfPanel:
+    """The explorer's "What if" tab: pick a change (kind, target, and the member or grant it
+    needs), *Preview* shows its blast radius (:class:`WhatIfView`: who gains or loses, findings
+    appearing or disappearing, what the cloud connector would newly see or hide), and the
+    export buttons write the planned-changes CSV and the SCIM operations next to the notebook,
+    with a link to each file written."""
+
+    def __init__(self, run: Any, folder: str | os.PathLike[str] = "."):
+        import ipywidgets as w
+
+        self.run = run
+        self.folder = Path(folder)
+        self.changes: list[Any] = []  # what the preview shows
+        self.view: WhatIfView | None = None
+        self.kind = w.Dropdown(options=[(label, k) for k, label in WHAT_IF_CHANGES.items()],
+                               value="remove-member", description="Change")
+        self.target = w.Combobox(placeholder="type to pick", description="Target",
+                                 ensure_option=True, layout=w.Layout(width="95%"))
+        self.detail = w.Dropdown(options=[], value=None, description="Which",
+                                 layout=w.Layout(width="95%"))
+        self.preview = w.Button(description="Preview", button_style="primary")
+        self.write_csv = w.Button(description="Write planned-changes CSV", disabled=True)
+        self.write_ops = w.Button(description="Write SCIM operations", disabled=True)
+        self.links = w.HTML()
+        self.output = w.Output()
+        self.widget = w.VBox([self.kind, self.target, self.detail, self.preview, self.output,
+                              w.HBox([self.write_csv, self.write_ops]), self.links])
+        for widget, css in ((self.kind, "opskit-whatif-kind"),
+                            (self.target, "opskit-whatif-target"),
+                            (self.detail, "opskit-whatif-detail"),
+                            (self.preview, "opskit-whatif-preview"),
+                            (self.write_csv, "opskit-whatif-csv"),
+                            (self.write_ops, "opskit-whatif-scim"),
+                            (self.links, "opskit-whatif-links"),
+                            (self.output, "opskit-whatif-output"), (self.widget, "opskit-whatif")):
+            widget.add_class(css)
+        self.kind.observe(lambda _: self._refill_targets(), names="value")
+        self.target.observe(lambda _: self._refill_details(), names="value")
+        self.preview.on_click(lambda _: self._preview_picked())
+        self.write_csv.on_click(lambda _: self.export("csv"))
+        self.write_ops.on_click(lambda _: self.export("scim"))
+        self._refill_targets()
+
+    def _refill_targets(self) -> None:
+        self.target.options = change_targets(self.run, self.kind.value)
+        self.target.placeholder = f"type to pick a {TARGET[self.kind.value]}"
+        self.target.value = ""
+        self._refill_details()
+
+    def _refill_details(self) -> None:
+        kind, target = self.kind.value, self.target.value
+        options = (change_details(self.run, kind, target)
+                   if target in self.target.options else [])
+        self.detail.options = options
+        self.detail.value = options[0][1] if options else None
+        self.detail.layout.display = "flex" if kind in ("remove-member", "revoke") else "none"
+
+    def picked(self) -> Any:
+        """The change the controls name, or None while one is incomplete."""
+        kind, target = self.kind.value, self.target.value
+        if target not in self.target.options:
+            return None
+        if kind in ("remove-member", "revoke") and self.detail.value is None:
+            return None
+        return make_change(kind, target, self.detail.value)
+
+    def _preview_picked(self) -> None:
+        change = self.picked()
+        if change is None:
+            self._say(f"Pick a {TARGET[self.kind.value]}"
+                      + (" and which member or grant" if self.detail.layout.display == "flex"
+                         else "") + " first.")
+        else:
+            self.show([change])
+
+    def _say(self, text: str) -> None:
+        from IPython.display import HTML
+
+        self.output.outputs = ()
+        self.output.append_display_data(HTML(f"<p><em>{html_text(text)}</em></p>"))
+
+    def show(self, changes: list[Any]) -> WhatIfView | None:
+        """Preview ``changes`` (what-if changes); a change that cannot be made as things stand
+        says why instead. Returns the view shown."""
+        from IPython.display import HTML
+
+        self.changes, self.view, self.links.value = [], None, ""
+        try:
+            self.view = preview_changes(self.run, changes)
+        except OpskitError as e:  # ChangeNotApplicable, UnknownName: one clear message
+            self._say(f"Cannot preview: {e}")
+        else:
+            self.changes = list(changes)
+            self.output.outputs = ()
+            self.output.append_display_data(HTML(self.view._repr_html_()))
+        self.write_csv.disabled = self.write_ops.disabled = not self.changes
+        return self.view
+
+    def export(self, *which: str) -> list[Path]:
+        """Write the previewed changes (``which``: ``csv``, ``scim``; none: both) next to the
+        notebook and link each file written."""
+        if not self.changes:
+            return []
+        written = export_changes(self.run, self.changes, self.folder,
+                                 which=which or ("csv", "scim"))
+        self.links.value = "Written: " + ", ".join(
+            f'<a href="{html_text(os.path.relpath(p))}" target="_blank">{html_text(p.name)}</a>'
+            for p in written)
+        return written

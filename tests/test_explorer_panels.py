@@ -1,8 +1,9 @@
-"""The explorer's Why panel and the snapshot comparison, driven in-process the way JupyterLab
-drives them (setting the widgets' values), on the practice tenant's inventory."""
+"""The explorer's Why panel and What if tab, and the snapshot comparison, driven in-process
+the way JupyterLab drives them (setting the widgets' values), on the practice tenant."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,14 +14,20 @@ import pytest
 from opskit import audit, widgets
 from opskit.config import connect
 from opskit.errors import ConfigError
+from opskit.inputs.audit import read_planned_changes
 from opskit.inventory import Inventory, save_snapshot
 from opskit.report.record import RUN_DIR_ENV
 from opskit.reports.permission_audit import AuditRun, run_permission_audit
 from opskit.widgets import (
+    PLANNED_FILE,
+    SCIM_OPS_FILE,
     AccessExplorer,
     SnapshotCompare,
     StaticCompare,
     StaticExplorer,
+    WhatIfPanel,
+    change_details,
+    change_targets,
     explorer,
     snapshot_compare,
     snapshot_folders,
@@ -171,3 +178,69 @@ def test_two_snapshots_compared_in_lab_and_headless(inventory: Inventory, tmp_pa
     assert "b-first → a-second" in html and "members: 1 removed" in html and "<table" in html
     with pytest.raises(ConfigError, match="is not a folder"):
         snapshot_folders(tmp_path / "nowhere")
+
+
+# --------------------------------------------------------------------------- what if
+def test_each_single_change_a_why_offers_previews_as_removing_the_access(run: AuditRun) -> None:
+    ui = explorer(run, interactive=True)
+    assert isinstance(ui, AccessExplorer) and ui.whatif is not None
+    assert ui.tabs.titles == ("Explore", "What if") and ui.tabs.selected_index == 0
+    user, folder = "hannah.wang@acme.com", "/IT/Identity/Dev"  # inherits from /IT
+    ui.show("user", user)
+    answer = ui.show_why(folder)
+    assert answer is not None and len(answer.removals) == 3
+    offered = ui.why_preview.options
+    assert [label for label, _ in offered] == [r.text for r in answer.removals]
+    assert offered[1][1] == (audit.BreakInheritance(folder),
+                             audit.RevokeGrant(folder, user, "user"))  # the copy leaves it out
+    for _, changes in offered:
+        ui.why_preview.value = changes  # the person picks it: the What if tab shows it
+        assert ui.tabs.selected_index == 1 and ui.whatif.changes == list(changes)
+        result = ui.whatif.view.result if ui.whatif.view is not None else None
+        assert result is not None
+        lost = result.access[(result.access["user"] == user)
+                             & (result.access["folder"] == folder)]
+        assert lost["change"].tolist() == ["loses"]
+    ui.show("group", "IT Admins")
+    assert ui.why_preview.options == () and ui.why_preview.layout.display == "none"
+
+
+def test_the_what_if_tab_previews_a_picked_change_and_writes_both_files(
+        run: AuditRun, tmp_path: Path) -> None:
+    panel = WhatIfPanel(run, tmp_path)
+    assert panel.kind.description == "Change" and "opskit-whatif" in panel.widget._dom_classes
+    panel.kind.value = "revoke"
+    assert panel.target.options[0] == FOLDER and panel.detail.layout.display == "flex"
+    panel.preview.click()  # nothing picked yet: it says so
+    assert "Pick a folder and which member or grant first" in panel.output.outputs[0]["data"][
+        "text/html"]
+    assert panel.write_csv.disabled and panel.export() == []
+    panel.target.value = FOLDER
+    assert panel.detail.options == (("group Secret Server Admins (Owner)",
+                                     ("group", "Secret Server Admins")),)
+    panel.preview.click()
+    html = panel.output.outputs[0]["data"]["text/html"]
+    assert ("What if: revoke the grant of group &#x27;Secret Server Admins&#x27; on /Break Glass"
+            in html) and "3 users" in html and not panel.write_csv.disabled
+    panel.write_csv.click()
+    csv_file = tmp_path / PLANNED_FILE
+    assert PLANNED_FILE in panel.links.value and not (tmp_path / SCIM_OPS_FILE).exists()
+    planned = read_planned_changes(csv_file, [run.inventory, run.reference_inventory])
+    assert audit.changes_of(planned) == panel.changes
+    panel.write_ops.click()
+    ops = json.loads((tmp_path / SCIM_OPS_FILE).read_text())
+    assert [(op["method"], op["path"].split("/")[0]) for op in ops["operations"]] == [
+        ("DELETE", "ContainerPermissions")] and SCIM_OPS_FILE in panel.links.value
+
+    panel.kind.value = "remove-member"
+    panel.target.value = "Secret Server Admins"
+    assert "chloe.baker@acme.com" in [v for _, v in panel.detail.options]
+    panel.detail.value = "chloe.baker@acme.com"
+    assert panel.picked() == audit.RemoveMember("Secret Server Admins", "chloe.baker@acme.com")
+    panel.kind.value = "disable-user"  # no second pick
+    assert panel.detail.layout.display == "none" and panel.target.value == ""
+    refused = panel.show([audit.RevokeGrant("/IT/Identity/Dev", "hannah.wang@acme.com", "user")])
+    assert refused is None and panel.write_csv.disabled  # inherited there: one clear message
+    assert "Cannot preview" in panel.output.outputs[0]["data"]["text/html"]
+    assert change_targets(run, "restore-inheritance")[0].count("/") > 1
+    assert change_details(run, "delete-group", "IT Admins") == []
