@@ -9,7 +9,9 @@ table (who reaches a default folder, its first page) with a note instead.
 
 Beside a folder, secret or user shown, a second pick gives the :class:`opskit.audit.Why` of one
 user and one folder or secret (:func:`why_options`, :func:`why_for`, :func:`why_html`).
-:func:`snapshot_compare` picks two inventory snapshots and shows what changed between them
+Given the permission-audit run, a "What if" tab previews a change (:class:`WhatIfPanel`), and
+each single change a Why offers previews there. :func:`snapshot_compare` picks two inventory
+snapshots and shows what changed between them
 (:func:`opskit.audit.compare`).
 
 The table for a choice is :func:`reach_table`, a plain function; the widgets only wire the
