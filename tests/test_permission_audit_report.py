@@ -130,6 +130,7 @@ def test_notebook_reports_every_planted_permission_problem(first_run: RunResult)
     assert '<script src="http' not in html
     assert "the IGA will not see these" in html and "First run: baseline recorded" in html
     assert "The explorer is interactive" in html  # headless: a static table, nothing waits
+    assert "Why chloe.baker@acme.com reaches /Break Glass" in html  # and its first user's Why
     assert "access.who_reaches(" in html
 
 
