@@ -41,9 +41,10 @@ class DemoBuild:
 
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
-    """Built once: test_demo checks it whole, and test_onboarding_rehearsals reads its
-    onboarding rehearsals (the same runs `opskit run tenant_onboarding` makes on each). One
-    worker runs both modules (RUN_TOGETHER), so it is built once."""
+    """Built once: test_demo checks it whole, test_onboarding_rehearsals reads its onboarding
+    rehearsals (the same runs `opskit run tenant_onboarding` makes on each), and
+    browser/test_demo_pages opens its pages. One worker runs these modules (RUN_TOGETHER), so it
+    is built once."""
     out = tmp_path_factory.mktemp("demo") / "reports"
     run = subprocess.run([sys.executable, "-m", "opskit.demo", "--data", str(SMALL), "--out",
                           str(out)], capture_output=True, text=True, timeout=600)
@@ -180,7 +181,8 @@ def chromium() -> Iterator[Any]:
 # Modules that share a session fixture, so one worker runs both: module → the one it joins.
 # (An xdist_group mark would say so, but on pytest 9.2 xdist's loadgroup loses the mark's
 # nodeid suffix and splits the group silently: pytest-xdist issue 1386.)
-RUN_TOGETHER = {"tests/test_onboarding_rehearsals.py": "tests/test_demo.py"}  # demo_build
+RUN_TOGETHER = {"tests/test_onboarding_rehearsals.py": "tests/test_demo.py",  # demo_build
+                "tests/browser/test_demo_pages.py": "tests/test_demo.py"}
 
 
 @pytest.hookimpl(optionalhook=True)

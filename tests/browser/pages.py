@@ -3,25 +3,21 @@ request that would leave the machine; and the screenshots a person looks at afte
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 SHOTS = Path(__file__).parent.parent.parent / "build" / "browser"  # git-ignored, as build/ is
-LOCAL_SCHEMES = {"file", "data", "blob", "about"}  # never a request to another machine
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
-
-
-def leaves_the_machine(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme not in LOCAL_SCHEMES and parts.hostname not in LOOPBACK
+# An http(s) or ws(s) address not on this machine. A pattern, not a Python predicate: Playwright
+# then matches in its driver, and only these requests come back to this process.
+OUTSIDE = re.compile(r"^(?:http|ws)s?://(?!(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?/)", re.I)
 
 
 @dataclass
 class Watched:
-    """A page's console errors, uncaught exceptions and requests to other machines (which the
-    page is never allowed to make: they are answered with an abort, and listed here)."""
+    """A page's console errors, uncaught exceptions and requests to other machines (never
+    sent: each is aborted, and listed here; file:, data: and blob: addresses stay local)."""
 
     page: Any
     errors: list[str] = field(default_factory=list)
@@ -30,19 +26,16 @@ class Watched:
     def __post_init__(self) -> None:
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
-        self.page.route("**/*", self._route)
+        self.page.route(OUTSIDE, self._refuse)
+        self.page.on("websocket", lambda ws: OUTSIDE.match(ws.url) and self.outside.append(ws.url))
 
     def _console(self, message: Any) -> None:
         if message.type == "error":
             self.errors.append(f"console: {message.text} ({message.location.get('url')})")
 
-    def _route(self, route: Any) -> None:
-        url = route.request.url
-        if leaves_the_machine(url):
-            self.outside.append(url)
-            route.abort()
-        else:
-            route.continue_()
+    def _refuse(self, route: Any) -> None:
+        self.outside.append(route.request.url)
+        route.abort()
 
 
 def watch(browser: Any, **context: Any) -> Watched:
