@@ -16,6 +16,8 @@ import pytest
 from ..conftest import DemoBuild
 from .pages import Watched, shot, watch
 
+FIGURES = ("permission_audit", "group_gap_report")  # the notebooks that draw plotly figures
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
@@ -59,6 +61,6 @@ def test_index_and_every_report_load_offline_without_errors_and_draw_their_chart
         assert watched.outside == []
     finally:
         watched.page.context.close()
-    # The reports that draw figures drew them (so the SVG check above is not vacuous).
-    assert drawn[("permission_audit", "practice")] > 0
-    assert drawn[("group_gap_report", "practice")] > 0
+    # The notebooks that draw figures drew them in some run (so the SVG wait is not vacuous).
+    for name in FIGURES:
+        assert max(n for (notebook, _), n in drawn.items() if notebook == name) > 0, name
