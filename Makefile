@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 DEMO   ?= build/demo
 
-.PHONY: install demo test lint lab bench clean
+.PHONY: install demo test lint lab browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
@@ -36,8 +36,14 @@ test: install
 # Kernels start in opskit/notebooks/ and find the checkout's opskit.toml above it; jupyter
 # refuses to run as root unless told.
 lab: install
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode jupyterlab
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) opskit/notebooks/
+
+# The browser tests drive Debian's Chromium (Playwright never downloads one here); without it
+# they are skipped, saying so, unless OPSKIT_REQUIRE_BROWSER=1 (as CI sets it).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends chromium; } || { \
+	  echo "opskit: could not install chromium; as root run: apt-get install chromium" >&2; exit 2; }
 
 bench: install
 	$(BIN)/python benchmarks/sandbox.py

@@ -41,9 +41,10 @@ class DemoBuild:
 
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
-    """Built once: test_demo checks it whole, and test_onboarding_rehearsals reads its
-    onboarding rehearsals (the same runs `opskit run tenant_onboarding` makes on each). One
-    worker runs both modules (RUN_TOGETHER), so it is built once."""
+    """Built once: test_demo checks it whole, test_onboarding_rehearsals reads its onboarding
+    rehearsals (the same runs `opskit run tenant_onboarding` makes on each), and
+    browser/test_demo_pages opens its pages. One worker runs these modules (RUN_TOGETHER), so it
+    is built once."""
     out = tmp_path_factory.mktemp("demo") / "reports"
     run = subprocess.run([sys.executable, "-m", "opskit.demo", "--data", str(SMALL), "--out",
                           str(out)], capture_output=True, text=True, timeout=600)
@@ -144,6 +145,33 @@ def service_account_gap(small: TenantFile) -> dict[str, Any]:
     return data
 
 
+# --------------------------------------------------------------------------- the browser
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a browser Playwright downloads): skipped,
+    saying why, where it is missing, unless OPSKIT_REQUIRE_BROWSER=1 (CI) makes that a failure."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "the playwright package is not installed (pip install -e '.[dev]')"
+    if missing is None and not CHROMIUM.exists():
+        missing = f"{CHROMIUM} is missing (make browser, or apt-get install chromium)"
+    if missing:
+        if os.environ.get("OPSKIT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"OPSKIT_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(f"no browser: {missing}")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 # --------------------------------------------------------------------------- running in parallel
 # `make test` runs the suite on pytest-xdist's workers (addopts in pyproject.toml: -n auto
 # --dist loadscope, both as refined here). A worker takes a whole module, so a module's fixtures
@@ -153,7 +181,8 @@ def service_account_gap(small: TenantFile) -> dict[str, Any]:
 # Modules that share a session fixture, so one worker runs both: module → the one it joins.
 # (An xdist_group mark would say so, but on pytest 9.2 xdist's loadgroup loses the mark's
 # nodeid suffix and splits the group silently: pytest-xdist issue 1386.)
-RUN_TOGETHER = {"tests/test_onboarding_rehearsals.py": "tests/test_demo.py"}  # demo_build
+RUN_TOGETHER = {"tests/test_onboarding_rehearsals.py": "tests/test_demo.py",  # demo_build
+                "tests/browser/test_demo_pages.py": "tests/test_demo.py"}
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -171,7 +200,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
+    # Stable: browser modules (the longest) first, then the other slow ones, then the rest.
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is None,
+                                 item.get_closest_marker("slow") is None))
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)

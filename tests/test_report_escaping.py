@@ -10,7 +10,6 @@ parser, the executed notebooks, findings.csv, and every page in a real headless 
 from __future__ import annotations
 
 import csv
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,9 +63,6 @@ SHOWN = {
 }
 FIGURES = {"permission_audit": 4, "group_gap_report": 2}
 PLOTLY_OWN_TAGS = re.compile(r"</?b>|<br>|</?extra>")  # the builders' own markup
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 pytestmark = pytest.mark.slow  # notebook runs and a browser
@@ -160,26 +156,6 @@ def test_findings_csv_holds_no_formula(hostile: HostileRuns) -> None:
 
 
 # --------------------------------------------------------------------------- the browser
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright (never a browser Playwright downloads)."""
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "the playwright package is not installed (pip install -e '.[dev]')"
-    if missing is None and not CHROMIUM.exists():
-        missing = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if missing:
-        if os.environ.get("OPSKIT_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"OPSKIT_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(f"no browser: {missing}")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def test_no_payload_runs_in_a_browser(chromium: Any, hostile: HostileRuns) -> None:
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(10_000)
