@@ -40,7 +40,6 @@ from opskit.report.figures._behind import HTML_ROWS, PAGE, anchor
 from opskit.report.record import RUN_DIR_ENV
 
 from .test_groupgap_report import small, source  # noqa: F401  (a small group gap)
-from .test_report_escaping import chromium  # noqa: F401  (the Debian Chromium fixture)
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +205,7 @@ def report_page(tmp_path: Path, demo: audit.PermissionAudit) -> Path:
 
 
 def test_report_html_click_opens_the_rows_behind_a_box_and_a_cell(
-        chromium: Any, demo: audit.PermissionAudit, tmp_path: Path) -> None:  # noqa: F811
+        chromium: Any, demo: audit.PermissionAudit, tmp_path: Path) -> None:
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(15_000)
     errors: list[str] = []

@@ -34,7 +34,6 @@ from opskit.runner import RunResult, run_notebook
 from opskit.sandbox.serve import RunningSandbox, bind
 
 from .notebooks.build import CODE_MARKER, FAKE_JWT
-from .test_report_escaping import chromium  # noqa: F401  (the browser fixture)
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 SECRET = "s3cr3t-Value-for-the-leak-test"
@@ -489,7 +488,7 @@ def test_report_runs_every_tenant_and_exits_with_the_worst(tmp_path: Path,
 
 
 def test_report_shares_one_plotly_js_that_every_report_loads_in_a_browser(
-        tmp_path: Path, chromium: Any) -> None:  # noqa: F811 (the imported fixture)
+        tmp_path: Path, chromium: Any) -> None:
     config = write_config(tmp_path / "opskit.toml", a=closed_port_url(), b=closed_port_url())
     out = tmp_path / "out"
     r = opskit("report", "--profile", "a,b", "--notebooks", str(FIGURE_NB), "--out", str(out),

@@ -23,10 +23,7 @@ from IPython.core.formatters import DisplayFormatter
 from opskit._run.html import render_report
 from opskit.report.display import table, table_bundle
 
-from . import test_report_escaping
 from .hostile_names import SCRIPT
-
-chromium = test_report_escaping.chromium  # the same browser, launched the same way
 
 # A table as reports show them: a hostile name, a formula, a number column to sort by.
 FRAME = pd.DataFrame({"name": ["alice", SCRIPT, "=1+2 (to do)", "bob", "carol"],
