@@ -355,11 +355,14 @@ def group_folder_figure(source: Any, *, top_groups: int = TOP_GROUPS,
              "every folder with a group grant, where it is set")
     sent = matrix.attrs["sent"]
     groups, folders = [str(g) for g in matrix.index], [str(f) for f in matrix.columns]
-    z = [[_rank(matrix.at[g, f]) or None for f in folders] for g in groups]
-    cell = [[(matrix.at[g, f] or "") for f in folders] for g in groups]
+    # Cells read from a plain array: each .at on the frame deep-copies its attrs (``sent``).
+    grid = matrix.to_numpy(dtype=object)
+    z = [[_rank(v) or None for v in row] for row in grid]
+    cell = [[(v or "") for v in row] for row in grid]
     hover = [[f"<b>{plot_text(g)}</b> on <b>{plot_text(f)}</b><br>"
-              + (plot_text(f"{matrix.at[g, f]} (sent as {', '.join(map(str, sent[(g, f)]))})")
-                 if matrix.at[g, f] else "no grant") for f in folders] for g in groups]
+              + (plot_text(f"{v} (sent as {', '.join(map(str, sent[(g, f)]))})")
+                 if v else "no grant") for f, v in zip(folders, row, strict=True)]
+             for g, row in zip(groups, grid, strict=True)]
     n = len(RIGHTS)
     scale = []
     for i, right in enumerate(RIGHTS):

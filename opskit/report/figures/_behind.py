@@ -35,6 +35,9 @@ PAGE = 100  # rows behind one mark shown in JupyterLab (the first page)
 HTML_ROWS = 8  # rows per mark in report.html, per kind of row; the rest are counted
 HTML_MARKS = 100  # marks per figure with their rows in report.html (a treemap may have 2,500)
 EMPTY = pd.DataFrame({"folder": pd.Categorical([]), "user": [], "right": [], "via": []})
+EMPTY_GRANTS = pd.DataFrame({c: [] for c in ("principal", "right", "principal_type",
+                                              "granted_on")}, dtype=object)
+EMPTY_SECRETS = pd.DataFrame({"name": []}, dtype=object)
 SIDES = (ONLY_IN_IGA, ONLY_ON_PLATFORM)  # the membership figure's two traces, in order
 
 Where = tuple[int, Hashable]  # (trace index, point number: an int, or (row, column))
@@ -65,8 +68,9 @@ def points(kind: str, source: Any) -> dict[Where, Any]:
         matrix = group_folder_matrix(source)
         if matrix.empty:
             return {}
+        grid = matrix.to_numpy(dtype=object)  # not .at: each deep-copies the frame's attrs
         return {(0, (r, c)): (str(g), str(f)) for r, g in enumerate(matrix.index)
-                for c, f in enumerate(matrix.columns) if matrix.at[g, f] is not None}
+                for c, f in enumerate(matrix.columns) if grid[r, c] is not None}
     if kind == RIGHTS_BARS:
         rights = rights_distribution(source)["right"].tolist()
         return {(trace, i): (right, what) for trace, what in enumerate(("group", "user", "pairs"))
@@ -134,6 +138,29 @@ def rows_behind(kind: str, point: Any, source: Any, *, table: pd.DataFrame | Non
 FOLDER_COLUMNS = ["row", "name", "right", "via", "granted_on"]
 
 
+@dataclass(frozen=True)
+class _FolderParts:
+    """Where each folder's grants are set, its grants and its secrets, split once for many
+    folders (a report asks for a hundred; filtering the frames for each costs per call)."""
+
+    granted_on: dict[str, list[str]]
+    grants: dict[str, pd.DataFrame]
+    secrets: dict[str, pd.DataFrame]
+
+    @classmethod
+    def of(cls, access: Any, paths: list[str]) -> _FolderParts:
+        folders = access.folders[access.folders["path"].isin(paths)]
+        granted_on: dict[str, list[str]] = {}
+        for p, g in zip(folders["path"].astype(str).tolist(),
+                        folders["granted_on"].astype(str).tolist(), strict=True):
+            granted_on.setdefault(p, []).append(g)
+        grants = access.grants[access.grants["folder"].isin(paths)]
+        secrets = access.secrets[access.secrets["folder"].isin(paths)]
+        return cls(granted_on,
+                   {str(f): rows for f, rows in grants.groupby("folder", sort=False)},
+                   {str(f): rows for f, rows in secrets.groupby("folder", sort=False)})
+
+
 def _folder_path(audit: Any, path: str) -> str:
     """A box may be the cloud connector's path of a folder: the access view's path of it."""
     access = audit.access
@@ -149,15 +176,17 @@ def _of_folder(table: pd.DataFrame, path: str) -> pd.DataFrame:
         else table.iloc[0:0]
 
 
-def _folder_rows(audit: Any, path: str, table: pd.DataFrame | None) -> pd.DataFrame:
+def _folder_rows(audit: Any, path: str, table: pd.DataFrame | None,
+                 parts: _FolderParts | None = None) -> pd.DataFrame:
     access = audit.access
     path = _folder_path(audit, path)
     reach = _of_folder(access.table if table is None else table, path)
     reach = reach.sort_values(["right", "user"], ascending=[False, True], kind="stable")
-    folders = access.folders
-    granted_on = folders["granted_on"][folders["path"] == path].astype(str).tolist()
-    grants = access.grants[access.grants["folder"] == path]
-    secrets = access.secrets[access.secrets["folder"] == path]
+    if parts is None:
+        parts = _FolderParts.of(access, [path])
+    granted_on = parts.granted_on.get(path, [])
+    grants = parts.grants.get(path, EMPTY_GRANTS)
+    secrets = parts.secrets.get(path, EMPTY_SECRETS)
     # Built as plain rows: a report asks for a hundred folders, and frames cost per call.
     records = [("reaches", u, r, v, granted_on[0] if granted_on else None) for u, r, v in zip(
         reach["user"].astype(str).tolist(), reach["right"].astype(str).tolist(),
@@ -311,13 +340,18 @@ def rows_html(kind: str, source: Any) -> str:
     parts = []
     shown = list(where.items())[:HTML_MARKS]
     tables = _narrowed(kind, source, [key for _, key in shown])
+    audit = _audit(source) if kind in (FOLDER_VISIBILITY, FOLDER_OWNER) else None
+    split = None if audit is None else _FolderParts.of(
+        audit.access, [_folder_path(audit, str(key)) for _, key in shown])
     for (trace, number), key in shown:
         ident = anchor(kind, key)
         at = ",".join(map(str, number)) if isinstance(number, tuple) else str(number)
         marks[f"{trace}:{at}"] = ident
-        on = _folder_path(_audit(source), str(key)) if kind in (FOLDER_VISIBILITY, FOLDER_OWNER) \
+        on = _folder_path(audit, str(key)) if audit is not None \
             else str(key[1]) if kind == GROUP_FOLDER else ""
-        frame = rows_behind(kind, key, source, table=tables.get(on, EMPTY) if tables else None)
+        narrowed = tables.get(on, EMPTY) if tables else None
+        frame = (_folder_rows(audit, str(key), narrowed, split) if audit is not None
+                 else rows_behind(kind, key, source, table=narrowed))
         kept, more = _bounded(frame)
         note = f"<p>… and {more:,} more (click it in the notebook for the first {PAGE:,}).</p>" \
             if more else ""
