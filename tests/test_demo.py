@@ -52,3 +52,25 @@ def test_demo_reports_and_rehearsals(demo_build: DemoBuild) -> None:
     page = (out / "index.html").read_text()
     assert page.count("rehearsal: expected ") >= 2 * len(expected)  # latest and all runs
     assert (out / "index.html").read_text().count("report.html") >= len(runs)
+
+
+def test_demo_reports_share_one_plotly_js(demo_build: DemoBuild) -> None:
+    """`opskit report`'s default: one plotly.js in the report folder, linked relatively by every
+    page with a chart; neither the pages nor the notebooks carry a copy
+    (browser/test_demo_pages draws them from it)."""
+    out = demo_build.out
+    [copy] = (out / "_static").glob("plotly-*.min.js")  # one copy for every run
+    library = copy.read_text(encoding="utf-8")
+    middle = library[len(library) // 2:len(library) // 2 + 200]
+    linked = 0
+    for run in json.loads((out / "index.json").read_text())["runs"]:
+        report = out / run["report"]
+        page = report.read_text(encoding="utf-8")
+        depth = len(report.parent.relative_to(out).parts)
+        linked += f'<script src="{"../" * depth}_static/{copy.name}"></script>' in page
+        assert library[:200] not in page and middle not in page
+        notebook = next(report.parent.glob("*.ipynb")).read_text(encoding="utf-8")
+        assert middle not in notebook and "plotly.js v" not in notebook
+        if "plotly-graph-div" in page:
+            assert "application/vnd.plotly.v1+json" in notebook  # JupyterLab draws it from this
+    assert linked >= 4  # permission audit and group gap on sandbox and sandbox-onprem
