@@ -289,7 +289,6 @@ def test_a_what_if_preview_shows_who_loses_what_and_writes_it_as_a_csv(
     assert planned[["change", "group", "principal"]].values.tolist() == [
         ["remove-member", "DBA", "Alice@Acme.com"]]
     assert audit.changes_of(planned) == [change]
-    shot(ran.page, "lab-whatif-written")
 
 
 def column(page: Any, name: str) -> Any:
