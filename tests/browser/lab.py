@@ -141,11 +141,16 @@ def save(page: Any, lab: Lab, name: str) -> dict[str, Any]:
     return dict(response.json()["content"])
 
 
-def click_plot_point(page: Any, figure: Any, index: int = 0) -> None:
-    """EXTENSION POINT (figure clicks, round 2): click the ``index``-th mark (treemap box, bar,
-    heatmap cell) of a rendered plotly ``figure`` where a person would, at its centre."""
-    marks = figure.locator(".point, .slice, .bars path")
-    mark = (marks if marks.count() else figure.locator(".nsewdrag")).nth(index)
+def click_plot_point(page: Any, figure: Any, index: int = 0, *, label: str = "") -> None:
+    """Click the ``index``-th mark (treemap box, bar, heatmap cell) of a rendered plotly
+    ``figure`` where a person would, at its centre; with ``label``, the treemap box showing
+    that name, on its name (a box's centre may be a child's box drawn over it)."""
+    if label:
+        marks = figure.locator(".slice .slicetext", has_text=label)
+    else:
+        marks = figure.locator(".point, .slice, .bars path")
+        marks = marks if marks.count() else figure.locator(".nsewdrag")
+    mark = marks.nth(index)
     mark.scroll_into_view_if_needed()
     box = mark.bounding_box()
     assert box is not None, "the mark is not shown"

@@ -8,15 +8,18 @@ tests/conftest.py), so it is built once."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ..conftest import DemoBuild
+from .lab import click_plot_point
 from .pages import Watched, shot, watch
 
 FIGURES = ("permission_audit", "group_gap_report")  # the notebooks that draw plotly figures
+WORKED = ("permission_audit", "sandbox")  # the report whose tables and figure are worked
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -39,6 +42,51 @@ def visit(watched: Watched, page_file: Path, step: str) -> int:
     return drawn
 
 
+def cells(table: Any, column: int = 0) -> list[str]:
+    return [r.split("\t")[column] for r in table.locator("tbody tr").all_inner_texts()]
+
+
+def sort_and_search(page: Any) -> None:
+    """The access sample of the demo's tenant (tests/data/small.yaml), one row per user: a
+    click on the user header sorts it, and a search keeps the users granted directly."""
+    header = page.locator("thead th").filter(has_text=re.compile("^user$"))
+    table = page.locator(".dt-container").filter(has=header).filter(
+        has=page.locator("thead th").filter(has_text=re.compile("^folder$"))).first
+    table.scroll_into_view_if_needed()
+    before = cells(table)
+    assert sorted(before) == ["Alice@Acme.com", "bob@acme.com", "carol@acme.com",
+                              "scim.integration@acme.com"]
+    table.locator("thead th").filter(has_text=re.compile("^user$")).click()
+    ordered = sorted(before, key=str.lower)
+    assert ordered != before  # so the click has something to change
+    page.wait_for_function("([t, first]) => t.querySelector('tbody td').innerText === first",
+                           arg=[table.element_handle(), ordered[0]])
+    assert cells(table) == ordered
+    shot(page, "demo-table-sorted")
+    table.locator(".dt-search input").fill("direct")  # bob reaches folders only through groups
+    page.wait_for_function("t => t.querySelectorAll('tbody tr').length === 3",
+                           arg=table.element_handle())
+    assert cells(table) == [u for u in ordered if u != "bob@acme.com"]
+    shot(page, "demo-table-searched")
+
+
+def open_rows_behind(page: Any) -> None:
+    """A click on the /IT/Databases box of the visibility tree opens its rows: the users who
+    reach it through /IT's grants (tests/data/small.yaml), and its secret."""
+    figure = page.locator(".plotly-graph-div").first
+    rows = page.locator(".opskit-rows-behind details[open]")
+    assert rows.count() == 0
+    click_plot_point(page, figure, label="Databases")
+    rows.first.wait_for()
+    assert rows.count() == 1
+    shown = rows.first.inner_text()
+    assert shown.startswith("/IT/Databases") and "(6 rows)" in shown.split("\n")[0]
+    for name in ("Alice@Acme.com", "bob@acme.com", "DBA > DBA Juniors", "dev-db-sa"):
+        assert name in shown
+    assert page.evaluate("location.hash") == "#" + rows.first.get_attribute("id")
+    shot(page, "demo-figure-rows")
+
+
 def test_index_and_every_report_load_offline_without_errors_and_draw_their_charts(
         chromium: Any, demo_build: DemoBuild) -> None:
     out = demo_build.out
@@ -56,7 +104,9 @@ def test_index_and_every_report_load_offline_without_errors_and_draw_their_chart
             run_dir = report.parent.relative_to(out)
             notebook, profile = run_dir.parts[0], run_dir.parts[1]
             drawn[(notebook, profile)] = visit(watched, report, f"demo-{notebook}-{profile}")
-            # EXTENSION POINT (tables, round 2): each report's tables sort and filter here.
+            if (notebook, profile) == WORKED:
+                sort_and_search(watched.page)
+                open_rows_behind(watched.page)
         assert watched.errors == []
         assert watched.outside == []
     finally:

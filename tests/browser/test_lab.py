@@ -10,6 +10,9 @@ Screenshots of each step: build/browser/lab-*.png.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,10 @@ from typing import Any
 import nbformat
 import pytest
 
+from opskit import audit
+from opskit.inputs.audit import read_planned_changes
+from opskit.report.figures import rows_behind
+from opskit.reports.permission_audit import AuditRun, run_permission_audit
 from opskit.sandbox.app import Sandbox
 from opskit.sandbox.store import Tenant
 from opskit.sandbox.tenantfile import load_tenant
@@ -26,6 +33,7 @@ from ..conftest import SMALL
 from .lab import (
     Lab,
     activate,
+    click_plot_point,
     open_notebook,
     run_all,
     running_lab,
@@ -190,6 +198,135 @@ def test_a_filter_narrows_the_names_and_a_pick_shows_who_reaches_it(ran: Ran) ->
     # Prod breaks inheritance (tests/data/small.yaml): Vault Admins own it, carol views it.
     assert "Vault Admins" in tables[0] and "carol@acme.com" in tables[0]
     assert tables[1] != tables[0] and "who reaches /IT/Databases/Prod" not in shown.inner_text()
+
+
+@pytest.fixture(scope="module")
+def expected(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
+    """The audit the notebook runs, run here in-process on the same tenant and profiles: what
+    the page should show."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPSKIT_CONFIG", str(lab.root / "opskit.toml"))
+        env.setenv("PRACTICE_SECRET", SECRET)
+        env.setenv("PRACTICE_ONPREM_TOKEN", ONPREM_TOKEN)
+        return run_permission_audit("practice", history_dir=tmp_path_factory.mktemp("history"),
+                                    progress=False)
+
+
+def widget_text(locator: Any) -> str:
+    return " ".join(locator.inner_text().split())
+
+
+def test_a_click_on_a_tree_box_shows_the_rows_behind_it(ran: Ran, expected: AuditRun) -> None:
+    panel = ran.show("permission_audit")
+    folder = "/IT/Databases"  # inherits /IT: DBA has Edit, so Alice and bob (in DBA Juniors)
+    figure = panel.locator(".js-plotly-plot").filter(has_text="Databases").first  # visibility
+    below = figure.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]").locator(
+        ".widget-output")
+    assert widget_text(below) == ""  # nothing before the click
+    click_plot_point(ran.page, figure, label="Databases")
+    rows = rows_behind("folder_visibility", folder, expected)
+    below.get_by_text(f"{len(rows)} row(s)").wait_for()
+    shown = widget_text(below)
+    assert folder in shown
+    reaches = rows[rows["row"] == "reaches"]
+    assert set(reaches["name"]) == {"scim.integration@acme.com", "Alice@Acme.com", "bob@acme.com"}
+    assert below.locator("table tbody tr").count() == len(rows)
+    for name, via in zip(reaches["name"], reaches["via"], strict=True):
+        assert name in shown and via in shown
+    below.scroll_into_view_if_needed()
+    shot(ran.page, "lab-figure-click-rows")
+
+
+def test_a_why_pick_shows_every_path_and_the_changes_that_remove_it(
+        ran: Ran, expected: AuditRun) -> None:
+    view = explorer(ran)
+    view.get_by_placeholder(FILTER).fill("datab")
+    view.locator(".widget-select select option", has_text="/IT/Databases/Prod").wait_for()
+    view.locator(".widget-select select").select_option("/IT/Databases")
+    pick = view.locator(".opskit-why-pick select")
+    pick.locator("option", has_text="bob@acme.com").wait_for(state="attached")
+    pick.select_option(label="bob@acme.com")
+    answer = audit.why(expected.access, "bob@acme.com", "/IT/Databases")
+    why = view.locator(".opskit-why")
+    why.get_by_text(answer.summary()).wait_for()
+    shown = widget_text(why)
+    # bob is in DBA Juniors, a member of DBA, which holds Edit on /IT (tests/data/small.yaml)
+    assert "DBA > DBA Juniors" in shown and "Inheritance root: grants set on /IT" in shown
+    assert len(answer.removals) > 1 and all(" ".join(c.text.split()) in shown
+                                            for c in answer.removals)
+    why.scroll_into_view_if_needed()
+    shot(ran.page, "lab-why")
+
+
+def test_a_what_if_preview_shows_who_loses_what_and_writes_it_as_a_csv(
+        ran: Ran, expected: AuditRun) -> None:
+    explorer(ran)
+    tabs = ran.panels["permission_audit"].locator(".opskit-explorer-tabs").first
+    tabs.locator(".lm-TabBar-tab", has_text="What if").click()
+    panel = tabs.locator(".opskit-whatif")
+    panel.locator(".opskit-whatif-kind select").select_option(label="remove a user from a group")
+    panel.locator(".opskit-whatif-target input").fill("DBA")
+    which = panel.locator(".opskit-whatif-detail select")
+    which.locator("option", has_text="Alice@Acme.com").wait_for(state="attached")
+    panel.locator(".opskit-whatif-preview").click()
+    change = audit.RemoveMember("DBA", "Alice@Acme.com")
+    result = audit.what_if(expected.inventory, change, reference=expected.reference_inventory,
+                           tenant="acme")
+    output = panel.locator(".opskit-whatif-output")
+    output.get_by_text(result.summary().split("\n")[0]).wait_for()
+    # Alice loses DBA's Edit on /IT and /IT/Databases; Prod breaks inheritance and keeps its own
+    lost = result.access[result.access["change"] == "loses"]
+    assert sorted(lost["folder"]) == ["/IT", "/IT/Databases"]
+    shown_rows = [" ".join(r.split()) for r in output.locator("table").first.locator(
+        "tbody tr").all_inner_texts()]
+    assert shown_rows == [f"Alice@Acme.com {folder} Edit loses DBA" for folder in lost["folder"]]
+    shot(ran.page, "lab-whatif-preview")
+
+    written = ran.lab.root / "whatif-planned-changes.csv"
+    panel.locator(".opskit-whatif-csv").click()
+    panel.locator(".opskit-whatif-links a", has_text=written.name).wait_for()
+    planned = read_planned_changes(written, [expected.inventory, expected.reference_inventory])
+    assert planned[["change", "group", "principal"]].values.tolist() == [
+        ["remove-member", "DBA", "Alice@Acme.com"]]
+    assert audit.changes_of(planned) == [change]
+
+
+def column(page: Any, name: str) -> Any:
+    return page.locator("thead th").filter(has_text=re.compile(f"^{re.escape(name)}$"))
+
+
+def test_a_table_sorted_and_searched_exports_the_rows_it_shows(
+        ran: Ran, expected: AuditRun) -> None:
+    panel = ran.show("permission_audit")
+    table = panel.locator(".dt-container").filter(has=column(ran.page, "user")).filter(
+        has=column(ran.page, "folder")).first  # the access sample: one row per user
+    table.scroll_into_view_if_needed()
+    sample = expected.access_sample()
+    rows = table.locator("tbody tr")
+    assert rows.count() == len(sample)
+    column(table, "user").click()  # sorted by user, A to Z
+    users = sorted(sample["user"], key=str.lower)
+    ran.page.wait_for_function("([t, first]) => t.querySelector('tbody tr td').innerText "
+                               "=== first", arg=[table.element_handle(), users[0]])
+    table.locator(".dt-search input").fill("direct")
+    # The users granted directly (tests/data/small.yaml): Alice on /HR, the service account on
+    # /IT, carol on /IT/Databases/Prod; bob only through DBA Juniors.
+    direct = sample[sample["via"] == "direct"]
+    wanted = sorted(direct["user"], key=str.lower)
+    assert "bob@acme.com" not in wanted and len(wanted) == 3
+    ran.page.wait_for_function("([t, n]) => t.querySelectorAll('tbody tr').length === n",
+                               arg=[table.element_handle(), len(wanted)])
+    shown = [r.split("\t") for r in rows.all_inner_texts()]
+    assert [r[0] for r in shown] == wanted
+    shot(ran.page, "lab-table-sorted-searched")
+    with ran.page.expect_download() as download:
+        table.locator(".buttons-csv").click()
+    exported = list(csv.reader(io.StringIO(
+        Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    assert exported[0] == list(sample.columns)
+    assert exported[1:] == [[c.strip() for c in r] for r in shown]
+    assert exported[1:] == direct.set_index("user").loc[wanted].reset_index().astype(
+        str).values.tolist()
 
 
 def test_the_page_asked_no_other_machine_and_logged_no_error(ran: Ran) -> None:
