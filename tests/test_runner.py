@@ -487,52 +487,6 @@ def test_report_runs_every_tenant_and_exits_with_the_worst(tmp_path: Path,
     assert bad["error"] == "ConnectError"
 
 
-def test_report_shares_one_plotly_js_that_every_report_loads_in_a_browser(
-        tmp_path: Path, chromium: Any) -> None:
-    config = write_config(tmp_path / "opskit.toml", a=closed_port_url(), b=closed_port_url())
-    out = tmp_path / "out"
-    r = opskit("report", "--profile", "a,b", "--notebooks", str(FIGURE_NB), "--out", str(out),
-               env={"OPSKIT_CONFIG": str(config), "OPSKIT_TEST_SECRET": SECRET}, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    [copy] = (out / "_static").iterdir()  # one copy for every run, outside every run folder
-    reports = sorted(out.glob("figure/*/*/report.html"))
-    assert len(reports) == 2
-    library = copy.read_text(encoding="utf-8")
-    for report in reports:
-        page = report.read_text(encoding="utf-8")
-        assert f'<script src="../../../_static/{copy.name}"></script>' in page
-        # No piece of plotly.js in the page (its banner, a stretch from its middle).
-        assert library[:200] not in page
-        assert library[len(library) // 2:len(library) // 2 + 200] not in page
-        notebook = (report.parent / "figure.ipynb").read_text(encoding="utf-8")
-        assert "application/vnd.plotly.v1+json" in notebook  # JupyterLab draws it from this
-        # and no copy of plotly.js rides along (the notebook holds its text JSON-escaped)
-        assert library[len(library) // 2:len(library) // 2 + 200] not in notebook
-        assert "plotly.js v" not in notebook
-
-    page = chromium.new_page()
-    errors: list[str] = []
-    external: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # blob: and data: are the page's own (the tables' bundle unpacks into a blob: module)
-    page.on("request", lambda req: None if req.url.startswith(("file:", "blob:", "data:"))
-            else external.append(req.url))
-    for report in reports:
-        page.goto(report.as_uri(), wait_until="load")
-        page.locator(".plotly-graph-div .main-svg").first.wait_for(timeout=20_000)
-    assert errors == [] and external == []
-    # Moved away from its folder, the page says why its chart is missing (nothing throws).
-    moved = tmp_path / "moved.html"
-    moved.write_text(reports[0].read_text(encoding="utf-8"), encoding="utf-8")
-    errors.clear()
-    page.goto(moved.as_uri(), wait_until="load")
-    note = page.locator(".plotly-graph-div.opskit-missing-library")
-    assert "--single-file" in (note.first.text_content() or "")
-    assert not [e for e in errors if "ERR_FILE_NOT_FOUND" not in e], errors
-    page.close()
-
-
 def test_worst_exit_code_and_summary_table() -> None:
     assert worst([0, 1, 0]) == 1 and worst([1, 2, 0]) == 2 and worst([]) == 0
     table = summary_table([

@@ -114,3 +114,24 @@ def test_index_and_every_report_load_offline_without_errors_and_draw_their_chart
     # The notebooks that draw figures drew them in some run (so the SVG wait is not vacuous).
     for name in FIGURES:
         assert max(n for (notebook, _), n in drawn.items() if notebook == name) > 0, name
+
+
+def test_a_report_moved_out_of_its_folder_says_why_its_chart_is_missing(
+        chromium: Any, demo_build: DemoBuild, tmp_path: Path) -> None:
+    """A report.html copied away from the report folder cannot load the shared plotly.js: where
+    each chart would be, it says so and names --single-file; nothing throws."""
+    [report] = [Path(demo_build.out, run["report"]) for run in
+                json.loads((demo_build.out / "index.json").read_text())["runs"]
+                if (run["notebook"], run["profile"]) == WORKED]
+    moved = tmp_path / "moved.html"
+    moved.write_text(report.read_text(encoding="utf-8"), encoding="utf-8")
+    watched = watch(chromium)
+    try:
+        watched.page.goto(moved.as_uri(), wait_until="load")
+        note = watched.page.locator(".plotly-graph-div.opskit-missing-library")
+        assert note.count() >= 1 and "--single-file" in (note.first.text_content() or "")
+        shot(watched.page, "demo-moved-report")
+        assert [e for e in watched.errors if "ERR_FILE_NOT_FOUND" not in e] == []
+        assert watched.outside == []
+    finally:
+        watched.page.context.close()
