@@ -29,8 +29,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from ._localfile import safe_component
 from ._run import assets, engine, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
@@ -131,6 +129,7 @@ def resolve_notebook(notebook: str | Path) -> Path:
 
 def _require_notebook(path: Path) -> None:
     """Refuse a file that is not a Jupyter notebook before papermill meets it."""
+    import nbformat  # after opskit._run: see there
     from nbformat.reader import NotJSONError
 
     try:
@@ -268,6 +267,8 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
 
     outputs.redact_notebook(run.notebook, parameters=parameters, input_path=input_path,
                             output_name=f"{name}.ipynb")
+    import nbformat  # after opskit._run: see there
+
     files.atomic_write_text(run_dir / f"{name}.ipynb", nbformat.writes(run.notebook))
     lap("notebook")
     # The run folder is renamed into place later, at the same depth: the links hold.
