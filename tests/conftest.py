@@ -15,14 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
+from opskit._imports import skip_unused_slow_imports
 from opskit.sandbox.app import Sandbox
 from opskit.sandbox.serve import RunningSandbox, serving
 from opskit.sandbox.store import Tenant
 from opskit.sandbox.tenantfile import TenantFile, load_tenant
 
-# As opskit._run does for a run's process: the tests import nbformat too (jsonschema would
-# otherwise compile rfc3987_syntax's grammars, about 1 s, in every worker).
-sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+skip_unused_slow_imports()  # the tests import nbformat too (opskit/_imports.py says why)
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small.yaml"
