@@ -3,8 +3,8 @@ anything a run writes.
 
 Each notebook runs through the real runner (papermill, HTML, results) against the practice
 tenant, with profiles whose secrets are known to the test: a passing run, a refused secret, an
-unreachable tenant, and a run whose cell raises (a traceback). Neither the secret nor any token
-the tenant issued may appear in any file the runs wrote.
+unreachable tenant (the token check), and a run whose cell raises (a traceback). Neither the
+secret nor any token the tenant issued may appear in any file the runs wrote.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ SECRET = "practice-only"  # the practice tenant's client secret (tests/data/smal
 MAX_CELL_LINES = 12
 
 
-pytestmark = pytest.mark.slow  # 16 notebook runs
+pytestmark = pytest.mark.slow  # 13 notebook runs
 
 
 def test_there_are_notebooks() -> None:
@@ -123,7 +123,12 @@ def test_runs_headless_and_leaks_nothing(path: Path, profiles: Path, tmp_path: P
                                          sandbox: RunningSandbox) -> None:
     out = tmp_path / "out"
     results = {}
-    for profile in ("practice", "wrong-secret", "unreachable", "broken-tls"):
+    # An unreachable tenant is a finding of the token check's; elsewhere it fails as broken TLS
+    # does, and neither message holds a secret (no answer came back to show), so the other
+    # notebooks skip it.
+    profiles = (("practice", "wrong-secret", "unreachable", "broken-tls")
+                if path.stem == "token_check" else ("practice", "wrong-secret", "broken-tls"))
+    for profile in profiles:
         run = run_notebook(path, profile=profile, out_dir=out)
         results[profile] = run
     assert results["practice"].status in ("ok", "findings")
@@ -141,7 +146,7 @@ def test_runs_headless_and_leaks_nothing(path: Path, profiles: Path, tmp_path: P
     tokens = list(sandbox.sandbox.issuer._tokens)  # every token the tenant still honours
     assert tokens, "the passing run was issued a token"
     written = [p for p in out.rglob("*") if p.is_file()]
-    assert len(written) >= 4 * 4
+    assert len(written) >= 4 * len(profiles)
     for file in written:
         text = file.read_text(errors="replace")
         assert SECRET not in text, file
@@ -149,4 +154,4 @@ def test_runs_headless_and_leaks_nothing(path: Path, profiles: Path, tmp_path: P
         for token in tokens:
             assert token not in text, file
     index = json.loads((out / "index.json").read_text())
-    assert len(index["runs"]) == 4
+    assert len(index["runs"]) == len(profiles)
