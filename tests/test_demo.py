@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from opskit.sandbox.rehearsals import REHEARSALS
+from opskit.sandbox.serve import RunningSandbox
+from opskit.sandbox.tenantfile import load_tenant
 
-from .conftest import DemoBuild
+from .conftest import SMALL, DemoBuild
+from .test_notebooks import JWT
 
 pytestmark = pytest.mark.slow  # the demo's build (RUN_TOGETHER in conftest)
 
@@ -28,6 +31,8 @@ def test_demo_reports_and_rehearsals(demo_build: DemoBuild) -> None:
     for profile in ("sandbox", "sandbox-onprem"):  # the notebooks' own default profile names
         assert sorted(run["notebook"] for run in by_profile[profile]) == notebooks
         assert all(run["status"] != "failed" for run in by_profile[profile])
+    [token_check] = [r for r in by_profile["sandbox"] if r["notebook"] == "token_check"]
+    assert token_check["status"] == "ok"  # a healthy tenant's token check finds nothing
     expected = {"rehearsal-wrong-secret": "TOKEN_INVALID_CLIENT",
                 "rehearsal-wrong-scope": "TOKEN_INVALID_SCOPE",
                 "rehearsal-unreachable": "TENANT_UNREACHABLE"}
@@ -74,3 +79,22 @@ def test_demo_reports_share_one_plotly_js(demo_build: DemoBuild) -> None:
         if "plotly-graph-div" in page:
             assert "application/vnd.plotly.v1+json" in notebook  # JupyterLab draws it from this
     assert linked >= 4  # permission audit and group gap on sandbox and sandbox-onprem
+
+
+def test_demo_writes_no_secret_and_no_token(demo_build: DemoBuild,
+                                            sandbox: RunningSandbox) -> None:
+    """Every notebook's passing runs (and the rehearsals' failing ones): neither the tenant's
+    client secret, its on-prem token nor any bearer token is in any file the demo wrote."""
+    tenant = load_tenant(SMALL)  # the demo's tenant file
+    secrets = [tenant.service_account.client_secret, tenant.onprem.token]
+    # The pattern finds the tokens the practice tenant issues (so finding none means something).
+    _, issued = sandbox.sandbox.issuer.issue(
+        {"grant_type": "client_credentials", "client_id": tenant.service_account.client_id,
+         "client_secret": secrets[0], "scope": "xpm.platform"}, sandbox.url)
+    assert JWT.fullmatch(issued["access_token"])
+    written = [p for p in demo_build.out.parent.rglob("*") if p.is_file()]
+    assert len(written) > 20 * 4
+    for file in written:
+        text = file.read_text(errors="replace")
+        assert not any(s in text for s in secrets), file
+        assert not JWT.search(text), file
