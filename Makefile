@@ -40,10 +40,14 @@ lab: install
 
 # The browser tests drive Debian's Chromium (Playwright never downloads one here); without it
 # they are skipped, saying so, unless OPSKIT_REQUIRE_BROWSER=1 (as CI sets it).
+# Chromium for the browser tests, and a colour emoji font so the reports' markers (🔑) show in
+# its screenshots as they do on a desktop.
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 browser:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq --no-install-recommends chromium; } || { \
-	  echo "opskit: could not install chromium; as root run: apt-get install chromium" >&2; exit 2; }
+	@test -x /usr/bin/chromium -a -f $(EMOJI_FONT) || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  chromium fonts-noto-color-emoji; } || { echo "opskit: could not install chromium; as root" \
+	  "run: apt-get install chromium fonts-noto-color-emoji" >&2; exit 2; }
 
 bench: install
 	$(BIN)/python benchmarks/sandbox.py
