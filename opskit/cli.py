@@ -206,20 +206,22 @@ def _inventory(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     """Changes between two snapshots; exit 1 when findings at or above --fail-on appeared."""
+    from ._escaping import csv_cell, visible
     from .audit import compare
     from .findings import at_or_above
     from .inventory import load_snapshot
-    from .report.escaping import csv_cell
 
     out = _out_folder(args.out) if args.out else None
     result = compare(load_snapshot(args.before), load_snapshot(args.after),
                      service_account=args.service_account)
-    print(result.summary())
+    # Names are the tenant's: a control character in one must not act on the terminal.
+    print(visible(result.summary()))
     for note in result.notes:
-        print(f"  note: {note}")
+        print(f"  note: {visible(note)}")
     for name, table in result.tables().items():
         for row in table.head(args.rows).itertuples(index=False):
-            print(f"  {name:<9}{'  '.join(str(v) for v in row if v is not None and v != '')}")
+            print(f"  {name:<9}"
+                  + "  ".join(visible(str(v)) for v in row if v is not None and v != ""))
         if len(table) > args.rows:
             print(f"  {name:<9}… and {len(table) - args.rows:,} more"
                   + (f" in {name}.csv" if out else " (--out DIR writes them all)"))

@@ -9,7 +9,7 @@ import pytest
 
 from opskit import audit
 from opskit.csvfile import CsvFileError
-from opskit.inputs.audit import read_folder_export, read_planned_changes
+from opskit.inputs.audit import read_folder_export, read_planned_changes, write_planned_changes
 from opskit.inventory import Inventory, fetch_inventory
 from opskit.sandbox.serve import running
 
@@ -179,3 +179,21 @@ def test_a_folder_export_may_be_a_url(tmp_path: Path) -> None:
         view = read_folder_export(f"{url}/exports/folders.csv?sig=abc")
     assert sorted(view.folders["path"]) == ["/IT", "/IT/Databases"]
     assert "abc" not in str(view.source)
+
+
+def test_a_formula_name_is_written_guarded_and_reads_back(
+        tmp_path: Path, views: tuple[Inventory, Inventory]) -> None:
+    """A what-if's planned-changes file opens in a spreadsheet: a name that would run as a
+    formula is written with a leading ' (as findings.csv does), and reads back as the name."""
+    cloud = views[0]
+    formula = "=cmd|' /C calc'!A0"
+    users = cloud.users.copy()
+    users.loc[len(users)] = ["u9", formula, "A formula", True, None, None]
+    inv = Inventory(users, cloud.groups, cloud.group_members, cloud.containers,
+                    cloud.container_permissions, cloud.privileged_data)
+    changes = [audit.SetGrant("/IT", formula, ("View",), "user"),
+               audit.DisableUser(formula)]
+    path = write_planned_changes(changes, tmp_path / "planned.csv")
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    assert all(f",'{formula}" in line or f",\"'{formula}" in line for line in lines), lines
+    assert audit.changes_of(read_planned_changes(path, inv)) == changes

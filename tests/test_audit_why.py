@@ -8,6 +8,7 @@ shortest the access table keeps.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Any
 
@@ -201,3 +202,24 @@ def test_no_access_and_unknown_names(inv: Inventory) -> None:
         access.why("alice@acme.com", "/Hr")
     with pytest.raises(audit.UnknownName, match="no secret '/HR/pay'"):
         access.why("alice@acme.com", secret="/HR/pay")
+
+
+def test_the_markdown_shows_hostile_names_as_text() -> None:
+    """What Lab shows for a Why (its Markdown) keeps a group's and a folder's markup as text."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    from .hostile_names import IMG, MD_LINK, SVG, scan
+
+    tenant = copy.deepcopy(TENANT)
+    tenant["groups"][3]["displayName"] = f"DBA {IMG} {MD_LINK}"  # g4, which lists alice
+    tenant["folders"][1]["name"] = f"Data {SVG} `x`"  # f2, between the grant and Prod
+    with running(parse_tenant(tenant, "<why-hostile>")) as sb:
+        onprem = fetch_inventory(onprem_profile(sb), progress=False)
+    access = audit.effective_access(onprem)
+    w = audit.why(access, "alice@acme.com", f"/IT/Data {SVG} `x`/Prod")
+    assert w.reaches and "DBA" in w.markdown()
+    html = markdown2html_mistune(w.markdown())
+    page = scan(html)
+    assert page.problems == [], page.problems
+    assert "<img" not in html and "<svg" not in html and "<a " not in html
+    assert IMG in page.text and SVG in page.text  # shown, as text

@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "opskit"
 # prefix names it most closely (its own name, else its package's).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("opskit._version", "opskit.findings", "opskit.errors", "opskit._redact",
-                    "opskit._localfile", "opskit._swapdir", "opskit._crash", "opskit._imports")),
+                    "opskit._localfile", "opskit._swapdir", "opskit._crash", "opskit._imports",
+                    "opskit._escaping")),
     ("profile", ("opskit.config", "opskit.limits")),
     ("transport", ("opskit.http", "opskit.auth")),
     ("scim", ("opskit.scim",)),

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from .._escaping import markdown_code
+from .._escaping import markdown_text as _md  # names are data: never markup
 from ._access import DIRECT, Access
 from ._folders import RIGHTS
 from ._groups import VIA_SEPARATOR
@@ -113,14 +115,15 @@ class Why:
         changes."""
         lines = [f"**{_md(self.summary())}**", ""]
         if self.granted_on is not None and self.reaches:
-            where = f"Grants set on `{self.granted_on}`"
+            where = f"Grants set on {markdown_code(self.granted_on)}"
             if self.inherits_through:
-                where += " and inherited by " + ", ".join(f"`{p}`" for p in self.inherits_through)
+                where += " and inherited by " + ", ".join(markdown_code(p)
+                                                          for p in self.inherits_through)
             lines += [where + ".", ""]
         if self.reaches:
             lines += ["| # | right | grant | rights | via |", "|---|---|---|---|---|"]
             for i, row in enumerate(self.paths.itertuples(index=False), 1):
-                lines.append(f"| {i} | {_md(row.right)} | {row.principal_type} "
+                lines.append(f"| {i} | {_md(row.right)} | {_md(row.principal_type)} "
                              f"{_md(row.principal)} | {_md(row.rights)} | {_md(row.via)} |")
             lines.append("")
             if self.removals:
@@ -137,8 +140,6 @@ class Why:
         return self.markdown()
 
 
-def _md(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def why(access: Access, user: str, folder: str | None = None, *,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._escaping import FORMULA_PREFIXES, csv_cell
 from ..audit import RIGHTS, Change, FolderView
 from ..audit._changes import KINDS, PLANNED_HEADERS, planned_rows
 from ..audit._drift import HISTORY_COLUMNS
@@ -113,7 +114,7 @@ def read_planned_changes(path: str | os.PathLike[str], known: Any | Sequence[Any
 
     def principal_of(principal: str, raw_kind: str, line: int, column: str = "principal"
                      ) -> tuple[str, str]:
-        principal = _need(path, line, column, principal)
+        principal = _unguarded(_need(path, line, column, principal))
         kind = (raw_kind or "").strip().casefold()
         if kind not in ("", "user", "group"):
             raise CsvFileError.at(path, line, f"principal type {raw_kind!r} is "
@@ -193,8 +194,16 @@ def write_planned_changes(changes: Sequence[Change], path: str | os.PathLike[str
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=list(PLANNED_HEADERS))
         writer.writeheader()
-        writer.writerows(planned_rows(list(changes)))
+        # A name a spreadsheet would run as a formula gets a leading ' (read back without it).
+        writer.writerows({k: csv_cell(v) for k, v in row.items()}
+                         for row in planned_rows(list(changes)))
     return path
+
+
+def _unguarded(name: str) -> str:
+    """A name as written, without the ' that :func:`csv_cell` puts before a formula's first
+    character (a spreadsheet shows the name without it too)."""
+    return name[1:] if name.startswith("'") and name[1:].startswith(FORMULA_PREFIXES) else name
 
 
 # --------------------------------------------------------------------------- folder export
