@@ -926,6 +926,8 @@ class WhatIfPanel:
             self.view = preview_changes(self.run, changes)
         except OpskitError as e:  # ChangeNotApplicable, UnknownName: one clear message
             self._say(f"Cannot preview: {e}")
+        except Exception as e:  # a bug: said in the tab, where a callback's traceback never shows
+            self._say(f"Could not preview: {type(e).__name__}: {e}")
         else:
             self.changes = list(changes)
             self.output.outputs = ()

@@ -242,5 +242,8 @@ def test_the_what_if_tab_previews_a_picked_change_and_writes_both_files(
     refused = panel.show([audit.RevokeGrant("/IT/Identity/Dev", "hannah.wang@acme.com", "user")])
     assert refused is None and panel.write_csv.disabled  # inherited there: one clear message
     assert "Cannot preview" in panel.output.outputs[0]["data"]["text/html"]
+    assert panel.show(["not a change"]) is None  # a bug says what it is, in the tab
+    assert "Could not preview: TypeError: not a change" in panel.output.outputs[0]["data"][
+        "text/html"] and panel.write_csv.disabled
     assert change_targets(run, "restore-inheritance")[0].count("/") > 1
     assert change_details(run, "delete-group", "IT Admins") == []

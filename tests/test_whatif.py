@@ -348,6 +348,21 @@ def test_a_change_that_cannot_be_made_says_why(small: tuple[Inventory, Inventory
     assert access.who_reaches("/IT/Databases")["user"].tolist() == [SA]
 
 
+def test_a_tenant_without_folders_previews_each_change(serve: Any) -> None:
+    data = {**{k: SMALL_DATA[k] for k in ("tenant", "service_account", "onprem")},
+            "users": [{"id": "u-scim", "userName": SA, "active": True},
+                      {"id": "u1", "userName": "ann@acme.com", "active": True}],
+            "groups": [{"id": "g1", "displayName": "Staff", "members": ["u1"]}],
+            "folders": [], "permissions": [], "secrets": []}
+    cloud, onprem = serve(data)
+    for change in (RemoveMember("Staff", "ann@acme.com"), DeleteGroup("Staff"),
+                   DisableUser("ann@acme.com")):
+        result = audit.what_if(cloud, change, reference=onprem, service_account=SA)
+        assert result.access.empty and result.secrets.empty, change
+        assert list(result.secrets.columns) == ["user", "secret", "folder", "before", "after",
+                                                "change"]
+
+
 def test_apply_changes_to_a_lone_inventory(small: tuple[Inventory, Inventory]) -> None:
     cloud, onprem = small
     # Without a reference, the cloud view can only lose folders: it cannot know the others.

@@ -591,10 +591,15 @@ def _secrets_diff(access: pd.DataFrame, before: PermissionAudit, after: Permissi
     frames = [audit.access.secrets for audit in (before, after)]
     secrets = pd.concat(frames).drop_duplicates("path")
     secrets = secrets[~secrets["own_permissions"].fillna(False).to_numpy(bool)]
-    out = access.merge(secrets[["folder", "path"]].rename(columns={"path": "secret"}),
-                       on="folder")
-    return out[["user", "secret", "folder", "before", "after", "change"]] \
-        .sort_values(["user", "secret"]).reset_index(drop=True)
+    secrets = secrets[secrets["folder"].notna()]
+    columns = ["user", "secret", "folder", "before", "after", "change"]
+    if access.empty or secrets.empty:  # e.g. a tenant without folders: nothing to pair
+        return pd.DataFrame(columns=columns)
+    # An all-missing column reads as float64: pandas refuses to merge it with strings.
+    keyed = pd.DataFrame({"folder": secrets["folder"].astype(str).to_numpy(),
+                          "secret": secrets["path"].to_numpy()})
+    out = access.assign(folder=access["folder"].astype(str)).merge(keyed, on="folder")
+    return out[columns].sort_values(["user", "secret"]).reset_index(drop=True)
 
 
 def findings_diff(before: list[Finding], after: list[Finding]) -> pd.DataFrame:
