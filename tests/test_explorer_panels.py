@@ -237,6 +237,11 @@ def test_the_what_if_tab_previews_a_picked_change_and_writes_both_files(
     assert "chloe.baker@acme.com" in [v for _, v in panel.detail.options]
     panel.detail.value = "chloe.baker@acme.com"
     assert panel.picked() == audit.RemoveMember("Secret Server Admins", "chloe.baker@acme.com")
+    panel.target.value = "IT Service Desk"  # the demo's leaver: listed by the cloud view only
+    assert "hannah.wang@acme.com" in [v for _, v in panel.detail.options]
+    assert "hannah.wang@acme.com" not in set(run.reference_inventory.users["userName"])
+    panel.detail.value = "hannah.wang@acme.com"
+    assert panel.show([panel.picked()]) is not None  # the engine takes what the tab offers
     panel.kind.value = "disable-user"  # no second pick
     assert panel.detail.layout.display == "none" and panel.target.value == ""
     refused = panel.show([audit.RevokeGrant("/IT/Identity/Dev", "hannah.wang@acme.com", "user")])

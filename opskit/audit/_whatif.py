@@ -228,6 +228,13 @@ class _Names:
             raise UnknownName.of("group", name, sorted({n for _, n in self.groups.values()}))
         return found
 
+    def direct_users(self, group: str) -> list[str]:
+        """The userNames of the users directly in ``group``, in name order."""
+        gid, _ = self.group(group)
+        by_id = dict(self.users.values())
+        return sorted({by_id[m] for g, m in self.members if g == gid and m in by_id},
+                      key=str.casefold)
+
     def principal(self, name: str, kind: str | None) -> tuple[str, str, str]:
         """(principal_type, id, name as the inventory writes it)."""
         as_user = self.users.get(casefold(name)) if kind in (None, "user") else None
