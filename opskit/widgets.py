@@ -699,13 +699,16 @@ def _names(run: Any) -> Any:
 
 def change_targets(run: Any, kind: str) -> list[str]:
     """What a change of ``kind`` (a key of :data:`WHAT_IF_CHANGES`) can be made to, in name
-    order: groups, userNames, or the folders where it applies (grants set there to revoke; an
-    inheriting folder to break; a folder with its own grants, below the root, to restore)."""
+    order: groups, userNames (of users not disabled yet), or the folders where it applies
+    (grants set there to revoke; an inheriting folder to break; a folder with its own grants,
+    below the root, to restore)."""
     access = run.access
     if TARGET.get(kind) == "group":
         found = [name for _, name in _names(run).groups.values()]
-    elif kind == "disable-user":
-        found = [name for _, name in _names(run).users.values()]
+    elif kind == "disable-user":  # users not disabled already
+        names = _names(run)
+        found = [name for uid, name in names.users.values()
+                 if names.user_rows.get(uid, {}).get("active") is not False]
     elif kind == "revoke":
         grants = access.grants
         found = grants.loc[grants["folder"] == grants["granted_on"], "folder"].astype(str).tolist()

@@ -244,6 +244,8 @@ def test_the_what_if_tab_previews_a_picked_change_and_writes_both_files(
     assert panel.show([panel.picked()]) is not None  # the engine takes what the tab offers
     panel.kind.value = "disable-user"  # no second pick
     assert panel.detail.layout.display == "none" and panel.target.value == ""
+    assert "hannah.wang@acme.com" not in panel.target.options  # disabled already
+    assert "chloe.baker@acme.com" in panel.target.options
     refused = panel.show([audit.RevokeGrant("/IT/Identity/Dev", "hannah.wang@acme.com", "user")])
     assert refused is None and panel.write_csv.disabled  # inherited there: one clear message
     assert "Cannot preview" in panel.output.outputs[0]["data"]["text/html"]

@@ -327,6 +327,10 @@ def _apply_one(model: _Model, names: _Names, change: Change) -> None:
         model.removed_members.add((gid, uid))
     elif isinstance(change, DisableUser):
         uid, uname = names.user(change.user)
+        if uid in model.disabled or names.user_rows.get(uid, {}).get("active") is False:
+            raise ChangeNotApplicable(f"{change.describe()}: {uname} is disabled already",
+                                      "remove what it still holds instead: its grants "
+                                      "(RevokeGrant) and memberships (RemoveMember)")
         model.disabled.add(uid)
     elif isinstance(change, DeleteGroup):
         gid, _ = names.group(change.group)
