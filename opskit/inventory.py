@@ -34,7 +34,7 @@ from tqdm.std import tqdm as Bar  # every bar: the widget's and the terminal's
 
 from . import _columns, _swapdir
 from ._columns import Columns, PageReader
-from .config import Endpoint, Profile, connect, insecure_note
+from .config import Endpoint, PracticeEndpoint, Profile, connect, insecure_note
 from .errors import ConfigError, NotScimResponse, OpskitError, ScimNotFound
 from .scim import ScimClient, ScimList, run_sync, urns
 
@@ -398,6 +398,8 @@ def fetch_inventory(profile: Profile | Endpoint | str | None = None, *,
         # Beside the notes, which say why an inventory is incomplete: this one does not.
         note = insecure_note(prof)
         inv.meta["warnings"] = [note] if note else []
+        if isinstance(prof, PracticeEndpoint):  # served at a new address each run: the name
+            inv.meta["practice_tenant"] = prof.tenant_name  # says which tenant it is
         return inv
 
 

@@ -688,21 +688,27 @@ PLANNED_FILE = "whatif-planned-changes.csv"
 SCIM_OPS_FILE = "whatif-scim-operations.json"
 
 
-def _full(run: Any) -> Any:
-    """The fullest inventory of a run: the reference's when there is one (every folder)."""
+def _names(run: Any) -> Any:
+    """The users, groups and memberships the what-if engine knows: the cloud view's and the
+    reference's together (the on-prem connector lists no disabled user, nor its groups)."""
+    from .audit._whatif import _Names
+
     ref = getattr(run, "reference_inventory", None)
-    return ref if ref is not None else run.inventory
+    return _Names([run.inventory] + ([ref] if ref is not None else []))
 
 
 def change_targets(run: Any, kind: str) -> list[str]:
     """What a change of ``kind`` (a key of :data:`WHAT_IF_CHANGES`) can be made to, in name
-    order: groups, userNames, or the folders where it applies (grants set there to revoke; an
-    inheriting folder to break; a folder with its own grants, below the root, to restore)."""
-    inv, access = _full(run), run.access
+    order: groups, userNames (of users not disabled yet), or the folders where it applies
+    (grants set there to revoke; an inheriting folder to break; a folder with its own grants,
+    below the root, to restore)."""
+    access = run.access
     if TARGET.get(kind) == "group":
-        found = inv.groups["displayName"].dropna().astype(str).tolist()
-    elif kind == "disable-user":
-        found = inv.users["userName"].dropna().astype(str).tolist()
+        found = [name for _, name in _names(run).groups.values()]
+    elif kind == "disable-user":  # users not disabled already
+        names = _names(run)
+        found = [name for uid, name in names.users.values()
+                 if names.user_rows.get(uid, {}).get("active") is not False]
     elif kind == "revoke":
         grants = access.grants
         found = grants.loc[grants["folder"] == grants["granted_on"], "folder"].astype(str).tolist()
@@ -722,14 +728,10 @@ def change_details(run: Any, kind: str, target: str) -> list[tuple[str, Any]]:
     (remove-member), or the grants set on the folder (revoke: value (principal_type,
     principal)); empty for the other kinds."""
     if kind == "remove-member":
-        inv = _full(run)
-        gids = inv.groups.loc[inv.groups["displayName"] == target, "id"]
-        members = inv.group_members[inv.group_members["group_id"].isin(gids)
-                                    & (inv.group_members["member_type"] == "User")]
-        names = inv.users.set_index("id")["userName"]
-        found = sorted({str(names[m]) for m in members["member_id"] if m in names.index},
-                       key=str.casefold)
-        return [(name, name) for name in found]
+        names = _names(run)
+        if target not in names.groups:
+            return []
+        return [(name, name) for name in names.direct_users(target)]
     if kind == "revoke":
         grants = run.access.grants
         here = grants[(grants["folder"] == target) & (grants["granted_on"] == target)]
@@ -926,6 +928,8 @@ class WhatIfPanel:
             self.view = preview_changes(self.run, changes)
         except OpskitError as e:  # ChangeNotApplicable, UnknownName: one clear message
             self._say(f"Cannot preview: {e}")
+        except Exception as e:  # a bug: said in the tab, where a callback's traceback never shows
+            self._say(f"Could not preview: {type(e).__name__}: {e}")
         else:
             self.changes = list(changes)
             self.output.outputs = ()

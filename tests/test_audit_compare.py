@@ -100,3 +100,19 @@ def test_compare_refuses_other_tenants_and_the_wrong_order(
     assert main(["compare", str(cloud), str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing" in err[0] and "Traceback" not in err[0]
+
+
+def test_two_runs_of_the_practice_tenant_compare_though_each_starts_on_its_own_port(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPSKIT_SANDBOX_URL", raising=False)
+    monkeypatch.delenv("OPSKIT_SANDBOX_DATA", raising=False)
+    first, second = (load_snapshot(save_snapshot(fetch_inventory("sandbox", progress=False),
+                                                 tmp_path / name)) for name in ("a", "b"))
+    assert first.meta["base_url"] != second.meta["base_url"]  # a new port each time
+    c = audit.compare(first, second)
+    assert c.tenant == "cloud practice tenant acme" and not c.changed
+    # Snapshots that name the practice tenant by its address only: the hint pins one.
+    for inv in (first, second):
+        del inv.meta["practice_tenant"]
+    with pytest.raises(audit.DifferentTenants, match=r"opskit sandbox serve.*OPSKIT_SANDBOX_URL"):
+        audit.compare(first, second)

@@ -237,10 +237,20 @@ def test_the_what_if_tab_previews_a_picked_change_and_writes_both_files(
     assert "chloe.baker@acme.com" in [v for _, v in panel.detail.options]
     panel.detail.value = "chloe.baker@acme.com"
     assert panel.picked() == audit.RemoveMember("Secret Server Admins", "chloe.baker@acme.com")
+    panel.target.value = "IT Service Desk"  # the demo's leaver: listed by the cloud view only
+    assert "hannah.wang@acme.com" in [v for _, v in panel.detail.options]
+    assert "hannah.wang@acme.com" not in set(run.reference_inventory.users["userName"])
+    panel.detail.value = "hannah.wang@acme.com"
+    assert panel.show([panel.picked()]) is not None  # the engine takes what the tab offers
     panel.kind.value = "disable-user"  # no second pick
     assert panel.detail.layout.display == "none" and panel.target.value == ""
+    assert "hannah.wang@acme.com" not in panel.target.options  # disabled already
+    assert "chloe.baker@acme.com" in panel.target.options
     refused = panel.show([audit.RevokeGrant("/IT/Identity/Dev", "hannah.wang@acme.com", "user")])
     assert refused is None and panel.write_csv.disabled  # inherited there: one clear message
     assert "Cannot preview" in panel.output.outputs[0]["data"]["text/html"]
+    assert panel.show(["not a change"]) is None  # a bug says what it is, in the tab
+    assert "Could not preview: TypeError: not a change" in panel.output.outputs[0]["data"][
+        "text/html"] and panel.write_csv.disabled
     assert change_targets(run, "restore-inheritance")[0].count("/") > 1
     assert change_details(run, "delete-group", "IT Admins") == []

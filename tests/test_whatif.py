@@ -341,11 +341,40 @@ def test_a_change_that_cannot_be_made_says_why(small: tuple[Inventory, Inventory
         audit.apply_changes(onprem, BreakInheritance("/IT"))
     with pytest.raises(UnknownName, match="did you mean '/IT/Databases'"):
         audit.apply_changes(onprem, RevokeGrant("/IT/Databasse", "DBA"))
+    with pytest.raises(ChangeNotApplicable, match=r"carol@acme\.com is disabled already"):
+        audit.what_if(cloud, DisableUser(CAROL), reference=onprem)
+    with pytest.raises(ChangeNotApplicable, match=r"bob@acme\.com is disabled already"):
+        audit.what_if(cloud, [DisableUser(BOB), DisableUser(BOB)], reference=onprem)
     # A revoke after breaking the inheritance is fine: the copy is revoked.
     after = audit.apply_changes(onprem, [BreakInheritance("/IT/Databases"),
                                          RevokeGrant("/IT/Databases", "DBA")])
     access = audit.effective_access(after)
     assert access.who_reaches("/IT/Databases")["user"].tolist() == [SA]
+
+
+def test_a_tenant_without_folders_previews_each_change(serve: Any) -> None:
+    data = {**{k: SMALL_DATA[k] for k in ("tenant", "service_account", "onprem")},
+            "users": [{"id": "u-scim", "userName": SA, "active": True},
+                      {"id": "u1", "userName": "ann@acme.com", "active": True}],
+            "groups": [{"id": "g1", "displayName": "Staff", "members": ["u1"]}],
+            "folders": [], "permissions": [], "secrets": []}
+    cloud, onprem = serve(data)
+    for change in (RemoveMember("Staff", "ann@acme.com"), DeleteGroup("Staff"),
+                   DisableUser("ann@acme.com")):
+        result = audit.what_if(cloud, change, reference=onprem, service_account=SA)
+        assert result.access.empty and result.secrets.empty, change
+        assert list(result.secrets.columns) == ["user", "secret", "folder", "before", "after",
+                                                "change"]
+
+
+def test_one_right_given_as_a_string_is_one_right(small: tuple[Inventory, Inventory]) -> None:
+    grant = SetGrant("/HR", "Vault Admins", "Owner", "group")  # type: ignore[arg-type]
+    assert grant.rights == ("Owner",) and grant == SetGrant("/HR", "Vault Admins", ("Owner",),
+                                                           "group")
+    assert SetGrant("/HR", BOB, ["Edit", "View"]).rights == ("Edit", "View")  # type: ignore
+    cloud, onprem = small
+    result = audit.what_if(cloud, grant, reference=onprem)
+    assert rows(result.access, "user", "folder", "change") == {(SA, "/HR", "gains")}
 
 
 def test_apply_changes_to_a_lone_inventory(small: tuple[Inventory, Inventory]) -> None:
@@ -424,7 +453,7 @@ def test_the_scim_plan_sent_makes_what_the_what_if_predicted(scim: Any) -> None:
 
     cloud, onprem = views()
     changes = [RevokeGrant(PROD, "carol@acme.com"), RemoveMember("DBA", ALICE),
-               SetGrant("/IT", BOB, ("View",)), DisableUser("carol@acme.com"),
+               SetGrant("/IT", BOB, ("View",)), DisableUser(BOB),
                DeleteGroup("DBA Juniors")]
     predicted = audit.what_if(cloud, changes, reference=onprem, tenant="acme")
     plan = audit.scim_plan(cloud, changes, reference=onprem)

@@ -29,6 +29,12 @@ class SetGrant:
     principal_type: PrincipalType | None = None
     kind: ClassVar[str] = "grant"
 
+    def __post_init__(self) -> None:
+        # One right given as a string ("Owner") is one right, not a letter each.
+        rights: Any = self.rights
+        object.__setattr__(self, "rights", (rights,) if isinstance(rights, str)
+                           else tuple(rights))
+
     def describe(self) -> str:
         return (f"grant {_who(self.principal, self.principal_type)} "
                 f"{', '.join(self.rights)} on {self.folder}")

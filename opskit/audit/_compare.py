@@ -77,10 +77,16 @@ class Comparison:
 
 
 def tenant_of(inv: Any) -> str:
-    """A tenant as an inventory's metadata names it: flavor and address."""
+    """A tenant as an inventory's metadata names it: flavor and address, or for the practice
+    tenant (a new address each time it starts) flavor and the tenant's name."""
     meta = getattr(inv, "meta", {}) or {}
     flavor, url = meta.get("flavor") or "unknown flavor", meta.get("base_url") or "no address"
-    return f"{flavor} at {url}"
+    practice = meta.get("practice_tenant")
+    return f"{flavor} practice tenant {practice}" if practice else f"{flavor} at {url}"
+
+
+def _local(url: Any) -> bool:
+    return isinstance(url, str) and url.startswith(("http://127.0.0.1:", "http://localhost:"))
 
 
 def compare(before: Any, after: Any, *, service_account: str | None = None) -> Comparison:
@@ -93,10 +99,17 @@ def compare(before: Any, after: Any, *, service_account: str | None = None) -> C
     """
     b_meta, a_meta = before.meta or {}, after.meta or {}
     if tenant_of(before) != tenant_of(after):
+        practice = (b_meta.get("flavor") == a_meta.get("flavor")
+                    and _local(b_meta.get("base_url")) and _local(a_meta.get("base_url")))
         raise DifferentTenants(
             f"the two inventories are not of the same tenant: before is {tenant_of(before)}"
             f" (profile {b_meta.get('source') or '?'}), after is {tenant_of(after)} (profile "
             f"{a_meta.get('source') or '?'})",
+            # A practice tenant named only by its address (a profile pointing at one): it
+            # starts on a new port each time, so pin one for both snapshots.
+            "take both snapshots of one practice tenant: run `opskit sandbox serve`, set "
+            "OPSKIT_SANDBOX_URL=http://127.0.0.1:8765 (where it serves) and take them again"
+            if practice else
             "compare two snapshots of one tenant through one connector, e.g. "
             "`opskit inventory --profile P --out DIR` run twice with the same profile")
     b_at, a_at = str(b_meta.get("fetched_at") or "before"), str(a_meta.get("fetched_at")

@@ -228,6 +228,13 @@ class _Names:
             raise UnknownName.of("group", name, sorted({n for _, n in self.groups.values()}))
         return found
 
+    def direct_users(self, group: str) -> list[str]:
+        """The userNames of the users directly in ``group``, in name order."""
+        gid, _ = self.group(group)
+        by_id = dict(self.users.values())
+        return sorted({by_id[m] for g, m in self.members if g == gid and m in by_id},
+                      key=str.casefold)
+
     def principal(self, name: str, kind: str | None) -> tuple[str, str, str]:
         """(principal_type, id, name as the inventory writes it)."""
         as_user = self.users.get(casefold(name)) if kind in (None, "user") else None
@@ -320,6 +327,10 @@ def _apply_one(model: _Model, names: _Names, change: Change) -> None:
         model.removed_members.add((gid, uid))
     elif isinstance(change, DisableUser):
         uid, uname = names.user(change.user)
+        if uid in model.disabled or names.user_rows.get(uid, {}).get("active") is False:
+            raise ChangeNotApplicable(f"{change.describe()}: {uname} is disabled already",
+                                      "remove what it still holds instead: its grants "
+                                      "(RevokeGrant) and memberships (RemoveMember)")
         model.disabled.add(uid)
     elif isinstance(change, DeleteGroup):
         gid, _ = names.group(change.group)
@@ -591,10 +602,15 @@ def _secrets_diff(access: pd.DataFrame, before: PermissionAudit, after: Permissi
     frames = [audit.access.secrets for audit in (before, after)]
     secrets = pd.concat(frames).drop_duplicates("path")
     secrets = secrets[~secrets["own_permissions"].fillna(False).to_numpy(bool)]
-    out = access.merge(secrets[["folder", "path"]].rename(columns={"path": "secret"}),
-                       on="folder")
-    return out[["user", "secret", "folder", "before", "after", "change"]] \
-        .sort_values(["user", "secret"]).reset_index(drop=True)
+    secrets = secrets[secrets["folder"].notna()]
+    columns = ["user", "secret", "folder", "before", "after", "change"]
+    if access.empty or secrets.empty:  # e.g. a tenant without folders: nothing to pair
+        return pd.DataFrame(columns=columns)
+    # An all-missing column reads as float64: pandas refuses to merge it with strings.
+    keyed = pd.DataFrame({"folder": secrets["folder"].astype(str).to_numpy(),
+                          "secret": secrets["path"].to_numpy()})
+    out = access.assign(folder=access["folder"].astype(str)).merge(keyed, on="folder")
+    return out[columns].sort_values(["user", "secret"]).reset_index(drop=True)
 
 
 def findings_diff(before: list[Finding], after: list[Finding]) -> pd.DataFrame:
