@@ -690,11 +690,12 @@ SCIM_OPS_FILE = "whatif-scim-operations.json"
 
 def _names(run: Any) -> Any:
     """The users, groups and memberships the what-if engine knows: the cloud view's and the
-    reference's together (the on-prem connector lists no disabled user, nor its groups)."""
+    reference's together (the on-prem connector lists no disabled user, nor its groups). The
+    reference first: a name is offered as Secret Server, where the change is made, spells it."""
     from .audit._whatif import _Names
 
     ref = getattr(run, "reference_inventory", None)
-    return _Names([run.inventory] + ([ref] if ref is not None else []))
+    return _Names(([ref] if ref is not None else []) + [run.inventory])
 
 
 def change_targets(run: Any, kind: str) -> list[str]:
