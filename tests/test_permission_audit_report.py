@@ -96,11 +96,11 @@ def first_run(out: Path) -> RunResult:
 def test_report_shows_the_findings_once_grouped_by_code_under_a_contents_list(
         first_run: RunResult) -> None:
     html = first_run.report.read_text()
-    assert html.count('<table class="opskit-findings">') == 1  # the notebook's, not the header's
+    assert html.count('<table class="opskit-findings"') == 1  # the notebook's, not the header's
     header = html.split('<section class="opskit opskit-run', 1)[1].split("</section>", 1)[0]
     assert "opskit-findings" not in header
     codes = {f["code"] for f in first_run.results["findings"]}
-    rows = html.split('<table class="opskit-findings">', 1)[1].split("</table>", 1)[0]
+    rows = html.split('<table class="opskit-findings"', 1)[1].split("</table>", 1)[0]
     assert rows.count("<details>") == len(codes)  # one row per code
     for section in ("Coverage:-what-the-cloud-connector-hides", "Findings-and-remediation",
                     "Effective-access", "Drift-since-the-last-run"):

@@ -275,8 +275,14 @@ class InteractiveTable:
         with pd.option_context("styler.render.max_elements",
                                max(frame.size, pd.get_option("styler.render.max_elements"))):
             shown = self.styler.to_html()
-        return (("" if _bundle_shown else table_bundle()) + shown
-                + table_script(f"T_{self.styler.uuid}", len(frame)))
+        return interactive_html(shown, f"T_{self.styler.uuid}", len(frame))
+
+
+def interactive_html(table_html: str, table_id: str, rows: int) -> str:
+    """A table written as HTML (its ``<table>`` with id ``table_id``, ``rows`` rows) made
+    interactive: the bundle first unless this kernel has shown it, then :func:`table_script`."""
+    return (("" if _bundle_shown else table_bundle()) + table_html
+            + table_script(table_id, rows))
 
 
 def interactive(styler: Any) -> InteractiveTable:

@@ -5,6 +5,7 @@ The Finding record and the codes live in opskit.findings."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from ..findings import (
     UnknownCode,
     findings_frame,
 )
-from .display import headless, styled, table
+from .display import headless, interactive_html, styled, table
 from .escaping import html_text
 from .record import FINDINGS_CSV
 
@@ -127,5 +128,12 @@ class FindingsByCode:
 def findings_grouped(findings: list[Finding]) -> FindingsByCode:
     """The findings a notebook shows: grouped by code (:func:`findings_grouped_html`); under
     the runner the "… and N more" text links findings.csv, which sits beside the report."""
-    return FindingsByCode(findings_grouped_html(
-        findings, more_href=FINDINGS_CSV if headless() else None))
+    html = findings_grouped_html(findings, more_href=FINDINGS_CSV if headless() else None)
+    codes = len(by_code(findings))
+    if not codes:
+        return FindingsByCode(html)
+    # Sortable and searchable as the report's other tables; the id is new per display.
+    ident = f"T_{uuid.uuid4().hex}"  # the shape of the Styler tables' ids
+    html = html.replace('<table class="opskit-findings">',
+                        f'<table class="opskit-findings" id="{ident}">', 1)
+    return FindingsByCode(interactive_html(html, ident, codes))
