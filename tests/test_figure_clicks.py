@@ -1,13 +1,14 @@
 """From a picture to the rows behind it (issue 16, item 2): what a click on a treemap box, a
 heatmap cell or a bar shows, in-process on the demo tenant's audit and a small group gap; the
-JupyterLab widget clicked without a browser; the headless output static; and report.html's
-rows block clicked with a real mouse in Chromium."""
+JupyterLab widget clicked without a browser; the headless output static. report.html's rows
+blocks are clicked with a real mouse in Chromium on the demo's report
+(tests/browser/test_demo_pages.py: a tree box and a heatmap cell) and in JupyterLab
+(tests/browser/test_lab.py)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import ipywidgets
 import plotly.graph_objects as go
@@ -36,7 +37,7 @@ from opskit.report.figures import (
     rows_behind,
     rows_html,
 )
-from opskit.report.figures._behind import HTML_ROWS, PAGE, anchor
+from opskit.report.figures._behind import HTML_ROWS, PAGE
 from opskit.report.record import RUN_DIR_ENV
 
 from .test_groupgap_report import small, source  # noqa: F401  (a small group gap)
@@ -202,43 +203,3 @@ def report_page(tmp_path: Path, demo: audit.PermissionAudit) -> Path:
                     f"<script>{get_plotlyjs()}</script></head><body>{''.join(body)}"
                     f"</body></html>")
     return page
-
-
-def test_report_html_click_opens_the_rows_behind_a_box_and_a_cell(
-        chromium: Any, demo: audit.PermissionAudit, tmp_path: Path) -> None:
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(report_page(tmp_path, demo).as_uri(), wait_until="load")
-    treemap, heatmap = page.locator(".plotly-graph-div").all()
-    # A leaf box (no folder below it), clicked in its middle with the mouse.
-    box = treemap.locator("g.slice", has=page.locator("text", has_text=re.compile(r"^Wi-Fi$")))
-    box.first.scroll_into_view_if_needed()
-    area = box.first.bounding_box()
-    assert area is not None
-    page.mouse.click(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2)
-    target = anchor("folder_owner", "/Shared/Wi-Fi")
-    page.wait_for_function(f"location.hash === '#{target}'")
-    opened = page.locator(f"details#{target}")
-    assert opened.evaluate("d => d.open")
-    assert "/Shared/Wi-Fi" in opened.locator("summary").inner_text()
-    assert opened.locator("td", has_text="All Staff").count()  # the grant on /Shared
-    # A heatmap cell: its place from the axes (the cells are one image), then a real click.
-    matrix = group_folder_matrix(demo)
-    row, column = matrix.index.get_loc("All Staff"), matrix.columns.get_loc("/Shared")
-    heatmap.scroll_into_view_if_needed()
-    x, y = heatmap.evaluate(
-        """(gd, [r, c]) => {
-             const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-             const rect = gd.getBoundingClientRect();
-             return [rect.left + xa._offset + xa.c2p(c), rect.top + ya._offset + ya.c2p(r)];
-           }""", [row, column])
-    page.mouse.click(x, y)
-    target = anchor("group_folder", ("All Staff", "/Shared"))
-    page.wait_for_function(f"location.hash === '#{target}'")
-    opened = page.locator(f"details#{target}")
-    assert opened.evaluate("d => d.open")
-    assert "All Staff on /Shared" in opened.locator("summary").inner_text()
-    assert errors == []
-    page.close()

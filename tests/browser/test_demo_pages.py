@@ -85,6 +85,30 @@ def open_rows_behind(page: Any) -> None:
         assert name in shown
     assert page.evaluate("location.hash") == "#" + rows.first.get_attribute("id")
     shot(page, "demo-figure-rows")
+    open_cell_rows(page)
+
+
+def open_cell_rows(page: Any) -> None:
+    """A click on a cell of the group × folder heatmap opens that cell's rows block. The cells
+    are one image: the cell's place comes from the axes; which cells have rows, from the block's
+    own map (first marked cell)."""
+    heatmap = page.locator(".plotly-graph-div", has=page.locator(".heatmaplayer")).first
+    marks = json.loads(heatmap.evaluate(  # the block under the heatmap: the first after it
+        """gd => [...document.querySelectorAll(".opskit-rows-behind")].find(b =>
+             gd.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING
+           ).getAttribute("data-marks")"""))
+    point, target = next(iter(marks.items()))
+    row, column = (int(n) for n in point.split(":")[1].split(","))
+    heatmap.scroll_into_view_if_needed()
+    x, y = heatmap.evaluate(
+        """(gd, [r, c]) => {
+             const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+             const rect = gd.getBoundingClientRect();
+             return [rect.left + xa._offset + xa.c2p(c), rect.top + ya._offset + ya.c2p(r)];
+           }""", [row, column])
+    page.mouse.click(x, y)
+    page.wait_for_function(f"location.hash === '#{target}'")
+    assert page.locator(f"details#{target}").evaluate("d => d.open")
 
 
 def test_index_and_every_report_load_offline_without_errors_and_draw_their_charts(
