@@ -20,7 +20,6 @@ records itself; the runner only reads what it recorded.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -274,8 +273,7 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
     # The run folder is renamed into place later, at the same depth: the links hold.
     links = html.RunLinks(
         notebook=f"{name}.ipynb", results=RESULTS_FILE, findings=FINDINGS_FILE,
-        index=None if index_html is None else
-        Path(os.path.relpath(index_html.resolve(), run_dir.resolve())).as_posix())
+        index=None if index_html is None else assets.relative_url(index_html, run_dir))
     report = html.render_report(run.notebook, results, notes, links,
                                 None if shared_in is None else assets.Shared(shared_in, run_dir))
     files.atomic_write_text(run_dir / REPORT_FILE, scrub_markup(report))
