@@ -11,7 +11,7 @@ in a kernel whose OPSKIT_RUN_DIR is the run's folder, and writes into
 - ``results.json`` (schema in docs/reports.md) and ``findings.csv``.
 
 The folder is built hidden and renamed into place last; then ``<out>/index.json`` and
-``index.html`` are rebuilt. Status and exit code: ``ok`` 0, ``findings`` 1 (a finding at or
+``index.html`` are updated. Status and exit code: ``ok`` 0, ``findings`` 1 (a finding at or
 above ``fail_on``), ``failed`` 2 (a cell raised, or the kernel died). For `token_check` and
 `tenant_onboarding`, a refused token or an unreachable tenant is a finding the notebook
 records itself; the runner only reads what it recorded.
@@ -227,7 +227,7 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         folder.discard(stop_at=out)
         raise
     if update_index:
-        index.rebuild_index(out)
+        index.update_index(out, run_dir)
         lap("index")
     status = results["status"]
     return RunResult(name, prof.name, status, EXIT_CODES[status], run_dir, results,
@@ -274,8 +274,10 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
     links = html.RunLinks(
         notebook=f"{name}.ipynb", results=RESULTS_FILE, findings=FINDINGS_FILE,
         index=None if index_html is None else assets.relative_url(index_html, run_dir))
+    history = [] if index_html is None else index.pair_history(index_html.parent, results)
     report = html.render_report(run.notebook, results, notes, links,
-                                None if shared_in is None else assets.Shared(shared_in, run_dir))
+                                None if shared_in is None else assets.Shared(shared_in, run_dir),
+                                history)
     files.atomic_write_text(run_dir / REPORT_FILE, scrub_markup(report))
     lap("html")
     files.atomic_write_text(run_dir / RESULTS_FILE, json.dumps(results, indent=2) + "\n")
