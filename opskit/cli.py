@@ -299,7 +299,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from ._run.fleet import TenantOutcome, describe, run_tenants, summary_table, worst
-    from ._run.index import rebuild_index
+    from ._run.index import refresh_index
     from .runner import project_notebooks, resolve_notebook
 
     out = _out_folder(args.out)
@@ -329,7 +329,7 @@ def _report(args: argparse.Namespace) -> int:
           f"{min(args.jobs, len(profiles))} at a time", flush=True)
     outcomes = run_tenants(profiles, notebooks, out_dir=out, fail_on=args.fail_on,
                            jobs=args.jobs, on_done=done, single_file=args.single_file)
-    index_html = rebuild_index(out)  # once more: tenants finishing together may race on it
+    index_html = refresh_index(out)
     print()
     print(summary_table(outcomes))
     failed = [f"{o.profile}/{r['notebook']}" for o in outcomes for r in o.runs
@@ -343,6 +343,54 @@ def _report(args: argparse.Namespace) -> int:
         print(f"findings at or above {args.fail_on} (exit 1): {', '.join(flagged)}")
     print(f"index: {index_html}")
     return worst([o.exit_code for o in outcomes])
+
+
+def _runs_folder(out: Path) -> Path:
+    """An output folder of `opskit run`/`report`: one holding runs or an index."""
+    from ._run.index import INDEX_JSON, RESULTS_FILE
+
+    if not out.is_dir():
+        raise UsageError(f"{out} is not a folder; give the --out folder of opskit run or "
+                         "opskit report")
+    if not (out / INDEX_JSON).is_file() and next(out.glob(f"*/*/*/{RESULTS_FILE}"), None) is None:
+        raise UsageError(f"{out} holds no runs (no index.json, no <notebook>/<profile>/<run>/"
+                         f"{RESULTS_FILE}); give the --out folder of opskit run or opskit report")
+    return out
+
+
+def _index(args: argparse.Namespace) -> int:
+    from ._run.index import rebuild_index, refresh_index
+
+    out = _runs_folder(args.out)
+    page = rebuild_index(out) if args.rebuild else refresh_index(out)
+    print(f"index: {page}")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from ._run import retention
+
+    if args.keep_runs is None and args.keep_days is None:
+        raise UsageError("prune: say what to keep with --keep-runs N and/or --keep-days D "
+                         "(the latest run of each notebook and profile is always kept)")
+    out = _runs_folder(args.out)
+    planned = retention.plan(out, keep_runs=args.keep_runs, keep_days=args.keep_days,
+                             now=datetime.now(UTC))
+    verb = "removed" if args.apply else "would remove"
+    for run in planned.remove:
+        print(f"{verb}: {run['run_dir']}")
+    for run_dir, why in sorted(planned.protected.items()):
+        print(f"kept: {run_dir} ({why})")
+    for path in planned.unused_static:
+        print(f"{verb}: {path.relative_to(out).as_posix()} (no kept report links it)")
+    if args.apply:
+        retention.apply(out, planned)
+    print(f"{verb} {len(planned.remove)} run(s), {len(planned.unused_static)} shared file(s); "
+          f"{planned.kept} run(s) kept" + ("" if args.apply else " (nothing removed: add "
+                                            "--apply to remove them)"))
+    return 0
 
 
 _HELP_SINGLE_FILE = ("embed plotly.js in each report.html (4.8 MB each; opens anywhere) instead "
@@ -452,6 +500,26 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--fail-on", default="high", choices=severities,
                      help="lowest severity of a new finding that fails (default: high)")
     cmp.set_defaults(func=_compare)
+
+    idx = sub.add_parser("index", help="draw index.html again from index.json (--rebuild: "
+                         "read every results.json)")
+    idx.add_argument("out", type=Path, metavar="OUT", help="the output folder of opskit run/report")
+    idx.add_argument("--rebuild", action="store_true",
+                     help="rebuild index.json from every run folder's results.json")
+    idx.set_defaults(func=_index)
+
+    prune = sub.add_parser("prune", help="remove old runs (prints what it would remove unless "
+                           "--apply); keeps the latest of each pair and first sightings of "
+                           "open findings")
+    prune.add_argument("out", type=Path, metavar="OUT", help="the output folder of opskit "
+                       "run/report")
+    prune.add_argument("--keep-runs", type=_whole(1), default=None, metavar="N",
+                       help="keep the newest N runs of each notebook and profile")
+    prune.add_argument("--keep-days", type=_whole(0), default=None, metavar="D",
+                       help="keep every run started in the last D days")
+    prune.add_argument("--apply", action="store_true",
+                       help="remove them (without it, only print what would be removed)")
+    prune.set_defaults(func=_prune)
     return parser
 
 

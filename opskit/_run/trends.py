@@ -37,7 +37,8 @@ def history(runs: Iterable[Mapping[str, Any]]) -> list[Point]:
         if run.get("status") not in ("ok", "findings"):
             continue
         latest[run.get("notebook", "")] = run.get("findings") or {}
-        summed: dict[str, int] = {sev: sum(c.get(sev, 0) for c in latest.values()) for sev in SEVERITIES}
+        summed: dict[str, int] = {sev: sum(c.get(sev, 0) for c in latest.values())
+                                  for sev in SEVERITIES}
         coverage = run.get("coverage")
         points.append(Point(run.get("started_at", ""), summed,
                             coverage if isinstance(coverage, int | float) else None))

@@ -90,6 +90,17 @@ NOTEBOOKS = {
                       "{'secret': secret})"),
         new_code_cell("raise ValueError(f'cannot use {secret} with {jwt}')"),
     ),
+    "trend": notebook(
+        "Findings and coverage given by parameters (the index's trends)",
+        parameters('profile = "sandbox"\nhigh: int = 0\nlow: int = 0\n'
+                   "coverage: float = -1.0  # below 0: not measured"),
+        new_code_cell("from opskit.report import Finding, record\n\n"
+                      "findings = [Finding('TREND_HIGH', 'high', f'h{i}', 'a high one')\n"
+                      "            for i in range(high)]\n"
+                      "findings += [Finding('TREND_LOW', 'low', f'l{i}', 'a low one')\n"
+                      "             for i in range(low)]\n"
+                      "record(findings, {'folder_share': coverage} if coverage >= 0 else {})"),
+    ),
     "reach": notebook(
         "Reach the profile's tenant",
         parameters('profile = "sandbox"'),
