@@ -389,6 +389,7 @@ h3 {{ font-size: 1em; margin: .8em 0 .2em 0; }}
 .opskit-tenant {{ display: inline-block; margin: 0 1.5em .8em 0; vertical-align: top; }}
 .opskit-trends svg {{ display: block; }}
 details summary {{ cursor: pointer; margin: .4em 0; }}
+[hidden] {{ display: none !important; }}  /* what the filters hide, whatever its display */
 </style>
 </head>
 <body class="opskit">
