@@ -97,6 +97,35 @@ def test_an_index_json_that_cannot_be_trusted_is_rebuilt_from_the_tree(tmp_path:
     assert json.loads((out / INDEX_JSON).read_text())["version"] == index.VERSION
 
 
+def test_an_index_json_laid_out_by_hand_is_merged_into_all_the_same(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    old = write_run(out, "audit", "acme", 1)
+    index.rebuild_index(out)
+    document = json.loads((out / INDEX_JSON).read_text())
+    (out / INDEX_JSON).write_text(json.dumps(document, indent=4))  # one key per line
+    index.update_index(out, write_run(out, "audit", "acme", 2))
+    assert runs_of(out) == index.collect_runs(out) and len(runs_of(out)) == 2
+    assert old.relative_to(out).as_posix() == runs_of(out)[1]["run_dir"]
+
+
+def test_a_pairs_history_is_its_own_runs_oldest_first_then_this_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    tricky = 'ac"me, "profile": "x'  # a profile whose name looks like the next key
+    for day in (1, 2, 3):
+        write_run(out, "audit", tricky, day, findings=[finding("A", "high")] * day)
+        write_run(out, "audit", "x", day)
+        write_run(out, "gap", tricky, day)
+    index.rebuild_index(out)
+    this = {"notebook": "audit", "profile": tricky, "started_at": "2026-11-04T06:15:00Z",
+            "status": "ok", "findings": []}
+    history = index.pair_history(out, this)
+    assert [(h["profile"], h["notebook"], h["started_at"][:10]) for h in history] == [
+        (tricky, "audit", f"2026-11-0{d}") for d in (1, 2, 3, 4)]
+    assert [h["findings"]["high"] for h in history] == [1, 2, 3, 0]
+    (out / INDEX_JSON).write_text("{}")  # nothing to trust: only this run
+    assert [h["started_at"] for h in index.pair_history(out, this)] == [this["started_at"]]
+
+
 def test_a_writer_waits_for_the_lock(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = write_run(out, "audit", "acme", 1)

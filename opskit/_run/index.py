@@ -113,12 +113,10 @@ def locked(out_dir: Path) -> Iterator[None]:
         yield
 
 
-def read_index(out_dir: Path) -> list[dict[str, Any]] | None:
-    """index.json's runs, newest first; None when it is missing, unreadable or of another
-    version (then only a rebuild from the tree can be trusted)."""
+def _parse(text: str) -> list[dict[str, Any]] | None:
     try:
-        document = json.loads((out_dir / INDEX_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        document = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(document, dict) or document.get("version") != VERSION:
         return None
@@ -128,12 +126,45 @@ def read_index(out_dir: Path) -> list[dict[str, Any]] | None:
     return runs
 
 
-def _write(out_dir: Path, runs: list[dict[str, Any]]) -> Path:
+def _read_text(out_dir: Path) -> str | None:
+    try:
+        return (out_dir / INDEX_JSON).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+
+
+def read_index(out_dir: Path) -> list[dict[str, Any]] | None:
+    """index.json's runs, newest first; None when it is missing, unreadable or of another
+    version (then only a rebuild from the tree can be trusted)."""
+    text = _read_text(out_dir)
+    return None if text is None else _parse(text)
+
+
+def _entry_line(run: Mapping[str, Any]) -> str:
+    # The C encoder (indent would take the slow Python one); keys in the entry's order, so a
+    # pair's lines start alike (see pair_history).
+    return json.dumps(run, ensure_ascii=False)
+
+
+def _read_lines(out_dir: Path) -> tuple[list[dict[str, Any]], list[str]] | None:
+    """index.json's runs and, beside each, its line as written: a merge writes the lines back
+    instead of encoding every entry again. None as read_index."""
+    text = _read_text(out_dir)
+    runs = None if text is None else _parse(text)
+    if text is None or runs is None:
+        return None
+    lines = [line.removesuffix(",") for line in text.split("\n")[1:-2]]  # header; "]}", ""
+    if len(lines) != len(runs):  # not laid out as written here (edited by hand): encode
+        lines = [_entry_line(run) for run in runs]
+    return runs, lines
+
+
+def _write(out_dir: Path, runs: list[dict[str, Any]], lines: list[str] | None = None) -> Path:
     generated = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    # One entry per line: diffable, and json's C encoder (indent would use the slow one).
-    lines = ",\n".join(json.dumps(run, ensure_ascii=False) for run in runs)
+    # One entry per line: diffable, and a merge can splice a line in.
+    body = ",\n".join(lines if lines is not None else (_entry_line(run) for run in runs))
     text = (f'{{"version": {VERSION}, "generated_at": {json.dumps(generated)}, "runs": [\n'
-            f'{lines}\n]}}\n')
+            f'{body}\n]}}\n')
     atomic_write_text(out_dir / INDEX_JSON, text)
     atomic_write_text(out_dir / INDEX_HTML, render_index(runs, generated))
     return out_dir / INDEX_HTML
@@ -155,15 +186,22 @@ def _current(out_dir: Path) -> list[dict[str, Any]]:
 def update_index(out_dir: Path, run_dir: Path) -> Path:
     """Merge one committed run into the index; return the path of index.html."""
     with locked(out_dir):
-        runs = read_index(out_dir)
-        if runs is None:  # nothing to merge into: the tree has this run too
+        loaded = _read_lines(out_dir)
+        if loaded is None:  # nothing to merge into: the tree has this run too
             return _write(out_dir, collect_runs(out_dir))
-        entry = read_entry(out_dir, run_dir)
+        runs, lines = loaded
         rel = run_dir.relative_to(out_dir).as_posix()
-        runs = [r for r in runs if r.get("run_dir") != rel]
-        if entry is not None:
-            runs.append(entry)
-        return _write(out_dir, _newest_first(runs))
+        stale = [i for i, r in enumerate(runs) if r.get("run_dir") == rel]
+        for i in reversed(stale):  # merged before: replaced
+            del runs[i], lines[i]
+        entry = read_entry(out_dir, run_dir)
+        if entry is not None:  # where a sort newest first puts it: usually first
+            key = (entry["started_at"], rel)
+            at = next((i for i, r in enumerate(runs)
+                       if (r.get("started_at", ""), r.get("run_dir", "")) < key), len(runs))
+            runs.insert(at, entry)
+            lines.insert(at, _entry_line(entry))
+        return _write(out_dir, runs, lines)
 
 
 def refresh_index(out_dir: Path) -> Path:
@@ -184,9 +222,20 @@ def pair_history(out_dir: Path, results: Mapping[str, Any]) -> list[dict[str, An
     the index yet): what its report's trend is drawn from. Read without the lock: index.json
     is replaced atomically, so it is one version or the next."""
     this = run_entry(results, "")
-    runs = read_index(out_dir) or []
-    same = [r for r in runs if r.get("notebook") == this["notebook"]
-            and r.get("profile") == this["profile"]][:trends.POINTS - 1]
+    text = _read_text(out_dir) or ""
+    if not text.startswith(f'{{"version": {VERSION},'):
+        return [this]
+    # Only this pair's lines are decoded: each entry starts with its notebook and profile.
+    start = _entry_line({"notebook": this["notebook"], "profile": this["profile"]})[:-1] + ","
+    same = []
+    for line in text.split("\n"):
+        if line.startswith(start):
+            try:
+                same.append(json.loads(line.removesuffix(",")))
+            except ValueError:
+                continue
+            if len(same) == trends.POINTS - 1:
+                break
     return [*reversed(same), this]
 
 

@@ -31,18 +31,20 @@ def history(runs: Iterable[Mapping[str, Any]]) -> list[Point]:
     first: at each run, the findings of the latest run of every notebook so far, summed (what
     the tenant has open then). A run that could not run is skipped: its findings are partial,
     so the notebook's last complete run still stands."""
+    complete = sorted((r for r in runs if r.get("status") in ("ok", "findings")),
+                      key=lambda r: (r.get("started_at", ""), r.get("run_dir", "")))
     latest: dict[str, Mapping[str, int]] = {}
+    for run in complete[:-POINTS]:  # before the window: only what each notebook last found
+        latest[run.get("notebook", "")] = run.get("findings") or {}
     points = []
-    for run in sorted(runs, key=lambda r: (r.get("started_at", ""), r.get("run_dir", ""))):
-        if run.get("status") not in ("ok", "findings"):
-            continue
+    for run in complete[-POINTS:]:
         latest[run.get("notebook", "")] = run.get("findings") or {}
         summed: dict[str, int] = {sev: sum(c.get(sev, 0) for c in latest.values())
                                   for sev in SEVERITIES}
         coverage = run.get("coverage")
         points.append(Point(run.get("started_at", ""), summed,
                             coverage if isinstance(coverage, int | float) else None))
-    return points[-POINTS:]
+    return points
 
 
 def _day(iso: str) -> str:
