@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,7 +39,6 @@ RESULTS_FILE, REPORT_FILE = "results.json", "report.html"
 # index.json's layout; an index.json of another version is rebuilt from the tree. 2: the
 # entries gained new/resolved/still_open, fleet_run and coverage, one entry per line.
 VERSION = 2
-LOCK_FILE = ".index.lock"  # hidden: the index skips hidden names
 RECENT_RUNS = 100  # index.html's "recent runs"; index.json keeps every run
 FLEET_RUNS = 5  # fleet runs shown grouped in index.html
 
@@ -108,9 +108,13 @@ def collect_runs(out_dir: Path) -> list[dict[str, Any]]:
 def locked(out_dir: Path) -> Iterator[None]:
     """The index's lock for the block: one writer at a time, across processes."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / LOCK_FILE, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+    # The folder itself is locked: no lock file left beside the runs.
+    fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when closed, or when the process dies
         yield
+    finally:
+        os.close(fd)
 
 
 def _parse(text: str) -> list[dict[str, Any]] | None:
