@@ -321,7 +321,7 @@ def _filters(latest: list[dict[str, Any]]) -> str:
     severities = "".join(f'<option value="{i}">{html_text(sev)} or worse</option>'
                          for i, sev in enumerate(SEVERITIES))
     return (
-        '<form class="opskit-filters" id="filters" onsubmit="return false">'
+        '<form class="opskit-filters" id="filters">'
         '<label>tenant <select data-filter="profile"><option value="">all</option>'
         f'{_options(r["profile"] for r in latest)}</select></label> '
         '<label>notebook <select data-filter="notebook"><option value="">all</option>'
@@ -361,6 +361,7 @@ SCRIPT = """
     document.getElementById('shown').textContent = shown + ' of the latest runs shown';
   }
   form.addEventListener('change', apply);
+  form.addEventListener('submit', function (event) { event.preventDefault(); });
   apply();
 })();
 """
