@@ -288,6 +288,7 @@ def _run(args: argparse.Namespace) -> int:
         if not args.json:
             print(describe(summary))
             print(f"  report: {result.report}")
+            print(f"  manifest SHA-256: {summary['manifest_sha256']}")
             for note in result.notes:
                 print(f"  note: {note}")
     if args.json:
@@ -343,6 +344,47 @@ def _report(args: argparse.Namespace) -> int:
         print(f"findings at or above {args.fail_on} (exit 1): {', '.join(flagged)}")
     print(f"index: {index_html}")
     return worst([o.exit_code for o in outcomes])
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """0: every file matches the manifest; 1: a line per difference; 2: not a bundle."""
+    from ._run.evidence import verify
+
+    digest = args.digest
+    if digest is not None and not _is_sha256(digest):
+        raise UsageError(f"--digest {digest[:80]!r} is not a SHA-256 (64 hexadecimal "
+                         "characters, as `opskit run --json` prints manifest_sha256)")
+    checked = verify(args.path, digest=digest)
+    for problem in checked.problems:
+        print(problem.line())
+    if checked.problems:
+        _say(f"{args.path} does not match its manifest: {len(checked.problems)} difference(s)")
+        return EXIT_FINDINGS
+    against = "the recorded digest" if digest else "its manifest"
+    print(f"ok: {checked.checked} file(s) match {against} (manifest SHA-256 "
+          f"{checked.manifest_sha256})")
+    return EXIT_OK
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from ._run.evidence import bundle
+
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a folder; give the zip file to write, e.g. "
+                         f"{args.out / 'run.zip'}")
+    if not args.run_dir.is_dir():
+        raise UsageError(f"{args.run_dir} is not a folder; give a run folder "
+                         "(<out>/<notebook>/<profile>/<stamp>)")
+    _out_folder(args.out.parent)
+    made = bundle(args.run_dir, args.out, pdf=args.pdf)
+    for note in made.notes:
+        _warn(note)
+    print(f"bundle: {made.path} (manifest SHA-256 {made.manifest_sha256})")
+    return EXIT_OK
 
 
 _HELP_SINGLE_FILE = ("embed plotly.js in each report.html (4.8 MB each; opens anywhere) instead "
@@ -437,6 +479,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="lowest severity that fails a run (default: high)")
     rep.add_argument("--single-file", action="store_true", help=_HELP_SINGLE_FILE)
     rep.set_defaults(func=_report)
+
+    ver = sub.add_parser("verify", help="check a run folder or bundle against its manifest "
+                         "(exit 1 names each altered, missing or added file)")
+    ver.add_argument("path", type=Path, metavar="PATH", help="a run folder or a bundle .zip")
+    ver.add_argument("--digest", default=None, metavar="SHA256",
+                     help="also check the manifest itself against the SHA-256 recorded when "
+                     "the run was made (manifest_sha256 in `opskit run --json`, index.json)")
+    ver.set_defaults(func=_verify)
+
+    bun = sub.add_parser("bundle", help="one zip an auditor can verify later: the run folder, "
+                         "the shared files its report links, the manifest")
+    bun.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                     help="a run folder (<out>/<notebook>/<profile>/<stamp>)")
+    bun.add_argument("--out", type=Path, required=True, metavar="FILE.zip",
+                     help="the zip to write")
+    bun.add_argument("--pdf", action="store_true",
+                     help="add report.pdf, printed by headless Chromium where it is installed")
+    bun.set_defaults(func=_bundle)
 
     cmp = sub.add_parser("compare", help="what changed between two snapshots of one tenant "
                          "(exit 1 on new findings at or above --fail-on)")

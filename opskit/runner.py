@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ._localfile import safe_component
-from ._run import assets, engine, files, html, index, isolation, outputs, params
+from ._run import assets, engine, evidence, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
 from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
@@ -80,7 +80,8 @@ class RunResult:
         return {"notebook": self.notebook, "profile": self.profile, "status": self.status,
                 "exit_code": self.exit_code, "run_dir": str(self.run_dir),
                 "report": str(self.report),
-                "findings": by_severity(self.results["findings"]), "error": self.error}
+                "findings": by_severity(self.results["findings"]), "error": self.error,
+                "manifest_sha256": evidence.manifest_digest(self.run_dir)}
 
 
 def package_notebooks() -> Path:
@@ -221,6 +222,7 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                                         profile_note=insecure_note(prof), expected=prof.expect,
                                         index_html=out / index.INDEX_HTML if update_index
                                         else None, shared_in=None if single_file else out)
+        evidence.write_manifest(folder.path, results)  # last: it covers every file there
         run_dir = folder.commit()
         lap("commit")
     except BaseException:

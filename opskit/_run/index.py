@@ -10,6 +10,7 @@ from typing import Any
 
 from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text
+from .evidence import manifest_digest
 from .files import atomic_write_text
 from .html import (
     CALM,
@@ -56,6 +57,7 @@ def collect_runs(out_dir: Path) -> list[dict[str, Any]]:
             "run_dir": rel,
             "report": f"{rel}/{REPORT_FILE}",
             "results": f"{rel}/{RESULTS_FILE}",
+            "manifest_sha256": manifest_digest(run_dir),
         })
     runs.sort(key=lambda r: (r["started_at"], r["run_dir"]), reverse=True)
     return runs
