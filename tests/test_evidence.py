@@ -94,7 +94,8 @@ def test_the_manifest_covers_every_file_the_linked_static_file_and_the_run(run: 
                  "scim2-models", "plotly"):
         assert packages[name], name
     assert manifest["versions"]["python"].count(".") == 2
-    assert manifest["inventory"] == {"snapshot_in_run_folder": False, "read": []}
+    assert manifest["inventory"] == {"snapshot_in_run_folder": False, "read": [],
+                                     "saved": None}  # this notebook reads no inventory
 
 
 def test_the_manifest_digest_is_in_the_run_summary_and_the_index(run: Run) -> None:

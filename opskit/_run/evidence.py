@@ -115,13 +115,15 @@ def _static_entries(run_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def inventory_identification(results: dict[str, Any]) -> dict[str, Any]:
-    """What identifies the inventories the run read: the notebook's own record of each
-    (source, flavor, when fetched, counts per listing, complete), from its metrics. The
-    notebooks keep no snapshot in the run folder, so this, covered by results.json's checksum,
-    is the identification."""
-    read = (results.get("metrics") or {}).get("inventory")
+    """What identifies the inventories the run read. The notebooks keep no snapshot in the run
+    folder; the permission audit records each inventory it read (source, flavor, when fetched,
+    rows per listing, complete) and the checksum of the grant history it saved beside the run
+    folders, in its metrics: copied here (results.json's own checksum covers them too)."""
+    metrics = results.get("metrics") or {}
+    read, saved = metrics.get("inventory"), metrics.get("grant_history")
     return {"snapshot_in_run_folder": False,
-            "read": read if isinstance(read, list) else []}
+            "read": read if isinstance(read, list) else [],
+            "saved": saved if isinstance(saved, dict) else None}
 
 
 def build_manifest(run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
