@@ -171,6 +171,21 @@ def test_a_removed_and_an_added_file_are_named(run: Run, tmp_path: Path,
         f"missing: {static}", "missing: findings.csv", "added: notes.txt"]
 
 
+def test_a_manifest_opskit_did_not_write_is_named_and_checks_nothing(
+        run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = run.copy(tmp_path)
+    manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
+    # A name that leaves the run folder (not a link into _static/) is not one opskit writes.
+    broken = {"not JSON": "{", "outside": json.dumps(
+        {**manifest, "files": {"../../../index.json": manifest["files"]["results.json"]}}),
+        "not entries": json.dumps({**manifest, "static": {"_static/x.js": "abc"}})}
+    for why, text in broken.items():
+        (run_dir / MANIFEST_FILE).write_text(text)
+        assert main(["verify", str(run_dir)]) == 1, why
+        assert capsys.readouterr().out == (f"altered: {MANIFEST_FILE} (not a manifest opskit "
+                                           "wrote)\n"), why
+
+
 def test_what_is_not_a_bundle_is_refused_in_one_line(run: Run, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "plain.txt").write_text("hello")
@@ -237,6 +252,9 @@ def test_a_run_folder_that_does_not_match_is_not_bundled(run: Run, tmp_path: Pat
     err = capsys.readouterr().err
     assert "does not match its manifest: altered: results.json" in err and "opskit verify" in err
     assert not (tmp_path / "run.zip").exists()
+    inside = run.result.run_dir / "run.zip"
+    assert main(["bundle", str(run.result.run_dir), "--out", str(inside)]) == 2
+    assert "is inside the run folder" in capsys.readouterr().err and not inside.exists()
 
 
 def test_a_manifest_rewritten_after_the_fleet_masked_a_secret_verifies(run: Run,

@@ -28,10 +28,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import OpskitError
+from .assets import STATIC
 from .files import atomic_write_bytes
 from .secrets import scrub_tree
 
@@ -200,21 +201,9 @@ class Verified:
     problems: list[Problem]
 
 
-class _Source:
-    """A bundle's files by name (posix paths relative to the bundle's root)."""
+class _Folder:
+    """A run folder's files by name (posix paths relative to it)."""
 
-    manifest_name: str  # where the manifest is, under the root
-    names: set[str]
-
-    def read(self, name: str) -> bytes:
-        raise NotImplementedError
-
-    def digest(self, name: str) -> dict[str, Any]:
-        data = self.read(name)
-        return {"sha256": sha256_bytes(data), "size": len(data)}
-
-
-class _Folder(_Source):
     def __init__(self, run_dir: Path):
         self.root = run_dir
         self.manifest_name = MANIFEST_FILE
@@ -227,14 +216,22 @@ class _Folder(_Source):
     def digest(self, name: str) -> dict[str, Any]:
         return file_digest(self.root / name)
 
+    def run_name(self, name: str) -> str:
+        return name
+
     def static_name(self, url: str) -> str:
-        return url  # a run folder's links are resolved where it lies
+        return url  # resolved from the run folder, where it lies
 
     def exists(self, name: str) -> bool:
         return name in self.names or (self.root / name).is_file()
 
+    def extras(self, problems: list[Problem]) -> set[str]:
+        return set()
 
-class _Zip(_Source):
+
+class _Zip:
+    """A bundle's files by name (paths in the zip); the run folder is where its manifest is."""
+
     def __init__(self, path: Path, archive: zipfile.ZipFile):
         self.archive = archive
         self.names = {i.filename for i in archive.infolist() if not i.is_dir()}
@@ -251,6 +248,10 @@ class _Zip(_Source):
     def read(self, name: str) -> bytes:
         return self.archive.read(name)
 
+    def digest(self, name: str) -> dict[str, Any]:
+        data = self.read(name)
+        return {"sha256": sha256_bytes(data), "size": len(data)}
+
     def run_name(self, name: str) -> str:
         return posixpath.join(self.prefix, name) if self.prefix else name
 
@@ -259,6 +260,27 @@ class _Zip(_Source):
 
     def exists(self, name: str) -> bool:
         return name in self.names
+
+    def extras(self, problems: list[Problem]) -> set[str]:
+        """The bundle's own record (bundle.json) and what it lists (report.pdf), checked
+        against it; the names it accounts for."""
+        if BUNDLE_FILE not in self.names:
+            return set()
+        try:
+            record = json.loads(self.read(BUNDLE_FILE))
+            extras = {str(k): v for k, v in dict(record.get("extras") or {}).items()}
+        except (ValueError, AttributeError, TypeError):
+            problems.append(Problem("altered", BUNDLE_FILE, "not the JSON `opskit bundle` "
+                                    "writes"))
+            return {BUNDLE_FILE}
+        for name, entry in sorted(extras.items()):
+            if name not in self.names:
+                problems.append(Problem("missing", name))
+            elif not isinstance(entry, dict) or \
+                    self.digest(name)["sha256"] != entry.get("sha256"):
+                problems.append(Problem("altered", name,
+                                        f"its SHA-256 differs from {BUNDLE_FILE}"))
+        return {BUNDLE_FILE, *extras}
 
 
 def _is_manifest(data: bytes) -> bool:
@@ -269,17 +291,26 @@ def _is_manifest(data: bytes) -> bool:
     return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
-def _load_manifest(data: bytes, where: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or \
-            not isinstance(doc.get("files"), dict):
-        raise NotABundle(f"{where} is not an opskit run manifest",
-                         "give a run folder written by `opskit run`, or a zip made by "
-                         "`opskit bundle`")
-    return doc
+def _entries(manifest: Any) -> tuple[dict[str, str], dict[str, str]] | None:
+    """The run files' and the shared files' recorded SHA-256 by name; None when the manifest
+    is not one opskit wrote (a name that leaves the run folder, other than a link into the
+    report folder's _static/, is not)."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return None
+    found: list[dict[str, str]] = []
+    for key in ("files", "static"):
+        section = manifest.get(key) or {}
+        if not isinstance(section, dict) or not all(
+                isinstance(e, dict) and isinstance(e.get("sha256"), str)
+                for e in section.values()):
+            return None
+        found.append({str(name): e["sha256"] for name, e in section.items()})
+    files, static = found
+    inside = all(".." not in PurePosixPath(n).parts and not PurePosixPath(n).is_absolute()
+                 for n in files)
+    linked = all(not PurePosixPath(u).is_absolute() and STATIC in PurePosixPath(u).parts
+                 for u in static)
+    return (files, static) if inside and linked else None
 
 
 def verify(path: Path, *, digest: str | None = None) -> Verified:
@@ -293,10 +324,10 @@ def verify(path: Path, *, digest: str | None = None) -> Verified:
                              f"{MANIFEST_FILE}",
                              "give a run folder (<out>/<notebook>/<profile>/<stamp>) written "
                              "by this opskit, or a zip made by `opskit bundle`")
-        return _verify(_Folder(path), digest, str(path))
+        return _verify(_Folder(path), digest)
     if path.is_file() and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            return _verify(_Zip(path, archive), digest, str(path))
+            return _verify(_Zip(path, archive), digest)
     if not path.exists():
         raise NotABundle(f"{path} does not exist",
                          "give a run folder or a zip made by `opskit bundle`")
@@ -304,50 +335,31 @@ def verify(path: Path, *, digest: str | None = None) -> Verified:
                      "zip)", "give a run folder or a zip made by `opskit bundle`")
 
 
-def _verify(source: _Folder | _Zip, digest: str | None, where: str) -> Verified:
+def _verify(source: _Folder | _Zip, digest: str | None) -> Verified:
     raw = source.read(source.manifest_name)
-    manifest = _load_manifest(raw, f"{where}: {source.manifest_name}")
     own = sha256_bytes(raw)
     problems: list[Problem] = []
     if digest is not None and digest.strip().lower() != own:
         problems.append(Problem("altered", source.manifest_name,
                                 f"its SHA-256 is {own}, not the recorded {digest.strip()}"))
-    in_run = source.run_name if isinstance(source, _Zip) else (lambda n: n)
-    expected: dict[str, dict[str, Any]] = {}
-    for name, entry in manifest["files"].items():
-        expected[in_run(name)] = entry
-    for url, entry in (manifest.get("static") or {}).items():
-        expected[source.static_name(url)] = entry
-    for name, entry in sorted(expected.items()):
+    try:
+        entries = _entries(json.loads(raw))
+    except ValueError:
+        entries = None
+    if entries is None:  # a manifest that cannot be read checks nothing: that alone is said
+        return Verified(own, 0, [Problem("altered", source.manifest_name,
+                                         "not a manifest opskit wrote")])
+    files, static = entries
+    expected = {source.run_name(n): sha for n, sha in files.items()}
+    expected.update({source.static_name(u): sha for u, sha in static.items()})
+    for name, sha in sorted(expected.items()):
         if not source.exists(name):
             problems.append(Problem("missing", name))
-            continue
-        found = source.digest(name)
-        if found["sha256"] != entry.get("sha256"):
+        elif source.digest(name)["sha256"] != sha:
             problems.append(Problem("altered", name, "its SHA-256 differs from the manifest"))
-    known = {*expected, source.manifest_name}
-    extra = _verify_extras(source, problems) if isinstance(source, _Zip) else set()
-    problems += [Problem("added", name) for name in sorted(source.names - known - extra)]
+    known = {*expected, source.manifest_name, *source.extras(problems)}
+    problems += [Problem("added", name) for name in sorted(source.names - known)]
     return Verified(own, len(expected), problems)
-
-
-def _verify_extras(source: _Zip, problems: list[Problem]) -> set[str]:
-    """A bundle's own record (bundle.json) and what it lists (report.pdf): checked against it;
-    the names it accounts for."""
-    if BUNDLE_FILE not in source.names:
-        return set()
-    try:
-        record = json.loads(source.read(BUNDLE_FILE))
-        extras = dict(record.get("extras") or {})
-    except (ValueError, AttributeError, TypeError):
-        problems.append(Problem("altered", BUNDLE_FILE, "not the JSON `opskit bundle` writes"))
-        return {BUNDLE_FILE}
-    for name, entry in sorted(extras.items()):
-        if name not in source.names:
-            problems.append(Problem("missing", name))
-        elif source.digest(name)["sha256"] != (entry or {}).get("sha256"):
-            problems.append(Problem("altered", name, f"its SHA-256 differs from {BUNDLE_FILE}"))
-    return {BUNDLE_FILE, *extras}
 
 
 # --------------------------------------------------------------------------- bundling
@@ -388,6 +400,10 @@ def bundle(run_dir: Path, out: Path, *, pdf: bool = False) -> Bundle:
     """Zip a run folder with the shared files its report links (and report.pdf with ``pdf``,
     where Chromium is installed). The run folder must match its manifest."""
     run_dir = Path(run_dir)
+    if run_dir.resolve() in Path(out).resolve().parents:
+        raise OpskitError(f"{out} is inside the run folder {run_dir}",
+                          "write the bundle elsewhere: a file added to a run folder is named "
+                          "by `opskit verify` as added")
     checked = verify(run_dir)
     if checked.problems:
         raise OpskitError(f"{run_dir} does not match its manifest: "
