@@ -8,7 +8,9 @@ in a kernel whose OPSKIT_RUN_DIR is the run's folder, and writes into
 - ``<notebook>.ipynb``: the executed notebook, parameters and outputs scrubbed of secrets;
 - ``report.html``: the outputs without code, offline, failures shown where they happened;
   plotly.js embedded (``single_file``) or linked from the one copy in ``<out>/_static/``;
-- ``results.json`` (schema in docs/reports.md) and ``findings.csv``.
+- ``results.json`` (schema in docs/reports.md) and ``findings.csv``;
+- ``manifest.json``, last: the SHA-256 of every file above and of the shared files report.html
+  links, versions, parameters (docs/evidence.md).
 
 The folder is built hidden and renamed into place last; then ``<out>/index.json`` and
 ``index.html`` are rebuilt. Status and exit code: ``ok`` 0, ``findings`` 1 (a finding at or

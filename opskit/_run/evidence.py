@@ -418,9 +418,16 @@ def bundle(run_dir: Path, out: Path, *, pdf: bool = False) -> Bundle:
                           "bundle only an untouched run folder (`opskit verify` says what "
                           "changed)")
     manifest = json.loads((run_dir / MANIFEST_FILE).read_bytes())
-    # The run folder's place under its report folder (<notebook>/<profile>/<stamp>): the
-    # report's relative links to ../../../_static hold inside the zip.
-    top = run_dir.resolve().parents[2]
+    # The run folder at its place under its report folder (<notebook>/<profile>/<stamp>), and
+    # each shared file where the report's relative link (../../../_static/…) finds it.
+    place = posixpath.join(*run_dir.resolve().parts[-3:])
+    shared = {url: posixpath.normpath(posixpath.join(place, url))
+              for url in manifest.get("static") or {}}
+    if any(name.startswith("../") for name in shared.values()):
+        raise OpskitError(f"the report in {run_dir} links shared files outside its report "
+                          f"folder ({', '.join(shared)})",
+                          "bundle a run folder where `opskit run` wrote it "
+                          "(<out>/<notebook>/<profile>/<stamp>)")
     notes: list[str] = []
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -441,15 +448,13 @@ def bundle(run_dir: Path, out: Path, *, pdf: bool = False) -> Bundle:
         tmp = Path(work) / "bundle.zip"
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path in [*_run_files(run_dir), run_dir / MANIFEST_FILE]:
-                archive.write(path, (run_dir.resolve() / path.relative_to(run_dir))
-                              .relative_to(top).as_posix())
-            for url in manifest.get("static") or {}:
-                target = (run_dir / url).resolve()
-                archive.write(target, target.relative_to(top).as_posix())
+                archive.write(path, posixpath.join(place, path.relative_to(run_dir).as_posix()))
+            for url, name in shared.items():
+                archive.write(run_dir / url, name)
             if extras:
                 archive.write(Path(work) / PDF_FILE, PDF_FILE)
             record = {"format": "opskit-bundle", "format_version": FORMAT_VERSION,
-                      "run": run_dir.resolve().relative_to(top).as_posix(),
+                      "run": place,
                       "manifest_sha256": checked.manifest_sha256, "extras": extras}
             archive.writestr(BUNDLE_FILE, json.dumps(record, indent=2) + "\n")
         atomic_write_bytes(out, tmp.read_bytes())
