@@ -301,6 +301,7 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from ._run.fleet import TenantOutcome, describe, run_tenants, summary_table, worst
     from ._run.index import rebuild_index
+    from .alerts import after_report
     from .runner import project_notebooks, resolve_notebook
 
     out = _out_folder(args.out)
@@ -343,6 +344,7 @@ def _report(args: argparse.Namespace) -> int:
     if flagged:
         print(f"findings at or above {args.fail_on} (exit 1): {', '.join(flagged)}")
     print(f"index: {index_html}")
+    after_report(outcomes, say=_say)  # [alerts]; a failed delivery leaves the exit code alone
     return worst([o.exit_code for o in outcomes])
 
 
@@ -385,6 +387,40 @@ def _bundle(args: argparse.Namespace) -> int:
         _warn(note)
     print(f"bundle: {made.path} (manifest SHA-256 {made.manifest_sha256})")
     return EXIT_OK
+
+
+def _alert(args: argparse.Namespace) -> int:
+    """The alert for the latest fleet run in OUT: sent, or shown with --dry-run."""
+    from .alerts import deliver, latest_fleet_run, load_settings, prepare, preview
+    from .config import searched_places
+
+    settings = load_settings()
+    if settings is None:
+        raise UsageError("no [alerts] table in the profile file; add one (docs/alerts.md). "
+                         f"The profile file is the first found of: {searched_places()}")
+    if not args.out.is_dir():
+        raise UsageError(f"{args.out} is not a folder; give the --out folder of opskit report")
+    fleet_run, runs = latest_fleet_run(args.out, args.fleet_run)
+    if not runs:
+        which = f"of fleet run {args.fleet_run} " if args.fleet_run else ""
+        raise UsageError(f"no runs {which}in {args.out}; give the folder opskit report wrote "
+                         "(and a --fleet-run id its runs have)")
+    which = f"fleet run {fleet_run}" if fleet_run else "the latest run of each notebook"
+    alert = prepare(runs, settings, fleet_run)
+    if alert is None:
+        print(f"nothing to alert: {len(runs)} run(s) of {which}, no new finding at or above "
+              f"{settings.min_severity}" + (", none failed" if settings.on_failure else ""))
+        return EXIT_OK
+    if args.dry_run:
+        print(preview(alert, settings))
+        print(f"(dry run: nothing sent; {len(runs)} run(s) of {which})")
+        return EXIT_OK
+    sent, problems = deliver(alert, settings)
+    for line in problems:
+        _say(line)
+    if sent:
+        print(f"alert sent: {'; '.join(sent)}")
+    return EXIT_CANNOT_RUN if problems else EXIT_OK
 
 
 _HELP_SINGLE_FILE = ("embed plotly.js in each report.html (4.8 MB each; opens anywhere) instead "
@@ -497,6 +533,15 @@ def build_parser() -> argparse.ArgumentParser:
     bun.add_argument("--pdf", action="store_true",
                      help="add report.pdf, printed by headless Chromium where it is installed")
     bun.set_defaults(func=_bundle)
+
+    alert = sub.add_parser("alert", help="send the alert ([alerts] in opskit.toml) for the "
+                           "latest fleet run in a folder, or show it with --dry-run")
+    alert.add_argument("out", type=Path, metavar="OUT", help="the folder opskit report wrote")
+    alert.add_argument("--fleet-run", default=None, metavar="ID",
+                       help="this fleet run's runs (default: the latest fleet run)")
+    alert.add_argument("--dry-run", action="store_true",
+                       help="print each message and where it would go; send nothing")
+    alert.set_defaults(func=_alert)
 
     cmp = sub.add_parser("compare", help="what changed between two snapshots of one tenant "
                          "(exit 1 on new findings at or above --fail-on)")

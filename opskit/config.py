@@ -548,10 +548,7 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     path = path or config_path()
     if path is None:
         return profiles
-    try:
-        raw = tomllib.loads(_profile_text(path))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line it names") from None
+    raw = _profile_toml(path)
     tables = raw.get("profiles", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: 'profiles' must be a table", "write [profiles.NAME] tables")
@@ -655,3 +652,22 @@ def _practice(prof: PracticeProfile, url: str | None) -> Iterator[PracticeEndpoi
             platform_groups_sync=PlatformGroupsSync(  # the practice tenant says how they sync
                 served.sync_interval_hours, served.platform_groups_searched_directly,
                 given=True))
+
+
+def alerts_table(path: Path | None = None) -> dict[str, Any] | None:
+    """The ``[alerts]`` table of the profile file (read as the profiles are), None without one;
+    ``opskit.alerts`` gives it meaning."""
+    path = path or config_path()
+    if path is None:
+        return None
+    table = _profile_toml(path).get("alerts")
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"{path}: 'alerts' must be a table", "write it as [alerts]")
+    return table
+
+
+def _profile_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(_profile_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line it names") from None

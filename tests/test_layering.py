@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("inputs", ("opskit.inputs",)),
     ("presentation", ("opskit.report", "opskit.widgets")),
     ("reports", ("opskit.reports",)),
-    ("runner", ("opskit.report.results", "opskit.runner", "opskit._run")),
+    ("runner", ("opskit.report.results", "opskit.runner", "opskit._run", "opskit.alerts")),
     ("command line", ("opskit.cli", "opskit.demo", "opskit.__main__")),
     ("public API", ("opskit",)),
 )
