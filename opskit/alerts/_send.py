@@ -14,7 +14,8 @@ import httpx
 
 from .._redact import redact
 from ..errors import OpskitError
-from ..http import client, tls_context
+from ..http import RetryPolicy, client, tls_context
+from ..limits import DEFAULT as DEFAULT_LIMITS
 from ._message import Alert
 from ._settings import AlertSettings, Email, Webhook, remember_url
 
@@ -62,7 +63,10 @@ def _post(alert: Alert, hook: Webhook) -> None:
     url = hook.url.resolve()
     remember_url(url)
     try:
-        with client(verify=hook.verify, headers=headers) as http:
+        # A few quick tries where the request was never sent (a receiver restarting); a POST
+        # that may have arrived is not sent twice.
+        with client(verify=hook.verify, headers=headers,
+                    policy=RetryPolicy.first_contact(DEFAULT_LIMITS)) as http:
             response = http.post(url, json=alert.payload)
     except httpx.HTTPError as exc:  # its text may quote the URL: name the kind only
         raise _NotSent(f"{type(exc).__name__} → check the URL and that the receiver is "

@@ -43,6 +43,7 @@ class Value:
         carry a token: a chat tool's webhook URL is itself the credential)."""
         value = self.secret.resolve() if self.secret else self.text
         remember(value)
+        remember(value.partition(" ")[2])  # an Authorization value's token alone
         return value
 
 
