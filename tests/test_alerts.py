@@ -12,33 +12,49 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from opskit._redact import is_known_secret
 from opskit.alerts import SCHEMA, parse_settings
 from opskit.cli import main
 from opskit.errors import ConfigError
 
 from .servers import closed_port, self_signed_cert
 
-SMTP_USER, SMTP_PASSWORD = "opskit-alerts", "smtp-Pw-7f3a9c1e2b"
-HOOK_TOKEN = "hookTok3n-9a8b7c6d5e4f"
-URL_SECRET = "urlSecret-123456abc"
-PROFILE_SECRET = "acmeClient-Secret-42xyz"
-SECRETS = (SMTP_PASSWORD, HOOK_TOKEN, URL_SECRET, PROFILE_SECRET)
+SMTP_USER = "opskit-alerts"
+# Each test gets new values (fresh_secrets): none is known to the redactor before it runs.
+SMTP_PASSWORD = HOOK_TOKEN = URL_SECRET = PROFILE_SECRET = ""
 FLEET, OLDER_FLEET = "20261205T061500Z-3f2a", "20261204T061500Z-9c1d"
-# Text a tenant controls may quote a secret (a run that leaked one past the runner's scrubbing):
-# the alert must mask it all the same.
-BAIT = " ".join(SECRETS)
+
+
+def every_secret() -> tuple[str, ...]:
+    return SMTP_PASSWORD, HOOK_TOKEN, URL_SECRET, PROFILE_SECRET
+
+
+def bait() -> str:
+    """Text a tenant controls may quote a secret (a run that leaked one past the runner's
+    scrubbing): the alert must mask it all the same."""
+    return " ".join(every_secret())
+
+
+@pytest.fixture(autouse=True)
+def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    tag = token_hex(8)
+    for name, prefix in (("SMTP_PASSWORD", "smtp-Pw-"), ("HOOK_TOKEN", "hookTok3n-"),
+                         ("URL_SECRET", "urlSecret-"), ("PROFILE_SECRET", "acmeClient-Secret-")):
+        monkeypatch.setitem(globals(), name, prefix + tag)
+    assert not any(is_known_secret(value) for value in every_secret())
 
 
 @dataclass
@@ -130,7 +146,7 @@ def finding(code: str, severity: str, subject: str, change: str | None = "new") 
 
 
 def write_run(out: Path, profile: str, notebook: str, stamp: str, *, fleet_run: str | None,
-              findings: list[dict[str, Any]] = (), status: str = "findings",  # type: ignore[assignment]
+              findings: Sequence[dict[str, Any]] = (), status: str = "findings",
               error: dict[str, Any] | None = None, drift: bool = True) -> Path:
     """A run folder as the runner writes it, results.json by the documented schema."""
     run_dir = out / notebook / profile / stamp
@@ -184,17 +200,18 @@ def fleet(out: Path) -> None:
     write_run(out, "acme", "token_check", "20261204T061500Z", fleet_run=OLDER_FLEET,
               findings=[finding("TOKEN_INVALID_CLIENT", "critical", "scim.integration")])
     write_run(out, "acme", "permission_audit", "20261205T061503Z", fleet_run=FLEET, findings=[
-        finding("GRANT_TO_DISABLED_USER", "high", f"Finance/Payroll {BAIT}"),
+        finding("GRANT_TO_DISABLED_USER", "high", f"Finance/Payroll {bait()}"),
         finding("SECRET_NOT_OWNED", "high", "Ops/Root", change="still open"),
         finding("GRANT_TO_EMPTY_GROUP", "low", "Ops/Empty")])
     write_run(out, "globex", "permission_audit", "20261205T061509Z", fleet_run=FLEET,
-              status="failed", error={"cell": 4, "ename": "ScimError", "evalue": f"refused {BAIT}"})
+              status="failed",
+              error={"cell": 4, "ename": "ScimError", "evalue": f"refused {bait()}"})
     write_run(out, "globex", "token_check", "20261205T061507Z", fleet_run=FLEET, status="ok")
 
 
 def no_secret(*texts: str) -> None:
     for text in texts:
-        for secret in SECRETS:
+        for secret in every_secret():
             assert secret not in text
 
 
@@ -338,6 +355,53 @@ def test_a_delivery_failure_is_one_line_without_secret_or_url(
                         "check the URL and that the receiver is up")
     assert lines[1].startswith("opskit: alert not sent to e-mail") and "certificate verify " \
         "failed" in lines[1] and len(lines) == 2
+
+
+def test_after_report_alerts_on_tenants_that_could_not_run_and_says_a_bad_table(
+        tmp_path: Path, profile_file: Path, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook at the end of `opskit report`, given what its tenants' processes said."""
+    from opskit._run.fleet import TenantOutcome, refused
+    from opskit.alerts import after_report
+
+    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
+    configure(profile_file, hook=receiver.url, smtp_port=None)
+    run_dir = write_run(tmp_path / "out", "acme", "token_check", "20261205T061500Z",
+                        fleet_run=FLEET, status="ok")
+    ran = {"notebook": "token_check", "profile": "acme", "status": "ok", "exit_code": 0,
+           "run_dir": str(run_dir), "report": str(run_dir / "report.html"), "error": None}
+    outcomes = [TenantOutcome("acme", 2, [ran, refused("permission_audit", "acme",
+                                                       "the environment variable X is not set")],
+                              ""),
+                TenantOutcome("globex", 2, [], "", problem="exit status -9")]
+    said: list[str] = []
+    after_report(outcomes, say=said.append)
+    assert said == ["alert sent: webhook (URL from env:…)"]
+    payload = json.loads(receiver.received[0][2])
+    assert payload["fleet_run"] == FLEET and payload["new_findings"] == []
+    assert [(f["profile"], f["notebook"], f["status"], f["error"], f["report"])
+            for f in payload["failures"]] == [
+        ("acme", "permission_audit", "not run", "the environment variable X is not set", None),
+        ("globex", None, "not run", "exit status -9", None)]
+    assert "- globex/(every notebook): exit status -9" in payload["text"]
+
+    with profile_file.open("a") as toml:
+        toml.write('[alerts.email]\nhost = "smtp.example.com"\n')
+    said.clear()
+    after_report(outcomes, say=said.append)
+    assert said == ["alerts not sent: alerts.email.from must be an e-mail address → e.g. "
+                    'from = "opskit@example.com"']
+    assert len(receiver.received) == 1
+
+
+def test_alert_without_an_alerts_table_says_where_to_add_one(
+        tmp_path: Path, profile_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    configure(profile_file, hook=None, smtp_port=None)
+    profile_file.write_text(profile_file.read_text().split("[alerts]")[0])
+    assert main(["alert", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("opskit: no [alerts] table in the profile file; add one "
+                          "(docs/alerts.md). The profile file is the first found of: ")
 
 
 @pytest.mark.parametrize(("table", "said"), [

@@ -64,7 +64,7 @@ def build_alert(runs: Sequence[Run], settings: AlertSettings,
     summary = _summary(len(new), len(failures), settings.min_severity, fleet_run,
                        len({r.profile for r in runs}))
     payload = scrub_tree({
-        "schema": SCHEMA, "text": summary, "summary": summary, "fleet_run": fleet_run,
+        "schema": SCHEMA, "text": "", "summary": summary, "fleet_run": fleet_run,
         "min_severity": settings.min_severity,
         "tenants": sorted({r.profile for r in runs}),
         "notebooks": sorted({r.notebook for r in runs if r.notebook}),
