@@ -417,6 +417,9 @@ def test_alert_without_an_alerts_table_says_where_to_add_one(
      "alerts.email.to must be one or more e-mail addresses"),
     ({"email": {"host": "h", "from": "a@b", "to": "c@d", "security": "tls"}},
      "alerts.email.security is 'tls'"),
+    ({"email": {"host": "smtp.example.com", "from": "a@b", "to": "c@d", "security": "none",
+                "username": "u", "password": "env:P"}},
+     'alerts.email: security = "none" would send the password unencrypted to smtp.example.com'),
 ])
 def test_bad_settings_get_one_clear_message(table: dict[str, Any], said: str) -> None:
     with pytest.raises(ConfigError) as caught:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._redact import remember
-from ..config import SECRET_SCHEMES, SecretRef, alerts_table
+from ..config import SECRET_SCHEMES, SecretRef, alerts_table, is_loopback
 from ..errors import ConfigError, OpskitError
 from ..findings import SEVERITIES
 
@@ -203,6 +203,10 @@ def _email(raw: Any, where: str) -> Email:
     if (username is None) != (password is None):
         raise ConfigError(f"{where}: username and password go together",
                           "give both to log in, or neither for a relay that needs no login")
+    if password is not None and security == "none" and not is_loopback(host):
+        raise ConfigError(f"{where}: security = \"none\" would send the password unencrypted "
+                          f"to {host}", 'use security = "starttls" or "ssl" (or a relay on '
+                          "this machine)")
     html = table.get("html", True)
     if not isinstance(html, bool):
         raise ConfigError(f"{where}.html must be true or false")
