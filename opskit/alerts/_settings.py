@@ -25,7 +25,7 @@ SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 class Value:
     """A setting given as it is, or by a secret reference resolved when sending."""
 
-    text: str
+    text: str = field(repr=False)  # a literal header value may be a token all the same
     secret: SecretRef | None = None
 
     @classmethod
