@@ -26,7 +26,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +75,9 @@ def build_dag(config: str | Path | None = None, **dag_arguments: Any) -> DAG:
     finds, ``$OPSKIT_CONFIG`` first). ``dag_arguments`` go to ``DAG`` (start_date, tags, …)."""
     settings = load_airflow(Path(config) if config else None)
     notebooks = [n for n in settings.notebooks if n != TOKEN_CHECK]
-    import pendulum
-
     arguments: dict[str, Any] = {
         "schedule": settings.schedule, "catchup": False,
-        "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"), "max_active_tasks": 4,
+        "start_date": datetime(2026, 1, 1, tzinfo=UTC), "max_active_tasks": 4,
         "default_args": {"retries": settings.retries,
                          "retry_delay": timedelta(seconds=settings.retry_delay),
                          # Airflow's own bound, past ours: the run is stopped by run_report.

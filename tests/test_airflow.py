@@ -117,9 +117,11 @@ def test_the_dag_runs_each_tenant_s_token_check_then_its_reports(
     assert report.is_file() and report.parent.parent.parent.parent == work / "reports"
     results = json.loads((report.parent / "results.json").read_text(encoding="utf-8"))
     assert results["profile"] == "acme" and results["metrics"]["folder_share"] is not None
-    # the real exit code, and why the check stopped the tenant
-    assert "opskit run token_check --profile globex-eu: exit code 1" in said
-    assert "TOKEN_INVALID_CLIENT" not in said or "high" in said
+    # the real exit code in the task's log, and why the check stopped the tenant
+    assert (f"opskit run permission_audit --profile acme: exit code {audit['exit_code']}, "
+            f"{audit['status']}") in said
+    assert ("opskit run token_check --profile globex-eu: exit code 1: the token check found "
+            "1 critical; this tenant's reports are not run") in said
 
     rendered = "".join(row[0] for row in db.execute(
         "SELECT rendered_fields FROM rendered_task_instance_fields"))

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("presentation", ("opskit.report", "opskit.widgets")),
     ("reports", ("opskit.reports",)),
     ("runner", ("opskit.report.results", "opskit.runner", "opskit._run", "opskit.alerts")),
-    ("command line", ("opskit.cli", "opskit.demo", "opskit.__main__")),
+    ("command line", ("opskit.cli", "opskit.demo", "opskit.__main__", "opskit.airflow")),
     ("public API", ("opskit",)),
 )
 SANDBOX = "opskit.sandbox"
