@@ -181,11 +181,14 @@ def _secrets(used: set[str], profiles: dict[str, Profile]) -> dict[str, str]:
 
 
 def _airflow_secret(key: str) -> str | None:
-    try:
-        password = _password(key)
-    except Exception:  # not found, whichever exception this Airflow version raises for it
-        password = None
-    return password or _variable(key)
+    for lookup in (_password, _variable):
+        try:
+            value = lookup(key)
+        except Exception:  # not found, whichever exception this Airflow version raises for it
+            continue
+        if value:
+            return value
+    return None
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

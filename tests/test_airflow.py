@@ -136,3 +136,71 @@ def test_the_dag_runs_each_tenant_s_token_check_then_its_reports(
 
 def _files(folder: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+# Each outcome of `opskit run --json` as the task state it becomes: which exception (none:
+# success, AirflowFailException: failed at once, AirflowException: retried) and its message.
+_OUTCOMES = r'''
+import json, sys
+from pathlib import Path
+from opskit.airflow import _judged, _secrets, run_report
+from opskit.config import load_profiles
+
+config, out, cell, kernel = sys.argv[1:]
+for folder, error in ((cell, {"cell": 4, "ename": "ScimError"}),
+                      (kernel, {"cell": None, "ename": "DeadKernelError"})):
+    (Path(folder) / "results.json").write_text(json.dumps({"error": error}))
+
+def outcome(call):
+    try:
+        call()
+    except Exception as exc:
+        return [type(exc).__name__, str(exc)]
+    return ["success", ""]
+
+def judged(notebook, status, error=None, run_dir=None):
+    code = {"ok": 0, "findings": 1}.get(status, 2)
+    return lambda: _judged("x", notebook, code, {
+        "status": status, "exit_code": code, "findings": {"high": 1}, "report": "r.html",
+        "run_dir": run_dir, "error": error})
+
+print(json.dumps({
+    "findings": outcome(judged("permission_audit", "findings")),
+    "token check findings": outcome(judged("token_check", "findings")),
+    "not run": outcome(judged("permission_audit", "not run", "X is not set")),
+    "failing cell": outcome(judged("permission_audit", "failed", "cell [4]: ScimError", cell)),
+    "dead kernel": outcome(judged("permission_audit", "failed", "the kernel: Dead", kernel)),
+    "no connection": outcome(lambda: _secrets({"globex-eu"}, load_profiles(Path(config)))),
+    "timeout": outcome(lambda: run_report("token_check", "sandbox", config, out, 0.5)),
+}))
+'''
+
+
+def test_each_outcome_of_a_run_is_the_task_state_documented(airflow_bin: Path,
+                                                             tmp_path: Path) -> None:
+    config = tmp_path / "opskit.toml"
+    config.write_text('[profiles.globex-eu]\nkind = "cloud"\ntenant = "globex-eu"\n'
+                      'client_id = "scim@globex.example"\n'
+                      'client_secret = "env:GLOBEX_EU_SCIM_SECRET"\n', encoding="utf-8")
+    for folder in ("out", "cell", "kernel"):
+        (tmp_path / folder).mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "OPSKIT", "GLOBEX"))}
+    env |= {"AIRFLOW_HOME": str(tmp_path / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    run = subprocess.run([str(airflow_bin.parent / "python"), "-c", _OUTCOMES, str(config),
+                          *(str(tmp_path / f) for f in ("out", "cell", "kernel"))],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout.splitlines()[-1])
+    states = {case: name for case, (name, _) in found.items()}
+    assert states == {"findings": "success",
+                      "token check findings": "AirflowFailException",
+                      "not run": "AirflowFailException",
+                      "failing cell": "AirflowFailException",
+                      "dead kernel": "AirflowException",
+                      "no connection": "AirflowFailException",
+                      "timeout": "AirflowException"}
+    assert "no Airflow connection 'opskit_globex_eu'" in found["no connection"][1]
+    assert found["timeout"][1].startswith("opskit run token_check --profile sandbox: timed out "
+                                          "after 0.5 s and was stopped")
+    assert "exit code 2: cell [4]: ScimError" in found["failing cell"][1]
