@@ -60,7 +60,7 @@ from .config import CONFIG_ENV, AirflowSettings, Profile, load_airflow, load_pro
 __all__ = ["build_dag", "connection_id", "run_report"]
 
 TOKEN_CHECK = "token_check"
-KILL_GRACE = 10.0  # seconds between SIGTERM and SIGKILL for a run past its timeout
+KILL_GRACE = 10.0  # seconds between SIGINT and SIGKILL for a run past its timeout
 log = logging.getLogger("opskit.airflow")
 
 
@@ -192,8 +192,9 @@ def _airflow_secret(key: str) -> str | None:
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
-    """Stop a run past its timeout: SIGTERM to its session, SIGKILL if it lingers."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    """Stop a run past its timeout: SIGINT to its session (opskit then removes its partial run
+    folder and stops its kernel), SIGKILL if it lingers."""
+    for sig in (signal.SIGINT, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
