@@ -129,9 +129,10 @@ def test_the_dag_runs_each_tenant_s_token_check_then_its_reports(
     logs = "".join(p.read_text(errors="replace") for p in (home / "logs").rglob("*")
                    if p.is_file())
     everything = said + logs + rendered + json.dumps(xcom) + _files(work / "reports")
+    stored = (home / "airflow.db").read_bytes()  # every table: XCom, rendered fields, logs
     for secret in (CLIENT_SECRET, ONPREM_TOKEN):
         for form in (secret, json.dumps(secret)[1:-1]):
-            assert form not in everything
+            assert form not in everything and form.encode() not in stored
 
 
 def _files(folder: Path) -> str:
