@@ -595,7 +595,7 @@ def load_airflow(path: Path | None = None) -> AirflowSettings:
                           f"write one with an [airflow] table and set {CONFIG_ENV} to its path")
     path = path.absolute()
     profiles = load_profiles(path)
-    raw = tomllib.loads(_profile_text(path)).get("airflow")
+    raw = _profile_toml(path).get("airflow")
     where = f"{path}: airflow"
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} has no [airflow] table",
