@@ -288,6 +288,7 @@ def _run(args: argparse.Namespace) -> int:
         if not args.json:
             print(describe(summary))
             print(f"  report: {result.report}")
+            print(f"  manifest SHA-256: {summary['manifest_sha256']}")
             for note in result.notes:
                 print(f"  note: {note}")
     if args.json:
@@ -300,6 +301,7 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from ._run.fleet import TenantOutcome, describe, run_tenants, summary_table, worst
     from ._run.index import refresh_index
+    from .alerts import after_report
     from .runner import project_notebooks, resolve_notebook
 
     out = _out_folder(args.out)
@@ -342,6 +344,7 @@ def _report(args: argparse.Namespace) -> int:
     if flagged:
         print(f"findings at or above {args.fail_on} (exit 1): {', '.join(flagged)}")
     print(f"index: {index_html}")
+    after_report(outcomes, say=_say)  # [alerts]; a failed delivery leaves the exit code alone
     return worst([o.exit_code for o in outcomes])
 
 
@@ -391,6 +394,81 @@ def _prune(args: argparse.Namespace) -> int:
           f"{planned.kept} run(s) kept" + ("" if args.apply else " (nothing removed: add "
                                             "--apply to remove them)"))
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """0: every file matches the manifest; 1: a line per difference; 2: not a bundle."""
+    from ._run.evidence import verify
+
+    digest = args.digest
+    if digest is not None and not _is_sha256(digest):
+        raise UsageError(f"--digest {digest[:80]!r} is not a SHA-256 (64 hexadecimal "
+                         "characters, as `opskit run --json` prints manifest_sha256)")
+    checked = verify(args.path, digest=digest)
+    for problem in checked.problems:
+        print(problem.line())
+    if checked.problems:
+        _say(f"{args.path} does not match its manifest: {len(checked.problems)} difference(s)")
+        return EXIT_FINDINGS
+    against = "the recorded digest" if digest else "its manifest"
+    print(f"ok: {checked.checked} file(s) match {against} (manifest SHA-256 "
+          f"{checked.manifest_sha256})")
+    return EXIT_OK
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from ._run.evidence import bundle
+
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a folder; give the zip file to write, e.g. "
+                         f"{args.out / 'run.zip'}")
+    if not args.run_dir.is_dir():
+        raise UsageError(f"{args.run_dir} is not a folder; give a run folder "
+                         "(<out>/<notebook>/<profile>/<stamp>)")
+    _out_folder(args.out.parent)
+    made = bundle(args.run_dir, args.out, pdf=args.pdf)
+    for note in made.notes:
+        _warn(note)
+    print(f"bundle: {made.path} (manifest SHA-256 {made.manifest_sha256})")
+    return EXIT_OK
+
+
+def _alert(args: argparse.Namespace) -> int:
+    """The alert for the latest fleet run in OUT: sent, or shown with --dry-run."""
+    from .alerts import deliver, latest_fleet_run, load_settings, prepare, preview
+    from .config import searched_places
+
+    settings = load_settings()
+    if settings is None:
+        raise UsageError("no [alerts] table in the profile file; add one (docs/alerts.md). "
+                         f"The profile file is the first found of: {searched_places()}")
+    if not args.out.is_dir():
+        raise UsageError(f"{args.out} is not a folder; give the --out folder of opskit report")
+    fleet_run, runs = latest_fleet_run(args.out, args.fleet_run)
+    if not runs:
+        which = f"of fleet run {args.fleet_run} " if args.fleet_run else ""
+        raise UsageError(f"no runs {which}in {args.out}; give the folder opskit report wrote "
+                         "(and a --fleet-run id its runs have)")
+    which = f"fleet run {fleet_run}" if fleet_run else "the latest run of each notebook"
+    alert = prepare(runs, settings, fleet_run)
+    if alert is None:
+        print(f"nothing to alert: {len(runs)} run(s) of {which}, no new finding at or above "
+              f"{settings.min_severity}" + (", none failed" if settings.on_failure else ""))
+        return EXIT_OK
+    if args.dry_run:
+        print(preview(alert, settings))
+        print(f"(dry run: nothing sent; {len(runs)} run(s) of {which})")
+        return EXIT_OK
+    sent, problems = deliver(alert, settings)
+    for line in problems:
+        _say(line)
+    if sent:
+        print(f"alert sent: {'; '.join(sent)}")
+    return EXIT_CANNOT_RUN if problems else EXIT_OK
 
 
 _HELP_SINGLE_FILE = ("embed plotly.js in each report.html (4.8 MB each; opens anywhere) instead "
@@ -485,6 +563,33 @@ def build_parser() -> argparse.ArgumentParser:
                      help="lowest severity that fails a run (default: high)")
     rep.add_argument("--single-file", action="store_true", help=_HELP_SINGLE_FILE)
     rep.set_defaults(func=_report)
+
+    ver = sub.add_parser("verify", help="check a run folder or bundle against its manifest "
+                         "(exit 1 names each altered, missing or added file)")
+    ver.add_argument("path", type=Path, metavar="PATH", help="a run folder or a bundle .zip")
+    ver.add_argument("--digest", default=None, metavar="SHA256",
+                     help="also check the manifest itself against the SHA-256 recorded when "
+                     "the run was made (manifest_sha256 in `opskit run --json`, index.json)")
+    ver.set_defaults(func=_verify)
+
+    bun = sub.add_parser("bundle", help="one zip an auditor can verify later: the run folder, "
+                         "the shared files its report links, the manifest")
+    bun.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                     help="a run folder (<out>/<notebook>/<profile>/<stamp>)")
+    bun.add_argument("--out", type=Path, required=True, metavar="FILE.zip",
+                     help="the zip to write")
+    bun.add_argument("--pdf", action="store_true",
+                     help="add report.pdf, printed by headless Chromium where it is installed")
+    bun.set_defaults(func=_bundle)
+
+    alert = sub.add_parser("alert", help="send the alert ([alerts] in opskit.toml) for the "
+                           "latest fleet run in a folder, or show it with --dry-run")
+    alert.add_argument("out", type=Path, metavar="OUT", help="the folder opskit report wrote")
+    alert.add_argument("--fleet-run", default=None, metavar="ID",
+                       help="this fleet run's runs (default: the latest fleet run)")
+    alert.add_argument("--dry-run", action="store_true",
+                       help="print each message and where it would go; send nothing")
+    alert.set_defaults(func=_alert)
 
     cmp = sub.add_parser("compare", help="what changed between two snapshots of one tenant "
                          "(exit 1 on new findings at or above --fail-on)")

@@ -8,7 +8,9 @@ in a kernel whose OPSKIT_RUN_DIR is the run's folder, and writes into
 - ``<notebook>.ipynb``: the executed notebook, parameters and outputs scrubbed of secrets;
 - ``report.html``: the outputs without code, offline, failures shown where they happened;
   plotly.js embedded (``single_file``) or linked from the one copy in ``<out>/_static/``;
-- ``results.json`` (schema in docs/reports.md) and ``findings.csv``.
+- ``results.json`` (schema in docs/reports.md) and ``findings.csv``;
+- ``manifest.json``, last: the SHA-256 of every file above and of the shared files report.html
+  links, versions, parameters (docs/evidence.md).
 
 The folder is built hidden and renamed into place last; then ``<out>/index.json`` and
 ``index.html`` are updated. Status and exit code: ``ok`` 0, ``findings`` 1 (a finding at or
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ._localfile import safe_component
-from ._run import assets, engine, files, html, index, isolation, outputs, params
+from ._run import assets, engine, evidence, files, html, index, isolation, outputs, params
 from ._run.secrets import scrub_markup, scrub_tree
 from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
@@ -80,7 +82,8 @@ class RunResult:
         return {"notebook": self.notebook, "profile": self.profile, "status": self.status,
                 "exit_code": self.exit_code, "run_dir": str(self.run_dir),
                 "report": str(self.report),
-                "findings": by_severity(self.results["findings"]), "error": self.error}
+                "findings": by_severity(self.results["findings"]), "error": self.error,
+                "manifest_sha256": evidence.manifest_digest(self.run_dir)}
 
 
 def package_notebooks() -> Path:
@@ -221,6 +224,7 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                                         profile_note=insecure_note(prof), expected=prof.expect,
                                         index_html=out / index.INDEX_HTML if update_index
                                         else None, shared_in=None if single_file else out)
+        evidence.write_manifest(folder.path, results)  # last: it covers every file there
         run_dir = folder.commit()
         lap("commit")
     except BaseException:

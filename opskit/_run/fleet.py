@@ -21,7 +21,7 @@ from typing import Any
 from .._redact import redact
 from ..config import Profile, load_profiles
 from ..findings import SEVERITIES
-from . import isolation
+from . import evidence, index, isolation
 
 EXIT_CANNOT_RUN = 2
 NOT_RUN = "not run"  # status of a run refused before it started (no folder, no results.json)
@@ -73,6 +73,8 @@ def run_tenant(profile: str, notebooks: Sequence[Path], *, out_dir: Path, fail_o
         if isinstance(run, dict) and run.get("run_dir"):
             for leaked in isolation.scrub_files(Path(run["run_dir"])):
                 log += f"a secret was masked in {leaked} after the run\n"
+                run["manifest_sha256"] = evidence.refresh_manifest(Path(run["run_dir"]))
+                index.update_index(out_dir, Path(run["run_dir"]))  # the digest it records
     # An interpreter that died says 1 or a signal; only a clean 0/1/2 is a verdict.
     code = proc.returncode if proc.returncode in (0, 1, 2) else EXIT_CANNOT_RUN
     return TenantOutcome(profile, code, runs, log)

@@ -21,6 +21,7 @@ from typing import Any
 from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text
 from . import trends
+from .evidence import manifest_digest
 from .files import atomic_write_text
 from .html import (
     CALM,
@@ -81,9 +82,11 @@ def read_entry(out_dir: Path, run_dir: Path) -> dict[str, Any] | None:
     read (it then says nothing rather than guess)."""
     try:
         results = json.loads((run_dir / RESULTS_FILE).read_text(encoding="utf-8"))
-        return run_entry(results, run_dir.relative_to(out_dir).as_posix())
+        entry = run_entry(results, run_dir.relative_to(out_dir).as_posix())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    entry["manifest_sha256"] = manifest_digest(run_dir)
+    return entry
 
 
 def _newest_first(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -189,6 +192,7 @@ def _current(out_dir: Path) -> list[dict[str, Any]]:
 
 def update_index(out_dir: Path, run_dir: Path) -> Path:
     """Merge one committed run into the index; return the path of index.html."""
+    out_dir, run_dir = out_dir.resolve(), run_dir.resolve()  # either may be relative
     with locked(out_dir):
         loaded = _read_lines(out_dir)
         if loaded is None:  # nothing to merge into: the tree has this run too
