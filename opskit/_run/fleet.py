@@ -30,8 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from .._localfile import safe_component
 from .._redact import redact
 from ..config import Profile, load_profiles
@@ -45,6 +43,9 @@ FLEET_RUN_ENV = "OPSKIT_FLEET_RUN"
 FLEET_FOLDER = "_fleet"  # <out>/_fleet/<fleet_run>.json: each fleet run's plan and summary
 TOKEN_CHECK = "token_check"  # the notebook that gates a tenant's others
 RUN_TIMEOUT = "RunTimeout"  # the ename of a run stopped by `opskit run --timeout`
+# What nbclient says when a kernel dies or stays silent before its first reply (a death in a
+# cell is a DeadKernelError instead).
+KERNEL_DID_NOT_START = ("Kernel died before replying to kernel_info", "Kernel didn't respond")
 
 
 @dataclass(frozen=True)
@@ -187,19 +188,20 @@ def token_check_first(notebooks: Sequence[str | Path]) -> list[str | Path]:
 
 def transient(run: Mapping[str, Any]) -> bool:
     """Whether a run could not run for a reason that may not recur: its process crashed or
-    timed out, or its kernel died (or timed out) before the first cell ran. A refused run, a
-    failing cell, a kernel that died in a cell (it would again: a notebook that exhausts
-    memory, say) are not."""
+    timed out, its kernel did not start (died before it replied), or the run timed out. A
+    refused run, a failing cell, a kernel that died in a cell (it would again: a notebook that
+    exhausts memory, say) are not."""
     if run.get("transient"):
         return True
     if run.get("status") != "failed" or not run.get("run_dir"):
         return False
     results = run.get("results") or _read_results(Path(run["run_dir"]))
-    err = results.get("error") if isinstance(results, dict) else None
+    err = results.get("error")
     if not isinstance(err, dict) or err.get("cell"):
         return False
-    return err.get("ename") == RUN_TIMEOUT or not _any_cell_ran(Path(run["run_dir"]),
-                                                               str(run["notebook"]))
+    return err.get("ename") == RUN_TIMEOUT or (
+        err.get("ename") == "RuntimeError"
+        and str(err.get("evalue", "")).startswith(KERNEL_DID_NOT_START))
 
 
 def _read_results(run_dir: Path) -> dict[str, Any]:
@@ -208,16 +210,6 @@ def _read_results(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return results if isinstance(results, dict) else {}
-
-
-def _any_cell_ran(run_dir: Path, notebook: str) -> bool:
-    """Whether the executed notebook shows a code cell that ran (papermill's injected
-    parameters cell is the first): when none did, the kernel never took a cell."""
-    try:
-        nb = nbformat.read(run_dir / f"{notebook}.ipynb", as_version=4)
-    except Exception:  # unreadable: assume the worst for a retry (it ran and failed)
-        return True
-    return any(c.get("cell_type") == "code" and c.get("execution_count") for c in nb.cells)
 
 
 # --- one tenant's process -------------------------------------------------------------------
