@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,26 @@ def test_a_timed_out_tenant_is_killed_and_resume_runs_only_what_is_missing(
 
 
 # --- in process -----------------------------------------------------------------------------
+
+def test_a_kill_at_timeout_reaches_processes_in_sessions_of_their_own() -> None:
+    """Jupyter starts each kernel in a session of its own: killing the tenant's process group
+    alone would leave it running."""
+    parent = ("import subprocess, sys, time\n"
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+              " start_new_session=True)\n"
+              "print(child.pid, flush=True)\ntime.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    fleet._kill_tree(proc.pid)
+    assert proc.wait(timeout=60) == -9
+    for _ in range(600):  # an orphan is reaped by whoever inherits it
+        if _dead(child):
+            break
+        time.sleep(0.05)
+    assert _dead(child)
+
 
 def test_fleet_run_ids_sort_by_start_and_differ() -> None:
     ids = {fleet.new_fleet_run() for _ in range(20)}
