@@ -230,6 +230,8 @@ def test_which_failures_are_transient(tmp_path: Path) -> None:
         "RuntimeError", "Kernel died before replying to kernel_info")))
     assert fleet.transient(_failed_run(tmp_path, "silent", kernel(
         "RuntimeError", "Kernel didn't respond in 60 seconds")))
+    assert fleet.transient(_failed_run(tmp_path, "spent", kernel(
+        "KernelStartError", "the kernel did not start (3 attempts)")))
     assert fleet.transient(_failed_run(tmp_path, "slow", kernel("RunTimeout", "")))
     assert not fleet.transient(_failed_run(tmp_path, "midway", kernel(
         "DeadKernelError", "Kernel died")))

@@ -44,8 +44,9 @@ FLEET_FOLDER = "_fleet"  # <out>/_fleet/<fleet_run>.json: each fleet run's plan 
 TOKEN_CHECK = "token_check"  # the notebook that gates a tenant's others
 RUN_TIMEOUT = "RunTimeout"  # the ename of a run stopped by `opskit run --timeout`
 # What nbclient says when a kernel dies or stays silent before its first reply (a death in a
-# cell is a DeadKernelError instead).
+# cell is a DeadKernelError instead), and the engine once its own start attempts are spent.
 KERNEL_DID_NOT_START = ("Kernel died before replying to kernel_info", "Kernel didn't respond")
+KERNEL_START_ENAME = "KernelStartError"
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def transient(run: Mapping[str, Any]) -> bool:
     err = results.get("error")
     if not isinstance(err, dict) or err.get("cell"):
         return False
-    return err.get("ename") == RUN_TIMEOUT or (
+    return err.get("ename") in (RUN_TIMEOUT, KERNEL_START_ENAME) or (
         err.get("ename") == "RuntimeError"
         and str(err.get("evalue", "")).startswith(KERNEL_DID_NOT_START))
 
