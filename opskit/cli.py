@@ -320,8 +320,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
     from ._run import fleet
     from ._run.index import rebuild_index
     from .alerts import after_report
@@ -360,7 +358,7 @@ def _report(args: argparse.Namespace) -> int:
                              "some with --notebooks")
         fleet_run = fleet.new_fleet_run()
         plan = {"fleet_run": fleet_run,
-                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "started_at": fleet.now_iso(),
                 "profiles": profiles, "notebooks": [str(n) for n in notebooks],
                 "fail_on": args.fail_on}
         print(f"fleet run {fleet_run}", flush=True)
@@ -397,8 +395,7 @@ def _report(args: argparse.Namespace) -> int:
     summary = fleet.FleetSummary.of(outcomes)
     for line in summary.lines(args.fail_on):
         print(line)
-    fleet.write_plan(out, {**plan, "finished_at": datetime.now(UTC).isoformat(
-        timespec="seconds"), "counts": summary.counts()})
+    fleet.write_plan(out, {**plan, "finished_at": fleet.now_iso(), "counts": summary.counts()})
     print(f"fleet run: {fleet_run}")
     print(f"index: {index_html}")
     after_report(outcomes, say=_say)  # [alerts]; a failed delivery leaves the exit code alone

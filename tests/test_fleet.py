@@ -8,6 +8,7 @@ started it already saw it die, so that only a new process (the fleet's retry) ge
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -186,6 +187,23 @@ def test_a_kill_at_timeout_reaches_processes_in_sessions_of_their_own() -> None:
             break
         time.sleep(0.05)
     assert _dead(child)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--resume", "--profile", "acme"], "opskit: --resume runs what that fleet run planned: "
+     "leave out --profile and --notebooks"),
+    (["--retries", "6"], "opskit: argument --retries: 6 is out of range: give 0 to 5"),
+    (["--timeout", "0"], "opskit: argument --timeout: 0 is out of range: give 1 or more"),
+])
+def test_report_refuses_bad_fleet_options_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+        message: str) -> None:
+    from opskit.cli import main
+
+    with pytest.raises(SystemExit) if "argument" in message else contextlib.nullcontext():
+        assert main(["report", *args, "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(message)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_fleet_run_ids_sort_by_start_and_differ() -> None:

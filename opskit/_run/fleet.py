@@ -312,7 +312,7 @@ def run_tenant_until_done(profile: str, notebooks: Sequence[Path], *, out_dir: P
     log, problem, attempt = "", None, 0
     while True:
         attempt += 1
-        started = _iso_now()
+        started = now_iso()
         outcome = run_tenant(profile, todo, out_dir=out_dir, fail_on=fail_on, known=known,
                              single_file=single_file, fleet_run=fleet_run, timeout=timeout)
         log += outcome.log
@@ -341,7 +341,7 @@ def run_tenant_until_done(profile: str, notebooks: Sequence[Path], *, out_dir: P
     return TenantOutcome(profile, code, ordered, log, problem, attempt)
 
 
-def _iso_now() -> str:
+def now_iso() -> str:
     """Now, to the second, as results.json writes ``started_at``."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
