@@ -259,7 +259,15 @@ def _parameters(pairs: list[list[str]] | None) -> dict[str, str]:
 def _run(args: argparse.Namespace) -> int:
     import json
 
-    from ._run.fleet import describe, refused, worst
+    from ._run.fleet import (
+        TOKEN_CHECK,
+        describe,
+        refused,
+        skipped,
+        token_check_failure,
+        token_check_first,
+        worst,
+    )
     from .errors import OpskitError
     from .runner import run_notebook
 
@@ -269,8 +277,17 @@ def _run(args: argparse.Namespace) -> int:
     # Several notebooks (what `opskit report` hands each tenant's process): one refused run
     # does not stop the next. One notebook: a refusal is this command's error (exit 2).
     keep_going = args.json or len(args.notebooks) > 1
+    # The token check first: when it does not pass, the others cannot reach the tenant either.
+    notebooks = token_check_first(args.notebooks) if len(args.notebooks) > 1 else args.notebooks
+    gate: str | None = None  # why the rest is not run
     summaries = []
-    for notebook in args.notebooks:
+    for notebook in notebooks:
+        name = Path(notebook).stem
+        if gate is not None:
+            summaries.append(skipped(name, profile, gate))
+            if not args.json:
+                print(describe(summaries[-1]))
+            continue
         try:
             result = run_notebook(notebook, profile=profile, parameters=parameters,
                                   out_dir=args.out, fail_on=args.fail_on,
@@ -279,12 +296,16 @@ def _run(args: argparse.Namespace) -> int:
             if not keep_going:
                 raise
             message = one_line(exc)
-            summaries.append(refused(Path(notebook).stem, profile, message))
+            summaries.append(refused(name, profile, message))
             if not args.json:
-                print(f"opskit: {Path(notebook).stem}: {message}", file=sys.stderr)
+                print(f"opskit: {name}: {message}", file=sys.stderr)
+            if name == TOKEN_CHECK:
+                gate = f"token check could not run: {message}"
             continue
         summary = result.summary()
         summaries.append(summary)
+        if name == TOKEN_CHECK and len(notebooks) > 1:
+            gate = token_check_failure(result.results)
         if not args.json:
             print(describe(summary))
             print(f"  report: {result.report}")
@@ -299,53 +320,90 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ._run.fleet import TenantOutcome, describe, run_tenants, summary_table, worst
+    from ._run import fleet
     from ._run.index import refresh_index
     from .alerts import after_report
     from .runner import project_notebooks, resolve_notebook
 
     out = _out_folder(args.out)
-    profiles = [p.strip() for p in (args.profile or "sandbox").split(",") if p.strip()]
-    if not profiles:
-        raise UsageError("--profile: give one or more profile names, e.g. --profile acme,globex")
-    if len(set(profiles)) != len(profiles):
-        raise UsageError("--profile: a profile is named twice")
-    if args.notebooks:
-        notebooks = [resolve_notebook(n.strip()) for n in args.notebooks.split(",") if n.strip()]
+    done: list[dict[str, Any]] = []
+    if args.resume is not None:
+        if args.profile or args.notebooks:
+            raise UsageError("--resume runs what that fleet run planned: leave out --profile "
+                             "and --notebooks")
+        try:
+            plan = fleet.read_plan(out, None if args.resume == _LATEST else args.resume)
+        except ValueError as exc:
+            raise UsageError(f"--resume: {exc}") from None
+        todo, done = fleet.resume_todo(out, plan)
+        profiles = [p for p in plan["profiles"] if p in todo]
+        notebooks: list[Path] | dict[str, list[Path]] = todo
+        fleet_run = str(plan["fleet_run"])
+        print(f"fleet run {fleet_run} (resumed): {sum(map(len, todo.values()))} run(s) failed "
+              f"or missing on {len(profiles)} profile(s), {len(done)} done", flush=True)
     else:
-        notebooks = project_notebooks()
-    if not notebooks:
-        raise UsageError("no notebooks to run: this opskit installation ships none; name some "
-                         "with --notebooks")
+        profiles = [p.strip() for p in (args.profile or "sandbox").split(",") if p.strip()]
+        if not profiles:
+            raise UsageError("--profile: give one or more profile names, e.g. --profile "
+                             "acme,globex")
+        if len(set(profiles)) != len(profiles):
+            raise UsageError("--profile: a profile is named twice")
+        if args.notebooks:
+            notebooks = [resolve_notebook(n.strip()) for n in args.notebooks.split(",")
+                         if n.strip()]
+        else:
+            notebooks = project_notebooks()
+        if not notebooks:
+            raise UsageError("no notebooks to run: this opskit installation ships none; name "
+                             "some with --notebooks")
+        fleet_run = fleet.new_fleet_run()
+        plan = {"fleet_run": fleet_run,
+                "started_at": fleet.now_iso(),
+                "profiles": profiles, "notebooks": [str(n) for n in notebooks],
+                "fail_on": args.fail_on}
+        print(f"fleet run {fleet_run}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
+    fleet.write_plan(out, plan)  # before any run: a resume finds what never started
 
-    def done(outcome: TenantOutcome) -> None:
+    def on_done(outcome: fleet.TenantOutcome) -> None:
         for line in outcome.log.strip().splitlines():
             print(f"[{outcome.profile}] {line}", file=sys.stderr)
         for run in outcome.runs:
-            print(f"[{outcome.profile}] {describe(run)}", flush=True)
+            print(f"[{outcome.profile}] {fleet.describe(run)}", flush=True)
         if outcome.problem:
             print(f"[{outcome.profile}] failed: {outcome.problem}", flush=True)
 
-    print(f"running {len(notebooks)} notebook(s) on {len(profiles)} profile(s), "
-          f"{min(args.jobs, len(profiles))} at a time", flush=True)
-    outcomes = run_tenants(profiles, notebooks, out_dir=out, fail_on=args.fail_on,
-                           jobs=args.jobs, on_done=done, single_file=args.single_file)
+    count = len(notebooks) if isinstance(notebooks, list) else "the failed or missing"
+    print(f"running {count} notebook(s) on {len(profiles)} profile(s), "
+          f"{min(args.jobs, max(1, len(profiles)))} at a time", flush=True)
+    outcomes = fleet.run_tenants(profiles, notebooks, out_dir=out, fail_on=args.fail_on,
+                                 jobs=args.jobs, on_done=on_done, single_file=args.single_file,
+                                 fleet_run=fleet_run, retries=args.retries,
+                                 timeout=args.timeout)
+    if done:  # a resume's verdict is the whole fleet run's
+        kept: dict[str, list[dict[str, Any]]] = {}
+        for run in done:
+            kept.setdefault(run["profile"], []).append(run)
+        ran = {o.profile: o for o in outcomes}
+        outcomes = [fleet.TenantOutcome(p, 0, kept.get(p, []), "") if p not in ran else
+                    fleet.TenantOutcome(p, ran[p].exit_code, kept.get(p, []) + ran[p].runs,
+                                        ran[p].log, ran[p].problem, ran[p].attempts)
+                    for p in plan["profiles"] if p in ran or p in kept]
     index_html = refresh_index(out)
     print()
-    print(summary_table(outcomes))
-    failed = [f"{o.profile}/{r['notebook']}" for o in outcomes for r in o.runs
-              if r["exit_code"] == EXIT_CANNOT_RUN]
-    failed += [f"{o.profile} (its process failed)" for o in outcomes if not o.runs]
-    flagged = [f"{o.profile}/{r['notebook']}" for o in outcomes for r in o.runs
-               if r["exit_code"] == EXIT_FINDINGS]
-    if failed:
-        print(f"could not run (exit 2): {', '.join(failed)}")
-    if flagged:
-        print(f"findings at or above {args.fail_on} (exit 1): {', '.join(flagged)}")
+    print(fleet.summary_table(outcomes))
+    summary = fleet.FleetSummary.of(outcomes)
+    for line in summary.lines(args.fail_on):
+        print(line)
+    fleet.write_plan(out, {**plan, "finished_at": fleet.now_iso(), "counts": summary.counts()})
+    print(f"fleet run: {fleet_run}")
     print(f"index: {index_html}")
     after_report(outcomes, say=_say)  # [alerts]; a failed delivery leaves the exit code alone
-    return worst([o.exit_code for o in outcomes])
+    return fleet.worst([r["exit_code"] for o in outcomes for r in o.runs] +
+                       [o.exit_code for o in outcomes])
+
+
+_LATEST = "latest"  # `--resume` without an id
 
 
 def _runs_folder(out: Path) -> Path:
@@ -562,6 +620,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--fail-on", default="high", choices=severities,
                      help="lowest severity that fails a run (default: high)")
     rep.add_argument("--single-file", action="store_true", help=_HELP_SINGLE_FILE)
+    rep.add_argument("--retries", type=_whole(0, 5), default=1,
+                     help="times a tenant's runs that could not run for a transient reason "
+                     "(process crashed or timed out, kernel died) are run again, 0 to 5 "
+                     "(default: 1)")
+    rep.add_argument("--timeout", type=_whole(1), default=None, metavar="SECONDS",
+                     help="seconds each tenant's process may take (all its notebooks); then it "
+                     "is killed and its unfinished runs could not run (default: none)")
+    rep.add_argument("--resume", nargs="?", const=_LATEST, default=None, metavar="FLEET_RUN",
+                     help="run only what failed or is missing in that fleet run (default: the "
+                     "latest in --out), under its id")
     rep.set_defaults(func=_report)
 
     ver = sub.add_parser("verify", help="check a run folder or bundle against its manifest "

@@ -22,6 +22,7 @@ records itself; the runner only reads what it recorded.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -261,6 +262,7 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
         "notebook": name, "profile": profile, "started_at": _iso(started),
         "finished_at": _iso(finished), "status": status, "fail_on": fail_on,
         "expected": expected,
+        "fleet_run": os.environ.get("OPSKIT_FLEET_RUN") or None,  # the `opskit report` run
         "parameters": parameters, "findings": [f.as_dict() for f in ordered(findings)],
         "metrics": metrics,
         "error": None if error is None else {"cell": error.execution_count,
