@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import nbformat
@@ -52,7 +53,7 @@ _run_lock = threading.Lock()
 # kernel records what it started with; every run then starts from that.
 _FRESH_RUN = """\
 def _opskit_fresh_run(values):
-    import gc, os, sys, warnings
+    import os, sys, warnings
     start = sys.__dict__.setdefault("_opskit_kernel_start", (
         dict(os.environ), os.getcwd(), list(sys.path), list(warnings.filters)))
     environ, cwd, path, filters = start
@@ -66,8 +67,7 @@ def _opskit_fresh_run(values):
     sys.path[:] = path
     warnings.filters[:] = filters
     for name in [m for m in sys.modules if m == "opskit" or m.startswith("opskit.")]:
-        del sys.modules[name]  # its module state: learned secrets, caches, records
-    gc.collect()
+        del sys.modules[name]  # its module state: learned secrets, caches, warnings given
 _opskit_fresh_run({values})  # its own definition goes with the reset
 """
 
@@ -133,13 +133,27 @@ class _Kernel:
         self.key = key
         self.manager = AsyncKernelManager(kernel_name=kernel_name,
                                           config=Config(KERNEL_MANAGER_CONFIG))
-        self._clients: list[Any] = []
-        manager_client = self.manager.client
+        self._client: Any = None
+        make_client = self.manager.client
 
-        def client(**kwargs: Any) -> Any:  # nbclient leaves a manager it does not own open
-            made = manager_client(**kwargs)
-            self._clients.append(made)
-            return made
+        def client(**kwargs: Any) -> Any:
+            # One client for the kernel's life, its channels started once: a new client's
+            # IOPub subscription misses the kernel's first replies (ZeroMQ's slow joiner), and
+            # jupyter_client waits 0.2 s for it each time. nbclient leaves a client of a
+            # manager it does not own open, so this is also the one client to close.
+            if self._client is None:
+                self._client = make_client(**kwargs)
+                self._client.start_channels()
+                self._client.start_channels = lambda *args, **kwargs: None
+            return self._client
+
+        async def alive(timeout: float | None = None) -> None:
+            # After its first reply, "ready" is "alive": jupyter_client's own check waits
+            # 0.2 s for an IOPub message on every call, which nbclient makes on every run.
+            if not await self.manager.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+
+        self._alive_check = alive
 
         self.manager.client = client  # type: ignore[method-assign]
 
@@ -155,25 +169,31 @@ class _Kernel:
     async def prepare(self, values: Mapping[str, str]) -> None:
         """Wait for the kernel to reply, then make it fresh for a run with ``values`` set."""
         client = self.manager.client()
-        client.start_channels()
-        try:
-            await client.wait_for_ready(timeout=STARTUP_TIMEOUT)
-            msg_id = client.execute(_FRESH_RUN.replace("{values}", repr(dict(values))),
-                                    silent=True, store_history=False)
-            while True:
-                reply = await client.get_shell_msg(timeout=STARTUP_TIMEOUT)
-                if reply["parent_header"].get("msg_id") == msg_id:
-                    break
-            if reply["content"]["status"] != "ok":
-                raise KernelStartError(f"the kernel could not be made fresh for the run: "
-                                       f"{reply['content'].get('ename')}: "
-                                       f"{reply['content'].get('evalue')}")
-        finally:
-            self.release_clients()
+        await client.wait_for_ready(timeout=STARTUP_TIMEOUT)
+        client.wait_for_ready = self._alive_check  # type: ignore[method-assign]
+        msg_id = client.execute(_FRESH_RUN.replace("{values}", repr(dict(values))),
+                                silent=True, store_history=False)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            try:
+                reply = await client.get_shell_msg(timeout=1)
+            except Empty:
+                await self._alive_check()  # a kernel that died since its last run
+                if time.monotonic() > deadline:
+                    raise KernelStartError(f"the kernel did not reply within "
+                                           f"{STARTUP_TIMEOUT:g} s") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        if reply["content"]["status"] != "ok":
+            raise KernelStartError(f"the kernel could not be made fresh for the run: "
+                                   f"{reply['content'].get('ename')}: "
+                                   f"{reply['content'].get('evalue')}")
 
-    def release_clients(self) -> None:
-        while self._clients:
-            self._clients.pop().stop_channels()
+    def close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.stop_channels()
 
     def kill(self) -> None:
         """From any thread: the kernel process gone now (nbclient notices within a second)."""
@@ -182,7 +202,7 @@ class _Kernel:
                 os.kill(pid, signal.SIGKILL)
 
     async def stop(self) -> None:
-        self.release_clients()
+        self.close_client()
         with suppress(Exception):  # already dead, or never started: nothing more to stop
             if await self.manager.is_alive():
                 await self.manager.shutdown_kernel()
@@ -323,7 +343,6 @@ def execute(notebook: Path, *, parameters: Mapping[str, Any], output_path: Path,
                               "stopped")
         pid = kernel.pid if kernel is not None else None
         if kernel is not None:
-            kernel.release_clients()
             if error is None and reuse_enabled():
                 _warm = kernel
             else:  # a failed run's kernel may be dead or in any state: not reused
