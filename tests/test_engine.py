@@ -161,3 +161,13 @@ def test_a_run_longer_than_its_timeout_is_stopped_and_fails(tmp_path: Path):
     assert "within 5 s" in result.error.evalue
     assert result.kernel_pid is not None and not _alive(result.kernel_pid)
     assert engine._warm is None  # a failed run's kernel is not kept
+
+
+def test_papermill_is_imported_without_pyarrow_and_leaves_it_importable():
+    import subprocess
+
+    code = ("import sys\nfrom opskit._imports import papermill\npapermill()\n"
+            "print('pyarrow' in sys.modules, sys.modules.get('pyarrow.fs', 'absent'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "absent"]

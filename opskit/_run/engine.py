@@ -295,7 +295,9 @@ def execute(notebook: Path, *, parameters: Mapping[str, Any], output_path: Path,
     has this process's environment with ``env`` set and ``hidden`` removed. ``timeout``: in
     seconds for the whole run, kernel start included; at expiry the kernel is stopped and the
     run fails with ``RunTimeout``."""
-    import papermill
+    from .._imports import papermill as import_papermill
+
+    papermill = import_papermill()  # first: without what it need not import
     from papermill.exceptions import PapermillExecutionError
 
     global _warm
