@@ -13,6 +13,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from opskit._run import engine
+from opskit.errors import RunError
+from opskit.runner import run_notebook
 
 RUN_DIR = "OPSKIT_RUN_DIR"
 
@@ -152,15 +154,40 @@ def test_a_kernel_that_starts_on_the_second_attempt_runs_the_notebook(
     assert "starting it again (2 of 3)" in capfd.readouterr().err
 
 
+def _with_parameters(folder: Path, name: str, *sources: str) -> Path:
+    path = _notebook(folder, name, 'profile = "sandbox"', *sources)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, path)
+    return path
+
+
 def test_a_run_longer_than_its_timeout_is_stopped_and_fails(tmp_path: Path):
-    sleeps = _notebook(tmp_path, "sleeps", "import os\nprint(os.getpid(), flush=True)",
-                       "import time\ntime.sleep(600)", "print('never')")
-    result = _run(sleeps, tmp_path, timeout=5)
-    assert result.error is not None
-    assert (result.error.ename, result.error.execution_count) == (engine.TIMEOUT_ENAME, None)
-    assert "within 5 s" in result.error.evalue
-    assert result.kernel_pid is not None and not _alive(result.kernel_pid)
+    pid_file = tmp_path / "kernel.pid"
+    sleeps = _with_parameters(tmp_path, "sleeps",
+                              f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))",
+                              "import time\ntime.sleep(600)",
+                              "from opskit.report import record\nrecord([])")
+    result = run_notebook(sleeps, out_dir=tmp_path / "out", timeout=4, update_index=False)
+    assert (result.status, result.exit_code) == ("failed", 2)
+    assert result.results["error"]["ename"] == engine.TIMEOUT_ENAME
+    assert "within 4 s" in result.results["error"]["evalue"]
+    on_disk = json.loads((result.run_dir / "results.json").read_text())
+    assert (on_disk["status"], on_disk["error"]) == ("failed", result.results["error"])
+    assert sorted(p.name for p in result.run_dir.iterdir()) == [
+        "findings.csv", "report.html", "results.json", "sleeps.ipynb"]  # no papermill copy
+    assert not _alive(int(pid_file.read_text()))
     assert engine._warm is None  # a failed run's kernel is not kept
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("inf"), float("nan")])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused(
+        tmp_path: Path, seconds: float):
+    notebook = _with_parameters(tmp_path, "nb", "print(1)")
+    with pytest.raises(RunError, match="--timeout") as refused:
+        run_notebook(notebook, out_dir=tmp_path / "out", timeout=seconds)
+    assert "e.g. --timeout 600" in refused.value.remediation
+    assert not (tmp_path / "out").exists()
 
 
 def test_papermill_is_imported_without_pyarrow_and_leaves_it_importable():
