@@ -137,10 +137,8 @@ class _Kernel:
         make_client = self.manager.client
 
         def client(**kwargs: Any) -> Any:
-            # One client for the kernel's life, its channels started once: a new client's
-            # IOPub subscription misses the kernel's first replies (ZeroMQ's slow joiner), and
-            # jupyter_client waits 0.2 s for it each time. nbclient leaves a client of a
-            # manager it does not own open, so this is also the one client to close.
+            # One client for the kernel's life, its channels started once: nbclient would make
+            # one per run and, as it does not own the manager, leave each open.
             if self._client is None:
                 self._client = make_client(**kwargs)
                 self._client.start_channels()
@@ -236,7 +234,9 @@ def _environment_key(kernel_name: str, per_run: Iterable[str]) -> str:
     digest, so that no copy of the environment's secrets is kept."""
     skip = set(per_run)
     seen = {k: v for k, v in os.environ.items() if k not in skip}
-    text = json.dumps([kernel_name, os.getcwd(), sys.executable, sorted(seen.items())])
+    # The run's own names count: the kernel keeps its first run's values of them as started.
+    text = json.dumps([kernel_name, os.getcwd(), sys.executable, sorted(skip),
+                       sorted(seen.items())])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
