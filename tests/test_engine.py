@@ -90,6 +90,12 @@ def test_a_warm_kernel_runs_the_next_notebook_with_nothing_of_the_previous(tmp_p
     assert seen["filter"] != "error"  # the warnings filter the first one added
     # Numbered from In [1], as in a kernel of its own.
     assert [c.execution_count for c in second.notebook.cells] == [1, 2]
+    # A warm kernel that died while it waited (killed, out of memory) is replaced.
+    assert engine._warm is not None
+    engine._warm.kill()
+    third = _run(looks, tmp_path, run_dir="c")
+    assert third.error is None and third.kernel_pid not in (None, second.kernel_pid)
+    assert _printed(third)["run_dir"] == str(tmp_path / "c")
 
 
 def test_another_environment_another_kernel_and_reuse_can_be_turned_off(
