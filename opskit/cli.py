@@ -291,7 +291,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             result = run_notebook(notebook, profile=profile, parameters=parameters,
                                   out_dir=args.out, fail_on=args.fail_on,
-                                  single_file=args.single_file)
+                                  single_file=args.single_file, timeout=args.timeout)
         except OpskitError as exc:
             if not keep_going:
                 raise
@@ -606,6 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true",
                      help="one JSON list of run summaries on stdout")
     run.add_argument("--single-file", action="store_true", help=_HELP_SINGLE_FILE)
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="stop a notebook's run (kernel start and every cell) after SECONDS: "
+                     "it fails with RunTimeout (default: no limit)")
     run.set_defaults(func=_run)
 
     rep = sub.add_parser("report", help="run notebooks for one or more profiles, each tenant "

@@ -22,6 +22,7 @@ records itself; the runner only reads what it recorded.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -170,10 +171,12 @@ def _kernel_environment(run_dir: Path) -> dict[str, str]:
 def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                  parameters: Mapping[str, Any] | None = None, out_dir: str | Path = DEFAULT_OUT,
                  fail_on: str = "high", update_index: bool = True,
-                 single_file: bool = True) -> RunResult:
+                 single_file: bool = True, timeout: float | None = None) -> RunResult:
     """Run one notebook against one profile; see the module docstring. ``single_file``:
     report.html embeds the scripts it needs; otherwise it links the copy every run under
-    ``out_dir`` shares (the command line's default).
+    ``out_dir`` shares (the command line's default). ``timeout``: seconds for the whole
+    execution (kernel start and every cell); at expiry the kernel is stopped and the run is
+    ``failed`` with the error ``RunTimeout``.
 
     Raises an OpskitError (exit 2, nothing written) when the run cannot start: unknown notebook,
     profile or parameter, a secret-looking parameter, a bad ``fail_on``. A failing cell does
@@ -191,6 +194,9 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
     if fail_on not in SEVERITIES:
         raise RunError(f"--fail-on {fail_on!r} is not a severity",
                        f"use one of {', '.join(SEVERITIES)}")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise RunError(f"--timeout {timeout!r} is not a number of seconds above 0",
+                       "give the seconds a whole run may take, e.g. --timeout 600")
     path = resolve_notebook(notebook)
     name = path.stem
     profiles = load_profiles()
@@ -215,7 +221,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         raw_output = folder.path / f".{name}.unredacted.ipynb"
         run = engine.execute(path, parameters=passed, output_path=raw_output,
                              env=_kernel_environment(folder.path),
-                             hidden=isolation.foreign_variables(used, profiles))
+                             hidden=isolation.foreign_variables(used, profiles),
+                             timeout=timeout)
         raw_output.unlink(missing_ok=True)
         finished = _now()
         lap("execute")

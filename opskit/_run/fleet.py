@@ -223,7 +223,10 @@ def run_tenant(profile: str, notebooks: Sequence[Path], *, out_dir: Path, fail_o
     the process may take, then it and its kernels are killed."""
     command = [sys.executable, "-m", "opskit.cli", "run", *map(str, notebooks),
                "--profile", profile, "--out", str(out_dir), "--fail-on", fail_on, "--json",
-               *(["--single-file"] if single_file else [])]
+               *(["--single-file"] if single_file else []),
+               # Each run stops its own kernel at the tenant's bound, recording RunTimeout;
+               # the process-level kill below is the backstop.
+               *(["--timeout", f"{timeout:g}"] if timeout else [])]
     env = isolation.environment_for(isolation.profiles_used(profile, known), known)
     if fleet_run is not None:
         env[FLEET_RUN_ENV] = fleet_run

@@ -34,7 +34,9 @@ class DeclaredParameter:
 
 def declared_parameters(notebook: Path) -> dict[str, DeclaredParameter]:
     """The parameters a notebook declares, in order (empty when it has no parameters cell)."""
-    import papermill
+    from .._imports import papermill as import_papermill
+
+    papermill = import_papermill()
 
     declared: dict[str, DeclaredParameter] = {}
     for name, info in papermill.inspect_notebook(str(notebook)).items():
