@@ -181,7 +181,8 @@ def test_a_run_longer_than_its_timeout_is_stopped_and_fails(tmp_path: Path):
     on_disk = json.loads((result.run_dir / "results.json").read_text())
     assert (on_disk["status"], on_disk["error"]) == ("failed", result.results["error"])
     assert sorted(p.name for p in result.run_dir.iterdir()) == [
-        "findings.csv", "report.html", "results.json", "sleeps.ipynb"]  # no papermill copy
+        "findings.csv", "manifest.json", "report.html", "results.json",
+        "sleeps.ipynb"]  # no papermill copy
     assert not _alive(int(pid_file.read_text()))
     assert engine._warm is None  # a failed run's kernel is not kept
 
