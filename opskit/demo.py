@@ -10,8 +10,8 @@ on-prem view as `reference`) in a profiles file written beside the demo data.
 
 Night 1: `opskit report` for every notebook on `sandbox`, `globex` and `initech`. Then each
 tenant changes through its own HTTP APIs, as its administrators and the IGA would change it:
-a user who holds a folder grant is disabled (SCIM PATCH active=false on the cloud connector), a
-user is granted View on a folder (SCIM POST ContainerPermission on the on-prem connector), and
+a user who holds a folder grant is disabled (SCIM PATCH active=false) and a user is granted
+View on a folder (SCIM POST ContainerPermission), both through the on-prem connector, and
 the Platform groups Secret Server lacks are synced (the practice tenant's Sync Now). Night 2:
 the same reports, plus `sandbox-onprem`; each report and the index say what is new and what was
 resolved since night 1. Then the rehearsals, each a profile named `rehearsal-<what>`: the token
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import httpx
 
-from .config import CONFIG_ENV, DEFAULT_SCOPE, SANDBOX_DATA_ENV
+from .config import CONFIG_ENV, SANDBOX_DATA_ENV
 from .sandbox.entry import REHEARSALS as TENANT_REHEARSALS
 from .sandbox.entry import load_tenant, practice, running
 
@@ -133,20 +133,16 @@ def change(tenant: Served) -> list[str]:
     # A folder the service account holds a grant on: the cloud view shows its permissions.
     folder = next(p.folder for p in tf.permissions if p.user == sa)
     unsynced = [g.displayName for g in tf.groups if g.platform and not g.secret_server]
-    with practice(tenant.data, "cloud", url=tenant.url) as cloud, \
-            practice(tenant.data, "onprem", url=tenant.url) as onprem:
-        assert cloud.client_secret and onprem.token  # served with their credentials
-        token = httpx.post(cloud.token_url, data={
-            "grant_type": "client_credentials", "client_id": cloud.client_id,
-            "client_secret": cloud.client_secret, "scope": DEFAULT_SCOPE}).raise_for_status()
-        cloud_auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        httpx.patch(f"{cloud.scim_url}/Users/{leaver}", headers=cloud_auth, json={
+    with practice(tenant.data, "onprem", url=tenant.url) as onprem:
+        assert onprem.token  # served with its credentials
+        onprem_auth = {"Authorization": f"Bearer {onprem.token}"}
+        # Through the on-prem connector: a cloud write stores the userName lower-cased.
+        httpx.patch(f"{onprem.scim_url}/Users/{leaver}", headers=onprem_auth, json={
             "schemas": [PATCH_OP], "Operations": [
                 {"op": "replace", "path": "active", "value": False}]}).raise_for_status()
-        httpx.post(f"{onprem.scim_url}/ContainerPermissions",
-                   headers={"Authorization": f"Bearer {onprem.token}"}, json={
-                       "schemas": [CONTAINER_PERMISSION], "container": {"value": folder},
-                       "user": {"value": newcomer}, "rights": ["View"]}).raise_for_status()
+        httpx.post(f"{onprem.scim_url}/ContainerPermissions", headers=onprem_auth, json={
+            "schemas": [CONTAINER_PERMISSION], "container": {"value": folder},
+            "user": {"value": newcomer}, "rights": ["View"]}).raise_for_status()
         synced = httpx.post(f"{tenant.url}/_sandbox/sync-groups").raise_for_status().json()
     return [f"user {users[leaver].userName} disabled (SCIM PATCH active=false)",
             f"{users[newcomer].userName} granted View on folder {folders[folder].name} "
