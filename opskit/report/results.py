@@ -3,7 +3,8 @@
 ``{notebook, profile, started_at, finished_at, status: ok|findings|failed, parameters,
 findings: [{code, severity, subject, message, remediation}], metrics}``, plus ``fail_on`` (the
 threshold the status was judged against) and ``error`` (where and why a failed run stopped, or
-null).
+null); what changed since the last run (each finding's ``first_seen`` and ``change``,
+``resolved``, ``previous_run``, ``changes``) is added by the runner (opskit._run.drift).
 """
 
 from __future__ import annotations
