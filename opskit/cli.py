@@ -259,7 +259,15 @@ def _parameters(pairs: list[list[str]] | None) -> dict[str, str]:
 def _run(args: argparse.Namespace) -> int:
     import json
 
-    from ._run.fleet import describe, refused, worst
+    from ._run.fleet import (
+        TOKEN_CHECK,
+        describe,
+        refused,
+        skipped,
+        token_check_failure,
+        token_check_first,
+        worst,
+    )
     from .errors import OpskitError
     from .runner import run_notebook
 
@@ -269,8 +277,17 @@ def _run(args: argparse.Namespace) -> int:
     # Several notebooks (what `opskit report` hands each tenant's process): one refused run
     # does not stop the next. One notebook: a refusal is this command's error (exit 2).
     keep_going = args.json or len(args.notebooks) > 1
+    # The token check first: when it does not pass, the others cannot reach the tenant either.
+    notebooks = token_check_first(args.notebooks) if len(args.notebooks) > 1 else args.notebooks
+    gate: str | None = None  # why the rest is not run
     summaries = []
-    for notebook in args.notebooks:
+    for notebook in notebooks:
+        name = Path(notebook).stem
+        if gate is not None:
+            summaries.append(skipped(name, profile, gate))
+            if not args.json:
+                print(describe(summaries[-1]))
+            continue
         try:
             result = run_notebook(notebook, profile=profile, parameters=parameters,
                                   out_dir=args.out, fail_on=args.fail_on,
@@ -279,15 +296,20 @@ def _run(args: argparse.Namespace) -> int:
             if not keep_going:
                 raise
             message = one_line(exc)
-            summaries.append(refused(Path(notebook).stem, profile, message))
+            summaries.append(refused(name, profile, message))
             if not args.json:
-                print(f"opskit: {Path(notebook).stem}: {message}", file=sys.stderr)
+                print(f"opskit: {name}: {message}", file=sys.stderr)
+            if name == TOKEN_CHECK:
+                gate = f"token check could not run: {message}"
             continue
         summary = result.summary()
         summaries.append(summary)
+        if name == TOKEN_CHECK and len(notebooks) > 1:
+            gate = token_check_failure(result.results)
         if not args.json:
             print(describe(summary))
             print(f"  report: {result.report}")
+            print(f"  manifest SHA-256: {summary['manifest_sha256']}")
             for note in result.notes:
                 print(f"  note: {note}")
     if args.json:
@@ -298,51 +320,213 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ._run.fleet import TenantOutcome, describe, run_tenants, summary_table, worst
-    from ._run.index import rebuild_index
+    from ._run import fleet
+    from ._run.index import refresh_index
+    from .alerts import after_report
     from .runner import project_notebooks, resolve_notebook
 
     out = _out_folder(args.out)
-    profiles = [p.strip() for p in (args.profile or "sandbox").split(",") if p.strip()]
-    if not profiles:
-        raise UsageError("--profile: give one or more profile names, e.g. --profile acme,globex")
-    if len(set(profiles)) != len(profiles):
-        raise UsageError("--profile: a profile is named twice")
-    if args.notebooks:
-        notebooks = [resolve_notebook(n.strip()) for n in args.notebooks.split(",") if n.strip()]
+    done: list[dict[str, Any]] = []
+    if args.resume is not None:
+        if args.profile or args.notebooks:
+            raise UsageError("--resume runs what that fleet run planned: leave out --profile "
+                             "and --notebooks")
+        try:
+            plan = fleet.read_plan(out, None if args.resume == _LATEST else args.resume)
+        except ValueError as exc:
+            raise UsageError(f"--resume: {exc}") from None
+        todo, done = fleet.resume_todo(out, plan)
+        profiles = [p for p in plan["profiles"] if p in todo]
+        notebooks: list[Path] | dict[str, list[Path]] = todo
+        fleet_run = str(plan["fleet_run"])
+        print(f"fleet run {fleet_run} (resumed): {sum(map(len, todo.values()))} run(s) failed "
+              f"or missing on {len(profiles)} profile(s), {len(done)} done", flush=True)
     else:
-        notebooks = project_notebooks()
-    if not notebooks:
-        raise UsageError("no notebooks to run: this opskit installation ships none; name some "
-                         "with --notebooks")
+        profiles = [p.strip() for p in (args.profile or "sandbox").split(",") if p.strip()]
+        if not profiles:
+            raise UsageError("--profile: give one or more profile names, e.g. --profile "
+                             "acme,globex")
+        if len(set(profiles)) != len(profiles):
+            raise UsageError("--profile: a profile is named twice")
+        if args.notebooks:
+            notebooks = [resolve_notebook(n.strip()) for n in args.notebooks.split(",")
+                         if n.strip()]
+        else:
+            notebooks = project_notebooks()
+        if not notebooks:
+            raise UsageError("no notebooks to run: this opskit installation ships none; name "
+                             "some with --notebooks")
+        fleet_run = fleet.new_fleet_run()
+        plan = {"fleet_run": fleet_run,
+                "started_at": fleet.now_iso(),
+                "profiles": profiles, "notebooks": [str(n) for n in notebooks],
+                "fail_on": args.fail_on}
+        print(f"fleet run {fleet_run}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
+    fleet.write_plan(out, plan)  # before any run: a resume finds what never started
 
-    def done(outcome: TenantOutcome) -> None:
+    def on_done(outcome: fleet.TenantOutcome) -> None:
         for line in outcome.log.strip().splitlines():
             print(f"[{outcome.profile}] {line}", file=sys.stderr)
         for run in outcome.runs:
-            print(f"[{outcome.profile}] {describe(run)}", flush=True)
+            print(f"[{outcome.profile}] {fleet.describe(run)}", flush=True)
         if outcome.problem:
             print(f"[{outcome.profile}] failed: {outcome.problem}", flush=True)
 
-    print(f"running {len(notebooks)} notebook(s) on {len(profiles)} profile(s), "
-          f"{min(args.jobs, len(profiles))} at a time", flush=True)
-    outcomes = run_tenants(profiles, notebooks, out_dir=out, fail_on=args.fail_on,
-                           jobs=args.jobs, on_done=done, single_file=args.single_file)
-    index_html = rebuild_index(out)  # once more: tenants finishing together may race on it
+    count = len(notebooks) if isinstance(notebooks, list) else "the failed or missing"
+    print(f"running {count} notebook(s) on {len(profiles)} profile(s), "
+          f"{min(args.jobs, max(1, len(profiles)))} at a time", flush=True)
+    outcomes = fleet.run_tenants(profiles, notebooks, out_dir=out, fail_on=args.fail_on,
+                                 jobs=args.jobs, on_done=on_done, single_file=args.single_file,
+                                 fleet_run=fleet_run, retries=args.retries,
+                                 timeout=args.timeout)
+    if done:  # a resume's verdict is the whole fleet run's
+        kept: dict[str, list[dict[str, Any]]] = {}
+        for run in done:
+            kept.setdefault(run["profile"], []).append(run)
+        ran = {o.profile: o for o in outcomes}
+        outcomes = [fleet.TenantOutcome(p, 0, kept.get(p, []), "") if p not in ran else
+                    fleet.TenantOutcome(p, ran[p].exit_code, kept.get(p, []) + ran[p].runs,
+                                        ran[p].log, ran[p].problem, ran[p].attempts)
+                    for p in plan["profiles"] if p in ran or p in kept]
+    index_html = refresh_index(out)
     print()
-    print(summary_table(outcomes))
-    failed = [f"{o.profile}/{r['notebook']}" for o in outcomes for r in o.runs
-              if r["exit_code"] == EXIT_CANNOT_RUN]
-    failed += [f"{o.profile} (its process failed)" for o in outcomes if not o.runs]
-    flagged = [f"{o.profile}/{r['notebook']}" for o in outcomes for r in o.runs
-               if r["exit_code"] == EXIT_FINDINGS]
-    if failed:
-        print(f"could not run (exit 2): {', '.join(failed)}")
-    if flagged:
-        print(f"findings at or above {args.fail_on} (exit 1): {', '.join(flagged)}")
+    print(fleet.summary_table(outcomes))
+    summary = fleet.FleetSummary.of(outcomes)
+    for line in summary.lines(args.fail_on):
+        print(line)
+    fleet.write_plan(out, {**plan, "finished_at": fleet.now_iso(), "counts": summary.counts()})
+    print(f"fleet run: {fleet_run}")
     print(f"index: {index_html}")
-    return worst([o.exit_code for o in outcomes])
+    after_report(outcomes, say=_say)  # [alerts]; a failed delivery leaves the exit code alone
+    return fleet.worst([r["exit_code"] for o in outcomes for r in o.runs] +
+                       [o.exit_code for o in outcomes])
+
+
+_LATEST = "latest"  # `--resume` without an id
+
+
+def _runs_folder(out: Path) -> Path:
+    """An output folder of `opskit run`/`report`: one holding runs or an index."""
+    from ._run.index import INDEX_JSON, RESULTS_FILE
+
+    if not out.is_dir():
+        raise UsageError(f"{out} is not a folder; give the --out folder of opskit run or "
+                         "opskit report")
+    if not (out / INDEX_JSON).is_file() and next(out.glob(f"*/*/*/{RESULTS_FILE}"), None) is None:
+        raise UsageError(f"{out} holds no runs (no index.json, no <notebook>/<profile>/<run>/"
+                         f"{RESULTS_FILE}); give the --out folder of opskit run or opskit report")
+    return out
+
+
+def _index(args: argparse.Namespace) -> int:
+    from ._run.index import rebuild_index, refresh_index
+
+    out = _runs_folder(args.out)
+    page = rebuild_index(out) if args.rebuild else refresh_index(out)
+    print(f"index: {page}")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from ._run import retention
+
+    if args.keep_runs is None and args.keep_days is None:
+        raise UsageError("prune: say what to keep with --keep-runs N and/or --keep-days D "
+                         "(the latest run of each notebook and profile is always kept)")
+    out = _runs_folder(args.out)
+    planned = retention.plan(out, keep_runs=args.keep_runs, keep_days=args.keep_days,
+                             now=datetime.now(UTC))
+    verb = "removed" if args.apply else "would remove"
+    for run in planned.remove:
+        print(f"{verb}: {run['run_dir']}")
+    for run_dir, why in sorted(planned.protected.items()):
+        print(f"kept: {run_dir} ({why})")
+    for path in planned.unused_static:
+        print(f"{verb}: {path.relative_to(out).as_posix()} (no kept report links it)")
+    if args.apply:
+        retention.apply(out, planned)
+    print(f"{verb} {len(planned.remove)} run(s), {len(planned.unused_static)} shared file(s); "
+          f"{planned.kept} run(s) kept" + ("" if args.apply else " (nothing removed: add "
+                                            "--apply to remove them)"))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """0: every file matches the manifest; 1: a line per difference; 2: not a bundle."""
+    from ._run.evidence import verify
+
+    digest = args.digest
+    if digest is not None and not _is_sha256(digest):
+        raise UsageError(f"--digest {digest[:80]!r} is not a SHA-256 (64 hexadecimal "
+                         "characters, as `opskit run --json` prints manifest_sha256)")
+    checked = verify(args.path, digest=digest)
+    for problem in checked.problems:
+        print(problem.line())
+    if checked.problems:
+        _say(f"{args.path} does not match its manifest: {len(checked.problems)} difference(s)")
+        return EXIT_FINDINGS
+    against = "the recorded digest" if digest else "its manifest"
+    print(f"ok: {checked.checked} file(s) match {against} (manifest SHA-256 "
+          f"{checked.manifest_sha256})")
+    return EXIT_OK
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from ._run.evidence import bundle
+
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a folder; give the zip file to write, e.g. "
+                         f"{args.out / 'run.zip'}")
+    if not args.run_dir.is_dir():
+        raise UsageError(f"{args.run_dir} is not a folder; give a run folder "
+                         "(<out>/<notebook>/<profile>/<stamp>)")
+    _out_folder(args.out.parent)
+    made = bundle(args.run_dir, args.out, pdf=args.pdf)
+    for note in made.notes:
+        _warn(note)
+    print(f"bundle: {made.path} (manifest SHA-256 {made.manifest_sha256})")
+    return EXIT_OK
+
+
+def _alert(args: argparse.Namespace) -> int:
+    """The alert for the latest fleet run in OUT: sent, or shown with --dry-run."""
+    from .alerts import deliver, latest_fleet_run, load_settings, prepare, preview
+    from .config import searched_places
+
+    settings = load_settings()
+    if settings is None:
+        raise UsageError("no [alerts] table in the profile file; add one (docs/alerts.md). "
+                         f"The profile file is the first found of: {searched_places()}")
+    if not args.out.is_dir():
+        raise UsageError(f"{args.out} is not a folder; give the --out folder of opskit report")
+    fleet_run, runs = latest_fleet_run(args.out, args.fleet_run)
+    if not runs:
+        which = f"of fleet run {args.fleet_run} " if args.fleet_run else ""
+        raise UsageError(f"no runs {which}in {args.out}; give the folder opskit report wrote "
+                         "(and a --fleet-run id its runs have)")
+    which = f"fleet run {fleet_run}" if fleet_run else "the latest run of each notebook"
+    alert = prepare(runs, settings, fleet_run)
+    if alert is None:
+        print(f"nothing to alert: {len(runs)} run(s) of {which}, no new finding at or above "
+              f"{settings.min_severity}" + (", none failed" if settings.on_failure else ""))
+        return EXIT_OK
+    if args.dry_run:
+        print(preview(alert, settings))
+        print(f"(dry run: nothing sent; {len(runs)} run(s) of {which})")
+        return EXIT_OK
+    sent, problems = deliver(alert, settings)
+    for line in problems:
+        _say(line)
+    if sent:
+        print(f"alert sent: {'; '.join(sent)}")
+    return EXIT_CANNOT_RUN if problems else EXIT_OK
 
 
 _HELP_SINGLE_FILE = ("embed plotly.js in each report.html (4.8 MB each; opens anywhere) instead "
@@ -436,7 +620,44 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--fail-on", default="high", choices=severities,
                      help="lowest severity that fails a run (default: high)")
     rep.add_argument("--single-file", action="store_true", help=_HELP_SINGLE_FILE)
+    rep.add_argument("--retries", type=_whole(0, 5), default=1,
+                     help="times a tenant's runs that could not run for a transient reason "
+                     "(process crashed or timed out, kernel died) are run again, 0 to 5 "
+                     "(default: 1)")
+    rep.add_argument("--timeout", type=_whole(1), default=None, metavar="SECONDS",
+                     help="seconds each tenant's process may take (all its notebooks); then it "
+                     "is killed and its unfinished runs could not run (default: none)")
+    rep.add_argument("--resume", nargs="?", const=_LATEST, default=None, metavar="FLEET_RUN",
+                     help="run only what failed or is missing in that fleet run (default: the "
+                     "latest in --out), under its id")
     rep.set_defaults(func=_report)
+
+    ver = sub.add_parser("verify", help="check a run folder or bundle against its manifest "
+                         "(exit 1 names each altered, missing or added file)")
+    ver.add_argument("path", type=Path, metavar="PATH", help="a run folder or a bundle .zip")
+    ver.add_argument("--digest", default=None, metavar="SHA256",
+                     help="also check the manifest itself against the SHA-256 recorded when "
+                     "the run was made (manifest_sha256 in `opskit run --json`, index.json)")
+    ver.set_defaults(func=_verify)
+
+    bun = sub.add_parser("bundle", help="one zip an auditor can verify later: the run folder, "
+                         "the shared files its report links, the manifest")
+    bun.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                     help="a run folder (<out>/<notebook>/<profile>/<stamp>)")
+    bun.add_argument("--out", type=Path, required=True, metavar="FILE.zip",
+                     help="the zip to write")
+    bun.add_argument("--pdf", action="store_true",
+                     help="add report.pdf, printed by headless Chromium where it is installed")
+    bun.set_defaults(func=_bundle)
+
+    alert = sub.add_parser("alert", help="send the alert ([alerts] in opskit.toml) for the "
+                           "latest fleet run in a folder, or show it with --dry-run")
+    alert.add_argument("out", type=Path, metavar="OUT", help="the folder opskit report wrote")
+    alert.add_argument("--fleet-run", default=None, metavar="ID",
+                       help="this fleet run's runs (default: the latest fleet run)")
+    alert.add_argument("--dry-run", action="store_true",
+                       help="print each message and where it would go; send nothing")
+    alert.set_defaults(func=_alert)
 
     cmp = sub.add_parser("compare", help="what changed between two snapshots of one tenant "
                          "(exit 1 on new findings at or above --fail-on)")
@@ -452,6 +673,26 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--fail-on", default="high", choices=severities,
                      help="lowest severity of a new finding that fails (default: high)")
     cmp.set_defaults(func=_compare)
+
+    idx = sub.add_parser("index", help="draw index.html again from index.json (--rebuild: "
+                         "read every results.json)")
+    idx.add_argument("out", type=Path, metavar="OUT", help="the output folder of opskit run/report")
+    idx.add_argument("--rebuild", action="store_true",
+                     help="rebuild index.json from every run folder's results.json")
+    idx.set_defaults(func=_index)
+
+    prune = sub.add_parser("prune", help="remove old runs (prints what it would remove unless "
+                           "--apply); keeps the latest of each pair and first sightings of "
+                           "open findings")
+    prune.add_argument("out", type=Path, metavar="OUT", help="the output folder of opskit "
+                       "run/report")
+    prune.add_argument("--keep-runs", type=_whole(1), default=None, metavar="N",
+                       help="keep the newest N runs of each notebook and profile")
+    prune.add_argument("--keep-days", type=_whole(0), default=None, metavar="D",
+                       help="keep every run started in the last D days")
+    prune.add_argument("--apply", action="store_true",
+                       help="remove them (without it, only print what would be removed)")
+    prune.set_defaults(func=_prune)
     return parser
 
 

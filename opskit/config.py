@@ -548,10 +548,7 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     path = path or config_path()
     if path is None:
         return profiles
-    try:
-        raw = tomllib.loads(_profile_text(path))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line it names") from None
+    raw = _profile_toml(path)
     tables = raw.get("profiles", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: 'profiles' must be a table", "write [profiles.NAME] tables")
@@ -566,6 +563,92 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
                               "which is not a profile",
                               f"known profiles: {', '.join(sorted(profiles))}")
     return profiles
+
+
+@dataclass(frozen=True)
+class AirflowSettings:
+    """The ``[airflow]`` table: which tenants the scheduled DAG runs, and how (opskit.airflow).
+    Paths are the profile file's folder's when relative: a scheduler's working folder is not."""
+
+    source: Path  # the profile file it came from, absolute; each run reads it too
+    profiles: tuple[str, ...]
+    notebooks: tuple[str, ...] = ("permission_audit", "group_gap_report")
+    dag_id: str = "opskit_reports"
+    schedule: str | None = "15 6 * * *"
+    out: Path = Path("reports")
+    timeout: float = 3600.0  # seconds for one notebook run, kernel start to last cell
+    retries: int = 2  # of a run that failed for a passing reason (a timeout, a dead kernel)
+    retry_delay: float = 600.0
+    fail_on: str = "high"
+
+
+_AIRFLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")  # a task id's part: no dots
+_AIRFLOW_KEYS = ("profiles", "notebooks", "dag_id", "schedule", "out", "timeout", "retries",
+                 "retry_delay", "fail_on")
+
+
+def load_airflow(path: Path | None = None) -> AirflowSettings:
+    """The profile file's ``[airflow]`` table, checked against its profiles."""
+    path = path or config_path()
+    if path is None:
+        raise ConfigError("no profile file found for the Airflow DAG",
+                          f"write one with an [airflow] table and set {CONFIG_ENV} to its path")
+    path = path.absolute()
+    profiles = load_profiles(path)
+    raw = _profile_toml(path).get("airflow")
+    where = f"{path}: airflow"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} has no [airflow] table",
+                          'add one: [airflow] profiles = ["acme"] (docs/scheduling.md)')
+    unknown = sorted(set(raw) - set(_AIRFLOW_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}",
+                          f"keys: {', '.join(_AIRFLOW_KEYS)}")
+
+    def names(key: str, example: str) -> tuple[str, ...] | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, str) and _AIRFLOW_NAME.fullmatch(v) for v in value):
+            raise ConfigError(f"{where}.{key} must be a list of names", f"e.g. {key} = {example}")
+        return tuple(value)
+
+    def seconds(key: str, default: float) -> float:
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{where}.{key} must be a number of seconds above 0",
+                              f"e.g. {key} = {int(default)}")
+        return float(value)
+
+    tenants = names("profiles", '["acme", "globex-eu"]')
+    if tenants is None:
+        raise ConfigError(f"{where}.profiles is missing", 'name the tenants: profiles = ["acme"]')
+    for name in tenants:
+        if name not in profiles:
+            raise ConfigError(f"{where}.profiles names {name!r}, which is not a profile",
+                              f"known profiles: {', '.join(sorted(profiles))}")
+    settings = AirflowSettings(path, tenants, timeout=seconds("timeout", 3600),
+                               retry_delay=seconds("retry_delay", 600))
+    notebooks = names("notebooks", '["permission_audit", "group_gap_report"]')
+    retries = raw.get("retries", settings.retries)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        raise ConfigError(f"{where}.retries must be a whole number from 0 to 10", "e.g. 2")
+    for key in ("dag_id", "schedule", "out", "fail_on"):
+        if key in raw and not (isinstance(raw[key], str) and raw[key].strip()):
+            raise ConfigError(f"{where}.{key} must be text", f"e.g. {key} = "
+                              f'"{getattr(settings, key)}"')
+    from .findings import SEVERITIES
+
+    if raw.get("fail_on", settings.fail_on) not in SEVERITIES:
+        raise ConfigError(f"{where}.fail_on is {raw['fail_on']!r}",
+                          f"use one of {', '.join(SEVERITIES)}")
+    out = Path(raw.get("out", settings.out)).expanduser()
+    return replace(settings, notebooks=notebooks or settings.notebooks, retries=retries,
+                   dag_id=raw.get("dag_id", settings.dag_id),
+                   schedule=raw.get("schedule", settings.schedule),
+                   out=out if out.is_absolute() else path.parent / out,
+                   fail_on=raw.get("fail_on", settings.fail_on))
 
 
 def get_profile(name: str | None = None, path: Path | None = None, *,
@@ -655,3 +738,22 @@ def _practice(prof: PracticeProfile, url: str | None) -> Iterator[PracticeEndpoi
             platform_groups_sync=PlatformGroupsSync(  # the practice tenant says how they sync
                 served.sync_interval_hours, served.platform_groups_searched_directly,
                 given=True))
+
+
+def alerts_table(path: Path | None = None) -> dict[str, Any] | None:
+    """The ``[alerts]`` table of the profile file (read as the profiles are), None without one;
+    ``opskit.alerts`` gives it meaning."""
+    path = path or config_path()
+    if path is None:
+        return None
+    table = _profile_toml(path).get("alerts")
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"{path}: 'alerts' must be a table", "write it as [alerts]")
+    return table
+
+
+def _profile_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(_profile_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line it names") from None

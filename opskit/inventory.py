@@ -94,6 +94,13 @@ class Inventory:
     def counts(self) -> dict[str, int]:
         return {name: len(df) for name, df in self.frames().items()}
 
+    def identification(self) -> dict[str, Any]:
+        """What identifies this read of a tenant, for a run's evidence: where from, when, how
+        many rows per listing, whether complete."""
+        return {"source": self.meta.get("source"), "flavor": self.meta.get("flavor"),
+                "fetched_at": self.meta.get("fetched_at"), "counts": self.counts(),
+                "complete": self.complete}
+
 
 # --------------------------------------------------------------------------- tidy frames
 # What the inventory keeps of each page of each resource type, as Arrow columns: built as pages

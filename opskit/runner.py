@@ -8,10 +8,12 @@ in a kernel whose OPSKIT_RUN_DIR is the run's folder, and writes into
 - ``<notebook>.ipynb``: the executed notebook, parameters and outputs scrubbed of secrets;
 - ``report.html``: the outputs without code, offline, failures shown where they happened;
   plotly.js embedded (``single_file``) or linked from the one copy in ``<out>/_static/``;
-- ``results.json`` (schema in docs/reports.md) and ``findings.csv``.
+- ``results.json`` (schema in docs/reports.md) and ``findings.csv``;
+- ``manifest.json``, last: the SHA-256 of every file above and of the shared files report.html
+  links, versions, parameters (docs/evidence.md).
 
 The folder is built hidden and renamed into place last; then ``<out>/index.json`` and
-``index.html`` are rebuilt. Status and exit code: ``ok`` 0, ``findings`` 1 (a finding at or
+``index.html`` are updated. Status and exit code: ``ok`` 0, ``findings`` 1 (a finding at or
 above ``fail_on``), ``failed`` 2 (a cell raised, or the kernel died). For `token_check` and
 `tenant_onboarding`, a refused token or an unreachable tenant is a finding the notebook
 records itself; the runner only reads what it recorded.
@@ -20,6 +22,7 @@ records itself; the runner only reads what it recorded.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from ._localfile import safe_component
-from ._run import assets, drift, engine, files, html, index, isolation, outputs, params
+from ._run import (
+    assets,
+    drift,
+    engine,
+    evidence,
+    files,
+    html,
+    index,
+    isolation,
+    outputs,
+    params,
+)
 from ._run.secrets import scrub_markup, scrub_tree
 from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
@@ -80,7 +94,8 @@ class RunResult:
         return {"notebook": self.notebook, "profile": self.profile, "status": self.status,
                 "exit_code": self.exit_code, "run_dir": str(self.run_dir),
                 "report": str(self.report),
-                "findings": by_severity(self.results["findings"]), "error": self.error}
+                "findings": by_severity(self.results["findings"]), "error": self.error,
+                "manifest_sha256": evidence.manifest_digest(self.run_dir)}
 
 
 def package_notebooks() -> Path:
@@ -221,13 +236,14 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
                                         profile_note=insecure_note(prof), expected=prof.expect,
                                         index_html=out / index.INDEX_HTML if update_index
                                         else None, shared_in=None if single_file else out)
+        evidence.write_manifest(folder.path, results)  # last: it covers every file there
         run_dir = folder.commit()
         lap("commit")
     except BaseException:
         folder.discard(stop_at=out)
         raise
     if update_index:
-        index.rebuild_index(out)
+        index.update_index(out, run_dir)
         lap("index")
     status = results["status"]
     return RunResult(name, prof.name, status, EXIT_CODES[status], run_dir, results,
@@ -257,6 +273,7 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
         "notebook": name, "profile": profile, "started_at": _iso(started),
         "finished_at": _iso(finished), "status": status, "fail_on": fail_on,
         "expected": expected,
+        "fleet_run": os.environ.get("OPSKIT_FLEET_RUN") or None,  # the `opskit report` run
         "parameters": parameters, "findings": [f.as_dict() for f in ordered(findings)],
         "metrics": metrics,
         "error": None if error is None else {"cell": error.execution_count,
@@ -278,8 +295,10 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
     links = html.RunLinks(
         notebook=f"{name}.ipynb", results=RESULTS_FILE, findings=FINDINGS_FILE,
         index=None if index_html is None else assets.relative_url(index_html, run_dir))
+    history = [] if index_html is None else index.pair_history(index_html.parent, results)
     report = html.render_report(run.notebook, results, notes, links,
-                                None if shared_in is None else assets.Shared(shared_in, run_dir))
+                                None if shared_in is None else assets.Shared(shared_in, run_dir),
+                                history)
     files.atomic_write_text(run_dir / REPORT_FILE, scrub_markup(report))
     lap("html")
     files.atomic_write_text(run_dir / RESULTS_FILE, json.dumps(results, indent=2) + "\n")

@@ -186,10 +186,12 @@ def _plotly_setup_scripts() -> frozenset[str]:
     from plotly.io._base_renderers import _mathjax_config, _window_plotly_config
     from plotly.offline import get_plotlyjs
 
+    from opskit._run.index import SCRIPT as INDEX_FILTERS  # index.html's filters
     from opskit.report.figures._behind import ROWS_SCRIPT
 
     return frozenset({_words(get_plotlyjs()),
-                      _words(f"{_window_plotly_config} {_mathjax_config}"), _words(ROWS_SCRIPT)})
+                      _words(f"{_window_plotly_config} {_mathjax_config}"), _words(ROWS_SCRIPT),
+                      _words(INDEX_FILTERS)})
 
 
 @lru_cache(maxsize=1)

@@ -29,8 +29,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("inputs", ("opskit.inputs",)),
     ("presentation", ("opskit.report", "opskit.widgets")),
     ("reports", ("opskit.reports",)),
-    ("runner", ("opskit.report.results", "opskit.runner", "opskit._run")),
-    ("command line", ("opskit.cli", "opskit.demo", "opskit.__main__")),
+    ("runner", ("opskit.report.results", "opskit.runner", "opskit._run", "opskit.alerts")),
+    ("command line", ("opskit.cli", "opskit.demo", "opskit.__main__", "opskit.airflow")),
     ("public API", ("opskit",)),
 )
 SANDBOX = "opskit.sandbox"

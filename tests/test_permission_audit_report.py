@@ -152,6 +152,22 @@ def test_second_run_shows_no_drift_and_keeps_first_seen(out: Path, first_run: Ru
     assert len([r for r in index["runs"] if r["notebook"] == NOTEBOOK]) >= 2
 
 
+def test_the_run_manifest_identifies_the_inventories_read_and_the_history_saved(
+        first_run: RunResult) -> None:
+    manifest = json.loads((first_run.run_dir / "manifest.json").read_text())
+    metrics = first_run.results["metrics"]
+    assert manifest["inventory"] == {"snapshot_in_run_folder": False,
+                                     "read": metrics["inventory"],
+                                     "saved": metrics["grant_history"]}
+    assert [(i["role"], i["source"], i["complete"]) for i in metrics["inventory"]] == [
+        ("profile", "sandbox", True), ("reference", "sandbox-onprem", True)]
+    # The demo's folders: 90 the cloud connector sees, 100 in Secret Server.
+    assert [i["counts"]["containers"] for i in metrics["inventory"]] == [90, 100]
+    saved = metrics["grant_history"]
+    assert saved["file"] == "grant_history.sandbox-onprem.parquet" and saved["saved"]
+    assert len(saved["sha256"]) == 64
+
+
 def test_notebook_on_an_onprem_profile_runs_without_coverage(out: Path) -> None:
     run = run_notebook(NOTEBOOK, profile="sandbox-onprem", out_dir=out)
     assert run.results["error"] is None and run.status == "findings"
@@ -338,6 +354,17 @@ def test_drift_lists_grants_added_and_removed_with_dates(prof: Profile, run: Aud
     assert again.metrics()["drift"] == {"baseline": False, "previous_run": past, "added": 1,
                                         "removed": 1, "grants": len(before),
                                         "tracked": "sandbox-onprem"}
+
+
+def test_the_metrics_carry_the_checksum_of_the_history_saved(run: AuditRun) -> None:
+    import hashlib
+
+    saved = run.metrics()["grant_history"]
+    assert saved == {"file": run.history_path.name, "saved": True,
+                     "sha256": hashlib.sha256(run.history_path.read_bytes()).hexdigest()}
+    assert [i["counts"] for i in run.metrics()["inventory"]] == [
+        run.inventory.counts(), run.reference_inventory.counts()]
+    assert run.metrics()["inventory"][0]["fetched_at"] == run.inventory.meta["fetched_at"]
 
 
 def test_a_history_that_cannot_be_written_is_a_note_and_the_last_one_stands(

@@ -66,8 +66,8 @@ def test_every_module_s_all_names_what_it_holds() -> None:
 
     missing = []
     for info in pkgutil.walk_packages(opskit.__path__, "opskit."):
-        if info.name.endswith("__main__"):
-            continue
+        if info.name.endswith("__main__") or info.name == "opskit.airflow":
+            continue  # opskit.airflow imports Airflow: tests/test_airflow.py runs it there
         module = importlib.import_module(info.name)
         missing += [f"{info.name}.{name}" for name in getattr(module, "__all__", ())
                     if not hasattr(module, name)]

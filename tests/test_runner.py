@@ -298,7 +298,8 @@ def test_run_folder_holds_exactly_the_report_files(runs: Runs) -> None:
         assert run.run_dir.parent == runs.out / run.notebook / run.profile
         assert re.fullmatch(r"\d{8}T\d{6}Z(-\d+)?", run.run_dir.name)
         assert sorted(p.name for p in run.run_dir.iterdir()) == sorted(
-            ["findings.csv", "report.html", "results.json", f"{run.notebook}.ipynb"]), name
+            ["findings.csv", "manifest.json", "report.html", "results.json",
+             f"{run.notebook}.ipynb"]), name
     assert not [p for p in runs.out.rglob("*") if p.name.startswith(".")]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit._run import isolation
+from opskit._run import evidence, isolation
 from opskit.config import load_profiles
 
 from .test_runner import closed_port_url
@@ -83,6 +83,9 @@ def test_each_tenant_sees_only_its_own_secrets(tmp_path: Path) -> None:
     for text in (t01, t02):
         for secret in every_secret:
             assert secret not in text
+    for profile in ("t01", "t02"):  # each run's manifest matches what the fleet left
+        [run_dir] = (out / "environment" / profile).iterdir()
+        assert evidence.verify(run_dir).problems == []
 
 
 def test_profiles_used_follow_references_and_the_parameter(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ linked from the report folder's shared copy (see assets)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -20,7 +20,7 @@ from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text, visible
 from ..report.findings import OUTPUT_METADATA, SUBJECTS_LISTED, findings_grouped_html
 from ..report.record import FINDINGS_CSV
-from . import assets
+from . import assets, trends
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "report" / "templates"
 TEMPLATE_NAME = "opskit_report"
@@ -113,13 +113,16 @@ _export_lock = threading.Lock()  # an exporter's Jinja environment is shared sta
 
 def render_report(nb: nbformat.NotebookNode, results: dict[str, Any],
                   notes: list[str], links: RunLinks | None = None,
-                  shared: assets.Shared | None = None) -> str:
-    """The page; plotly.js embedded, or linked from ``shared`` (the report folder's copy)."""
+                  shared: assets.Shared | None = None,
+                  history: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The page; plotly.js embedded, or linked from ``shared`` (the report folder's copy).
+    ``history``: the index entries of its notebook × profile, this run last (its trend)."""
     # The template escapes the title; bidi controls would still reorder it unseen.
     header = run_header(results, notes, links, findings_shown=shows_findings(nb))
     scripts, noscript = assets.page_scripts(nb, shared)
+    trend = trends.report_trend(history, f"{results['notebook']} · {results['profile']}")
     resources = {"metadata": {"name": visible(f"{results['notebook']} · {results['profile']}")},
-                 "opskit_css": CSS, "opskit_header": header + noscript,
+                 "opskit_css": CSS, "opskit_header": header + trend + noscript,
                  "opskit_scripts": scripts}
     with _export_lock:
         body, _ = _exporter().from_notebook_node(nb, resources=resources)

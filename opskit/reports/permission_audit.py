@@ -11,6 +11,7 @@ on-prem profile can and cannot show.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -361,6 +362,13 @@ class AuditRun(FindingsTables):
                                        == self.drift.seen_at).sum()),
                         "tracked": self.tracked}
         out["notes"] = len(self.notes)
+        # The run's evidence: what was read, and the checksum of the history it saved.
+        out["inventory"] = [{"role": role, **inv.identification()} for role, inv in
+                            (("profile", self.inventory), ("reference", self.reference_inventory))
+                            if inv is not None]
+        out["grant_history"] = {"file": self.history_path.name, "saved": self.history_saved,
+                                "sha256": _sha256(self.history_path) if self.history_saved
+                                else None}
         return out
 
     # ------------------------------------------------------------------ the notebook
@@ -433,6 +441,14 @@ def _service_account(prof: Endpoint) -> str | None:
         if other.reference == prof.name and other.flavor == "cloud" and other.client_id:
             return other.client_id
     return None
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def default_history_dir(profile: str) -> Path:

@@ -90,6 +90,17 @@ NOTEBOOKS = {
                       "{'secret': secret})"),
         new_code_cell("raise ValueError(f'cannot use {secret} with {jwt}')"),
     ),
+    "trend": notebook(
+        "Findings and coverage given by parameters (the index's trends)",
+        parameters('profile = "sandbox"\nhigh: int = 0\nlow: int = 0\n'
+                   "coverage: float = -1.0  # below 0: not measured"),
+        new_code_cell("from opskit.report import Finding, record\n\n"
+                      "findings = [Finding('TREND_HIGH', 'high', f'h{i}', 'a high one')\n"
+                      "            for i in range(high)]\n"
+                      "findings += [Finding('TREND_LOW', 'low', f'l{i}', 'a low one')\n"
+                      "             for i in range(low)]\n"
+                      "record(findings, {'folder_share': coverage} if coverage >= 0 else {})"),
+    ),
     "reach": notebook(
         "Reach the profile's tenant",
         parameters('profile = "sandbox"'),
@@ -104,10 +115,48 @@ NOTEBOOKS = {
 }
 
 
+# The fleet's: a tenant's token check (refused for a profile named refused*), a kernel that
+# dies at its start (a kernelspec tests/test_fleet.py installs), one that dies in a cell, and
+# one that sleeps as long as OPSKIT_TEST_SLEEP says.
+FLAKY_KERNEL = "opskit-test-flaky"
+FLEET_NOTEBOOKS = {
+    "token_check": notebook(
+        "A token check that refuses profiles named refused*",
+        parameters('profile = "sandbox"'),
+        new_code_cell("from opskit.report import Finding, record\n\n"
+                      "record([Finding('TOKEN_REFUSED', 'critical', profile, 'refused')]\n"
+                      "       if profile.startswith('refused') else [])"),
+    ),
+    "flaky_kernel": notebook("", parameters('profile = "sandbox"'),
+                             new_code_cell("from opskit.report import record\n\nrecord([])")),
+    "kills_kernel": notebook(
+        "A cell that kills its own kernel",
+        parameters('profile = "sandbox"'),
+        new_code_cell("import os\nimport signal\n\nos.kill(os.getpid(), signal.SIGKILL)"),
+    ),
+    "sleeps": notebook(
+        "A cell that sleeps",
+        parameters('profile = "sandbox"'),
+        new_code_cell("import os\nimport time\n\nfrom opskit.report import record\n\n"
+                      "if os.environ.get('OPSKIT_TEST_PIDFILE'):\n"
+                      "    with open(os.environ['OPSKIT_TEST_PIDFILE'], 'w') as f:\n"
+                      "        f.write(str(os.getpid()))\n"
+                      "time.sleep(float(os.environ.get('OPSKIT_TEST_SLEEP', '0')))\n"
+                      "record([])"),
+    ),
+}
+FLEET_NOTEBOOKS["flaky_kernel"].metadata["kernelspec"] = {
+    "name": FLAKY_KERNEL, "display_name": "dies at its first start", "language": "python"}
+
+
 def main() -> None:
     for name, nb in NOTEBOOKS.items():
         nbformat.validate(nb)
         nbformat.write(nb, HERE / f"{name}.ipynb")
+    (HERE / "fleet").mkdir(exist_ok=True)
+    for name, nb in FLEET_NOTEBOOKS.items():
+        nbformat.validate(nb)
+        nbformat.write(nb, HERE / "fleet" / f"{name}.ipynb")
 
 
 if __name__ == "__main__":
