@@ -33,7 +33,18 @@ from pathlib import Path
 from typing import Any
 
 from ._localfile import safe_component
-from ._run import assets, engine, evidence, files, html, index, isolation, outputs, params
+from ._run import (
+    assets,
+    drift,
+    engine,
+    evidence,
+    files,
+    html,
+    index,
+    isolation,
+    outputs,
+    params,
+)
 from ._run.secrets import scrub_markup, scrub_tree
 from .config import config_path, get_profile, insecure_note, load_profiles
 from .errors import RunError
@@ -275,6 +286,10 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
         "error": None if error is None else {"cell": error.execution_count,
                                              "ename": error.ename, "evalue": error.evalue},
     })
+    # Against the previous run of this notebook and profile: the folder this one goes into.
+    results |= drift.compare(results["findings"],
+                             drift.previous_run(run_dir.parent, files.run_stamp(started)),
+                             started_at=results["started_at"])
     lap("record")
 
     outputs.redact_notebook(run.notebook, parameters=parameters, input_path=input_path,

@@ -41,6 +41,18 @@ class DemoBuild:
             by_profile.setdefault(run["profile"], []).append(run)
         return by_profile
 
+    def latest(self) -> dict[str, list[dict[str, Any]]]:
+        """The index's latest run of each notebook, by profile (the demo's second night for
+        the tenants it runs twice)."""
+        by_profile: dict[str, list[dict[str, Any]]] = {}
+        for profile, runs in self.runs().items():
+            newest: dict[str, dict[str, Any]] = {}
+            for run in runs:
+                if run["run_dir"] >= newest.get(run["notebook"], run)["run_dir"]:  # by stamp
+                    newest[run["notebook"]] = run
+            by_profile[profile] = list(newest.values())
+        return by_profile
+
 
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:

@@ -29,7 +29,7 @@ from opskit.report.escaping import (
     visible,
 )
 from opskit.report.findings import findings_styled
-from opskit.report.results import FINDING_FIELDS, findings_csv
+from opskit.report.results import CSV_FIELDS, findings_csv
 from opskit.reports.permission_audit import run_permission_audit
 from opskit.widgets import AccessExplorer
 
@@ -175,7 +175,7 @@ def test_findings_csv_reads_back_neutralised() -> None:
                 for cell in FORMULAS]
     findings.append(Finding("DIRECT_USER_GRANT", "info", f"nul\x00{RLO}", "-", "ok").as_dict())
     rows = list(csv.DictReader(io.StringIO(findings_csv(findings), newline="")))
-    assert [list(r) for r in rows] == [list(FINDING_FIELDS)] * len(findings)
+    assert [list(r) for r in rows] == [list(CSV_FIELDS)] * len(findings)
     for row, cell in zip(rows, FORMULAS, strict=False):
         for field in ("subject", "message", "remediation"):
             assert row[field] == "'" + visible(cell), (field, row[field])

@@ -41,6 +41,7 @@ FINDINGS_NB, FAILS_NB, FIGURE_NB = (NOTEBOOKS / f"{n}.ipynb" for n in ("findings
                                                                           "figure"))
 EMPTY_NB, LEAKY_NB, REACH_NB = (NOTEBOOKS / f"{n}.ipynb" for n in ("empty", "leaky", "reach"))
 FINDING_FIELDS = ["code", "severity", "subject", "message", "remediation"]
+DRIFT_FIELDS = ["change", "first_seen"]  # since the last run (test_drift)
 RESULTS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["notebook", "profile", "started_at", "finished_at", "status", "parameters",
@@ -53,9 +54,12 @@ RESULTS_SCHEMA: dict[str, Any] = {
         "expected": {"type": ["string", "null"]},
         "parameters": {"type": "object"},
         "findings": {"type": "array", "items": {
-            "type": "object", "required": FINDING_FIELDS, "additionalProperties": False,
+            "type": "object", "required": [*FINDING_FIELDS, *DRIFT_FIELDS],
+            "additionalProperties": False,
             "properties": {**{k: {"type": "string"} for k in FINDING_FIELDS},
-                           "severity": {"enum": list(SEVERITIES)}}}},
+                           "severity": {"enum": list(SEVERITIES)},
+                           "change": {"enum": ["new", "still open"]},
+                           "first_seen": {"type": "string"}}}},
         "metrics": {"type": "object"},
         "error": {"oneOf": [{"type": "null"}, {
             "type": "object", "required": ["cell", "ename", "evalue"]}]},
@@ -262,7 +266,8 @@ def test_results_json(runs: Runs) -> None:
     assert [f["severity"] for f in findings["findings"]] == list(SEVERITIES)
     assert findings["findings"][1] == {"code": "TEST_HIGH", "severity": "high",
                                        "subject": "subject-high-0", "message": "a high finding",
-                                       "remediation": "fix the high thing"}
+                                       "remediation": "fix the high thing",
+                                       "change": "new", "first_seen": findings["started_at"]}
     assert findings["metrics"] == {"findings": 5}
     assert findings["parameters"] == {"profile": "sandbox"} and findings["error"] is None
     assert findings["expected"] is None  # not a rehearsal profile
@@ -270,13 +275,21 @@ def test_results_json(runs: Runs) -> None:
     assert below["parameters"] == {"severities": "low,info", "per_severity": 2,
                                    "profile": "sandbox"}
     assert below["fail_on"] == "medium" and len(below["findings"]) == 4
+    # The same notebook and profile ran just before: its low and info subject-…-0 are still
+    # open, the -1 ones new, and its critical, high and medium findings gone.
+    assert below["previous_run"]["run_dir"] == f"findings/sandbox/{runs['findings'].run_dir.name}"
+    assert [(f["subject"], f["change"]) for f in below["findings"]] == [
+        ("subject-low-0", "still open"), ("subject-low-1", "new"),
+        ("subject-info-0", "still open"), ("subject-info-1", "new")]
+    assert [f["code"] for f in below["resolved"]] == ["TEST_CRITICAL", "TEST_HIGH", "TEST_MEDIUM"]
+    assert below["changes"] == {"new": 2, "resolved": 3, "still_open": 2}
 
 
 def test_findings_csv_matches_results(runs: Runs) -> None:
     for name in ("findings", "below", "empty"):
         with (runs[name].run_dir / "findings.csv").open(newline="") as fh:
             reader = csv.DictReader(fh)
-            assert reader.fieldnames == FINDING_FIELDS
+            assert reader.fieldnames == FINDING_FIELDS + DRIFT_FIELDS
             assert list(reader) == runs.results_json(name)["findings"]
 
 

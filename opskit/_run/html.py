@@ -18,7 +18,7 @@ import nbformat
 
 from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text, visible
-from ..report.findings import OUTPUT_METADATA, findings_grouped_html
+from ..report.findings import OUTPUT_METADATA, SUBJECTS_LISTED, findings_grouped_html
 from ..report.record import FINDINGS_CSV
 from . import assets, trends
 
@@ -90,6 +90,8 @@ CSS = """
 .opskit-run .links a { margin-right: 1em; }
 .opskit-toc ol { margin: .3em 0; padding-left: 1.4em; columns: 2; }
 table.opskit-findings td p { margin: 0 0 .3em 0; }
+.opskit-drift h2 { font-size: 1.2em; margin: .8em 0 .2em 0; }
+.opskit-drift h3 { font-size: 1em; margin: .6em 0 .1em 0; }
 table.opskit-findings details ul { max-height: 24em; overflow: auto; margin: .3em 0; }
 .opskit-missing-library { margin: 1em 2em; padding: 1em; border: 1px dashed var(--medium);
   color: var(--medium); height: auto !important; }
@@ -300,5 +302,55 @@ def run_header(results: dict[str, Any], notes: list[str], links: RunLinks | None
         rows += [f"<tr><th>{e(k)}</th><td><code>{e(repr(v))}</code></td></tr>"
                  for k, v in params.items()]
         rows.append("</tbody></table></details>")
-    rows += [TOC_PLACEHOLDER, "</section>"]
+    rows += [TOC_PLACEHOLDER, since_last_run(results), "</section>"]
+    return "\n".join(rows)
+
+
+def _first_seen_table(findings: list[dict[str, Any]], more_href: str) -> str:
+    """Still-open findings, one row each, with when each was first seen (the rest of them in
+    findings.csv, which has the column too)."""
+    e = html_text
+    rows = [f"<tr><td>{e(f.get('severity', ''))}</td><td><code>{e(f.get('code', ''))}</code>"
+            f"</td><td>{e(f.get('subject', ''))}</td><td>{e(_when(str(f.get('first_seen'))))}"
+            "</td></tr>" for f in findings[:SUBJECTS_LISTED]]
+    more = len(findings) - SUBJECTS_LISTED
+    tail = (f'<p>… and {more} more in <a href="{e(more_href)}">{e(more_href)}</a>.</p>'
+            if more > 0 else "")
+    return ('<table class="opskit-still-open"><thead><tr><th>severity</th><th>code</th>'
+            f'<th>subject</th><th>first seen</th></tr></thead><tbody>{"".join(rows)}</tbody>'
+            f"</table>{tail}")
+
+
+def since_last_run(results: Mapping[str, Any]) -> str:
+    """The "Since the last run" part of the header: counts of new, resolved and still-open
+    findings against the previous run (linked), the new and resolved ones grouped by code,
+    the still-open ones with when each was first seen. Nothing for a run without drift
+    fields (written before they existed)."""
+    changes = results.get("changes")
+    if not isinstance(changes, Mapping):
+        return ""
+    e = html_text
+    rows = ['<div class="opskit-drift" id="since-last-run"><h2>Since the last run</h2>']
+    previous = results.get("previous_run")
+    if not previous:
+        rows.append('<p class="muted">No earlier run of this notebook and profile to compare '
+                    "with in this report folder: every finding is new.</p>")
+    else:
+        # The previous run's folder is a sibling of this one: <notebook>/<profile>/<stamp>.
+        href = f'../{str(previous["run_dir"]).rsplit("/", 1)[-1]}/report.html'
+        rows.append(f'<p><strong>{changes.get("new", 0)} new · {changes.get("resolved", 0)} '
+                    f'resolved · {changes.get("still_open", 0)} still open</strong> since '
+                    f'<a href="{e(href)}">the run of {e(_when(str(previous["started_at"])))}'
+                    "</a>.</p>")
+    findings = results.get("findings") or []
+    new = [f for f in findings if f.get("change") == "new"]
+    still_open = [f for f in findings if f.get("change") == "still open"]
+    resolved = results.get("resolved") or []
+    if previous:
+        rows += ["<h3>New</h3>", findings_grouped_html(new, more_href=FINDINGS_CSV),
+                 "<h3>Resolved</h3>", findings_grouped_html(resolved)]
+    if still_open:
+        rows += [f"<details><summary>Still open ({len(still_open)}), with when each was first "
+                 "seen</summary>", _first_seen_table(still_open, FINDINGS_CSV), "</details>"]
+    rows.append("</div>")
     return "\n".join(rows)

@@ -3,7 +3,8 @@
 ``{notebook, profile, started_at, finished_at, status: ok|findings|failed, parameters,
 findings: [{code, severity, subject, message, remediation}], metrics}``, plus ``fail_on`` (the
 threshold the status was judged against) and ``error`` (where and why a failed run stopped, or
-null).
+null); what changed since the last run (each finding's ``first_seen`` and ``change``,
+``resolved``, ``previous_run``, ``changes``) is added by the runner (opskit._run.drift).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .record import RECORD_FILE
 Status = Literal["ok", "findings", "failed"]
 EXIT_CODES: dict[str, int] = {"ok": 0, "findings": 1, "failed": 2}
 FINDING_FIELDS = ("code", "severity", "subject", "message", "remediation")
+# findings.csv: a finding, then what changed since the last run (opskit._run.drift).
+CSV_FIELDS = (*FINDING_FIELDS, "change", "first_seen")
 
 
 class RecordError(ValueError):
@@ -65,7 +68,7 @@ def findings_csv(findings: list[dict[str, Any]]) -> str:
     """findings.csv's text; every cell through :func:`opskit.report.escaping.csv_cell`, so a
     subject such as ``=HYPERLINK(…)`` opens in a spreadsheet as text, not as a formula."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FINDING_FIELDS, extrasaction="ignore",
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: csv_cell(v) for k, v in f.items()} for f in findings)
