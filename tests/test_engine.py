@@ -16,6 +16,8 @@ from opskit._run import engine
 from opskit.errors import RunError
 from opskit.runner import run_notebook
 
+pytestmark = pytest.mark.slow  # real kernels and processes; handed out early
+
 RUN_DIR = "OPSKIT_RUN_DIR"
 
 

@@ -25,6 +25,8 @@ from opskit._run.fleet import FleetSummary, TenantOutcome
 
 from .notebooks.build import FLAKY_KERNEL
 
+pytestmark = pytest.mark.slow  # real kernels and processes; handed out early
+
 FLEET_NB = Path(__file__).parent / "notebooks" / "fleet"
 FLEET_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
 
