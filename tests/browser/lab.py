@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..servers import closed_port
-
 # Lab's settings, as a person would set them once: every cell kept in the page (not only those
 # scrolled into view), so a run's outputs can all be read; and no news or update checks, which
 # would ask the internet.
@@ -41,6 +39,9 @@ class Lab:
         return f"{self.url}lab{'/tree/' + path if path else ''}?token={self.token}"
 
 
+SERVING = re.compile(r"(http://127\.0\.0\.1:\d+/)lab")  # the line naming the server's address
+
+
 @contextmanager
 def running_lab(root: Path, state: Path, env: Mapping[str, str]) -> Iterator[Lab]:
     """`jupyter lab --no-browser` serving ``root`` on a free 127.0.0.1 port with a random token;
@@ -49,10 +50,11 @@ def running_lab(root: Path, state: Path, env: Mapping[str, str]) -> Iterator[Lab
         path = state / "settings" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings), encoding="utf-8")
-    port, token = closed_port(), secrets.token_hex(16)
-    url = f"http://127.0.0.1:{port}/"
+    token = secrets.token_hex(16)
+    # Port 0: the server binds a port the OS gives it and says which. A port picked here and
+    # bound later can be taken meanwhile (by a kernel's ZMQ socket of a test beside this one).
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            "--ServerApp.port=0", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
             f"--LabApp.user_settings_dir={state / 'settings'}",
             f"--LabApp.workspaces_dir={state / 'workspaces'}"]
@@ -64,12 +66,15 @@ def running_lab(root: Path, state: Path, env: Mapping[str, str]) -> Iterator[Lab
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log: list[str] = []
     ready = threading.Event()
+    served: list[str] = []
 
     def read_log() -> None:  # drained for the server's life: a full pipe would stop it
         assert proc.stderr is not None
         for line in proc.stderr:
             log.append(line)
-            if url in line:
+            found = SERVING.search(line)
+            if found and not served:
+                served.append(found.group(1))
                 ready.set()
         ready.set()  # the server ended: the wait below sees that
 
@@ -77,7 +82,7 @@ def running_lab(root: Path, state: Path, env: Mapping[str, str]) -> Iterator[Lab
     try:
         if not ready.wait(STARTED) or proc.poll() is not None:
             raise RuntimeError("JupyterLab did not start:\n" + "".join(log[-40:]))
-        yield Lab(url, token, root)
+        yield Lab(served[0], token, root)
     finally:
         proc.terminate()  # jupyter_server stops its kernels on SIGTERM
         try:
