@@ -186,7 +186,12 @@ def main() -> None:
     ap.add_argument("--jobs", default="1,2,4", help="comma-separated --jobs values")
     ap.add_argument("--scale", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="warm, baseline or both (a large N may take the ratio from a smaller)")
+    ap.add_argument("--no-fixed", action="store_true",
+                    help="skip the fixed-cost sections (measured at a smaller N)")
     args = ap.parse_args()
+    modes = {m: MODES[m] for m in args.modes.split(",") if m.strip()}
     jobs = [int(j) for j in args.jobs.split(",") if j.strip()]
 
     work = ROOT / "build" / "bench" / f"fleet-scale-{args.scale}-seed-{args.seed}"
@@ -228,7 +233,7 @@ def main() -> None:
             f"{'peak 1':>9} {'peak sum':>9}  statuses")
         results: dict[tuple[int, str], dict[str, Any]] = {}
         for j in jobs:
-            for mode, reuse in MODES.items():
+            for mode, reuse in modes.items():
                 folder = runs_dir / f"fleet-{mode}-jobs{j}"
                 r = fleet_run([*report, "--out", str(folder), "--jobs", str(j)],
                               {**env, "OPSKIT_KERNEL_REUSE": reuse}, server_pids)
@@ -237,47 +242,51 @@ def main() -> None:
                     f"{r['cpu'] / n_runs:7.2f}s {r['served']:7.1f}s "
                     f"{mb(r['peak_one'])} {mb(r['peak_sum'])}  "
                     f"{statuses(folder)}")
+            if len(modes) < len(MODES):
+                continue
             w, b = results[j, "warm"], results[j, "baseline"]
             out(f"{j:>4} {'ratio':>8} {w['wall'] / b['wall']:7.2f}× {w['cpu'] / b['cpu']:7.2f}× "
                 f"{'':>8} {'':>8} {w['peak_one'] / max(b['peak_one'], 1):8.2f}× "
                 f"{w['peak_sum'] / max(b['peak_sum'], 1):8.2f}×")
 
-        out(f"\n== fixed cost per notebook run: {len(names)} tenants × 4 notebooks that do no "
-            "work, --jobs 1")
-        empties = empty_notebooks(runs_dir / "notebooks", 4)
-        fixed = {}
-        for mode, reuse in MODES.items():
-            folder = runs_dir / f"fixed-{mode}"
-            r = fleet_run([*report, "--out", str(folder), "--jobs", "1", "--notebooks",
-                           ",".join(map(str, empties))], {**env, "OPSKIT_KERNEL_REUSE": reuse})
-            fixed[mode] = r["wall"] / n_runs
-            fixed[f"{mode} CPU"] = r["cpu"] / n_runs
-            out(f"  {mode:>8}: {fixed[mode]:5.2f} s wall and {r['cpu'] / n_runs:5.2f} s CPU "
-                f"per run  {statuses(folder)}")
-        out(f"  ratio warm ÷ baseline: {fixed['warm'] / fixed['baseline']:.2f}×")
+        fixed: dict[str, float] = {}
+        if not args.no_fixed:
+            out(f"\n== fixed cost per notebook run: {len(names)} tenants × 4 notebooks that do no "
+                "work, --jobs 1")
+            empties = empty_notebooks(runs_dir / "notebooks", 4)
+            for mode, reuse in MODES.items():
+                folder = runs_dir / f"fixed-{mode}"
+                r = fleet_run([*report, "--out", str(folder), "--jobs", "1", "--notebooks",
+                               ",".join(map(str, empties))], {**env, "OPSKIT_KERNEL_REUSE": reuse})
+                fixed[mode] = r["wall"] / n_runs
+                fixed[f"{mode} CPU"] = r["cpu"] / n_runs
+                out(f"  {mode:>8}: {fixed[mode]:5.2f} s wall and {r['cpu'] / n_runs:5.2f} s CPU "
+                    f"per run  {statuses(folder)}")
+            out(f"  ratio warm ÷ baseline: {fixed['warm'] / fixed['baseline']:.2f}×")
 
-        out("\n== the runner's timings, in this process, 4 runs of an empty notebook "
-            "(medians, s)")
-        os.environ["OPSKIT_CONFIG"] = str(config)
-        os.environ.update({k: v for k, v in env.items() if k.startswith("BENCH_")})
-        from opskit.runner import run_notebook
+            out("\n== the runner's timings, in this process, 4 runs of an empty notebook "
+                "(medians, s)")
+            os.environ["OPSKIT_CONFIG"] = str(config)
+            os.environ.update({k: v for k, v in env.items() if k.startswith("BENCH_")})
+            from opskit.runner import run_notebook
 
-        timings: dict[str, list[float]] = {}
-        for path in empties:
-            result = run_notebook(path, profile=names[0], out_dir=runs_dir / "in-process",
-                                  single_file=False)
-            for phase, seconds in result.timings.items():
-                timings.setdefault(phase, []).append(seconds)
-        out("  first run: " + "  ".join(f"{p} {s[0]:.2f}" for p, s in timings.items()))
-        out("  later runs: " + "  ".join(f"{p} {statistics.median(s[1:]):.2f}"
-                                         for p, s in timings.items()))
+            timings: dict[str, list[float]] = {}
+            for path in empties:
+                result = run_notebook(path, profile=names[0], out_dir=runs_dir / "in-process",
+                                      single_file=False)
+                for phase, seconds in result.timings.items():
+                    timings.setdefault(phase, []).append(seconds)
+            out("  first run: " + "  ".join(f"{p} {s[0]:.2f}" for p, s in timings.items()))
+            out("  later runs: " + "  ".join(f"{p} {statistics.median(s[1:]):.2f}"
+                                             for p, s in timings.items()))
 
         best = min(results.values(), key=lambda r: r["wall"]) if results else None
         out()
-        out(f"VERDICT: fixed cost per run {fixed['warm']:.2f} s wall, {fixed['warm CPU']:.2f} s "
-            f"CPU (target ≤ {TARGET_FIXED_S:g} s: "
-            f"{'met' if fixed['warm'] <= TARGET_FIXED_S else 'MISSED'}; wall counts only on a "
-            "machine nothing else loads)")
+        if fixed:
+            out(f"VERDICT: fixed cost per run {fixed['warm']:.2f} s wall, "
+                f"{fixed['warm CPU']:.2f} s CPU (target ≤ {TARGET_FIXED_S:g} s: "
+                f"{'met' if fixed['warm'] <= TARGET_FIXED_S else 'MISSED'}; wall counts only "
+                "on a machine nothing else loads)")
         if best is not None:
             scaled = best["wall"] * TARGET_TENANTS / len(names)
             how = "measured" if len(names) == TARGET_TENANTS else \
