@@ -233,7 +233,7 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         run = engine.execute(path, parameters=passed, output_path=raw_output,
                              env=_kernel_environment(folder.path),
                              hidden=isolation.foreign_variables(used, profiles),
-                             timeout=timeout)
+                             timeout=timeout, scope=used)
         raw_output.unlink(missing_ok=True)
         finished = _now()
         lap("execute")
@@ -289,7 +289,8 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
     # Against the previous run of this notebook and profile: the folder this one goes into.
     results |= drift.compare(results["findings"],
                              drift.previous_run(run_dir.parent, files.run_stamp(started)),
-                             started_at=results["started_at"])
+                             started_at=results["started_at"],
+                             complete=results["status"] != "failed")
     lap("record")
 
     outputs.redact_notebook(run.notebook, parameters=parameters, input_path=input_path,

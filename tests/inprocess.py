@@ -24,7 +24,8 @@ from opskit._run import engine
 
 def execute_here(notebook: Path, *, parameters: Mapping[str, Any], output_path: Path,
                  env: Mapping[str, str], hidden: Iterable[str] = (),
-                 timeout: float | None = None) -> engine.Execution:
+                 timeout: float | None = None,
+                 scope: Iterable[str] = ()) -> engine.Execution:
     """engine.execute's contract, every code cell run with exec() in a fresh namespace."""
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook

@@ -61,6 +61,19 @@ def test_new_resolved_and_still_open_by_code_and_subject() -> None:
     assert got["changes"] == {"new": 2, "resolved": 1, "still_open": 1}
 
 
+def test_a_failed_run_resolves_nothing_and_says_it_did_not_check() -> None:
+    before = drift.Baseline("nb/p/20261201T060000Z", T0, [f("A", "x"), f("B", "y")])
+    got = drift.compare([f("A", "x")], before, started_at=T1, complete=False)
+    assert [(g["code"], g["change"]) for g in got["findings"]] == [("A", "still open")]
+    assert got["resolved"] == []  # B may still be there: the run stopped before looking
+    assert got["changes"] == {"new": 0, "resolved": None, "still_open": 1}
+    text = words(parsed(since_last_run(got)))
+    assert "resolved not checked (the run failed before it finished)" in text
+    assert "Resolved" not in text.replace("resolved not checked", "")
+    finished = drift.compare([f("A", "x")], before, started_at=T1)
+    assert finished["changes"]["resolved"] == 1  # the same run, finished, resolves B
+
+
 def test_repeated_pairs_are_matched_by_occurrence() -> None:
     before = drift.Baseline("nb/p/s", T0, [{**f("A", "x", "one"), "first_seen": "first"},
                                            {**f("A", "x", "two"), "first_seen": "second"}])

@@ -30,10 +30,10 @@ def _notebook(folder: Path, name: str, *sources: str, kernel: str = "python3") -
 
 
 def _run(notebook: Path, tmp_path: Path, *, run_dir: str = "run", hidden: tuple[str, ...] = (),
-         timeout: float | None = None) -> engine.Execution:
+         timeout: float | None = None, scope: tuple[str, ...] = ()) -> engine.Execution:
     return engine.execute(notebook, parameters={}, output_path=tmp_path / f"{run_dir}.out.ipynb",
                           env={RUN_DIR: str(tmp_path / run_dir)}, hidden=hidden,
-                          timeout=timeout)
+                          timeout=timeout, scope=scope)
 
 
 def _printed(execution: engine.Execution) -> dict[str, object]:
@@ -110,10 +110,18 @@ def test_another_environment_another_kernel_and_reuse_can_be_turned_off(
     assert tenant_a.error is None and tenant_b.error is None
     assert tenant_a.kernel_pid != tenant_b.kernel_pid
     assert tenant_a.kernel_pid is not None and not _alive(tenant_a.kernel_pid)
+    # The same environment (secrets in files leave no trace in it), another tenant's scope.
+    tenant_c = _run(pid, tmp_path, run_dir="c1", hidden=("OTHER_TENANT_SECRET",),
+                    scope=("globex",))
+    assert tenant_c.error is None and tenant_c.kernel_pid != tenant_b.kernel_pid
+    tenant_c_again = _run(pid, tmp_path, run_dir="c2", hidden=("OTHER_TENANT_SECRET",),
+                          scope=("globex",))
+    assert tenant_c_again.kernel_pid == tenant_c.kernel_pid  # its own scope: reused
     monkeypatch.setenv(engine.REUSE_ENV, "0")
     again = _run(pid, tmp_path, run_dir="c", hidden=("OTHER_TENANT_SECRET",))
     assert again.error is None and again.kernel_pid != tenant_b.kernel_pid
     assert tenant_b.kernel_pid is not None and not _alive(tenant_b.kernel_pid)
+    assert tenant_c.kernel_pid is not None and not _alive(tenant_c.kernel_pid)
     assert again.kernel_pid is not None and not _alive(again.kernel_pid)  # not kept
 
 

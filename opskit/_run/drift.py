@@ -85,11 +85,13 @@ def _by_occurrence(findings: list[dict[str, Any]]) -> Iterator[tuple[tuple[str, 
 
 
 def compare(findings: list[dict[str, Any]], baseline: Baseline | None, *,
-            started_at: str) -> dict[str, Any]:
+            started_at: str, complete: bool = True) -> dict[str, Any]:
     """The drift fields of results.json for a run that started at ``started_at`` and found
     ``findings`` (docs/reports.md): ``findings`` (each with ``first_seen`` and ``change``),
     ``resolved``, ``previous_run`` and ``changes``. A finding of a baseline written before
-    first_seen existed was first seen, as far as anyone knows, when that run started."""
+    first_seen existed was first seen, as far as anyone knows, when that run started.
+    A run that did not finish (``complete`` false) never looked for the rest: nothing is
+    resolved by it (``resolved`` empty, its count null: not checked)."""
     before: dict[tuple[str, str, int], dict[str, Any]] = {}
     if baseline is not None:
         before = dict(_by_occurrence(baseline.findings))
@@ -104,13 +106,13 @@ def compare(findings: list[dict[str, Any]], baseline: Baseline | None, *,
                               "change": STILL_OPEN})
     resolved = [{**f, "first_seen": str(f.get("first_seen") or
                                         (baseline.started_at if baseline else "")),
-                 "change": RESOLVED} for f in before.values()]
+                 "change": RESOLVED} for f in before.values()] if complete else []
     new = sum(f["change"] == NEW for f in annotated)
     return {
         "findings": annotated,
         "resolved": resolved,
         "previous_run": None if baseline is None else {"run_dir": baseline.run_dir,
                                                        "started_at": baseline.started_at},
-        "changes": {"new": new, "resolved": len(resolved),
+        "changes": {"new": new, "resolved": len(resolved) if complete else None,
                     "still_open": len(annotated) - new},
     }

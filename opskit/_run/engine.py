@@ -229,23 +229,26 @@ def stop_warm_kernel() -> None:
 atexit.register(stop_warm_kernel)
 
 
-def _environment_key(kernel_name: str, per_run: Iterable[str]) -> str:
+def _environment_key(kernel_name: str, per_run: Iterable[str],
+                     scope: Iterable[str] = ()) -> str:
     """What a kernel started now would differ in, apart from the run's own variables; a
-    digest, so that no copy of the environment's secrets is kept."""
+    digest, so that no copy of the environment's secrets is kept. ``scope``: the profiles the
+    run may reach; a kernel serves one scope only, whatever the environment (profiles whose
+    secrets are files or keyring entries leave no trace in it)."""
     skip = set(per_run)
     seen = {k: v for k, v in os.environ.items() if k not in skip}
     # The run's own names count: the kernel keeps its first run's values of them as started.
     text = json.dumps([kernel_name, os.getcwd(), sys.executable, sorted(skip),
-                       sorted(seen.items())])
+                       sorted(seen.items()), sorted(scope)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _kernel_for(kernel_name: str, values: Mapping[str, str], expired: threading.Event,
-                current: list[_Kernel]) -> _Kernel:
+                current: list[_Kernel], scope: Iterable[str] = ()) -> _Kernel:
     """A kernel ready for a run with ``values`` set: the warm one if its environment is this
     one, else a new one, started again (at most twice) if it dies before replying."""
     global _warm
-    key = _environment_key(kernel_name, values)
+    key = _environment_key(kernel_name, values, scope)
     if _warm is not None and _warm.key != key:
         stop_warm_kernel()
     if _warm is not None:
@@ -290,11 +293,12 @@ def _kernel_name(notebook: Path) -> str:
 
 def execute(notebook: Path, *, parameters: Mapping[str, Any], output_path: Path,
             env: Mapping[str, str], hidden: Iterable[str] = (),
-            timeout: float | None = None) -> Execution:
+            timeout: float | None = None, scope: Iterable[str] = ()) -> Execution:
     """Run every cell; a failing cell is an outcome (``error``), not an exception. The kernel
     has this process's environment with ``env`` set and ``hidden`` removed. ``timeout``: in
     seconds for the whole run, kernel start included; at expiry the kernel is stopped and the
-    run fails with ``RunTimeout``."""
+    run fails with ``RunTimeout``. ``scope``: the profiles the run may reach; a warm kernel is
+    reused only by a run of the same scope."""
     from .._imports import papermill as import_papermill
 
     papermill = import_papermill()  # first: without what it need not import
@@ -317,7 +321,7 @@ def execute(notebook: Path, *, parameters: Mapping[str, Any], output_path: Path,
             watchdog.start()
         kernel: _Kernel | None = None
         try:
-            kernel = _kernel_for(_kernel_name(notebook), env, expired, current)
+            kernel = _kernel_for(_kernel_name(notebook), env, expired, current, scope)
             executed = papermill.execute_notebook(
                 str(notebook), str(output_path), parameters=dict(parameters),
                 # Relative paths in parameters are the caller's, as for any command line.

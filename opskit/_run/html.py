@@ -370,8 +370,11 @@ def since_last_run(results: Mapping[str, Any]) -> str:
     else:
         # The previous run's folder is a sibling of this one: <notebook>/<profile>/<stamp>.
         href = f'../{str(previous["run_dir"]).rsplit("/", 1)[-1]}/report.html'
-        rows.append(f'<p><strong>{changes.get("new", 0)} new · {changes.get("resolved", 0)} '
-                    f'resolved · {changes.get("still_open", 0)} still open</strong> since '
+        checked = changes.get("resolved") is not None  # a failed run did not look for the rest
+        resolved_count = f'{changes["resolved"]} resolved' if checked else \
+            "resolved not checked (the run failed before it finished)"
+        rows.append(f'<p><strong>{changes.get("new", 0)} new · {resolved_count} · '
+                    f'{changes.get("still_open", 0)} still open</strong> since '
                     f'<a href="{e(href)}">the run of {e(_when(str(previous["started_at"])))}'
                     "</a>.</p>")
     findings = results.get("findings") or []
@@ -379,8 +382,9 @@ def since_last_run(results: Mapping[str, Any]) -> str:
     still_open = [f for f in findings if f.get("change") == "still open"]
     resolved = results.get("resolved") or []
     if previous:
-        rows += ["<h3>New</h3>", findings_grouped_html(new, more_href=FINDINGS_CSV),
-                 "<h3>Resolved</h3>", findings_grouped_html(resolved)]
+        rows += ["<h3>New</h3>", findings_grouped_html(new, more_href=FINDINGS_CSV)]
+        if changes.get("resolved") is not None:
+            rows += ["<h3>Resolved</h3>", findings_grouped_html(resolved)]
     if still_open:
         rows += [f"<details><summary>Still open ({len(still_open)}), with when each was first "
                  "seen</summary>", _first_seen_table(still_open, FINDINGS_CSV), "</details>"]
