@@ -6,7 +6,9 @@ for a report's trend, the runner with its cells executed in this process)."""
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -286,14 +288,19 @@ def test_prune_by_age_and_a_first_sighting_before_runs_were_compared(tmp_path: P
 def test_prune_removes_shared_files_no_kept_report_links(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "_static").mkdir(parents=True)
-    for name in ("plotly-1.min.js", "plotly-2.min.js"):
+    two_hours_ago = time.time() - 7200
+    for name in ("plotly-1.min.js", "plotly-2.min.js", "plotly-3.min.js"):
         (out / "_static" / name).write_text("//")
+        os.utime(out / "_static" / name, (two_hours_ago, two_hours_ago))
+    # Written just now, linked by no report yet: a run being written may be about to link it.
+    (out / "_static" / "plotly-3.min.js").touch()
     write_run(out, "audit", "acme", 1, report='<script src="../../../_static/plotly-1.min.js">')
     write_run(out, "audit", "acme", 2, report='<script src="../../../_static/plotly-2.min.js">')
     planned = retention.plan(out, keep_runs=1, keep_days=None, now=NOW)
     assert [p.name for p in planned.unused_static] == ["plotly-1.min.js"]
     retention.apply(out, planned)
-    assert [p.name for p in (out / "_static").iterdir()] == ["plotly-2.min.js"]
+    assert sorted(p.name for p in (out / "_static").iterdir()) == [
+        "plotly-2.min.js", "plotly-3.min.js"]
 
 
 def test_cli_prune_is_a_dry_run_unless_applied(tmp_path: Path,

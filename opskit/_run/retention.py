@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -126,11 +127,18 @@ def _started(run: Mapping[str, Any]) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# A run links its shared file before its folder is in place: a file this recent may be one a
+# run being written now links (e.g. the first run after a plotly upgrade), so it stays.
+STATIC_GRACE_S = 3600.0
+
+
 def unused_static(out_dir: Path, kept: Iterable[Mapping[str, Any]]) -> list[Path]:
-    """The files of ``<out>/_static`` that no kept run's report.html links."""
+    """The files of ``<out>/_static`` that no kept run's report.html links, older than an
+    hour."""
     folder = out_dir / STATIC
     if not folder.is_dir():
         return []
+    recent = time.time() - STATIC_GRACE_S
     linked: set[str] = set()
     for run in kept:
         try:
@@ -138,7 +146,8 @@ def unused_static(out_dir: Path, kept: Iterable[Mapping[str, Any]]) -> list[Path
         except OSError:
             continue
         linked.update(m.decode() for m in _STATIC_LINK.findall(page))
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name not in linked)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name not in linked
+                  and p.stat().st_mtime < recent)
 
 
 def apply(out_dir: Path, planned: Plan) -> None:
