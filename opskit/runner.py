@@ -250,7 +250,8 @@ def run_notebook(notebook: str | Path, *, profile: str = "sandbox",
         folder.discard(stop_at=out)
         raise
     if update_index:
-        index.update_index(out, run_dir)
+        # In a fleet run, `opskit report` draws index.html once at its end.
+        index.update_index(out, run_dir, redraw=not os.environ.get("OPSKIT_FLEET_RUN"))
         lap("index")
     status = results["status"]
     return RunResult(name, prof.name, status, EXIT_CODES[status], run_dir, results,

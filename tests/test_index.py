@@ -83,6 +83,26 @@ def test_merging_runs_one_by_one_gives_what_a_rebuild_gives(tmp_path: Path) -> N
                                                     if r["run_dir"] != "gap/beta/20261103T061500Z"]
 
 
+@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3, 0]])
+def test_a_fleet_runs_splice_gives_what_a_merge_gives_and_leaves_the_page(
+        tmp_path: Path, order: list[int]) -> None:
+    """In a fleet run only index.json changes, a line spliced in (the others not decoded);
+    index.html is drawn once at the end. The result is the merge's, whatever the order."""
+    out = tmp_path / "out"
+    made = [write_run(out, "audit", "acme", day, fleet="F1") for day in (1, 2)]
+    made += [write_run(out, "gap", "beta", day) for day in (1, 2)]
+    made.append(write_run(out, "gap", "beta-2", 2, status="failed"))
+    index.update_index(out, made[order[0]])  # the page exists, then the fleet's runs
+    page = (out / index.INDEX_HTML).read_text()
+    for i in order[1:]:
+        index.update_index(out, made[i], redraw=False)
+    assert (out / index.INDEX_HTML).read_text() == page  # not drawn again
+    assert runs_of(out) == index.collect_runs(out)
+    (out / index.INDEX_JSON).write_text('{"version": 1, "runs": []}')  # another version:
+    index.update_index(out, made[0], redraw=False)  # merged the slow way, from the tree
+    assert runs_of(out) == index.collect_runs(out)
+
+
 @pytest.mark.parametrize("damage", ["missing", "unreadable", "older version"])
 def test_an_index_json_that_cannot_be_trusted_is_rebuilt_from_the_tree(tmp_path: Path,
                                                                      damage: str) -> None:

@@ -166,13 +166,21 @@ def _read_lines(out_dir: Path) -> tuple[list[dict[str, Any]], list[str]] | None:
     return runs, lines
 
 
-def _write(out_dir: Path, runs: list[dict[str, Any]], lines: list[str] | None = None) -> Path:
-    generated = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _write_json(out_dir: Path, lines: Iterable[str], generated: str) -> None:
     # One entry per line: diffable, and a merge can splice a line in.
-    body = ",\n".join(lines if lines is not None else (_entry_line(run) for run in runs))
-    text = (f'{{"version": {VERSION}, "generated_at": {json.dumps(generated)}, "runs": [\n'
-            f'{body}\n]}}\n')
-    atomic_write_text(out_dir / INDEX_JSON, text)
+    atomic_write_text(out_dir / INDEX_JSON,
+                      f'{{"version": {VERSION}, "generated_at": {json.dumps(generated)}, '
+                      f'"runs": [\n' + ",\n".join(lines) + "\n]}\n")
+
+
+def _write(out_dir: Path, runs: list[dict[str, Any]], lines: list[str] | None = None) -> Path:
+    generated = _now_iso()
+    _write_json(out_dir, lines if lines is not None else (_entry_line(run) for run in runs),
+                generated)
     atomic_write_text(out_dir / INDEX_HTML, render_index(runs, generated))
     return out_dir / INDEX_HTML
 
@@ -190,10 +198,14 @@ def _current(out_dir: Path) -> list[dict[str, Any]]:
     return collect_runs(out_dir) if runs is None else runs
 
 
-def update_index(out_dir: Path, run_dir: Path) -> Path:
-    """Merge one committed run into the index; return the path of index.html."""
+def update_index(out_dir: Path, run_dir: Path, *, redraw: bool = True) -> Path:
+    """Merge one committed run into the index; return the path of index.html. ``redraw``
+    false (a fleet run's runs: `opskit report` redraws index.html once at its end): only
+    index.json, its other entries neither decoded nor encoded."""
     out_dir, run_dir = out_dir.resolve(), run_dir.resolve()  # either may be relative
     with locked(out_dir):
+        if not redraw and _splice(out_dir, run_dir):
+            return out_dir / INDEX_HTML
         loaded = _read_lines(out_dir)
         if loaded is None:  # nothing to merge into: the tree has this run too
             return _write(out_dir, collect_runs(out_dir))
@@ -210,6 +222,35 @@ def update_index(out_dir: Path, run_dir: Path) -> Path:
             runs.insert(at, entry)
             lines.insert(at, _entry_line(entry))
         return _write(out_dir, runs, lines)
+
+
+def _splice(out_dir: Path, run_dir: Path) -> bool:
+    """index.json with one run's line put in place (an earlier line of the same run dropped),
+    reading only the lines it passes; False when index.json is not one this module wrote."""
+    text = _read_text(out_dir)
+    if text is None or not text.startswith(f'{{"version": {VERSION},'):
+        return False
+    head, *body, end, last = text.split("\n")
+    if (end, last) != ("]}", "") or not head.endswith('"runs": ['):
+        return False
+    rel = run_dir.relative_to(out_dir).as_posix()
+    # An entry's run_dir, exactly (json-quoted: another run's longer name does not match).
+    mine = f'"run_dir": {json.dumps(rel, ensure_ascii=False)}'
+    lines = [line.removesuffix(",") for line in body if line and mine not in line]
+    entry = read_entry(out_dir, run_dir)
+    if entry is not None:  # newest first: a run just made is almost always first
+        key, at = (entry["started_at"], rel), len(lines)
+        for i, line in enumerate(lines):
+            try:
+                run = json.loads(line)
+            except ValueError:
+                return False
+            if (run.get("started_at", ""), run.get("run_dir", "")) < key:
+                at = i
+                break
+        lines.insert(at, _entry_line(entry))
+    _write_json(out_dir, lines, _now_iso())
+    return True
 
 
 def refresh_index(out_dir: Path) -> Path:
