@@ -9,7 +9,8 @@ tenants, one fleet run a day, a few findings each, drift counts, coverage for th
 audit) into a temporary folder, then times, alternating, ``--reps`` full rebuilds
 (`rebuild_index`), ``--reps`` incremental updates (`update_index`, each merging a run
 committed just before) and ``--reps`` updates as a fleet run's runs make them (one line spliced
-into index.json, index.html drawn once at the fleet run's end). Medians are reported; nothing is asserted.
+into index.json, index.html drawn once at the fleet run's end). Medians are reported; nothing
+is asserted.
 """
 
 from __future__ import annotations
