@@ -469,8 +469,9 @@ def _verify(args: argparse.Namespace) -> int:
         _say(f"{args.path} does not match its manifest: {len(checked.problems)} difference(s)")
         return EXIT_FINDINGS
     against = "the recorded digest" if digest else "its manifest"
+    pdf = f"; report.pdf SHA-256 {checked.pdf_sha256}" if checked.pdf_sha256 else ""
     print(f"ok: {checked.checked} file(s) match {against} (manifest SHA-256 "
-          f"{checked.manifest_sha256})")
+          f"{checked.manifest_sha256}{pdf})")
     return EXIT_OK
 
 
@@ -491,7 +492,8 @@ def _bundle(args: argparse.Namespace) -> int:
     made = bundle(args.run_dir, args.out, pdf=args.pdf)
     for note in made.notes:
         _warn(note)
-    print(f"bundle: {made.path} (manifest SHA-256 {made.manifest_sha256})")
+    pdf = f"; report.pdf SHA-256 {made.pdf_sha256}" if made.pdf_sha256 else ""
+    print(f"bundle: {made.path} (manifest SHA-256 {made.manifest_sha256}{pdf})")
     return EXIT_OK
 
 

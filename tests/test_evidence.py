@@ -18,7 +18,7 @@ import pytest
 
 from opskit._redact import MASK, remember
 from opskit._run import evidence, isolation
-from opskit._run.evidence import MANIFEST_FILE, NotABundle, Problem, verify
+from opskit._run.evidence import MANIFEST_FILE, UNREADABLE, NotABundle, Problem, verify
 from opskit.cli import main
 from opskit.runner import RunResult, run_notebook
 
@@ -171,6 +171,20 @@ def test_a_removed_and_an_added_file_are_named(run: Run, tmp_path: Path,
         f"missing: {static}", "missing: findings.csv", "added: notes.txt"]
 
 
+def test_a_linked_file_missing_when_the_manifest_was_written_is_named_missing(
+        run: Run, tmp_path: Path) -> None:
+    run_dir = run.copy(tmp_path)
+    static = _static(run_dir)
+    (run_dir / static).unlink()
+    evidence.refresh_manifest(run_dir)  # records the link with no digest
+    assert json.loads((run_dir / MANIFEST_FILE).read_text())["static"][static] == {
+        "sha256": None, "size": None}
+    (run_dir / "findings.csv").write_text("changed\n")
+    assert verify(run_dir).problems == [
+        Problem("missing", static, "not there when the manifest was written"),
+        Problem("altered", "findings.csv", "its SHA-256 differs from the manifest")]
+
+
 def test_a_manifest_opskit_did_not_write_is_named_and_checks_nothing(
         run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = run.copy(tmp_path)
@@ -241,6 +255,104 @@ def test_the_bundle_verifies_and_a_tampered_one_is_named(run: Run, tmp_path: Pat
     assert verify(rezip("m.zip", {f"{rel}/findings.csv": None, "extra.txt": b"x"})
                   ).problems == [Problem("missing", f"{rel}/findings.csv"),
                                  Problem("added", "extra.txt")]
+
+
+def _flip_in_zip(zipped: Path, name: str, into: Path) -> Path:
+    """A copy of the zip with one raw byte changed in the middle of ``name``'s stored data."""
+    with zipfile.ZipFile(zipped) as archive:
+        info = archive.getinfo(name)
+    data = zipped.read_bytes()
+    # The entry's data follows its 30-byte local header, file name and extra field.
+    start = info.header_offset + 30 + int.from_bytes(data[info.header_offset + 26:
+                                                          info.header_offset + 28], "little") \
+        + int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    shutil.copy(zipped, into)
+    _flip_byte(into, start + info.compress_size // 2)
+    return into
+
+
+def test_one_raw_byte_changed_in_the_zip_names_the_entry(run: Run, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    zipped = tmp_path / "run.zip"
+    evidence.bundle(run.result.run_dir, zipped)
+    rel = run.rel.as_posix()
+    for name in ("report.html", "figure.ipynb", "findings.csv"):
+        flipped = _flip_in_zip(zipped, f"{rel}/{name}", tmp_path / f"{name}.zip")
+        assert main(["verify", str(flipped)]) == 1, name
+        assert capsys.readouterr().out == f"altered: {rel}/{name} ({UNREADABLE})\n", name
+    flipped = _flip_in_zip(zipped, f"{rel}/{MANIFEST_FILE}", tmp_path / "manifest.zip")
+    assert verify(flipped).problems == [Problem("altered", f"{rel}/{MANIFEST_FILE}",
+                                                UNREADABLE)]
+    # The zip's list of files (its central directory) damaged: one line, exit 2.
+    with zipfile.ZipFile(zipped) as archive:
+        directory = archive.start_dir
+    broken = tmp_path / "directory.zip"
+    shutil.copy(zipped, broken)
+    _flip_byte(broken, directory)
+    assert main(["verify", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a damaged zip" in err and " → give " in err, err
+
+
+def _rezip(zipped: Path, into: Path, changed: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(zipped) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(into, "w") as archive:
+        for name, data in {**entries, **changed}.items():
+            archive.writestr(name, data)
+    return into
+
+
+def test_bundle_json_accounts_only_for_the_pdf_and_names_the_manifest(
+        run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zipped = tmp_path / "run.zip"
+    evidence.bundle(run.result.run_dir, zipped)
+    with zipfile.ZipFile(zipped) as archive:
+        record = json.loads(archive.read("bundle.json"))
+    evil = b"<script>alert(1)</script>"
+    listed = {**record, "extras": {"evil.html": {"sha256": evidence.sha256_bytes(evil),
+                                                 "size": len(evil)}}}
+    assert verify(_rezip(zipped, tmp_path / "evil.zip", {
+        "evil.html": evil, "bundle.json": json.dumps(listed).encode()})).problems == [
+        Problem("altered", "bundle.json", "not the JSON `opskit bundle` writes"),
+        Problem("added", "evil.html")]
+    other = {**record, "manifest_sha256": "0" * 64}
+    assert verify(_rezip(zipped, tmp_path / "other.zip", {
+        "bundle.json": json.dumps(other).encode()})).problems == [
+        Problem("altered", "bundle.json",
+                "its manifest_sha256 is not the SHA-256 of the bundle's manifest")]
+    # A PDF listed as `opskit bundle` lists it verifies, and its SHA-256 is printed.
+    pdf = b"%PDF-1.4 a report\n"
+    with_pdf = {**record, "extras": {"report.pdf": evidence.file_digest(
+        _write(tmp_path / "report.pdf", pdf))}}
+    good = _rezip(zipped, tmp_path / "pdf.zip", {"report.pdf": pdf,
+                                                 "bundle.json": json.dumps(with_pdf).encode()})
+    assert verify(good).pdf_sha256 == evidence.sha256_bytes(pdf)
+    assert main(["verify", str(good)]) == 0
+    assert capsys.readouterr().out.endswith(
+        f"; report.pdf SHA-256 {evidence.sha256_bytes(pdf)})\n")
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_the_bundle_prints_the_pdf_digest(run: Run, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A stand-in for Chromium (a real process) that prints a fixed PDF."""
+    fake = _write(tmp_path / "chromium", b"#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in "
+                  b"--print-to-pdf=*) printf '%%PDF-1.4 fake' > \"${a#--print-to-pdf=}\";; "
+                  b"esac; done\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    zipped = tmp_path / "run.zip"
+    assert main(["bundle", str(run.result.run_dir), "--out", str(zipped), "--pdf"]) == 0
+    pdf_sha = evidence.sha256_bytes(b"%PDF-1.4 fake")
+    assert capsys.readouterr().out.endswith(f"; report.pdf SHA-256 {pdf_sha})\n")
+    assert verify(zipped).problems == [] and verify(zipped).pdf_sha256 == pdf_sha
 
 
 def test_a_run_folder_that_does_not_match_is_not_bundled(run: Run, tmp_path: Path,

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -58,6 +59,17 @@ PDF_TIMEOUT = 120.0  # seconds: a page that takes longer to print is stuck
 
 class NotABundle(OpskitError):
     """``opskit verify`` was given something that is not a run folder or bundle (exit 2)."""
+
+
+class _Unreadable(Exception):
+    """A zip entry whose bytes cannot be read back (a changed byte in its compressed data)."""
+
+
+UNREADABLE = "cannot be read from the zip"
+# What zipfile raises for an entry whose stored bytes were changed: a bad CRC or header
+# (BadZipFile), broken deflate data (zlib.error), data cut short (EOFError), a changed
+# compression method or flag (NotImplementedError, RuntimeError).
+_ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -206,6 +218,7 @@ class Verified:
     manifest_sha256: str
     checked: int
     problems: list[Problem]
+    pdf_sha256: str | None = None  # a bundle's report.pdf, as bundle.json records it
 
 
 class _Folder:
@@ -232,7 +245,7 @@ class _Folder:
     def exists(self, name: str) -> bool:
         return name in self.names or (self.root / name).is_file()
 
-    def extras(self, problems: list[Problem]) -> set[str]:
+    def extras(self, problems: list[Problem], manifest_sha256: str) -> set[str]:
         return set()
 
 
@@ -242,8 +255,9 @@ class _Zip:
     def __init__(self, path: Path, archive: zipfile.ZipFile):
         self.archive = archive
         self.names = {i.filename for i in archive.infolist() if not i.is_dir()}
+        self.pdf_sha256: str | None = None
         found = [n for n in self.names
-                 if posixpath.basename(n) == MANIFEST_FILE and _is_manifest(archive.read(n))]
+                 if posixpath.basename(n) == MANIFEST_FILE and self._may_be_manifest(n)]
         if len(found) != 1:
             why = "holds no run manifest" if not found else \
                 f"holds {len(found)} run manifests (a bundle holds one run)"
@@ -252,8 +266,17 @@ class _Zip:
         self.manifest_name = found[0]
         self.prefix = posixpath.dirname(found[0])
 
+    def _may_be_manifest(self, name: str) -> bool:
+        try:
+            return _is_manifest(self.read(name))
+        except _Unreadable:  # a damaged manifest: verify says so
+            return True
+
     def read(self, name: str) -> bytes:
-        return self.archive.read(name)
+        try:
+            return self.archive.read(name)
+        except _ZIP_READ_ERRORS as exc:
+            raise _Unreadable(name) from exc
 
     def digest(self, name: str) -> dict[str, Any]:
         data = self.read(name)
@@ -268,26 +291,48 @@ class _Zip:
     def exists(self, name: str) -> bool:
         return name in self.names
 
-    def extras(self, problems: list[Problem]) -> set[str]:
-        """The bundle's own record (bundle.json) and what it lists (report.pdf), checked
-        against it; the names it accounts for."""
+    def extras(self, problems: list[Problem], manifest_sha256: str) -> set[str]:
+        """The bundle's own record (bundle.json) and what it lists (report.pdf, the one
+        extra `opskit bundle` writes), checked against it; the names it accounts for.
+        bundle.json is covered by no digest: it must name the manifest's, and list nothing
+        but report.pdf (anything else it lists is named as added)."""
         if BUNDLE_FILE not in self.names:
             return set()
         try:
             record = json.loads(self.read(BUNDLE_FILE))
             extras = {str(k): v for k, v in dict(record.get("extras") or {}).items()}
+            if not set(extras) <= {PDF_FILE}:
+                raise ValueError("an extra opskit bundle does not write")
+        except _Unreadable:
+            problems.append(Problem("altered", BUNDLE_FILE, UNREADABLE))
+            return {BUNDLE_FILE}
         except (ValueError, AttributeError, TypeError):
             problems.append(Problem("altered", BUNDLE_FILE, "not the JSON `opskit bundle` "
                                     "writes"))
             return {BUNDLE_FILE}
-        for name, entry in sorted(extras.items()):
-            if name not in self.names:
-                problems.append(Problem("missing", name))
-            elif not isinstance(entry, dict) or \
-                    self.digest(name)["sha256"] != entry.get("sha256"):
-                problems.append(Problem("altered", name,
-                                        f"its SHA-256 differs from {BUNDLE_FILE}"))
+        if record.get("manifest_sha256") != manifest_sha256:
+            problems.append(Problem("altered", BUNDLE_FILE, "its manifest_sha256 is not the "
+                                    "SHA-256 of the bundle's manifest"))
+        if PDF_FILE in extras:
+            entry = extras[PDF_FILE]
+            sha = entry.get("sha256") if isinstance(entry, dict) else None
+            found = _check(self, PDF_FILE, sha, BUNDLE_FILE)
+            if found is None:
+                self.pdf_sha256 = sha
+            else:
+                problems.append(found)
         return {BUNDLE_FILE, *extras}
+
+
+def _check(source: _Folder | _Zip, name: str, sha: Any, against: str) -> Problem | None:
+    """None when ``name`` is there with the SHA-256 ``against`` records; else what differs."""
+    if not source.exists(name):
+        return Problem("missing", name)
+    try:
+        same = source.digest(name)["sha256"] == sha
+    except _Unreadable:
+        return Problem("altered", name, UNREADABLE)
+    return None if same else Problem("altered", name, f"its SHA-256 differs from {against}")
 
 
 def _is_manifest(data: bytes) -> bool:
@@ -298,17 +343,18 @@ def _is_manifest(data: bytes) -> bool:
     return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
-def _entries(manifest: Any) -> tuple[dict[str, str], dict[str, str]] | None:
-    """The run files' and the shared files' recorded SHA-256 by name; None when the manifest
+def _entries(manifest: Any) -> tuple[dict[str, str], dict[str, str | None]] | None:
+    """The run files' and the shared files' recorded SHA-256 by name (None: a shared file
+    the report linked was missing when the manifest was written); None when the manifest
     is not one opskit wrote (a name that leaves the run folder, other than a link into the
     report folder's _static/, is not)."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         return None
-    found: list[dict[str, str]] = []
-    for key in ("files", "static"):
+    found: list[dict[str, Any]] = []
+    for key, recorded in (("files", (str,)), ("static", (str, type(None)))):
         section = manifest.get(key) or {}
         if not isinstance(section, dict) or not all(
-                isinstance(e, dict) and isinstance(e.get("sha256"), str)
+                isinstance(e, dict) and isinstance(e.get("sha256"), recorded)
                 for e in section.values()):
             return None
         found.append({str(name): e["sha256"] for name, e in section.items()})
@@ -333,7 +379,12 @@ def verify(path: Path, *, digest: str | None = None) -> Verified:
                              "by this opskit, or a zip made by `opskit bundle`")
         return _verify(_Folder(path), digest)
     if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise NotABundle(f"{path} is a damaged zip: its list of files cannot be read "
+                             f"({exc})", "give an intact copy of the bundle") from None
+        with archive:
             return _verify(_Zip(path, archive), digest)
     if not path.exists():
         raise NotABundle(f"{path} does not exist",
@@ -343,7 +394,10 @@ def verify(path: Path, *, digest: str | None = None) -> Verified:
 
 
 def _verify(source: _Folder | _Zip, digest: str | None) -> Verified:
-    raw = source.read(source.manifest_name)
+    try:
+        raw = source.read(source.manifest_name)
+    except _Unreadable:  # nothing can be checked against a manifest that cannot be read
+        return Verified("", 0, [Problem("altered", source.manifest_name, UNREADABLE)])
     own = sha256_bytes(raw)
     problems: list[Problem] = []
     if digest is not None and digest.strip().lower() != own:
@@ -357,16 +411,17 @@ def _verify(source: _Folder | _Zip, digest: str | None) -> Verified:
         return Verified(own, 0, [Problem("altered", source.manifest_name,
                                          "not a manifest opskit wrote")])
     files, static = entries
-    expected = {source.run_name(n): sha for n, sha in files.items()}
+    expected: dict[str, str | None] = {source.run_name(n): sha for n, sha in files.items()}
     expected.update({source.static_name(u): sha for u, sha in static.items()})
     for name, sha in sorted(expected.items()):
-        if not source.exists(name):
-            problems.append(Problem("missing", name))
-        elif source.digest(name)["sha256"] != sha:
-            problems.append(Problem("altered", name, "its SHA-256 differs from the manifest"))
-    known = {*expected, source.manifest_name, *source.extras(problems)}
+        if sha is None:  # a linked shared file that was not there when the run was made
+            problems.append(Problem("missing", name, "not there when the manifest was written"))
+        elif found := _check(source, name, sha, "the manifest"):
+            problems.append(found)
+    known = {*expected, source.manifest_name, *source.extras(problems, own)}
     problems += [Problem("added", name) for name in sorted(source.names - known)]
-    return Verified(own, len(expected), problems)
+    return Verified(own, len(expected), problems,
+                    source.pdf_sha256 if isinstance(source, _Zip) else None)
 
 
 # --------------------------------------------------------------------------- bundling
@@ -375,6 +430,7 @@ class Bundle:
     path: Path
     manifest_sha256: str
     notes: list[str]
+    pdf_sha256: str | None = None  # report.pdf's, when the bundle holds one
 
 
 def find_chromium() -> Path | None:
@@ -458,4 +514,5 @@ def bundle(run_dir: Path, out: Path, *, pdf: bool = False) -> Bundle:
                       "manifest_sha256": checked.manifest_sha256, "extras": extras}
             archive.writestr(BUNDLE_FILE, json.dumps(record, indent=2) + "\n")
         atomic_write_bytes(out, tmp.read_bytes())
-    return Bundle(out, checked.manifest_sha256, notes)
+    pdf_sha = extras[PDF_FILE]["sha256"] if extras else None
+    return Bundle(out, checked.manifest_sha256, notes, pdf_sha)
