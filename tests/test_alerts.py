@@ -323,6 +323,22 @@ def test_the_fleet_run_chosen_and_what_counts_as_new(
     assert "no runs of fleet run nope in" in capsys.readouterr().err
 
 
+def test_a_failure_that_a_retry_ran_again_is_not_alerted(
+        tmp_path: Path, profile_file: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
+    configure(profile_file, hook=receiver.url, smtp_port=None)
+    out = tmp_path / "out"
+    # Within one fleet run: the kernel died, the retry (or a resume) then ran clean.
+    write_run(out, "acme", "token_check", "20261205T061500Z", fleet_run=FLEET, status="failed",
+              error={"cell": None, "ename": "DeadKernelError", "evalue": ""})
+    write_run(out, "acme", "token_check", "20261205T061530Z", fleet_run=FLEET, status="ok")
+    assert main(["alert", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"nothing to alert: 1 run(s) of fleet run {FLEET}, no new finding at or above high")
+    assert receiver.received == []
+
+
 def test_a_delivery_failure_is_one_line_without_secret_or_url(
         tmp_path: Path, profile_file: Path, smtp: tuple[int, Mailbox], receiver: Receiver,
         certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
