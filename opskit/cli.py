@@ -323,6 +323,7 @@ def _report(args: argparse.Namespace) -> int:
     from ._run import fleet
     from ._run.index import refresh_index
     from .alerts import after_report
+    from .findings import DEFAULT_FAIL_ON
     from .runner import project_notebooks, resolve_notebook
 
     out = _out_folder(args.out)
@@ -335,12 +336,15 @@ def _report(args: argparse.Namespace) -> int:
             plan = fleet.read_plan(out, None if args.resume == _LATEST else args.resume)
         except ValueError as exc:
             raise UsageError(f"--resume: {exc}") from None
+        fail_on, timeout, single_file = _resumed_settings(args, plan)
+        plan["timeout"] = timeout
         todo, done = fleet.resume_todo(out, plan)
         profiles = [p for p in plan["profiles"] if p in todo]
         notebooks: list[Path] | dict[str, list[Path]] = todo
         fleet_run = str(plan["fleet_run"])
         print(f"fleet run {fleet_run} (resumed): {sum(map(len, todo.values()))} run(s) failed "
               f"or missing on {len(profiles)} profile(s), {len(done)} done", flush=True)
+        print(f"its settings: {_settings_text(fail_on, timeout, single_file)}", flush=True)
     else:
         profiles = [p.strip() for p in (args.profile or "sandbox").split(",") if p.strip()]
         if not profiles:
@@ -356,11 +360,13 @@ def _report(args: argparse.Namespace) -> int:
         if not notebooks:
             raise UsageError("no notebooks to run: this opskit installation ships none; name "
                              "some with --notebooks")
+        fail_on, timeout, single_file = args.fail_on or DEFAULT_FAIL_ON, args.timeout, \
+            args.single_file
         fleet_run = fleet.new_fleet_run()
         plan = {"fleet_run": fleet_run,
                 "started_at": fleet.now_iso(),
                 "profiles": profiles, "notebooks": [str(n) for n in notebooks],
-                "fail_on": args.fail_on}
+                "fail_on": fail_on, "timeout": timeout, "single_file": single_file}
         print(f"fleet run {fleet_run}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     fleet.write_plan(out, plan)  # before any run: a resume finds what never started
@@ -376,10 +382,11 @@ def _report(args: argparse.Namespace) -> int:
     count = len(notebooks) if isinstance(notebooks, list) else "the failed or missing"
     print(f"running {count} notebook(s) on {len(profiles)} profile(s), "
           f"{min(args.jobs, max(1, len(profiles)))} at a time", flush=True)
-    outcomes = fleet.run_tenants(profiles, notebooks, out_dir=out, fail_on=args.fail_on,
-                                 jobs=args.jobs, on_done=on_done, single_file=args.single_file,
+    outcomes = fleet.run_tenants(profiles, notebooks, out_dir=out, fail_on=fail_on,
+                                 jobs=args.jobs, on_done=on_done, single_file=single_file,
                                  fleet_run=fleet_run, retries=args.retries,
-                                 timeout=args.timeout)
+                                 timeout=timeout)
+    ran_now = outcomes  # what alerts are about: a resume's done runs were alerted on before
     if done:  # a resume's verdict is the whole fleet run's
         kept: dict[str, list[dict[str, Any]]] = {}
         for run in done:
@@ -393,17 +400,42 @@ def _report(args: argparse.Namespace) -> int:
     print()
     print(fleet.summary_table(outcomes))
     summary = fleet.FleetSummary.of(outcomes)
-    for line in summary.lines(args.fail_on):
+    for line in summary.lines(fail_on):
         print(line)
     fleet.write_plan(out, {**plan, "finished_at": fleet.now_iso(), "counts": summary.counts()})
     print(f"fleet run: {fleet_run}")
     print(f"index: {index_html}")
-    after_report(outcomes, say=_say)  # [alerts]; a failed delivery leaves the exit code alone
+    after_report(ran_now, say=_say)  # [alerts]; a failed delivery leaves the exit code alone
     return fleet.worst([r["exit_code"] for o in outcomes for r in o.runs] +
                        [o.exit_code for o in outcomes])
 
 
 _LATEST = "latest"  # `--resume` without an id
+
+
+def _resumed_settings(args: argparse.Namespace, plan: dict[str, Any]) -> tuple[str, float | None,
+                                                                              bool]:
+    """A resume's --fail-on, --timeout and --single-file: its fleet run's. The command line may
+    repeat --fail-on and --single-file, not change them (the whole fleet run is judged and
+    written one way); its --timeout replaces the plan's (what timed out may need longer)."""
+    from .findings import DEFAULT_FAIL_ON
+
+    kept: dict[str, Any] = {"fail_on": plan.get("fail_on") or DEFAULT_FAIL_ON,
+                            "timeout": args.timeout or plan.get("timeout"),
+                            "single_file": bool(plan.get("single_file"))}
+    given = {"fail_on": args.fail_on, "single_file": args.single_file or None}  # None: not given
+    for name, value in given.items():
+        if value is not None and value != kept[name]:
+            option = "--" + name.replace("_", "-")
+            raise UsageError(f"--resume keeps fleet run {plan['fleet_run']}'s settings "
+                             f"({_settings_text(**kept)}): leave out {option}, or start a new "
+                             "fleet run without --resume")
+    return kept["fail_on"], kept["timeout"], kept["single_file"]
+
+
+def _settings_text(fail_on: str, timeout: float | None, single_file: bool) -> str:
+    return (f"--fail-on {fail_on}, --timeout {f'{timeout:g}' if timeout else 'none'}"
+            + (", --single-file" if single_file else ""))
 
 
 def _runs_folder(out: Path) -> Path:
@@ -622,8 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=Path("out"), help="output folder (out/)")
     rep.add_argument("--jobs", type=_whole(1), default=2,
                      help="tenants at a time, 1 or more (default: 2)")
-    rep.add_argument("--fail-on", default="high", choices=severities,
-                     help="lowest severity that fails a run (default: high)")
+    rep.add_argument("--fail-on", default=None, choices=severities,  # None: a resume's own
+                     help="lowest severity that fails a run (default: high; a resume: its "
+                     "fleet run's)")
     rep.add_argument("--single-file", action="store_true", help=_HELP_SINGLE_FILE)
     rep.add_argument("--retries", type=_whole(0, 5), default=1,
                      help="times a tenant's runs that could not run for a transient reason "

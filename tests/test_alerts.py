@@ -323,6 +323,49 @@ def test_the_fleet_run_chosen_and_what_counts_as_new(
     assert "no runs of fleet run nope in" in capsys.readouterr().err
 
 
+def test_a_failure_that_a_retry_ran_again_is_not_alerted(
+        tmp_path: Path, profile_file: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
+    configure(profile_file, hook=receiver.url, smtp_port=None)
+    out = tmp_path / "out"
+    # Within one fleet run: the kernel died, the retry (or a resume) then ran clean.
+    write_run(out, "acme", "token_check", "20261205T061500Z", fleet_run=FLEET, status="failed",
+              error={"cell": None, "ename": "DeadKernelError", "evalue": ""})
+    write_run(out, "acme", "token_check", "20261205T061530Z", fleet_run=FLEET, status="ok")
+    assert main(["alert", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"nothing to alert: 1 run(s) of fleet run {FLEET}, no new finding at or above high")
+    assert receiver.received == []
+
+
+def test_a_resume_alerts_only_on_what_it_ran_and_keeps_its_fleet_runs_settings(
+        tmp_path: Path, profile_file: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from opskit._run.fleet import write_plan
+
+    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
+    configure(profile_file, hook=receiver.url, smtp_port=None)
+    out = tmp_path / "out"
+    # The fleet run's one run is done, its new high finding alerted on when it ran.
+    write_run(out, "acme", "permission_audit", "20261205T061503Z", fleet_run=FLEET,
+              findings=[finding("GRANT_TO_DISABLED_USER", "high", "Finance/Payroll")])
+    write_plan(out, {"fleet_run": FLEET, "started_at": "2026-12-05T06:15:00Z",
+                     "profiles": ["acme"], "notebooks": [str(tmp_path / "permission_audit.ipynb")],
+                     "fail_on": "medium", "timeout": 600, "single_file": False})
+
+    assert main(["report", "--resume", "--out", str(out), "--fail-on", "low"]) == 2
+    assert capsys.readouterr().err == (
+        f"opskit: --resume keeps fleet run {FLEET}'s settings (--fail-on medium, --timeout "
+        "600): leave out --fail-on, or start a new fleet run without --resume\n")
+
+    assert main(["report", "--resume", "--out", str(out), "--fail-on", "medium"]) == 1
+    said = capsys.readouterr().out
+    assert "its settings: --fail-on medium, --timeout 600\n" in said
+    assert "findings at or above medium (exit 1): acme/permission_audit" in said
+    assert receiver.received == []  # the summary covers the fleet run; alerts, what just ran
+
+
 def test_a_delivery_failure_is_one_line_without_secret_or_url(
         tmp_path: Path, profile_file: Path, smtp: tuple[int, Mailbox], receiver: Receiver,
         certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,

@@ -151,9 +151,15 @@ def test_a_timed_out_tenant_is_killed_and_resume_runs_only_what_is_missing(
     if pidfile.exists():  # the kernel had reached its cell before the timeout
         assert _dead(int(pidfile.read_text()))
     done_before = len(runs_of(out, "token_check", "sandbox"))
+    plan = json.loads((out / "_fleet" / f"{fleet_run}.json").read_text())
+    assert (plan["fail_on"], plan["timeout"], plan["single_file"]) == ("high", 5, False)
 
-    r = opskit("report", "--resume", "--out", str(out), env={}, cwd=tmp_path)
+    # The plan's settings, but a longer --timeout: what timed out may need longer.
+    r = opskit("report", "--resume", "--out", str(out), "--timeout", "120", env={},
+               cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "its settings: --fail-on high, --timeout 120\n" in r.stdout
+    assert json.loads((out / "_fleet" / f"{fleet_run}.json").read_text())["timeout"] == 120
     assert fleet_id(r.stdout) == fleet_run
     assert f"fleet run {fleet_run} (resumed): {2 - done_before} run(s) failed or missing on " \
         f"1 profile(s), {done_before} done" in r.stdout

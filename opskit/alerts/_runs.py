@@ -74,7 +74,9 @@ def runs_in(out_dir: Path) -> list[Run]:
 
 def latest_fleet_run(out_dir: Path, fleet_run: str | None = None) -> tuple[str | None,
                                                                            list[Run]]:
-    """The runs of ``fleet_run`` (default: the fleet run of the newest run that has one).
+    """The newest run of each notebook and profile in ``fleet_run`` (default: the fleet run
+    of the newest run that has one): a failed attempt that a retry or resume ran again within
+    the fleet run is not alerted on.
 
     Without any fleet run in the folder (runs made by `opskit run` alone), the latest run of
     each notebook and profile stands in, so the configuration can be tried on any output.
@@ -83,11 +85,11 @@ def latest_fleet_run(out_dir: Path, fleet_run: str | None = None) -> tuple[str |
     if fleet_run is None:
         fleet_run = next((r.fleet_run for r in reversed(runs) if r.fleet_run), None)
     if fleet_run is not None:
-        return fleet_run, [r for r in runs if r.fleet_run == fleet_run]
+        runs = [r for r in runs if r.fleet_run == fleet_run]
     latest: dict[tuple[str, str | None], Run] = {}
     for run in runs:  # oldest first: the newest of each pair is kept
         latest[(run.profile, run.notebook)] = run
-    return None, list(latest.values())
+    return fleet_run, list(latest.values())
 
 
 def runs_of_outcomes(outcomes: Sequence[TenantOutcome]) -> list[Run]:
