@@ -3,17 +3,20 @@
 Per tenant the token check runs first, then its reports, each task one ``opskit run NOTEBOOK
 --profile P --json`` in a process of its own, bounded in time. What a task's state means:
 
-- success: the report ran; its XCom is ``{status, exit_code, findings, report, run_dir}``, and
-  ``status`` says "ok" or "findings" (exit 1: found something at or above ``fail_on``);
-- failed at once (no retry): the run cannot succeed by trying again (a refused token found by
-  the token check, which also stops the tenant's reports; a missing secret; an unknown profile;
-  a failing cell);
-- up for retry: it may pass next time (the run timed out, its kernel died, its process crashed).
+- success: the report ran; its XCom is ``{status, exit_code, findings, report, run_dir,
+  error}``, and ``status`` says "ok" or "findings" (exit 1: found something at or above
+  ``fail_on``);
+- failed at once (no retry): the run cannot succeed by trying again (the token check found
+  something at or above ``high``, whatever ``fail_on`` says, which also stops the tenant's
+  reports; a missing secret; an unknown profile; a failing cell; a kernel that died in a cell);
+- up for retry: it may pass next time (the run timed out, its kernel did not start, its process
+  crashed): the fleet's rule, ``opskit._run.fleet.transient``.
 
 Secrets: each ``env:`` secret of every profile a tenant's runs use (its own and its
 ``reference``) is the password of the Airflow connection ``opskit_<profile>`` (hyphens as
 underscores), else the Airflow variable of that name, fetched when the task runs and handed to
-the run's environment only; a profile without one (a practice tenant) needs neither.
+the run's environment only; a profile without one (a practice tenant) needs neither. The run's
+environment holds none of Airflow's own connections, variables or settings.
 
 Importable only where Airflow (3.1, or 2.11) is installed; opskit itself never imports it.
 """
@@ -54,13 +57,16 @@ except ImportError:  # Airflow 2.11
         return Variable.get(key, default_var=None)
 from airflow.exceptions import AirflowException, AirflowFailException
 
+from ._run.fleet import TOKEN_CHECK, read_results, token_check_failure, transient
 from ._run.isolation import environment_for, profiles_used, secret_refs
 from .config import CONFIG_ENV, AirflowSettings, Profile, load_airflow, load_profiles
 
 __all__ = ["build_dag", "connection_id", "run_report"]
 
-TOKEN_CHECK = "token_check"
 KILL_GRACE = 10.0  # seconds between SIGINT and SIGKILL for a run past its timeout
+# The worker's Airflow connections, variables and settings (the metadata database, the Fernet
+# key): a run resolves its own secrets through the task, it needs none of these.
+AIRFLOW_OWN = ("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__")
 log = logging.getLogger("opskit.airflow")
 
 
@@ -105,7 +111,7 @@ def run_report(notebook: str, profile: str, config: str, out: str, timeout: floa
     """One ``opskit run``, its outcome as a task state (module docstring); its summary as XCom."""
     profiles = load_profiles(Path(config))
     used = profiles_used(profile, profiles)
-    env = environment_for(used, profiles) | _secrets(used, profiles) | {CONFIG_ENV: config}
+    env = _environment(used, profiles) | _secrets(used, profiles) | {CONFIG_ENV: config}
     command = [sys.executable, "-m", "opskit.cli", "run", notebook, "--profile", profile,
                "--out", out, "--fail-on", fail_on, "--json"]
     shown = f"opskit run {notebook} --profile {profile}"
@@ -139,31 +145,32 @@ def _judged(shown: str, notebook: str, code: int, summary: dict[str, Any]) -> di
     result = {key: summary.get(key) for key in
               ("status", "exit_code", "findings", "report", "run_dir", "error")}
     if status == "failed":
-        error = _error(summary)
-        if error.get("cell") is None:  # the kernel, not a cell: it died, or did not start
+        if transient(summary):  # the fleet's rule: timed out, or the kernel did not start
             raise AirflowException(f"{shown}: exit code {code}: {summary.get('error')} (retried)")
         raise AirflowFailException(f"{shown}: exit code {code}: {summary.get('error')}")
     if status not in ("ok", "findings"):  # refused before it ran: a missing secret, say
         raise AirflowFailException(f"{shown}: exit code {code}: {summary.get('error')}")
-    if status == "findings" and notebook == TOKEN_CHECK:
-        raise AirflowFailException(f"{shown}: exit code {code}: the token check found "
-                                   f"{counts}; this tenant's reports are not run (see "
-                                   f"{summary.get('report')})")
+    if notebook == TOKEN_CHECK:
+        # The fleet's gate (high and above, whatever fail_on says), judged on results.json.
+        results = read_results(Path(summary["run_dir"])) if summary.get("run_dir") else {}
+        why = token_check_failure(results) if results else "its results.json is unreadable"
+        if why:
+            raise AirflowFailException(f"{shown}: exit code {code}: the token check found "
+                                       f"{counts or 'no findings'}; this tenant's reports are "
+                                       f"not run ({why}; see {summary.get('report')})")
     return result
 
 
-def _error(summary: dict[str, Any]) -> dict[str, Any]:
-    """The run's error as results.json records it ({cell, ename, evalue})."""
-    try:
-        results = json.loads((Path(summary["run_dir"]) / "results.json").read_text("utf-8"))
-        return results.get("error") or {}
-    except (OSError, ValueError, TypeError, KeyError):
-        return {}
+def _environment(used: set[str], profiles: dict[str, Profile]) -> dict[str, str]:
+    """The worker's environment, less other profiles' secrets and Airflow's own variables."""
+    return {k: v for k, v in environment_for(used, profiles).items()
+            if not k.startswith(AIRFLOW_OWN)}
 
 
 def _secrets(used: set[str], profiles: dict[str, Profile]) -> dict[str, str]:
     """The ``env:`` secrets of the profiles a run uses, from Airflow, masked in its logs."""
     found: dict[str, str] = {}
+    owner: dict[str, str] = {}  # variable -> the profile whose secret it holds
     for name in sorted(used):
         for ref in secret_refs(profiles[name]):
             if not ref.ref.startswith("env:"):
@@ -176,7 +183,14 @@ def _secrets(used: set[str], profiles: dict[str, Profile]) -> dict[str, str]:
                     f"Airflow connection {key!r} (its password the secret) nor variable {key!r}: "
                     "create one, or set the variable in the worker's environment")
             mask_secret(value)
+            if found.get(variable, value) != value:  # one variable cannot hold both
+                raise AirflowFailException(
+                    f"profiles {owner[variable]!r} and {name!r} both take their secret from "
+                    f"{variable}, and their secrets differ (connections or variables "
+                    f"{connection_id(owner[variable])!r} and {key!r}): give each profile a "
+                    "variable of its own (client_secret/token = \"env:NAME\")")
             found[variable] = value
+            owner.setdefault(variable, name)
     return found
 
 

@@ -142,15 +142,27 @@ def _files(folder: Path) -> str:
 # Each outcome of `opskit run --json` as the task state it becomes: which exception (none:
 # success, AirflowFailException: failed at once, AirflowException: retried) and its message.
 _OUTCOMES = r'''
-import json, sys
+import json, os, sys
 from pathlib import Path
-from opskit.airflow import _judged, _secrets, run_report
+import opskit.airflow as airflow_module
+from opskit.airflow import _environment, _judged, _secrets, run_report
 from opskit.config import load_profiles
 
-config, out, cell, kernel = sys.argv[1:]
+config, out, cell, kernel = sys.argv[1:5]
+folders = dict(zip(("died in a cell", "did not start", "refused", "high", "info", "unreadable"),
+                   sys.argv[5:]))
 for folder, error in ((cell, {"cell": 4, "ename": "ScimError"}),
-                      (kernel, {"cell": None, "ename": "DeadKernelError"})):
+                      (kernel, {"cell": None, "ename": "DeadKernelError"}),
+                      (folders["died in a cell"], {"cell": 3, "ename": "DeadKernelError"}),
+                      (folders["did not start"], {"cell": None, "ename": "RuntimeError",
+                       "evalue": "Kernel died before replying to kernel_info"})):
     (Path(folder) / "results.json").write_text(json.dumps({"error": error}))
+# token checks: refused (critical), refused (high) under fail_on critical, passed (info) under
+# fail_on info: exit 1 and "findings", yet it passed the gate
+for name, severity, code in (("refused", "critical", "TOKEN_REFUSED"),
+                             ("high", "high", "TOKEN_REFUSED"), ("info", "info", "TOKEN_OK")):
+    (Path(folders[name]) / "results.json").write_text(json.dumps(
+        {"status": "ok", "error": None, "findings": [{"severity": severity, "code": code}]}))
 
 def outcome(call):
     try:
@@ -159,18 +171,49 @@ def outcome(call):
         return [type(exc).__name__, str(exc)]
     return ["success", ""]
 
-def judged(notebook, status, error=None, run_dir=None):
+def judged(notebook, status, error=None, run_dir=None, findings={"high": 1}):
     code = {"ok": 0, "findings": 1}.get(status, 2)
     return lambda: _judged("x", notebook, code, {
-        "status": status, "exit_code": code, "findings": {"high": 1}, "report": "r.html",
+        "status": status, "exit_code": code, "findings": findings, "report": "r.html",
         "run_dir": run_dir, "error": error})
+
+# The worker's environment: another tenant's connection, variable and secret, Airflow's own
+# settings; what globex-eu's run is given of them.
+os.environ |= {"AIRFLOW_CONN_OPSKIT_ACME": '{"password": "acme-secret"}',
+               "AIRFLOW_VAR_OPSKIT_ACME": "acme-secret", "ACME_SCIM_SECRET": "acme-secret",
+               "AIRFLOW__CORE__FERNET_KEY": "fernet", "AIRFLOW_HOME": "/home/airflow"}
+seen = _environment({"globex-eu"}, load_profiles(Path(config)))
+def two_secrets():
+    """Two profiles, one variable, different secrets in their connections (stood in for here:
+    outside a running task, Airflow 3 answers no lookup)."""
+    real = airflow_module._airflow_secret
+    airflow_module._airflow_secret = {"opskit_team_a": "a-secret", "opskit_team_b": "b-secret"}.get
+    try:
+        _secrets({"team-a", "team-b"}, load_profiles(Path(config)))
+    finally:
+        airflow_module._airflow_secret = real
 
 print(json.dumps({
     "findings": outcome(judged("permission_audit", "findings")),
-    "token check findings": outcome(judged("token_check", "findings")),
+    "token check findings": outcome(judged("token_check", "findings", None,
+                                           folders["refused"], {"critical": 1})),
     "not run": outcome(judged("permission_audit", "not run", "X is not set")),
     "failing cell": outcome(judged("permission_audit", "failed", "cell [4]: ScimError", cell)),
     "dead kernel": outcome(judged("permission_audit", "failed", "the kernel: Dead", kernel)),
+    "kernel died in a cell": outcome(judged("permission_audit", "failed", "cell [3]: Dead",
+                                            folders["died in a cell"])),
+    "kernel did not start": outcome(judged("permission_audit", "failed", "the kernel: x",
+                                           folders["did not start"])),
+    "unreadable results": outcome(judged("permission_audit", "failed", "the kernel: x",
+                                         folders["unreadable"])),
+    "token check refused, high": outcome(judged("token_check", "ok", None, folders["high"],
+                                                {"high": 1})),
+    "token check passed, info": outcome(judged("token_check", "findings", None,
+                                               folders["info"], {"info": 1})),
+    "token check unreadable": outcome(judged("token_check", "ok", None, folders["unreadable"],
+                                             {})),
+    "environment": [k for k in sorted(seen) if k.startswith(("AIRFLOW", "ACME"))],
+    "one variable, two secrets": outcome(two_secrets),
     "no connection": outcome(lambda: _secrets({"globex-eu"}, load_profiles(Path(config)))),
     "timeout": outcome(lambda: run_report("token_check", "sandbox", config, out, 0.5)),
 }))
@@ -182,25 +225,49 @@ def test_each_outcome_of_a_run_is_the_task_state_documented(airflow_bin: Path,
     config = tmp_path / "opskit.toml"
     config.write_text('[profiles.globex-eu]\nkind = "cloud"\ntenant = "globex-eu"\n'
                       'client_id = "scim@globex.example"\n'
-                      'client_secret = "env:GLOBEX_EU_SCIM_SECRET"\n', encoding="utf-8")
-    for folder in ("out", "cell", "kernel"):
+                      'client_secret = "env:GLOBEX_EU_SCIM_SECRET"\n'
+                      + "".join(f'[profiles.{name}]\nkind = "cloud"\ntenant = "{name}"\n'
+                                f'client_id = "scim@{name}.example"\n'
+                                f'client_secret = "env:{variable}"\n'
+                                for name, variable in (("acme", "ACME_SCIM_SECRET"),
+                                                       ("team-a", "SHARED_SCIM_SECRET"),
+                                                       ("team-b", "SHARED_SCIM_SECRET"))),
+                      encoding="utf-8")
+    folders = ("out", "cell", "kernel", "died", "start", "refused", "high", "info", "unreadable")
+    for folder in folders:
         (tmp_path / folder).mkdir()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AIRFLOW", "OPSKIT", "GLOBEX"))}
     env |= {"AIRFLOW_HOME": str(tmp_path / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     run = subprocess.run([str(airflow_bin.parent / "python"), "-c", _OUTCOMES, str(config),
-                          *(str(tmp_path / f) for f in ("out", "cell", "kernel"))],
+                          *(str(tmp_path / f) for f in folders)],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     found = json.loads(run.stdout.splitlines()[-1])
+    # a run cannot see another tenant's connection, variable or secret, nor Airflow's settings
+    assert found.pop("environment") == ["AIRFLOW_HOME"]
     states = {case: name for case, (name, _) in found.items()}
+    # Retried by the fleet's rule (fleet.transient): a timeout, a kernel that did not start; not
+    # a kernel that died (in a cell, or with no cell recorded), nor unreadable results.
     assert states == {"findings": "success",
                       "token check findings": "AirflowFailException",
                       "not run": "AirflowFailException",
                       "failing cell": "AirflowFailException",
-                      "dead kernel": "AirflowException",
+                      "dead kernel": "AirflowFailException",
+                      "kernel died in a cell": "AirflowFailException",
+                      "kernel did not start": "AirflowException",
+                      "unreadable results": "AirflowFailException",
+                      # the token check's gate is high, whatever fail_on says
+                      "token check refused, high": "AirflowFailException",
+                      "token check passed, info": "success",
+                      "token check unreadable": "AirflowFailException",
+                      "one variable, two secrets": "AirflowFailException",
                       "no connection": "AirflowFailException",
                       "timeout": "AirflowException"}
+    assert ("profiles 'team-a' and 'team-b' both take their secret from SHARED_SCIM_SECRET"
+            in found["one variable, two secrets"][1])
+    assert "a-secret" not in run.stdout and "b-secret" not in run.stdout
+    assert "(token check failed: TOKEN_REFUSED;" in found["token check refused, high"][1]
     assert "no Airflow connection 'opskit_globex_eu'" in found["no connection"][1]
     assert found["timeout"][1].startswith("opskit run token_check --profile sandbox: timed out "
                                           "after 0.5 s and was stopped")

@@ -196,7 +196,7 @@ def transient(run: Mapping[str, Any]) -> bool:
         return True
     if run.get("status") != "failed" or not run.get("run_dir"):
         return False
-    results = run.get("results") or _read_results(Path(run["run_dir"]))
+    results = run.get("results") or read_results(Path(run["run_dir"]))
     err = results.get("error")
     if not isinstance(err, dict) or err.get("cell"):
         return False
@@ -205,7 +205,8 @@ def transient(run: Mapping[str, Any]) -> bool:
         and str(err.get("evalue", "")).startswith(KERNEL_DID_NOT_START))
 
 
-def _read_results(run_dir: Path) -> dict[str, Any]:
+def read_results(run_dir: Path) -> dict[str, Any]:
+    """A run folder's results.json; {} when it cannot be read."""
     try:
         results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
