@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,11 +163,24 @@ class _FolderParts:
 
 def _folder_path(audit: Any, path: str) -> str:
     """A box may be the cloud connector's path of a folder: the access view's path of it."""
+    return _folder_paths(audit)(path)
+
+
+def _folder_paths(audit: Any) -> Callable[[str], str]:
+    """:func:`_folder_path` for many boxes, its lookups built once."""
     access = audit.access
     by_cloud = {ref: i for i, ref in getattr(audit.coverage, "cloud_paths", {}).items()}
-    if path in by_cloud and path not in set(access.folders["path"]):
-        return str(access.folders.set_index("id")["path"].get(by_cloud[path], path))
-    return path
+    if not by_cloud:
+        return str
+    known = set(access.folders["path"].astype(str).tolist())
+    by_id = access.folders.set_index("id")["path"]
+
+    def path_of(path: str) -> str:
+        if path in by_cloud and path not in known:
+            return str(by_id.get(by_cloud[path], path))
+        return path
+
+    return path_of
 
 
 def _of_folder(table: pd.DataFrame, path: str) -> pd.DataFrame:
@@ -177,20 +190,26 @@ def _of_folder(table: pd.DataFrame, path: str) -> pd.DataFrame:
 
 
 def _folder_rows(audit: Any, path: str, table: pd.DataFrame | None,
-                 parts: _FolderParts | None = None) -> pd.DataFrame:
+                 parts: _FolderParts | None = None, *, resolved: bool = False) -> pd.DataFrame:
+    """``resolved``: ``path`` is already the access view's (see :func:`_folder_path`)."""
     access = audit.access
-    path = _folder_path(audit, path)
+    path = path if resolved else _folder_path(audit, path)
     reach = _of_folder(access.table if table is None else table, path)
-    reach = reach.sort_values(["right", "user"], ascending=[False, True], kind="stable")
+    users, rights, vias = (reach["user"].astype(str).tolist(),
+                           reach["right"].astype(str).tolist(), reach["via"].astype(str).tolist())
+    # Strongest right first, then by user, as sort_values(["right", "user"], ascending=[False,
+    # True], kind="stable") orders categories (by their codes): on lists, as a report asks for
+    # a hundred folders and a frame's sort costs per call.
+    right_codes, user_codes = (_codes(reach["right"]), _codes(reach["user"]))
+    order = sorted(range(len(users)), key=lambda i: (-right_codes[i], user_codes[i]))
     if parts is None:
         parts = _FolderParts.of(access, [path])
     granted_on = parts.granted_on.get(path, [])
     grants = parts.grants.get(path, EMPTY_GRANTS)
     secrets = parts.secrets.get(path, EMPTY_SECRETS)
     # Built as plain rows: a report asks for a hundred folders, and frames cost per call.
-    records = [("reaches", u, r, v, granted_on[0] if granted_on else None) for u, r, v in zip(
-        reach["user"].astype(str).tolist(), reach["right"].astype(str).tolist(),
-        reach["via"].astype(str).tolist(), strict=True)]
+    on = granted_on[0] if granted_on else None
+    records = [("reaches", users[i], rights[i], vias[i], on) for i in order]
     records += [("grant", n, r, f"to a {k}", g) for n, r, k, g in zip(
         grants["principal"].astype(str).tolist(), grants["right"].astype(str).tolist(),
         grants["principal_type"].tolist(), grants["granted_on"].astype(str).tolist(),
@@ -199,17 +218,30 @@ def _folder_rows(audit: Any, path: str, table: pd.DataFrame | None,
     return pd.DataFrame(records, columns=FOLDER_COLUMNS, dtype=object)
 
 
+def _codes(column: pd.Series) -> list[Any]:
+    """What a sort orders ``column`` by: a category's code, else the value."""
+    return column.cat.codes.tolist() if isinstance(column.dtype, pd.CategoricalDtype) \
+        else column.tolist()
+
+
 def _cell_rows(access: Any, group: str, folder: str, table: pd.DataFrame | None
                ) -> pd.DataFrame:
     rows = _of_folder(access.table if table is None else table, folder)
-    via = rows["via"].astype(str)
+    users, rights, vias = (rows[c].astype(str).tolist() for c in ("user", "right", "via"))
     # A chain starts at the granted group: "All Staff > IT Staff > IT Cloud".
-    rows = rows[(via == group) | via.str.startswith(f"{group} > ")]
-    out = rows.merge(access.users[["userName", "displayName", "active"]], left_on="user",
-                     right_on="userName", how="left")
-    out = out[["user", "displayName", "active", "right", "via"]].astype(
-        {"user": str, "right": str, "via": str})
-    return out.sort_values("user", kind="stable").reset_index(drop=True)
+    keep = sorted((i for i, v in enumerate(vias) if v == group or v.startswith(f"{group} > ")),
+                  key=users.__getitem__)
+    # Plain lists, not a merge and a sort of frames: a report asks for many cells.
+    people = access.users
+    known = dict(zip(people["userName"].astype(str).tolist(),
+                     zip(people["displayName"].tolist(), people["active"].tolist(),
+                         strict=True), strict=True))
+    missing = (float("nan"), float("nan"))  # as a left merge leaves a user it cannot find
+    return pd.DataFrame({
+        "user": [users[i] for i in keep],
+        "displayName": [known.get(users[i], missing)[0] for i in keep],
+        "active": [known.get(users[i], missing)[1] for i in keep],
+        "right": [rights[i] for i in keep], "via": [vias[i] for i in keep]})
 
 
 def _right_rows(access: Any, right: str, what: str) -> pd.DataFrame:
@@ -283,11 +315,12 @@ def _bounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame[keep], total - sum(keep)
 
 
-def _narrowed(kind: str, source: Any, keys: list[Any]) -> dict[str, pd.DataFrame]:
+def _narrowed(kind: str, source: Any, keys: list[Any],
+              path_of: Callable[[str], str] = str) -> dict[str, pd.DataFrame]:
     """The access table's rows on each folder of ``keys``, found in one pass (a large tenant's
     table has millions of rows); empty for the figures that do not read it."""
     if kind in (FOLDER_VISIBILITY, FOLDER_OWNER):
-        paths = [_folder_path(_audit(source), str(k)) for k in keys]
+        paths = [path_of(str(k)) for k in keys]
     elif kind == GROUP_FOLDER:
         paths = [str(k[1]) for k in keys]
     else:
@@ -339,18 +372,19 @@ def rows_html(kind: str, source: Any) -> str:
     marks: dict[str, str] = {}
     parts = []
     shown = list(where.items())[:HTML_MARKS]
-    tables = _narrowed(kind, source, [key for _, key in shown])
     audit = _audit(source) if kind in (FOLDER_VISIBILITY, FOLDER_OWNER) else None
+    path_of = str if audit is None else _folder_paths(audit)
+    tables = _narrowed(kind, source, [key for _, key in shown], path_of)
     split = None if audit is None else _FolderParts.of(
-        audit.access, [_folder_path(audit, str(key)) for _, key in shown])
+        audit.access, [path_of(str(key)) for _, key in shown])
     for (trace, number), key in shown:
         ident = anchor(kind, key)
         at = ",".join(map(str, number)) if isinstance(number, tuple) else str(number)
         marks[f"{trace}:{at}"] = ident
-        on = _folder_path(audit, str(key)) if audit is not None \
+        on = path_of(str(key)) if audit is not None \
             else str(key[1]) if kind == GROUP_FOLDER else ""
         narrowed = tables.get(on, EMPTY) if tables else None
-        frame = (_folder_rows(audit, str(key), narrowed, split) if audit is not None
+        frame = (_folder_rows(audit, on, narrowed, split, resolved=True) if audit is not None
                  else rows_behind(kind, key, source, table=narrowed))
         kept, more = _bounded(frame)
         note = f"<p>… and {more:,} more (click it in the notebook for the first {PAGE:,}).</p>" \
