@@ -8,9 +8,11 @@ served from a half-read file.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -567,6 +569,19 @@ def _unique_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return mapping
 
 
+@lru_cache(maxsize=4)
+def _parsed_once(text: str, is_json: bool) -> Any:
+    return (json.loads(text, object_pairs_hook=_unique_json_keys) if is_json
+            else yaml.load(text, _UniqueKeyLoader))
+
+
+def _parsed(text: str, is_json: bool) -> Any:
+    """The file's data, parsed once per text: a run serves the same file as two flavors and
+    reads it more than once (its parse is most of the cost); a copy, so no caller can change
+    what the next one gets."""
+    return copy.deepcopy(_parsed_once(text, is_json))
+
+
 def load_tenant(path: str | os.PathLike[str]) -> TenantFile:
     """Read and validate a tenant file (``.yaml``, ``.yml`` or ``.json``)."""
     p = Path(path)
@@ -578,8 +593,7 @@ def load_tenant(path: str | os.PathLike[str]) -> TenantFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise TenantFileError(source, [("", f"cannot be read: {exc}")]) from None
     try:
-        data = (json.loads(text, object_pairs_hook=_unique_json_keys)
-                if p.suffix.lower() == ".json" else yaml.load(text, _UniqueKeyLoader))
+        data = _parsed(text, p.suffix.lower() == ".json")
     except _AliasBomb as exc:
         raise TenantFileError(source, [("", f"not accepted: {exc} (a YAML alias repeats a "
                                         "value by reference; expanded, this file would not fit "
