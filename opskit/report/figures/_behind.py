@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -362,6 +363,25 @@ ROWS_SCRIPT = """(function () {
 })();"""
 
 
+# The folder figures (visibility, owner) show the same boxes: a box's rows are made once per
+# access view, for both.
+_FOLDER_BLOCKS: dict[int, tuple[weakref.ref[Any], dict[str, tuple[str, int]]]] = {}
+
+
+def _folder_blocks(access: Any) -> dict[str, tuple[str, int]]:
+    """The blocks made for ``access`` so far (by identity: an access view is not hashable)."""
+    held = _FOLDER_BLOCKS.get(id(access))
+    if held is not None and held[0]() is access:
+        return held[1]
+    try:
+        ref = weakref.ref(access, lambda _: _FOLDER_BLOCKS.pop(key, None))
+    except TypeError:  # an access view that cannot be referred to weakly: made each time
+        return {}
+    key = id(access)
+    _FOLDER_BLOCKS[key] = (ref, {})
+    return _FOLDER_BLOCKS[key][1]
+
+
 def rows_html(kind: str, source: Any) -> str:
     """The block report.html shows under a figure: one collapsed ``<details>`` per mark (the
     first :data:`HTML_MARKS`), each with the rows behind it (:data:`HTML_ROWS` of each kind),
@@ -374,25 +394,29 @@ def rows_html(kind: str, source: Any) -> str:
     shown = list(where.items())[:HTML_MARKS]
     audit = _audit(source) if kind in (FOLDER_VISIBILITY, FOLDER_OWNER) else None
     path_of = str if audit is None else _folder_paths(audit)
-    tables = _narrowed(kind, source, [key for _, key in shown], path_of)
-    split = None if audit is None else _FolderParts.of(
-        audit.access, [path_of(str(key)) for _, key in shown])
+    made = {} if audit is None else _folder_blocks(audit.access)
+    todo = [key for _, key in shown if audit is None or path_of(str(key)) not in made]
+    tables = _narrowed(kind, source, todo, path_of) if todo else {}
+    split = None if audit is None or not todo else _FolderParts.of(
+        audit.access, [path_of(str(key)) for key in todo])
     for (trace, number), key in shown:
         ident = anchor(kind, key)
         at = ",".join(map(str, number)) if isinstance(number, tuple) else str(number)
         marks[f"{trace}:{at}"] = ident
         on = path_of(str(key)) if audit is not None \
             else str(key[1]) if kind == GROUP_FOLDER else ""
-        narrowed = tables.get(on, EMPTY) if tables else None
-        frame = (_folder_rows(audit, on, narrowed, split, resolved=True) if audit is not None
-                 else rows_behind(kind, key, source, table=narrowed))
-        kept, more = _bounded(frame)
-        note = f"<p>… and {more:,} more (click it in the notebook for the first {PAGE:,}).</p>" \
-            if more else ""
-        body = _rows_table(kept) if len(kept) else "<p><em>No rows.</em></p>"
+        if on not in made or audit is None:
+            narrowed = tables.get(on, EMPTY) if tables else None
+            frame = (_folder_rows(audit, on, narrowed, split, resolved=True) if audit is not None
+                     else rows_behind(kind, key, source, table=narrowed))
+            kept, more = _bounded(frame)
+            note = f"<p>… and {more:,} more (click it in the notebook for the first " \
+                f"{PAGE:,}).</p>" if more else ""
+            body = _rows_table(kept) if len(kept) else "<p><em>No rows.</em></p>"
+            made[on] = (body + note, int(frame.attrs.get("total", len(frame))))
+        block, total = made[on]
         parts.append(f'<details id="{ident}"><summary>{html_text(_describe(kind, key))} '
-                     f"({int(frame.attrs.get('total', len(frame))):,} rows)</summary>"
-                     f"{body}{note}</details>")
+                     f"({total:,} rows)</summary>{block}</details>")
     left = len(where) - len(parts)
     tail = (f"<p><em>… {left:,} more marks, whose rows are in the notebook (click them "
             "there).</em></p>") if left > 0 else ""
