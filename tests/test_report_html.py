@@ -230,3 +230,28 @@ def test_a_shared_report_links_the_report_folders_one_copy(tmp_path: Path) -> No
     without = render_report(_notebook(shows_findings=True), _results(MANY), [], LINKS,
                             Shared(out, pages[0]))
     assert "<script src" not in without and "Plotly" not in without  # no figure, no script
+
+
+def test_the_page_gets_the_edits_nbconvert_makes_but_no_script_is_touched() -> None:
+    """The exporter does nbconvert's soup-pass edits on the markup (outputs focusable, an image
+    without alt text given nbconvert's), and leaves a script's text as it is."""
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    from opskit._run import html as report_html
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "x", outputs=[nbformat.v4.new_output("display_data", data={
+            "image/png": "iVBORw0KGgo=", "text/plain": "<img>"}),
+            nbformat.v4.new_output("stream", name="stdout", text="<img src=x>")])])
+    resources = {"metadata": {"name": "t"}, "opskit_css": "", "opskit_header": "",
+                 "opskit_scripts": '<script>var shown = "<img src=kept>";</script>'}
+    ours, _ = report_html._exporter().from_notebook_node(nb, resources=dict(resources))
+    theirs, _ = HTMLExporter(
+        template_name=report_html.TEMPLATE_NAME,
+        extra_template_basedirs=[str(report_html.TEMPLATES)], exclude_input=True,
+        exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(
+        nb, resources=dict(resources))
+    assert str(BeautifulSoup(ours, "html.parser")) == str(BeautifulSoup(theirs, "html.parser"))
+    assert f'alt="{report_html.NO_ALT}"' in ours and 'tabindex="0"' in ours
+    assert 'var shown = "<img src=kept>";' in ours

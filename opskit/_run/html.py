@@ -108,6 +108,7 @@ _FOCUSABLE = re.compile(
     r'[^"<>]*")')
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)")
 NO_ALT = "No description has been provided for this image"  # nbconvert's words
+_SCRIPT = re.compile(r"(<script\b.*?</script\s*>)", re.S | re.I)
 
 
 @lru_cache(maxsize=1)
@@ -133,8 +134,11 @@ def _exporter() -> Any:
             self.register_filter("filter_data_type", WidgetsDataTypeFilter(
                 notebook_metadata=self._nb_metadata, parent=self, resources=resources))
             page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-            page = _FOCUSABLE.sub(r'<div\1 tabindex="0"', page)
-            return _IMG_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', page), resources
+            # Markup only: a script's text is left as it is (as the soup pass leaves it).
+            parts = _SCRIPT.split(page)
+            parts[::2] = [_IMG_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', _FOCUSABLE.sub(
+                r'<div\1 tabindex="0"', part)) for part in parts[::2]]
+            return "".join(parts), resources
 
     return ReportExporter(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)],
                           exclude_input=True, exclude_input_prompt=True,
