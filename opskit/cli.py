@@ -321,6 +321,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from ._run import fleet
+    from ._run.files import iso_time
     from ._run.index import refresh_index
     from .alerts import after_report
     from .findings import DEFAULT_FAIL_ON
@@ -364,7 +365,7 @@ def _report(args: argparse.Namespace) -> int:
             args.single_file
         fleet_run = fleet.new_fleet_run()
         plan = {"fleet_run": fleet_run,
-                "started_at": fleet.now_iso(),
+                "started_at": iso_time(),
                 "profiles": profiles, "notebooks": [str(n) for n in notebooks],
                 "fail_on": fail_on, "timeout": timeout, "single_file": single_file}
         print(f"fleet run {fleet_run}", flush=True)
@@ -402,7 +403,7 @@ def _report(args: argparse.Namespace) -> int:
     summary = fleet.FleetSummary.of(outcomes)
     for line in summary.lines(fail_on):
         print(line)
-    fleet.write_plan(out, {**plan, "finished_at": fleet.now_iso(), "counts": summary.counts()})
+    fleet.write_plan(out, {**plan, "finished_at": iso_time(), "counts": summary.counts()})
     print(f"fleet run: {fleet_run}")
     print(f"index: {index_html}")
     after_report(ran_now, say=_say)  # [alerts]; a failed delivery leaves the exit code alone

@@ -164,10 +164,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _kernel_environment(run_dir: Path) -> dict[str, str]:
     """What the kernel needs beyond this process's environment. The kernel starts in the
     notebook's folder, so the profile file this process found (in its working directory, or
@@ -278,8 +274,8 @@ def _write_outputs(run: engine.Execution, run_dir: Path, *, name: str, input_pat
     findings, metrics = recorded or ([], {})
     status = judge(findings, fail_on, failed=error is not None)
     results = scrub_tree({
-        "notebook": name, "profile": profile, "started_at": _iso(started),
-        "finished_at": _iso(finished), "status": status, "fail_on": fail_on,
+        "notebook": name, "profile": profile, "started_at": files.iso_time(started),
+        "finished_at": files.iso_time(finished), "status": status, "fail_on": fail_on,
         "expected": expected,
         "fleet_run": os.environ.get("OPSKIT_FLEET_RUN") or None,  # the `opskit report` run
         "parameters": parameters, "findings": [f.as_dict() for f in ordered(findings)],

@@ -8,7 +8,7 @@ import os
 import secrets
 import shutil
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 PARTIAL_SUFFIX = ".partial"
@@ -17,6 +17,13 @@ PARTIAL_SUFFIX = ".partial"
 def run_stamp(moment: datetime) -> str:
     """The run folder's name: a UTC timestamp that sorts in time order."""
     return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def iso_time(moment: datetime | None = None) -> str:
+    """A UTC moment (default: now) to the second, as results.json, index.json and a fleet
+    run's plan write times: ``2026-12-05T06:15:00Z``."""
+    moment = datetime.now(UTC) if moment is None else moment
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _temporary_sibling(path: Path, suffix: str = ".tmp") -> Path:

@@ -317,7 +317,7 @@ def run_tenant_until_done(profile: str, notebooks: Sequence[Path], *, out_dir: P
     log, problem, attempt = "", None, 0
     while True:
         attempt += 1
-        started = now_iso()
+        started = files.iso_time()
         outcome = run_tenant(profile, todo, out_dir=out_dir, fail_on=fail_on, known=known,
                              single_file=single_file, fleet_run=fleet_run, timeout=timeout)
         log += outcome.log
@@ -344,11 +344,6 @@ def run_tenant_until_done(profile: str, notebooks: Sequence[Path], *, out_dir: P
     code = worst([int(r.get("exit_code", EXIT_CANNOT_RUN)) for r in ordered]) if ordered \
         else EXIT_CANNOT_RUN
     return TenantOutcome(profile, code, ordered, log, problem, attempt)
-
-
-def now_iso() -> str:
-    """Now, to the second, as results.json writes ``started_at``."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _to_retry(todo: Sequence[Path], runs: Mapping[str, dict[str, Any]]) -> list[Path]:

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from ..findings import SEVERITIES, by_severity
 from ..report.escaping import html_text
 from . import trends
 from .evidence import manifest_digest
-from .files import atomic_write_text
+from .files import atomic_write_text, iso_time
 from .html import (
     CALM,
     CANNOT_RUN,
@@ -166,10 +166,6 @@ def _read_lines(out_dir: Path) -> tuple[list[dict[str, Any]], list[str]] | None:
     return runs, lines
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _write_json(out_dir: Path, lines: Iterable[str], generated: str) -> None:
     # One entry per line: diffable, and a merge can splice a line in.
     atomic_write_text(out_dir / INDEX_JSON,
@@ -178,7 +174,7 @@ def _write_json(out_dir: Path, lines: Iterable[str], generated: str) -> None:
 
 
 def _write(out_dir: Path, runs: list[dict[str, Any]], lines: list[str] | None = None) -> Path:
-    generated = _now_iso()
+    generated = iso_time()
     _write_json(out_dir, lines if lines is not None else (_entry_line(run) for run in runs),
                 generated)
     atomic_write_text(out_dir / INDEX_HTML, render_index(runs, generated))
@@ -249,7 +245,7 @@ def _splice(out_dir: Path, run_dir: Path) -> bool:
                 at = i
                 break
         lines.insert(at, _entry_line(entry))
-    _write_json(out_dir, lines, _now_iso())
+    _write_json(out_dir, lines, iso_time())
     return True
 
 
