@@ -212,12 +212,17 @@ def update_index(out_dir: Path, run_dir: Path, *, redraw: bool = True) -> Path:
             del runs[i], lines[i]
         entry = read_entry(out_dir, run_dir)
         if entry is not None:  # where a sort newest first puts it: usually first
-            key = (entry["started_at"], rel)
-            at = next((i for i, r in enumerate(runs)
-                       if (r.get("started_at", ""), r.get("run_dir", "")) < key), len(runs))
+            at = _place(runs, (entry["started_at"], rel), len(runs))
             runs.insert(at, entry)
             lines.insert(at, _entry_line(entry))
         return _write(out_dir, runs, lines)
+
+
+def _place(runs: Iterable[Mapping[str, Any]], key: tuple[str, str], end: int) -> int:
+    """Where the entry of ``key`` (started_at, run_dir) goes among ``runs``, newest first:
+    before the first older one, else at ``end``."""
+    return next((i for i, run in enumerate(runs)
+                 if (run.get("started_at", ""), run.get("run_dir", "")) < key), end)
 
 
 def _splice(out_dir: Path, run_dir: Path) -> bool:
@@ -235,15 +240,10 @@ def _splice(out_dir: Path, run_dir: Path) -> bool:
     lines = [line.removesuffix(",") for line in body if line and mine not in line]
     entry = read_entry(out_dir, run_dir)
     if entry is not None:  # newest first: a run just made is almost always first
-        key, at = (entry["started_at"], rel), len(lines)
-        for i, line in enumerate(lines):
-            try:
-                run = json.loads(line)
-            except ValueError:
-                return False
-            if (run.get("started_at", ""), run.get("run_dir", "")) < key:
-                at = i
-                break
+        try:  # the lines are decoded only as far as the place is
+            at = _place(map(json.loads, lines), (entry["started_at"], rel), len(lines))
+        except ValueError:
+            return False
         lines.insert(at, _entry_line(entry))
     _write_json(out_dir, lines, iso_time())
     return True

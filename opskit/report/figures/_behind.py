@@ -317,9 +317,10 @@ def _bounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def _narrowed(kind: str, source: Any, keys: list[Any],
-              path_of: Callable[[str], str] = str) -> dict[str, pd.DataFrame]:
+              path_of: Callable[[str], str]) -> dict[str, pd.DataFrame]:
     """The access table's rows on each folder of ``keys``, found in one pass (a large tenant's
-    table has millions of rows); empty for the figures that do not read it."""
+    table has millions of rows); empty for the figures that do not read it. ``path_of``: the
+    access view's path of a folder box (:func:`_folder_paths`)."""
     if kind in (FOLDER_VISIBILITY, FOLDER_OWNER):
         paths = [path_of(str(k)) for k in keys]
     elif kind == GROUP_FOLDER:
