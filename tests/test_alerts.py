@@ -194,6 +194,14 @@ def configure(path: Path, *, hook: str | None, smtp_port: int | None, ca: Path |
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+@pytest.fixture
+def webhook_only(profile_file: Path, receiver: Receiver,
+                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """[alerts] with the webhook alone, pointed at ``receiver``."""
+    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
+    configure(profile_file, hook=receiver.url, smtp_port=None)
+
+
 def fleet(out: Path) -> None:
     """An older fleet run, then FLEET: acme with one new high finding (and one still open, one
     new but low), globex whose permission audit failed in a cell."""
@@ -288,10 +296,8 @@ def test_dry_run_shows_each_message_and_host_and_sends_nothing(
 
 
 def test_the_fleet_run_chosen_and_what_counts_as_new(
-        tmp_path: Path, profile_file: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+        webhook_only: None, tmp_path: Path, receiver: Receiver,
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
-    configure(profile_file, hook=receiver.url, smtp_port=None)
     out = tmp_path / "out"
     # The latest fleet run holds nothing new at or above high, and nothing failed.
     write_run(out, "acme", "token_check", "20261204T061500Z", fleet_run=OLDER_FLEET,
@@ -324,10 +330,8 @@ def test_the_fleet_run_chosen_and_what_counts_as_new(
 
 
 def test_a_failure_that_a_retry_ran_again_is_not_alerted(
-        tmp_path: Path, profile_file: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+        webhook_only: None, tmp_path: Path, receiver: Receiver,
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
-    configure(profile_file, hook=receiver.url, smtp_port=None)
     out = tmp_path / "out"
     # Within one fleet run: the kernel died, the retry (or a resume) then ran clean.
     write_run(out, "acme", "token_check", "20261205T061500Z", fleet_run=FLEET, status="failed",
@@ -340,12 +344,10 @@ def test_a_failure_that_a_retry_ran_again_is_not_alerted(
 
 
 def test_a_resume_alerts_only_on_what_it_ran_and_keeps_its_fleet_runs_settings(
-        tmp_path: Path, profile_file: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+        webhook_only: None, tmp_path: Path, receiver: Receiver,
         capsys: pytest.CaptureFixture[str]) -> None:
     from opskit._run.fleet import write_plan
 
-    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
-    configure(profile_file, hook=receiver.url, smtp_port=None)
     out = tmp_path / "out"
     # The fleet run's one run is done, its new high finding alerted on when it ran.
     write_run(out, "acme", "permission_audit", "20261205T061503Z", fleet_run=FLEET,
@@ -401,14 +403,11 @@ def test_a_delivery_failure_is_one_line_without_secret_or_url(
 
 
 def test_after_report_alerts_on_tenants_that_could_not_run_and_says_a_bad_table(
-        tmp_path: Path, profile_file: Path, receiver: Receiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        webhook_only: None, tmp_path: Path, profile_file: Path, receiver: Receiver) -> None:
     """The hook at the end of `opskit report`, given what its tenants' processes said."""
     from opskit._run.fleet import TenantOutcome, refused
     from opskit.alerts import after_report
 
-    monkeypatch.setenv("ALERT_HOOK_URL", f"{receiver.url}/hook")
-    configure(profile_file, hook=receiver.url, smtp_port=None)
     run_dir = write_run(tmp_path / "out", "acme", "token_check", "20261205T061500Z",
                         fleet_run=FLEET, status="ok")
     ran = {"notebook": "token_check", "profile": "acme", "status": "ok", "exit_code": 0,
