@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .audit import Why, compare, why
@@ -53,7 +52,7 @@ def names(access: Any, kind: str) -> list[str]:
     if kind == "folder":
         found = access.folders["path"].astype(str).tolist()
     elif kind == "user":
-        found = [str(u) for u in access.table["user"].cat.categories]
+        found = [str(u) for u in access.users["userName"]]
     elif kind == "group":
         found = access.reach.groups["displayName"].astype(str).tolist()
     elif kind == "secret":
@@ -102,12 +101,8 @@ def reach_table(access: Any, kind: str, name: str) -> pd.DataFrame:
 
 def default_choice(access: Any) -> tuple[str, str | None]:
     """What a headless run shows: the first folder (in name order) that somebody reaches."""
-    table = access.table
-    reached: set[str] = set()
-    if len(table):
-        codes = np.bincount(table["folder"].cat.codes.to_numpy(np.int64),
-                            minlength=len(table["folder"].cat.categories))
-        reached = {str(f) for f in table["folder"].cat.categories[codes > 0]}
+    per_folder = access.count_rows("folder")
+    reached = {str(f) for f in per_folder.index[per_folder.to_numpy() > 0]}
     folders = [f for f in names(access, "folder") if f in reached] or names(access, "folder")
     return "folder", (folders[0] if folders else None)
 

@@ -1,15 +1,19 @@
 """Effective access: which user reaches which folder, with which right, through what.
 
-The table can be large (at scale 100 tens of millions of rows: every member of a department
-group on every folder inheriting its grant), so it is built from integer codes with numpy and
-held as categoricals: about 7 bytes a row. Folder-level facts that are the same for every row
-of a folder (where its grants are set, its secrets) stay in the small frames beside it.
+Held factorised, never as one row per (user, folder): the grants in effect on each folder (a
+folder takes the grants of the folder it inherits from) and each group's members (nesting
+expanded). A row of the access table is a direct grant in effect, or a group grant in effect
+times one member of the group; at scale 300 of the demo data that table would have 146 million
+rows, the factors a few hundred thousand. Every query expands only its slice: one folder, one
+user, the folders where grants are set; counts come from the factors without expanding at all.
+Folder-level facts (where its grants are set, its secrets) stay in the small frames beside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,20 +29,142 @@ if TYPE_CHECKING:
     from ._why import Why
 
 DIRECT = "direct"
+COLUMNS = ("user", "folder", "right", "via")
+
+
+@dataclass(frozen=True, repr=False)
+class Factors:
+    """Effective access as its factors, in integer codes: the table's ``user`` codes index
+    ``users``, ``folder`` codes ``folders``, ``right`` codes ``rights``, ``via`` codes ``vias``.
+
+    Direct rows (``d_*``): a grant to a user in effect on a folder. Group rows (``g_*``): a
+    grant to a group in effect on a folder. Members (``m_*``): every (group, user) the group
+    reaches, grouped by group (``starts``/``counts`` per group code), each with its via. Rows
+    keep the order the effective grants come in, direct rows first: the order of the table.
+    """
+
+    users: pd.Index
+    folders: pd.Index
+    rights: pd.CategoricalDtype
+    vias: pd.Index
+    d_user: np.ndarray
+    d_folder: np.ndarray
+    d_right: np.ndarray
+    g_group: np.ndarray
+    g_folder: np.ndarray
+    g_right: np.ndarray
+    m_group: np.ndarray
+    m_user: np.ndarray
+    m_via: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+
+    # ---- sizes, without expanding ----------------------------------------------------------
+    def count(self, by: str | None = None) -> Any:
+        """Rows of the table: in all (an int), or per ``right``, ``folder`` or ``user`` (a
+        Series over every category, zeros included, as ``value_counts`` of the table)."""
+        per_group_row = self.counts[self.g_group]
+        if by is None:
+            return int(len(self.d_user) + per_group_row.sum())
+        if by == "user":
+            # A member appears once for every group row of its group.
+            rows_of_group = np.bincount(self.g_group, minlength=len(self.counts))
+            n = (np.bincount(self.d_user, minlength=len(self.users))
+                 + np.bincount(self.m_user, weights=rows_of_group[self.m_group],
+                               minlength=len(self.users)).astype(np.int64))
+            return pd.Series(n, index=self.users, name="count")
+        if by not in ("right", "folder"):
+            raise ValueError(f"count by {by!r}: one of right, folder, user, or None")
+        d, g, index = ((self.d_right, self.g_right, pd.Index(self.rights.categories))
+                       if by == "right" else (self.d_folder, self.g_folder, self.folders))
+        n = (np.bincount(d, minlength=len(index))
+             + np.bincount(g, weights=per_group_row, minlength=len(index)).astype(np.int64))
+        return pd.Series(n, index=index, name="count")
+
+    def direct_rows(self) -> int:
+        return len(self.d_user)
+
+    # ---- slices ----------------------------------------------------------------------------
+    def expand(self, direct: np.ndarray, grouped: np.ndarray,
+               members: np.ndarray | None = None) -> pd.DataFrame:
+        """The table's rows for the direct rows ``direct`` and the group rows ``grouped``
+        (positions, in the order given), the latter expanded to their members, or only those
+        with ``members`` (a mask over the member rows) set. Direct rows come first, as in the
+        table."""
+        m_user, m_via, starts, counts = self.m_user, self.m_via, self.starts, self.counts
+        if members is not None:
+            keep = np.flatnonzero(members)
+            m_user, m_via = m_user[keep], m_via[keep]
+            counts = np.bincount(self.m_group[keep], minlength=len(counts))
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        g_of = self.g_group[grouped]
+        per = counts[g_of]
+        # Each group's members are one contiguous block: a grant's rows are a slice, and
+        # concatenating slices beats an index join.
+        spans = zip(starts[g_of].tolist(), (starts[g_of] + per).tolist(), strict=True)
+        user = np.concatenate([self.d_user[direct], *[m_user[a:b] for a, b in spans]])
+        spans = zip(starts[g_of].tolist(), (starts[g_of] + per).tolist(), strict=True)
+        via = np.concatenate([np.zeros(len(direct), m_via.dtype),
+                              *[m_via[a:b] for a, b in spans]])
+        folder = np.concatenate([self.d_folder[direct], np.repeat(self.g_folder[grouped], per)])
+        right = np.concatenate([self.d_right[direct], np.repeat(self.g_right[grouped], per)])
+        return pd.DataFrame({
+            "user": pd.Categorical.from_codes(user, categories=self.users, validate=False),
+            "folder": pd.Categorical.from_codes(folder, categories=self.folders,
+                                                validate=False),
+            "right": pd.Categorical.from_codes(right, dtype=self.rights, validate=False),
+            "via": pd.Categorical.from_codes(via, categories=self.vias, validate=False),
+        }, copy=False)
+
+    def on_folders(self, codes: np.ndarray) -> pd.DataFrame:
+        """The rows on the folders ``codes``."""
+        want = np.zeros(len(self.folders), bool)
+        want[codes] = True
+        return self.expand(np.flatnonzero(want[self.d_folder]),
+                           np.flatnonzero(want[self.g_folder]))
+
+    def of_users(self, codes: np.ndarray) -> pd.DataFrame:
+        """The rows of the users ``codes``."""
+        want = np.zeros(len(self.users), bool)
+        want[codes] = True
+        members = want[self.m_user]
+        groups = np.zeros(len(self.counts), bool)
+        groups[self.m_group[members]] = True
+        return self.expand(np.flatnonzero(want[self.d_user]),
+                           np.flatnonzero(groups[self.g_group]), members)
+
+    def chunks(self, rows: int) -> Iterator[pd.DataFrame]:
+        """The whole table, a run of folders at a time: each chunk about ``rows`` rows (a
+        folder's rows are never split), folders in code order."""
+        ends = np.cumsum(self.count("folder").to_numpy())
+        start = 0
+        while start < len(ends):
+            before = int(ends[start - 1]) if start else 0
+            end = max(start + 1, int(np.searchsorted(ends, before + rows, side="right")))
+            chunk = self.on_folders(np.arange(start, end))
+            if len(chunk):
+                yield chunk
+            start = end
 
 
 @dataclass
 class Access:
     """Effective access of one inventory, and the queries analysts ask of it.
 
-    ``table``: one row per (user, folder, grant that reaches the user there): ``user``
-    (userName), ``folder`` (path), ``right`` (the grant's right in effect, its first) and ``via``
-    (``direct``, or the chain of groups from the granted group down to the one that lists the
-    user, e.g. ``All Staff > IT Staff > IT Databases``). A user reached by several grants on a
-    folder has several rows; :meth:`strongest` keeps the highest right.
+    The access table has one row per (user, folder, grant that reaches the user there):
+    ``user`` (userName), ``folder`` (path), ``right`` (the grant's right in effect, its first)
+    and ``via`` (``direct``, or the chain of groups from the granted group down to the one that
+    lists the user, e.g. ``All Staff > IT Staff > IT Databases``). A user reached by several
+    grants on a folder has several rows; :meth:`strongest` keeps the highest right.
+
+    It is held as its ``factors`` (:class:`Factors`) and expanded only as far as a question
+    needs: :meth:`who_reaches` one folder, :meth:`what_user_reaches` one user,
+    :meth:`rows_on` some folders, :meth:`count_rows` none at all. :meth:`chunks` streams the
+    whole table; ``table`` builds it in memory, which a large tenant cannot afford (tens of
+    millions of rows at scale 100 of the demo data).
     """
 
-    table: pd.DataFrame
+    factors: Factors = field(repr=False)
     folders: pd.DataFrame  # id, path, granted_on (path of the folder whose grants apply)
     users: pd.DataFrame  # id, userName, displayName, active
     secrets: pd.DataFrame  # id, name, folder, path, own_permissions (True/NA)
@@ -48,17 +174,45 @@ class Access:
     # them: the secret queries then read secret roles, not the folder's rights.
     secret_grants: pd.DataFrame | None = field(default=None, repr=False)
 
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """The whole access table in memory (about 7 bytes a row): for small tenants; see
+        :meth:`chunks` for a large one."""
+        f = self.factors
+        return f.expand(np.arange(len(f.d_user)), np.arange(len(f.g_group)))
+
+    def count_rows(self, by: str | None = None) -> Any:
+        """The access table's rows counted without building it: in all (an int), or per
+        ``"right"``, ``"folder"`` or ``"user"`` (a Series over every name, zeros included)."""
+        return self.factors.count(by)
+
+    def reached(self, kind: str) -> int:
+        """How many users (``"user"``) or folders (``"folder"``) have a row in the table."""
+        return int((self.factors.count(kind).to_numpy() > 0).sum())
+
+    def rows_on(self, folders: Iterable[str]) -> pd.DataFrame:
+        """The access table's rows on the given folders (paths; unknown ones give none)."""
+        index = self.factors.folders
+        codes = index.get_indexer(list(folders))
+        return self.factors.on_folders(codes[codes >= 0])
+
+    def chunks(self, rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+        """The whole access table, a run of folders at a time (about ``rows`` rows a chunk),
+        to write or aggregate a large tenant's table without holding it: for example
+        ``pyarrow.parquet.ParquetWriter`` one chunk after another."""
+        return self.factors.chunks(rows)
+
     # ---- queries ---------------------------------------------------------------------------
     def _folder_code(self, path: str) -> str:
         path = path.rstrip("/") or path
-        if path not in self.table["folder"].cat.categories:
+        if path not in self.factors.folders:
             raise UnknownName.of("folder", path, self.folders["path"])
         return path
 
     def who_reaches(self, folder: str) -> pd.DataFrame:
         """Every user who reaches folder ``folder`` (a path), strongest right first."""
         path = self._folder_code(folder)
-        rows = self.table[self.table["folder"] == path]
+        rows = self.rows_on([path])
         out = rows.merge(self.users[["userName", "displayName", "active"]], left_on="user",
                          right_on="userName", how="left")
         out["granted_on"] = self.folders.set_index("path").at[path, "granted_on"]
@@ -69,7 +223,7 @@ class Access:
         """Every folder user ``user`` (a userName) reaches, with right, via and where the grant
         is set; ``strongest=True`` keeps one row per folder, the highest right."""
         name = self._user_name(user)
-        rows = self.table[self.table["user"] == name]
+        rows = self.factors.of_users(np.array([self.factors.users.get_loc(name)]))
         if strongest:
             rows = self.strongest(rows)
         out = rows.merge(self.folders[["path", "granted_on"]], left_on="folder", right_on="path")
@@ -192,13 +346,42 @@ class Access:
         return _sorted(out, ["folder", "right"], [True, False])
 
     def strongest(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
-        """One row per (user, folder): the highest right, and the via that gives it."""
+        """One row per (user, folder) of ``rows`` (a slice of the table; the whole table when
+        None, which a large tenant cannot afford): the highest right, and the via that gives
+        it (the first such row in the table's order)."""
         rows = self.table if rows is None else rows
         order = rows.sort_values(["user", "folder", "right"], ascending=[True, True, False])
         return order.drop_duplicates(["user", "folder"]).reset_index(drop=True)
 
+    def strongest_where_set(self) -> pd.DataFrame:
+        """Every (user, folder) pair's strongest right on the folders where grants are set,
+        each ``weight``-ed by how many folders take that folder's grants (itself included):
+        every pair of the table counted through the few folders that hold grants. Columns:
+        ``user`` and ``folder`` (codes into ``users["userName"]`` and ``folders["path"]``),
+        ``right`` and ``via`` (names), ``weight``."""
+        f = self.factors
+        weight = self.folders.groupby("granted_on").size()
+        per_code = weight.reindex(f.folders).fillna(0).to_numpy(np.int64)
+        rows = f.on_folders(np.flatnonzero(per_code > 0))
+        if rows.empty:
+            return pd.DataFrame({"user": [], "folder": [], "right": [], "via": [],
+                                 "weight": []})
+        u = rows["user"].cat.codes.to_numpy(np.int64)
+        fo = rows["folder"].cat.codes.to_numpy(np.int64)
+        r = rows["right"].cat.codes.to_numpy(np.int64)
+        key = u * (len(f.folders) + 1) + fo
+        order = np.lexsort((-r, key))  # stable: the first row of a tie, as strongest() keeps
+        first = np.ones(len(order), bool)
+        first[1:] = key[order][1:] != key[order][:-1]
+        pick = order[first]
+        rights = np.asarray(f.rights.categories, dtype=object)
+        vias = np.asarray(f.vias, dtype=object)
+        return pd.DataFrame({"user": u[pick], "folder": fo[pick], "right": rights[r[pick]],
+                             "via": vias[rows["via"].cat.codes.to_numpy(np.int64)[pick]],
+                             "weight": per_code[fo[pick]]})
+
     def _user_name(self, user: str) -> str:
-        cats = self.table["user"].cat.categories
+        cats = self.factors.users
         if user in cats:
             return user
         folded = {c.casefold(): c for c in cats}
@@ -302,10 +485,8 @@ def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
     rights = list(RIGHTS) + sorted({r for r in right_names if isinstance(r, str)} - set(RIGHTS))
     o_right = _lookup(right_names, {r: i for i, r in enumerate(rights)}).astype(np.int8)
 
-    # Every (folder, own row) in effect; then direct grants give one row each, and group
-    # grants one row per user the group reaches. Each group's users are one contiguous block
-    # (sorted by group), so a grant's rows are a slice: concatenating slices beats an index
-    # join, and the codes are made in the width pandas keeps them in (no copy later).
+    # Every (folder, own row) in effect: direct grants and group grants, in integer codes,
+    # each in the width pandas keeps categorical codes in (no copy when a slice is built).
     e_folder, e_row = fg.effective_rows()
     direct = is_user[e_row] & (o_user[e_row] >= 0)
     by_group = ~is_user[e_row] & (o_group[e_row] >= 0)
@@ -313,26 +494,17 @@ def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
     u_type, f_type = _code_type(len(users)), _code_type(len(folders))
     v_type = _code_type(len(vias) + 1)
     m_order, starts, counts = csr(reach.users["group"].to_numpy(np.int64), len(reach.groups))
-    m_user = _lookup(reach.users["user_id"].tolist(), ucode).astype(u_type)[m_order]
-    m_via = (via_code + 1).astype(v_type)[m_order]
     d_rows, g_rows = np.flatnonzero(direct), np.flatnonzero(by_group)
-    g_of = o_group[e_row[g_rows]]
-    spans = list(zip(starts[g_of].tolist(), (starts[g_of] + counts[g_of]).tolist(),
-                     strict=True))
-    per = counts[g_of]
-    user = np.concatenate([o_user[e_row[d_rows]].astype(u_type),
-                           *[m_user[a:b] for a, b in spans]])
-    via = np.concatenate([np.zeros(len(d_rows), v_type), *[m_via[a:b] for a, b in spans]])
-    folder = np.concatenate([e_folder[d_rows].astype(f_type),
-                             np.repeat(e_folder[g_rows].astype(f_type), per)])
-    right = np.concatenate([o_right[e_row[d_rows]], np.repeat(o_right[e_row[g_rows]], per)])
-    table = pd.DataFrame({
-        "user": pd.Categorical.from_codes(user, categories=users["userName"], validate=False),
-        "folder": pd.Categorical.from_codes(folder, categories=folders["path"], validate=False),
-        "right": pd.Categorical.from_codes(right, dtype=pd.CategoricalDtype(
-            rights, ordered=True), validate=False),
-        "via": pd.Categorical.from_codes(via, categories=[DIRECT, *vias], validate=False),
-    }, copy=False)
+    factors = Factors(
+        users=pd.Index(users["userName"]), folders=pd.Index(folders["path"]),
+        rights=pd.CategoricalDtype(rights, ordered=True), vias=pd.Index([DIRECT, *vias]),
+        d_user=o_user[e_row[d_rows]].astype(u_type), d_folder=e_folder[d_rows].astype(f_type),
+        d_right=o_right[e_row[d_rows]],
+        g_group=o_group[e_row[g_rows]], g_folder=e_folder[g_rows].astype(f_type),
+        g_right=o_right[e_row[g_rows]],
+        m_group=reach.users["group"].to_numpy(np.int64)[m_order],
+        m_user=_lookup(reach.users["user_id"].tolist(), ucode).astype(u_type)[m_order],
+        m_via=(via_code + 1).astype(v_type)[m_order], starts=starts, counts=counts)
 
     # The effective grants, named, for the group and folder queries.
     uname = users["userName"].to_numpy(dtype=object)
@@ -358,5 +530,5 @@ def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
         "path": [f"{f}/{n}" if f else None for f, n in zip(s_folder, names, strict=True)],
         "own_permissions": pd.array([True if i in marked else None for i in s_ids],
                                     dtype="boolean")})
-    return Access(table, folders[["id", "path", "granted_on"]], users, secrets, grants, reach,
-                  secret_permissions(inv))
+    return Access(factors, folders[["id", "path", "granted_on"]], users, secrets, grants,
+                  reach, secret_permissions(inv))

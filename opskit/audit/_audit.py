@@ -35,7 +35,7 @@ class PermissionAudit:
         return {"coverage_measured": cov.measured, "folders_total": cov.folders_total,
                 "folders_visible": cov.folders_visible, "secrets_total": cov.secrets_total,
                 "secrets_visible": cov.secrets_visible, "folder_share": cov.folder_share,
-                "access_rows": len(self.access.table), "findings_by_code": codes,
+                "access_rows": self.access.count_rows(), "findings_by_code": codes,
                 "findings_by_severity": by_severity(self.findings)}
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..errors import OpskitError
 from ..findings import Finding
+from ._access import Access
 from ._audit import PermissionAudit, audit_permissions
 from ._changes import (
     BreakInheritance,
@@ -561,8 +562,44 @@ class WhatIf:
                 "coverage_changes": len(self.coverage)}
 
 
-def _strongest(audit: PermissionAudit) -> pd.DataFrame:
-    rows = audit.access.strongest()
+def _changed(before: pd.DataFrame, after: pd.DataFrame, key: str, columns: list[str],
+             *, ordered: bool = False) -> set[Any]:
+    """The ``key`` values whose rows (``columns``) differ between two frames; ``ordered``:
+    their order within a key counts too."""
+    both = pd.concat([before[[key, *columns]], after[[key, *columns]]], ignore_index=True)
+    both = both.astype({c: str for c in columns})
+    if ordered:
+        both["_n"] = pd.concat([before.groupby(key, sort=False).cumcount(),
+                                after.groupby(key, sort=False).cumcount()], ignore_index=True)
+    return set(both.drop_duplicates(keep=False)[key].tolist())
+
+
+def _touched(before: Access, after: Access) -> tuple[list[str], list[str]]:
+    """The folders whose grants in effect differ (in order: a tie's via is its first row) and
+    the users whose groups or name differ: no other (user, folder) pair can change."""
+    def grants(a: Access) -> pd.DataFrame:  # a group code moves when a group goes: not kept
+        return a.grants.assign(known=a.grants["group_code"] >= 0)
+
+    def members(a: Access) -> pd.DataFrame:
+        return a.reach.users.assign(group=a.reach.groups["id"].to_numpy(dtype=object)[
+            a.reach.users["group"].to_numpy()])
+
+    folders = _changed(grants(before), grants(after), "folder",
+                       ["principal_type", "principal_id", "right", "known"], ordered=True)
+    ids = _changed(before.users, after.users, "id", ["userName"])
+    ids |= _changed(members(before), members(after), "user_id", ["group", "via"])
+    names = {u for a in (before, after) for u in
+             a.users.loc[a.users["id"].isin(ids), "userName"].astype(str).tolist()}
+    return sorted(map(str, folders)), sorted(names)
+
+
+def _strongest(access: Access, folders: list[str], users: list[str]) -> pd.DataFrame:
+    """The strongest right of every pair on ``folders`` or of ``users``, the slices expanded
+    alone (a large tenant's whole table would not fit)."""
+    codes = access.factors.users.get_indexer(users)
+    rows = pd.concat([access.rows_on(folders), access.factors.of_users(codes[codes >= 0])],
+                     ignore_index=True)
+    rows = access.strongest(rows)
     return pd.DataFrame({"user": rows["user"].astype(str).to_numpy(),
                          "folder": rows["folder"].astype(str).to_numpy(),
                          "right": rows["right"].astype(str).to_numpy(),
@@ -574,8 +611,10 @@ _RANK = {r: i for i, r in enumerate(RIGHTS)}
 
 def access_diff(before: PermissionAudit, after: PermissionAudit) -> pd.DataFrame:
     """Who gains or loses what: one row per (user, folder) whose strongest right changes."""
-    both = _strongest(before).merge(_strongest(after), on=["user", "folder"], how="outer",
-                                    suffixes=("_before", "_after"))
+    folders, users = _touched(before.access, after.access)
+    both = _strongest(before.access, folders, users).merge(
+        _strongest(after.access, folders, users), on=["user", "folder"], how="outer",
+        suffixes=("_before", "_after"))
     b, a = both["right_before"], both["right_after"]
     change = []
     for rb, ra in zip(b.tolist(), a.tolist(), strict=True):

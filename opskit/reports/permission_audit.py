@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from ..audit import DIRECT, RIGHTS, Drift, PermissionAudit, audit_permissions, drift, grants
+from ..audit import RIGHTS, Drift, PermissionAudit, audit_permissions, drift, grants
 from ..auth import check_reachable
 from ..config import Endpoint, Profile, connect, connect_view, load_profiles
 from ..csvfile import is_url, shown_source
@@ -113,8 +113,8 @@ class AuditRun(FindingsTables):
         text = (f"**{len(found)} finding(s)**" + (f" ({severities})" if found else "")
                 + f" on tenant {markdown_code(self.tenant)}, profile "
                 f"{markdown_code(self.profile)} ({markdown_text(self.flavor)}); "
-                f"{share}. Effective access: {len(access.table):,} user–folder rows for "
-                f"{access.table['user'].nunique():,} users over {len(access.folders):,} "
+                f"{share}. Effective access: {access.count_rows():,} user–folder rows for "
+                f"{access.reached('user'):,} users over {len(access.folders):,} "
                 f"folders. Drift: {self._drift_short()}.")
         if self.notes:
             text += "\n\n**Notes:**\n\n" + "\n".join(f"- {markdown_prose(n)}"
@@ -227,31 +227,29 @@ class AuditRun(FindingsTables):
 
     def access_markdown(self) -> str:
         """The effective-access table counted, and which view it was built from."""
-        table = self.access.table
-        via = table["via"]
-        direct = int((via.cat.codes == via.cat.categories.get_loc(DIRECT)).sum()) \
-            if DIRECT in via.cat.categories else 0
-        users = int(np.count_nonzero(np.bincount(table["user"].cat.codes.to_numpy(np.int64))))\
-            if len(table) else 0
-        folders = int(np.count_nonzero(np.bincount(
-            table["folder"].cat.codes.to_numpy(np.int64)))) if len(table) else 0
+        access = self.access
+        rows, direct = access.count_rows(), access.factors.direct_rows()
+        users, folders = access.reached("user"), access.reached("folder")
         built = (f"the reference {markdown_code(self.sources['reference'])} (every folder, "
                  "rights as set)" if self.reference_inventory is not None
                  else f"the profile {markdown_code(self.profile)}")
-        return (f"**{len(table):,} rows** for {users:,} users and {folders:,} folders: "
-                f"{direct:,} from direct grants, {len(table) - direct:,} through groups. Built "
+        return (f"**{rows:,} rows** for {users:,} users and {folders:,} folders: "
+                f"{direct:,} from direct grants, {rows - direct:,} through groups. Built "
                 f"from {built}. A sample, one row per user, strongest rights first:")
 
     def access_sample(self, n: int = SAMPLE_ROWS) -> pd.DataFrame:
         """A few rows of the effective-access table, one per user, strongest right first
         (among the folders where grants are set)."""
-        table = self.access.table
         columns = ["user", "folder", "right", "via"]
-        if table.empty:
+        pairs = self.pairs
+        if pairs.empty:
             return pd.DataFrame(columns=columns)
-        pairs = self.pairs.assign(rank=self.pairs["right"].map(_RANK).fillna(-1))
-        rows = table.iloc[pairs["row"].to_numpy()][columns].astype(str)
-        rows = rows.assign(rank=pairs["rank"].to_numpy())
+        users = self.access.users["userName"].to_numpy(dtype=object)
+        folders = self.access.folders["path"].to_numpy(dtype=object)
+        rows = pd.DataFrame({"user": users[pairs["user"].to_numpy(np.int64)],
+                             "folder": folders[pairs["folder"].to_numpy(np.int64)],
+                             "right": pairs["right"], "via": pairs["via"]}).astype(str)
+        rows = rows.assign(rank=pairs["right"].map(_RANK).fillna(-1).to_numpy())
         rows = rows.sort_values(["rank", "user", "folder"], ascending=[False, True, True])
         return rows.drop_duplicates("user").head(n)[columns].reset_index(drop=True)
 
@@ -260,16 +258,15 @@ class AuditRun(FindingsTables):
         set) most users reach, the user who is not the service account reaching most
         folders, the group with people in it carrying most grants. None when there is none."""
         access = self.access
-        table = access.table
         out: dict[str, str | None] = {"folder": None, "user": None, "group": None}
         sa = self.audit.service_account.casefold()
-        if not table.empty:
-            pairs = self.pairs
-            folders = table["folder"].cat.categories
+        pairs = self.pairs
+        if not pairs.empty:
+            folders = pd.Index(access.folders["path"])
             per_folder = pairs.groupby("folder").size()
             out["folder"] = _top(pd.Series(per_folder.to_numpy(),
                                            index=folders[per_folder.index.to_numpy()]))
-            users = table["user"].cat.categories
+            users = pd.Index(access.users["userName"])
             per_user = pairs.groupby("user")["weight"].sum()
             per_user = pd.Series(per_user.to_numpy(), index=users[per_user.index.to_numpy()])
             out["user"] = _top(per_user[[str(u).casefold() != sa for u in per_user.index]])

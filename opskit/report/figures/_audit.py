@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -415,34 +414,10 @@ def rights_distribution(source: Any) -> pd.DataFrame:
 
 
 def strongest_pairs(access: Any) -> pd.DataFrame:
-    """Every (user, folder) pair's strongest right, counted without touching every row.
-
-    A folder's rows in the access table are those of the folder whose grants it takes
-    (``granted_on``), so the pairs are taken on those folders only, each ``weight``-ed by how
-    many folders take its grants: at scale 100 a few hundred thousand rows instead of
-    seventeen million. Columns: ``user``, ``folder`` (category codes of the table's columns),
-    ``right`` (name), ``row`` (position in ``access.table`` of the row giving that right, for
-    its ``via``), ``weight``.
-    """
-    table, folders = access.table, access.folders
-    if table.empty:
-        return pd.DataFrame({"user": [], "folder": [], "right": [], "row": [], "weight": []})
-    categories = table["folder"].cat.categories
-    weight = folders.groupby("granted_on").size()
-    per_code = weight.reindex(categories).fillna(0).to_numpy(np.int64)
-    f = table["folder"].cat.codes.to_numpy(np.int64)
-    rows = np.flatnonzero(per_code[f] > 0)
-    f = f[rows]
-    u = table["user"].cat.codes.to_numpy(np.int64)[rows]
-    r = table["right"].cat.codes.to_numpy(np.int64)[rows]
-    key = u * (len(categories) + 1) + f
-    order = np.lexsort((-r, key))
-    first = np.ones(len(order), bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    pick = order[first]
-    names = np.asarray(table["right"].cat.categories, dtype=object)
-    return pd.DataFrame({"user": u[pick], "folder": f[pick], "right": names[r[pick]],
-                         "row": rows[pick], "weight": per_code[f[pick]]})
+    """Every (user, folder) pair's strongest right, counted without touching every row
+    (:meth:`opskit.audit.Access.strongest_where_set`): the pairs on the folders where grants
+    are set, each ``weight``-ed by how many folders take its grants."""
+    return access.strongest_where_set()
 
 
 def rights_figure(source: Any) -> go.Figure:

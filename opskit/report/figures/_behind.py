@@ -110,8 +110,8 @@ def rows_behind(kind: str, point: Any, source: Any, *, table: pd.DataFrame | Non
       them;
     - a membership bar: the group's members only on that side.
 
-    ``table``: the access table, or the part of it holding the folders asked about (a report
-    asking for many marks filters it once).
+    ``table``: the access rows on the folders asked about, expanded beforehand (a report
+    asking for many marks expands them once); None: the mark's own folder is expanded.
     """
     if kind in (FOLDER_VISIBILITY, FOLDER_OWNER):
         return _folder_rows(_audit(source), str(point), table)
@@ -184,8 +184,11 @@ def _folder_paths(audit: Any) -> Callable[[str], str]:
     return path_of
 
 
-def _of_folder(table: pd.DataFrame, path: str) -> pd.DataFrame:
-    """The rows of ``table`` on folder ``path`` (none when nobody reaches it)."""
+def _of_folder(access: Any, table: pd.DataFrame | None, path: str) -> pd.DataFrame:
+    """The access rows on folder ``path``: from ``table`` (the rows on some folders, found
+    beforehand) when given, else expanded for this folder alone."""
+    if table is None:
+        return access.rows_on([path])
     return table[table["folder"] == path] if path in table["folder"].cat.categories \
         else table.iloc[0:0]
 
@@ -195,7 +198,7 @@ def _folder_rows(audit: Any, path: str, table: pd.DataFrame | None,
     """``resolved``: ``path`` is already the access view's (see :func:`_folder_path`)."""
     access = audit.access
     path = path if resolved else _folder_path(audit, path)
-    reach = _of_folder(access.table if table is None else table, path)
+    reach = _of_folder(access, table, path)
     users, rights, vias = (reach["user"].astype(str).tolist(),
                            reach["right"].astype(str).tolist(), reach["via"].astype(str).tolist())
     # Strongest right first, then by user, as sort_values(["right", "user"], ascending=[False,
@@ -227,7 +230,7 @@ def _codes(column: pd.Series) -> list[Any]:
 
 def _cell_rows(access: Any, group: str, folder: str, table: pd.DataFrame | None
                ) -> pd.DataFrame:
-    rows = _of_folder(access.table if table is None else table, folder)
+    rows = _of_folder(access, table, folder)
     users, rights, vias = (rows[c].astype(str).tolist() for c in ("user", "right", "via"))
     # A chain starts at the granted group: "All Staff > IT Staff > IT Cloud".
     keep = sorted((i for i, v in enumerate(vias) if v == group or v.startswith(f"{group} > ")),
@@ -257,15 +260,12 @@ def _right_rows(access: Any, right: str, what: str) -> pd.DataFrame:
     pairs = strongest_pairs(access)
     pairs = pairs[pairs["right"] == right].sort_values(["user", "folder"], kind="stable")
     first = pairs.head(PAGE)
-    table = access.table
-    users = table["user"].cat.categories
-    folders = table["folder"].cat.categories
+    users = access.users["userName"].to_numpy(dtype=object)
+    folders = access.folders["path"].to_numpy(dtype=object)
     out = pd.DataFrame({
         "user": [str(users[u]) for u in first["user"].tolist()],
         "folder": [str(folders[f]) for f in first["folder"].tolist()],
-        "right": right,
-        "via": table["via"].astype(str).to_numpy()[first["row"].to_numpy(int)].tolist()
-        if len(first) else [],
+        "right": right, "via": first["via"].astype(str).tolist(),
         "folders": first["weight"].astype(int).tolist()})
     out.attrs["total"] = len(pairs)
     return out
@@ -327,8 +327,7 @@ def _narrowed(kind: str, source: Any, keys: list[Any],
         paths = [str(k[1]) for k in keys]
     else:
         return {}
-    table = _audit(source).access.table
-    table = table[table["folder"].isin(paths)]
+    table = _audit(source).access.rows_on(paths)
     return {str(f): rows for f, rows in table.groupby("folder", observed=True, sort=False)}
 
 
