@@ -546,8 +546,14 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
         check_reachable(prof)
         tenant = tenant_name(prof)
         sa = _service_account(prof)
-        # Both views with their secret permissions: the secret roles come from them.
-        cloud = fetch_inventory(prof, progress=inner(progress), secret_permissions=True)
+        ref_prof = None
+        if prof.flavor != "onprem" and not folder_export and (reference or prof.reference):
+            ref_prof = _reference_profile(reference or str(prof.reference), prof,
+                                          explicit=bool(reference), notes=notes)
+        # The secret roles come from the fullest view's secret permissions: the profile's only
+        # without an inventory to refer to (the longest listing: 17 million at scale 1,000).
+        cloud = fetch_inventory(prof, progress=inner(progress),
+                                secret_permissions=ref_prof is None)
         sources: dict[str, str | None] = {"profile": f"profile {name!r}", "reference": None,
                                           "planned changes": None}
         ref_inv: Inventory | None = None
@@ -567,8 +573,6 @@ def run_permission_audit(profile: Profile | str | None = "sandbox", *, reference
                          "only, visible folders only)")
         elif reference or prof.reference:
             step(f"fetching the reference {reference or prof.reference}")
-            ref_prof = _reference_profile(reference or str(prof.reference), prof,
-                                          explicit=bool(reference), notes=notes)
             if ref_prof is not None:
                 with connect_view(ref_prof, prof) as view:
                     ref_inv = fetch_inventory(view, progress=inner(progress),
