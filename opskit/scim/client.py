@@ -256,7 +256,8 @@ class ScimClient(ScimBase):
         overlaps with the waits for other pages. The list then holds one such object per page,
         in order, and ``keep`` says which resources of each to keep when pages overlapped. A
         ``per_page`` with a ``from_json(raw) -> (totalResults, ids, kept) | None`` method reads
-        the raw answer itself where it can (see opskit._columns).
+        the raw answer itself where it can, and one with a ``distinct(kept pages) -> int``
+        method counts the distinct ids the pages hold (see opskit._columns).
         ``on_total`` hears the first page's totalResults (None: the server does not count),
         so a progress bar can show how many resources to expect; again if the list is re-read.
         """
@@ -373,13 +374,15 @@ class ScimClient(ScimBase):
             if total is not None:
                 self._check_total(endpoint, total)
                 run.totals.add(total)
-            ids = set(read.ids) - {None}
             if not read.ids:
                 break
-            if ids and ids <= seen:
-                run.stalled_at = start + got  # what is missing is said by the caller
-                break
-            seen |= ids
+            # A run of one page (a fan-out's, nearly always) has nothing to compare or carry on.
+            if seen or got + len(read.ids) < count:
+                ids = set(read.ids) - {None}
+                if ids and ids <= seen:
+                    run.stalled_at = start + got  # what is missing is said by the caller
+                    break
+                seen |= ids
             run.reads.append(read)
             got += len(read.ids)
             if on_page is not None:
@@ -553,6 +556,7 @@ class _Mode:
 
     def __init__(self, per_page: Callable[[list[dict[str, Any]]], Any] | None = None):
         self.per_page = per_page
+        self._distinct: Callable[[list[Any]], int] | None = getattr(per_page, "distinct", None)
         self.reset()
 
     def reset(self) -> None:
@@ -563,7 +567,8 @@ class _Mode:
     def note(self, read: _Read) -> None:
         """Count a page's ids as it arrives, so the end of a listing need not."""
         if self.per_page is not None:
-            self._ids.update(read.ids)
+            if self._distinct is None:
+                self._ids.update(read.ids)
             self._named += len(read.ids) - read.ids.count(None)
 
     def keep(self, resources: list[dict[str, Any]]) -> Any:
@@ -582,7 +587,11 @@ class _Mode:
                         unique.setdefault(rid, kept)
             return ScimList([*unique.values(), *anonymous], total, True, pages=pages)
         read_count = sum(len(r.ids) for r in reads)
-        repeats = self._named - len(self._ids - {None})
+        # Counted where the pages are held, if their maker can (a set of a million Python
+        # strings costs more than every page's columns).
+        distinct = (len(self._ids - {None}) if self._distinct is None
+                    else self._distinct([r.kept for r in reads]))
+        repeats = self._named - distinct
         keep: list[list[bool]] | None = None
         if repeats:  # pages overlapped: mark the repeats
             seen: set[str] = set()
