@@ -156,9 +156,11 @@ def secret_permissions(res: pa.StructArray) -> Columns:
     kept: there are several per secret, and a list per row would cost more than the rest."""
     f = _fields(res)
     owner, rights = _members(f["rights"])
-    rows, first = np.unique(owner.to_numpy(), return_index=True)
+    # A row's rights are listed together, in row order: its first is where the owner changes.
+    rows = owner.to_numpy()
+    first = np.flatnonzero(np.diff(rows, prepend=-1))
     pick = np.full(len(res), -1, dtype=np.int64)
-    pick[rows] = first
+    pick[rows[first]] = first
     first_right = pc.take(rights, pa.array(pick, mask=pick < 0))
     return Columns(_batch({"id": f["id"],
                            "privileged_data_id": _fields(f["privilegedData"])["value"],
@@ -217,6 +219,12 @@ class PageReader:
         """The lenient way: resources already parsed."""
         return self.build(pa.array([coerce(r, self.kind) for r in resources], self.kind))
 
+    def distinct(self, pages: list[Any]) -> int:
+        """How many distinct ids (nulls aside) the pages this reader made hold."""
+        ids = [(page[0] if isinstance(page, tuple) else page).batch.column("id")
+               for page in pages]  # a tuple: the groups' pages, (groups, members)
+        return int(pc.count_distinct(pa.chunked_array(ids, STRING), mode="only_valid").as_py())
+
     def from_json(self, raw: bytes) -> tuple[int | None, list[str | None], Any] | None:
         """(totalResults, ids, kept) straight from a page's JSON; None when Arrow cannot read
         it as a plain list response of this type (the caller then takes the lenient way)."""
@@ -235,7 +243,7 @@ class PageReader:
         if table.num_rows != 1 or table.column("Resources").null_count:
             return None  # not one JSON object, or no `Resources` in it
         listed = pc.list_flatten(table.column("Resources")).combine_chunks()
-        res = listed.filter(pc.is_valid(listed))
+        res = listed.filter(pc.is_valid(listed)) if listed.null_count else listed
         try:
             res.validate(full=True)  # Arrow reads invalid UTF-8 as is; the lenient way says so
         except pa.ArrowInvalid:
