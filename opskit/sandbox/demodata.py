@@ -257,6 +257,13 @@ def _ascii(name: str) -> str:
     return re.sub(r"[^a-z0-9-]", "", plain.lower())
 
 
+# Leavers' grants one folder may hold. Most land on a department's root, which every folder of
+# the department inherits: unbounded, a root's grants grew with the scale and the listed folder
+# permissions with its square (6.3 million at scale 1,000). Up to scale 100 no folder holds more
+# than 21, so smaller tenants are what they were.
+LEAVERS_PER_FOLDER = 24
+
+
 class _Builder:
     """Builds one company; every random choice comes from one seeded generator, in one order."""
 
@@ -574,6 +581,7 @@ class _Builder:
         team_of = {u["id"]: t for t in self.teams for u in t.users}
         own_ids = {id(f) for f in own}
         planted = 0
+        on: dict[int, int] = {}  # leavers' grants per folder
         for user in self.rng.sample(disabled, len(disabled)):
             team = team_of.get(user["id"])
             f = team.folder if team else None
@@ -583,7 +591,10 @@ class _Builder:
                 continue
             if any(g.kind == "user" and g.pid == user["id"] for g in f.grants):
                 continue
+            if on.get(id(f), 0) >= LEAVERS_PER_FOLDER:
+                continue
             f.grants.append(_Grant("user", user["id"], [self.rng.choice(("View", "Edit"))]))
+            on[id(f)] = on.get(id(f), 0) + 1
             planted += 1
             if planted >= self.count(1.0):
                 break
