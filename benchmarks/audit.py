@@ -387,6 +387,7 @@ def child(side: str, out: Path, runs: int, memory_gb: float) -> dict[str, Any]:
     started = time.perf_counter()
     cloud, onprem = load(out)
     loaded = {"seconds": round(time.perf_counter() - started, 2), "rss_mb": peak_rss_mb()}
+    print(json.dumps({"loaded": loaded}), file=sys.stderr, flush=True)  # kept if a run fails
     times: list[float] = []
     summary: dict[str, Any] = {}
     shape = side.partition("-")[2]
@@ -433,7 +434,10 @@ def spawn(*args: str) -> dict[str, Any]:
     else:
         last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or [""]
         why = f"failed (exit {code}) at {peak_gb:.1f} GB: {last[0][:300]}"
-    return {"error": why, "peak_rss_mb": round(peak_gb * 1024)}
+    loaded = [json.loads(line)["loaded"] for line in stderr.splitlines()
+              if line.startswith('{"loaded"')]
+    return {"error": why, "peak_rss_mb": round(peak_gb * 1024),
+            **({"loaded": loaded[0]} if loaded else {})}
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -503,9 +507,10 @@ def print_scale(report: dict[str, Any]) -> None:
             continue
         runs = ", ".join(f"{t:.2f}" for t in r["times"])
         print(f"{side:13} {r['median']:9.2f} {runs:>22} {r['peak_rss_mb']:12,}")
-    if ours:
-        print(f"snapshots loaded in {ours['loaded']['seconds']} s "
-              f"({ours['loaded']['rss_mb']:.0f} MB RSS after loading)")
+    loaded = results.get("opskit", {}).get("loaded")
+    if loaded:
+        print(f"snapshots loaded in {loaded['seconds']} s "
+              f"({loaded['rss_mb']:.0f} MB RSS after loading)")
     if "fetch_df_seconds" in ok.get("duckdb-names", {}):
         print(f"duckdb-names: fetching its access table into pandas would add "
               f"{ok['duckdb-names']['fetch_df_seconds']} s (not counted)")
