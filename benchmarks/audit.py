@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,9 +48,17 @@ def peak_rss_mb() -> float:
 
 
 # --------------------------------------------------------------------------- data
+CHUNK = 50_000  # resources rendered and framed at a time: at scale 1,000 all would not fit
+
+
 def build(scale: int, seed: int, out: Path) -> dict[str, Any]:
-    """Both inventories of the demo tenant, as snapshots (in a child: this is the heavy part)."""
+    """Both inventories of the demo tenant, as snapshots (in a child: this is the heavy part).
+
+    Streamed per listing and in chunks: CHUNK resources rendered to dicts, framed, the dicts
+    dropped; the chunks' frames joined per listing. One flavor is in memory at a time."""
     from datetime import UTC, datetime
+
+    import pandas as pd
 
     from opskit import inventory as inv_mod
     from opskit.sandbox.demodata import generate
@@ -55,23 +66,39 @@ def build(scale: int, seed: int, out: Path) -> dict[str, Any]:
     from opskit.sandbox.tenantfile import parse_tenant
 
     started = time.perf_counter()
-    tenant = Tenant(parse_tenant(generate(scale, seed), "<demo data>"))
+    data = generate(scale, seed)
+    tenant = Tenant(parse_tenant(data, "<demo data>"))
+    del data  # the store holds its own records
     counts = {}
     for flavor in ("cloud", "onprem"):
         base = "http://bench.invalid/v2"
 
-        def docs(kind: str, flavor: str = flavor, base: str = base) -> list[dict[str, Any]]:
+        def docs(kind: str, ids: list[str], flavor: str = flavor, base: str = base
+                 ) -> list[dict[str, Any]]:
             return [tenant.render(flavor, kind, rid, base)  # type: ignore[arg-type]
-                    for rid in tenant.ids(flavor, kind)]  # type: ignore[arg-type]
+                    for rid in ids]
 
-        groups, members = inv_mod.tidy_groups(docs("Group"))
+        def chunks(kind: str, tidy: Any, flavor: str = flavor) -> list[Any]:
+            ids = tenant.ids(flavor, kind)  # type: ignore[arg-type]
+            return [tidy(docs(kind, ids[i:i + CHUNK]))
+                    for i in range(0, max(len(ids), 1), CHUNK)]  # an empty listing: one chunk
+
+        def joined(kind: str, tidy: Any) -> pd.DataFrame:
+            return pd.concat(chunks(kind, tidy), ignore_index=True)
+
+        group_parts = chunks("Group", inv_mod.tidy_groups)
         inv = inv_mod.Inventory(
-            users=inv_mod.tidy_users(docs("User")), groups=groups, group_members=members,
-            containers=inv_mod.tidy_containers(docs("Container")),
-            container_permissions=inv_mod.tidy_permissions(docs("ContainerPermission")),
-            privileged_data=inv_mod.tidy_privileged_data(docs("PrivilegedData")),
-            privileged_data_permissions=inv_mod.tidy_secret_permissions(
-                docs("PrivilegedDataPermission")))
+            users=joined("User", inv_mod.tidy_users),
+            groups=pd.concat([g for g, _ in group_parts], ignore_index=True),
+            group_members=pd.concat([m for _, m in group_parts], ignore_index=True),
+            # Folder paths need every folder at once (a parent in another chunk is unseen).
+            containers=inv_mod.tidy_containers(
+                docs("Container", tenant.ids(flavor, "Container"))),
+            container_permissions=joined("ContainerPermission", inv_mod.tidy_permissions),
+            privileged_data=joined("PrivilegedData", inv_mod.tidy_privileged_data),
+            privileged_data_permissions=joined("PrivilegedDataPermission",
+                                               inv_mod.tidy_secret_permissions))
+        del group_parts
         per = inv.privileged_data["container_id"].value_counts()
         inv.containers["secret_count"] = inv.containers["id"].map(per).fillna(0).astype("Int64")
         inv.meta = {"source": f"bench-{flavor}", "flavor": flavor, "complete": True,
@@ -79,7 +106,9 @@ def build(scale: int, seed: int, out: Path) -> dict[str, Any]:
                     "secret_permissions_read": True}
         inv_mod.save_snapshot(inv, out / flavor)
         counts[flavor] = inv.counts()
-    return {"seconds": round(time.perf_counter() - started, 1), "counts": counts}
+        del inv
+    return {"seconds": round(time.perf_counter() - started, 1), "counts": counts,
+            "peak_rss_mb": round(peak_rss_mb())}
 
 
 def load(out: Path) -> tuple[Any, Any]:
@@ -93,14 +122,24 @@ def run_opskit(cloud: Any, onprem: Any) -> tuple[Any, dict[str, Any]]:
     from opskit.audit import audit_permissions
 
     result = audit_permissions(cloud, onprem, tenant=TENANT, service_account=SA)
-    table = result.access.table
-    summary = {
-        "rows": len(table),
-        "per_right": {str(k): int(v) for k, v in table["right"].value_counts().items() if v},
-        "per_folder": {str(k): int(v) for k, v in table["folder"].value_counts().items() if v},
-        "findings": sorted([f.code, f.subject] for f in result.findings),
-    }
+    summary = {**access_counts(result.access),
+               "findings": sorted([f.code, f.subject] for f in result.findings)}
     return result, summary
+
+
+def access_counts(access: Any) -> dict[str, Any]:
+    """Rows of the user × folder × grant table, in all, per right and per folder: from the
+    factorised access's `count_rows` (no table made), or else from the table itself."""
+    count = getattr(access, "count_rows", None)
+    if count is not None:
+        rows, per_right, per_folder = count(), count("right"), count("folder")
+    else:  # effective access before it was factorised
+        table = access.table
+        rows = len(table)
+        per_right, per_folder = table["right"].value_counts(), table["folder"].value_counts()
+    return {"rows": int(rows),
+            "per_right": {str(k): int(v) for k, v in per_right.items() if v},
+            "per_folder": {str(k): int(v) for k, v in per_folder.items() if v}}
 
 
 # --------------------------------------------------------------------------- duckdb
@@ -306,10 +345,13 @@ FROM flagged WHERE principal_type = 'user' AND lower(principal) <> sa() GROUP BY
 """
 
 
-def duckdb_connection(cloud: Any, onprem: Any) -> Any:
+def duckdb_connection(cloud: Any, onprem: Any, memory_limit: str) -> Any:
     import duckdb
 
     con = duckdb.connect()
+    # Its own limit, so a side too big for the machine fails with DuckDB's out-of-memory error
+    # instead of being killed (or taking other processes down with it).
+    con.execute(f"SET memory_limit = '{memory_limit}'")
     for prefix, inv in (("cloud", cloud), ("ref", onprem)):
         for name, df in inv.frames().items():
             con.register(f"{prefix}_{name}", df)  # a view over the DataFrame, not a copy
@@ -338,14 +380,18 @@ def duckdb_summary(con: Any, findings: list[tuple[str, str, str]], shape: str
 
 
 # --------------------------------------------------------------------------- children
-def child(side: str, out: Path, runs: int) -> dict[str, Any]:
+def child(side: str, out: Path, runs: int, memory_gb: float) -> dict[str, Any]:
+    if side == "opskit":  # a MemoryError past the limit, not the kernel's OOM killer
+        limit = int(memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     started = time.perf_counter()
     cloud, onprem = load(out)
     loaded = {"seconds": round(time.perf_counter() - started, 2), "rss_mb": peak_rss_mb()}
+    print(json.dumps({"loaded": loaded}), file=sys.stderr, flush=True)  # kept if a run fails
     times: list[float] = []
     summary: dict[str, Any] = {}
     shape = side.partition("-")[2]
-    con = duckdb_connection(cloud, onprem) if shape else None
+    con = duckdb_connection(cloud, onprem, f"{memory_gb:g}GB") if shape else None
     for i in range(runs + 1):  # the first run warms caches and imports, untimed
         t0 = time.perf_counter()
         if side == "opskit":
@@ -359,7 +405,7 @@ def child(side: str, out: Path, runs: int) -> dict[str, Any]:
             summary = duckdb_summary(con, result, shape)
         del result
     extra: dict[str, Any] = {}
-    if shape:
+    if shape == "names":
         # For information: what bringing DuckDB's table into pandas would add.
         t0 = time.perf_counter()
         df = con.execute("SELECT * FROM access").df()
@@ -370,12 +416,28 @@ def child(side: str, out: Path, runs: int) -> dict[str, Any]:
 
 
 def spawn(*args: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                          cwd=ROOT)
-    if proc.returncode:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"child {args} failed with exit code {proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """A child's JSON answer; for a child that failed or was killed, {"error": why} with the
+    peak RSS it reached (from the kernel's accounting of the waited child)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, __file__, *args], stdout=out, stderr=err,
+                                text=True, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    peak_gb = usage.ru_maxrss / 2**20
+    if code == 0:
+        return dict(json.loads(stdout.strip().splitlines()[-1]))
+    if code == -signal.SIGKILL:
+        why = f"killed: out of memory at {peak_gb:.1f} GB (SIGKILL)"
+    else:
+        last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or [""]
+        why = f"failed (exit {code}) at {peak_gb:.1f} GB: {last[0][:300]}"
+    loaded = [json.loads(line)["loaded"] for line in stderr.splitlines()
+              if line.startswith('{"loaded"')]
+    return {"error": why, "peak_rss_mb": round(peak_gb * 1024),
+            **({"loaded": loaded[0]} if loaded else {})}
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -390,54 +452,164 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return problems
 
 
+# --------------------------------------------------------------------------- one scale, verdict
+# Issue 18's targets per scale: opskit's median seconds and peak RSS (MB), each beside the
+# figure measured before the issue (benchmarks/README.md; scale 1,000 could not run then).
+TARGETS: dict[int, dict[str, Any]] = {100: {"seconds": 2.1, "peak_mb": None},
+           300: {"seconds": 5.0, "peak_mb": 1024},
+           1000: {"seconds": 20.0, "peak_mb": 3072}}
+BEFORE: dict[int, dict[str, Any]] = {100: {"seconds": 2.1, "peak_mb": 658},
+                                     300: {"seconds": 22.3, "peak_mb": 3584}}
+GROWTH = (100, 1000, 6.0)  # peak(1000) ÷ peak(100) at most 6: memory grows linearly
+
+
+def run_scale(scale: int, args: argparse.Namespace) -> dict[str, Any]:
+    out = bench_dir(scale, args.seed)
+    common = ["--scale", str(scale), "--seed", str(args.seed), "--runs", str(args.runs),
+              "--memory-gb", str(args.memory_gb)]
+    if args.rebuild or not (out / "onprem" / "manifest.json").is_file():
+        print(f"building the demo tenant's inventories at scale {scale} …", flush=True)
+        built = spawn("--child", "build", *common)
+        if "error" in built:
+            raise SystemExit(f"building scale {scale}: {built['error']}")
+        print(f"  built in {built['seconds']} s (peak {built['peak_rss_mb']:,} MB): "
+              f"{built['counts']}", flush=True)
+    results: dict[str, Any] = {}
+    for side in args.sides:
+        print(f"running {side} at scale {scale} ({args.runs} timed runs after a warm-up) …",
+              flush=True)
+        results[side] = spawn("--child", side, *common)
+    report = {"scale": scale, "seed": args.seed, "results": results,
+              "at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    (out / "result.json").write_text(json.dumps(report))
+    print_scale(report)
+    return report
+
+
+def print_scale(report: dict[str, Any]) -> None:
+    results = report["results"]
+    ok = {side: r for side, r in results.items() if "error" not in r}
+    print(f"\nscale {report['scale']}:")
+    ours = ok.get("opskit")
+    if ours:
+        s = ours["summary"]
+        problems = [f"{side}: {p}" for side in ok if side != "opskit"
+                    for p in compare(s, ok[side]["summary"])]
+        compared = "no other side" if len(ok) == 1 else "yes" if not problems else "NO"
+        print(f"effective access rows: {s['rows']:,}   findings: {len(s['findings']):,}   "
+              f"same results on every side that finished: {compared}")
+        for p in problems:
+            print(f"  ! {p}")
+    print(f"{'':13} {'median s':>9} {'runs':>22} {'peak RSS MB':>12}")
+    for side, r in results.items():
+        if "error" in r:
+            print(f"{side:13} {r['error']}")
+            continue
+        runs = ", ".join(f"{t:.2f}" for t in r["times"])
+        print(f"{side:13} {r['median']:9.2f} {runs:>22} {r['peak_rss_mb']:12,}")
+    loaded = results.get("opskit", {}).get("loaded")
+    if loaded:
+        print(f"snapshots loaded in {loaded['seconds']} s "
+              f"({loaded['rss_mb']:.0f} MB RSS after loading)")
+    if "fetch_df_seconds" in ok.get("duckdb-names", {}):
+        print(f"duckdb-names: fetching its access table into pandas would add "
+              f"{ok['duckdb-names']['fetch_df_seconds']} s (not counted)")
+
+
+def _mark(value: float, target: float) -> str:
+    return "met" if value <= target else "NOT met"
+
+
+def verdict(reports: dict[int, dict[str, Any]], seed: int) -> None:
+    print("\nVERDICT (issue 18; before = measured before the issue):")
+    for scale, report in sorted(reports.items()):
+        if scale not in TARGETS:
+            continue
+        target, before = TARGETS[scale], BEFORE.get(scale)
+        ours = report["results"].get("opskit")
+        if ours is None or "error" in ours:
+            why = "not run" if ours is None else ours["error"]
+            print(f"  scale {scale}: opskit {why}: NOT met")
+            continue
+        median, peak = ours["median"], ours["peak_rss_mb"]
+        was = (f"before {before['seconds']} s, " if before else "not measured before, ")
+        line = (f"  scale {scale}: opskit {median:.2f} s median ({was}target ≤ "
+                f"{target['seconds']} s): {_mark(median, target['seconds'])}")
+        if target["peak_mb"]:
+            was = f"before {before['peak_mb']:,} MB, " if before else ""
+            line += (f"; peak {peak:,} MB ({was}target ≤ {target['peak_mb']:,} MB): "
+                     f"{_mark(peak, target['peak_mb'])}")
+        print(line)
+        duck = {side: r for side, r in report["results"].items()
+                if side != "opskit" and "error" not in r}
+        if scale == 100:
+            if duck:
+                best = min(duck, key=lambda side: duck[side]["median"])
+                ratio = median / duck[best]["median"]
+                print(f"  scale {scale}: opskit ÷ fastest DuckDB ({best}, "
+                      f"{duck[best]['median']:.2f} s) = {ratio:.2f} (before 1.02, target ≤ 1.0): "
+                      f"{_mark(ratio, 1.0)}")
+            else:
+                print(f"  scale {scale}: opskit ÷ fastest DuckDB: no DuckDB side finished")
+        for side, r in report["results"].items():
+            if "error" in r:
+                print(f"  scale {scale}: {side} {r['error']}")
+    small, large, most = GROWTH
+    peaks = {}
+    for scale in (small, large):
+        found: dict[str, Any] | None = reports.get(scale)
+        where = "this run"
+        if found is None:  # the other scale's last result, if it was ever run
+            saved = bench_dir(scale, seed) / "result.json"
+            if saved.is_file():
+                found = json.loads(saved.read_text())
+                where = f"its last run, {found['at']}"
+        ours = (found or {}).get("results", {}).get("opskit", {})
+        if "peak_rss_mb" in ours and "error" not in ours:
+            peaks[scale] = (ours["peak_rss_mb"], where)
+    if len(peaks) == 2:
+        growth = peaks[large][0] / peaks[small][0]
+        print(f"  memory growth: peak({large}) ÷ peak({small}) = {peaks[large][0]:,} ÷ "
+              f"{peaks[small][0]:,} MB = {growth:.2f} (scale {small} from "
+              f"{peaks[small][1]}, scale {large} from {peaks[large][1]}; before ≈ 60 "
+              f"estimated, target ≤ {most:g}): {_mark(growth, most)}")
+    else:
+        print(f"  memory growth peak({large}) ÷ peak({small}): run both scales "
+              f"(--scale {small},{large}) to judge it")
+
+
+def bench_dir(scale: int, seed: int) -> Path:
+    return ROOT / "build" / "bench" / f"audit-s{scale}-seed{seed}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=int, default=100)
+    ap.add_argument("--scale", default="100",
+                    help="a scale, or several (100,1000): each is run, then one verdict")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--sides", default=",".join(SIDES),
+                    help=f"which sides to run (default all: {','.join(SIDES)})")
+    ap.add_argument("--memory-gb", type=float, default=14.0,
+                    help="each side's memory limit: DuckDB's memory_limit, the opskit "
+                         "child's address space (default 14)")
     ap.add_argument("--child", choices=["build", *SIDES], help=argparse.SUPPRESS)
     ap.add_argument("--rebuild", action="store_true", help="build the snapshots anew")
     args = ap.parse_args()
-    out = ROOT / "build" / "bench" / f"audit-s{args.scale}-seed{args.seed}"
-    if args.child == "build":
-        print(json.dumps(build(args.scale, args.seed, out)))
-        return
+    scales = [int(x) for x in str(args.scale).split(",")]
+    args.sides = [s for s in args.sides.split(",") if s]
+    unknown = sorted(set(args.sides) - set(SIDES))
+    if unknown:
+        ap.error(f"unknown side(s) {', '.join(unknown)}; the sides are {', '.join(SIDES)}")
     if args.child:
-        print(json.dumps(child(args.child, out, args.runs)))
+        out = bench_dir(scales[0], args.seed)
+        if args.child == "build":
+            print(json.dumps(build(scales[0], args.seed, out)))
+        else:
+            print(json.dumps(child(args.child, out, args.runs, args.memory_gb)))
         return
-
-    common = ["--scale", str(args.scale), "--seed", str(args.seed), "--runs", str(args.runs)]
-    if args.rebuild or not (out / "onprem" / "manifest.json").is_file():
-        print(f"building the demo tenant's inventories at scale {args.scale} …", flush=True)
-        built = spawn("--child", "build", *common)
-        print(f"  built in {built['seconds']} s: {built['counts']}", flush=True)
-    results = {}
-    for side in SIDES:
-        print(f"running {side} ({args.runs} timed runs after a warm-up) …", flush=True)
-        results[side] = spawn("--child", side, *common)
-    ours = results["opskit"]
-    problems = [f"{side}: {p}" for side in SIDES[1:]
-                for p in compare(ours["summary"], results[side]["summary"])]
-    s = ours["summary"]
-    print()
-    print(f"effective access rows: {s['rows']:,}   findings: {len(s['findings']):,}   "
-          f"same results on every side: {'yes' if not problems else 'NO'}")
-    for p in problems:
-        print(f"  ! {p}")
-    print(f"{'':13} {'median s':>9} {'runs':>22} {'peak RSS MB':>12}")
-    for side in SIDES:
-        r = results[side]
-        runs = ", ".join(f"{t:.2f}" for t in r["times"])
-        print(f"{side:13} {r['median']:9.2f} {runs:>22} {r['peak_rss_mb']:12,}")
-    best = min(SIDES[1:], key=lambda side: results[side]["median"])
-    ratio = ours["median"] / results[best]["median"]
-    print(f"snapshots loaded in {ours['loaded']['seconds']} s "
-          f"({ours['loaded']['rss_mb']:.0f} MB RSS after loading)")
-    print(f"duckdb-names: fetching its access table into pandas would add "
-          f"{results['duckdb-names']['fetch_df_seconds']} s (not counted)")
-    ok = ratio <= 1.5 and ours["peak_rss_mb"] < 1536 and not problems
-    print(f"VERDICT: opskit / fastest duckdb ({best}) = {ratio:.2f} (target ≤ 1.5), opskit peak "
-          f"{ours['peak_rss_mb']:,} MB (target < 1,536): {'met' if ok else 'NOT met'}")
+    reports = {scale: run_scale(scale, args) for scale in scales}
+    verdict(reports, args.seed)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the sandbox is imported only by the commands that use it
     from .sandbox.entry import RunningSandbox
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
-MAX_SCALE = 500  # ≈ 100,000 users: minutes and gigabytes to build; more is no demo
+MAX_SCALE = 1000  # ≈ 200,000 users, a million secrets: the largest Secret Server customers
 MAX_LATENCY_MS = 60_000.0
 MAX_SEED = 2**32 - 1
 # A write that failed for want of room is the machine's state, not a bug: one line, no log.

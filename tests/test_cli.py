@@ -174,9 +174,9 @@ def one_line(capsys: pytest.CaptureFixture[str]) -> str:
     (["sandbox", "serve", "--latency-ms", "nan"], "argument --latency-ms: nan is out of range"),
     (["sandbox", "serve", "--latency-ms", "inf"], "argument --latency-ms: inf is out of range"),
     (["sandbox", "demo-data", "--out", "x", "--scale", "0"], "argument --scale: 0 is out of "
-                                                             "range: give 1 to 500"),
-    (["sandbox", "demo-data", "--out", "x", "--scale", "501"], "argument --scale: 501 is out of "
-                                                               "range: give 1 to 500"),
+                                                             "range: give 1 to 1000"),
+    (["sandbox", "demo-data", "--out", "x", "--scale", "1001"], "argument --scale: 1001 is out "
+                                                                "of range: give 1 to 1000"),
     (["sandbox", "demo-data", "--out", "x", "--seed", "-1"], "argument --seed: -1 is out of "
                                                              "range: give 0 to 4294967295"),
     (["sandbox", "demo-data", "--out", "x", "--seed", "7.5"], "argument --seed: '7.5' is not a "

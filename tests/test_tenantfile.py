@@ -166,6 +166,21 @@ def test_aliases_that_would_not_fit_in_memory_are_refused(tmp_path: Path, text: 
         load_tenant(bomb)
 
 
+def test_a_file_larger_than_the_alias_bound_without_aliases_loads(
+        tmp_path: Path, data: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound is on what aliases add: a scale-1,000 demo tenant holds some ten million
+    values, none of them an alias."""
+    import opskit.sandbox.tenantfile as tenantfile
+
+    monkeypatch.setattr(tenantfile, "MAX_YAML_VALUES", 10)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump(data))
+    assert len(load_tenant(plain).users) == len(data["users"])
+    plain.write_text("a: &a [1, 2, 3, 4]\nb: [*a, *a, *a]\n")  # aliases add 15 values
+    with pytest.raises(TenantFileError, match="expand to more than 10 values"):
+        load_tenant(plain)
+
+
 def test_folder_cycle(data: dict) -> None:
     data["folders"][0]["parent"] = "f2"
     assert "folder tree cycle" in problem(data)

@@ -258,17 +258,20 @@ def load_grant_history(path: str | os.PathLike[str]) -> pd.DataFrame | None:
     path = Path(path)
     if not path.exists():
         return None
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(path)
+        missing = [c for c in HISTORY_COLUMNS if c not in pq.read_schema(path).names]
+        # Only the history's own columns, as Arrow-backed text: no Python string per cell.
+        frame = None if missing else pd.read_parquet(path, columns=HISTORY_COLUMNS)
     except Exception as exc:  # any parquet or arrow failure means the same to the user
         raise ConfigError(f"{path} is not a grant history ({type(exc).__name__})",
                           "point at the grant_history.parquet an earlier audit wrote, or "
                           "remove it to start a new history") from None
-    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
-    if missing:
+    if frame is None:
         raise ConfigError(f"{path} is not a grant history: it lacks {', '.join(missing)}",
                           "point at the grant_history.parquet an earlier audit wrote")
-    return frame[HISTORY_COLUMNS]
+    return frame
 
 
 def save_grant_history(history: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import itertools
 import json
 import os
 import random
@@ -256,6 +257,13 @@ def _ascii(name: str) -> str:
     return re.sub(r"[^a-z0-9-]", "", plain.lower())
 
 
+# Leavers' grants one folder may hold. Most land on a department's root, which every folder of
+# the department inherits: unbounded, a root's grants grew with the scale and the listed folder
+# permissions with its square (6.3 million at scale 1,000). Up to scale 100 no folder holds more
+# than 21, so smaller tenants are what they were.
+LEAVERS_PER_FOLDER = 24
+
+
 class _Builder:
     """Builds one company; every random choice comes from one seeded generator, in one order."""
 
@@ -417,8 +425,11 @@ class _Builder:
         for i, team in enumerate(self.teams):
             team.users += people[2 * i:2 * i + 2]
         sizes = [self.rng.choice((1, 2, 3)) for _ in self.teams]
+        # The running sums once, not per person (what `weights=` redoes on every call, which
+        # made this quadratic: minutes at scale 1,000); the draws are the same.
+        cumulative = list(itertools.accumulate(sizes))
         for user in people[2 * len(self.teams):]:
-            self.rng.choices(self.teams, weights=sizes)[0].users.append(user)
+            self.rng.choices(self.teams, cum_weights=cumulative)[0].users.append(user)
         for team in self.teams:
             team.users.sort(key=lambda u: int(u["id"][1:]))
             self.dept_users.setdefault(team.dept.name, []).extend(team.users)
@@ -570,6 +581,7 @@ class _Builder:
         team_of = {u["id"]: t for t in self.teams for u in t.users}
         own_ids = {id(f) for f in own}
         planted = 0
+        on: dict[int, int] = {}  # leavers' grants per folder
         for user in self.rng.sample(disabled, len(disabled)):
             team = team_of.get(user["id"])
             f = team.folder if team else None
@@ -579,7 +591,10 @@ class _Builder:
                 continue
             if any(g.kind == "user" and g.pid == user["id"] for g in f.grants):
                 continue
+            if on.get(id(f), 0) >= LEAVERS_PER_FOLDER:
+                continue
             f.grants.append(_Grant("user", user["id"], [self.rng.choice(("View", "Edit"))]))
+            on[id(f)] = on.get(id(f), 0) + 1
             planted += 1
             if planted >= self.count(1.0):
                 break
@@ -707,6 +722,8 @@ class _Builder:
         missing = {g["id"] for g in chosen[:n_missing]}
         renamed = {g["id"]: i for i, g in enumerate(chosen[n_missing:n_missing + n_renamed])}
         differs = {g["id"] for g in chosen[n_missing + n_renamed:]}
+        active = [u["userName"] for u in self.active(self.users[1:])]
+        place = {name: i for i, name in enumerate(active)}
         # GROUP_NOT_IN_SECRET_SERVER: contractor groups the IGA created on the Platform that
         # were never synced to Secret Server (so no permission can name them).
         for team in rng.sample(self.teams, min(len(self.teams), self.count(0.25))):
@@ -720,7 +737,7 @@ class _Builder:
             if g["id"] in renamed:
                 name = _variant(name, renamed[g["id"]])
             if g["id"] in differs:
-                members = self.differ(members)
+                members = self.differ(members, active, place)
             self.iga.append({"name": name, "members": members})
         # GROUP_NOT_ON_PLATFORM: approver groups requested in the IGA, never provisioned.
         for team in rng.sample(self.teams, min(len(self.teams), self.count(0.25))):
@@ -746,12 +763,20 @@ class _Builder:
             self.iga.append({"name": group["displayName"],
                              "members": [user_name[m] for m in members]})
 
-    def differ(self, members: list[str]) -> list[str]:
-        """Drop one member and add a person from elsewhere: a difference on each side."""
-        outsiders = [u["userName"] for u in self.active(self.users[1:])
-                     if u["userName"] not in members]
+    def differ(self, members: list[str], active: list[str], place: dict[str, int]
+               ) -> list[str]:
+        """Drop one member and add a person from elsewhere: a difference on each side.
+        ``active``: every active person's userName, in order; ``place``: its index there."""
+        # The n-th active person not among the members, n drawn as `choice(outsiders)` would,
+        # without listing every outsider for each group (quadratic at scale 1,000).
+        inside = sorted({place[m] for m in members if m in place})
         dropped = self.rng.choice(members)
-        return [*(m for m in members if m != dropped), self.rng.choice(outsiders)]
+        n = self.rng.choice(range(len(active) - len(inside)))
+        for i in inside:  # step over the members placed before it
+            if i > n:
+                break
+            n += 1
+        return [*(m for m in members if m != dropped), active[n]]
 
     # ---- output ------------------------------------------------------------------------------
 

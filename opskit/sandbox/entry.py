@@ -19,21 +19,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .rehearsals import REHEARSALS, Rehearsal, rehearse
-from .tenantfile import TenantFile, TenantFileError, load_tenant, parse_tenant
 
 if TYPE_CHECKING:
     from .demodata import write_demo
     from .faults import FaultSpec
     from .serve import RunningSandbox, running, serve_forever
+    from .tenantfile import TenantFile, TenantFileError, load_tenant
     from .tour import tour
 
 __all__ = ["REHEARSALS", "FaultSpec", "PracticeTenant", "Rehearsal", "RunningSandbox",
            "TenantFile", "TenantFileError", "load_tenant", "practice", "running",
            "serve_forever", "tenant_file", "tour", "write_demo"]
 
-# Passed through on first use: uvicorn, the demo generator and the tour load only when asked.
+# Passed through on first use: uvicorn, the demo generator, the tour and the tenant file's
+# models (pydantic) load only when asked, so the CLI's --help lists the rehearsals without them.
 _LAZY = {"FaultSpec": ".faults", "RunningSandbox": ".serve", "running": ".serve",
-         "serve_forever": ".serve", "tour": ".tour", "write_demo": ".demodata"}
+         "serve_forever": ".serve", "tour": ".tour", "write_demo": ".demodata",
+         "TenantFile": ".tenantfile", "TenantFileError": ".tenantfile",
+         "load_tenant": ".tenantfile"}
 
 
 def __getattr__(name: str) -> Any:
@@ -66,6 +69,8 @@ class PracticeTenant:
 def tenant_file(data: str | Path | None = None, rehearsal: str | None = None) -> TenantFile:
     """A tenant file (default: the built-in demo company), in a rehearsal's broken state if
     one is named."""
+    from .tenantfile import load_tenant, parse_tenant
+
     if data:
         tf = load_tenant(data)
     else:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from .tenantfile import TenantFile
+if TYPE_CHECKING:  # the names alone are light: `opskit --help` lists them without pydantic
+    from .tenantfile import TenantFile
 
 
 @dataclass(frozen=True)

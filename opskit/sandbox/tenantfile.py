@@ -488,8 +488,8 @@ def _shown_key(key: Any) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
-# Values a YAML file may hold once its aliases are expanded. An alias is a reference, so ten
-# levels of ten aliases each ("billion laughs") are a small file that reads as 10^10 values.
+# Values a YAML file's aliases may add once expanded. An alias is a reference, so ten levels
+# of ten aliases each ("billion laughs") are a small file that reads as 10^10 values.
 MAX_YAML_VALUES = 5_000_000
 
 
@@ -516,7 +516,9 @@ def _expanded_size(root: yaml.Node) -> int:
         if children_done:
             open_nodes.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
-            if sizes[id(node)] > MAX_YAML_VALUES:
+            # What aliases add beyond the nodes read so far: a file without aliases adds
+            # nothing, however large (a scale-1,000 demo tenant holds some 10 million values).
+            if sizes[id(node)] - len(sizes) > MAX_YAML_VALUES:
                 raise _AliasBomb(f"its aliases expand to more than {MAX_YAML_VALUES:,} values")
             continue
         if id(node) in open_nodes:
@@ -569,16 +571,25 @@ def _unique_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return mapping
 
 
-@lru_cache(maxsize=4)
-def _parsed_once(text: str, is_json: bool) -> Any:
+# Files up to this size are parsed once and kept; a larger one (a scale-1,000 demo tenant is
+# 134 MB, gigabytes of dicts once parsed) is parsed each time it is read, and not copied.
+CACHED_TEXT_CHARS = 32 * 2**20
+
+
+def _parse(text: str, is_json: bool) -> Any:
     return (json.loads(text, object_pairs_hook=_unique_json_keys) if is_json
             else yaml.load(text, _UniqueKeyLoader))
+
+
+_parsed_once = lru_cache(maxsize=4)(_parse)
 
 
 def _parsed(text: str, is_json: bool) -> Any:
     """The file's data, parsed once per text: a run serves the same file as two flavors and
     reads it more than once (its parse is most of the cost); a copy, so no caller can change
     what the next one gets."""
+    if len(text) > CACHED_TEXT_CHARS:
+        return _parse(text, is_json)
     return copy.deepcopy(_parsed_once(text, is_json))
 
 
