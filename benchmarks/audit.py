@@ -5,12 +5,14 @@ Run: .venv/bin/python benchmarks/audit.py [--scale 100] [--seed 0] [--runs 3]
 One run, side by side, over the same DataFrames:
 
 - the demo tenant at --scale is built once and read into the two inventories the audit takes,
-  cloud (what the service account sees) and on-prem (everything), exactly as
-  `opskit.inventory` frames them but without HTTP: each resource is rendered by the practice
-  tenant's store and turned into rows by the inventory's own row functions. Both are saved as
-  snapshots under build/bench/ and reused while the tenant data stays the same;
+  cloud (what the service account sees; without its secret permissions, as the permission
+  audit reads it beside a reference) and on-prem (everything), exactly as `opskit.inventory`
+  frames them but without HTTP: each resource is rendered by the practice tenant's store and
+  turned into rows by the inventory's own row functions. Both are saved as snapshots under
+  build/bench/ and reused while the tenant data stays the same;
 - opskit: `opskit.audit.audit_permissions(cloud, onprem, ...)`: coverage, every permission
-  finding, and the effective-access table (user → folder → right → via) of the on-prem view;
+  finding, and the effective access (user → folder → right → via) of the on-prem view, held
+  factorised, its rows counted per right and per folder;
 - duckdb: one SQL script over the same DataFrames (DuckDB scans them in place) computing the
   same: folder sources from the inherited-id form, nested groups by a recursive CTE, the
   effective-access table (kept as a DuckDB table), coverage and the same findings.
@@ -59,6 +61,7 @@ def build(scale: int, seed: int, out: Path) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     import pandas as pd
+    from pandas.api.types import union_categoricals
 
     from opskit import inventory as inv_mod
     from opskit.sandbox.demodata import generate
@@ -84,7 +87,13 @@ def build(scale: int, seed: int, out: Path) -> dict[str, Any]:
                     for i in range(0, max(len(ids), 1), CHUNK)]  # an empty listing: one chunk
 
         def joined(kind: str, tidy: Any) -> pd.DataFrame:
-            return pd.concat(chunks(kind, tidy), ignore_index=True)
+            parts = chunks(kind, tidy)
+            frame = pd.concat(parts, ignore_index=True)
+            for column in frame.columns:  # the chunks' categoricals, joined (concat gave text)
+                if isinstance(parts[0][column].dtype, pd.CategoricalDtype):
+                    frame[column] = union_categoricals([p[column] for p in parts],
+                                                       sort_categories=True)
+            return frame
 
         group_parts = chunks("Group", inv_mod.tidy_groups)
         inv = inv_mod.Inventory(
@@ -96,14 +105,17 @@ def build(scale: int, seed: int, out: Path) -> dict[str, Any]:
                 docs("Container", tenant.ids(flavor, "Container"))),
             container_permissions=joined("ContainerPermission", inv_mod.tidy_permissions),
             privileged_data=joined("PrivilegedData", inv_mod.tidy_privileged_data),
+            # The cloud view as the permission audit reads it beside a reference: without its
+            # secret permissions (the reference's are the ones the audit reads).
             privileged_data_permissions=joined("PrivilegedDataPermission",
-                                               inv_mod.tidy_secret_permissions))
+                                               inv_mod.tidy_secret_permissions)
+            if flavor == "onprem" else inv_mod.tidy_secret_permissions([]))
         del group_parts
         per = inv.privileged_data["container_id"].value_counts()
         inv.containers["secret_count"] = inv.containers["id"].map(per).fillna(0).astype("Int64")
         inv.meta = {"source": f"bench-{flavor}", "flavor": flavor, "complete": True,
                     "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "secret_permissions_read": True}
+                    "secret_permissions_read": flavor == "onprem"}
         inv_mod.save_snapshot(inv, out / flavor)
         counts[flavor] = inv.counts()
         del inv
@@ -128,15 +140,10 @@ def run_opskit(cloud: Any, onprem: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def access_counts(access: Any) -> dict[str, Any]:
-    """Rows of the user × folder × grant table, in all, per right and per folder: from the
-    factorised access's `count_rows` (no table made), or else from the table itself."""
-    count = getattr(access, "count_rows", None)
-    if count is not None:
-        rows, per_right, per_folder = count(), count("right"), count("folder")
-    else:  # effective access before it was factorised
-        table = access.table
-        rows = len(table)
-        per_right, per_folder = table["right"].value_counts(), table["folder"].value_counts()
+    """Rows of the user × folder × grant table, in all, per right and per folder, counted from
+    the factorised access (no table made)."""
+    rows, per_right, per_folder = (access.count_rows(), access.count_rows("right"),
+                                   access.count_rows("folder"))
     return {"rows": int(rows),
             "per_right": {str(k): int(v) for k, v in per_right.items() if v},
             "per_folder": {str(k): int(v) for k, v in per_folder.items() if v}}
