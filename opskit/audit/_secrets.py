@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._coverage import Coverage
@@ -37,16 +38,19 @@ def service_account_roles(perms: pd.DataFrame,
                           names_sa: Callable[[str, Any, Any], bool]) -> dict[str, str]:
     """The service account's highest secret role on each secret whose permissions name it
     (``names_sa(principal_type, principal_id, principal_name)``), by secret id."""
-    principals = perms.drop_duplicates(["principal_type", "principal_id"])
+    kinds, ids = perms["principal_type"], perms["principal_id"]
     mine: dict[str, list[Any]] = {"user": [], "group": []}
-    for kind, pid, name in zip(principals["principal_type"].tolist(),
-                               principals["principal_id"].tolist(),
-                               principals["principal_name"].tolist(), strict=True):
-        if kind in mine and names_sa(kind, pid, name):
-            mine[kind].append(pid)
-    kinds = perms["principal_type"]
-    rows = perms[((kinds == "user") & perms["principal_id"].isin(mine["user"]))
-                 | ((kinds == "group") & perms["principal_id"].isin(mine["group"]))]
+    wanted = np.zeros(len(perms), dtype=bool)
+    for kind, chosen in mine.items():
+        # Each principal once, with the name its first row gives: one column's duplicates
+        # (millions of rows at the largest tenants), not a frame's on two.
+        of_kind = (kinds == kind).to_numpy(dtype=bool)
+        first = ids[of_kind].drop_duplicates()
+        names = perms["principal_name"].loc[first.index].tolist()
+        chosen += [pid for pid, name in zip(first.tolist(), names, strict=True)
+                   if names_sa(kind, pid, name)]
+        wanted |= of_kind & ids.isin(chosen).to_numpy(dtype=bool)
+    rows = perms[wanted]
     rank = rows["right"].map({r: i for i, r in enumerate(SECRET_ROLE_RANK)}).fillna(-1)
     best = rows.assign(rank=rank.to_numpy()).sort_values("rank", kind="stable")
     best = best.drop_duplicates("privileged_data_id", keep="last")
