@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 PARTIAL = "…"  # how an inventory starts a path whose ancestors it cannot see
@@ -34,11 +35,19 @@ class FolderView:
 def folder_view(inv: Any) -> FolderView:
     """The folders and secrets of an inventory, as a :class:`FolderView`."""
     folders = inv.containers[["path", "id"]].drop_duplicates("id").reset_index(drop=True)
-    path = dict(zip(inv.containers["id"].tolist(), inv.containers["path"].tolist(), strict=True))
+    containers = inv.containers.drop_duplicates("id")
     s = inv.privileged_data
-    secrets = pd.DataFrame({"folder": [path.get(c) for c in s["container_id"].tolist()],
-                            "name": s["name"].tolist(), "id": s["id"].tolist()})
+    at = pd.Index(containers["id"]).get_indexer(s["container_id"])
+    paths = np.array([*containers["path"].tolist(), None], dtype=object)  # at -1: no folder
+    secrets = pd.DataFrame({"folder": paths[at], "name": s["name"].array, "id": s["id"].array})
     return FolderView(folders, secrets, str(inv.meta.get("source", "")), inv)
+
+
+def _all_text(column: pd.Series) -> bool:
+    """Every value is text (not missing, not a number)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return bool(column.notna().all())
+    return all(isinstance(v, str) for v in column.tolist())
 
 
 def _count(n: int, noun: str) -> str:
@@ -175,31 +184,30 @@ def coverage(cloud: Any, reference: Any = None) -> Coverage:
 
     roots_list = [hidden_root(p) if p in hidden else None for p in ref_paths_list]
 
-    # Secrets: the reference's, each marked seen or not by the cloud.
-    s_folder, s_name = ref.secrets["folder"].tolist(), ref.secrets["name"].tolist()
-    s_id = ref.secrets["id"].tolist()
-    s_path = [f"{f}/{n}" for f, n in zip(s_folder, s_name, strict=True)]
-    if use_ids and all(isinstance(i, str) for i in s_id):
-        shown = set(cloud.privileged_data["id"].tolist())
-        seen = [i in shown for i in s_id]
+    # Secrets: the reference's, each marked seen or not by the cloud; counted by column, as
+    # the largest tenants hold a million (only the unseen become rows of their own).
+    secrets = ref.secrets
+    if use_ids and _all_text(secrets["id"]):
+        seen = secrets["id"].isin(cloud.privileged_data["id"]).to_numpy(dtype=bool)
     else:
         cs = cloud.privileged_data
         keys = {(cloud_paths.get(c), n) for c, n in zip(cs["container_id"].tolist(),
                                                         cs["name"].tolist(), strict=True)}
-        seen = [k in keys for k in zip(s_folder, s_name, strict=True)]
-    per_folder: dict[str, int] = {}
-    hidden_per_folder: dict[str, int] = {}
-    missing = []
-    for f, n, p, i, ok in zip(s_folder, s_name, s_path, s_id, seen, strict=True):
-        per_folder[f] = per_folder.get(f, 0) + 1
-        if not ok:
-            hidden_per_folder[f] = hidden_per_folder.get(f, 0) + 1
-            missing.append((f, n, p, "folder hidden" if f in hidden else "not owned", i))
+        seen = np.array([k in keys for k in zip(secrets["folder"].tolist(),
+                                                secrets["name"].tolist(), strict=True)],
+                        dtype=bool)
+    per_folder = secrets["folder"].value_counts()
+    hidden_per_folder = secrets["folder"][~seen].value_counts()
+    unseen = secrets[~seen]
+    s_folder, s_name = unseen["folder"].tolist(), unseen["name"].tolist()
+    missing = [(f, n, f"{f}/{n}", "folder hidden" if f in hidden else "not owned", i)
+               for f, n, i in zip(s_folder, s_name, unseen["id"].tolist(), strict=True)]
+    paths = pd.Series(ref_paths_list, dtype=object)
     folders = pd.DataFrame({
         "path": ref_paths_list, "parent": parents, "visible": is_visible,
         "hidden_root": roots_list,
-        "secrets": [per_folder.get(p, 0) for p in ref_paths_list],
-        "hidden_secrets": [hidden_per_folder.get(p, 0) for p in ref_paths_list]})
+        "secrets": paths.map(per_folder).fillna(0).astype(np.int64).to_numpy(),
+        "hidden_secrets": paths.map(hidden_per_folder).fillna(0).astype(np.int64).to_numpy()})
 
     in_subtree = folders[folders["hidden_root"].notna()]
     roots = in_subtree.groupby("hidden_root").agg(folders=("path", "size"),
@@ -208,8 +216,8 @@ def coverage(cloud: Any, reference: Any = None) -> Coverage:
     roots["subfolders"] = roots["folders"] - 1
     roots = roots[_ROOT_COLUMNS].sort_values("path").reset_index(drop=True)
 
-    total_f, total_s = len(folders), len(s_path)
-    vis_f, vis_s = sum(is_visible), sum(seen)
+    total_f, total_s = len(folders), len(secrets)
+    vis_f, vis_s = sum(is_visible), int(seen.sum())
     unmatched = len(cloud_ids) - len(cloud_paths)
     where = f" ({ref.source})" if ref.source else ""
     statement = (f"The cloud service account sees {vis_f:,} of {total_f:,} folders and "

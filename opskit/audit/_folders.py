@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 RIGHTS = ("View", "Add Secret", "Edit", "Owner")  # lowest first: the rank order of folder rights
 
@@ -40,56 +42,80 @@ class FolderGrants:
         return folder, order[pos]
 
 
-def _inherited_source(pid: list[str], cid: list[str]) -> list[str | None]:
-    """For each row listed as `<base id>-<folder id>`, the folder holding row `<base id>`."""
-    where = dict(zip(pid, cid, strict=True))
-    out: list[str | None] = []
-    for p, c in zip(pid, cid, strict=True):
-        base, dash, tail = p.rpartition("-") if isinstance(p, str) else ("", "", "")
-        src = where.get(base) if dash and tail == c else None
-        out.append(src if src is not None and src != c else None)
-    return out
+def _text(column: pd.Series) -> pa.Array:
+    """A column as Arrow text (values that are not text: null), without a Python object per
+    row where it is Arrow-backed already."""
+    try:
+        text = pa.array(column.array, type=pa.large_string())
+        return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([v if isinstance(v, str) else None for v in column.tolist()],
+                        type=pa.large_string())
+
+
+def _inherited_source(pid: pd.Series, cid: pd.Series, code: np.ndarray) -> np.ndarray:
+    """For each row listed as `<base id>-<folder id>`, the code of the folder holding row
+    `<base id>` (``code``: each row's folder code); -1 for a row that is not, or whose base row
+    is on its own folder. Vectorised: the largest tenants list millions of rows."""
+    ids, folders = _text(pid), _text(cid)
+    parts = pc.extract_regex(ids, r"^(?P<base>.*)-(?P<tail>[^-]*)$")  # at the last dash
+    base, tail = parts.field("base"), parts.field("tail")
+    # The row a base names, the last listed with that id (as a mapping of ids would keep).
+    reversed_ids = ids[::-1]
+    at = pc.index_in(base, value_set=reversed_ids).to_numpy(zero_copy_only=False)
+    found = ~np.isnan(at) if at.dtype.kind == "f" else np.ones(len(at), dtype=bool)
+    at = np.where(found, len(ids) - 1 - np.nan_to_num(at).astype(np.int64), 0)
+    same_folder = pc.fill_null(pc.equal(tail, folders), False).to_numpy(zero_copy_only=False)
+    src = np.where(found & same_folder, code[at] if len(code) else at, -1)
+    return np.where(src == code, -1, src)
 
 
 def folder_grants(containers: pd.DataFrame, permissions: pd.DataFrame) -> FolderGrants:
     folders = containers[["id", "name", "parent_id", "path"]].drop_duplicates("id")
     folders = folders.reset_index(drop=True)
     ids = folders["id"].tolist()
-    known = set(ids)
-    parent = {f: p for f, p in zip(ids, folders["parent_id"].tolist(), strict=True)
-              if isinstance(p, str) and p in known}
-    cids_all = permissions["container_id"].tolist()
-    keep = np.fromiter((c in known for c in cids_all), bool, len(cids_all))
-    perms = permissions[keep]
-    pid, cid = perms["id"].tolist(), perms["container_id"].tolist()
-    row_source = _inherited_source(pid, cid)
-    listed = set(cid)
-    inherits_from: dict[str, str] = {}
-    if any(s is not None for s in row_source):
-        # A folder inherits when every row it lists is inherited (from one folder, normally).
-        has_own = {c for c, s in zip(cid, row_source, strict=True) if s is None}
-        for c, s in zip(cid, row_source, strict=True):
-            if c not in has_own and s is not None:  # s is set wherever c has no own row
-                inherits_from.setdefault(c, s)
-    elif cid:
+    index = pd.Index(folders["id"])
+    parent_code = index.get_indexer(folders["parent_id"])
+    parent = {f: int(p) for f, p in enumerate(parent_code.tolist()) if p >= 0}
+    all_codes = index.get_indexer(permissions["container_id"])
+    keep = all_codes >= 0
+    columns = ["id", "container_id", "principal_type", "principal_id", "principal_name",
+               "right", "rights"]
+    # No copy of millions of rows when every permission is on a known folder (the usual case).
+    perms = permissions[columns] if keep.all() else permissions.loc[keep, columns]
+    code = all_codes[keep]
+    row_source = _inherited_source(perms["id"], perms["container_id"], code)
+    listed = np.zeros(len(ids), dtype=bool)
+    listed[code] = True
+    inherits_from: dict[int, int] = {}
+    if (row_source >= 0).any():
+        # A folder inherits when every row it lists is inherited (from one folder, normally):
+        # it takes the source of its first such row.
+        has_own = np.zeros(len(ids), dtype=bool)
+        has_own[code[row_source < 0]] = True
+        rows = np.flatnonzero(~has_own[code] & (row_source >= 0))
+        inheriting, first = np.unique(code[rows], return_index=True)
+        inherits_from = dict(zip(inheriting.tolist(), row_source[rows[first]].tolist(),
+                                 strict=True))
+    elif len(perms):
         # Ids without the inherited form: a folder listing exactly its parent's grants is
         # taken to inherit (the two cannot be told apart, and access is the same either way).
-        sig: dict[str, set[tuple[str, str, tuple[str, ...]]]] = {}
-        for c, kind, p, rights in zip(cid, perms["principal_type"].tolist(),
+        sig: dict[int, set[tuple[str, str, tuple[str, ...]]]] = {}
+        for c, kind, p, rights in zip(code.tolist(), perms["principal_type"].tolist(),
                                       perms["principal_id"].tolist(), perms["rights"].tolist(),
                                       strict=True):
             sig.setdefault(c, set()).add((kind, p, tuple(rights)))
         inherits_from = {c: parent[c] for c in sig
                          if c in parent and sig.get(parent[c]) == sig[c]}
-    source: dict[str, str] = {}
+    source: dict[int, int] = {}
 
-    def source_of(fid: str) -> str:
-        chain: list[str] = []
+    def source_of(fid: int) -> int:
+        chain: list[int] = []
         while fid not in source:
             nxt = inherits_from.get(fid)
-            if nxt is None and fid not in listed:
+            if nxt is None and not listed[fid]:
                 nxt = parent.get(fid)  # listed with no rows of its own: the parent's apply
-            if nxt is None or nxt not in known or nxt in chain or nxt == fid:
+            if nxt is None or nxt in chain or nxt == fid:
                 source[fid] = fid
                 break
             chain.append(fid)
@@ -98,12 +124,9 @@ def folder_grants(containers: pd.DataFrame, permissions: pd.DataFrame) -> Folder
             source[f] = source[fid]
         return source[fid]
 
-    code = {f: i for i, f in enumerate(ids)}
-    folders["source"] = np.array([code[source_of(f)] for f in ids], dtype=np.int64)
-    is_source = {f for f in ids if source[f] == f}
-    mine = np.fromiter((c in is_source for c in cid), bool, len(cid))
-    own = perms[mine][["id", "principal_type", "principal_id", "principal_name", "right",
-                       "rights"]].reset_index(drop=True)
-    own.insert(0, "folder", np.array([code[c] for c, m in zip(cid, mine, strict=True) if m],
-                                     dtype=np.int64))
+    sources = np.array([source_of(f) for f in range(len(ids))], dtype=np.int64)
+    folders["source"] = sources
+    mine = (sources == np.arange(len(ids)))[code] if len(ids) else np.zeros(0, dtype=bool)
+    own = perms.loc[mine, columns[:1] + columns[2:]].reset_index(drop=True)
+    own.insert(0, "folder", code[mine].astype(np.int64))
     return FolderGrants(folders, own)
