@@ -32,7 +32,7 @@ DIRECT = "direct"
 COLUMNS = ("user", "folder", "right", "via")
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)  # arrays: compared by identity
 class Factors:
     """Effective access as its factors, in integer codes: the table's ``user`` codes index
     ``users``, ``folder`` codes ``folders``, ``right`` codes ``rights``, ``via`` codes ``vias``.
