@@ -77,8 +77,10 @@ class Factors:
             raise ValueError(f"count by {by!r}: one of right, folder, user, or None")
         d, g, index = ((self.d_right, self.g_right, pd.Index(self.rights.categories))
                        if by == "right" else (self.d_folder, self.g_folder, self.folders))
-        n = (np.bincount(d, minlength=len(index))
-             + np.bincount(g, weights=per_group_row, minlength=len(index)).astype(np.int64))
+        known_d, known_g = d >= 0, g >= 0  # a grant without a right has code -1: uncounted
+        n = (np.bincount(d[known_d], minlength=len(index))
+             + np.bincount(g[known_g], weights=per_group_row[known_g],
+                           minlength=len(index)).astype(np.int64))
         return pd.Series(n, index=index, name="count")
 
     def direct_rows(self) -> int:
@@ -374,7 +376,7 @@ class Access:
         first = np.ones(len(order), bool)
         first[1:] = key[order][1:] != key[order][:-1]
         pick = order[first]
-        rights = np.asarray(f.rights.categories, dtype=object)
+        rights = np.array([*f.rights.categories, None], dtype=object)  # code -1: no right
         vias = np.asarray(f.vias, dtype=object)
         return pd.DataFrame({"user": u[pick], "folder": fo[pick], "right": rights[r[pick]],
                              "via": vias[rows["via"].cat.codes.to_numpy(np.int64)[pick]],

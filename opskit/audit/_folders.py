@@ -58,7 +58,7 @@ def _inherited_source(pid: pd.Series, cid: pd.Series, code: np.ndarray) -> np.nd
     `<base id>` (``code``: each row's folder code); -1 for a row that is not, or whose base row
     is on its own folder. Vectorised: the largest tenants list millions of rows."""
     ids, folders = _text(pid), _text(cid)
-    parts = pc.extract_regex(ids, r"^(?P<base>.*)-(?P<tail>[^-]*)$")  # at the last dash
+    parts = pc.extract_regex(ids, r"(?s)^(?P<base>.*)-(?P<tail>[^-]*)$")  # at the last dash
     base, tail = parts.field("base"), parts.field("tail")
     # The row a base names, the last listed with that id (as a mapping of ids would keep).
     reversed_ids = ids[::-1]

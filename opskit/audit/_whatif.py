@@ -186,10 +186,12 @@ def _model(full: Any) -> _Model:
                 "right")), strict=True):
             base, dash, tail = str(rid).rpartition("-")
             if dash and tail == sid and base in by_id:
-                by_id[base].secret_role = right  # inherited: the folder grant's secret role
+                # Inherited: the folder grant's secret role (a missing one reads as NaN).
+                by_id[base].secret_role = right if isinstance(right, str) else None
             else:
                 model.secret_own.setdefault(sid, []).append(
-                    _Grant(str(rid), kind, principal, pname, [right] if right else []))
+                    _Grant(str(rid), kind, principal, pname,
+                           [right] if isinstance(right, str) and right else []))
     return model
 
 
