@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._folders import RIGHTS
+from ._folders import RIGHTS, paths_by_id
 from ._groups import GroupReach
 from ._names import UnknownName, unique_labels, user_table
 from ._secrets import SECRET_ROLE_RANK, secret_permissions
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ._why import Why
 
 DIRECT = "direct"
-COLUMNS = ("user", "folder", "right", "via")
 
 
 @dataclass(frozen=True, repr=False, eq=False)  # arrays: compared by identity
@@ -103,9 +102,8 @@ class Factors:
         per = counts[g_of]
         # Each group's members are one contiguous block: a grant's rows are a slice, and
         # concatenating slices beats an index join.
-        spans = zip(starts[g_of].tolist(), (starts[g_of] + per).tolist(), strict=True)
+        spans = list(zip(starts[g_of].tolist(), (starts[g_of] + per).tolist(), strict=True))
         user = np.concatenate([self.d_user[direct], *[m_user[a:b] for a, b in spans]])
-        spans = zip(starts[g_of].tolist(), (starts[g_of] + per).tolist(), strict=True)
         via = np.concatenate([np.zeros(len(direct), m_via.dtype),
                               *[m_via[a:b] for a, b in spans]])
         folder = np.concatenate([self.d_folder[direct], np.repeat(self.g_folder[grouped], per)])
@@ -194,9 +192,14 @@ class Access:
 
     def rows_on(self, folders: Iterable[str]) -> pd.DataFrame:
         """The access table's rows on the given folders (paths; unknown ones give none)."""
-        index = self.factors.folders
-        codes = index.get_indexer(list(folders))
+        codes = self.factors.folders.get_indexer(list(folders))
         return self.factors.on_folders(codes[codes >= 0])
+
+    def rows_of(self, users: Iterable[str]) -> pd.DataFrame:
+        """The access table's rows of the given users (userNames as the table has them;
+        unknown ones give none)."""
+        codes = self.factors.users.get_indexer(list(users))
+        return self.factors.of_users(codes[codes >= 0])
 
     def chunks(self, rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
         """The whole access table, a run of folders at a time (about ``rows`` rows a chunk),
@@ -225,7 +228,7 @@ class Access:
         """Every folder user ``user`` (a userName) reaches, with right, via and where the grant
         is set; ``strongest=True`` keeps one row per folder, the highest right."""
         name = self._user_name(user)
-        rows = self.factors.of_users(np.array([self.factors.users.get_loc(name)]))
+        rows = self.rows_of([name])
         if strongest:
             rows = self.strongest(rows)
         out = rows.merge(self.folders[["path", "granted_on"]], left_on="folder", right_on="path")
@@ -524,8 +527,7 @@ def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
 
     # The secrets by column (a million at the largest tenants), named by their folder's path.
     secrets = inv.privileged_data
-    at = pd.Index(folders["id"]).get_indexer(secrets["container_id"])
-    s_folder = np.array([*paths.tolist(), None], dtype=object)[at]  # at -1: no folder
+    s_folder = paths_by_id(folders["id"], paths.tolist(), secrets["container_id"])
     names = pd.Series(secrets["name"].array)
     path = pd.Series(s_folder, dtype="str") + "/" + names.fillna("None")
     marked = secrets["id"].isin(list(own_permission_secrets)).to_numpy(dtype=bool)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._folders import paths_by_id
+
 PARTIAL = "…"  # how an inventory starts a path whose ancestors it cannot see
 
 
@@ -37,9 +39,9 @@ def folder_view(inv: Any) -> FolderView:
     folders = inv.containers[["path", "id"]].drop_duplicates("id").reset_index(drop=True)
     containers = inv.containers.drop_duplicates("id")
     s = inv.privileged_data
-    at = pd.Index(containers["id"]).get_indexer(s["container_id"])
-    paths = np.array([*containers["path"].tolist(), None], dtype=object)  # at -1: no folder
-    secrets = pd.DataFrame({"folder": paths[at], "name": s["name"].array, "id": s["id"].array})
+    secrets = pd.DataFrame({
+        "folder": paths_by_id(containers["id"], containers["path"].tolist(), s["container_id"]),
+        "name": s["name"].array, "id": s["id"].array})
     return FolderView(folders, secrets, str(inv.meta.get("source", "")), inv)
 
 

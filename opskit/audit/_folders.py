@@ -42,6 +42,13 @@ class FolderGrants:
         return folder, order[pos]
 
 
+def paths_by_id(folder_ids: pd.Series, paths: list[str], keys: pd.Series) -> np.ndarray:
+    """The path (of ``paths``, by ``folder_ids``) of the folder each of ``keys`` names, None
+    where none does: by column, as a million secrets each name their folder."""
+    at = pd.Index(folder_ids).get_indexer(keys)
+    return np.array([*paths, None], dtype=object)[at]  # at -1: the None
+
+
 def _text(column: pd.Series) -> pa.Array:
     """A column as Arrow text (values that are not text: null), without a Python object per
     row where it is Arrow-backed already."""
@@ -66,14 +73,14 @@ def _inherited_source(pid: pd.Series, cid: pd.Series, code: np.ndarray) -> np.nd
     found = ~np.isnan(at) if at.dtype.kind == "f" else np.ones(len(at), dtype=bool)
     at = np.where(found, len(ids) - 1 - np.nan_to_num(at).astype(np.int64), 0)
     same_folder = pc.fill_null(pc.equal(tail, folders), False).to_numpy(zero_copy_only=False)
-    src = np.where(found & same_folder, code[at] if len(code) else at, -1)
+    src = np.where(found & same_folder, code[at], -1)
     return np.where(src == code, -1, src)
 
 
 def folder_grants(containers: pd.DataFrame, permissions: pd.DataFrame) -> FolderGrants:
     folders = containers[["id", "name", "parent_id", "path"]].drop_duplicates("id")
     folders = folders.reset_index(drop=True)
-    ids = folders["id"].tolist()
+    n = len(folders)
     index = pd.Index(folders["id"])
     parent_code = index.get_indexer(folders["parent_id"])
     parent = {f: int(p) for f, p in enumerate(parent_code.tolist()) if p >= 0}
@@ -85,13 +92,13 @@ def folder_grants(containers: pd.DataFrame, permissions: pd.DataFrame) -> Folder
     perms = permissions[columns] if keep.all() else permissions.loc[keep, columns]
     code = all_codes[keep]
     row_source = _inherited_source(perms["id"], perms["container_id"], code)
-    listed = np.zeros(len(ids), dtype=bool)
+    listed = np.zeros(n, dtype=bool)
     listed[code] = True
     inherits_from: dict[int, int] = {}
     if (row_source >= 0).any():
         # A folder inherits when every row it lists is inherited (from one folder, normally):
         # it takes the source of its first such row.
-        has_own = np.zeros(len(ids), dtype=bool)
+        has_own = np.zeros(n, dtype=bool)
         has_own[code[row_source < 0]] = True
         rows = np.flatnonzero(~has_own[code] & (row_source >= 0))
         inheriting, first = np.unique(code[rows], return_index=True)
@@ -124,9 +131,9 @@ def folder_grants(containers: pd.DataFrame, permissions: pd.DataFrame) -> Folder
             source[f] = source[fid]
         return source[fid]
 
-    sources = np.array([source_of(f) for f in range(len(ids))], dtype=np.int64)
+    sources = np.array([source_of(f) for f in range(n)], dtype=np.int64)
     folders["source"] = sources
-    mine = (sources == np.arange(len(ids)))[code] if len(ids) else np.zeros(0, dtype=bool)
+    mine = (sources == np.arange(n))[code]
     own = perms.loc[mine, columns[:1] + columns[2:]].reset_index(drop=True)
     own.insert(0, "folder", code[mine].astype(np.int64))
     return FolderGrants(folders, own)

@@ -598,9 +598,7 @@ def _touched(before: Access, after: Access) -> tuple[list[str], list[str]]:
 def _strongest(access: Access, folders: list[str], users: list[str]) -> pd.DataFrame:
     """The strongest right of every pair on ``folders`` or of ``users``, the slices expanded
     alone (a large tenant's whole table would not fit)."""
-    codes = access.factors.users.get_indexer(users)
-    rows = pd.concat([access.rows_on(folders), access.factors.of_users(codes[codes >= 0])],
-                     ignore_index=True)
+    rows = pd.concat([access.rows_on(folders), access.rows_of(users)], ignore_index=True)
     rows = access.strongest(rows)
     return pd.DataFrame({"user": rows["user"].astype(str).to_numpy(),
                          "folder": rows["folder"].astype(str).to_numpy(),
