@@ -42,7 +42,6 @@ from ..report.figures import (
     folder_visibility_figure,
     group_folder_figure,
     rights_figure,
-    strongest_pairs,
 )
 from ..report.record import RUN_DIR_ENV
 from ..widgets import explorer
@@ -221,9 +220,9 @@ class AuditRun(FindingsTables):
     @cached_property
     def pairs(self) -> pd.DataFrame:
         """Each (user, folder) pair's strongest right, on the folders where grants are set
-        (see :func:`opskit.report.figures.strongest_pairs`): the cheap way to count and pick
+        (see :meth:`opskit.audit.Access.strongest_where_set`): the cheap way to count and pick
         examples on a large access table."""
-        return strongest_pairs(self.access)
+        return self.access.strongest_where_set()
 
     def access_markdown(self) -> str:
         """The effective-access table counted, and which view it was built from."""

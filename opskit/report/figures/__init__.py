@@ -31,7 +31,6 @@ from ._audit import (
     group_folder_matrix,
     rights_distribution,
     rights_figure,
-    strongest_pairs,
 )
 from ._behind import Clickable, clickable, points, rows_behind, rows_html
 from ._common import HOVER_NAMES, caption, captioned, empty_figure, names_hover
@@ -41,4 +40,4 @@ __all__ = ["HOVER_NAMES", "Clickable", "caption", "captioned", "clickable", "emp
            "folder_owner_figure", "folder_tree", "folder_visibility_figure", "group_folder_figure",
            "group_folder_matrix", "membership_figure", "names_hover", "points",
            "presence_combinations", "presence_figure", "rights_distribution", "rights_figure",
-           "rows_behind", "rows_html", "strongest_pairs"]
+           "rows_behind", "rows_html"]

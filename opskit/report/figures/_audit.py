@@ -394,7 +394,7 @@ def rights_distribution(source: Any) -> pd.DataFrame:
     grants = access.grants
     own = grants[grants["folder"] == grants["granted_on"]]
     extra = sorted({str(r) for r in own["right"].dropna()} - set(RIGHTS))
-    strongest = strongest_pairs(access)
+    strongest = access.strongest_where_set()
     extra = sorted(set(extra) | (set(strongest["right"]) - set(RIGHTS)))
     rows, examples = [], {}
     for right in [*RIGHTS, *extra]:
@@ -411,13 +411,6 @@ def rights_distribution(source: Any) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame.attrs["examples"] = examples
     return frame
-
-
-def strongest_pairs(access: Any) -> pd.DataFrame:
-    """Every (user, folder) pair's strongest right, counted without touching every row
-    (:meth:`opskit.audit.Access.strongest_where_set`): the pairs on the folders where grants
-    are set, each ``weight``-ed by how many folders take its grants."""
-    return access.strongest_where_set()
 
 
 def rights_figure(source: Any) -> go.Figure:

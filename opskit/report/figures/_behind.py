@@ -26,7 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..escaping import html_text
-from ._audit import ROOT, folder_tree, group_folder_matrix, rights_distribution, strongest_pairs
+from ._audit import ROOT, folder_tree, group_folder_matrix, rights_distribution
 from ._groupgap import ONLY_IN_IGA, ONLY_ON_PLATFORM, membership_rows, presence_combinations
 
 FOLDER_VISIBILITY, FOLDER_OWNER, GROUP_FOLDER, RIGHTS_BARS, PRESENCE, MEMBERSHIP = (
@@ -257,7 +257,7 @@ def _right_rows(access: Any, right: str, what: str) -> pd.DataFrame:
                                                                       "principal": str})
         out = out.assign(rights=[", ".join(map(str, r)) for r in out["rights"].tolist()])
         return out.sort_values(["folder", "principal"], kind="stable").reset_index(drop=True)
-    pairs = strongest_pairs(access)
+    pairs = access.strongest_where_set()
     pairs = pairs[pairs["right"] == right].sort_values(["user", "folder"], kind="stable")
     first = pairs.head(PAGE)
     users = access.users["userName"].to_numpy(dtype=object)
