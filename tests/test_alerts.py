@@ -217,6 +217,15 @@ def fleet(out: Path) -> None:
     write_run(out, "globex", "token_check", "20261205T061507Z", fleet_run=FLEET, status="ok")
 
 
+def nothing_alerted(out: Path, receiver: Receiver,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`opskit alert` on the fleet run's one run finds nothing to send, and sends nothing."""
+    assert main(["alert", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"nothing to alert: 1 run(s) of fleet run {FLEET}, no new finding at or above high")
+    assert receiver.received == []
+
+
 def no_secret(*texts: str) -> None:
     for text in texts:
         for secret in every_secret():
@@ -305,10 +314,7 @@ def test_the_fleet_run_chosen_and_what_counts_as_new(
     write_run(out, "acme", "token_check", "20261205T061500Z", fleet_run=FLEET, findings=[
         finding("TOKEN_INVALID_CLIENT", "critical", "scim.integration", change="still open"),
         finding("FOLDER_WITHOUT_OWNER", "medium", "Ops/Empty")])
-    assert main(["alert", str(out)]) == 0
-    assert capsys.readouterr().out.startswith(
-        f"nothing to alert: 1 run(s) of fleet run {FLEET}, no new finding at or above high")
-    assert receiver.received == []
+    nothing_alerted(out, receiver, capsys)
 
     assert main(["alert", str(out), "--fleet-run", OLDER_FLEET]) == 0  # its critical was new
     assert json.loads(receiver.received[0][2])["fleet_run"] == OLDER_FLEET
@@ -337,10 +343,7 @@ def test_a_failure_that_a_retry_ran_again_is_not_alerted(
     write_run(out, "acme", "token_check", "20261205T061500Z", fleet_run=FLEET, status="failed",
               error={"cell": None, "ename": "DeadKernelError", "evalue": ""})
     write_run(out, "acme", "token_check", "20261205T061530Z", fleet_run=FLEET, status="ok")
-    assert main(["alert", str(out)]) == 0
-    assert capsys.readouterr().out.startswith(
-        f"nothing to alert: 1 run(s) of fleet run {FLEET}, no new finding at or above high")
-    assert receiver.received == []
+    nothing_alerted(out, receiver, capsys)
 
 
 def test_a_resume_alerts_only_on_what_it_ran_and_keeps_its_fleet_runs_settings(
