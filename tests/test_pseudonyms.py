@@ -1,0 +1,38 @@
+"""Keyed pseudonyms keep every name comparison opskit makes, and nothing of the name."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from opskit._pseudonyms import Pseudonyms, new_key
+from opskit.groupgap._match import name_differences, normalise_name
+
+PAIRS = [("DBA", "dba"), ("ACME\\Finance", "Finance"), ("finance@acme.com", "Finance"),
+         ("Ｆinance  Team", "finance team"), (" Payroll", "Payroll"), ("Ops", "Dev"),
+         ("alice@acme.com", "ALICE@ACME.COM"), ("Tier 1", "Tier 2")]
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS)
+def test_comparisons_survive(a: str, b: str) -> None:
+    names = Pseudonyms(new_key())
+    pa, pb = names.name(a), names.name(b)
+    assert (pa == pb) == (a == b)
+    assert (normalise_name(pa) == normalise_name(pb)) == (normalise_name(a) == normalise_name(b))
+    assert name_differences(pa, pb) == name_differences(a, b)
+
+
+def test_same_key_same_pseudonyms_and_no_word_survives() -> None:
+    key = "5e" * 32
+    text = "Alice Ng <alice.ng@acme.com> ACME\\Payroll Admins"
+    first, again, other = (Pseudonyms(k).name(text) for k in (key, key, "a7" * 32))
+    assert first == again != other
+    words = set(re.split(r"[^a-z]+", first.casefold()))
+    assert not words & {"alice", "ng", "acme", "payroll", "admins", "com"}
+    assert first.count("@") == 1 and first.count("\\") == 1
+
+
+def test_a_short_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="16 bytes"):
+        Pseudonyms("abcd")
