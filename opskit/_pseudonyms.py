@@ -22,9 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import unicodedata
+from pathlib import Path
+
+from . import _redact
+from ._localfile import UnreadableFile, read_regular_file
+from .errors import ConfigError
 
 # What separates the words of a name: kept verbatim, so a name's shape survives.
 _SEPARATORS = re.compile(r"(\s+|[\\/@._\-,:;()\[\]])")
@@ -36,6 +42,36 @@ KEY_BYTES = 32
 def new_key() -> str:
     """A fresh key, as hex text: the operator keeps it to make pseudonyms that line up."""
     return secrets.token_hex(KEY_BYTES)
+
+
+def key_from_file(path: Path, create: bool = True) -> tuple[str, bool]:
+    """The key kept in ``path`` (hex text), and whether it was made now: a missing file is
+    created with a new key, readable by its owner only, where ``create``. The key never shows
+    in a message or a log line."""
+    if create and not path.exists():
+        key = new_key()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
+        _redact.remember(key)
+        return key, True
+    try:
+        text = read_regular_file(path, limit=4096).decode("ascii").strip()
+        bytes.fromhex(text)
+    except UnreadableFile as exc:
+        raise ConfigError(f"the pseudonym key file {path} {exc}",
+                          "name the file that holds the key of this tenant's twins "
+                          "(--key-file)") from None
+    except ValueError:
+        raise ConfigError(f"the pseudonym key file {path} does not hold a key (hex text)",
+                          "name the file opskit wrote (or delete it to start a new key; "
+                          "earlier twins then no longer line up)") from None
+    if len(text) < 32:
+        raise ConfigError(f"the pseudonym key in {path} is shorter than 32 hex digits",
+                          "use a key opskit made (a missing file gets a new one)")
+    _redact.remember(text)
+    return text, False
 
 
 class Pseudonyms:

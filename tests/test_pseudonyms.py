@@ -36,3 +36,18 @@ def test_same_key_same_pseudonyms_and_no_word_survives() -> None:
 def test_a_short_key_is_refused() -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         Pseudonyms("abcd")
+
+
+def test_key_file_is_made_once_and_private(tmp_path) -> None:
+    from opskit._pseudonyms import key_from_file
+    from opskit.errors import ConfigError
+    path = tmp_path / "keys" / "twin.key"
+    key, made = key_from_file(path)
+    assert made and (path.stat().st_mode & 0o777) == 0o600
+    assert key_from_file(path) == (key, False)
+    path.write_text("not hex")
+    with pytest.raises(ConfigError, match="does not hold a key") as caught:
+        key_from_file(path)
+    assert key not in str(caught.value)
+    with pytest.raises(ConfigError, match="does not exist"):
+        key_from_file(tmp_path / "missing.key", create=False)
