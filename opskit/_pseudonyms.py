@@ -44,6 +44,13 @@ def new_key() -> str:
     return secrets.token_hex(KEY_BYTES)
 
 
+def default_key_path() -> Path:
+    """Where the operator's key lives unless a command is told otherwise: in the user's own
+    configuration folder, never beside a twin or a capture (which are made to be handed on)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "opskit" / "pseudonym.key"
+
+
 def key_from_file(path: Path, create: bool = True) -> tuple[str, bool]:
     """The key kept in ``path`` (hex text), and whether it was made now: a missing file is
     created with a new key, readable by its owner only, where ``create``. The key never shows
