@@ -375,10 +375,12 @@ class ApplyResult:
 
 
 async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResult,
-                   on_done: Callable[[Operation], None] | None) -> None:
-    # A what-if plan (opskit.audit.scim_plan) also holds PUT and DELETE: not this function's.
+                   on_done: Callable[[Operation], None] | None, *,
+                   what_if: bool = False) -> None:
+    # A what-if plan (opskit.audit.scim_plan) also holds PUT and DELETE: sent only when the
+    # caller says it is one (opskit.rehearse.apply_change_plan), never by apply_plan.
     other = sorted({op.method for op in plan.operations} - {"POST", "PATCH"})
-    if other:
+    if other and not what_if:
         raise ValueError(f"this plan holds {', '.join(other)} operations, which only a what-if "
                          "plan has: apply_plan sends a group-gap plan (POST and PATCH) only")
     pending = list(plan.operations)
@@ -386,7 +388,7 @@ async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResul
         op = pending[0]
         endpoint, _, rid = op.path.partition("/")
         try:
-            if op.method == "POST":
+            if op.method == "POST" and endpoint == "Groups":
                 # A plan applied before (or in part) already made it: never a second POST.
                 # Only the exact name counts: a server may ignore the filter and list all.
                 name = op.body["displayName"]
@@ -398,6 +400,12 @@ async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResul
                     made = await client.create(endpoint, op.body)
                     if isinstance(made, dict) and made.get("id") is not None:
                         result.created[name] = str(made["id"])
+            elif op.method == "POST":  # a folder permission (what-if plans)
+                await client.create(endpoint, op.body)
+            elif op.method == "PUT":
+                await client.replace(endpoint, rid, op.body)
+            elif op.method == "DELETE":
+                await client.delete(endpoint, rid)
             else:
                 # Re-adding a member changes nothing; the practice tenant also takes the
                 # removal of an absent one (a server may answer noTarget: a refusal).
