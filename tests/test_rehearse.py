@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import re
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from opskit import audit
+from opskit._pseudonyms import Pseudonyms
 from opskit.audit import DeleteGroup, DisableUser, RemoveMember, RevokeGrant, SetGrant
+from opskit.config import CloudProfile, PracticeProfile
+from opskit.errors import ConfigError
+from opskit.inputs.audit import write_planned_changes
 from opskit.inventory import Inventory, fetch_inventory
-from opskit.rehearse import apply_change_plan
+from opskit.rehearse import NameMap, apply_change_plan, rehearse_changes, rehearse_group_gap
+from opskit.rehearse._names import production_names
 from opskit.sandbox.serve import RunningSandbox
 
+from .conftest import SMALL
 from .servers import cloud_profile, onprem_profile
 
 ALICE, BOB = "Alice@Acme.com", "bob@acme.com"
@@ -58,3 +71,98 @@ def test_the_first_refusal_stops_and_is_reported(sandbox: RunningSandbox) -> Non
     assert str(result).startswith("0 operation(s) done. Refused, so stopped at PATCH Groups/g1")
     assert list(result.as_frame()["status"]) == ["refused", "not done"]
     assert [state(v) for v in views(sandbox)] == [state(cloud), state(onprem)]
+
+
+# --------------------------------------------------------------------------- on a twin
+KEY = "0f" * 16
+
+
+def pseudonymised(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """A stand-in for `opskit sandbox twin`: the tenant file with every name through
+    Pseudonyms(key), every id kept."""
+    p = Pseudonyms(key)
+    out = copy.deepcopy(data)
+    out["service_account"]["client_id"] = p.name(data["service_account"]["client_id"])
+    for user in out["users"]:
+        for field in ("userName", "displayName", "email"):
+            if field in user:
+                user[field] = p.name(user[field])
+    for item in out["groups"]:
+        item["displayName"] = p.name(item["displayName"])
+    for item in out["folders"] + out["secrets"]:
+        item["name"] = p.name(item["name"])
+    for group in out["iga"]["groups"]:
+        group["name"] = p.name(group["name"])
+        group["members"] = [p.name(m) for m in group["members"]]
+    return out
+
+
+def test_a_rehearsal_is_read_only_unless_apply_and_then_changes_what_was_predicted(
+        tmp_path: Path) -> None:
+    planned = write_planned_changes(CHANGES, tmp_path / "planned.csv")
+    twin = PracticeProfile("twin", data=str(SMALL))
+    dry = rehearse_changes(planned, twin)
+    assert not dry.applied.applied and dry.as_predicted is None and dry.access is None
+    assert "not changed" in dry.summary()
+    done = rehearse_changes(planned, twin, apply=True)
+    assert done.applied.ok and len(done.applied.done) == 5
+    assert done.as_predicted is True and not done.access.empty
+    assert done.production.operations == done.plan.operations  # names kept: nothing to map
+    with pytest.raises(ConfigError, match="not a twin"):
+        rehearse_changes(planned, CloudProfile("acme", base_url="https://acme.example/scim"))
+
+
+def test_a_pseudonymised_twin_gives_production_its_own_names(
+        sandbox: RunningSandbox, tmp_path: Path) -> None:
+    production = views(sandbox)
+    twin_file = tmp_path / "twin.yaml"
+    twin_file.write_text(yaml.safe_dump(pseudonymised(yaml.safe_load(SMALL.read_text()), KEY)))
+    planned = write_planned_changes(CHANGES, tmp_path / "planned.csv")  # production names
+
+    result = rehearse_changes(planned, PracticeProfile("twin", data=str(twin_file)),
+                              production=production, key=KEY, apply=True)
+    assert result.applied.ok and result.as_predicted is True
+    pseudonyms = Pseudonyms(KEY)
+    twin_words = {w for name in production_names(production)
+                  for w in re.findall(r"\w{8,}", pseudonyms.name(name))}
+    assert twin_words & set(re.findall(r"\w+", str(result.plan)))  # the twin ran on them ...
+    expected = audit.scim_plan(production[0], CHANGES, reference=production[1])
+    assert [(op.method, op.path, op.body, op.summary, op.members)
+            for op in result.production.operations] == [
+        (op.method, op.path, op.body, op.summary, op.members) for op in expected.operations]
+    assert result.pseudonyms_left == []  # ... and production gets none of them
+    assert not twin_words & set(re.findall(r"\w+", json.dumps(result.operations())))
+
+
+def test_the_group_gap_apply_rehearsed_on_a_pseudonymised_twin(
+        sandbox: RunningSandbox, tmp_path: Path) -> None:
+    data = yaml.safe_load(SMALL.read_text())
+    data["iga"]["groups"] = [{"name": "DBA", "members": ["alice@acme.com", "carol@acme.com"]},
+                             {"name": "Auditors", "members": ["bob@acme.com"]}]
+    twin_file = tmp_path / "twin.yaml"
+    twin_file.write_text(yaml.safe_dump(pseudonymised(data, KEY)))
+    iga = tmp_path / "iga.csv"  # production's IGA export: the created group's name is there
+    iga.write_text("Identity Name,Email,Source Name,Entitlement Attribute,Entitlement Value,"
+                   "Entitlement Display Name\n"
+                   + "".join(f",{m},Delinea,groups,{g['name']},{g['name']}\n"
+                             for g in data["iga"]["groups"] for m in g["members"]))
+
+    production = views(sandbox)
+    result = rehearse_group_gap(PracticeProfile("twin", data=str(twin_file)),
+                                production=production, key=KEY, production_iga=str(iga),
+                                apply=True)
+    assert result.applied.ok and result.as_predicted is True
+    assert set(result.findings["code"]) == {"GROUP_NOT_ON_PLATFORM", "GROUP_MEMBERSHIP_DIFFERS"}
+    post, patch = result.production.operations
+    assert (post.method, post.path, post.body["displayName"], post.members) == (
+        "POST", "Groups", "Auditors", "bob@acme.com (u2)")
+    assert post.body["members"] == [{"value": "u2"}]
+    assert (patch.path, patch.summary, patch.members) == (
+        "Groups/g1", "add 1, remove 0 direct member(s) of 'DBA'", "add: carol@acme.com (u3)")
+    assert result.plan.operations[0].body["displayName"] == Pseudonyms(KEY).name("Auditors")
+    assert result.pseudonyms_left == [] and "Auditors" in result.summary()
+    # Without production's IGA export the created group's name cannot go back: it is said.
+    blind = NameMap.over(production, KEY)
+    twin_auditors = Pseudonyms(KEY).name("Auditors")
+    left = blind.pseudonyms_in(blind.back_plan(result.plan), [twin_auditors])
+    assert left == [twin_auditors]
