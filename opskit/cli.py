@@ -564,6 +564,95 @@ def _alert(args: argparse.Namespace) -> int:
     return EXIT_CANNOT_RUN if problems else EXIT_OK
 
 
+# --------------------------------------------------------------------------- rehearse
+def _rehearsal_key(args: argparse.Namespace) -> str | None:
+    """The key the twin was made with (None: a twin that kept its names)."""
+    from ._pseudonyms import default_key_path, key_from_file
+
+    if args.keep_names:
+        return None
+    key, _ = key_from_file(args.key_file or default_key_path(), create=False)
+    return key
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    """A rehearsal on a twin: exit 1 when the twin refused, did not change as predicted, or
+    the operations for production still hold a twin name."""
+    from ._escaping import visible
+    from .rehearse import rehearse_changes, rehearse_group_gap
+
+    out = _out_folder(args.out) if args.out else None
+    key = _rehearsal_key(args)
+    if args.rehearse_command == "changes":
+        result = rehearse_changes(args.planned, args.twin, production=args.production, key=key,
+                                  apply=args.apply)
+    else:
+        result = rehearse_group_gap(args.twin, production=args.production, key=key,
+                                    apply=args.apply, reference=args.reference,
+                                    iga_export=args.iga_export,
+                                    production_iga=args.production_iga)
+    print(visible(result.summary()))
+    if out is not None:
+        print(f"operations for production: {result.write(out)}")
+    failed = (not result.applied.ok or result.as_predicted is False
+              or bool(result.pseudonyms_left))
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _apply_changes(args: argparse.Namespace) -> int:
+    """A planned-changes file on a tenant: the plan printed, sent only with --apply; exit 1
+    on a refusal."""
+    from ._escaping import visible
+    from .rehearse import apply_planned_changes
+
+    plan, result = apply_planned_changes(args.planned, args.profile, reference=args.reference,
+                                         apply=args.apply)
+    print(visible(str(plan)))
+    print(visible(str(result)))
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+def _add_rehearse(sub: Any) -> None:
+    reh = sub.add_parser("rehearse", help="rehearse planned changes or the group-gap apply on a "
+                         "twin (a sandbox profile), and give the operations for production")
+    rsub = reh.add_subparsers(dest="rehearse_command", required=True, metavar="WHAT")
+    changes = rsub.add_parser("changes", help="a planned-changes CSV")
+    changes.add_argument("planned", type=Path, metavar="PLANNED_CSV",
+                         help="the planned-changes file, in production's names")
+    gap = rsub.add_parser("group-gap", help="the group-gap plan and its apply")
+    gap.add_argument("--reference", default="", help="the twin's Secret Server side (default: "
+                     "the twin profile's reference)")
+    gap.add_argument("--iga-export", default="", help="the IGA export in the twin's names "
+                     "(default: the twin profile's, or the one the twin publishes)")
+    gap.add_argument("--production-iga", default="", metavar="CSV",
+                     help="production's IGA export: names the groups the plan creates")
+    for parser in (changes, gap):
+        parser.add_argument("--twin", required=True, metavar="PROFILE",
+                            help="a profile of kind sandbox serving the twin's tenant file")
+        parser.add_argument("--production", action="append", default=[], type=Path,
+                            metavar="SNAPSHOT", help="a snapshot of production the twin was "
+                            "made from (cloud, and on-prem if any: give it twice)")
+        names = parser.add_mutually_exclusive_group()
+        names.add_argument("--key-file", type=Path, default=None, help="the pseudonym key the "
+                           "twin was made with (default: the operator's key file)")
+        names.add_argument("--keep-names", action="store_true",
+                           help="the twin kept production's names (no key)")
+        parser.add_argument("--apply", action="store_true",
+                            help="send the operations to the twin (default: nothing is sent)")
+        parser.add_argument("--out", type=Path, default=None, help="write operations.json "
+                            "(for production) and the tables as CSV here")
+        parser.set_defaults(func=_rehearse)
+    app = sub.add_parser("apply-changes", help="apply a planned-changes CSV to a tenant over "
+                         "SCIM (prints the operations; sends them only with --apply)")
+    app.add_argument("planned", type=Path, metavar="PLANNED_CSV")
+    app.add_argument("--profile", default=None, help="the tenant (default: sandbox)")
+    app.add_argument("--reference", default=None, help="an on-prem profile: the full view the "
+                     "changes are checked against (default: the profile's reference)")
+    app.add_argument("--apply", action="store_true", help="send the operations (default: "
+                     "nothing is sent)")
+    app.set_defaults(func=_apply_changes)
+
+
 _HELP_SINGLE_FILE = ("embed plotly.js in each report.html (4.8 MB each; opens anywhere) instead "
                      "of linking one copy in <out>/_static/")
 
@@ -712,6 +801,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--fail-on", default="high", choices=severities,
                      help="lowest severity of a new finding that fails (default: high)")
     cmp.set_defaults(func=_compare)
+
+    _add_rehearse(sub)
 
     idx = sub.add_parser("index", help="draw index.html again from index.json (--rebuild: "
                          "read every results.json)")

@@ -14,6 +14,7 @@ import yaml
 from opskit import audit
 from opskit._pseudonyms import Pseudonyms
 from opskit.audit import DeleteGroup, DisableUser, RemoveMember, RevokeGrant, SetGrant
+from opskit.cli import main
 from opskit.config import CloudProfile, PracticeProfile
 from opskit.errors import ConfigError
 from opskit.inputs.audit import write_planned_changes
@@ -166,3 +167,32 @@ def test_the_group_gap_apply_rehearsed_on_a_pseudonymised_twin(
     twin_auditors = Pseudonyms(KEY).name("Auditors")
     left = blind.pseudonyms_in(blind.back_plan(result.plan), [twin_auditors])
     assert left == [twin_auditors]
+
+
+def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "opskit.toml"
+    config.write_text(f'[profiles.twin]\nkind = "sandbox"\ndata = "{SMALL}"\n')
+    monkeypatch.setenv("OPSKIT_CONFIG", str(config))
+    planned = str(write_planned_changes(CHANGES, tmp_path / "planned.csv"))
+    out = tmp_path / "out"
+    assert main(["rehearse", "changes", planned, "--twin", "twin", "--keep-names", "--apply",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "changed as the what-if predicted" in printed
+    sent = json.loads((out / "operations.json").read_text())
+    assert [op["method"] for op in sent] == ["DELETE", "PATCH", "POST", "PUT", "DELETE"]
+    assert sent[3]["body"]["userName"] == BOB and sent[3]["path"] == "Users/u2"
+    assert {"access.csv", "predicted-access.csv", "production-operations.csv"} <= {
+        p.name for p in out.iterdir()}
+
+    assert main(["apply-changes", planned, "--profile", "twin"]) == 0  # a dry run
+    assert "Dry run: 5 operation(s) planned, none sent." in capsys.readouterr().out
+
+    assert main(["rehearse", "changes", planned, "--twin", "twin",
+                 "--key-file", str(tmp_path / "no.key")]) == 2
+    assert "pseudonym key file" in capsys.readouterr().err
+    (tmp_path / "twin.key").write_text("ab" * 16)
+    assert main(["rehearse", "changes", planned, "--twin", "twin", "--key-file",
+                 str(tmp_path / "twin.key")]) == 2  # pseudonymised, but no production given
+    assert "production snapshot it was made from" in capsys.readouterr().err

@@ -9,10 +9,12 @@ production will get.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -82,6 +84,32 @@ class Rehearsal:
         return [{"method": op.method, "path": op.path, "body": op.body, "summary": op.summary,
                  "reason": op.reason, "members": op.members}
                 for op in self.production.operations]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """What the rehearsal measured and planned, by name (each written as a CSV)."""
+        tables = {"twin-operations": self.plan.as_frame(),
+                  "twin-applied": self.applied.as_frame(),
+                  "production-operations": self.production.as_frame()}
+        for name, frame in (("access", self.access), ("predicted-access", self.predicted_access),
+                            ("findings", self.findings),
+                            ("predicted-findings", self.predicted_findings)):
+            if frame is not None:
+                tables[name] = frame
+        return tables
+
+    def write(self, folder: str | os.PathLike[str]) -> Path:
+        """``operations.json`` (the operations for production, exactly as they would be sent)
+        and one CSV per table into ``folder``; returns the JSON's path."""
+        from .._escaping import csv_cell
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in self.tables().items():
+            table.map(csv_cell).to_csv(out / f"{name}.csv", index=False)
+        path = out / "operations.json"
+        path.write_text(json.dumps(self.operations(), indent=2, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        return path
 
     def summary(self) -> str:
         lines = [f"Rehearsal of the {self.what} on twin {self.twin!r}: {self.applied}"]
