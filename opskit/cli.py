@@ -147,15 +147,22 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
             print(f"  faults: {faults or 'none'}; latency {args.latency_ms} ms", flush=True)
         print("stop with Ctrl-C or SIGTERM", flush=True)
 
-    try:
+    with _in_foreground(args.host, args.port):
         serve_forever(data, host=args.host, port=args.port, faults=faults,
                       latency_ms=args.latency_ms, on_ready=ready)
+    return EXIT_OK
+
+
+@contextmanager
+def _in_foreground(host: str, port: int) -> Iterator[None]:
+    """A server run until stopped: a port it cannot have is a usage error, Ctrl-C a stop."""
+    try:
+        yield
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
                          "choose another --port") from None
     except KeyboardInterrupt:
         pass
-    return EXIT_OK
 
 
 def _rehearsal_names() -> list[str]:
@@ -656,6 +663,83 @@ def _add_rehearse(sub: Any) -> None:
 _HELP_SINGLE_FILE = ("embed plotly.js in each report.html (4.8 MB each; opens anywhere) instead "
                      "of linking one copy in <out>/_static/")
 
+# ----------------------------------------------------------------- capture and replay
+def _capture(args: argparse.Namespace) -> int:
+    from .capture import capture
+
+    _out_folder(args.out)
+    made = capture(args.profile, args.out, key_file=args.key_file, keep_names=args.keep_names)
+    if made.key_created:
+        print(f"pseudonym key: made {made.key_file} (keep it, and never hand it on: the same "
+              "key gives the same pseudonyms, so captures and twins of this tenant line up)")
+    elif made.key_file is not None:
+        print(f"pseudonym key: {made.key_file}")
+    names = "names pseudonymised" if made.pseudonymised else "names KEPT (--keep-names)"
+    print(f"capture: {made.exchanges} exchanges, {names}, no token or secret: {made.path}")
+    token = "ok" if made.token_ok else f"failed ({', '.join(made.token_codes) or 'no code'})"
+    print(f"  token check: {token}")
+    if made.inventory_error:
+        print(f"  inventory: failed: {made.inventory_error}")
+    else:
+        complete = "complete" if made.inventory_complete else "INCOMPLETE"
+        counts = ", ".join(f"{n} {k}" for k, n in made.counts.items())
+        print(f"  inventory: {complete} ({counts})")
+    print(f"replay it anywhere: opskit sandbox replay {made.path}")
+    return EXIT_OK
+
+
+def _sandbox_replay(args: argparse.Namespace) -> int:
+    from .config import CLOUD_SCIM_PATH, TOKEN_PATH
+    from .sandbox.entry import Replay, ReplayError, replay_forever
+
+    def ready(url: str, replay: Replay) -> None:
+        manifest = replay.manifest
+        names = "pseudonymised" if manifest.get("pseudonymised") else "kept"
+        print(f"replaying {args.folder} ({manifest.get('flavor')}, "
+              f"{manifest.get('exchanges')} exchanges, names {names}) at {url}", flush=True)
+        print(f"  SCIM  {url}{replay.scim_path}", flush=True)
+        if replay.token_path:
+            print(f"  token {url}{replay.token_path}", flush=True)
+        print("a profile for it (any secret will do: set OPSKIT_REPLAY_SECRET to anything):",
+              flush=True)
+        if manifest.get("flavor") != "cloud":
+            print(f'  [profiles.replay]\n  kind = "onprem"\n  base_url = "{url}'
+                  f'{replay.scim_path}"\n  token = "env:OPSKIT_REPLAY_SECRET"', flush=True)
+        elif replay.scim_path == CLOUD_SCIM_PATH and replay.token_path == TOKEN_PATH:
+            print(f'  [profiles.replay]\n  kind = "cloud"\n  tenant = "{url}"\n  client_id = '
+                  '"replay"\n  client_secret = "env:OPSKIT_REPLAY_SECRET"', flush=True)
+        else:
+            print("  (its paths are not a Delinea tenant's: from Python, a CloudProfile with "
+                  "the base_url and token_url above)", flush=True)
+        print("stop with Ctrl-C or SIGTERM", flush=True)
+
+    try:
+        with _in_foreground(args.host, args.port):
+            replay_forever(args.folder, host=args.host, port=args.port, on_ready=ready)
+    except ReplayError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
+def _add_capture_commands(sub: Any, ssub: Any) -> None:
+    cap = sub.add_parser("capture", help="record the HTTP exchanges of a token check and an "
+                         "inventory, without secrets and names pseudonymised, for replay")
+    cap.add_argument("--profile", default=None, help="profile name (default: sandbox)")
+    cap.add_argument("--out", type=Path, required=True, help="capture folder to write")
+    cap.add_argument("--key-file", type=Path, default=None,
+                     help="the pseudonym key (default: in your config folder; made on first "
+                     "use)")
+    cap.add_argument("--keep-names", action="store_true",
+                     help="keep real names in the capture (secrets are removed all the same)")
+    cap.set_defaults(func=_capture)
+    rep = ssub.add_parser("replay", help="serve a capture: each request gets its recorded "
+                          "answer")
+    rep.add_argument("folder", type=Path, help="a folder `opskit capture` wrote")
+    rep.add_argument("--host", default="127.0.0.1")
+    rep.add_argument("--port", type=_whole(0, 65535), default=8766,
+                     help="0 to 65535 (0: any free port; default 8766)")
+    rep.set_defaults(func=_sandbox_replay)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -695,6 +779,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "flavor serves, stop")
     tour_p.add_argument("--data", type=Path, required=True)
     tour_p.set_defaults(func=_sandbox_tour)
+    _add_capture_commands(sub, ssub)
     inv = sub.add_parser("inventory", help="fetch a tenant into a snapshot (parquet + manifest)")
     inv.add_argument("--profile", default=None, help="profile name (default: sandbox)")
     inv.add_argument("--out", type=Path, required=True, help="snapshot folder to write")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import email.utils
 import logging
 import os
@@ -54,6 +55,11 @@ IDEMPOTENT_EXTENSION = "opskit.idempotent"
 # Set on the response: how many times the request was sent (the auth flow reads it).
 ATTEMPTS_EXTENSION = "opskit.attempts"
 USER_AGENT = f"opskit/{__version__} (+https://github.com/opskit)"
+# Who hears every answer of the clients made while they listen (``opskit capture``): each
+# attempt, a 429 and its retry alike, with its request. See `recording`.
+Listener = Callable[[httpx.Request, httpx.Response], None]
+_listeners: contextvars.ContextVar[tuple[Listener, ...]] = contextvars.ContextVar(
+    "opskit_http_listeners", default=())
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAYBE_SENT = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout,
                httpx.WriteTimeout)
@@ -268,6 +274,7 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         # Answers a caller knows are final whatever their status (a state only an administrator
         # clears, say): trying again cannot help, so they are never retried.
         self.final_answers: list[Callable[[httpx.Response], bool]] = []
+        self.heard = _listeners.get()  # set when the client is made (see `recording`)
 
     def _delay(self, attempt: int, response: httpx.Response | None, started: float) -> float | None:
         """Seconds to wait before the next attempt, or None when the budget is spent."""
@@ -348,6 +355,7 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
                 # The body is read here: a connection dropped mid-body is a transport failure
                 # like any other, and only here can it still be retried.
                 response = await self._aread(request, started)
+                self._tell(request, response)
             except httpx.TransportError as exc:
                 delay = self._after_error(request, exc, attempt, started)
                 if delay is None:
@@ -367,6 +375,7 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         while True:
             try:
                 response = self._read(request, started)  # see handle_async_request
+                self._tell(request, response)
             except httpx.TransportError as exc:
                 delay = self._after_error(request, exc, attempt, started)
                 if delay is None:
@@ -380,11 +389,27 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
             attempt += 1
             time.sleep(delay)
 
+    def _tell(self, request: httpx.Request, response: httpx.Response) -> None:
+        for listener in self.heard:
+            listener(request, response)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 
     def close(self) -> None:
         self.inner.close()
+
+
+@contextlib.contextmanager
+def recording(listener: Listener) -> Iterator[None]:
+    """Every client made in the block (in this context: a task or thread started from it
+    inherits it) tells ``listener`` each answer it reads, body decoded, before retrying or
+    returning it."""
+    token = _listeners.set((*_listeners.get(), listener))
+    try:
+        yield
+    finally:
+        _listeners.reset(token)
 
 
 def _log_response(response: httpx.Response) -> None:

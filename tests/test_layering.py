@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("analysis", ("opskit.checks", "opskit.audit", "opskit.groupgap")),
     ("inputs", ("opskit.inputs",)),
     ("presentation", ("opskit.report", "opskit.widgets")),
-    ("reports", ("opskit.reports", "opskit.rehearse")),
+    ("reports", ("opskit.reports", "opskit.rehearse", "opskit.capture")),
     ("runner", ("opskit.report.results", "opskit.runner", "opskit._run", "opskit.alerts")),
     ("command line", ("opskit.cli", "opskit.demo", "opskit.__main__", "opskit.airflow")),
     ("public API", ("opskit",)),

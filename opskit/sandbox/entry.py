@@ -23,6 +23,7 @@ from .rehearsals import REHEARSALS, Rehearsal, rehearse
 if TYPE_CHECKING:
     from .demodata import write_demo
     from .faults import FaultSpec
+    from .replay import Replay, ReplayError, replay_forever
     from .serve import RunningSandbox, running, serve_forever
     from .tenantfile import TenantFile, TenantFileError, load_tenant
     from .tour import tour
@@ -37,6 +38,9 @@ _LAZY = {"FaultSpec": ".faults", "RunningSandbox": ".serve", "running": ".serve"
          "serve_forever": ".serve", "tour": ".tour", "write_demo": ".demodata",
          "TenantFile": ".tenantfile", "TenantFileError": ".tenantfile",
          "load_tenant": ".tenantfile"}
+# A capture served back (`opskit sandbox replay`): its folder is the contract, read here alone.
+__all__ += ["Replay", "ReplayError", "replay_forever"]
+_LAZY.update(Replay=".replay", ReplayError=".replay", replay_forever=".replay")
 
 
 def __getattr__(name: str) -> Any:

@@ -129,7 +129,12 @@ def serve_forever(data: TenantFile | str | Path, *, host: str = LOOPBACK, port: 
     actual = sock.getsockname()[1]
     if on_ready is not None:
         on_ready(RunningSandbox(f"http://{host}:{actual}", tenant, sandbox))
-    server = uvicorn.Server(_config(sandbox.app, "info", access_log=True))
+    run_forever(sandbox.app, sock)
+
+
+def run_forever(app: Any, sock: socket.socket) -> None:
+    """Serve an ASGI app on ``sock`` in the foreground until SIGTERM or Ctrl-C."""
+    server = uvicorn.Server(_config(app, "info", access_log=True))
     # Our own handlers: a stop asked for is a normal exit here. uvicorn (0.29 on) sets its own
     # while it serves and re-raises the signal after shutdown, by then to ours, restored.
 

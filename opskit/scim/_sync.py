@@ -4,6 +4,7 @@ code (also inside Jupyter's running loop)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -133,10 +134,13 @@ def run_sync(coro_factory: Callable[[], Any]) -> Any:
     except RuntimeError:
         return asyncio.run(coro_factory())
     box: dict[str, Any] = {}
+    # The caller's context goes along (a thread starts with an empty one), as asyncio.run
+    # would carry it: what is set there (opskit.http.recording) holds in the coroutine too.
+    context = contextvars.copy_context()
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro_factory())
+            box["value"] = context.run(lambda: asyncio.run(coro_factory()))
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 

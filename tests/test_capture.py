@@ -1,0 +1,208 @@
+"""`opskit capture` and `opskit sandbox replay`: a run's HTTP exchanges recorded without secrets
+or names, and served back so that the same run gives the same inventory (issue 19, item 3)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from opskit import _redact
+from opskit._pseudonyms import Pseudonyms, key_from_file
+from opskit.capture import EXCHANGES, MANIFEST, PLACEHOLDER_TOKEN, capture
+from opskit.cli import main
+from opskit.config import CloudProfile, SecretRef
+from opskit.errors import ConfigError, ScimServerError
+from opskit.inventory import Inventory, fetch_inventory
+from opskit.sandbox.entry import tenant_file
+from opskit.sandbox.replay import Replay, ReplayError, replaying
+from opskit.scim import SyncScimClient
+
+from . import unusual
+from .servers import serve_asgi
+
+# The frames' columns that hold names: a pseudonymised replay holds their pseudonyms.
+NAME_COLUMNS = {"users": ["userName", "displayName", "email", "externalId"],
+                "groups": ["displayName", "externalId"], "group_members": ["member_display"],
+                "containers": ["name", "parent_name"],
+                "container_permissions": ["container_name", "principal_name"],
+                "privileged_data": ["name", "container_name"],
+                "privileged_data_permissions": ["principal_name"]}
+
+
+@dataclass
+class Captured:
+    original: Inventory
+    kept: Path  # --keep-names
+    named: Path  # pseudonymised
+    key: str
+    server: unusual.Unusual
+
+
+def _profile(base: str, token: str, secret: str = "any-secret-will-do") -> CloudProfile:
+    return CloudProfile("unusual", base_url=base, token_url=token, client_id=unusual.CLIENT_ID,
+                        client_secret=SecretRef.practice(secret, "client_secret"))
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captured]:
+    tmp = tmp_path_factory.mktemp("capture")
+    key_file = tmp / "pseudonym.key"
+    server = unusual.Unusual()
+    with serve_asgi(server) as url:
+        profile = _profile(f"{url}/v2", f"{url}/token", unusual.SECRET)
+        original = fetch_inventory(profile, progress=False, secret_permissions=True)
+        capture(profile, tmp / "kept", keep_names=True)
+        capture(profile, tmp / "named", key_file=key_file)
+    yield Captured(original, tmp / "kept", tmp / "named", key_from_file(key_file)[0], server)
+
+
+def _replayed(folder: Path) -> Inventory:
+    with replaying(folder) as (url, replay):
+        return fetch_inventory(_profile(url + replay.scim_path, url + str(replay.token_path)),
+                               progress=False, secret_permissions=True)
+
+
+def _exchanges(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / EXCHANGES).read_text().splitlines()]
+
+
+def _pseudonymised(frames: dict[str, pd.DataFrame], names: Pseudonyms) -> dict[str, pd.DataFrame]:
+    """The frames with every name replaced by its pseudonym (a folder's path part by part)."""
+    def one(value: object) -> object:
+        return names.name(value) if isinstance(value, str) else value
+
+    out = {}
+    for frame, df in frames.items():
+        df = df.copy()
+        for column in NAME_COLUMNS[frame]:
+            if isinstance(df[column].dtype, pd.CategoricalDtype):  # categories in text order
+                if len(df[column].cat.categories):
+                    renamed = df[column].cat.rename_categories(one)
+                    df[column] = renamed.cat.reorder_categories(sorted(renamed.cat.categories))
+            else:
+                df[column] = pd.Series([one(v) for v in df[column]], index=df.index,
+                                       dtype=df[column].dtype)
+        if frame == "containers":
+            df["path"] = ["/".join(p if p in ("", "…") else names.name(p) for p in v.split("/"))
+                          for v in df["path"]]
+        out[frame] = df
+    return out
+
+
+def _assert_same(replayed: Inventory, expected: dict[str, pd.DataFrame]) -> None:
+    for name, df in expected.items():
+        pd.testing.assert_frame_equal(replayed.frames()[name], df, obj=name)
+
+
+def test_the_unusual_server_is_unusual(captured: Captured) -> None:
+    # What makes it a test: integer ids, short pages, an empty page without Resources, and a
+    # 429 with an HTTP date, all in what the capture holds.
+    exchanges = _exchanges(captured.kept)
+    pages = [e["response"]["body"]["json"] for e in exchanges
+             if e["request"]["path"].removeprefix("/v2/") in captured.server.listings
+             and e["response"]["status"] == 200]
+    assert all(isinstance(r["id"], int) for b in pages for r in b.get("Resources", []))
+    assert max(len(b.get("Resources", [])) for b in pages) == unusual.PAGE
+    assert any(b["totalResults"] == 0 and "Resources" not in b for b in pages)
+    throttled = [e for e in exchanges if e["response"]["status"] == 429]
+    assert len(throttled) == 1
+    retry_after = dict(throttled[0]["response"]["headers"])["retry-after"]
+    assert retry_after.endswith(" GMT")
+    after = exchanges[exchanges.index(throttled[0]) + 1:]
+    assert any(e["request"] == throttled[0]["request"] and e["response"]["status"] == 200
+               for e in after)
+    assert captured.original.complete and len(captured.original.users) == len(unusual.PEOPLE)
+
+
+def test_a_capture_with_names_kept_replays_to_the_identical_inventory(
+        captured: Captured) -> None:
+    replayed = _replayed(captured.kept)
+    assert replayed.complete
+    _assert_same(replayed, captured.original.frames())
+    assert replayed.meta["notes"] == captured.original.meta["notes"]
+
+
+def test_a_pseudonymised_capture_replays_to_the_original_under_the_same_pseudonyms(
+        captured: Captured) -> None:
+    replayed = _replayed(captured.named)
+    assert replayed.complete
+    _assert_same(replayed, _pseudonymised(captured.original.frames(),
+                                          Pseudonyms(captured.key)))
+
+
+def test_a_request_the_capture_does_not_hold_is_answered_with_why(captured: Captured) -> None:
+    with replaying(captured.kept) as (url, replay):
+        profile = _profile(url + replay.scim_path, url + str(replay.token_path))
+        with SyncScimClient.for_profile(profile) as scim:
+            with pytest.raises(ScimServerError) as caught:
+                scim.get("Users", "999")
+            assert "the capture holds no answer for GET /v2/Users/999" in caught.value.message
+            # The replay goes on answering what it holds (the token check's one-user read).
+            assert scim.request("GET", "Users", params={"count": 1})["totalResults"] == \
+                len(unusual.PEOPLE)
+        assert replay.unmatched == 1
+
+
+def test_a_capture_holds_no_secret_and_no_token(captured: Captured) -> None:
+    for folder in (captured.kept, captured.named):
+        text = "\n".join(p.read_text() for p in folder.iterdir())
+        assert unusual.SECRET not in text and unusual.TOKEN not in text
+        assert "authorization" not in text.lower()
+        token_answers = [e for e in _exchanges(folder) if e["request"]["path"] == "/token"]
+        assert token_answers and all(
+            e["response"]["body"]["json"]["access_token"] == PLACEHOLDER_TOKEN and
+            "removed" in e["request"]["body"] for e in token_answers)
+
+
+def test_a_pseudonymised_capture_of_the_demo_company_holds_no_original_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "opskit.toml").write_text('[profiles.demo]\nkind = "sandbox"\n')
+    monkeypatch.setenv("OPSKIT_CONFIG", str(tmp_path / "opskit.toml"))
+    key = tmp_path / "keys" / "pseudonym.key"
+    assert main(["capture", "--profile", "demo", "--out", str(tmp_path / "cap"),
+                 "--key-file", str(key)]) == 0
+    said = capsys.readouterr().out
+    assert f"pseudonym key: made {key}" in said and "inventory: complete" in said
+    demo = tenant_file()
+    originals = {v for u in demo.users for v in (u.userName, u.email, u.displayName,
+                                                  u.externalId) if v}
+    originals |= {g.displayName for g in demo.groups} | {f.name for f in demo.folders}
+    originals |= {s.name for s in demo.secrets}
+    secrets = {demo.service_account.client_secret, demo.onprem.token,
+               *_redact.known_values()}  # the tokens opskit received, the key
+    text = "\n".join(p.read_text() for p in (tmp_path / "cap").iterdir())
+    # A short name ("IT") may stand inside a pseudonym by chance: only a whole one counts.
+    found = [n for n in originals if n in text and
+             re.search(rf"(?<![\w.@-]){re.escape(n)}(?![\w.@-])", text)]
+    assert not found
+    assert not [s for s in secrets if s and s in text]
+    assert "authorization" not in text.lower()
+    assert len(_exchanges(tmp_path / "cap")) > 10
+
+
+def test_a_folder_that_is_not_a_capture_is_neither_replaced_nor_replayed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not an opskit capture"):
+        capture("sandbox", tmp_path, keep_names=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    with pytest.raises(ReplayError, match="is not a capture"):
+        Replay(tmp_path)
+    assert main(["sandbox", "replay", str(tmp_path), "--port", "0"]) == 2
+    assert "is not a capture" in capsys.readouterr().err
+
+
+def test_an_altered_capture_is_refused(captured: Captured, tmp_path: Path) -> None:
+    for name in (MANIFEST, EXCHANGES):
+        (tmp_path / name).write_bytes((captured.kept / name).read_bytes())
+    with (tmp_path / EXCHANGES).open("a") as f:
+        f.write("{}\n")
+    with pytest.raises(ReplayError, match="does not match its manifest"):
+        Replay(tmp_path)
