@@ -206,3 +206,33 @@ def test_an_altered_capture_is_refused(captured: Captured, tmp_path: Path) -> No
         f.write("{}\n")
     with pytest.raises(ReplayError, match="does not match its manifest"):
         Replay(tmp_path)
+
+
+def test_names_in_a_request_filter_and_body_are_pseudonymised_and_replay_still_matches(
+        tmp_path: Path) -> None:
+    from opskit import http
+    from opskit.capture import Recorder
+    from opskit.capture._capture import _write
+
+    from .servers import ListServer
+
+    names = Pseudonyms("ab" * 32)
+    recorder = Recorder(names, [])
+    wanted = 'userName eq "user2@x.org"'
+    with serve_asgi(ListServer(3)) as url, http.recording(recorder.hear), \
+            http.client() as client:
+        client.get(f"{url}/v2/Users", params={"filter": wanted})
+        client.post(f"{url}/v2/Users", json={"userName": "user9@x.org",
+                                             "emails": [{"value": "nine@x.org"}]})
+    got, posted = recorder.finish()
+    assert got["request"]["query"] == [["filter", f'userName eq "{names.name("user2@x.org")}"']]
+    assert got["response"]["body"]["json"]["Resources"][0]["userName"] == \
+        names.name("user2@x.org")
+    assert posted["request"]["body"]["json"] == {
+        "userName": names.name("user9@x.org"), "emails": [{"value": names.name("nine@x.org")}]}
+    # The replay matches the request as a run against the capture's pseudonyms asks it.
+    _write(tmp_path, {"format": "opskit-capture", "version": 1}, [got, posted])
+    replay = Replay(tmp_path)
+    asked = [("filter", f'userName eq "{names.name("user2@x.org")}"')]
+    assert replay.answer("GET", "/v2/Users", asked, b"")["status"] == 200
+    assert replay.answer("GET", "/v2/Users", [("filter", wanted)], b"") is None
