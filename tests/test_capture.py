@@ -21,10 +21,11 @@ from opskit.errors import ConfigError, ScimServerError
 from opskit.inventory import Inventory, fetch_inventory
 from opskit.sandbox.entry import tenant_file
 from opskit.sandbox.replay import Replay, ReplayError, replaying
+from opskit.sandbox.serve import RunningSandbox
 from opskit.scim import SyncScimClient
 
 from . import unusual
-from .servers import serve_asgi
+from .servers import onprem_profile, serve_asgi
 
 # The frames' columns that hold names: a pseudonymised replay holds their pseudonyms.
 NAME_COLUMNS = {"users": ["userName", "displayName", "email", "externalId"],
@@ -236,3 +237,37 @@ def test_names_in_a_request_filter_and_body_are_pseudonymised_and_replay_still_m
     asked = [("filter", f'userName eq "{names.name("user2@x.org")}"')]
     assert replay.answer("GET", "/v2/Users", asked, b"")["status"] == 200
     assert replay.answer("GET", "/v2/Users", [("filter", wanted)], b"") is None
+
+
+def test_an_onprem_capture_replays_at_the_connectors_own_path(
+        sandbox: RunningSandbox, tmp_path: Path) -> None:
+    from opskit.config import OnPremProfile
+
+    profile = onprem_profile(sandbox)
+    original = fetch_inventory(profile, progress=False, secret_permissions=True)
+    made = capture(profile, tmp_path / "cap", keep_names=True)
+    assert made.token_ok and made.inventory_complete
+    with replaying(tmp_path / "cap") as (url, replay):
+        assert replay.scim_path == "/SCIMConnector/v2" and replay.token_path is None
+        replayed = fetch_inventory(OnPremProfile(
+            "replay", base_url=url + replay.scim_path,
+            token=SecretRef.practice("any-token", "onprem_token")),
+            progress=False, secret_permissions=True)
+    _assert_same(replayed, original.frames())
+
+
+def test_a_capture_that_cannot_finish_leaves_the_earlier_one_whole(
+        captured: Captured, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "cap"
+    target.mkdir()
+    for name in (MANIFEST, EXCHANGES):
+        (target / name).write_bytes((captured.kept / name).read_bytes())
+    monkeypatch.delenv("OPSKIT_TEST_UNSET", raising=False)
+    broken = CloudProfile("broken", base_url="http://127.0.0.1:9/v2",
+                          token_url="http://127.0.0.1:9/token", client_id="svc",
+                          client_secret=SecretRef("env:OPSKIT_TEST_UNSET"))
+    with pytest.raises(ConfigError):
+        capture(broken, target, keep_names=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cap"]  # no half capture beside it
+    assert (target / EXCHANGES).read_bytes() == (captured.kept / EXCHANGES).read_bytes()
+    Replay(target)  # still whole
