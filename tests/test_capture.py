@@ -209,7 +209,7 @@ def test_an_altered_capture_is_refused(captured: Captured, tmp_path: Path) -> No
         Replay(tmp_path)
 
 
-def test_names_in_a_request_filter_and_body_are_pseudonymised_and_replay_still_matches(
+def test_names_in_request_filters_and_bodies_are_pseudonymised_and_replay_still_matches(
         tmp_path: Path) -> None:
     from opskit import http
     from opskit.capture import Recorder
@@ -225,14 +225,22 @@ def test_names_in_a_request_filter_and_body_are_pseudonymised_and_replay_still_m
         client.get(f"{url}/v2/Users", params={"filter": wanted})
         client.post(f"{url}/v2/Users", json={"userName": "user9@x.org",
                                              "emails": [{"value": "nine@x.org"}]})
-    got, posted = recorder.finish()
+        client.patch(f"{url}/v2/Users/2", json={"Operations": [
+            {"op": "replace", "path": "displayName", "value": "Ada Lovelace"},
+            {"op": "remove", "path": 'emails[value eq "two@x.org"]'},
+            {"op": "remove", "path": 'groups[value eq "g7"]'}]})
+    got, posted, patched = recorder.finish()
     assert got["request"]["query"] == [["filter", f'userName eq "{names.name("user2@x.org")}"']]
+    assert patched["request"]["body"]["json"]["Operations"] == [
+        {"op": "replace", "path": "displayName", "value": names.name("Ada Lovelace")},
+        {"op": "remove", "path": f'emails[value eq "{names.name("two@x.org")}"]'},
+        {"op": "remove", "path": 'groups[value eq "g7"]'}]  # an id is no name
     assert got["response"]["body"]["json"]["Resources"][0]["userName"] == \
         names.name("user2@x.org")
     assert posted["request"]["body"]["json"] == {
         "userName": names.name("user9@x.org"), "emails": [{"value": names.name("nine@x.org")}]}
     # The replay matches the request as a run against the capture's pseudonyms asks it.
-    _write(tmp_path, {"format": "opskit-capture", "version": 1}, [got, posted])
+    _write(tmp_path, {"format": "opskit-capture", "version": 1}, [got, posted, patched])
     replay = Replay(tmp_path)
     asked = [("filter", f'userName eq "{names.name("user2@x.org")}"')]
     assert replay.answer("GET", "/v2/Users", asked, b"")["status"] == 200

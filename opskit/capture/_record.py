@@ -8,8 +8,9 @@ tokens it received, the pseudonym key), wherever it stands.
 
 What is pseudonymised, unless names are kept: in JSON bodies (answers and requests), the values
 of the attributes that hold names (userName, displayName, display, name, externalId, the parts
-of a user's name, e-mail addresses), and the quoted values of a request's ``filter``; in free
-text (an error's detail), each name seen elsewhere in the capture; and the server's origin
+of a user's name, e-mail addresses), the values a ``filter`` or a PATCH operation compares
+to them (an id stays an id); in free text (an error's detail), each name seen elsewhere in the
+capture; and the server's origin
 (``https://acme.delinea.app``), which names the tenant. Discovery answers
 (ServiceProviderConfig, ResourceTypes, Schemas) describe the server, not the tenant: kept.
 """
@@ -39,10 +40,16 @@ DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2", "content-leng
 NAME_ATTRIBUTES = frozenset({"userName", "displayName", "display", "name", "externalId",
                              "givenName", "familyName", "middleName", "formatted", "nickName",
                              "honorificPrefix", "honorificSuffix"})
+_NAMES_FOLDED = frozenset(a.lower() for a in NAME_ATTRIBUTES)  # SCIM names ignore case
 FREE_TEXT = frozenset({"detail", "description", "error_description", "message"})
 TOKEN_FIELDS_DROPPED = ("refresh_token", "id_token")
 _DISCOVERY = frozenset({"serviceproviderconfig", "resourcetypes", "schemas"})
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+# A comparison in a filter (or a PATCH path's): the attribute, and the quoted value it names.
+_COMPARED = re.compile(r'([\w.$:-]+)(\s+(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)("(?:[^"\\]|\\.)*")',
+                       re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+_OPEN_BRACKET = re.compile(r"([\w.$:-]+)\[[^\[\]]*$")  # the attribute whose [ is still open
+_FILTER_IN_PATH = re.compile(r"\[[^\]]*\]")  # members[value eq "5"].display: members.display
 
 
 class Recorder:
@@ -86,14 +93,14 @@ class Recorder:
         """The exchanges, with every name seen anywhere in them also replaced in free text (an
         error's detail may name a user read only later)."""
         if self.pseudonyms is not None:
-            known = sorted(self.pseudonyms.mapping, key=len, reverse=True)
+            known = _KnownNames(self.pseudonyms)
             for exchange in self.exchanges:
                 for side in ("request", "response"):
                     body = exchange[side]["body"]
                     if body and "json" in body:
-                        body["json"] = _free_text(body["json"], known, self.pseudonyms)
+                        body["json"] = known.in_free_text(body["json"])
                     elif body and "text" in body:
-                        body["text"] = _names_in(body["text"], known, self.pseudonyms)
+                        body["text"] = known.replace(body["text"])
         return self.exchanges
 
     def scrub(self, text: str) -> str:
@@ -102,8 +109,7 @@ class Recorder:
         clean = _Cleaner(self.pseudonyms, origins, _redact.known_values())
         text = _redact.redact(clean.text(text))
         if self.pseudonyms is not None:
-            text = _names_in(text, sorted(self.pseudonyms.mapping, key=len, reverse=True),
-                             self.pseudonyms)
+            text = _KnownNames(self.pseudonyms).replace(text)
         return text
 
 
@@ -134,11 +140,23 @@ class _Cleaner:
 
     def query(self, key: str, value: str) -> str:
         value = self.text(value)
-        if key == "filter" and self.names is not None:
-            names = self.names
-            value = _QUOTED.sub(lambda m: orjson.dumps(names.name(orjson.loads(m.group(0))))
-                                .decode(), value)
-        return value
+        return self.compared(value) if key == "filter" else value
+
+    def compared(self, text: str) -> str:
+        """A filter with the values compared to name attributes pseudonymised (an id stays)."""
+        names = self.names
+        if names is None:
+            return text
+
+        def one(match: re.Match[str]) -> str:
+            attribute, operator, quoted = match.groups()
+            # Inside emails[value eq "…"] the attribute is the bracket's: emails.value.
+            parent = _OPEN_BRACKET.search(text, 0, match.start())
+            if not _is_name(attribute if parent is None else f"{parent.group(1)}.{attribute}"):
+                return match.group(0)
+            return attribute + operator + orjson.dumps(names.name(orjson.loads(quoted))).decode()
+
+        return _COMPARED.sub(one, text)
 
     def body(self, content: bytes, token_answer: bool = False) -> dict[str, Any] | None:
         if not content:
@@ -158,30 +176,57 @@ class _Cleaner:
 
     def json(self, value: Any, key: str = "", in_emails: bool = False) -> Any:
         if isinstance(value, str):
-            if self.names is not None and (key in NAME_ATTRIBUTES or
+            if self.names is not None and (key.lower() in _NAMES_FOLDED or
                                            (in_emails and key == "value")):
                 return self.names.name(self.text(value))
             return self.text(value)
         if isinstance(value, dict):
-            return {k: self.json(v, k, in_emails) for k, v in value.items()}
+            out = {k: self.json(v, k, in_emails) for k, v in value.items()}
+            path = value.get("path")
+            if "op" in value and isinstance(path, str) and self.names is not None:
+                # A PATCH operation: its path may compare a name, and name what its value is.
+                out["path"] = self.compared(self.text(path))
+                if _is_name(_FILTER_IN_PATH.sub("", path)) and isinstance(value.get("value"), str):
+                    out["value"] = self.names.name(self.text(value["value"]))
+            return out
         if isinstance(value, list):
-            emails = key == "emails"
+            emails = key.lower() == "emails"
             return [self.json(v, key, emails) for v in value]
         return value
 
 
-def _names_in(text: str, known: list[str], names: Pseudonyms) -> str:
-    for name in known:
-        if len(name) >= 3 and name in text:
-            text = text.replace(name, names.name(name))
-    return text
+def _is_name(attribute: str) -> bool:
+    """Whether an attribute path (``userName``, ``members.display``, ``emails.value``, with or
+    without its schema URN) holds a name."""
+    parts = attribute.rsplit(":", 1)[-1].lower().split(".")
+    return parts[-1] in _NAMES_FOLDED or parts[0] == "emails"
 
 
-def _free_text(value: Any, known: list[str], names: Pseudonyms, key: str = "") -> Any:
-    if isinstance(value, str):
-        return _names_in(value, known, names) if key in FREE_TEXT else value
-    if isinstance(value, dict):
-        return {k: _free_text(v, known, names, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_free_text(v, known, names, key) for v in value]
-    return value
+class _KnownNames:
+    """Every name seen, found again in free text: by its first word, so a text is compared only
+    with the names that could stand in it (a tenant has ~10^5 names, an error's detail a few
+    words)."""
+
+    def __init__(self, names: Pseudonyms) -> None:
+        self.names = names
+        self.by_first: dict[str, list[str]] = {}
+        for name in sorted(names.mapping, key=len, reverse=True):  # the longest first
+            first = _WORD.search(name)
+            if first is not None and len(name) >= 3:
+                self.by_first.setdefault(first.group(0), []).append(name)
+
+    def replace(self, text: str) -> str:
+        for word in set(_WORD.findall(text)):
+            for name in self.by_first.get(word, ()):
+                if name in text:
+                    text = text.replace(name, self.names.name(name))
+        return text
+
+    def in_free_text(self, value: Any, key: str = "") -> Any:
+        if isinstance(value, str):
+            return self.replace(value) if key in FREE_TEXT else value
+        if isinstance(value, dict):
+            return {k: self.in_free_text(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.in_free_text(v, key) for v in value]
+        return value
