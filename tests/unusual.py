@@ -4,7 +4,8 @@ against it must replay to the identical inventory (issue 19).
 Cloud-style (a token endpoint at /token, SCIM at /v2, the bearer token checked): integer ids
 everywhere; a page cap (PAGE answers at most, fewer than asked and than the maximum its
 ServiceProviderConfig advertises); no ``Resources`` on an empty page; and one 429 whose
-Retry-After is an HTTP date (in the past: the retry waits for nothing, but the date is parsed).
+Retry-After is an HTTP date (in the past: the retry waits for nothing, but the date is parsed),
+whose detail names the service user.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Unusual:
                   "emails": [{"value": name.split()[0].lower() + "@unusual.example",
                               "primary": True}], "externalId": f"E{1000 + i}"}
                  for i, name in enumerate(PEOPLE, 1)]
+        # The service user is a user too, and the server names it when it throttles.
+        users.append({"schemas": [urns.USER], "id": len(users) + 1, "userName": CLIENT_ID,
+                      "displayName": "SCIM Service"})
         groups = [{"schemas": [urns.GROUP], "id": 100 + i, "displayName": name,
                    "members": [{**_ref(u["id"], u["displayName"]), "type": "User"}
                                for u in users[i::3]]}
@@ -104,7 +108,7 @@ class Unusual:
         if endpoint == "Users" and start == PAGE + 1 and self._throttle():
             past = email.utils.formatdate(time.time() - 60, usegmt=True)
             await self._json(send, {"schemas": [urns.ERROR], "status": "429",
-                                    "detail": "too many requests"}, 429,
+                                    "detail": f"rate limit exceeded for {CLIENT_ID}"}, 429,
                              extra=[(b"retry-after", past.encode())])
             return
         items = self.listings[endpoint]
