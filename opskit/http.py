@@ -402,9 +402,9 @@ class RetryTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
 
 @contextlib.contextmanager
 def recording(listener: Listener) -> Iterator[None]:
-    """Every client made in the block (in this context: a task or thread started from it
-    inherits it) tells ``listener`` each answer it reads, body decoded, before retrying or
-    returning it."""
+    """Every client made in the block tells ``listener`` each answer it reads, body decoded,
+    before retrying or returning it. "In the block" is this context: tasks started in it
+    inherit it, and so does the thread of scim.run_sync; other threads do not."""
     token = _listeners.set((*_listeners.get(), listener))
     try:
         yield
