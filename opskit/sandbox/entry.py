@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from .demodata import write_demo
     from .faults import FaultSpec
     from .serve import RunningSandbox, running, serve_forever
-    from .tenantfile import TenantFile, TenantFileError, load_tenant
+    from .tenantfile import TenantFile, TenantFileError, load_tenant, parse_tenant
     from .tour import tour
 
 __all__ = ["REHEARSALS", "FaultSpec", "PracticeTenant", "Rehearsal", "RunningSandbox",
-           "TenantFile", "TenantFileError", "load_tenant", "practice", "running",
+           "TenantFile", "TenantFileError", "load_tenant", "parse_tenant", "practice", "running",
            "serve_forever", "tenant_file", "tour", "write_demo"]
 
 # Passed through on first use: uvicorn, the demo generator, the tour and the tenant file's
@@ -36,7 +36,7 @@ __all__ = ["REHEARSALS", "FaultSpec", "PracticeTenant", "Rehearsal", "RunningSan
 _LAZY = {"FaultSpec": ".faults", "RunningSandbox": ".serve", "running": ".serve",
          "serve_forever": ".serve", "tour": ".tour", "write_demo": ".demodata",
          "TenantFile": ".tenantfile", "TenantFileError": ".tenantfile",
-         "load_tenant": ".tenantfile"}
+         "load_tenant": ".tenantfile", "parse_tenant": ".tenantfile"}
 
 
 def __getattr__(name: str) -> Any:
