@@ -185,7 +185,7 @@ def _sandbox_twin(args: argparse.Namespace) -> int:
     from ._run.files import atomic_write_text
     from .inputs.groups import read_iga_export
     from .inventory import load_snapshot
-    from .twin import make_twin, twin_text
+    from .twin import check_snapshots, make_twin, twin_text
 
     out: Path = args.out
     kind = out.suffix.lower()
@@ -199,6 +199,7 @@ def _sandbox_twin(args: argparse.Namespace) -> int:
     # Every input read before a key is made or anything is written.
     snapshot = load_snapshot(args.snapshot)
     reference = load_snapshot(args.reference) if args.reference else None
+    check_snapshots(snapshot, reference)
     iga = read_iga_export(args.iga_export) if args.iga_export else None
     name, key_path = None, None
     if not args.keep_names:

@@ -8,7 +8,7 @@ serves, in both flavors, so that an inventory of the twin equals the snapshots (
 
 from __future__ import annotations
 
-from ._build import Twin, make_twin
+from ._build import Twin, check_snapshots, make_twin
 from ._file import twin_text
 
-__all__ = ["Twin", "make_twin", "twin_text"]
+__all__ = ["Twin", "check_snapshots", "make_twin", "twin_text"]

@@ -52,6 +52,12 @@ def make_twin(snapshot: Inventory, reference: Inventory | None = None, *,
     return _Builder(Views.of(snapshot, reference), name or (lambda value: value)).build(iga)
 
 
+def check_snapshots(snapshot: Inventory, reference: Inventory | None = None) -> None:
+    """Refuse snapshots no twin can be made of (incomplete, of one view twice, of two tenants),
+    in one message saying what to do."""
+    Views.of(snapshot, reference)
+
+
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return df.astype(object).to_dict("records")
 

@@ -30,8 +30,8 @@ def twin_text(twin: Twin, *, as_json: bool = False, pseudonymised: bool = True) 
     names = ("names pseudonymised (the key stays with the operator)" if pseudonymised
              else "REAL NAMES KEPT (--keep-names)")
     header = (f"# opskit practice twin of tenant '{twin.data['tenant']}', made {made}: {names}."
-              "\n# Its credentials are practice-only. Serve it: opskit sandbox serve --data "
-              "FILE (docs/twin.md)\n")
+              "\n# Its credentials were made for it, for practice; serve it with: opskit sandbox "
+              "serve --data FILE (docs/twin.md)\n")
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml where installed
     return header + yaml.dump(twin.data, Dumper=dumper, sort_keys=False, allow_unicode=True,
-                              width=100, default_flow_style=None)
+                              width=1 << 16, default_flow_style=None)  # a record a line
