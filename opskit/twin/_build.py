@@ -59,7 +59,10 @@ def check_snapshots(snapshot: Inventory, reference: Inventory | None = None) -> 
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return df.astype(object).to_dict("records")
+    """A frame's rows as dicts (a missing cell None or NaN, as ``text`` reads it)."""
+    columns = [str(c) for c in df.columns]
+    return [dict(zip(columns, row, strict=True))
+            for row in zip(*(df[c].tolist() for c in columns), strict=True)]
 
 
 def _by(rows: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
