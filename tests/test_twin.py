@@ -21,11 +21,12 @@ from opskit.groupgap import GroupSource, group_gap, platform_groups, secret_serv
 from opskit.inputs.groups import read_iga_export
 from opskit.inventory import Inventory, fetch_inventory, save_snapshot
 from opskit.sandbox import demodata
+from opskit.sandbox import schemas as urn
 from opskit.sandbox.serve import running
-from opskit.sandbox.tenantfile import load_tenant, parse_tenant
+from opskit.sandbox.tenantfile import TenantFile, TenantFileError, load_tenant, parse_tenant
 from opskit.twin import Twin, make_twin, twin_text
 
-from .conftest import SMALL, service_account_gap
+from .conftest import SMALL, Flavors, service_account_gap
 from .servers import cloud_profile, onprem_profile
 
 KEY = "5e" * 32
@@ -282,3 +283,35 @@ def test_the_command_makes_the_key_once_and_the_same_key_gives_the_same_twin(
         return [(u.id, u.userName, u.displayName, u.email, u.active) for u in users]
 
     assert people(load_tenant(tmp_path / "c.yaml").users) == people(load_tenant(SMALL).users)
+
+
+# --------------------------------------------------------------------------- permission ids
+@pytest.fixture
+def small_tenant() -> TenantFile:
+    """The small tenant whose permissions give ids, as a twin's do: the second one the id the
+    practice tenant would make for the first (1000), one of a secret's own 1001."""
+    data = load_tenant(SMALL).model_dump(exclude_none=True)
+    data["permissions"][1]["id"] = "1000"
+    data["secrets"][3]["permissions"][0]["id"] = "1001"
+    return parse_tenant(data, "<small, ids given>")
+
+
+def test_permission_ids_a_file_gives_are_served_and_never_made_again(scim: Flavors) -> None:
+    listed = [p["id"] for p in scim.onprem.get("/ContainerPermissions").json()["Resources"]]
+    own = [i for i in listed if "-" not in i]  # not inherited
+    assert len(own) == len(set(own)) == len(scim.sb.tenant.file.permissions) and "1000" in own
+    secret = scim.onprem.get("/PrivilegedDataPermissions", params={
+        "filter": 'privilegedData.value eq "s4"'}).json()["Resources"]
+    assert [p["id"] for p in secret] == ["1001"]
+    made = scim.onprem.post("/ContainerPermissions", json={
+        "schemas": [urn.CONTAINER_PERMISSION], "container": {"value": "f4"},
+        "user": {"value": "u2"}, "rights": ["View"]})
+    assert made.status_code == 201 and made.json()["id"] not in {"1000", "1001"}
+
+
+def test_a_permission_id_given_twice_is_refused() -> None:
+    data = load_tenant(SMALL).model_dump(exclude_none=True)
+    data["permissions"][0]["id"] = data["permissions"][1]["id"] = "27"
+    with pytest.raises(TenantFileError, match=r"permissions\[1\]\.id: duplicate id '27' "
+                                              r"\(first at permissions\[0\]\)"):
+        parse_tenant(data, "twin.yaml")

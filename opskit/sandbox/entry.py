@@ -1,9 +1,9 @@
 """The practice tenant's one door for the client: serve a tenant, say how to reach it.
 
-opskit's client side (``opskit.config``, ``opskit.cli``, ``opskit.demo``) calls the practice
-tenant only here (tests/test_layering.py holds it to that). What goes in and out is plain values
-(paths, names, strings, and the dataclasses of this package), never the client's types: the
-practice tenant shares no code with the client it stands in for.
+opskit's client side (``opskit.config``, ``opskit.cli``, ``opskit.demo``, ``opskit.twin``) calls
+the practice tenant only here (tests/test_layering.py holds it to that). What goes in and out is
+plain values (paths, names, strings, and the dataclasses of this package), never the client's
+types: the practice tenant shares no code with the client it stands in for.
 
 Besides :func:`practice`, the door passes through what ``opskit sandbox …`` runs (serving in the
 foreground, the demo company, the tour), each module imported only when first asked for.
