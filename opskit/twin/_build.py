@@ -272,13 +272,28 @@ class _Builder:
 
     def _principal(self, row: dict[str, Any], what: str) -> Principal | None:
         kind, pid = str(row["principal_type"]), str(row["principal_id"])
+        if kind == "user" and pid not in self.users and self.v.cloud is None:
+            self._disabled_user(pid, row["principal_name"])
         if kind == "user" and pid in self.users:
             return kind, pid
         if kind == "group" and pid in self.groups and self.groups[pid]["secret_server"]:
             return kind, pid
-        self.notes.append(f"{what} names {kind} {pid}, which no view shows "
-                          + ("in Secret Server" if kind == "group" else "") + ": left out")
+        where = " in Secret Server" if kind == "group" else ""
+        self.notes.append(f"{what} names {kind} {pid}, which no view shows{where}: left out")
         return None
+
+    def _disabled_user(self, uid: str, shown: Any) -> None:
+        """A user an on-prem grant names that the on-prem view does not list: a disabled one
+        (the connector hides them), named as the grant shows it (its display name, else its
+        userName), which is all the on-prem view will show of it."""
+        display = self.name(text(shown) or uid)
+        taken = {u["userName"].casefold() for u in self.users.values()}
+        user_name = display if display.casefold() not in taken else f"{display} {uid}"
+        self.users[uid] = {"id": uid, "userName": user_name, "displayName": display,
+                           "active": False}
+        self.notes.append(f"user {uid} is named by a grant but not listed, so disabled (the "
+                          "on-prem view hides disabled users): kept as a disabled user named "
+                          "as the grant shows it")
 
     # ---------------------------------------------------------------- secrets
     def _secret_permission_rows(self) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
