@@ -17,6 +17,7 @@ from opskit import audit
 from opskit._pseudonyms import Pseudonyms
 from opskit.cli import main
 from opskit.config import PlatformGroupsSync
+from opskit.errors import OpskitError
 from opskit.groupgap import GroupSource, group_gap, platform_groups, secret_server_groups
 from opskit.inputs.groups import read_iga_export
 from opskit.inventory import Inventory, fetch_inventory, save_snapshot
@@ -333,3 +334,14 @@ def test_a_permission_id_given_twice_is_refused() -> None:
     with pytest.raises(TenantFileError, match=r"permissions\[1\]\.id: duplicate id '27' "
                                               r"\(first at permissions\[0\]\)"):
         parse_tenant(data, "twin.yaml")
+
+
+def test_what_a_tenant_file_cannot_hold_is_said_in_one_message() -> None:
+    data = load_tenant(SMALL).model_dump(exclude_none=True)
+    data["groups"][2]["displayName"] = "dba"  # beside "DBA": equal ignoring case
+    with pytest.raises(OpskitError) as caught:
+        twin_text(Twin(data, "u-scim", "given"))
+    assert caught.value.message == ("the twin would not load in the practice tenant: "
+                                    "groups[2].displayName: duplicate displayName 'dba' (first "
+                                    "at groups[0])")
+    assert "docs/twin.md" in (caught.value.remediation or "")

@@ -20,10 +20,13 @@ def twin_text(twin: Twin, *, as_json: bool = False, pseudonymised: bool = True) 
     try:
         parse_tenant(twin.data, "<twin>")
     except TenantFileError as exc:
-        raise OpskitError(f"the twin would not load in the practice tenant: {exc}",
-                          "report this with the snapshots' manifest.json files (they hold "
-                          "counts, no names): a twin of valid snapshots should always load"
-                          ) from None
+        where, problem = exc.problems[0]
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        raise OpskitError(f"the twin would not load in the practice tenant: {where}: "
+                          f"{problem}{more}",
+                          "see docs/twin.md (What a twin cannot copy) for what a tenant file "
+                          "cannot hold; anything else, report with the snapshots' manifest.json "
+                          "files (counts, no names)") from None
     if as_json:
         return json.dumps(twin.data, ensure_ascii=False, indent=1) + "\n"
     made = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
