@@ -187,6 +187,53 @@ def _sandbox_tour(args: argparse.Namespace) -> int:
     return tour(args.data)
 
 
+def _sandbox_twin(args: argparse.Namespace) -> int:
+    from ._pseudonyms import Pseudonyms, default_key_path, key_from_file
+    from ._run.files import atomic_write_text
+    from .inputs.groups import read_iga_export
+    from .inventory import load_snapshot
+    from .twin import check_snapshots, make_twin, twin_text
+
+    out: Path = args.out
+    kind = out.suffix.lower()
+    if kind not in (".yaml", ".yml", ".json"):
+        raise UsageError(f"--out {out}: a tenant file ends in .yaml, .yml or .json (JSON is "
+                         "written and served faster for large tenants); name it so")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give the tenant file's name")
+    if args.keep_names and args.key_file:
+        raise UsageError("--keep-names uses no pseudonym key: drop --key-file, or --keep-names")
+    # Every input read before a key is made or anything is written.
+    snapshot = load_snapshot(args.snapshot)
+    reference = load_snapshot(args.reference) if args.reference else None
+    check_snapshots(snapshot, reference)
+    iga = read_iga_export(args.iga_export) if args.iga_export else None
+    name, key_path = None, None
+    if not args.keep_names:
+        key_path = args.key_file or default_key_path()
+        key, made = key_from_file(key_path)
+        if made:
+            print(f"made a new pseudonym key in {key_path} (readable by you only): keep it, "
+                  "and never hand it on with a twin. The same key gives the same pseudonyms, "
+                  "so later twins and captures of this tenant line up with this one")
+        name = Pseudonyms(key).name
+    twin = make_twin(snapshot, reference, name=name, iga=iga)
+    text = twin_text(twin, as_json=kind == ".json", pseudonymised=not args.keep_names)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, text)  # whole or not at all
+    counts = ", ".join(f"{n:,} {what}" for what, n in twin.counts().items())
+    print(f"twin of {twin.data['tenant']!r} written to {out}: {counts}")
+    print("  names: " + (f"pseudonymised with the key in {key_path}" if key_path else
+                          "KEPT (--keep-names): hand this file only to those who may see them"))
+    sa = twin.data["users"][[u["id"] for u in twin.data["users"]].index(twin.service_account)]
+    print(f"  service account: {sa['userName']} ({twin.how})")
+    print("  credentials: new practice-only ones (no real secret or token is ever read)")
+    for note in twin.notes:
+        print(f"  note: {note}")
+    print(f"serve it: opskit sandbox serve --data {out}")
+    return EXIT_OK
+
+
 def _inventory(args: argparse.Namespace) -> int:
     from .inventory import fetch_inventory, save_snapshot
 
@@ -779,6 +826,24 @@ def build_parser() -> argparse.ArgumentParser:
                              "flavor serves, stop")
     tour_p.add_argument("--data", type=Path, required=True)
     tour_p.set_defaults(func=_sandbox_tour)
+    twin = ssub.add_parser("twin", help="a practice tenant file copying a tenant's inventory "
+                           "snapshots, names pseudonymised (docs/twin.md)")
+    twin.add_argument("snapshot", type=Path, metavar="SNAPSHOT",
+                      help="an inventory snapshot folder (opskit inventory --out), either view")
+    twin.add_argument("--reference", type=Path, default=None, metavar="SNAPSHOT",
+                      help="the other connector's view of the same tenant (typically the "
+                      "on-prem view beside the cloud view: it sees every folder and secret)")
+    twin.add_argument("--iga-export", type=Path, default=None, metavar="FILE",
+                      help="the IGA export CSV (a profile's iga_export): the twin's iga section")
+    twin.add_argument("--out", type=Path, required=True,
+                      help="the tenant file to write (.yaml, .yml or .json)")
+    twin.add_argument("--key-file", type=Path, default=None, metavar="PATH",
+                      help="the pseudonym key (default: the user's config folder, "
+                      "~/.config/opskit/pseudonym.key; made on first use)")
+    twin.add_argument("--keep-names", action="store_true",
+                      help="keep the real names (only by explicit choice: the file then "
+                      "names every user, group, folder and secret)")
+    twin.set_defaults(func=_sandbox_twin)
     _add_capture_commands(sub, ssub)
     inv = sub.add_parser("inventory", help="fetch a tenant into a snapshot (parquet + manifest)")
     inv.add_argument("--profile", default=None, help="profile name (default: sandbox)")

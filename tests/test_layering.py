@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("transport", ("opskit.http", "opskit.auth")),
     ("scim", ("opskit.scim",)),
     ("inventory", ("opskit.inventory", "opskit._columns", "opskit.csvfile")),
-    ("analysis", ("opskit.checks", "opskit.audit", "opskit.groupgap")),
+    ("analysis", ("opskit.checks", "opskit.audit", "opskit.groupgap", "opskit.twin")),
     ("inputs", ("opskit.inputs",)),
     ("presentation", ("opskit.report", "opskit.widgets")),
     ("reports", ("opskit.reports", "opskit.rehearse", "opskit.capture")),

@@ -1,9 +1,9 @@
 """The practice tenant's one door for the client: serve a tenant, say how to reach it.
 
-opskit's client side (``opskit.config``, ``opskit.cli``, ``opskit.demo``) calls the practice
-tenant only here (tests/test_layering.py holds it to that). What goes in and out is plain values
-(paths, names, strings, and the dataclasses of this package), never the client's types: the
-practice tenant shares no code with the client it stands in for.
+opskit's client side (``opskit.config``, ``opskit.cli``, ``opskit.demo``, ``opskit.twin``) calls
+the practice tenant only here (tests/test_layering.py holds it to that). What goes in and out is
+plain values (paths, names, strings, and the dataclasses of this package), never the client's
+types: the practice tenant shares no code with the client it stands in for.
 
 Besides :func:`practice`, the door passes through what ``opskit sandbox …`` runs (serving in the
 foreground, the demo company, the tour), each module imported only when first asked for.
@@ -25,22 +25,22 @@ if TYPE_CHECKING:
     from .faults import FaultSpec
     from .replay import Replay, ReplayError, replay_forever
     from .serve import RunningSandbox, running, serve_forever
-    from .tenantfile import TenantFile, TenantFileError, load_tenant
+    from .tenantfile import TenantFile, TenantFileError, load_tenant, parse_tenant
     from .tour import tour
 
-__all__ = ["REHEARSALS", "FaultSpec", "PracticeTenant", "Rehearsal", "RunningSandbox",
-           "TenantFile", "TenantFileError", "load_tenant", "practice", "running",
-           "serve_forever", "tenant_file", "tour", "write_demo"]
+__all__ = ["REHEARSALS", "FaultSpec", "PracticeTenant", "Rehearsal", "Replay", "ReplayError",
+           "RunningSandbox", "TenantFile", "TenantFileError", "load_tenant", "parse_tenant",
+           "practice", "replay_forever", "running", "serve_forever", "tenant_file", "tour",
+           "write_demo"]
 
 # Passed through on first use: uvicorn, the demo generator, the tour and the tenant file's
 # models (pydantic) load only when asked, so the CLI's --help lists the rehearsals without them.
 _LAZY = {"FaultSpec": ".faults", "RunningSandbox": ".serve", "running": ".serve",
          "serve_forever": ".serve", "tour": ".tour", "write_demo": ".demodata",
          "TenantFile": ".tenantfile", "TenantFileError": ".tenantfile",
-         "load_tenant": ".tenantfile"}
-# A capture served back (`opskit sandbox replay`): its folder is the contract, read here alone.
-__all__ += ["Replay", "ReplayError", "replay_forever"]
-_LAZY.update(Replay=".replay", ReplayError=".replay", replay_forever=".replay")
+         "load_tenant": ".tenantfile", "parse_tenant": ".tenantfile",
+         # A capture served back (`opskit sandbox replay`): its folder is the contract.
+         "Replay": ".replay", "ReplayError": ".replay", "replay_forever": ".replay"}
 
 
 def __getattr__(name: str) -> Any:

@@ -182,8 +182,12 @@ class Tenant:
                    "description": None, "externalId": None, **meta()}
             for f in tf.folders}
         self.perms: dict[str, dict[str, Any]] = {}
+        # Ids the file gives its permissions (a twin keeps a tenant's own): never made anew.
+        self._reserved = {g.id for g in [*tf.permissions,
+                                         *(g for s in tf.secrets for g in s.permissions or [])]
+                          if g.id is not None}
         for p in tf.permissions:
-            pid = self.new_id(self.perms)
+            pid = p.id or self.new_id(self.perms)
             kind, principal = p.principal
             self.perms[pid] = {"id": pid, "folder": p.folder, "kind": kind,
                                "principal": principal, "rights": list(p.rights),
@@ -191,7 +195,7 @@ class Tenant:
         self.secrets: dict[str, dict[str, Any]] = {
             s.id: {"id": s.id, "name": s.name, "folder": s.folder, "template": s.template,
                    "permissions": None if s.permissions is None else [
-                       {"id": self.new_id(self.perms), "kind": g.principal[0],
+                       {"id": g.id or self.new_id(self.perms), "kind": g.principal[0],
                         "principal": g.principal[1], "rights": list(g.rights),
                         "externalId": None, **meta()} for g in s.permissions],
                    "externalId": None, **meta()}
@@ -204,7 +208,7 @@ class Tenant:
 
     # ------------------------------------------------------------------ bookkeeping
     def new_id(self, table: dict[str, Any]) -> str:
-        while str(self._next) in table:
+        while str(self._next) in table or str(self._next) in self._reserved:
             self._next += 1
         self._next += 1
         return str(self._next - 1)

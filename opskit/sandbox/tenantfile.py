@@ -210,6 +210,9 @@ class Folder(_Model):
 
 
 class Grant(_Model):
+    id: Id | None = Field(
+        None, description="the permission's id as served; absent = one made when served (a "
+        "twin keeps the ids of the tenant it copies)")
     user: Id | None = None
     group: Id | None = None
     rights: list[Text] = Field(min_length=1, description="as sent; the cloud keeps only the first")
@@ -408,6 +411,20 @@ def _cross_references(tf: TenantFile) -> list[tuple[str, str]]:
             if right not in vocabulary:
                 problems.append((f"{where}.rights[{k}]",
                                  f"unknown right {right!r}; use one of {', '.join(vocabulary)}"))
+
+    # Ids a file gives its permissions: one per folder permission, and one per secret
+    # permission across all secrets (each listing is one id space).
+    for grants in ([(f"permissions[{i}]", p) for i, p in enumerate(tf.permissions)],
+                   [(f"secrets[{i}].permissions[{j}]", g) for i, s in enumerate(tf.secrets)
+                    for j, g in enumerate(s.permissions or [])]):
+        first: dict[str, str] = {}
+        for at, grant in grants:
+            if grant.id is None:
+                continue
+            if grant.id in first:
+                problems.append((f"{at}.id", f"duplicate id {grant.id!r} (first at "
+                                 f"{first[grant.id]})"))
+            first.setdefault(grant.id, at)
 
     seen_grants: dict[tuple[str, str, str], int] = {}
     for i, p in enumerate(tf.permissions):
