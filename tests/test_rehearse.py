@@ -18,7 +18,7 @@ from opskit.cli import main
 from opskit.config import CloudProfile, PracticeProfile
 from opskit.errors import ConfigError
 from opskit.inputs.audit import write_planned_changes
-from opskit.inventory import Inventory, fetch_inventory
+from opskit.inventory import Inventory, fetch_inventory, load_snapshot
 from opskit.rehearse import NameMap, apply_change_plan, rehearse_changes, rehearse_group_gap
 from opskit.rehearse._names import production_names
 from opskit.sandbox.serve import RunningSandbox
@@ -180,3 +180,45 @@ def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["rehearse", "changes", planned, "--twin", "twin", "--key-file",
                  str(tmp_path / "twin.key")]) == 2  # pseudonymised, but no production given
     assert "production snapshot it was made from" in capsys.readouterr().err
+
+
+def test_the_walkthrough_of_docs_twin_md(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/twin.md's walk-through, command by command: production's two views → a
+    pseudonymised twin → the planned changes rehearsed on it → the operations production gets,
+    in its own names, equal to what `apply-changes` plans there."""
+    twin_file, key = tmp_path / "twin.yaml", tmp_path / "pseudonym.key"
+    config = tmp_path / "opskit.toml"
+    config.write_text(
+        f'[profiles.acme]\nkind = "sandbox"\ndata = "{SMALL}"\nreference = "acme-ss"\n'
+        f'[profiles.acme-ss]\nkind = "sandbox"\ndata = "{SMALL}"\nflavor = "onprem"\n'
+        f'[profiles.acme-twin]\nkind = "sandbox"\ndata = "{twin_file}"\n'
+        f'reference = "acme-twin-onprem"\n'
+        f'[profiles.acme-twin-onprem]\nkind = "sandbox"\ndata = "{twin_file}"\n'
+        f'flavor = "onprem"\n')
+    monkeypatch.setenv("OPSKIT_CONFIG", str(config))
+    snapshots = [tmp_path / "acme", tmp_path / "acme-ss"]
+    for profile, snapshot in zip(("acme", "acme-ss"), snapshots, strict=True):
+        assert main(["inventory", "--profile", profile, "--out", str(snapshot)]) == 0
+    assert main(["sandbox", "twin", str(snapshots[0]), "--reference", str(snapshots[1]),
+                 "--out", str(twin_file), "--key-file", str(key)]) == 0
+    assert "bob@acme.com" not in twin_file.read_text()
+    planned = str(write_planned_changes(CHANGES, tmp_path / "planned.csv"))
+    production = [arg for s in snapshots for arg in ("--production", str(s))]
+    rehearsal = tmp_path / "rehearsal"
+    capsys.readouterr()
+    assert main(["rehearse", "changes", planned, "--twin", "acme-twin", *production,
+                 "--key-file", str(key), "--apply", "--out", str(rehearsal)]) == 0
+    assert "changed as the what-if predicted" in capsys.readouterr().out
+    sent = json.loads((rehearsal / "operations.json").read_text())
+    assert sent[3]["body"]["userName"] == BOB and sent[3]["path"] == "Users/u2"
+    twin_words = set(re.findall(r"\w{8,}", Pseudonyms(key.read_text().strip()).name(BOB)))
+    assert not twin_words & set(re.findall(r"\w+", json.dumps(sent)))
+
+    # Production plans the same operations afresh (a dry run prints them, sends nothing).
+    production_plan = audit.scim_plan(load_snapshot(snapshots[0]), CHANGES,
+                                      reference=load_snapshot(snapshots[1]))
+    assert [(op["method"], op["path"], op["body"]) for op in sent] == [
+        (op.method, op.path, op.body) for op in production_plan.operations]
+    assert main(["apply-changes", planned, "--profile", "acme", "--reference", "acme-ss"]) == 0
+    assert "Dry run: 5 operation(s) planned, none sent." in capsys.readouterr().out
