@@ -23,6 +23,13 @@ from opskit.sandbox.tenantfile import TenantFile, load_tenant
 
 skip_unused_slow_imports()  # the tests import nbformat too (opskit/_imports.py says why)
 
+# pytest keeps each test module's assert-rewritten code as a .pyc only where bytecode may be
+# written. Where PYTHONDONTWRITEBYTECODE is set, every worker rewrote every test module (and
+# hypothesis's and faker's: plugins' packages are rewritten too) on every run, ~5 s of the ~9 s
+# of CPU each worker's collection took. This process only: the kernels and `opskit` processes
+# it starts keep the environment's setting.
+sys.dont_write_bytecode = False
+
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small.yaml"
 
