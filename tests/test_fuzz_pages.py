@@ -107,8 +107,10 @@ def test_the_fuzzer_reaches_both_ways_in_and_both_outcomes() -> None:
     seen = {"fast": 0, "lenient": 0, "refused": 0}
     reader = inventory._READERS["Users"]
 
+    # 300, not 150: hypothesis also draws constants it finds in the imported modules, so the
+    # examples depend on what else was imported; in the whole suite 150 made only 5 'fast'.
     @given(pages("Users"))
-    @settings(max_examples=150, deadline=None, derandomize=True)
+    @settings(max_examples=300, deadline=None, derandomize=True)
     def count(raw: bytes) -> None:
         try:
             if reader.from_json(raw) is not None:
