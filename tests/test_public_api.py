@@ -12,16 +12,22 @@ import pytest
 
 import opskit
 
+from .conftest import SMALL
+
 HEAVY = ("pandas", "httpx", "httpcore", "numpy", "pyarrow", "plotly", "papermill", "pydantic")
+
+
+def _printed(code: str) -> str:
+    """What a fresh interpreter prints running ``code``."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
 
 
 def _loaded_after(code: str) -> list[str]:
     """The heavy modules a fresh interpreter holds after running ``code``."""
     probe = (f"{code}\nimport json, sys\n"
              f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                       timeout=60, check=True)
-    return json.loads(r.stdout.splitlines()[-1])
+    return json.loads(_printed(probe).splitlines()[-1])
 
 
 def test_import_opskit_loads_no_pandas_or_httpx() -> None:
@@ -84,6 +90,19 @@ def test_scim2_models_loads_only_where_a_filter_is_evaluated() -> None:
              "before = 'scim2_models' in sys.modules\n"
              "filters.split('userName sw \"a\"', eq_co_only=True)\n"
              "print(before, 'scim2_models' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                       timeout=60, check=True)
-    assert r.stdout.split() == ["False", "True"]
+    assert _printed(probe).split() == ["False", "True"]
+
+
+def test_a_practice_tenant_loads_scim2_models_only_once_a_filter_or_write_needs_it() -> None:
+    # ~0.4 s in every kernel serving one otherwise; a notebook's reads need none of it.
+    probe = ("import sys, httpx\n"
+             "from opskit.sandbox.entry import practice\n"
+             f"with practice({str(SMALL)!r}, 'onprem') as t:\n"
+             "    get = lambda **p: httpx.get(t.scim_url + '/Users', params=p, headers={\n"
+             "        'Authorization': f'Bearer {t.token}'}).raise_for_status().json()\n"
+             "    read = get(count=2)\n"
+             "    before = 'scim2_models' in sys.modules\n"
+             "    name = read['Resources'][0]['userName']\n"
+             "    found = get(filter=f'userName eq \"{name}\"')\n"
+             "    print(before, 'scim2_models' in sys.modules, found['totalResults'])")
+    assert _printed(probe).split() == ["False", "True", "1"]

@@ -25,7 +25,6 @@ from .connector_states import (
 from .demodata import write_iga_csv
 from .errors import ScimError
 from .faults import FaultInjector, FaultSpec, ServerTiming
-from .filters import CompiledFilter
 from .oauth import TOKEN_PATH, TokenIssuer
 from .store import ENDPOINTS, Flavor, Tenant
 
@@ -250,6 +249,8 @@ class Sandbox:
             ids = t.ids(flavor, kind)
             text = params.get("filter")
             if text:
+                from .filters import CompiledFilter  # scim2-models: only once a filter is sent
+
                 compiled = CompiledFilter(str(text), kind, flavor)
                 candidates = None
                 for attr, value in compiled.equality_terms():

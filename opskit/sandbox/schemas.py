@@ -12,11 +12,14 @@ evaluated against, so what the server advertises and what it enforces cannot dri
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
-
-from scim2_models import Context, Group, Resource, Schema, User
+from typing import TYPE_CHECKING, Any
 
 from .tenantfile import FOLDER_RIGHTS, SECRET_RIGHTS
+
+# scim2-models (~0.4 s of CPU to import) is imported by what builds from it, on first use: a
+# practice tenant that is only read (a notebook kernel's, mostly) never needs it.
+if TYPE_CHECKING:
+    from scim2_models import Resource
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -125,10 +128,6 @@ USER_ATTRIBUTES = ("userName", "displayName", "active", "password", "emails", "g
 # The on-prem connector (4.4.4+) also keeps a user's Secret Server roles, assigned and removed
 # by PATCH on Users (SailPoint's on-prem connector); the cloud has no roles yet (its FAQ).
 ONPREM_USER_ATTRIBUTES = (*USER_ATTRIBUTES, "roles")
-# Core User attributes a client may send (Okta and Entra do) that the tenant ignores.
-IGNORED_USER_ATTRIBUTES = frozenset(
-    a.name.lower() for a in User.to_schema().attributes or []
-    if a.name and a.name not in ONPREM_USER_ATTRIBUTES)
 
 RESOURCE_TYPES: list[tuple[str, str, str]] = [
     # (name, endpoint, schema)
@@ -149,9 +148,21 @@ def _role(attribute: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
+def ignored_user_attributes() -> frozenset[str]:
+    """Core User attributes a client may send (Okta and Entra do) that the tenant ignores,
+    lower-cased."""
+    from scim2_models import User
+
+    return frozenset(a.name.lower() for a in User.to_schema().attributes or []
+                     if a.name and a.name not in ONPREM_USER_ATTRIBUTES)
+
+
+@cache
 def schema_documents(flavor: str = "onprem") -> dict[str, dict[str, Any]]:
     """Schema resources by URN as a flavor advertises them, without meta (the app adds
     locations)."""
+    from scim2_models import Context, Group, Schema, User
+
     kept = ONPREM_USER_ATTRIBUTES if flavor == "onprem" else USER_ATTRIBUTES
     docs: dict[str, dict[str, Any]] = {}
     for model in (User, Group):
@@ -172,6 +183,8 @@ def schema_documents(flavor: str = "onprem") -> dict[str, dict[str, Any]]:
 def models() -> dict[str, type[Resource[Any]]]:
     """The pydantic model of each resource type, keyed by resource type name: on-prem's, which
     keep every attribute either flavor does (the cloud refuses `roles` before validation)."""
+    from scim2_models import Group, Resource, Schema
+
     built: dict[str, type[Resource[Any]]] = {"Group": Group}
     docs = schema_documents("onprem")
     for name, _endpoint, urn in [RESOURCE_TYPES[0], *RESOURCE_TYPES[2:]]:

@@ -13,11 +13,10 @@ import time
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from pydantic import ValidationError
-from scim2_models import Context, PatchOp, SCIMException
 
 from . import schemas as urn
 from .errors import ScimError, access_denied, invalid_value, not_found, uniqueness
@@ -28,6 +27,11 @@ from .tenantfile import (
     derived_secret_role,
     folder_inherits,
 )
+
+# scim2-models (~0.4 s of CPU to import) is imported where a request is validated, filtered or
+# patched: a tenant that is only read, as a notebook kernel's mostly is, never needs it.
+if TYPE_CHECKING:
+    from scim2_models import Context, SCIMException
 
 Flavor = Literal["cloud", "onprem"]
 KINDS = ("User", "Group", "Container", "ContainerPermission", "PrivilegedData",
@@ -510,6 +514,8 @@ class Tenant:
         """The resource as a scim2-models instance, for filter evaluation; None if invalid."""
         key = (flavor, kind, rid)
         if key not in self._models:
+            from scim2_models import Context
+
             try:
                 self._models[key] = urn.models()[kind].model_validate(
                     self.render(flavor, kind, rid, base),
@@ -573,6 +579,8 @@ class Tenant:
                         headers={"Allow": allow})
 
     def create(self, flavor: Flavor, kind: str, body: dict[str, Any]) -> str:
+        from scim2_models import Context
+
         self.offered(flavor, kind, "POST")
         with self.lock:
             model = _validate(kind, body, Context.RESOURCE_CREATION_REQUEST)
@@ -581,6 +589,8 @@ class Tenant:
             return rid
 
     def replace(self, flavor: Flavor, kind: str, rid: str, body: dict[str, Any]) -> None:
+        from scim2_models import Context
+
         self.offered(flavor, kind, "PUT")
         with self.lock:
             self.get(flavor, kind, rid)
@@ -590,6 +600,8 @@ class Tenant:
 
     def patch(self, flavor: Flavor, kind: str, rid: str, body: dict[str, Any],
               base: str) -> None:
+        from scim2_models import Context, PatchOp, SCIMException
+
         self.offered(flavor, kind, "PATCH")
         with self.lock:
             self.get(flavor, kind, rid)
@@ -1086,12 +1098,14 @@ _URN = {"User": urn.USER, "Group": urn.GROUP, "Container": urn.CONTAINER,
 
 
 def _validate(kind: str, body: dict[str, Any], ctx: Context) -> Any:
+    from scim2_models import SCIMException
+
     if not isinstance(body, dict):
         raise ScimError(400, "The request body must be a JSON object.", "invalidSyntax")
     body = {k: v for k, v in body.items() if k.lower() != "meta"}  # FAQ: client meta is ignored
     if kind == "User":
         body = {k: v for k, v in body.items() if _user_attribute(k) not in
-                urn.IGNORED_USER_ATTRIBUTES}
+                urn.ignored_user_attributes()}
     try:
         return urn.models()[kind].model_validate(body, scim_ctx=ctx)
     except ValidationError as exc:
@@ -1135,12 +1149,12 @@ def _without_ignored_operations(body: dict[str, Any]) -> dict[str, Any] | None:
     for op in ops:
         if isinstance(op, dict):
             path = op.get("path")
-            if isinstance(path, str) and _user_attribute(path) in urn.IGNORED_USER_ATTRIBUTES:
+            if isinstance(path, str) and _user_attribute(path) in urn.ignored_user_attributes():
                 continue
             value = op.get("value")
             if path is None and isinstance(value, dict):
                 value = {k: v for k, v in value.items()
-                         if _user_attribute(k) not in urn.IGNORED_USER_ATTRIBUTES}
+                         if _user_attribute(k) not in urn.ignored_user_attributes()}
                 if not value:
                     continue
                 op = {**op, "value": value}
@@ -1151,6 +1165,8 @@ def _without_ignored_operations(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _from_validation(exc: ValidationError) -> ScimError:
+    from scim2_models import SCIMException
+
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int)) or "body"
     if err["type"] == "missing":
