@@ -3,6 +3,7 @@ how the suite is split across pytest-xdist's workers."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -154,6 +155,30 @@ def scim(sandbox: RunningSandbox) -> Iterator[Flavors]:
     flavors = Flavors(sandbox)
     yield flavors
     flavors.close()
+
+
+# Third-party pytest plugins whose servers one test each uses: kept off in every process
+# (pyproject's addopts) and registered by the fixture that needs one. Loaded at start, they cost
+# every worker ~1.7 s of CPU (Canaille, faker, scim2-server and scim2-models imported, faker's
+# modules assert-rewritten).
+def _plugin_fixture(request: pytest.FixtureRequest, plugin: str, name: str) -> Any:
+    module = importlib.import_module(plugin)
+    manager = request.config.pluginmanager
+    if not manager.is_registered(module):
+        manager.register(module, f"{plugin} (on first use)")
+    return request.getfixturevalue(name)  # looked up now: the plugin's own fixture
+
+
+@pytest.fixture
+def canaille(request: pytest.FixtureRequest) -> Any:
+    """pytest-iam's Canaille OAuth2/OIDC server (its ``iam_server``)."""
+    return _plugin_fixture(request, "pytest_iam", "iam_server")
+
+
+@pytest.fixture
+def plain_scim_server(request: pytest.FixtureRequest) -> Any:
+    """pytest-scim2-server's SCIM server, Users and Groups only (its ``scim2_server``)."""
+    return _plugin_fixture(request, "pytest_scim2_server", "scim2_server")
 
 
 def service_account_gap(small: TenantFile) -> dict[str, Any]:

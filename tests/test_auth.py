@@ -413,19 +413,19 @@ def test_jwt_claims_are_decoded_without_trusting() -> None:
 
 
 # --------------------------------------------------------------------------- Canaille (pytest-iam)
-def test_client_credentials_against_canaille(iam_server: Any, monkeypatch: pytest.MonkeyPatch
+def test_client_credentials_against_canaille(canaille: Any, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
     """A third-party OAuth2 server: Canaille issues a token through ClientCredentialsAuth."""
-    models = iam_server.models
+    models = canaille.models
     client = models.Client(
         client_id="opskit-cc", client_secret="canaille-practice-secret", client_name="opskit",
         client_uri="http://127.0.0.1", redirect_uris=["http://127.0.0.1/cb"],
         grant_types=["client_credentials"], response_types=["token"],
         token_endpoint_auth_method="client_secret_basic", scope=["xpm.platform"])
-    iam_server.backend.save(client)
+    canaille.backend.save(client)
     monkeypatch.setenv("OPSKIT_CANAILLE_SECRET", "canaille-practice-secret")
     secret = SecretRef("env:OPSKIT_CANAILLE_SECRET")
-    metadata = httpx.get(iam_server.url + ".well-known/openid-configuration").json()
+    metadata = httpx.get(canaille.url + ".well-known/openid-configuration").json()
     token_url = metadata["token_endpoint"]
     seen: list[str] = []
 
@@ -448,7 +448,7 @@ def test_client_credentials_against_canaille(iam_server: Any, monkeypatch: pytes
         assert a.last_diagnosis is not None and a.last_diagnosis.scope_granted == "xpm.platform"
         token = seen[0].removeprefix("Bearer ")
         assert set(seen) == {f"Bearer {token}"}
-        issued = iam_server.backend.query(models.Token, access_token=token)
+        issued = canaille.backend.query(models.Token, access_token=token)
         assert len(issued) == 1 and issued[0].client.client_id == "opskit-cc"
         # Delinea's form-post client authentication is refused by Canaille: classified as such.
         prof = CloudProfile("iam", token_url=token_url, client_id="opskit-cc",
@@ -460,5 +460,5 @@ def test_client_credentials_against_canaille(iam_server: Any, monkeypatch: pytes
                              client_secret=SecretRef.practice("wrong-canaille-secret", "x"))
         assert diagnose_token(wrong, client_auth="basic").cause == auth.INVALID_CLIENT
     finally:
-        iam_server.backend.delete(client)
+        canaille.backend.delete(client)
 

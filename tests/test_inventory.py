@@ -507,9 +507,9 @@ def test_a_tampered_snapshot_is_refused(tmp_path: Path, small_inventory: Invento
 
 
 # --------------------------------------------------------------------------- scim2-server
-def test_plain_scim_server_without_pam_types(scim2_server: Any) -> None:
+def test_plain_scim_server_without_pam_types(plain_scim_server: Any) -> None:
     """scim2-server has Users and Groups only: PAM frames come back empty, with a note."""
-    base = f"http://127.0.0.1:{scim2_server.port}/v2"
+    base = f"http://127.0.0.1:{plain_scim_server.port}/v2"
     prof = OnPremProfile("scim2", base_url=base,
                          token=SecretRef.practice("unused-token", "t"))
 
