@@ -31,6 +31,8 @@ from .conftest import SMALL
 from .nesting import chain_frames, expand_chain
 from .servers import cloud_profile, onprem_profile
 
+pytestmark = pytest.mark.slow  # 7-20 s in all: handed out early, so it does not start last
+
 PERMISSION_CODES = {"PARTIAL_FOLDER_VISIBILITY", "NO_VISIBLE_SECRETS", "FOLDER_NOT_VISIBLE",
                     "SECRETS_NOT_VISIBLE", "SECRET_NOT_OWNED",
                     "FOLDER_WITHOUT_OWNER", "GRANT_TO_DISABLED_USER", "GRANT_TO_EMPTY_GROUP",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 
 import httpx2
+import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import CheckResult, Status, check_server
 
@@ -28,6 +29,8 @@ from opskit.sandbox.serve import RunningSandbox, running
 from opskit.sandbox.tenantfile import TenantFile
 
 from .conftest import cloud_token
+
+pytestmark = pytest.mark.slow  # scim2-tester's thousands of requests per flavor
 
 SEED = 1  # the checker's random draws; another seed draws other values, and another list
 

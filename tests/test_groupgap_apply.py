@@ -33,6 +33,8 @@ from opskit.sandbox.tenantfile import TenantFile, parse_tenant
 from .conftest import Flavors, service_account_gap
 from .servers import ScimProxy, cloud_profile, onprem_profile, serve_asgi
 
+pytestmark = pytest.mark.slow  # 7-20 s in all: handed out early, so it does not start last
+
 CLOSED_BY_SCIM = {"GROUP_NOT_ON_PLATFORM", "GROUP_MEMBERSHIP_DIFFERS"}
 
 

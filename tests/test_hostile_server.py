@@ -20,6 +20,8 @@ from .bounded import Outcome, cli, run_bounded
 from .hostile import Hostile
 from .servers import serve_asgi
 
+pytestmark = pytest.mark.slow  # 7-20 s in all: handed out early, so it does not start last
+
 LIMITS = {"request_timeout": 0.5, "retry_budget": 1.5, "listing_timeout": 20,
           "max_body_mb": 8, "max_total_results": 20_000}
 TOKEN = "hostile-test-token-7f3a"

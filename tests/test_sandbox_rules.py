@@ -12,6 +12,8 @@ from opskit.sandbox.tenantfile import TenantFile
 
 from .conftest import Flavors, cloud_token
 
+pytestmark = pytest.mark.slow  # 7-20 s in all: handed out early, so it does not start last
+
 PATCH = {"schemas": [urn.PATCH_OP]}
 
 

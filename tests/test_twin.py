@@ -30,6 +30,8 @@ from opskit.twin import Twin, make_twin, twin_text
 from .conftest import SMALL, Flavors, service_account_gap
 from .servers import cloud_profile, onprem_profile
 
+pytestmark = pytest.mark.slow  # 7-20 s in all: handed out early, so it does not start last
+
 KEY = "5e" * 32
 # Name columns of each frame; ids and everything else are kept as they are.
 NAMED = {"users": ("userName", "displayName", "email", "externalId"),

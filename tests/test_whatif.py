@@ -39,6 +39,8 @@ from opskit.sandbox.tenantfile import parse_tenant
 from .conftest import SMALL
 from .servers import cloud_profile, onprem_profile
 
+pytestmark = pytest.mark.slow  # 7-20 s in all: handed out early, so it does not start last
+
 SA = "scim.integration@acme.com"
 SMALL_DATA: dict[str, Any] = yaml.safe_load(SMALL.read_text())
 RIGHT_CHOICES = [["Owner"], ["Edit"], ["View"], ["Add Secret"], ["View", "Owner"],
