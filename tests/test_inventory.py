@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from tqdm.std import tqdm
 
-from opskit import _swapdir, http, inventory
+from opskit import _swapdir, audit, http, inventory
 from opskit._columns import PageReader
 from opskit.config import CloudProfile, OnPremProfile, PracticeProfile, Profile, SecretRef
 from opskit.errors import ConfigError, IncompleteError, NotScimResponse, OpskitError
@@ -298,6 +298,24 @@ def test_snapshot_round_trip(tmp_path: Path, small_inventory: Inventory) -> None
     assert back.meta == json.loads(json.dumps(small_inventory.meta, default=str))
     assert back.container_permissions.rights.map(type).eq(list).all()  # lists, as fetched
     assert leftovers(tmp_path, "snap") == []  # no temporary folders left behind
+
+
+def test_a_snapshot_read_in_part(tmp_path: Path, small_inventory: Inventory) -> None:
+    path = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    part = inventory.load_snapshot(path, columns=audit.COLUMNS_READ)
+    wanted = audit.COLUMNS_READ["privileged_data_permissions"]
+    assert part.meta["columns_read"] == audit.COLUMNS_READ
+    pd.testing.assert_frame_equal(part.privileged_data_permissions,
+                                  small_inventory.privileged_data_permissions[wanted])
+    pd.testing.assert_frame_equal(part.users, small_inventory.users)  # not named: whole
+    with pytest.raises(ConfigError, match="only some columns") as refused:
+        inventory.save_snapshot(part, tmp_path / "again")
+    assert "load the snapshot whole" in str(refused.value.remediation)
+    assert not (tmp_path / "again").exists()
+    with pytest.raises(ConfigError, match="no column 'idd' in users"):
+        inventory.load_snapshot(path, columns={"users": ["idd"]})
+    with pytest.raises(ConfigError, match="no frame 'user'"):
+        inventory.load_snapshot(path, columns={"user": ["id"]})
 
 
 def as_version_1(path: Path) -> None:
