@@ -19,9 +19,10 @@ One run, side by side, over the same DataFrames:
 
 Each side runs in a child process of its own (Linux carries a process's peak RSS across fork,
 so the parent never loads the data): load the snapshots (the columns the audit reads,
-`opskit.audit.COLUMNS_READ`: all but the secret permissions' ids), one untimed warm-up, then --runs timed
-runs; the median is reported with the child's peak RSS. The results are compared: access rows,
-rows per right, rows per folder, and the (code, subject) set of the findings. Targets (issue 6):
+`opskit.audit.COLUMNS_READ`: all but the secret permissions' ids), one untimed warm-up, then
+--runs timed runs; the median is reported with the child's peak RSS. The results are
+compared: access rows, rows per right, rows per folder, and the (code, subject) set of the
+findings. Targets (issue 6):
 opskit ≤ 1.5 × DuckDB, peak < 1.5 GB.
 """
 
