@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from tqdm.std import tqdm
 
@@ -298,6 +300,28 @@ def test_snapshot_round_trip(tmp_path: Path, small_inventory: Inventory) -> None
     assert back.meta == json.loads(json.dumps(small_inventory.meta, default=str))
     assert back.container_permissions.rights.map(type).eq(list).all()  # lists, as fetched
     assert leftovers(tmp_path, "snap") == []  # no temporary folders left behind
+
+
+def test_coded_columns_are_categoricals_in_memory_and_text_on_disk(
+        tmp_path: Path, small_inventory: Inventory) -> None:
+    path = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    saved = pq.read_schema(path / "privileged_data_permissions.parquet")
+    assert saved.field("privileged_data_id").type == pa.large_string()
+    back = inventory.load_snapshot(path).privileged_data_permissions["privileged_data_id"]
+    assert isinstance(back.dtype, pd.CategoricalDtype)
+    rights = inventory.load_snapshot(path).container_permissions["rights"].tolist()
+    assert len({id(r) for r in rights}) == len({tuple(r) for r in rights})  # one list each
+
+
+def test_a_categorical_from_chunks_with_their_own_dictionaries() -> None:
+    words = [["s2", None, "s10"], ["s10", "é", "s1"], []]
+    chunks = pa.chunked_array([pa.array(w, pa.string()).dictionary_encode() for w in words])
+    got = inventory._categorical(chunks)
+    want = pd.Categorical([w for chunk in words for w in chunk])
+    assert got.categories.tolist() == want.categories.tolist() == ["s1", "s10", "s2", "é"]
+    assert got.codes.tolist() == want.codes.tolist()  # a null: -1
+    plain = inventory._categorical(pa.chunked_array([pa.array(["b", "a", None])]))
+    assert plain.tolist() == pd.Categorical(["b", "a", None]).tolist()
 
 
 def test_a_snapshot_read_in_part(tmp_path: Path, small_inventory: Inventory) -> None:
