@@ -21,7 +21,7 @@ from opskit.audit._groups import expand_groups
 from opskit.errors import ConfigError, LimitExceeded, OpskitError
 from opskit.findings import declared
 from opskit.inputs.audit import load_grant_history, save_grant_history
-from opskit.inventory import Inventory, fetch_inventory
+from opskit.inventory import Inventory, fetch_inventory, load_snapshot, save_snapshot
 from opskit.sandbox import demodata
 from opskit.sandbox.serve import running
 from opskit.sandbox.tenantfile import parse_tenant
@@ -59,6 +59,21 @@ def demo() -> tuple[Inventory, Inventory]:
 def demo_audit(demo: tuple[Inventory, Inventory]) -> audit.PermissionAudit:
     cloud, onprem = demo
     return audit.audit_permissions(cloud, onprem, tenant="acme")
+
+
+def test_the_audit_of_snapshots_read_in_part_is_the_whole_audit(
+        tmp_path: Path, demo: tuple[Inventory, Inventory],
+        demo_audit: audit.PermissionAudit) -> None:
+    cloud, onprem = (load_snapshot(save_snapshot(inv, tmp_path / name),
+                                   columns=audit.COLUMNS_READ)
+                     for inv, name in zip(demo, ("cloud", "onprem"), strict=True))
+    assert "id" not in onprem.privileged_data_permissions.columns
+    part = audit.audit_permissions(cloud, onprem, tenant="acme")
+    assert [f.as_dict() for f in part.findings] == [f.as_dict() for f in demo_audit.findings]
+    assert part.access.count_rows("folder").equals(demo_audit.access.count_rows("folder"))
+    secret = demo_audit.access.secrets["path"].iloc[0]
+    pd.testing.assert_frame_equal(part.access.who_reaches_secret(secret),
+                                  demo_audit.access.who_reaches_secret(secret))
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from tqdm.std import tqdm
 
-from opskit import _swapdir, http, inventory
+from opskit import _swapdir, audit, http, inventory
 from opskit._columns import PageReader
 from opskit.config import CloudProfile, OnPremProfile, PracticeProfile, Profile, SecretRef
 from opskit.errors import ConfigError, IncompleteError, NotScimResponse, OpskitError
@@ -298,6 +300,46 @@ def test_snapshot_round_trip(tmp_path: Path, small_inventory: Inventory) -> None
     assert back.meta == json.loads(json.dumps(small_inventory.meta, default=str))
     assert back.container_permissions.rights.map(type).eq(list).all()  # lists, as fetched
     assert leftovers(tmp_path, "snap") == []  # no temporary folders left behind
+
+
+def test_coded_columns_are_categoricals_in_memory_and_text_on_disk(
+        tmp_path: Path, small_inventory: Inventory) -> None:
+    path = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    saved = pq.read_schema(path / "privileged_data_permissions.parquet")
+    assert saved.field("privileged_data_id").type == pa.large_string()
+    back = inventory.load_snapshot(path).privileged_data_permissions["privileged_data_id"]
+    assert isinstance(back.dtype, pd.CategoricalDtype)
+    rights = inventory.load_snapshot(path).container_permissions["rights"].tolist()
+    assert len({id(r) for r in rights}) == len({tuple(r) for r in rights})  # one list each
+
+
+def test_a_categorical_from_chunks_with_their_own_dictionaries() -> None:
+    words = [["s2", None, "s10"], ["s10", "é", "s1"], []]
+    chunks = pa.chunked_array([pa.array(w, pa.string()).dictionary_encode() for w in words])
+    got = inventory._categorical(chunks)
+    want = pd.Categorical([w for chunk in words for w in chunk])
+    assert got.categories.tolist() == want.categories.tolist() == ["s1", "s10", "s2", "é"]
+    assert got.codes.tolist() == want.codes.tolist()  # a null: -1
+    plain = inventory._categorical(pa.chunked_array([pa.array(["b", "a", None])]))
+    assert plain.tolist() == pd.Categorical(["b", "a", None]).tolist()
+
+
+def test_a_snapshot_read_in_part(tmp_path: Path, small_inventory: Inventory) -> None:
+    path = inventory.save_snapshot(small_inventory, tmp_path / "snap")
+    part = inventory.load_snapshot(path, columns=audit.COLUMNS_READ)
+    wanted = audit.COLUMNS_READ["privileged_data_permissions"]
+    assert part.meta["columns_read"] == audit.COLUMNS_READ
+    pd.testing.assert_frame_equal(part.privileged_data_permissions,
+                                  small_inventory.privileged_data_permissions[wanted])
+    pd.testing.assert_frame_equal(part.users, small_inventory.users)  # not named: whole
+    with pytest.raises(ConfigError, match="only some columns") as refused:
+        inventory.save_snapshot(part, tmp_path / "again")
+    assert "load the snapshot whole" in str(refused.value.remediation)
+    assert not (tmp_path / "again").exists()
+    with pytest.raises(ConfigError, match="no column 'idd' in users"):
+        inventory.load_snapshot(path, columns={"users": ["idd"]})
+    with pytest.raises(ConfigError, match="no frame 'user'"):
+        inventory.load_snapshot(path, columns={"user": ["id"]})
 
 
 def as_version_1(path: Path) -> None:

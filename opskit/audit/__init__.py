@@ -13,7 +13,7 @@ explains the results.
 """
 
 from ._access import DIRECT, Access, effective_access
-from ._audit import PermissionAudit, audit_permissions
+from ._audit import COLUMNS_READ, PermissionAudit, audit_permissions
 from ._changes import (
     BreakInheritance,
     Change,
@@ -36,11 +36,11 @@ from ._whatif import ChangeNotApplicable, WhatIf, apply_changes, scim_plan, what
 from ._why import Removal, Why, why
 
 __all__ = [
-    "DIRECT", "RIGHTS", "Access", "BreakInheritance", "Change", "ChangeNotApplicable",
-    "Comparison", "Coverage", "DeleteGroup", "DifferentTenants", "DisableUser", "Drift",
-    "FolderView", "PermissionAudit", "Removal", "RemoveMember", "RestoreInheritance",
-    "RevokeGrant", "SetGrant", "UnknownName", "View", "WhatIf", "Why", "apply_changes",
-    "audit_permissions", "changes_of", "compare", "coverage", "drift", "effective_access",
-    "folder_view", "grants", "infer_service_account", "permission_findings", "scim_plan",
-    "what_if", "why",
+    "COLUMNS_READ", "DIRECT", "RIGHTS", "Access", "BreakInheritance", "Change",
+    "ChangeNotApplicable", "Comparison", "Coverage", "DeleteGroup", "DifferentTenants",
+    "DisableUser", "Drift", "FolderView", "PermissionAudit", "Removal", "RemoveMember",
+    "RestoreInheritance", "RevokeGrant", "SetGrant", "UnknownName", "View", "WhatIf", "Why",
+    "apply_changes", "audit_permissions", "changes_of", "compare", "coverage", "drift",
+    "effective_access", "folder_view", "grants", "infer_service_account",
+    "permission_findings", "scim_plan", "what_if", "why",
 ]

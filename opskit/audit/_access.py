@@ -11,15 +11,15 @@ Folder-level facts (where its grants are set, its secrets) stay in the small fra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ._folders import RIGHTS, paths_by_id
+from ._folders import RIGHTS, FolderGrants, paths_by_id
 from ._groups import GroupReach
 from ._names import UnknownName, unique_labels, user_table
 from ._secrets import SECRET_ROLE_RANK, secret_permissions
@@ -167,12 +167,26 @@ class Access:
     factors: Factors = field(repr=False)
     folders: pd.DataFrame  # id, path, granted_on (path of the folder whose grants apply)
     users: pd.DataFrame  # id, userName, displayName, active
-    secrets: pd.DataFrame  # id, name, folder, path, own_permissions (True/NA)
-    grants: pd.DataFrame  # effective grants per folder, named, with principal_id
     reach: GroupReach = field(repr=False)
     # The inventory's secret permissions (the secret roles in effect), when its server lists
     # them: the secret queries then read secret roles, not the folder's rights.
     secret_grants: pd.DataFrame | None = field(default=None, repr=False)
+    # What makes `grants` and `secrets`, on first use: a row per effective grant and per
+    # secret, named (at scale 1,000 of the demo data 1.8 million and a million rows, 400 MB
+    # of text), which counting and the findings never read.
+    make_grants: Callable[[], pd.DataFrame] = field(repr=False, kw_only=True)
+    make_secrets: Callable[[], pd.DataFrame] = field(repr=False, kw_only=True)
+
+    @cached_property
+    def grants(self) -> pd.DataFrame:
+        """The grants in effect on every folder, named: folder, principal_type, principal,
+        principal_id, right, rights, granted_on, group_code."""
+        return self.make_grants()
+
+    @cached_property
+    def secrets(self) -> pd.DataFrame:
+        """Every secret: id, name, folder, path, own_permissions (True/NA)."""
+        return self.make_secrets()
 
     @cached_property
     def table(self) -> pd.DataFrame:
@@ -511,13 +525,28 @@ def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
         m_user=_lookup(reach.users["user_id"].tolist(), ucode).astype(u_type)[m_order],
         m_via=(via_code + 1).astype(v_type)[m_order], starts=starts, counts=counts)
 
-    # The effective grants, named, for the group and folder queries.
-    uname = users["userName"].to_numpy(dtype=object)
+    own_ids = list(own_permission_secrets)
+    return Access(factors, folders[["id", "path", "granted_on"]], users, reach,
+                  secret_permissions(inv),
+                  make_grants=partial(_named_grants, fg, paths, is_user, o_user,
+                                      users["userName"].to_numpy(dtype=object), o_group,
+                                      reach),
+                  make_secrets=partial(_secrets_frame, inv.privileged_data, folders["id"],
+                                       paths, own_ids))
+
+
+def _named_grants(fg: FolderGrants, paths: np.ndarray, is_user: np.ndarray,
+                  o_user: np.ndarray, uname: np.ndarray, o_group: np.ndarray,
+                  reach: GroupReach) -> pd.DataFrame:
+    """The effective grants, named, for the group and folder queries (``o_user``, ``o_group``:
+    each own row's user code into ``uname`` and group code, -1 for none)."""
+    own = fg.own
+    e_folder, e_row = fg.effective_rows()
     gname = reach.groups["displayName"].to_numpy(dtype=object)
     display = own["principal_name"].to_numpy(dtype=object)
     named = np.where(is_user, np.where(o_user >= 0, uname[np.maximum(o_user, 0)], display),
                      np.where(o_group >= 0, gname[np.maximum(o_group, 0)], display))
-    grants = pd.DataFrame({
+    return pd.DataFrame({
         "folder": paths[e_folder], "principal_type": own["principal_type"].to_numpy()[e_row],
         "principal": named[e_row], "principal_id": own["principal_id"].to_numpy()[e_row],
         "right": own["right"].to_numpy()[e_row],
@@ -525,14 +554,15 @@ def build_access(view: View, *, own_permission_secrets: Iterable[str] = (),
         "granted_on": paths[fg.folders["source"].to_numpy()[e_folder]],
         "group_code": o_group[e_row]})
 
-    # The secrets by column (a million at the largest tenants), named by their folder's path.
-    secrets = inv.privileged_data
-    s_folder = paths_by_id(folders["id"], paths.tolist(), secrets["container_id"])
+
+def _secrets_frame(secrets: pd.DataFrame, folder_ids: pd.Series, paths: np.ndarray,
+                   own_permission_secrets: list[str]) -> pd.DataFrame:
+    """The secrets by column (a million at the largest tenants), named by their folder's
+    path."""
+    s_folder = paths_by_id(folder_ids, paths.tolist(), secrets["container_id"])
     names = pd.Series(secrets["name"].array)
     path = pd.Series(s_folder, dtype="str") + "/" + names.fillna("None")
-    marked = secrets["id"].isin(list(own_permission_secrets)).to_numpy(dtype=bool)
-    secrets = pd.DataFrame({
+    marked = secrets["id"].isin(own_permission_secrets).to_numpy(dtype=bool)
+    return pd.DataFrame({
         "id": secrets["id"].array, "name": names.array, "folder": s_folder,
         "path": path.array, "own_permissions": pd.arrays.BooleanArray(marked, ~marked)})
-    return Access(factors, folders[["id", "path", "granted_on"]], users, secrets, grants,
-                  reach, secret_permissions(inv))

@@ -13,6 +13,12 @@ from ._coverage import Coverage, coverage
 from ._findings import findings_of, infer_service_account, prepare
 from ._secrets import secret_gaps
 
+# The columns the permission audit and its access queries read, of the frames where that is
+# fewer than all (load_snapshot columns=): no secret permission's id, the largest column of
+# the largest listing. The what-if reads the ids: give it a whole inventory.
+COLUMNS_READ: dict[str, list[str]] = {"privileged_data_permissions": [
+    "privileged_data_id", "principal_type", "principal_id", "principal_name", "right"]}
+
 
 @dataclass(frozen=True)
 class PermissionAudit:

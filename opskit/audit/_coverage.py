@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from ._folders import paths_by_id
+from ._folders import arrow_text, paths_by_id
 
 PARTIAL = "…"  # how an inventory starts a path whose ancestors it cannot see
 
@@ -190,7 +191,10 @@ def coverage(cloud: Any, reference: Any = None) -> Coverage:
     # the largest tenants hold a million (only the unseen become rows of their own).
     secrets = ref.secrets
     if use_ids and _all_text(secrets["id"]):
-        seen = secrets["id"].isin(cloud.privileged_data["id"]).to_numpy(dtype=bool)
+        # In Arrow: pandas' isin of a million texts took 400 MB and 7 s at scale 1,000.
+        seen = pc.is_in(arrow_text(secrets["id"]),
+                        value_set=arrow_text(cloud.privileged_data["id"])
+                        ).to_numpy(zero_copy_only=False)
     else:
         cs = cloud.privileged_data
         keys = {(cloud_paths.get(c), n) for c, n in zip(cs["container_id"].tolist(),

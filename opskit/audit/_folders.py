@@ -49,7 +49,7 @@ def paths_by_id(folder_ids: pd.Series, paths: list[str], keys: pd.Series) -> np.
     return np.array([*paths, None], dtype=object)[at]  # at -1: the None
 
 
-def _text(column: pd.Series) -> pa.Array:
+def arrow_text(column: pd.Series) -> pa.Array:
     """A column as Arrow text (values that are not text: null), without a Python object per
     row where it is Arrow-backed already."""
     try:
@@ -64,7 +64,7 @@ def _inherited_source(pid: pd.Series, cid: pd.Series, code: np.ndarray) -> np.nd
     """For each row listed as `<base id>-<folder id>`, the code of the folder holding row
     `<base id>` (``code``: each row's folder code); -1 for a row that is not, or whose base row
     is on its own folder. Vectorised: the largest tenants list millions of rows."""
-    ids, folders = _text(pid), _text(cid)
+    ids, folders = arrow_text(pid), arrow_text(cid)
     parts = pc.extract_regex(ids, r"(?s)^(?P<base>.*)-(?P<tail>[^-]*)$")  # at the last dash
     base, tail = parts.field("base"), parts.field("tail")
     # The row a base names, the last listed with that id (as a mapping of ids would keep).
