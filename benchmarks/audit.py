@@ -18,11 +18,10 @@ One run, side by side, over the same DataFrames:
   effective-access table (kept as a DuckDB table), coverage and the same findings.
 
 Each side runs in a child process of its own (Linux carries a process's peak RSS across fork,
-so the parent never loads the data): load the snapshots (the columns the audit reads,
-`opskit.audit.COLUMNS_READ`: all but the secret permissions' ids), one untimed warm-up, then
---runs timed runs; the median is reported with the child's peak RSS. The results are
-compared: access rows, rows per right, rows per folder, and the (code, subject) set of the
-findings. Targets (issue 6):
+so the parent never loads the data): load the snapshots (whole, as the report holds what it
+fetched), one untimed warm-up, then --runs timed runs; the median is reported with the
+child's peak RSS. The results are compared: access rows, rows per right, rows per folder, and
+the (code, subject) set of the findings. Targets (issue 6):
 opskit ≤ 1.5 × DuckDB, peak < 1.5 GB.
 """
 
@@ -126,12 +125,11 @@ def build(scale: int, seed: int, out: Path) -> dict[str, Any]:
 
 
 def load(out: Path) -> tuple[Any, Any]:
-    """Both snapshots, with the columns the audit reads (no secret permission's id)."""
-    from opskit.audit import COLUMNS_READ
+    """Both snapshots, whole, as the permission audit holds the inventories it fetched (their
+    what-if, in the report's explorer, reads every column)."""
     from opskit.inventory import load_snapshot
 
-    return (load_snapshot(out / "cloud", columns=COLUMNS_READ),
-            load_snapshot(out / "onprem", columns=COLUMNS_READ))
+    return load_snapshot(out / "cloud"), load_snapshot(out / "onprem")
 
 
 # --------------------------------------------------------------------------- opskit

@@ -12,10 +12,17 @@ Hence:
   ``DBA`` and ``dba`` stay one group to a case-blind comparison and two to an exact one;
 - a word whose Unicode form differs from its NFKC form (``Ｆinance``) keeps a compatibility
   character, so a match "after Unicode normalisation" stays one;
-- domain prefixes and suffixes (``ACME\\Finance``, ``alice@acme.com``) keep their shape.
+- words that case-fold alike yet differ in lower case (``Weiß``, ``Weiss``) stay apart: the
+  letters of a word whose compared form holds ``ss`` end in ``ss``, written ``ß`` where the word
+  had one (and ``σ``/``ς`` likewise); other such letters (rare) keep the words apart exactly,
+  at the cost of a case-blind match;
+- domain prefixes and suffixes (``ACME\\Finance``, ``alice@acme.com``, also in their fullwidth
+  forms) keep their shape.
 
-Pseudonyms are at least eight letters: among the ~10^6 words of the largest tenants a chance
-collision is about one in a hundred thousand, and one is detected and lengthened away.
+A word's pseudonym is at least twelve letters, its length rounded up to a multiple of four (a
+name's length says little). Among the ~10^6 words of the largest tenants a chance collision is
+then about one in 10^5 runs; one is detected and lengthened away (which pseudonym is lengthened
+then depends on which word came first).
 """
 
 from __future__ import annotations
@@ -32,10 +39,15 @@ from . import _redact
 from ._localfile import UnreadableFile, read_regular_file
 from .errors import ConfigError
 
-# What separates the words of a name: kept verbatim, so a name's shape survives.
-_SEPARATORS = re.compile(r"(\s+|[\\/@._\-,:;()\[\]])")
+# What separates the words of a name, and their compatibility forms (fullwidth ＼, small ﹫,
+# which NFKC maps to them): kept verbatim, so a name's shape survives.
+_SEPARATOR_CHARS = "\\/@._-,:;()[]"
+_SEPARATOR_CHARS += "".join(
+    c for c in map(chr, [*range(0xFE50, 0xFE70), *range(0xFF01, 0xFF5F)])
+    if unicodedata.normalize("NFKC", c) in _SEPARATOR_CHARS)
+_SEPARATORS = re.compile(r"(\s+|[" + re.escape(_SEPARATOR_CHARS) + "])")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
-_MIN_LENGTH = 8
+_MIN_LENGTH = 12
 KEY_BYTES = 32
 
 
@@ -107,27 +119,44 @@ class Pseudonyms:
     def _word(self, word: str) -> str:
         if not word:
             return word
-        compared = unicodedata.normalize("NFKC", word).casefold()
+        normal = unicodedata.normalize("NFKC", word)
+        compared, lowered = normal.casefold(), normal.lower()
+        if lowered.replace("ß", "ss").replace("ς", "σ") != compared:
+            compared = lowered  # a rare case-folding: kept apart exactly, not case-blind
         letters = self._words.get(compared)
         if letters is None:
             letters = self._letters(compared)
             self._words[compared] = letters
-        return _shaped(letters, word)
+        return _marked(_shaped(letters, word), word, lowered)
 
     def _letters(self, compared: str) -> str:
         digest = hmac.new(self._key, compared.encode("utf-8", "surrogatepass"),
                           hashlib.sha256).digest()
-        length = max(_MIN_LENGTH, len(compared))
+        length = max(_MIN_LENGTH, -(-len(compared) // 4) * 4)
+        # Marks a case-folding needs (see _marked) end the letters.
+        tail = ("ss" if "ss" in compared else "") + ("σ" if "σ" in compared else "")
         while True:
             # Each byte picks a letter; past the digest, more rounds of HMAC extend it.
             stream = digest
             while len(stream) < length:
                 stream += hmac.new(self._key, stream, hashlib.sha256).digest()
-            letters = "".join(_LETTERS[b % 26] for b in stream[:length])
+            letters = "".join(_LETTERS[b % 26] for b in stream[:length - len(tail)]) + tail
             owner = self._taken.setdefault(letters, compared)
             if owner == compared:
                 return letters
             length += 4  # a chance collision: a longer pseudonym for the later word
+
+
+def _marked(shaped: str, word: str, lowered: str) -> str:
+    """A word that held ``ß`` (``ς``) has the ``ss`` (``σ``) its letters end in written so:
+    equal to the ``ss`` spelling case-blind, apart from it exactly."""
+    if "ς" in lowered and shaped[-1:] in ("σ", "Σ"):
+        shaped = shaped[:-1] + "ς"
+    if "ß" in lowered:
+        end = len(shaped) - (1 if shaped[-1:] in ("σ", "Σ", "ς") else 0)
+        if shaped[end - 2:end].casefold() == "ss":
+            shaped = shaped[:end - 2] + "ß" + shaped[end:]
+    return shaped
 
 
 def _shaped(letters: str, word: str) -> str:

@@ -11,7 +11,9 @@ from opskit.groupgap._match import name_differences, normalise_name
 
 PAIRS = [("DBA", "dba"), ("ACME\\Finance", "Finance"), ("finance@acme.com", "Finance"),
          ("Ｆinance  Team", "finance team"), (" Payroll", "Payroll"), ("Ops", "Dev"),
-         ("alice@acme.com", "ALICE@ACME.COM"), ("Tier 1", "Tier 2")]
+         ("alice@acme.com", "ALICE@ACME.COM"), ("Tier 1", "Tier 2"),
+         ("Weiß", "Weiss"), ("Straße", "STRASSE"), ("οδος", "οδοσ"), ("ΟΔΟΣ", "οδος"),
+         ("ACME＼Finance", "Finance"), ("bob﹫acme.com", "bob@acme.com"), ("Ǆemal", "ǆemal")]
 
 
 @pytest.mark.parametrize(("a", "b"), PAIRS)
