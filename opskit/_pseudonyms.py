@@ -63,17 +63,22 @@ def default_key_path() -> Path:
     return Path(base) / "opskit" / "pseudonym.key"
 
 
+def write_key(path: Path, key: str) -> None:
+    """Keep a new key in ``path``, readable by its owner only (never over an existing file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    _redact.remember(key)
+
+
 def key_from_file(path: Path, create: bool = True) -> tuple[str, bool]:
     """The key kept in ``path`` (hex text), and whether it was made now: a missing file is
     created with a new key, readable by its owner only, where ``create``. The key never shows
     in a message or a log line."""
     if create and not path.exists():
         key = new_key()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(key + "\n")
-        _redact.remember(key)
+        write_key(path, key)
         return key, True
     try:
         text = read_regular_file(path, limit=4096).decode("ascii").strip()

@@ -188,7 +188,7 @@ def _sandbox_tour(args: argparse.Namespace) -> int:
 
 
 def _sandbox_twin(args: argparse.Namespace) -> int:
-    from ._pseudonyms import Pseudonyms, default_key_path, key_from_file
+    from ._pseudonyms import Pseudonyms, default_key_path, key_from_file, new_key, write_key
     from ._run.files import atomic_write_text
     from .inputs.groups import read_iga_export
     from .inventory import load_snapshot
@@ -208,17 +208,23 @@ def _sandbox_twin(args: argparse.Namespace) -> int:
     reference = load_snapshot(args.reference) if args.reference else None
     check_snapshots(snapshot, reference)
     iga = read_iga_export(args.iga_export) if args.iga_export else None
-    name, key_path = None, None
+    name, key_path, new_key_made = None, None, None
     if not args.keep_names:
         key_path = args.key_file or default_key_path()
-        key, made = key_from_file(key_path)
-        if made:
-            print(f"made a new pseudonym key in {key_path} (readable by you only): keep it, "
-                  "and never hand it on with a twin. The same key gives the same pseudonyms, "
-                  "so later twins and captures of this tenant line up with this one")
+        if key_path.exists():
+            key, _ = key_from_file(key_path, create=False)
+        else:  # kept only once the twin is made: a refused twin leaves no key behind
+            key = new_key_made = new_key()
         name = Pseudonyms(key).name
     twin = make_twin(snapshot, reference, name=name, iga=iga)
     text = twin_text(twin, as_json=kind == ".json", pseudonymised=not args.keep_names)
+    if key_path is not None and new_key_made:
+        write_key(key_path, new_key_made)
+        print(f"made a new pseudonym key in {key_path} (readable by you only): keep it, "
+              "and never hand it on with a twin. The same key gives the same pseudonyms, "
+              "so later twins and captures of this tenant line up with this one")
+    if key_path is not None and key_path.resolve().parent == out.resolve().parent:
+        print(f"warning: the key {key_path} sits beside the twin: hand on the twin alone")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, text)  # whole or not at all
     counts = ", ".join(f"{n:,} {what}" for what, n in twin.counts().items())

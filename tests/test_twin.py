@@ -234,7 +234,18 @@ def snapshots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     other["permissions"].append({"folder": "f-elsewhere", "user": "u-scim", "rights": ["Owner"]})
     with running(parse_tenant(other, "<other>")) as sb:
         other_cloud = fetch_inventory(cloud_profile(sb), progress=False)
-    paths = {name: out / name for name in ("cloud", "onprem", "other", "partial")}
+    # A folder the cloud shows while the on-prem view says nobody owns it: taken at two times.
+    owned, unowned = (load_tenant(SMALL).model_dump(exclude_none=True) for _ in range(2))
+    for tenant in (owned, unowned):
+        tenant["folders"].append({"id": "f-new", "name": "New", "inherit_permissions": False})
+    owned["permissions"].append({"folder": "f-new", "user": "u-scim", "rights": ["Owner"]})
+    with running(parse_tenant(owned, "<owned>")) as sb:
+        save_snapshot(fetch_inventory(cloud_profile(sb), progress=False), out / "owned")
+    with running(parse_tenant(unowned, "<unowned>")) as sb:
+        save_snapshot(fetch_inventory(onprem_profile(sb), progress=False,
+                                      secret_permissions=True), out / "unowned")
+    paths = {name: out / name for name in ("cloud", "onprem", "other", "partial", "owned",
+                                           "unowned")}
     save_snapshot(cloud, paths["cloud"])
     save_snapshot(onprem, paths["onprem"])
     save_snapshot(other_cloud, paths["other"])
@@ -257,6 +268,8 @@ def _twin(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str
      "the snapshot and the reference are both the cloud view"),
     (["{other}", "--reference", "{onprem}", "--out", "{tmp}/t.yaml"],
      "the views are not of one tenant: 1 of the cloud view's folders (id 'f-elsewhere', …)"),
+    (["{owned}", "--reference", "{unowned}", "--out", "{tmp}/t.yaml"],
+     "no one user holds Owner on exactly the folders and secrets the cloud view shows"),
     (["{cloud}", "--out", "{tmp}/t.txt"], "--out {tmp}/t.txt: a tenant file ends in .yaml"),
     (["{cloud}", "--out", "{tmp}/t.yaml", "--keep-names", "--key-file", "{tmp}/k"],
      "--keep-names uses no pseudonym key"),
