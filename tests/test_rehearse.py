@@ -17,6 +17,7 @@ from opskit.audit import DeleteGroup, DisableUser, RemoveMember, RevokeGrant, Se
 from opskit.cli import main
 from opskit.config import CloudProfile, PracticeProfile
 from opskit.errors import ConfigError
+from opskit.groupgap import Operation, RemediationPlan, apply_plan
 from opskit.inputs.audit import write_planned_changes
 from opskit.inventory import Inventory, fetch_inventory, load_snapshot
 from opskit.rehearse import NameMap, apply_change_plan, rehearse_changes, rehearse_group_gap
@@ -53,6 +54,15 @@ def test_the_first_refusal_stops_and_is_reported(sandbox: RunningSandbox) -> Non
     assert str(result).startswith("0 operation(s) done. Refused, so stopped at PATCH Groups/g1")
     assert list(result.as_frame()["status"]) == ["refused", "not done"]
     assert [state(v) for v in views(sandbox)] == [state(cloud), state(onprem)]
+
+
+def test_apply_plan_refuses_a_what_if_plan_before_connecting() -> None:
+    # A DELETE is a what-if plan's (scim_plan): apply_plan sends group-gap plans only, and
+    # says which function sends this one, before any profile is looked up or connected.
+    plan = RemediationPlan([Operation("DELETE", "Groups/g9", {}, "delete group 'Old'",
+                                      "WHAT_IF", "Old")])
+    with pytest.raises(ValueError, match=r"DELETE .* opskit\.rehearse\.apply_change_plan"):
+        apply_plan(plan, "no-such-profile", apply=True)
 
 
 # --------------------------------------------------------------------------- on a twin
