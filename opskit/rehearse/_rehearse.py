@@ -19,8 +19,15 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ..audit import Change, audit_permissions, changes_of, scim_plan, what_if
-from ..audit._whatif import access_diff, findings_diff
+from ..audit import (
+    Change,
+    access_changes,
+    audit_permissions,
+    changes_of,
+    finding_changes,
+    scim_plan,
+    what_if,
+)
 from ..config import (
     Endpoint,
     PracticeEndpoint,
@@ -227,8 +234,8 @@ def rehearse_changes(planned_changes: str | os.PathLike[str] | Sequence[Change],
                 cloud_after, ref_after = read()
                 after = audit_permissions(cloud_after, ref_after, tenant=predicted.before.tenant,
                                           service_account=predicted.before.service_account)
-                access = access_diff(predicted.before, after)
-                findings = findings_diff(predicted.before.findings, after.findings)
+                access = access_changes(predicted.before, after)
+                findings = finding_changes(predicted.before.findings, after.findings)
     back = names.back_plan(plan)
     twin_names = production_names([v for v in (cloud, ref) if v is not None])
     return Rehearsal("planned changes", endpoint.name, plan, applied, back,
@@ -263,7 +270,7 @@ def rehearse_group_gap(twin: Profile | str = "sandbox", *,
     applied = run.applied or ApplyResult(applied=False, not_done=list(run.plan.operations))
     findings = left = None
     if run.after is not None:
-        findings = findings_diff(run.report.findings, run.after.findings)
+        findings = finding_changes(run.report.findings, run.after.findings)
         left = plan_remediation(run.after,
                                 allow_service_account_changes=allow_service_account_changes)
     back = names.back_plan(run.plan)
