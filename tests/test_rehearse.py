@@ -20,7 +20,13 @@ from opskit.errors import ConfigError
 from opskit.groupgap import Operation, RemediationPlan, apply_plan
 from opskit.inputs.audit import write_planned_changes
 from opskit.inventory import Inventory, fetch_inventory, load_snapshot
-from opskit.rehearse import NameMap, apply_change_plan, rehearse_changes, rehearse_group_gap
+from opskit.rehearse import (
+    NameMap,
+    RehearsalResult,
+    apply_change_plan,
+    rehearse_changes,
+    rehearse_group_gap,
+)
 from opskit.rehearse._names import production_names
 from opskit.sandbox.serve import RunningSandbox
 
@@ -96,6 +102,7 @@ def test_a_rehearsal_is_read_only_unless_apply_and_only_on_a_twin(
     twin = PracticeProfile("twin", data=str(SMALL))
     before = [state(v) for v in views(sandbox)]
     dry = rehearse_changes(planned, twin)
+    assert isinstance(dry, RehearsalResult)
     assert not dry.applied.applied and dry.as_predicted is None and dry.access is None
     assert "not changed" in dry.summary() and len(dry.plan.operations) == 5
     assert dry.production.operations == dry.plan.operations  # names kept: nothing to map
