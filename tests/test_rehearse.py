@@ -17,9 +17,16 @@ from opskit.audit import DeleteGroup, DisableUser, RemoveMember, RevokeGrant, Se
 from opskit.cli import main
 from opskit.config import CloudProfile, PracticeProfile
 from opskit.errors import ConfigError
+from opskit.groupgap import Operation, RemediationPlan, apply_plan
 from opskit.inputs.audit import write_planned_changes
 from opskit.inventory import Inventory, fetch_inventory, load_snapshot
-from opskit.rehearse import NameMap, apply_change_plan, rehearse_changes, rehearse_group_gap
+from opskit.rehearse import (
+    NameMap,
+    RehearsalResult,
+    apply_change_plan,
+    rehearse_changes,
+    rehearse_group_gap,
+)
 from opskit.rehearse._names import production_names
 from opskit.sandbox.serve import RunningSandbox
 
@@ -55,6 +62,15 @@ def test_the_first_refusal_stops_and_is_reported(sandbox: RunningSandbox) -> Non
     assert [state(v) for v in views(sandbox)] == [state(cloud), state(onprem)]
 
 
+def test_apply_plan_refuses_a_what_if_plan_before_connecting() -> None:
+    # A DELETE is a what-if plan's (scim_plan): apply_plan sends group-gap plans only, and
+    # says which function sends this one, before any profile is looked up or connected.
+    plan = RemediationPlan([Operation("DELETE", "Groups/g9", {}, "delete group 'Old'",
+                                      "WHAT_IF", "Old")])
+    with pytest.raises(ValueError, match=r"DELETE .* opskit\.rehearse\.apply_change_plan"):
+        apply_plan(plan, "no-such-profile", apply=True)
+
+
 # --------------------------------------------------------------------------- on a twin
 KEY = "0f" * 16
 
@@ -86,6 +102,7 @@ def test_a_rehearsal_is_read_only_unless_apply_and_only_on_a_twin(
     twin = PracticeProfile("twin", data=str(SMALL))
     before = [state(v) for v in views(sandbox)]
     dry = rehearse_changes(planned, twin)
+    assert isinstance(dry, RehearsalResult)
     assert not dry.applied.applied and dry.as_predicted is None and dry.access is None
     assert "not changed" in dry.summary() and len(dry.plan.operations) == 5
     assert dry.production.operations == dry.plan.operations  # names kept: nothing to map

@@ -8,8 +8,9 @@ to a tenant (``opskit.inputs.audit`` reads the CSV files and the grant history).
     findings = permission_findings(cloud, reference, tenant="acme")
 
 or all three at once with :func:`audit_permissions`; :func:`what_if` applies changes (revoke a
-grant, remove a member, …) to copies and says what they would change. ``docs/audit.md``
-explains the results.
+grant, remove a member, …) to copies and says what they would change; :func:`access_changes`
+and :func:`finding_changes` set any two audits side by side as it does (a twin read before and
+after, say). ``docs/audit.md`` explains the results.
 """
 
 from ._access import DIRECT, Access, effective_access
@@ -32,7 +33,15 @@ from ._findings import infer_service_account, permission_findings
 from ._folders import RIGHTS
 from ._names import UnknownName
 from ._views import View
-from ._whatif import ChangeNotApplicable, WhatIf, apply_changes, scim_plan, what_if
+from ._whatif import (
+    ChangeNotApplicable,
+    WhatIf,
+    access_changes,
+    apply_changes,
+    finding_changes,
+    scim_plan,
+    what_if,
+)
 from ._why import Removal, Why, why
 
 __all__ = [
@@ -40,7 +49,7 @@ __all__ = [
     "ChangeNotApplicable", "Comparison", "Coverage", "DeleteGroup", "DifferentTenants",
     "DisableUser", "Drift", "FolderView", "PermissionAudit", "Removal", "RemoveMember",
     "RestoreInheritance", "RevokeGrant", "SetGrant", "UnknownName", "View", "WhatIf", "Why",
-    "apply_changes", "audit_permissions", "changes_of", "compare", "coverage", "drift",
-    "effective_access", "folder_view", "grants", "infer_service_account",
-    "permission_findings", "scim_plan", "what_if", "why",
+    "access_changes", "apply_changes", "audit_permissions", "changes_of", "compare", "coverage",
+    "drift", "effective_access", "finding_changes", "folder_view", "grants",
+    "infer_service_account", "permission_findings", "scim_plan", "what_if", "why",
 ]

@@ -609,7 +609,7 @@ def _strongest(access: Access, folders: list[str], users: list[str]) -> pd.DataF
 _RANK = {r: i for i, r in enumerate(RIGHTS)}
 
 
-def access_diff(before: PermissionAudit, after: PermissionAudit) -> pd.DataFrame:
+def access_changes(before: PermissionAudit, after: PermissionAudit) -> pd.DataFrame:
     """Who gains or loses what: one row per (user, folder) whose strongest right changes."""
     folders, users = _touched(before.access, after.access)
     both = _strongest(before.access, folders, users).merge(
@@ -652,7 +652,7 @@ def _secrets_diff(access: pd.DataFrame, before: PermissionAudit, after: Permissi
     return out[columns].sort_values(["user", "secret"]).reset_index(drop=True)
 
 
-def findings_diff(before: list[Finding], after: list[Finding]) -> pd.DataFrame:
+def finding_changes(before: list[Finding], after: list[Finding]) -> pd.DataFrame:
     """Findings that appear or disappear, by (code, subject)."""
     keys_b = {(f.code, f.subject) for f in before}
     keys_a = {(f.code, f.subject) for f in after}
@@ -703,9 +703,9 @@ def what_if(cloud: Any, changes: Sequence[Change] | Change, *, reference: Any = 
     sa = before.service_account
     cloud_after, ref_after, _ = _apply(cloud, reference, changes, sa)
     after = audit_permissions(cloud_after, ref_after, tenant=before.tenant, service_account=sa)
-    access = access_diff(before, after)
+    access = access_changes(before, after)
     return WhatIf(tuple(changes), before, after, cloud_after, ref_after, access,
-                  _secrets_diff(access, before, after), findings_diff(before.findings,
+                  _secrets_diff(access, before, after), finding_changes(before.findings,
                                                                       after.findings),
                   coverage_diff(before, after, cloud, cloud_after))
 

@@ -4,7 +4,8 @@ Sources become :class:`GroupSource` frames (from inventories here, from export C
 :mod:`opskit.inputs.groups`); :func:`group_gap` matches them and reports every gap as findings;
 :func:`plan_remediation` turns the Platform-side gaps into SCIM operations (never removing the
 cloud connector's service account from a group unless told to), which :func:`apply_plan` runs
-when told to. :func:`opskit.reports.group_gap.run_group_gap` does all of it for one profile, as
+when told to (through :func:`send_operations`, which sends any plan's operations, a what-if
+plan's too). :func:`opskit.reports.group_gap.run_group_gap` does all of it for one profile, as
 the notebook ``group_gap_report`` does, and after applying can wait (bounded) for Platform
 Groups Sync to bring what it made. See docs/group-gap.md.
 """
@@ -20,6 +21,7 @@ from ._plan import (
     ServiceAccountChange,
     apply_plan,
     plan_remediation,
+    send_operations,
 )
 from ._report import GroupGapReport, group_gap
 from ._service_account import ServiceAccount, find_service_account
@@ -50,4 +52,5 @@ __all__ = [
     "plan_remediation",
     "platform_groups",
     "secret_server_groups",
+    "send_operations",
 ]

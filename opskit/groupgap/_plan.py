@@ -9,7 +9,7 @@ tell which spelling of a name is the right one; those get manual steps instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -374,16 +374,28 @@ class ApplyResult:
         return text
 
 
-async def _execute(client: ScimClient, plan: RemediationPlan, result: ApplyResult,
-                   on_done: Callable[[Operation], None] | None, *,
-                   what_if: bool = False) -> None:
-    # A what-if plan (opskit.audit.scim_plan) also holds PUT and DELETE: sent only when the
-    # caller says it is one (opskit.rehearse.apply_change_plan), never by apply_plan.
-    other = sorted({op.method for op in plan.operations} - {"POST", "PATCH"})
-    if other and not what_if:
-        raise ValueError(f"this plan holds {', '.join(other)} operations, which only a what-if "
-                         "plan has: apply_plan sends a group-gap plan (POST and PATCH) only")
-    pending = list(plan.operations)
+def send_operations(operations: Sequence[Operation], endpoint: Endpoint, *,
+                    on_done: Callable[[Operation], None] | None = None) -> ApplyResult:
+    """Send ``operations`` to ``endpoint`` over SCIM, one at a time, in order.
+
+    Every kind a plan holds is sent as itself: a group-gap plan's POST (a group) and PATCH
+    (its members), and a what-if plan's (``opskit.audit.scim_plan``) POST of a folder
+    permission, PUT and DELETE. The first refusal stops the run: the result says what was
+    done, which operation was refused and why, and what was not done. A group create whose
+    exact name the tenant already lists (the plan was applied before) is not sent again.
+    """
+    result = ApplyResult(applied=True)
+
+    async def go() -> None:
+        async with ScimClient.for_profile(endpoint) as client:
+            await _send(client, list(operations), result, on_done)
+
+    run_sync(go)
+    return result
+
+
+async def _send(client: ScimClient, pending: list[Operation], result: ApplyResult,
+                on_done: Callable[[Operation], None] | None) -> None:
     while pending:
         op = pending[0]
         endpoint, _, rid = op.path.partition("/")
@@ -453,16 +465,16 @@ def apply_plan(plan: RemediationPlan, profile: Profile | Endpoint | str | None =
             f"the plan has {len(plan.operations):,} operations, more than max_operations = "
             f"{max_operations:,}, so none was sent. Check the plan, then run again with "
             "confirm_large_plan = True to send it"))
-    result = ApplyResult(applied=True)
+    # A what-if plan (opskit.audit.scim_plan) goes to whichever connector sees its objects,
+    # not necessarily the cloud one this function insists on.
+    other = sorted({op.method for op in plan.operations} - {"POST", "PATCH"})
+    if other:
+        raise ValueError(f"this plan holds {', '.join(other)} operations, which only a what-if "
+                         "plan has: apply_plan sends a group-gap plan (POST and PATCH) only; "
+                         "send a what-if plan with opskit.rehearse.apply_change_plan")
     with connect(profile) as prof:
         if prof.flavor != "cloud":
             raise ConfigError(f"profile {prof.name!r} is an on-prem profile; the plan changes "
                               "Platform groups through the SCIM Cloud Connector",
                               "use the cloud profile the Platform inventory came from")
-
-        async def go() -> None:
-            async with ScimClient.for_profile(prof) as client:
-                await _execute(client, plan, result, on_done)
-
-        run_sync(go)
-    return result
+        return send_operations(plan.operations, prof, on_done=on_done)

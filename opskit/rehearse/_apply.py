@@ -1,19 +1,16 @@
 """Planned changes applied over SCIM: the operations of ``opskit.audit.scim_plan``, sent.
 
 Which operations a change takes is analysis (``scim_plan``, no I/O); this module only sends
-them, the way the group-gap plan is sent: in order, one at a time, the first refusal stopping
-the run.
+them, as the group-gap plan is sent (``opskit.groupgap.send_operations``): in order, one at a
+time, the first refusal stopping the run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from ..config import Endpoint, Profile, connect
-from ..groupgap import ApplyResult, Operation, RemediationPlan
-from ..groupgap._plan import _execute
-from ..scim import ScimClient, run_sync
+from ..groupgap import ApplyResult, Operation, RemediationPlan, send_operations
 
 
 def apply_change_plan(plan: RemediationPlan, profile: Profile | Endpoint | str | None = None,
@@ -29,11 +26,5 @@ def apply_change_plan(plan: RemediationPlan, profile: Profile | Endpoint | str |
     """
     if not apply or plan.empty:
         return ApplyResult(applied=apply, not_done=list(plan.operations))
-    result = ApplyResult(applied=True)
     with connect(profile) as prof:
-        async def go() -> Any:
-            async with ScimClient.for_profile(prof) as client:
-                await _execute(client, plan, result, on_done, what_if=True)
-
-        run_sync(go)
-    return result
+        return send_operations(plan.operations, prof, on_done=on_done)

@@ -19,8 +19,15 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ..audit import Change, audit_permissions, changes_of, scim_plan, what_if
-from ..audit._whatif import access_diff, findings_diff
+from ..audit import (
+    Change,
+    access_changes,
+    audit_permissions,
+    changes_of,
+    finding_changes,
+    scim_plan,
+    what_if,
+)
 from ..config import (
     Endpoint,
     PracticeEndpoint,
@@ -41,7 +48,7 @@ _FINDINGS = ["change", "code", "subject"]
 
 
 @dataclass
-class Rehearsal:
+class RehearsalResult:
     """What a rehearsal on a twin did, and what production would get.
 
     ``plan`` is the plan as run on the twin (its names); ``production`` the same operations
@@ -194,7 +201,7 @@ def _views(endpoint: PracticeEndpoint) -> Iterator[Any]:
 def rehearse_changes(planned_changes: str | os.PathLike[str] | Sequence[Change],
                      twin: Profile | str = "sandbox", *,
                      production: Sequence[Inventory | str | os.PathLike[str]] = (),
-                     key: str | None = None, apply: bool = False) -> Rehearsal:
+                     key: str | None = None, apply: bool = False) -> RehearsalResult:
     """Rehearse a planned-changes file (a CSV path, or the changes) on a twin.
 
     ``production``: inventories (or snapshot folders) of production, which the file's names
@@ -227,20 +234,20 @@ def rehearse_changes(planned_changes: str | os.PathLike[str] | Sequence[Change],
                 cloud_after, ref_after = read()
                 after = audit_permissions(cloud_after, ref_after, tenant=predicted.before.tenant,
                                           service_account=predicted.before.service_account)
-                access = access_diff(predicted.before, after)
-                findings = findings_diff(predicted.before.findings, after.findings)
+                access = access_changes(predicted.before, after)
+                findings = finding_changes(predicted.before.findings, after.findings)
     back = names.back_plan(plan)
     twin_names = production_names([v for v in (cloud, ref) if v is not None])
-    return Rehearsal("planned changes", endpoint.name, plan, applied, back,
-                     names.pseudonyms_in(back, twin_names), access, findings,
-                     predicted.access, predicted.findings)
+    return RehearsalResult("planned changes", endpoint.name, plan, applied, back,
+                           names.pseudonyms_in(back, twin_names), access, findings,
+                           predicted.access, predicted.findings)
 
 
 def rehearse_group_gap(twin: Profile | str = "sandbox", *,
                        production: Sequence[Inventory | str | os.PathLike[str]] = (),
                        key: str | None = None, apply: bool = False, reference: str = "",
                        iga_export: str = "", production_iga: str = "",
-                       allow_service_account_changes: bool = False) -> Rehearsal:
+                       allow_service_account_changes: bool = False) -> RehearsalResult:
     """Rehearse the group-gap apply on a twin: its report, plan and (with ``apply``) apply,
     as :func:`opskit.reports.group_gap.run_group_gap` makes them on the twin, then the plan
     made again after the apply, and the operations mapped back to production names.
@@ -263,13 +270,14 @@ def rehearse_group_gap(twin: Profile | str = "sandbox", *,
     applied = run.applied or ApplyResult(applied=False, not_done=list(run.plan.operations))
     findings = left = None
     if run.after is not None:
-        findings = findings_diff(run.report.findings, run.after.findings)
+        findings = finding_changes(run.report.findings, run.after.findings)
         left = plan_remediation(run.after,
                                 allow_service_account_changes=allow_service_account_changes)
     back = names.back_plan(run.plan)
-    return Rehearsal("group gap", prof.name, run.plan, applied, back,
-                     names.pseudonyms_in(back, _texts(run.report.presence, run.report.membership)),
-                     findings=findings, left_after=left, group_gap=run)
+    gap_names = _texts(run.report.presence, run.report.membership)
+    return RehearsalResult("group gap", prof.name, run.plan, applied, back,
+                           names.pseudonyms_in(back, gap_names),
+                           findings=findings, left_after=left, group_gap=run)
 
 
 def apply_planned_changes(planned_changes: str | os.PathLike[str] | Sequence[Change],
