@@ -277,7 +277,11 @@ def test_free_text_and_bodies_that_are_not_utf8_lose_names_secrets_and_the_host(
             http.client() as client:
         for path in ("Page", "Users", "Error", "Binary"):  # the page before the names
             client.get(f"{url}/v2/{path}")
-    page, listing, error, binary = recorder.finish()
+        # Safe to repeat, yet no token request: its body is kept (pseudonymised).
+        client.post(f"{url}/v2/Users", json={"userName": "Jürgen Müller"},
+                    extensions={http.IDEMPOTENT_EXTENSION: True})
+    page, listing, error, binary, posted = recorder.finish()
+    assert posted["request"]["body"] == {"json": {"userName": names.name("Jürgen Müller")}}
     text = json.dumps([page, listing, error, binary], ensure_ascii=False)
     # (SecretServer stays as the path of the connector's application, never as a host.)
     assert not {"jürgen", "müller", "juergen", "mueller", "acme", "hunter2", "finance"} & \
@@ -295,6 +299,10 @@ def test_free_text_and_bodies_that_are_not_utf8_lose_names_secrets_and_the_host(
     assert said["ExceptionType"] == "System.InvalidOperationException"
     assert ["www-authenticate", 'Bearer realm="tenant.invalid"'] in error["response"]["headers"]
     assert "removed" in binary["response"]["body"]
+    # A cloud tenant's name goes as well, as a word anywhere, whatever its case.
+    cloud = Recorder(names, ["https://acme.delinea.app/scim/v2"])
+    assert cloud.scrub("ACME's token from acme.Delinea.app: Acme") == \
+        "tenant's token from tenant.invalid: tenant"
 
 
 def test_a_key_file_inside_the_capture_folder_is_refused(
