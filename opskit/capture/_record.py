@@ -13,9 +13,10 @@ attributes opskit never asked for); the values a ``filter`` or a PATCH operation
 such attributes (an id stays an id). Free text (an error answer's strings, whatever their
 keys, and a body that is not JSON) stays readable: every name seen anywhere in the capture and
 every e-mail address in it are replaced, whatever their case. The server's host (with or
-without scheme and port, in any case) and the cloud tenant's name are replaced everywhere,
-headers included. Discovery answers (ServiceProviderConfig, ResourceTypes, Schemas) describe
-the server, not the tenant: kept, the host replaced.
+without scheme and port, in any case) is replaced everywhere, headers included, and the cloud
+tenant's name wherever the protocol's own words are not (`_structural`). Discovery answers
+(ServiceProviderConfig, ResourceTypes, Schemas) describe the server, not the tenant: kept, the
+host replaced.
 """
 
 from __future__ import annotations
@@ -148,16 +149,16 @@ class Recorder:
         return _KnownNames(self.pseudonyms).replace(
             _Cleaner(self, _redact.known_values()).free(text))
 
-    def text(self, value: str, secrets: list[str]) -> str:
+    def text(self, value: str, secrets: list[str], tenant: bool = True) -> str:
         """``value`` with the secrets masked and the host and tenant name replaced."""
-        return self.placeless(_masked(value, secrets))
+        return self.placeless(_masked(value, secrets), tenant)
 
-    def placeless(self, value: str) -> str:
-        """``value`` with the host and the tenant's name replaced."""
+    def placeless(self, value: str, tenant: bool = True) -> str:
+        """``value`` with the host and (where ``tenant``) the tenant's name replaced."""
         if self.hosts is not None:
             value = self.hosts.sub(lambda m: REMOVED_ORIGIN if m.group("scheme")
                                    else REMOVED_HOST, value)
-        if self.tenant is not None:
+        if self.tenant is not None and tenant:
             value = self.tenant.sub(REMOVED_TENANT, value)
         return value
 
@@ -208,8 +209,8 @@ class _Cleaner:
         self.secrets = sorted(secrets, key=len, reverse=True)
         self.recoded = False
 
-    def text(self, value: str) -> str:
-        return self.recorder.text(value, self.secrets)
+    def text(self, value: str, tenant: bool = True) -> str:
+        return self.recorder.text(value, self.secrets, tenant)
 
     def free(self, value: str) -> _Text:
         """Free text: secrets (and what looks like one) masked, the host replaced, e-mail
@@ -226,8 +227,13 @@ class _Cleaner:
         return self.names.name(_masked(value, self.secrets))
 
     def query(self, key: str, value: str) -> str:
-        value = self.text(value)
-        return self.compared(value) if key == "filter" else value
+        return self.filter(value) if key == "filter" else self.text(value)
+
+    def filter(self, text: str) -> str:
+        """A filter (or a PATCH path) cleaned: its compared values pseudonymised as the same
+        values are in bodies (before the host or tenant name is replaced in them), the rest
+        cleaned as text."""
+        return self.recorder.placeless(self.compared(_masked(text, self.secrets)))
 
     def compared(self, text: str) -> str:
         """A filter with the values it compares pseudonymised (an id stays)."""
@@ -267,25 +273,25 @@ class _Cleaner:
         """A body that is not JSON, decoded with its charset (else UTF-8, else latin-1) and
         cleaned as free text; one that is not text is removed."""
         charset = response.charset_encoding if response is not None else None
+        encoding = charset or "utf-8"
         try:
-            text = content.decode(charset or "utf-8")
+            text = content.decode(encoding)
         except UnicodeDecodeError:
             if charset:
                 return {"removed": _NOT_TEXT}
-            text = content.decode("latin-1")
+            text, encoding = content.decode("latin-1"), "latin-1"
         except LookupError:  # a charset Python does not know
             return {"removed": _NOT_TEXT}
         if _BINARY.search(text):
             return {"removed": _NOT_TEXT}
-        if response is not None and (charset or "utf-8").lower().replace("_", "-") not in (
-                "utf-8", "utf8"):
+        if response is not None and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
             self.recoded = True
         return {"text": self.free(text)}
 
     def json(self, value: Any, key: str = "", parent: str = "", error: bool = False) -> Any:
         if isinstance(value, str):
-            if _structural(key, parent):
-                return self.text(value)
+            if _structural(key, parent):  # the protocol's words: no tenant name among them
+                return self.text(value, tenant=False)
             if error:
                 return self.free(value)
             return self.pseudonym(value)
@@ -295,7 +301,7 @@ class _Cleaner:
                 # A PATCH operation: its path may compare a name, and says what its value is.
                 attribute = [_folded(p) for p in _FILTER_IN_PATH.sub("", path).split(".")]
                 inner = attribute[-1], attribute[-2] if len(attribute) > 1 else ""
-                return {k: (self.compared(self.text(v)) if k == "path" else
+                return {k: (self.filter(v) if k == "path" else
                             self.json(v, *inner, error) if k == "value" else
                             self.json(v, _folded(k), key, error)) for k, v in value.items()}
             return {k: self.json(v, _folded(k), key, error) for k, v in value.items()}
