@@ -129,6 +129,8 @@ def unreachable_detail(exc: BaseException) -> str:
 
 
 CLIENT_AUTH_METHODS = ("post", "basic")
+# Marks the token request, for whoever hears the exchanges (opskit capture drops its form).
+TOKEN_REQUEST_EXTENSION = "opskit.token_request"
 
 
 def _token_request(token_url: str, client_id: str, secret: SecretRef, scope: str,
@@ -143,7 +145,8 @@ def _token_request(token_url: str, client_id: str, secret: SecretRef, scope: str
     else:
         form.update(client_id=client_id, client_secret=secret.resolve())
     return httpx.Request("POST", token_url, data=form, headers=headers,
-                         extensions={http.IDEMPOTENT_EXTENSION: True})
+                         extensions={http.IDEMPOTENT_EXTENSION: True,
+                                     TOKEN_REQUEST_EXTENSION: True})
 
 
 def _expires_in(value: Any) -> int | None:

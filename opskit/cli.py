@@ -738,6 +738,12 @@ def _capture(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{n} {k}" for k, n in made.counts.items())
         print(f"  inventory: {complete} ({counts})")
     print(f"replay it anywhere: opskit sandbox replay {made.path}")
+    if made.crash:
+        from .errors import OpskitError
+
+        raise OpskitError(f"the run failed ({made.crash}); the capture holds every exchange up "
+                          f"to then: {made.path}", "hand the capture on (never the key): a "
+                          "replay of it fails the same way")
     return EXIT_OK
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -25,7 +28,7 @@ from opskit.sandbox.serve import RunningSandbox
 from opskit.scim import SyncScimClient
 
 from . import unusual
-from .servers import onprem_profile, serve_asgi
+from .servers import Receive, Scope, Send, onprem_profile, read_body, send_json, serve_asgi
 
 # The frames' columns that hold names: a pseudonymised replay holds their pseudonyms.
 NAME_COLUMNS = {"users": ["userName", "displayName", "email", "externalId"],
@@ -50,12 +53,31 @@ def _profile(base: str, token: str, secret: str = "any-secret-will-do") -> Cloud
                         client_secret=SecretRef.practice(secret, "client_secret"))
 
 
+@contextmanager
+def named_host(host: str) -> Iterator[None]:
+    """``host`` (any case) resolves to 127.0.0.1, as *.localhost does where systemd-resolved
+    runs (RFC 6761), not on every machine: a server is reached by a real-looking name."""
+    real = socket.getaddrinfo
+
+    def resolve(name: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(name, str | bytes) and str(name if isinstance(name, str) else
+                                                 name.decode()).lower() == host.lower():
+            name = "127.0.0.1"
+        return real(name, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", resolve)
+        yield
+
+
 @pytest.fixture(scope="module")
 def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captured]:
     tmp = tmp_path_factory.mktemp("capture")
     key_file = tmp / "pseudonym.key"
     server = unusual.Unusual()
-    with serve_asgi(server) as url:
+    with serve_asgi(server) as served, named_host(unusual.HOST):
+        # Reached by its name, in mixed case, as a real server is: no host may stay.
+        url = served.replace("127.0.0.1", unusual.HOST)
         profile = _profile(f"{url}/v2", f"{url}/token", unusual.SECRET)
         original = fetch_inventory(profile, progress=False, secret_permissions=True)
         capture(profile, tmp / "kept", keep_names=True)
@@ -96,6 +118,31 @@ def _pseudonymised(frames: dict[str, pd.DataFrame], names: Pseudonyms) -> dict[s
     return out
 
 
+# Words a name may share with what a capture keeps as the protocol's own: a right, a path, a
+# header's name, a schema's URN, the discovery answers (a demo folder is "Cloud Platform", a
+# secret "SCIM access token", a group "Identity Owners").
+DELINEA_WORDS = frozenset({"access", "cloud", "core", "identity", "integrations", "owner",
+                           "platform", "scim", "secret", "server", "user"})
+
+
+def _words(texts: Iterable[str]) -> set[str]:
+    """The words of four letters or more, case-folded."""
+    return {w.casefold() for t in texts for w in re.findall(r"[^\W\d_]{4,}", t)}
+
+
+def _strings(value: object, key: str = "") -> Iterator[str]:
+    """Every string of a listing but those the protocol names (schemas, a member's type, …)."""
+    if isinstance(value, str) and key not in ("schemas", "type", "rights", "resourceType",
+                                                      "location", "$ref"):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v, key)
+
+
 def _assert_same(replayed: Inventory, expected: dict[str, pd.DataFrame]) -> None:
     for name, df in expected.items():
         pd.testing.assert_frame_equal(replayed.frames()[name], df, obj=name)
@@ -120,6 +167,11 @@ def test_the_unusual_server_is_unusual(captured: Captured) -> None:
                for e in after)
     assert captured.original.complete
     assert len(captured.original.users) == len(unusual.PEOPLE) + 1  # and the service user
+    # Delinea's vocabulary the replays must keep (their frames equal the original's but for
+    # names): rights, a secret's template.
+    assert captured.original.container_permissions["rights"].tolist() == [["View", "Edit"],
+                                                                          ["Owner"]]
+    assert set(captured.original.privileged_data["type"]) == {"Password"}
 
 
 def test_a_capture_with_names_kept_replays_to_the_identical_inventory(
@@ -164,6 +216,129 @@ def test_a_capture_holds_no_secret_no_token_and_no_name_in_free_text(captured: C
             "removed" in e["request"]["body"] for e in token_answers)
 
 
+def test_a_pseudonymised_capture_holds_no_word_of_a_name_nor_the_servers_host(
+        captured: Captured) -> None:
+    # The server sends what opskit never asked for, names a user in upper case under an
+    # ASP.NET-style "Message", and names itself in mixed case, bare and as an origin.
+    text = "\n".join(p.read_text() for p in captured.named.iterdir())
+    listed = [s for items in captured.server.listings.values() for s in _strings(items)]
+    assert {"Cambridge", "Salaries of Grace Hopper", "Ada Research"} <= set(listed)
+    assert not _words(listed) & _words([text]) - DELINEA_WORDS
+    assert not {"secretserver", "acme", "localhost"} & _words([text])
+    kept = "\n".join(p.read_text() for p in captured.kept.iterdir())
+    assert "GRACE.HOPPER@UNUSUAL.EXAMPLE" in kept and f'realm=\\"{unusual.HOST}\\"' in kept
+
+
+class _OddAnswers:
+    """An IIS-hosted connector's answers: a listing, a Windows-1252 HTML error page, an
+    ASP.NET JSON error, and a body that is no text."""
+
+    PAGE = ("<html><h1>500</h1>Jürgen Müller (JUERGEN.MUELLER@ACME.COM) failed: password=hunter2"
+            " at https://SecretServer.Acme.local:8443/SecretServer/v2, see ACME FINANCE TEAM"
+            " and acme finance team</html>")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await read_body(receive)
+        path = scope["path"]
+        if path == "/v2/Users":
+            users = [{"id": "7", "userName": "juergen.mueller@acme.com",
+                      "displayName": "Jürgen Müller",
+                      "meta": {"location": "https://SecretServer.ACME.local/SecretServer/v2/"
+                                           "Users/7"}},
+                     {"id": "8", "displayName": "ACME Finance Team"},
+                     {"id": "9", "displayName": "Finance"}]
+            await send_json(send, 200, json.dumps({"totalResults": 3,
+                                                   "Resources": users}).encode())
+        elif path == "/v2/Page":
+            await send_json(send, 500, self.PAGE.encode("cp1252"),
+                            b"text/html; charset=windows-1252")
+        elif path == "/v2/Error":
+            await send_json(send, 400, json.dumps({
+                "Message": "The request is invalid.",
+                "ExceptionMessage": "JÜRGEN MÜLLER is no member of acme finance team",
+                "ExceptionType": "System.InvalidOperationException"}).encode(),
+                b"application/json",
+                [(b"www-authenticate", b'Bearer realm="secretserver.acme.LOCAL"')])
+        else:
+            await send_json(send, 500, b"\x00\x01\xffJ\xfcrgen", b"application/octet-stream")
+
+
+def test_free_text_and_bodies_that_are_not_utf8_lose_names_secrets_and_the_host() -> None:
+    from opskit import http
+    from opskit.capture import Recorder
+
+    names = Pseudonyms("cd" * 32)
+    recorder = Recorder(names, ["https://secretserver.acme.local/SecretServer/v2"])
+    with serve_asgi(_OddAnswers()) as url, http.recording(recorder.hear), \
+            http.client() as client:
+        for path in ("Page", "Users", "Error", "Binary"):  # the page before the names
+            client.get(f"{url}/v2/{path}")
+        # Safe to repeat, yet no token request: its body is kept (pseudonymised).
+        client.post(f"{url}/v2/Users", json={"userName": "Jürgen Müller"},
+                    extensions={http.IDEMPOTENT_EXTENSION: True})
+    page, listing, error, binary, posted = recorder.finish()
+    assert posted["request"]["body"] == {"json": {"userName": names.name("Jürgen Müller")}}
+    text = json.dumps([page, listing, error, binary], ensure_ascii=False)
+    # (SecretServer stays as the path of the connector's application, never as a host.)
+    assert not {"jürgen", "müller", "juergen", "mueller", "acme", "hunter2", "finance"} & \
+        _words([text])
+    assert "secretserver.acme" not in text.casefold()
+    html = page["response"]["body"]["text"]
+    assert names.name("Jürgen Müller") in html and names.name("ACME Finance Team").upper() \
+        in html.upper() and "https://tenant.invalid/SecretServer/v2" in html
+    assert ["content-type", "text/html; charset=utf-8"] in page["response"]["headers"]
+    assert listing["response"]["body"]["json"]["Resources"][0]["meta"]["location"] == \
+        "https://tenant.invalid/SecretServer/v2/Users/7"
+    said = error["response"]["body"]["json"]
+    assert said["ExceptionMessage"] == \
+        f"{names.name('Jürgen Müller')} is no member of {names.name('ACME Finance Team')}"
+    assert said["ExceptionType"] == "System.InvalidOperationException"
+    assert ["www-authenticate", 'Bearer realm="tenant.invalid"'] in error["response"]["headers"]
+    assert "removed" in binary["response"]["body"]
+    # A cloud tenant's name goes as well, as a word anywhere, whatever its case.
+    cloud = Recorder(names, ["https://acme.delinea.app/scim/v2"])
+    assert cloud.scrub("ACME's token from acme.Delinea.app: Acme") == \
+        "tenant's token from tenant.invalid: tenant"
+
+
+def test_a_key_file_inside_the_capture_folder_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cap"
+    assert main(["capture", "--profile", "sandbox", "--out", str(out),
+                 "--key-file", str(out / "pseudonym.key")]) == 2
+    err = capsys.readouterr().err
+    assert "the pseudonym key file" in err and "is inside the capture folder" in err
+    assert not out.exists()
+
+
+def test_a_run_that_crashes_is_captured_and_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from opskit.capture import _capture
+
+    def crash(profile: object, **_: object) -> None:
+        # As a parser's slip would: a bare KeyError, its text naming what it read.
+        raise KeyError(f"Resources of {profile.base_url} for "  # type: ignore[attr-defined]
+                       f"{demo.users[0].userName.upper()}")
+
+    demo = tenant_file()
+    monkeypatch.setattr(_capture, "fetch_inventory", crash)
+    out = tmp_path / "cap"
+    assert main(["capture", "--profile", "sandbox", "--out", str(out),
+                 "--key-file", str(tmp_path / "pseudonym.key")]) == 2
+    said = capsys.readouterr()
+    assert "opskit: the run failed (KeyError: " in said.err and str(out) in said.err
+    assert len(said.err.strip().splitlines()) == 1
+    crashed = json.loads((out / MANIFEST).read_text())["run"]["crash"]
+    assert crashed.startswith("KeyError: ") and "Traceback" not in crashed
+    assert "tenant.invalid" in crashed and "127.0.0.1" not in crashed
+    assert demo.users[0].userName.upper() not in crashed.upper()
+    assert _exchanges(out)  # the token check's, kept
+    Replay(out)
+
+
 def test_a_pseudonymised_capture_of_the_demo_company_holds_no_original_name(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -186,6 +361,7 @@ def test_a_pseudonymised_capture_of_the_demo_company_holds_no_original_name(
     found = [n for n in originals if n in text and
              re.search(rf"(?<![\w.@-]){re.escape(n)}(?![\w.@-])", text)]
     assert not found
+    assert not _words(originals) & _words([text]) - DELINEA_WORDS
     assert not [s for s in secrets if s and s in text]
     assert "authorization" not in text.lower()
     assert len(_exchanges(tmp_path / "cap")) > 10

@@ -51,6 +51,7 @@ class Capture:
     inventory_complete: bool | None = None
     inventory_error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    crash: str | None = None  # an unexpected failure of the run: its type and scrubbed message
 
 
 def capture(profile: Profile | Endpoint | str | None, out: str | os.PathLike[str], *,
@@ -66,26 +67,34 @@ def capture(profile: Profile | Endpoint | str | None, out: str | os.PathLike[str
     pseudonyms, key_path, created, key_id = None, None, False, None
     if not keep_names:
         key_path = Path(key_file).expanduser() if key_file else default_key_path()
+        _outside(key_path, target)
         key, created = key_from_file(key_path)
         pseudonyms = Pseudonyms(key)
         # Tells which key made a capture (so two line up) without saying anything of it.
         key_id = hmac.new(bytes.fromhex(key), b"opskit capture key id",
                           hashlib.sha256).hexdigest()[:16]
     with connect(profile) as prof:
-        recorder = Recorder(pseudonyms, [_origin(prof.base_url), _origin(prof.token_url)])
+        recorder = Recorder(pseudonyms, [prof.base_url, prof.token_url],
+                            prof.tenant_name if prof.flavor == "cloud" else None)
         result = Capture(target, 0, not keep_names, key_path, created)
         with http.recording(recorder.hear):
-            token = run_token_check(prof)
-            result.token_ok = token.ok
-            result.token_codes = sorted({f.code for f in token.findings})
             try:
-                inv = fetch_inventory(prof, progress=False, secret_permissions=True)
-            except OpskitError as exc:
-                result.inventory_complete = False
-                result.inventory_error = recorder.scrub(str(exc))
-            else:
-                result.inventory_complete = inv.complete
-                result.counts = inv.counts()
+                token = run_token_check(prof)
+                result.token_ok = token.ok
+                result.token_codes = sorted({f.code for f in token.findings})
+                try:
+                    inv = fetch_inventory(prof, progress=False, secret_permissions=True)
+                except OpskitError as exc:
+                    result.inventory_complete = False
+                    result.inventory_error = recorder.scrub(str(exc))
+                else:
+                    result.inventory_complete = inv.complete
+                    result.counts = inv.counts()
+            except OpskitError:  # a profile that cannot run (its secret unset): no capture
+                raise
+            except Exception as exc:  # a crash: exactly the run a capture is for
+                # Its type and scrubbed message only: a traceback's text could hold values.
+                result.crash = f"{type(exc).__name__}: {recorder.scrub(str(exc))}"
         exchanges = recorder.finish()
         result.exchanges = len(exchanges)
         manifest = {
@@ -96,18 +105,21 @@ def capture(profile: Profile | Endpoint | str | None, out: str | os.PathLike[str
             "pseudonymised": not keep_names, "key_id": key_id,
             "run": {"token_check": {"ok": result.token_ok, "codes": result.token_codes},
                     "inventory": {"complete": result.inventory_complete,
-                                  "counts": result.counts, "error": result.inventory_error}},
+                                  "counts": result.counts, "error": result.inventory_error},
+                    "crash": result.crash},
             "exchanges": len(exchanges),
         }
     _write(target, manifest, exchanges)
     return result
 
 
-def _origin(url: str) -> str:
-    if not url:
-        return ""
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+def _outside(key_path: Path, target: Path) -> None:
+    """A key file inside the capture folder would go with the swap, or be handed on with it."""
+    if key_path.absolute().resolve().is_relative_to(target.resolve()):
+        raise ConfigError(f"the pseudonym key file {key_path} is inside the capture folder "
+                          f"{target}",
+                          "keep the key outside it (a capture is replaced whole and handed on, "
+                          "the key never): leave out --key-file, or name a file elsewhere")
 
 
 def _replaceable(target: Path) -> None:
