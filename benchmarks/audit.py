@@ -362,6 +362,10 @@ def duckdb_connection(cloud: Any, onprem: Any, memory_limit: str) -> Any:
     # Its own limit, so a side too big for the machine fails with DuckDB's out-of-memory error
     # instead of being killed (or taking other processes down with it).
     con.execute(f"SET memory_limit = '{memory_limit}'")
+    # Its spill files under build/, not in the checkout's root (DuckDB's default: .tmp/).
+    spill = ROOT / "build" / "bench" / "duckdb-spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = '{spill}'")
     for prefix, inv in (("cloud", cloud), ("ref", onprem)):
         for name, df in inv.frames().items():
             con.register(f"{prefix}_{name}", df)  # a view over the DataFrame, not a copy

@@ -33,6 +33,7 @@ import os
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import _redact
@@ -150,6 +151,13 @@ class Pseudonyms:
             if owner == compared:
                 return letters
             length += 4  # a chance collision: a longer pseudonym for the later word
+
+
+def longest_first(texts: Iterable[str]) -> str:
+    """A pattern matching any of ``texts``, the longest first (a path before the folder names
+    it holds, a team's name before its department's); equal lengths in text order, so one
+    text gives one result."""
+    return "|".join(map(re.escape, sorted(texts, key=lambda t: (-len(t), t))))
 
 
 def _marked(shaped: str, word: str, lowered: str) -> str:

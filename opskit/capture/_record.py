@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
 from typing import Any
 
 import httpx
 import orjson
 
 from .. import _redact
-from .._pseudonyms import Pseudonyms
+from .._pseudonyms import Pseudonyms, longest_first
 from ..auth import TOKEN_REQUEST_EXTENSION
 
 PLACEHOLDER_TOKEN = "opskit-capture-placeholder-token"
@@ -348,10 +347,3 @@ class _KnownNames:
         if isinstance(value, list):
             return [self.in_free_text(v) for v in value]
         return value
-
-
-def longest_first(texts: Iterable[str]) -> str:
-    """A pattern matching any of ``texts``, the longest first (a path before the folder names
-    it holds, a team's name before its department's); equal lengths in text order, so one
-    text gives one result."""
-    return "|".join(map(re.escape, sorted(texts, key=lambda t: (-len(t), t))))

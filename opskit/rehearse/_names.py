@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .._pseudonyms import Pseudonyms
+from .._pseudonyms import Pseudonyms, longest_first
 from ..audit import (
     BreakInheritance,
     Change,
@@ -122,8 +122,7 @@ class NameMap:
             return text
         pattern = self._pattern_cache.get(candidates)
         if pattern is None:  # longest first: a path before the folder names it holds
-            pattern = re.compile("|".join(map(re.escape, sorted(candidates, key=len,
-                                                                reverse=True))))
+            pattern = re.compile(longest_first(candidates))
             self._pattern_cache[candidates] = pattern
         return pattern.sub(lambda m: self._back[m.group(0)], text)
 
