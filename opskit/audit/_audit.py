@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ..findings import Finding, by_severity
 from ._access import Access, build_access
@@ -45,6 +46,13 @@ class PermissionAudit:
                 "findings_by_severity": by_severity(self.findings)}
 
 
+def _give_back() -> None:
+    """What a pass over millions of permissions freed goes back to the system. Left in the
+    allocator's arenas (Arrow's threads allocate in their own), the next pass would not reuse
+    it: 220 MB of a scale-1,000 audit's peak after the folder grants alone."""
+    pa.default_memory_pool().release_unused()
+
+
 def audit_permissions(cloud: Any, reference: Any = None, *, tenant: str | None = None,
                       service_account: str | None = None,
                       planned: pd.DataFrame | None = None) -> PermissionAudit:
@@ -54,9 +62,12 @@ def audit_permissions(cloud: Any, reference: Any = None, *, tenant: str | None =
     """
     tenant = tenant or str(cloud.meta.get("source") or "tenant")
     views = prepare(cloud, reference)
+    _give_back()
     sa = service_account or infer_service_account(cloud, views[0])
     cov = coverage(cloud, reference)
+    _give_back()
     findings = findings_of(views, cov, tenant=tenant, service_account=sa, planned=planned)
+    _give_back()
     if len(views) > 1:
         # A secret the cloud leaves out of a folder it returns has permissions of its own,
         # unless none of its subtree's secrets are returned: those inherit a secret role.
