@@ -21,6 +21,8 @@ from opskit.errors import OpskitError
 from opskit.groupgap import GroupSource, group_gap, platform_groups, secret_server_groups
 from opskit.inputs.groups import read_iga_export
 from opskit.inventory import Inventory, fetch_inventory, save_snapshot
+from opskit.reports.tenant_onboarding import onboard
+from opskit.reports.token_check import check_token
 from opskit.sandbox import demodata
 from opskit.sandbox import schemas as urn
 from opskit.sandbox.serve import running
@@ -359,3 +361,18 @@ def test_what_a_tenant_file_cannot_hold_is_said_in_one_message() -> None:
                                     "groups[2].displayName: duplicate displayName 'dba' (first "
                                     "at groups[0])")
     assert "docs/twin.md" in (caught.value.remediation or "")
+
+
+@pytest.mark.parametrize("trip", ["small"], indirect=True)
+def test_the_token_check_and_onboarding_find_the_same_on_the_twin(trip: Trip) -> None:
+    """The other two reports, in both flavors: the same findings on the tenant and its twin."""
+    def found(data: dict[str, Any]) -> list[set[tuple[str, str]]]:
+        with running(parse_tenant(data, "<tenant>")) as sb:
+            return [{(f.code, f.subject.replace(sb.url, "<url>")) for f in report.findings}
+                    for profile in (cloud_profile(sb), onprem_profile(sb))
+                    for report in (check_token(profile), onboard(profile))]
+
+    original, twin = found(trip.data), found(trip.twin.data)
+    assert any(original) and twin == [{(code, subject if "<url>" in subject
+                                        else trip.names.name(subject))
+                                       for code, subject in report} for report in original]
