@@ -190,6 +190,7 @@ def _sandbox_tour(args: argparse.Namespace) -> int:
 def _sandbox_twin(args: argparse.Namespace) -> int:
     from ._pseudonyms import Pseudonyms, default_key_path, key_from_file, new_key, write_key
     from ._run.files import atomic_write_text
+    from .inputs.audit import read_folder_export
     from .inputs.groups import read_iga_export
     from .inventory import load_snapshot
     from .twin import check_snapshots, make_twin, twin_text
@@ -203,10 +204,15 @@ def _sandbox_twin(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out} is a folder; give the tenant file's name")
     if args.keep_names and args.key_file:
         raise UsageError("--keep-names uses no pseudonym key: drop --key-file, or --keep-names")
+    if args.reference and args.folder_export:
+        raise UsageError("--folder-export stands in for the on-prem view --reference gives: "
+                         "give --reference where you have that view, else --folder-export")
     # Every input read before a key is made or anything is written.
     snapshot = load_snapshot(args.snapshot)
     reference = load_snapshot(args.reference) if args.reference else None
-    check_snapshots(snapshot, reference)
+    check_snapshots(snapshot, reference, folder_export=bool(args.folder_export))
+    export = read_folder_export(args.folder_export, cloud=snapshot) if args.folder_export \
+        else None
     iga = read_iga_export(args.iga_export) if args.iga_export else None
     name, key_path, new_key_made = None, None, None
     if not args.keep_names:
@@ -216,7 +222,7 @@ def _sandbox_twin(args: argparse.Namespace) -> int:
         else:  # kept only once the twin is made: a refused twin leaves no key behind
             key = new_key_made = new_key()
         name = Pseudonyms(key).name
-    twin = make_twin(snapshot, reference, name=name, iga=iga)
+    twin = make_twin(snapshot, reference, name=name, iga=iga, folder_export=export)
     text = twin_text(twin, as_json=kind == ".json", pseudonymised=not args.keep_names)
     if key_path is not None and new_key_made:
         write_key(key_path, new_key_made)
@@ -845,6 +851,10 @@ def build_parser() -> argparse.ArgumentParser:
     twin.add_argument("--reference", type=Path, default=None, metavar="SNAPSHOT",
                       help="the other connector's view of the same tenant (typically the "
                       "on-prem view beside the cloud view: it sees every folder and secret)")
+    twin.add_argument("--folder-export", type=Path, default=None, metavar="FILE",
+                      help="instead of --reference, beside the cloud view: Secret Server's "
+                      "secret export with folder paths (docs/audit.md); its folders and secrets "
+                      "join the twin, without permissions")
     twin.add_argument("--iga-export", type=Path, default=None, metavar="FILE",
                       help="the IGA export CSV (a profile's iga_export): the twin's iga section")
     twin.add_argument("--out", type=Path, required=True,

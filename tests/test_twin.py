@@ -5,6 +5,7 @@ command refuses bad input in one line and writes nothing then."""
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,9 @@ from opskit.cli import main
 from opskit.config import PlatformGroupsSync
 from opskit.errors import OpskitError
 from opskit.groupgap import GroupSource, group_gap, platform_groups, secret_server_groups
+from opskit.inputs.audit import read_folder_export
 from opskit.inputs.groups import read_iga_export
-from opskit.inventory import Inventory, fetch_inventory, save_snapshot
+from opskit.inventory import Inventory, fetch_inventory, load_snapshot, save_snapshot
 from opskit.reports.tenant_onboarding import onboard
 from opskit.reports.token_check import check_token
 from opskit.sandbox import demodata
@@ -155,6 +157,60 @@ def test_a_twin_of_one_view_serves_that_view(trip: Trip) -> None:
     assert not twin.data["users"][-1]["active"]
 
 
+def _folder_export(inv: Inventory, path: Path) -> Path:
+    """An on-prem view as Secret Server's secret export with folder paths: a row a secret, and
+    one for each folder without a secret."""
+    path_of = dict(zip(inv.containers["id"], inv.containers["path"], strict=True))
+    secrets = inv.privileged_data
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        rows = csv.writer(f)
+        rows.writerow(["Secret Name", "Template", "Folder"])
+        rows.writerows([name, "Password", path_of[fid].replace("/", "\\")] for name, fid in
+                       zip(secrets["name"], secrets["container_id"], strict=True))
+        rows.writerows(["", "", p] for fid, p in path_of.items()
+                       if fid not in set(secrets["container_id"]))
+    return path
+
+
+COVERAGE_CODES = {"FOLDER_NOT_VISIBLE", "PARTIAL_FOLDER_VISIBILITY", "SECRETS_NOT_VISIBLE",
+                  "SECRET_NOT_OWNED"}
+
+
+@pytest.mark.parametrize("trip", ["small", "seed0"], indirect=True)
+def test_a_twin_of_the_cloud_view_and_a_folder_export(trip: Trip, tmp_path: Path) -> None:
+    """The export's folders and secrets join the twin without permissions: its cloud view is
+    the snapshot's, and its on-prem view measures the coverage the export measured."""
+    export = read_folder_export(_folder_export(trip.onprem, tmp_path / "export.csv"),
+                                cloud=trip.cloud)
+    twin = make_twin(trip.cloud, name=trip.names.name, iga=read_iga_export(trip.iga_csv),
+                     folder_export=export)
+    with running(parse_tenant(twin.data, "<twin with an export>")) as sb:
+        cloud = fetch_inventory(cloud_profile(sb), progress=False, secret_permissions=True)
+        onprem = fetch_inventory(onprem_profile(sb), progress=False, secret_permissions=True)
+    for frame, columns in NAMED.items():
+        assert_same(getattr(cloud, frame), pseudonymised(getattr(trip.cloud, frame), columns,
+                                                         trip.names), frame)
+
+    def counts(c: audit.Coverage) -> tuple[int | None, ...]:
+        return c.folders_total, c.folders_visible, c.secrets_total, c.secrets_visible
+
+    before, after = audit.coverage(trip.cloud, export), audit.coverage(cloud, onprem)
+    assert counts(after) == counts(before) and before.folders_visible < before.folders_total
+
+    def found(cloud: Inventory, reference: Any, tenant: str, sa: str) -> set[tuple[str, str]]:
+        return {(f.code, f.subject) for f in audit.permission_findings(
+            cloud, reference, tenant=tenant, service_account=sa) if f.code in COVERAGE_CODES}
+
+    def path(value: str) -> str:
+        return "/".join(p and trip.names.name(p) for p in value.split("/"))
+
+    original = found(trip.cloud, export, "acme", trip.data["service_account"]["client_id"])
+    again = found(cloud, onprem, path("acme"), twin.data["service_account"]["client_id"])
+    assert original and again == {(code, path(subject)) for code, subject in original}
+    assert "only the folder export lists: without permissions" in twin.notes[-1]
+    _assert_names_nothing_of(trip.data, twin)
+
+
 def _pairs(findings: list[Any], name: Any = str) -> set[tuple[str, str]]:
     return {(f.code, name(f.subject)) for f in findings}
 
@@ -205,12 +261,16 @@ def _names(data: dict[str, Any]) -> list[str]:
 
 
 def test_a_pseudonymised_twin_names_nothing_of_the_original(trip: Trip) -> None:
+    _assert_names_nothing_of(trip.data, trip.twin)
+
+
+def _assert_names_nothing_of(data: dict[str, Any], twin: Twin) -> None:
     # YAML as the command writes it; JSON (its other form) for the large tenant: quicker.
-    text = twin_text(trip.twin, as_json=len(trip.data["users"]) > 1000)
-    for template in sorted({s["template"] for s in trip.twin.data["secrets"]}, key=len,
+    text = twin_text(twin, as_json=len(data["users"]) > 1000)
+    for template in sorted({s["template"] for s in twin.data["secrets"]}, key=len,
                            reverse=True):
         text = text.replace(template, "")  # kept, as no name ("Web Password" holds "Web")
-    originals = _originals(trip.data)
+    originals = _originals(data)
     # An original in the text has each of its words among the text's words: only those
     # originals are searched for (one search each over the whole text would be slow).
     in_text = set(re.findall(r"[^\W_]+", text))
@@ -218,7 +278,7 @@ def test_a_pseudonymised_twin_names_nothing_of_the_original(trip: Trip) -> None:
     assert not [o for o in suspects if re.search(rf"(?<!\w){re.escape(o)}(?!\w)", text)]
     # Nor a word of one in any name the twin holds: a pseudonym keeps separators only.
     words = {w.casefold() for o in originals for w in re.findall(r"[^\W_]{3,}", o)}
-    assert not words & {w.casefold() for value in _names(trip.twin.data)
+    assert not words & {w.casefold() for value in _names(twin.data)
                         for w in re.findall(r"[^\W_]+", value)}
     assert len(originals) > 20 and ("iga:" in text or '"iga":' in text)
 
@@ -273,6 +333,10 @@ def _twin(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str
     (["{owned}", "--reference", "{unowned}", "--out", "{tmp}/t.yaml"],
      "no one user holds Owner on exactly the folders and secrets the cloud view shows"),
     (["{cloud}", "--out", "{tmp}/t.txt"], "--out {tmp}/t.txt: a tenant file ends in .yaml"),
+    (["{onprem}", "--folder-export", "{tmp}/x.csv", "--out", "{tmp}/t.yaml"],
+     "a folder export stands in for the on-prem view, and the snapshot is the on-prem view"),
+    (["{cloud}", "--reference", "{onprem}", "--folder-export", "{tmp}/x.csv", "--out",
+      "{tmp}/t.yaml"], "--folder-export stands in for the on-prem view --reference gives"),
     (["{cloud}", "--out", "{tmp}/t.yaml", "--keep-names", "--key-file", "{tmp}/k"],
      "--keep-names uses no pseudonym key"),
 ])
@@ -318,6 +382,16 @@ def test_the_command_makes_the_key_once_and_the_same_key_gives_the_same_twin(
         return [(u.id, u.userName, u.displayName, u.email, u.active) for u in users]
 
     assert people(load_tenant(tmp_path / "c.yaml").users) == people(load_tenant(SMALL).users)
+
+
+def test_the_command_takes_a_folder_export_beside_the_cloud_view(
+        snapshots: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    export = _folder_export(load_snapshot(snapshots["onprem"]), tmp_path / "export.csv")
+    code, out, _ = _twin([str(snapshots["cloud"]), "--folder-export", str(export), "--out",
+                          str(tmp_path / "t.json"), "--key-file", str(tmp_path / "k")], capsys)
+    made = load_tenant(tmp_path / "t.json")
+    assert code == 0 and len(made.folders) == len(load_tenant(SMALL).folders)
+    assert "note: 2 folders and 3 secrets only the folder export lists" in out
 
 
 # --------------------------------------------------------------------------- permission ids

@@ -8,6 +8,7 @@ account) or chosen, as docs/twin.md says.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..audit import FolderView, coverage
+from ..audit._coverage import parent_path
 from ..errors import ConfigError
 from ..groupgap import GroupSource
 from ..inventory import Inventory
@@ -45,17 +48,29 @@ class Twin:
 
 
 def make_twin(snapshot: Inventory, reference: Inventory | None = None, *,
-              name: Names | None = None, iga: GroupSource | None = None) -> Twin:
+              name: Names | None = None, iga: GroupSource | None = None,
+              folder_export: FolderView | None = None) -> Twin:
     """The practice tenant of ``snapshot`` (either view) and ``reference`` (the other view of
     the same tenant, if any): served, its views inventory as the snapshots do. ``name`` maps
-    every name (default: kept); ``iga``, an IGA export, becomes its ``iga:`` section."""
-    return _Builder(Views.of(snapshot, reference), name or (lambda value: value)).build(iga)
+    every name (default: kept); ``iga``, an IGA export, becomes its ``iga:`` section;
+    ``folder_export`` (beside a cloud view alone) adds the folders and secrets it lists that
+    the cloud view does not show, without permissions."""
+    views = Views.of(snapshot, reference, folder_export=folder_export is not None)
+    return _Builder(views, name or (lambda value: value)).build(iga, folder_export)
 
 
-def check_snapshots(snapshot: Inventory, reference: Inventory | None = None) -> None:
-    """Refuse snapshots no twin can be made of (incomplete, of one view twice, of two tenants),
-    in one message saying what to do."""
-    Views.of(snapshot, reference)
+def check_snapshots(snapshot: Inventory, reference: Inventory | None = None, *,
+                    folder_export: bool = False) -> None:
+    """Refuse snapshots no twin can be made of (incomplete, of one view twice, of two tenants,
+    an on-prem view beside a folder export), in one message saying what to do."""
+    Views.of(snapshot, reference, folder_export=folder_export)
+
+
+def _export_id(kind: str, *parts: str) -> str:
+    """An id for what a folder export lists (it gives none): a hash of where the twin puts it,
+    in the twin's names, so the same key gives the same id and no original name shows."""
+    digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
+    return f"export-{kind}-{digest}"
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -106,18 +121,21 @@ class _Builder:
         self.own_ids: dict[str, list[str]] = {}  # a source folder's permission ids, in order
         self.source: dict[str, str] = {}  # folder → whose permissions apply
         self.secrets: dict[str, dict[str, Any]] = {}
+        self.exported: dict[str, dict[str, Any]] = {}  # folders only a folder export lists
 
     def named(self, value: Any) -> str | None:
         shown = text(value)
         return None if shown is None or shown == "" else self.name(shown)
 
     # ---------------------------------------------------------------- the tenant
-    def build(self, iga: GroupSource | None) -> Twin:
+    def build(self, iga: GroupSource | None, folder_export: FolderView | None = None) -> Twin:
         self._users()
         self._groups()
         self._folders()
         self._secrets()
         sa, how = self._service_account()
+        if folder_export is not None:
+            self._from_export(folder_export)
         tenant = "".join("-" if c in "/?#" else c for c in self.name(self.v.source))[:200]
         data: dict[str, Any] = {
             "tenant": tenant or "twin",
@@ -128,7 +146,8 @@ class _Builder:
             "onprem": {"token": f"twin-practice-onprem-{secrets.token_hex(16)}"},
             "users": list(self.users.values()),
             "groups": list(self.groups.values()),
-            "folders": [*self.placeholders.values(), *self.folders.values()],
+            "folders": [*self.placeholders.values(), *self.folders.values(),
+                        *self.exported.values()],
             "permissions": [p for f in self.folders for p in self.permissions.get(f, [])],
             "secrets": list(self.secrets.values()),
         }
@@ -353,6 +372,51 @@ class _Builder:
             for p in perms:
                 if p["id"] in roles:
                     p["secret_role"] = roles[p["id"]]
+
+    # ---------------------------------------------------------------- a folder export
+    def _from_export(self, export: FolderView) -> None:
+        """The folders and secrets the export lists and the cloud view does not show, matched
+        by path as the permission audit's coverage matches them: no permissions (the export
+        has none), so the twin's cloud view does not show them either."""
+        assert self.v.cloud is not None
+        cov = coverage(self.v.cloud, export)
+        id_of = {path: fid for fid, path in cov.cloud_paths.items()}
+        twin_path = {path: self._twin_path(path) for path in cov.folders["path"].tolist()}
+        for fid, path in cov.cloud_paths.items():
+            # A parent the cloud names but does not show is the export's folder above.
+            parent, up = self.folders[fid]["parent"], parent_path(path)
+            if parent in self.placeholders and up is not None and up not in id_of:
+                id_of[up] = parent
+        for path in cov.folders["path"].tolist():  # parents first, as the export lists them
+            known, up = id_of.get(path), parent_path(path)
+            if known is None:
+                known = id_of[path] = _export_id("folder", twin_path[path])
+                self.exported[known] = {"id": known, "name": self.name(path.rsplit("/", 1)[1]),
+                                        "parent": None}
+            placed = self.exported.get(known) or self.placeholders.get(known)
+            if placed is not None and up is not None:
+                # Its own (no) permissions: inheriting would show it to the service account.
+                placed.update(parent=id_of[up], inherit_permissions=False)
+        copies: dict[tuple[str, str], int] = {}
+        for folder, secret in zip(cov.hidden_secrets["folder"].tolist(),
+                                  cov.hidden_secrets["name"].tolist(), strict=True):
+            where = (twin_path[folder], self.name(secret))
+            n = copies[where] = copies.get(where, 0) + 1
+            sid = _export_id("secret", *where, str(n))
+            # Its own permissions, none: in a folder the cloud sees, it is not the account's.
+            self.secrets[sid] = {"id": sid, "name": where[1], "folder": id_of[folder],
+                                 "template": "Password", "permissions": []}
+        unmatched = len(self.v.cloud.containers) - len(cov.cloud_paths)
+        self.notes.append(
+            f"{len(self.exported):,} folders and {len(cov.hidden_secrets):,} secrets only the "
+            "folder export lists: without permissions (an export has none), secrets as "
+            "template Password")
+        if unmatched:
+            self.notes.append(f"{unmatched:,} of the cloud view's folders are not in the folder "
+                              "export (older, or of another Secret Server?)")
+
+    def _twin_path(self, path: str) -> str:
+        return "/".join(p and self.name(p) for p in path.split("/"))
 
     # ---------------------------------------------------------------- the service account
     def _service_account(self) -> tuple[str, str]:

@@ -37,9 +37,11 @@ class Views:
         return "twin"
 
     @classmethod
-    def of(cls, snapshot: Inventory, reference: Inventory | None = None) -> Views:
+    def of(cls, snapshot: Inventory, reference: Inventory | None = None, *,
+           folder_export: bool = False) -> Views:
         """The views, each checked: complete, of a known flavor, and (with a reference) of the
-        other flavor and of the same tenant."""
+        other flavor and of the same tenant; a folder export stands beside a cloud view
+        alone."""
         for inv, what in ((snapshot, "the snapshot"), (reference, "the reference snapshot")):
             if inv is not None:
                 _check_complete(inv, what)
@@ -54,6 +56,13 @@ class Views:
                     "on-prem view of one tenant), or leave --reference out")
             by_flavor[second] = reference
         views = cls(by_flavor.get("cloud"), by_flavor.get("onprem"))
+        if folder_export and views.onprem is not None:
+            raise ConfigError(
+                "a folder export stands in for the on-prem view, and "
+                + ("the snapshot is the on-prem view" if reference is None else
+                   "--reference gives it already"),
+                "give the cloud view as SNAPSHOT with --folder-export, or the on-prem view "
+                "as --reference without it")
         views._check_one_tenant()
         return views
 
