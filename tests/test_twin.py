@@ -6,6 +6,7 @@ command refuses bad input in one line and writes nothing then."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,23 @@ def test_a_twin_of_the_cloud_view_and_a_folder_export(trip: Trip, tmp_path: Path
     assert original and again == {(code, path(subject)) for code, subject in original}
     assert "only the folder export lists: without permissions" in twin.notes[-1]
     _assert_names_nothing_of(trip.data, twin)
+
+
+def test_a_secret_the_cloud_shows_in_a_folder_it_does_not_is_not_copied_twice(
+        tmp_path: Path) -> None:
+    """The account owns /HR's secret, not /HR: the twin's HR is the cloud's (its id), in its
+    place in the export's tree, holding that one secret."""
+    data = load_tenant(SMALL).model_dump(exclude_none=True)
+    data["secrets"][2]["permissions"] = [{"user": "u-scim", "rights": ["Owner"]}]
+    with running(parse_tenant(data, "<owner of payroll>")) as sb:
+        cloud = fetch_inventory(cloud_profile(sb), progress=False, secret_permissions=True)
+        onprem = fetch_inventory(onprem_profile(sb), progress=False, secret_permissions=True)
+    export = read_folder_export(_folder_export(onprem, tmp_path / "export.csv"), cloud=cloud)
+    twin = make_twin(cloud, folder_export=export)
+    assert sorted(f["id"] for f in twin.data["folders"]) == [
+        "export-folder-" + hashlib.sha256(b"/Shared").hexdigest()[:16], "f1", "f2", "f3", "f4"]
+    assert [s["id"] for s in twin.data["secrets"] if s["name"] == "payroll"] == ["s3"]
+    assert twin.counts()["secrets"] == len(data["secrets"]) and twin_text(twin)  # it loads
 
 
 def _pairs(findings: list[Any], name: Any = str) -> set[tuple[str, str]]:

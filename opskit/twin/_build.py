@@ -387,6 +387,7 @@ class _Builder:
             parent, up = self.folders[fid]["parent"], parent_path(path)
             if parent in self.placeholders and up is not None and up not in id_of:
                 id_of[up] = parent
+        self._place_secrets_folders(export, id_of)
         for path in cov.folders["path"].tolist():  # parents first, as the export lists them
             known, up = id_of.get(path), parent_path(path)
             if known is None:
@@ -398,8 +399,11 @@ class _Builder:
                 # Its own (no) permissions: inheriting would show it to the service account.
                 placed.update(parent=id_of[up], inherit_permissions=False)
         copies: dict[tuple[str, str], int] = {}
+        shown = {(s["folder"], s["name"]) for s in self.secrets.values()}
         for folder, secret in zip(cov.hidden_secrets["folder"].tolist(),
                                   cov.hidden_secrets["name"].tolist(), strict=True):
+            if (id_of[folder], self.name(secret)) in shown:
+                continue  # the cloud shows it, in a folder it does not show
             where = (twin_path[folder], self.name(secret))
             n = copies[where] = copies.get(where, 0) + 1
             sid = _export_id("secret", *where, str(n))
@@ -414,6 +418,26 @@ class _Builder:
         if unmatched:
             self.notes.append(f"{unmatched:,} of the cloud view's folders are not in the folder "
                               "export (older, or of another Secret Server?)")
+
+    def _place_secrets_folders(self, export: FolderView, id_of: dict[str, str]) -> None:
+        """A folder the cloud names but does not show as a shown secret's is the export's one
+        folder of that name holding a secret of that name, where there is one."""
+        assert self.v.cloud is not None
+        shown = self.v.cloud.privileged_data
+        waiting = set(self.placeholders) - set(id_of.values())
+        if not waiting:
+            return
+        paths: dict[tuple[str, str], set[str]] = {}  # (folder's name, secret's) → folders
+        for folder, secret in zip(export.secrets["folder"].tolist(),
+                                  export.secrets["name"].tolist(), strict=True):
+            paths.setdefault((folder.rsplit("/", 1)[1], str(secret)), set()).add(folder)
+        for fid, folder_name, secret in zip(shown["container_id"].tolist(),
+                                            shown["container_name"].tolist(),
+                                            shown["name"].tolist(), strict=True):
+            found = paths.get((text(folder_name) or "", str(secret)), set())
+            if text(fid) in waiting and len(found) == 1 and (path := min(found)) not in id_of:
+                id_of[path] = str(fid)
+                waiting.discard(str(fid))
 
     def _twin_path(self, path: str) -> str:
         return "/".join(p and self.name(p) for p in path.split("/"))
