@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opskit._pseudonyms import Pseudonyms, new_key
 from opskit.groupgap._match import name_differences, normalise_name
@@ -13,7 +15,12 @@ PAIRS = [("DBA", "dba"), ("ACME\\Finance", "Finance"), ("finance@acme.com", "Fin
          ("Ｆinance  Team", "finance team"), (" Payroll", "Payroll"), ("Ops", "Dev"),
          ("alice@acme.com", "ALICE@ACME.COM"), ("Tier 1", "Tier 2"),
          ("Weiß", "Weiss"), ("Straße", "STRASSE"), ("οδος", "οδοσ"), ("ΟΔΟΣ", "οδος"),
-         ("ACME＼Finance", "Finance"), ("bob﹫acme.com", "bob@acme.com"), ("Ǆemal", "ǆemal")]
+         ("ACME＼Finance", "Finance"), ("bob﹫acme.com", "bob@acme.com"), ("Ǆemal", "ǆemal"),
+         ("svc﹍sql", "svc_sql"), ("alice․ng", "alice.ng")]
+# Names that differ exactly must keep differing, whatever marks case-folding or NFKC would
+# need (several ß, a ß beside an ss, two compatibility characters): those stay apart exactly.
+APART = [("Schloßstraße", "Schlossstraße"), ("Großfuß", "Großfuss"), ("σοφος", "ςοφος"),
+         ("Ｆinance", "Fｉnance"), ("Ｆinance", "Ｆｉnance")]
 
 
 @pytest.mark.parametrize(("a", "b"), PAIRS)
@@ -53,3 +60,17 @@ def test_key_file_is_made_once_and_private(tmp_path) -> None:
     assert key not in str(caught.value)
     with pytest.raises(ConfigError, match="does not exist"):
         key_from_file(tmp_path / "missing.key", create=False)
+
+
+@pytest.mark.parametrize(("a", "b"), APART)
+def test_different_names_never_share_a_pseudonym(a: str, b: str) -> None:
+    names = Pseudonyms("3c" * 32)
+    assert names.name(a) != names.name(b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="aAsSßẞςσΣfＦｆ ._\\@﹍․", min_size=1, max_size=6),
+                min_size=2, max_size=6, unique=True))
+def test_names_share_a_pseudonym_only_when_equal(names_given: list[str]) -> None:
+    names = Pseudonyms("3c" * 32)
+    assert len({names.name(n) for n in names_given}) == len(names_given)
