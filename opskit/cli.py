@@ -225,14 +225,24 @@ def _sandbox_twin(args: argparse.Namespace) -> int:
     twin = make_twin(snapshot, reference, name=name, iga=iga, folder_export=export)
     text = twin_text(twin, as_json=kind == ".json", pseudonymised=not args.keep_names)
     if key_path is not None and new_key_made:
-        write_key(key_path, new_key_made)
+        try:
+            write_key(key_path, new_key_made)
+        except FileExistsError:  # made meanwhile by another run: this twin's key is not it
+            raise UsageError(f"the key file {key_path} appeared while the twin was made; run "
+                             "the command again: it reads that key") from None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, text)  # whole or not at all
+    except BaseException:
+        if key_path is not None and new_key_made:
+            key_path.unlink(missing_ok=True)  # no twin: no new key left behind either
+        raise
+    if key_path is not None and new_key_made:
         print(f"made a new pseudonym key in {key_path} (readable by you only): keep it, "
               "and never hand it on with a twin. The same key gives the same pseudonyms, "
               "so later twins and captures of this tenant line up with this one")
     if key_path is not None and key_path.resolve().parent == out.resolve().parent:
         print(f"warning: the key {key_path} sits beside the twin: hand on the twin alone")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, text)  # whole or not at all
     counts = ", ".join(f"{n:,} {what}" for what, n in twin.counts().items())
     print(f"twin of {twin.data['tenant']!r} written to {out}: {counts}")
     print("  names: " + (f"pseudonymised with the key in {key_path}" if key_path else

@@ -227,6 +227,10 @@ def test_a_secret_the_cloud_shows_in_a_folder_it_does_not_is_not_copied_twice(
         "export-folder-" + hashlib.sha256(b"/Shared").hexdigest()[:16], "f1", "f2", "f3", "f4"]
     assert [s["id"] for s in twin.data["secrets"] if s["name"] == "payroll"] == ["s3"]
     assert twin.counts()["secrets"] == len(data["secrets"]) and twin_text(twin)  # it loads
+    # The notes count what was added, and no stand-in root the export placed is left said.
+    assert not [n for n in twin.notes if n.endswith("stands in for it")], twin.notes
+    added = sum(s["id"].startswith("export-secret-") for s in twin.data["secrets"])
+    assert any(f"and {added:,} secrets only the folder export lists" in n for n in twin.notes)
 
 
 def _pairs(findings: list[Any], name: Any = str) -> set[tuple[str, str]]:

@@ -399,6 +399,7 @@ class _Builder:
                 # Its own (no) permissions: inheriting would show it to the service account.
                 placed.update(parent=id_of[up], inherit_permissions=False)
         copies: dict[tuple[str, str], int] = {}
+        added = 0
         shown = {(s["folder"], s["name"]) for s in self.secrets.values()}
         for folder, secret in zip(cov.hidden_secrets["folder"].tolist(),
                                   cov.hidden_secrets["name"].tolist(), strict=True):
@@ -410,9 +411,14 @@ class _Builder:
             # Its own permissions, none: in a folder the cloud sees, it is not the account's.
             self.secrets[sid] = {"id": sid, "name": where[1], "folder": id_of[folder],
                                  "template": "Password", "permissions": []}
+            added += 1
+        # A stand-in root the export placed in its tree is one no longer.
+        in_tree = set(self.placeholders) & set(id_of.values())
+        self.notes = [n for n in self.notes if not any(
+            n.startswith(f"folder {fid} (") and n.endswith("stands in for it") for fid in in_tree)]
         unmatched = len(self.v.cloud.containers) - len(cov.cloud_paths)
         self.notes.append(
-            f"{len(self.exported):,} folders and {len(cov.hidden_secrets):,} secrets only the "
+            f"{len(self.exported):,} folders and {added:,} secrets only the "
             "folder export lists: without permissions (an export has none), secrets as "
             "template Password")
         if unmatched:
