@@ -458,3 +458,16 @@ def test_a_capture_that_cannot_finish_leaves_the_earlier_one_whole(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cap"]  # no half capture beside it
     assert (target / EXCHANGES).read_bytes() == (captured.kept / EXCHANGES).read_bytes()
     Replay(target)  # still whole
+
+
+def test_free_text_loses_names_that_case_folding_spells_otherwise() -> None:
+    from opskit.capture._record import _KnownNames
+
+    names = Pseudonyms("cd" * 32)
+    for name in ("Straße Team", "İstanbul Ops", "IT"):
+        names.name(name)
+    known = _KnownNames(names)
+    assert known.replace("group Straße Team not found; İSTANBUL OPS gone; STRASSE TEAM") == (
+        f"group {names.name('Straße Team')} not found; {names.name('İstanbul Ops')} gone; "
+        f"{names.name('Straße Team')}")
+    assert known.replace("it is IT") == "it is IT"  # shorter than three letters: prose too

@@ -310,19 +310,25 @@ class _Cleaner:
 
 
 class _KnownNames:
-    """Every name seen, found again in free text whatever its case: candidates picked by their
-    words (a tenant has ~10^5 names, an error's detail a few words), then replaced in one pass,
-    the longest first (a team's name before the department inside it)."""
+    """Every name seen of three letters or more (shorter ones, "IT", are words of prose too),
+    found again in free text whatever its case: candidates picked by their words (a tenant has
+    ~10^5 names, an error's detail a few words), then replaced in one pass, the longest first
+    (a team's name before the department inside it). Each is matched as spelled and as
+    case-folded: a regex's IGNORECASE does not fold ß to ss, nor İ to i̇."""
 
     def __init__(self, names: Pseudonyms | None) -> None:
         self.names = names
         self.by_word: dict[str, list[str]] = {}
         self.pseudonym: dict[str, str] = {}  # a name case-folded → its pseudonym
+        self.spellings: dict[str, set[str]] = {}  # a name case-folded → as seen, and folded
         if names is None:
             return
         for name, pseudonym in names.mapping.items():
             folded = name.casefold()
-            if len(folded) < 3 or folded in self.pseudonym:
+            if len(folded) < 3:
+                continue
+            self.spellings.setdefault(folded, {folded}).add(name)
+            if folded in self.pseudonym:
                 continue
             self.pseudonym[folded] = pseudonym
             for word in set(_WORD.findall(folded)):
@@ -331,8 +337,8 @@ class _KnownNames:
     def replace(self, text: str) -> str:
         if not self.pseudonym or not text:
             return str(text)
-        candidates = {n for w in set(_WORD.findall(text.casefold()))
-                      for n in self.by_word.get(w, ())}
+        candidates = {spelled for w in set(_WORD.findall(text.casefold()))
+                      for n in self.by_word.get(w, ()) for spelled in self.spellings[n]}
         if not candidates:
             return str(text)
         pattern = re.compile(rf"(?<!\w)(?:{longest_first(candidates)})(?!\w)", re.IGNORECASE)
