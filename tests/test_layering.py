@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "opskit"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("opskit._version", "opskit.findings", "opskit.errors", "opskit._redact",
                     "opskit._localfile", "opskit._swapdir", "opskit._crash", "opskit._imports",
-                    "opskit._escaping", "opskit._pseudonyms")),
+                    "opskit._escaping", "opskit._pseudonyms", "opskit._json")),
     ("profile", ("opskit.config", "opskit.limits")),
     ("transport", ("opskit.http", "opskit.auth")),
     ("scim", ("opskit.scim",)),

@@ -13,6 +13,7 @@ from typing import Any
 
 import nbformat
 
+from .._json import map_strings
 from .secrets import scrub_markup, scrub_text, scrub_tree
 
 INJECTED_TAG = "injected-parameters"
@@ -36,17 +37,7 @@ def _scrub_output(output: nbformat.NotebookNode) -> None:
                 data[mimetype] = [scrub_text(c) if mimetype in _PROSE_MIMETYPES
                                   else scrub_markup(c) for c in content]
             else:  # JSON mimetypes (a plotly figure): markup rules for every string in it
-                data[mimetype] = _scrub_json_markup(content)
-
-
-def _scrub_json_markup(value: Any) -> Any:
-    if isinstance(value, str):
-        return scrub_markup(value)
-    if isinstance(value, dict):
-        return {k: _scrub_json_markup(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub_json_markup(v) for v in value]
-    return value
+                data[mimetype] = map_strings(content, scrub_markup)
 
 
 def redact_notebook(nb: nbformat.NotebookNode, *, parameters: Mapping[str, Any],

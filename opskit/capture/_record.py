@@ -29,6 +29,7 @@ import httpx
 import orjson
 
 from .. import _redact
+from .._json import map_strings
 from .._pseudonyms import Pseudonyms, longest_first
 from ..auth import TOKEN_REQUEST_EXTENSION
 
@@ -346,10 +347,4 @@ class _KnownNames:
                            str(text))
 
     def in_free_text(self, value: Any) -> Any:
-        if isinstance(value, _Text):
-            return self.replace(value)
-        if isinstance(value, dict):
-            return {k: self.in_free_text(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.in_free_text(v) for v in value]
-        return value
+        return map_strings(value, self.replace, _Text)

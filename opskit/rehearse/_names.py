@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from .._json import map_strings
 from .._pseudonyms import Pseudonyms, longest_first
 from ..audit import (
     BreakInheritance,
@@ -128,13 +129,7 @@ class NameMap:
 
     def back_value(self, value: Any) -> Any:
         """A request body (or any JSON value) with every string in production names."""
-        if isinstance(value, str):
-            return self.back(value)
-        if isinstance(value, dict):
-            return {k: self.back_value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.back_value(v) for v in value]
-        return value
+        return map_strings(value, self.back)
 
     def back_plan(self, plan: RemediationPlan) -> RemediationPlan:
         """The twin's plan as production gets it: the same ids, production names."""
