@@ -183,6 +183,16 @@ def _names(production: list[Inventory], key: str | None, also: Sequence[str] = (
     return NameMap.over(production, key, also)
 
 
+def _changes(planned_changes: str | os.PathLike[str] | Sequence[Change],
+             known: list[Inventory]) -> list[Change]:
+    """The changes given, or read from a planned-changes file whose names ``known`` holds."""
+    if not isinstance(planned_changes, str | os.PathLike):
+        return list(planned_changes)
+    from ..inputs.audit import read_planned_changes
+
+    return changes_of(read_planned_changes(planned_changes, known))
+
+
 @contextmanager
 def _views(endpoint: PracticeEndpoint) -> Iterator[Any]:
     """(cloud, reference) read from the twin now, as a function to call again after."""
@@ -211,20 +221,14 @@ def rehearse_changes(planned_changes: str | os.PathLike[str] | Sequence[Change],
     operations are sent to the twin, and the twin is read again and compared with the
     what-if's prediction.
     """
-    from ..inputs.audit import read_planned_changes
-
     prod = _inventories(production)
     names = _names(prod, key)
     with connect(_twin_profile(twin)) as endpoint:
         assert isinstance(endpoint, PracticeEndpoint)
         with _views(endpoint) as read:
             cloud, ref = read()
-            if isinstance(planned_changes, str | os.PathLike):
-                known = prod or [v for v in (cloud, ref) if v is not None]
-                changes = changes_of(read_planned_changes(planned_changes, known))
-            else:
-                changes = list(planned_changes)
-            changes = names.forward_changes(changes)
+            changes = names.forward_changes(
+                _changes(planned_changes, prod or [v for v in (cloud, ref) if v is not None]))
             account = endpoint.client_id or None
             predicted = what_if(cloud, changes, reference=ref, service_account=account)
             plan = scim_plan(cloud, changes, reference=ref)
@@ -287,8 +291,6 @@ def apply_planned_changes(planned_changes: str | os.PathLike[str] | Sequence[Cha
     """A planned-changes file applied to a tenant (production): its inventory read now, the
     plan made from it (``opskit.audit.scim_plan``), and sent only with ``apply``. Compare the
     plan with the rehearsal's operations for production before applying."""
-    from ..inputs.audit import read_planned_changes
-
     with connect(profile) as endpoint:
         ref_name = reference if reference is not None else endpoint.reference
         cloud = fetch_inventory(endpoint, progress=False, secret_permissions=True)
@@ -296,10 +298,6 @@ def apply_planned_changes(planned_changes: str | os.PathLike[str] | Sequence[Cha
         if ref_name:
             with connect_view(ref_name, endpoint) as view:
                 ref = fetch_inventory(view, progress=False, secret_permissions=True)
-        if isinstance(planned_changes, str | os.PathLike):
-            changes = changes_of(read_planned_changes(
-                planned_changes, [v for v in (cloud, ref) if v is not None]))
-        else:
-            changes = list(planned_changes)
+        changes = _changes(planned_changes, [v for v in (cloud, ref) if v is not None])
         plan = scim_plan(cloud, changes, reference=ref)
         return plan, apply_change_plan(plan, endpoint, apply=apply)
